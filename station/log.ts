@@ -1,0 +1,50 @@
+import pino, { type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Fields that must never reach a log line: secrets and anything biometric or
+ * personal. Paths are pino redact paths; they apply at any of the listed depths.
+ */
+const SENSITIVE_KEYS = [
+  'password', 'pin', 'pinHash', 'secret', 'token', 'privateKey', 'private_key', 'key', 'passphrase',
+  'authorization', 'cookie', 'mrz', 'mrzInfo', 'documentNumber', 'birthDate', 'dateOfBirth', 'expiry',
+  'name', 'surname', 'givenNames', 'fullName', 'address', 'nationalId', 'phone', 'personal', 'details',
+  'image', 'png', 'jpeg', 'pixels', 'template', 'portrait', 'fingerprints', 'fingerprint', 'dg1', 'dg2',
+  'sod', 'photo', 'plaintext', 'kSeed', 'kEnc', 'kMac', 'sessionKey',
+];
+
+export const REDACT_PATHS: string[] = SENSITIVE_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+
+export interface LogOptions {
+  level?: string;
+  /** Force pretty (human) output; default: pretty when stdout is a terminal. */
+  pretty?: boolean;
+  /** Write here instead of stdout (tests). */
+  destination?: NodeJS.WritableStream | string;
+  name?: string;
+}
+
+export function createLogger(opts: LogOptions = {}): Logger {
+  const options: LoggerOptions = {
+    name: opts.name ?? 'station',
+    level: opts.level ?? 'info',
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: { err: pino.stdSerializers.err },
+  };
+  const pretty = opts.pretty ?? (opts.destination === undefined && process.stdout.isTTY === true);
+  if (pretty) {
+    const pinoPretty = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
+    return pino(options, pinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  }
+  if (typeof opts.destination === 'string') return pino(options, pino.destination({ dest: opts.destination, sync: true, mkdir: true }));
+  if (opts.destination) return pino(options, opts.destination);
+  return pino(options, pino.destination({ dest: 1, sync: false }));
+}
+
+/** A silent logger for tests and library defaults. */
+export function nullLogger(): Logger {
+  return pino({ level: 'silent' });
+}

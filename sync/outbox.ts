@@ -1,0 +1,69 @@
+/**
+ * The contract between the station's vault (station/vault, which implements it)
+ * and the uplink (sync/uplink, which consumes it). All state lives in the vault's
+ * SQLite file, so a restart resumes exactly where it stopped.
+ *
+ * Record states: sealed → in_flight (batch id) → acknowledged (receipt stored)
+ * → released (ciphertext securely deleted; metadata + receipt kept per retention).
+ * A record headquarters rejected stays in state `rejected` (never evicted) and is
+ * reported; it is never silently dropped.
+ */
+export type ReceiptStatus = 'stored' | 'duplicate' | 'rejected';
+
+export interface OutboxItem {
+  recordId: string;
+  /** The signed sealed envelope, exactly the bytes documented in docs/wire-format.md. */
+  envelope: Buffer;
+  /** Lower-case hex SHA-256 of `envelope`. */
+  sha256: string;
+  sealedAt: number; // ms since epoch
+}
+
+export interface PendingBatch {
+  batchId: string;
+  items: OutboxItem[];
+  createdAt: number;
+  attempts: number;
+  lastAttemptAt: number | null;
+}
+
+export interface ReceiptResult {
+  recordId: string;
+  /** The hash headquarters computed over what it received. */
+  sha256: string;
+  status: ReceiptStatus;
+  reason?: string;
+}
+
+export interface OutboxStats {
+  sealed: number;
+  inFlight: number;
+  acknowledged: number;
+  released: number;
+  rejected: number;
+  /** Age in ms of the oldest record not yet acknowledged, or null. */
+  oldestUnackedAgeMs: number | null;
+  lastReceiptAt: number | null;
+}
+
+export interface Outbox {
+  /** Batches already in flight, oldest first (after a restart they are resent unchanged). */
+  inFlightBatches(): PendingBatch[];
+  /**
+   * Moves the oldest sealed records into a new in-flight batch, bounded by count
+   * and total envelope bytes. A single record larger than maxBytes is taken alone
+   * (the uplink splits it into chunks). Returns null when nothing is sealed.
+   * Verifies each row against its stored hash first: a tampered row is reported
+   * (throws / raises an alert) and never sent or dropped silently.
+   */
+  openBatch(maxRecords: number, maxBytes: number): PendingBatch | null;
+  /** Records one more send attempt of a batch (for backoff and reporting). */
+  markAttempt(batchId: string, at?: number): void;
+  /**
+   * In ONE transaction: stores headquarters' signed receipt, marks `stored` and
+   * `duplicate` records acknowledged, `rejected` ones rejected. The caller has
+   * already verified the receipt's signature and that it matches the batch.
+   */
+  acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void;
+  stats(now?: number): OutboxStats;
+}
