@@ -24,13 +24,23 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void | n
       if (typeof rc === 'number') process.exitCode = rc;
     } catch (e) {
       reportError(e, debug);
-      process.exitCode = e instanceof StationError ? e.exitCode : 1;
+      process.exitCode = exitCodeOf(e);
     }
   };
 }
 
+/** Errors that know their exit code (StationError, and config's ConfigError which stands alone). */
+interface UserFacingError { exitCode: number; toUserString(): string }
+function isUserFacing(e: unknown): e is UserFacingError {
+  return e instanceof Error && typeof (e as Partial<UserFacingError>).exitCode === 'number' && typeof (e as Partial<UserFacingError>).toUserString === 'function';
+}
+
+export function exitCodeOf(e: unknown): number {
+  return isUserFacing(e) ? e.exitCode : 1;
+}
+
 export function reportError(e: unknown, debug: boolean): void {
-  if (e instanceof StationError) {
+  if (e instanceof StationError || isUserFacing(e)) {
     process.stderr.write(`error: ${e.toUserString()}\n`);
   } else if (e instanceof Error) {
     process.stderr.write(`error: ${e.message}\n`);
@@ -38,7 +48,7 @@ export function reportError(e: unknown, debug: boolean): void {
     process.stderr.write(`error: ${String(e)}\n`);
   }
   if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
-  else if (!(e instanceof UsageError)) process.stderr.write('(run again with --debug for details)\n');
+  else if (exitCodeOf(e) !== 2) process.stderr.write('(run again with --debug for details)\n');
 }
 
 /** Parse an integer option; a bad value is a usage error naming the option. */

@@ -1,0 +1,271 @@
+/**
+ * Loading the station configuration: read (YAML or JSON) → migrate → environment
+ * overrides → validate (ajv, defaults filled in) → cross-field checks.
+ * Nothing starts until this returns; every error names the key, the bad value and
+ * what is allowed, and exits the CLI with code 2.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import Ajv, { type ErrorObject } from 'ajv';
+import YAML from 'yaml';
+import { configSchema, CONFIG_VERSION, GT_BAUDS, R30X_BAUDS, type Config } from './schema';
+import { migrate } from './migrations';
+
+export * from './schema';
+
+export const DEFAULT_CONFIG_PATH = '/etc/enroll-station/config.yaml';
+export const ENV_PREFIX = 'ENROLL_';
+
+/** A configuration problem: exit code 2. Kept free of other project imports (config/ stands alone). */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly exitCode = 2 as const;
+  readonly problems: string[];
+  readonly hint?: string;
+  constructor(message: string, problems: string[] = [], hint?: string) {
+    super(problems.length ? `${message}\n${problems.map((p) => `  • ${p}`).join('\n')}` : message);
+    this.name = 'ConfigError';
+    this.problems = problems;
+    this.hint = hint;
+  }
+  toUserString(): string {
+    return this.hint ? `${this.message}\n  → ${this.hint}` : this.message;
+  }
+}
+
+type SchemaNode = { type?: unknown; properties?: Record<string, SchemaNode>; enum?: readonly unknown[]; items?: SchemaNode; description?: string; default?: unknown; 'x-secret'?: boolean; [k: string]: unknown };
+
+export interface Leaf {
+  path: string[];
+  node: SchemaNode;
+  env: string;
+}
+
+function camelToSnake(s: string): string {
+  return s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** Every leaf setting of the schema, with the environment variable that overrides it. */
+export function schemaLeaves(node: SchemaNode = configSchema as unknown as SchemaNode, path: string[] = []): Leaf[] {
+  if (node.properties) {
+    return Object.entries(node.properties).flatMap(([k, child]) => schemaLeaves(child, [...path, k]));
+  }
+  return [{ path, node, env: ENV_PREFIX + path.map(camelToSnake).join('__') }];
+}
+
+function types(node: SchemaNode): string[] {
+  if (Array.isArray(node.type)) return node.type as string[];
+  if (typeof node.type === 'string') return [node.type];
+  if (node.enum) return [...new Set(node.enum.map((v) => (v === null ? 'null' : typeof v === 'number' ? 'integer' : typeof v)))];
+  if ('const' in node) return [typeof node.const === 'number' ? 'integer' : typeof node.const];
+  return ['string'];
+}
+
+function coerceEnv(leaf: Leaf, raw: string): unknown {
+  const t = types(leaf.node);
+  if (t.includes('null') && (raw === '' || raw === 'null')) return null;
+  if (t.includes('array')) {
+    const parts = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const itemT = leaf.node.items ? types(leaf.node.items) : ['string'];
+    return parts.map((p) => (itemT.includes('integer') && /^-?\d+$/.test(p) ? Number(p) : p));
+  }
+  if (t.includes('integer') && /^-?\d+$/.test(raw)) return Number(raw);
+  if (t.includes('boolean')) {
+    if (/^(true|1|yes|on)$/i.test(raw)) return true;
+    if (/^(false|0|no|off)$/i.test(raw)) return false;
+  }
+  return raw; // left as a string: validation then names the variable's key and what is allowed
+}
+
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj;
+  for (const k of path.slice(0, -1)) {
+    if (typeof cur[k] !== 'object' || cur[k] === null || Array.isArray(cur[k])) cur[k] = {};
+    cur = cur[k] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]] = value;
+}
+
+function getPath(obj: unknown, path: string[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+/** Applies ENROLL_* overrides; returns the names of the variables used. */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const used: string[] = [];
+  for (const leaf of schemaLeaves()) {
+    const v = env[leaf.env];
+    if (v === undefined) continue;
+    setPath(raw, leaf.path, coerceEnv(leaf, v));
+    used.push(leaf.env);
+  }
+  return used;
+}
+
+let ajvValidate: ReturnType<Ajv['compile']> | undefined;
+function validator() {
+  if (!ajvValidate) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    ajvValidate = ajv.compile(configSchema as unknown as object);
+  }
+  return ajvValidate;
+}
+
+function keyOf(e: ErrorObject): string {
+  const base = e.instancePath.replace(/^\//, '').split('/').filter(Boolean).join('.');
+  if (e.keyword === 'required') return base ? `${base}.${(e.params as { missingProperty: string }).missingProperty}` : (e.params as { missingProperty: string }).missingProperty;
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    return base ? `${base}.${extra}` : extra;
+  }
+  return base || '(top level)';
+}
+
+function show(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v);
+}
+
+function closest(word: string, options: string[]): string | undefined {
+  const dist = (a: string, b: string) => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)] as number[]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+    return d[a.length][b.length];
+  };
+  const best = options.map((o) => [o, dist(word, o)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
+}
+
+/** Turns ajv errors into one sentence per problem: the key, the bad value, what is allowed. */
+export function describeErrors(errors: ErrorObject[], data: unknown): string[] {
+  const out = new Set<string>();
+  // anyOf/type noise from nullable unions: keep the most specific message per key
+  for (const e of errors) {
+    const key = keyOf(e);
+    const value = getPath(data, e.instancePath.split('/').filter(Boolean));
+    const schemaNode = e.parentSchema as SchemaNode | undefined;
+    switch (e.keyword) {
+      case 'required':
+        out.add(`${key}: missing — this setting is required (${describeNode(schemaNode?.properties?.[(e.params as { missingProperty: string }).missingProperty])})`);
+        break;
+      case 'additionalProperties': {
+        const extra = (e.params as { additionalProperty: string }).additionalProperty;
+        const known = Object.keys(schemaNode?.properties ?? {});
+        const guess = closest(extra, known);
+        out.add(`${key}: unknown setting${guess ? ` — did you mean "${guess}"?` : ''} (allowed here: ${known.join(', ')})`);
+        break;
+      }
+      case 'enum':
+        out.add(`${key}: ${show(value)} is not allowed — allowed: ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`);
+        break;
+      case 'const':
+        out.add(`${key}: ${show(value)} is not allowed — must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`);
+        break;
+      case 'type':
+        out.add(`${key}: ${show(value)} has the wrong type — expected ${String((e.params as { type: string | string[] }).type).replace(',', ' or ')}`);
+        break;
+      case 'pattern':
+        out.add(`${key}: ${show(value)} has the wrong form — ${schemaNode?.description ?? `must match ${(e.params as { pattern: string }).pattern}`}`);
+        break;
+      case 'minimum':
+      case 'maximum':
+      case 'minLength':
+      case 'maxLength':
+      case 'minItems':
+      case 'uniqueItems':
+        out.add(`${key}: ${show(value)} is out of range — ${e.message}`);
+        break;
+      default:
+        out.add(`${key}: ${show(value)} — ${e.message}`);
+    }
+  }
+  return [...out];
+}
+
+function describeNode(n: SchemaNode | undefined): string {
+  return n?.description ?? 'see the configuration reference in the README';
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  path: string;
+  /** Environment variables that overrode the file. */
+  envOverrides: string[];
+  /** Migrations applied in memory, e.g. ["0→1"]. */
+  migrated: string[];
+}
+
+/** Validates an in-memory object (already parsed) and fills defaults. */
+export function validateConfig(raw: unknown, source = 'configuration', opts: LoadOptions = {}): Omit<LoadedConfig, 'path'> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: the top level must be a mapping of settings (got ${Array.isArray(raw) ? 'a list' : show(raw)})`, [], 'Start from config/station.example.yaml.');
+  }
+  const { data, applied } = migrate(structuredClone(raw) as Record<string, unknown>, source);
+  const envOverrides = applyEnv(data, opts.env ?? process.env);
+  const validate = validator();
+  if (!validate(data)) {
+    throw new ConfigError(`${source} is not valid:`, describeErrors(validate.errors ?? [], data), 'Fix the settings above (see "Configuration reference" in the README), then run `station config check`.');
+  }
+  const config = data as unknown as Config;
+  // Cross-field rules the schema cannot say
+  const fp = config.devices.fingerprint;
+  const gt = fp.model.startsWith('gt521');
+  const rawBaud = getPath(raw, ['devices', 'fingerprint', 'baud']) ?? (opts.env ?? process.env)[`${ENV_PREFIX}DEVICES__FINGERPRINT__BAUD`];
+  if (rawBaud === undefined && gt) fp.baud = 9600;
+  const allowed = gt ? GT_BAUDS : R30X_BAUDS;
+  const problems: string[] = [];
+  if (!allowed.includes(fp.baud)) problems.push(`devices.fingerprint.baud: ${fp.baud} is not allowed for model ${fp.model} — allowed: ${allowed.join(', ')}`);
+  if (fp.upgradeBaud !== null && !allowed.includes(fp.upgradeBaud)) problems.push(`devices.fingerprint.upgradeBaud: ${fp.upgradeBaud} is not allowed for model ${fp.model} — allowed: ${allowed.join(', ')} or null`);
+  const hq = config.headquarters;
+  if ((hq.certFile === null) !== (hq.keyFile === null)) problems.push(`headquarters.certFile and headquarters.keyFile: set both (client certificate) or neither`);
+  if (hq.password !== null && hq.username === null) problems.push(`headquarters.username: missing — a password is set, so a username is required`);
+  if (problems.length) throw new ConfigError(`${source} is not valid:`, problems, 'Fix the settings above, then run `station config check`.');
+  return { config, envOverrides, migrated: applied };
+}
+
+/** Reads, migrates, overrides and validates the configuration file. */
+export function loadConfig(path?: string, opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const file = path ?? env.ENROLL_CONFIG ?? DEFAULT_CONFIG_PATH;
+  let text: string;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new ConfigError(`config file ${file} is not a regular file`, [], 'Pass the path of the YAML/JSON file with --config.');
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(`config file ${file} does not exist`, [], `Create it from config/station.example.yaml (see the README), or pass another file with --config. To try the station without hardware run \`station demo\`.`);
+    if (code === 'EACCES') throw new ConfigError(`config file ${file} cannot be read (permission denied)`, [], `Make it readable by the station user: chown root:enroll-station ${file} && chmod 0640 ${file}`);
+    throw new ConfigError(`config file ${file} cannot be read: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (e) {
+    throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`, [], 'Fix the syntax at the line and column shown.');
+  }
+  if (raw === null || raw === undefined) throw new ConfigError(`config file ${file} is empty`, [], 'Start from config/station.example.yaml.');
+  const r = validateConfig(raw, `config file ${file}`, { env });
+  return { ...r, path: file };
+}
+
+/** A copy with every secret (x-secret in the schema) replaced, for `config show` and logs. */
+export function redactConfig(config: Config): Config {
+  const copy = structuredClone(config) as unknown as Record<string, unknown>;
+  for (const leaf of schemaLeaves()) {
+    if (leaf.node['x-secret'] && getPath(copy, leaf.path) != null) setPath(copy, leaf.path, '[redacted]');
+  }
+  return copy as unknown as Config;
+}
+
+export { CONFIG_VERSION };

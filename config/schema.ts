@@ -1,0 +1,231 @@
+/**
+ * The station's configuration schema (JSON Schema draft 2020-12 subset, checked by ajv).
+ * Everything else derives from it: defaults, environment overrides, the README's
+ * configuration reference, and error messages. Each property carries a
+ * `description`; `x-secret: true` marks values redacted by `station config show`.
+ */
+
+export const CONFIG_VERSION = 1;
+
+export const FINGERPRINT_MODELS = ['r307', 'r503', 'as608', 'zfm20', 'gt521f32', 'gt521f52'] as const;
+export const CAMERA_BACKENDS = ['rpicam', 'v4l2'] as const;
+export const VAULT_SUITES = ['x25519-chacha20poly1305', 'xwing-chacha20poly1305', 'x25519-aes256gcm'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const R30X_BAUDS = [9600, 19200, 28800, 38400, 48000, 57600, 67200, 76800, 86400, 96000, 105600, 115200];
+export const GT_BAUDS = [9600, 19200, 38400, 57600, 115200];
+
+const pin = (description: string, dflt: number | null) => ({
+  type: ['integer', 'null'],
+  minimum: 0,
+  maximum: 1023,
+  default: dflt,
+  description: `${description} (GPIO line number as seen by sysfs; null = not wired)`,
+});
+
+export const configSchema = {
+  $id: 'https://enroll-station.invalid/config.schema.json',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'station'],
+  properties: {
+    version: {
+      type: 'integer',
+      const: CONFIG_VERSION,
+      description: `Configuration format version. Older files are migrated on load; current: ${CONFIG_VERSION}.`,
+    },
+    station: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'unit'],
+      description: 'Who this station is and where it works.',
+      properties: {
+        id: {
+          type: 'string',
+          pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$',
+          description: 'Station id as registered at headquarters (letters, digits, - and _; 3–64 characters). Used in MQTT topics.',
+        },
+        unit: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['code'],
+          description: 'The administrative unit (ward/commune) the station currently serves.',
+          properties: {
+            code: { type: 'string', minLength: 1, maxLength: 32, description: 'Administrative unit code (ward/commune), e.g. "00004".' },
+            name: { type: 'string', default: '', description: 'Human-readable unit name, e.g. "Phường Ba Đình".' },
+            district: { type: 'string', default: '', description: 'District (quận/huyện) the unit belongs to.' },
+            dailyQuota: { type: 'integer', minimum: 0, default: 0, description: 'Campaign quota of enrollments per day for this unit (0 = none); reported in health.' },
+          },
+        },
+      },
+    },
+    dataDir: {
+      type: 'string',
+      minLength: 1,
+      default: '/var/lib/enroll-station',
+      description: 'Data directory: vault database, keys, officer store. Must be owned by the station user and not group/world writable.',
+    },
+    log: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: [...LOG_LEVELS], default: 'info', description: 'Log level. Logs are JSON on stdout (journald); pretty when stdout is a terminal.' },
+      },
+    },
+    kiosk: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The officer touchscreen page, served on loopback only.',
+      properties: {
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port on 127.0.0.1 (0 = any free port).' },
+        language: { enum: ['vi', 'en'], default: 'vi', description: 'Default language of the kiosk page.' },
+        idleLogoutSeconds: { type: 'integer', minimum: 30, maximum: 86400, default: 300, description: 'An idle officer session is logged out after this many seconds.' },
+      },
+    },
+    devices: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Each device may be `simulated: true` (the demo, or a booth missing that part).',
+      properties: {
+        fingerprint: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            simulated: { type: 'boolean', default: false, description: 'Use the built-in protocol simulator on a pseudo-terminal instead of hardware.' },
+            model: { enum: [...FINGERPRINT_MODELS], default: 'r307', description: 'Scanner model; selects the protocol family and per-model tables.' },
+            port: { type: 'string', default: '/dev/serial0', description: 'Serial device. Prefer the stable udev name /dev/enroll-fingerprint or /dev/serial/by-id/….' },
+            baud: { type: 'integer', enum: [...new Set([...R30X_BAUDS, ...GT_BAUDS])], default: 57600, description: 'Line speed the module is set to (R30x default 57600, GT-521Fxx default 9600).' },
+            upgradeBaud: { type: ['integer', 'null'], default: null, description: 'Optionally move the module to this faster baud after verifying it; falls back on checksum errors.' },
+            qualityThreshold: { type: 'integer', minimum: 0, maximum: 100, default: 40, description: 'Minimum quality score (0–100) for a capture to be accepted without retry.' },
+            maxAttempts: { type: 'integer', minimum: 1, maximum: 10, default: 3, description: 'Capture attempts per finger before the officer must record an exception.' },
+            positions: {
+              type: 'array',
+              items: { type: 'integer', minimum: 1, maximum: 10 },
+              minItems: 1,
+              uniqueItems: true,
+              default: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+              description: 'Finger positions to capture (ISO/IEC 19794-4 codes: 1 right thumb … 5 right little, 6 left thumb … 10 left little).',
+            },
+          },
+        },
+        camera: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            simulated: { type: 'boolean', default: false, description: 'Use the built-in synthetic portrait camera.' },
+            backend: { enum: [...CAMERA_BACKENDS], default: 'rpicam', description: '`rpicam` (Raspberry Pi camera via rpicam-still/libcamera-still) or `v4l2` (USB camera via ffmpeg).' },
+            device: { type: 'string', default: '/dev/video0', description: 'V4L2 device for the `v4l2` backend.' },
+            timeoutMs: { type: 'integer', minimum: 1000, maximum: 60000, default: 8000, description: 'A capture that takes longer is killed and reported.' },
+            portraitWidth: { type: 'integer', minimum: 120, maximum: 2000, default: 480, description: 'Final portrait width in pixels.' },
+            portraitHeight: { type: 'integer', minimum: 160, maximum: 2600, default: 640, description: 'Final portrait height in pixels (width:height is the ID-photo ratio).' },
+            maxJpegBytes: { type: 'integer', minimum: 10000, maximum: 2000000, default: 120000, description: 'Byte budget of the final portrait JPEG.' },
+          },
+        },
+        card: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            simulated: { type: 'boolean', default: false, description: 'Use the built-in eMRTD card emulator in process instead of PC/SC.' },
+            reader: { type: 'string', default: '', description: 'Substring or /regex/ of the PC/SC reader name to use (empty = first reader).' },
+            cscaDir: { type: ['string', 'null'], default: null, description: 'Directory of trusted CSCA certificates (PEM/DER) for passive authentication; null = signature chain not checkable.' },
+          },
+        },
+        gpio: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            simulated: { type: 'boolean', default: false, description: 'Use the GPIO simulator (also used automatically where no GPIO exists).' },
+            pins: {
+              type: 'object',
+              additionalProperties: false,
+              default: {},
+              properties: {
+                ready: pin('Green "ready" LED', 17),
+                busy: pin('Yellow "busy" LED', 27),
+                error: pin('Red "error" LED', 22),
+                syncing: pin('Blue "syncing" LED', 23),
+                buzzer: pin('Active buzzer', 24),
+                button: pin('Capture push button (to ground, internal pull-up)', 25),
+                tamper: pin('Tamper switch (closed = case shut)', 5),
+                fingerTouch: pin('Fingerprint module touch/wake output', null),
+              },
+            },
+          },
+        },
+      },
+    },
+    headquarters: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The headquarters MQTT broker and keys.',
+      properties: {
+        brokerUrl: { type: 'string', pattern: '^(mqtts?|wss?)://', default: 'mqtts://hq.invalid:8883', description: 'Broker URL (mqtts:// in production).' },
+        username: { type: ['string', 'null'], default: null, description: 'Broker username (when not using a client certificate).' },
+        password: { type: ['string', 'null'], default: null, 'x-secret': true, description: 'Broker password.' },
+        caFile: { type: ['string', 'null'], default: null, description: 'CA certificate (PEM) that signed the broker certificate.' },
+        certFile: { type: ['string', 'null'], default: null, description: 'This station\'s client certificate (PEM).' },
+        keyFile: { type: ['string', 'null'], default: null, description: 'Private key of the client certificate (PEM, mode 0600).' },
+        publicKeyFile: { type: 'string', default: '/etc/enroll-station/hq-public.json', description: 'Headquarters public identity (from `hq init`): sealing, receipt and ops keys.' },
+        topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9_/-]+$', default: 'enroll/v1', description: 'Versioned topic namespace.' },
+        healthIntervalSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300, description: 'Period of the retained health message.' },
+        maxBatchRecords: { type: 'integer', minimum: 1, maximum: 1000, default: 20, description: 'Most records per upload batch.' },
+      },
+    },
+    vault: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        suite: { enum: [...VAULT_SUITES], default: 'x25519-chacha20poly1305', description: 'HPKE suite records are sealed with; `xwing-chacha20poly1305` is the post-quantum hybrid.' },
+        reserveMb: { type: 'integer', minimum: 1, default: 512, description: 'Free space that must remain on the data disk; below it new enrollments are refused.' },
+        retentionDays: { type: 'integer', minimum: 0, default: 90, description: 'Days to keep metadata and receipts of released records.' },
+      },
+    },
+    policy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Offline limits (headquarters can change them with a signed `set-policy` command).',
+      properties: {
+        maxUnacknowledged: { type: 'integer', minimum: 1, default: 5000, description: 'Past this many records not yet acknowledged, new enrollments are refused.' },
+        maxDaysSinceReceipt: { type: 'integer', minimum: 1, default: 14, description: 'Past this many days without a receipt from headquarters, new enrollments are refused.' },
+      },
+    },
+  },
+} as const;
+
+export type FingerprintModel = (typeof FINGERPRINT_MODELS)[number];
+export type VaultSuite = (typeof VAULT_SUITES)[number];
+
+export interface Pins {
+  ready: number | null; busy: number | null; error: number | null; syncing: number | null;
+  buzzer: number | null; button: number | null; tamper: number | null; fingerTouch: number | null;
+}
+
+/** The validated configuration, with every default filled in. */
+export interface Config {
+  version: number;
+  station: { id: string; unit: { code: string; name: string; district: string; dailyQuota: number } };
+  dataDir: string;
+  log: { level: (typeof LOG_LEVELS)[number] };
+  kiosk: { port: number; language: 'vi' | 'en'; idleLogoutSeconds: number };
+  devices: {
+    fingerprint: { simulated: boolean; model: FingerprintModel; port: string; baud: number; upgradeBaud: number | null; qualityThreshold: number; maxAttempts: number; positions: number[] };
+    camera: { simulated: boolean; backend: (typeof CAMERA_BACKENDS)[number]; device: string; timeoutMs: number; portraitWidth: number; portraitHeight: number; maxJpegBytes: number };
+    card: { simulated: boolean; reader: string; cscaDir: string | null };
+    gpio: { simulated: boolean; pins: Pins };
+  };
+  headquarters: {
+    brokerUrl: string; username: string | null; password: string | null; caFile: string | null; certFile: string | null; keyFile: string | null;
+    publicKeyFile: string; topicPrefix: string; healthIntervalSeconds: number; maxBatchRecords: number;
+  };
+  vault: { suite: VaultSuite; reserveMb: number; retentionDays: number };
+  policy: { maxUnacknowledged: number; maxDaysSinceReceipt: number };
+}

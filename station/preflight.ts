@@ -1,0 +1,81 @@
+/**
+ * Checks that must pass before the daemon starts anything (exit 2 otherwise, never
+ * a partial start), shared with `station doctor`.
+ */
+import { accessSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
+import type { Config } from '../config';
+import { StationError } from '../drivers/common/errors';
+
+export interface Problem {
+  key: string;
+  message: string;
+  hint: string;
+}
+
+export function checkDataDir(dataDir: string): Problem[] {
+  const key = 'dataDir';
+  let st;
+  try {
+    st = statSync(dataDir);
+  } catch {
+    return [{ key, message: `data directory ${dataDir} does not exist`, hint: 'Run `station provision` to create it with its keys.' }];
+  }
+  if (!st.isDirectory()) return [{ key, message: `data directory ${dataDir} is not a directory`, hint: 'Point dataDir at a directory (default /var/lib/enroll-station).' }];
+  const problems: Problem[] = [];
+  if ((st.mode & 0o027) !== 0) {
+    problems.push({
+      key,
+      message: `data directory ${dataDir} has mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}: it is writable by its group or readable/writable by others`,
+      hint: `chmod 0700 ${dataDir}  (it holds the station's private key and the vault)`,
+    });
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && uid !== 0 && st.uid !== uid) {
+    problems.push({ key, message: `data directory ${dataDir} is owned by uid ${st.uid}, not by the station user (uid ${uid})`, hint: `chown -R enroll-station:enroll-station ${dataDir}` });
+  }
+  try {
+    accessSync(dataDir, constants.W_OK | constants.R_OK | constants.X_OK);
+  } catch {
+    problems.push({ key, message: `data directory ${dataDir} is not writable by this user`, hint: `chown -R enroll-station:enroll-station ${dataDir}` });
+  }
+  return problems;
+}
+
+export function freeBytes(path: string): number {
+  const s = statfsSync(path);
+  return Number(s.bavail) * Number(s.bsize);
+}
+
+/** Device paths named in the configuration that do not exist. */
+export function checkDevicePaths(config: Config): Problem[] {
+  const problems: Problem[] = [];
+  const fp = config.devices.fingerprint;
+  if (!fp.simulated && !existsSync(fp.port)) {
+    problems.push({
+      key: 'devices.fingerprint.port',
+      message: `fingerprint scanner port ${fp.port} does not exist`,
+      hint: 'Plug the scanner in and check `ls -l /dev/serial/by-id/ /dev/enroll-*`, fix devices.fingerprint.port, or set devices.fingerprint.simulated: true.',
+    });
+  }
+  const cam = config.devices.camera;
+  if (!cam.simulated && cam.backend === 'v4l2' && !existsSync(cam.device)) {
+    problems.push({
+      key: 'devices.camera.device',
+      message: `camera device ${cam.device} does not exist`,
+      hint: 'Plug the USB camera in and check `ls /dev/video*`, fix devices.camera.device, or set devices.camera.simulated: true.',
+    });
+  }
+  if (config.devices.card.cscaDir && !existsSync(config.devices.card.cscaDir)) {
+    problems.push({ key: 'devices.card.cscaDir', message: `CSCA directory ${config.devices.card.cscaDir} does not exist`, hint: 'Copy the country CSCA certificates there, or set devices.card.cscaDir: null.' });
+  }
+  for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
+    const f = config.headquarters[k];
+    if (f && !existsSync(f)) problems.push({ key: `headquarters.${k}`, message: `${f} does not exist`, hint: `Install the file or set headquarters.${k}: null.` });
+  }
+  return problems;
+}
+
+export function problemsError(problems: Problem[], what = 'the station cannot start'): StationError {
+  const text = problems.map((p) => `  • ${p.key}: ${p.message}\n    → ${p.hint}`).join('\n');
+  return new StationError('PREFLIGHT', `${what}:\n${text}`, { exitCode: 2, hint: 'Fix the above, then run `station doctor`.' });
+}
