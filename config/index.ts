@@ -109,7 +109,7 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): 
 let ajvValidate: ReturnType<Ajv['compile']> | undefined;
 function validator() {
   if (!ajvValidate) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
     ajvValidate = ajv.compile(configSchema as unknown as object);
   }
   return ajvValidate;
