@@ -1,0 +1,253 @@
+/**
+ * The sealed, signed record envelope (docs/wire-format.md §4).
+ *
+ *   header  = magic "ESRE" | version u8 | kem_id u16 | kdf_id u16 | aead_id u16
+ *             | record id (16 raw UUID bytes) | sealed_at u64 ms | hq key id (32)
+ *             | station id length u8 | station id (ASCII)
+ *   body    = enc length u16 | enc | ct length u32 | ct
+ *   trailer = Ed25519 signature (64) over
+ *             "enroll-station/record-sig/v1" 0x00 | header | enc length u16 | enc
+ *             | ct length u32 | SHA-256(ct)
+ *
+ * HPKE base mode, info = "enroll-station/record/v1", aad = header.
+ * All integers big-endian.
+ */
+import { createHash, sign as edSign, verify as edVerify, type KeyObject, type webcrypto } from 'node:crypto';
+import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
+import type { CipherSuite } from '@hpke/core';
+import { decodeRecord, encodeRecord, isUuidV7, STATION_ID_RE, type EnrollmentRecord } from './record';
+import { cipherSuite, suiteByIds, suiteInfo, type SuiteInfo, type SuiteName } from './suites';
+import type { HqPrivateKeys, HqPublicIdentity, StationSigningKey } from './keys';
+import { StationError } from './errors';
+
+export const ENVELOPE_MAGIC = Buffer.from('ESRE', 'ascii');
+export const ENVELOPE_VERSION = 1;
+export const HPKE_INFO = Buffer.from('enroll-station/record/v1', 'ascii');
+export const SIG_CONTEXT = Buffer.from('enroll-station/record-sig/v1\0', 'ascii');
+const FIXED_HEADER = 4 + 1 + 2 + 2 + 2 + 16 + 8 + 32 + 1; // 68
+const SIG_LEN = 64;
+
+export interface EnvelopeHeader {
+  version: number;
+  kemId: number;
+  kdfId: number;
+  aeadId: number;
+  suite: SuiteName;
+  recordId: string;
+  sealedAt: number;
+  hqKeyId: Buffer;
+  stationId: string;
+}
+
+export interface ParsedEnvelope extends EnvelopeHeader {
+  headerBytes: Buffer;
+  enc: Buffer;
+  ct: Buffer;
+  signature: Buffer;
+}
+
+function isKeyObject(k: StationSigningKey | KeyObject): k is KeyObject {
+  return typeof (k as KeyObject).export === 'function' && typeof (k as KeyObject).type === 'string';
+}
+
+function wireError(code: string, msg: string, hint?: string): StationError {
+  return new StationError(code, msg, { hint });
+}
+
+export function encodeHeader(h: Omit<EnvelopeHeader, 'version' | 'suite'> & { version?: number }): Buffer {
+  const sid = Buffer.from(h.stationId, 'ascii');
+  const b = Buffer.alloc(FIXED_HEADER + sid.length);
+  let o = 0;
+  ENVELOPE_MAGIC.copy(b, o);
+  o += 4;
+  b.writeUInt8(h.version ?? ENVELOPE_VERSION, o);
+  o += 1;
+  b.writeUInt16BE(h.kemId, o);
+  o += 2;
+  b.writeUInt16BE(h.kdfId, o);
+  o += 2;
+  b.writeUInt16BE(h.aeadId, o);
+  o += 2;
+  Buffer.from(uuidParse(h.recordId)).copy(b, o);
+  o += 16;
+  b.writeBigUInt64BE(BigInt(h.sealedAt), o);
+  o += 8;
+  h.hqKeyId.copy(b, o);
+  o += 32;
+  b.writeUInt8(sid.length, o);
+  o += 1;
+  sid.copy(b, o);
+  return b;
+}
+
+/** Parses an envelope's layout (no cryptography). Throws WIRE_ENVELOPE_MALFORMED. */
+export function parseEnvelope(buf: Buffer): ParsedEnvelope {
+  const bad = (what: string) => wireError('WIRE_ENVELOPE_MALFORMED', `sealed record envelope is malformed: ${what}`);
+  if (buf.length < FIXED_HEADER + 2 + 4 + SIG_LEN) throw bad(`too short (${buf.length} bytes)`);
+  if (!buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) throw bad('bad magic (expected "ESRE")');
+  const version = buf.readUInt8(4);
+  if (version !== ENVELOPE_VERSION) throw bad(`unsupported format version ${version}`);
+  const kemId = buf.readUInt16BE(5);
+  const kdfId = buf.readUInt16BE(7);
+  const aeadId = buf.readUInt16BE(9);
+  const suite = suiteByIds(kemId, kdfId, aeadId);
+  if (!suite) throw bad(`unknown HPKE suite kem=0x${kemId.toString(16)} kdf=0x${kdfId.toString(16)} aead=0x${aeadId.toString(16)}`);
+  const recordId = uuidStringify(buf.subarray(11, 27));
+  const sealedAt = Number(buf.readBigUInt64BE(27));
+  const hqKeyId = Buffer.from(buf.subarray(35, 67));
+  const sidLen = buf.readUInt8(67);
+  if (sidLen < 1 || sidLen > 64) throw bad(`station id length ${sidLen} out of range`);
+  let o = FIXED_HEADER + sidLen;
+  if (buf.length < o + 2) throw bad('truncated header');
+  const stationId = buf.subarray(FIXED_HEADER, o).toString('ascii');
+  if (!STATION_ID_RE.test(stationId)) throw bad('station id has invalid characters');
+  const headerBytes = buf.subarray(0, o);
+  const encLen = buf.readUInt16BE(o);
+  o += 2;
+  if (buf.length < o + encLen + 4) throw bad('truncated enc');
+  const enc = buf.subarray(o, o + encLen);
+  o += encLen;
+  const ctLen = buf.readUInt32BE(o);
+  o += 4;
+  if (buf.length !== o + ctLen + SIG_LEN) throw bad(`length mismatch (ct length ${ctLen}, total ${buf.length})`);
+  const ct = buf.subarray(o, o + ctLen);
+  o += ctLen;
+  const signature = buf.subarray(o, o + SIG_LEN);
+  return { version, kemId, kdfId, aeadId, suite: suite.name, recordId, sealedAt, hqKeyId, stationId, headerBytes, enc, ct, signature };
+}
+
+function lenU16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n);
+  return b;
+}
+function lenU32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n);
+  return b;
+}
+
+/** The exact bytes the station signs. */
+export function signedMessage(headerBytes: Buffer, enc: Buffer, ct: Buffer): Buffer {
+  return Buffer.concat([SIG_CONTEXT, headerBytes, lenU16(enc.length), enc, lenU32(ct.length), createHash('sha256').update(ct).digest()]);
+}
+
+export interface SealOptions {
+  suite: SuiteName;
+  hq: HqPublicIdentity;
+  signingKey: StationSigningKey | KeyObject;
+  /** Defaults to Date.now(). */
+  sealedAt?: number;
+  /** TEST VECTORS ONLY: fixed ephemeral key material (HPKE ekm) to make sealing deterministic. */
+  testEphemeral?: Uint8Array;
+}
+
+export interface SealedRecord {
+  recordId: string;
+  envelope: Buffer;
+  /** Lower-case hex SHA-256 of `envelope`. */
+  sha256: string;
+  sealedAt: number;
+  suite: SuiteName;
+}
+
+/**
+ * Seals records for headquarters: keeps the deserialized HQ public key and the
+ * cipher suite between calls. One Sealer per (suite, HQ identity, station key).
+ */
+export class Sealer {
+  private readonly info: SuiteInfo;
+  private readonly suite: CipherSuite;
+  private recipient: webcrypto.CryptoKey | null = null;
+  private readonly hqKeyId: Buffer;
+  private readonly hqKeyBytes: Buffer;
+  private readonly privateKey: KeyObject;
+
+  constructor(
+    suite: SuiteName,
+    hq: HqPublicIdentity,
+    signingKey: StationSigningKey | KeyObject,
+    impl: 'fast' | 'reference' = 'fast',
+  ) {
+    this.info = suiteInfo(suite);
+    this.suite = cipherSuite(this.info.name, impl);
+    this.hqKeyBytes = hq[this.info.hqKey];
+    this.hqKeyId = hq.keyIds[this.info.hqKey];
+    this.privateKey = isKeyObject(signingKey) ? signingKey : signingKey.privateKey;
+  }
+
+  get suiteName(): SuiteName {
+    return this.info.name;
+  }
+
+  async seal(record: EnrollmentRecord, opts: { sealedAt?: number; testEphemeral?: Uint8Array } = {}): Promise<SealedRecord> {
+    const sealedAt = opts.sealedAt ?? Date.now();
+    const plaintext = encodeRecord(record);
+    try {
+      return await this.sealBytes(record.recordId, record.stationId, plaintext, sealedAt, opts.testEphemeral);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  /** Seals an already-serialized record (the benchmark uses this to separate costs). */
+  async sealBytes(recordId: string, stationId: string, plaintext: Uint8Array, sealedAt: number, testEphemeral?: Uint8Array): Promise<SealedRecord> {
+    if (!isUuidV7(recordId)) throw wireError('WIRE_BAD_RECORD', 'record id is not a lower-case UUIDv7');
+    if (!STATION_ID_RE.test(stationId)) throw wireError('WIRE_BAD_RECORD', 'station id must be 1..64 chars [A-Za-z0-9._-]');
+    if (!this.recipient) this.recipient = (await this.suite.kem.deserializePublicKey(this.hqKeyBytes)) as webcrypto.CryptoKey;
+    const recipient = this.recipient;
+    const headerBytes = encodeHeader({ kemId: this.info.kemId, kdfId: this.info.kdfId, aeadId: this.info.aeadId, recordId, sealedAt, hqKeyId: this.hqKeyId, stationId });
+    const params: { recipientPublicKey: webcrypto.CryptoKey; info: Uint8Array; ekm?: Uint8Array } = { recipientPublicKey: recipient, info: HPKE_INFO };
+    if (testEphemeral) params.ekm = testEphemeral;
+    const { ct: ciphertext, enc } = await this.suite.seal(params as never, plaintext, headerBytes);
+    const encB = Buffer.from(enc);
+    const ctB = Buffer.from(ciphertext);
+    const signature = edSign(null, signedMessage(headerBytes, encB, ctB), this.privateKey);
+    const envelope = Buffer.concat([headerBytes, lenU16(encB.length), encB, lenU32(ctB.length), ctB, signature]);
+    return { recordId, envelope, sha256: createHash('sha256').update(envelope).digest('hex'), sealedAt, suite: this.info.name };
+  }
+}
+
+/** One-shot seal (tests, tools). The vault keeps a Sealer instead. */
+export async function sealRecord(record: EnrollmentRecord, opts: SealOptions): Promise<SealedRecord> {
+  return new Sealer(opts.suite, opts.hq, opts.signingKey).seal(record, { sealedAt: opts.sealedAt, testEphemeral: opts.testEphemeral });
+}
+
+/**
+ * Checks layout and the station's signature — what headquarters does BEFORE
+ * decrypting anything. Throws WIRE_BAD_SIGNATURE / WIRE_ENVELOPE_MALFORMED.
+ */
+export function verifyEnvelope(envelope: Buffer, stationPublicKey: KeyObject): ParsedEnvelope {
+  const p = parseEnvelope(envelope);
+  const ok = edVerify(null, signedMessage(p.headerBytes, p.enc, p.ct), stationPublicKey, p.signature);
+  if (!ok) throw wireError('WIRE_BAD_SIGNATURE', `record ${p.recordId}: station signature does not verify`, 'reject the record; it was altered or signed by another key');
+  return p;
+}
+
+/**
+ * Headquarters side: verifies the signature, opens the HPKE ciphertext and
+ * checks the record's ids match its header. `impl: 'reference'` uses the pure-JS
+ * @hpke packages (interop checks).
+ */
+export async function openEnvelope(envelope: Buffer, keys: { stationPublicKey: KeyObject; hq: HqPrivateKeys }, impl: 'fast' | 'reference' = 'fast'): Promise<{ header: ParsedEnvelope; record: EnrollmentRecord }> {
+  const p = verifyEnvelope(envelope, keys.stationPublicKey);
+  const info = suiteInfo(p.suite);
+  const expectedKeyId = keys.hq.public.keyIds[info.hqKey];
+  if (!p.hqKeyId.equals(expectedKeyId)) {
+    throw wireError('WIRE_WRONG_HQ_KEY', `record ${p.recordId} was sealed to another headquarters key (key id ${p.hqKeyId.toString('hex').slice(0, 16)})`);
+  }
+  const suite = cipherSuite(info.name, impl);
+  const kp = await suite.kem.deserializePrivateKey(keys.hq[info.hqKey]);
+  const pub = await suite.kem.deserializePublicKey(keys.hq.public[info.hqKey]);
+  let pt: ArrayBuffer;
+  try {
+    pt = await suite.open({ recipientKey: { privateKey: kp, publicKey: pub }, enc: p.enc, info: HPKE_INFO } as never, p.ct, p.headerBytes);
+  } catch {
+    throw wireError('WIRE_OPEN_FAILED', `record ${p.recordId}: HPKE open failed (wrong key or altered ciphertext)`);
+  }
+  const record = decodeRecord(new Uint8Array(pt));
+  if (record.recordId !== p.recordId || record.stationId !== p.stationId) {
+    throw wireError('WIRE_ID_MISMATCH', `record ${p.recordId}: ids inside the ciphertext do not match the header`);
+  }
+  return { header: p, record };
+}

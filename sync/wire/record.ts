@@ -1,0 +1,252 @@
+/**
+ * The enrollment record: what a booth captures about one person in one session.
+ * It exists in plaintext only in memory; it is serialized (canonical CBOR,
+ * docs/wire-format.md §3) and sealed for headquarters before it touches disk.
+ */
+import { CborError, decodeCbor, encodeCbor, type CborValue } from './cbor';
+
+/** Version of the record layout inside the sealed envelope. */
+export const RECORD_FORMAT_VERSION = 1;
+
+export type RecordKind = 'enrollment' | 'eid-activation';
+
+/** ISO/IEC 19794-2 / ANSI-NIST finger position code: 1 right thumb … 5 right little, 6 left thumb … 10 left little. */
+export type FingerPosition = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
+
+export type FingerExceptionReason = 'missing' | 'amputated' | 'bandaged' | 'unable';
+
+export interface FingerprintCapture {
+  position: FingerPosition;
+  status: 'captured';
+  /** 8-bit greyscale PNG at the sensor's native resolution. */
+  png: Buffer;
+  width: number;
+  height: number;
+  /** Sensor resolution in pixels per inch. */
+  ppi: number;
+  /** Quality score as reported by the scanner / NFIQ-like scale (integer 0..100). */
+  quality: number;
+  /** How many attempts the officer made before accepting this capture (>= 1). */
+  attempts: number;
+}
+
+export interface FingerprintException {
+  position: FingerPosition;
+  status: 'exception';
+  exception: FingerExceptionReason;
+  /** The officer's reason, free text. */
+  reason: string;
+}
+
+export type FingerprintEntry = FingerprintCapture | FingerprintException;
+
+export interface PortraitMetrics {
+  /** Any numeric quality metric (sharpness, brightness, face box ratio, …). */
+  [metric: string]: number;
+}
+
+export interface Portrait {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  metrics: PortraitMetrics;
+}
+
+export type PassiveAuthVerdict = 'valid' | 'invalid' | 'no-csca' | 'not-checked';
+
+export interface ChipData {
+  dg1: Buffer;
+  dg2?: Buffer;
+  sod: Buffer;
+  passiveAuth: {
+    verdict: PassiveAuthVerdict;
+    /** Why, in a few words (e.g. "DG2 hash mismatch"). */
+    reason?: string;
+  };
+}
+
+export interface PersonalDetails {
+  surname: string;
+  givenNames: string;
+  /** YYYY-MM-DD, or partial (YYYY, YYYY-MM) when unknown. */
+  dateOfBirth: string;
+  sex: 'F' | 'M' | 'X';
+  /** ISO 3166-1 alpha-3. */
+  nationality?: string;
+  placeOfBirth?: string;
+  address?: string;
+  documentNumber?: string;
+  nationalId?: string;
+  phone?: string;
+  /** Programme-specific fields, text only. */
+  extra?: Record<string, string>;
+}
+
+export interface EnrollmentRecord {
+  /** UUIDv7, lower-case canonical text form. */
+  recordId: string;
+  stationId: string;
+  officerId: string;
+  kind: RecordKind;
+  /** ms since epoch (UTC). */
+  startedAt: number;
+  completedAt: number;
+  details: PersonalDetails;
+  fingerprints: FingerprintEntry[];
+  portrait?: Portrait;
+  chip?: ChipData;
+}
+
+export class RecordFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RecordFormatError';
+  }
+}
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+export const STATION_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isUuidV7(s: string): boolean {
+  return UUID_V7.test(s);
+}
+
+function fail(path: string, what: string): never {
+  throw new RecordFormatError(`record field ${path}: ${what}`);
+}
+function str(v: unknown, path: string, opt = false): string | undefined {
+  if (v === undefined && opt) return undefined;
+  if (typeof v !== 'string') fail(path, 'expected text');
+  return v;
+}
+function int(v: unknown, path: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) fail(path, `expected an integer in ${min}..${max}`);
+  return v;
+}
+function bytes(v: unknown, path: string): Buffer {
+  if (!(v instanceof Uint8Array)) fail(path, 'expected bytes');
+  return Buffer.isBuffer(v) ? v : Buffer.from(v);
+}
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Uint8Array) fail(path, 'expected a map');
+  return v as Record<string, unknown>;
+}
+
+/** Checks a record's shape and ranges; throws RecordFormatError naming the first bad field (never its value). */
+export function validateRecord(r: EnrollmentRecord): void {
+  toCborValue(r);
+}
+
+function toCborValue(r: EnrollmentRecord): CborValue {
+  if (!isUuidV7(r.recordId)) fail('recordId', 'expected a lower-case UUIDv7');
+  if (!STATION_ID_RE.test(r.stationId)) fail('stationId', 'expected 1..64 chars [A-Za-z0-9._-]');
+  str(r.officerId, 'officerId');
+  if (r.kind !== 'enrollment' && r.kind !== 'eid-activation') fail('kind', "expected 'enrollment' or 'eid-activation'");
+  int(r.startedAt, 'startedAt', 0, Number.MAX_SAFE_INTEGER);
+  int(r.completedAt, 'completedAt', 0, Number.MAX_SAFE_INTEGER);
+  const d = obj(r.details, 'details') as unknown as PersonalDetails;
+  const details: Record<string, CborValue | undefined> = {
+    surname: str(d.surname, 'details.surname'),
+    givenNames: str(d.givenNames, 'details.givenNames'),
+    dateOfBirth: str(d.dateOfBirth, 'details.dateOfBirth'),
+    sex: d.sex === 'F' || d.sex === 'M' || d.sex === 'X' ? d.sex : fail('details.sex', "expected 'F', 'M' or 'X'"),
+    nationality: str(d.nationality, 'details.nationality', true),
+    placeOfBirth: str(d.placeOfBirth, 'details.placeOfBirth', true),
+    address: str(d.address, 'details.address', true),
+    documentNumber: str(d.documentNumber, 'details.documentNumber', true),
+    nationalId: str(d.nationalId, 'details.nationalId', true),
+    phone: str(d.phone, 'details.phone', true),
+  };
+  if (d.extra !== undefined) {
+    const e = obj(d.extra, 'details.extra');
+    const extra: Record<string, CborValue> = {};
+    for (const k of Object.keys(e)) extra[k] = str(e[k], `details.extra.${k}`) as string;
+    details.extra = extra;
+  }
+  if (!Array.isArray(r.fingerprints)) fail('fingerprints', 'expected a list');
+  const seen = new Set<number>();
+  const fingerprints: CborValue[] = r.fingerprints.map((f, i) => {
+    const p = `fingerprints[${i}]`;
+    const position = int(f.position, `${p}.position`, 1, 10);
+    if (seen.has(position)) fail(`${p}.position`, `finger position ${position} appears twice`);
+    seen.add(position);
+    if (f.status === 'captured') {
+      return {
+        position,
+        status: 'captured',
+        png: bytes(f.png, `${p}.png`),
+        width: int(f.width, `${p}.width`, 1, 65535),
+        height: int(f.height, `${p}.height`, 1, 65535),
+        ppi: int(f.ppi, `${p}.ppi`, 1, 10000),
+        quality: int(f.quality, `${p}.quality`, 0, 100),
+        attempts: int(f.attempts, `${p}.attempts`, 1, 1000),
+      };
+    }
+    if (f.status === 'exception') {
+      const ex = f.exception;
+      if (ex !== 'missing' && ex !== 'amputated' && ex !== 'bandaged' && ex !== 'unable') fail(`${p}.exception`, 'expected missing|amputated|bandaged|unable');
+      return { position, status: 'exception', exception: ex, reason: str(f.reason, `${p}.reason`) as string };
+    }
+    return fail(`${p}.status`, "expected 'captured' or 'exception'");
+  });
+  const out: Record<string, CborValue | undefined> = {
+    v: RECORD_FORMAT_VERSION,
+    recordId: r.recordId,
+    stationId: r.stationId,
+    officerId: r.officerId,
+    kind: r.kind,
+    startedAt: r.startedAt,
+    completedAt: r.completedAt,
+    details,
+    fingerprints,
+  };
+  if (r.portrait !== undefined) {
+    const pm = obj(r.portrait.metrics, 'portrait.metrics');
+    const metrics: Record<string, CborValue> = {};
+    for (const k of Object.keys(pm)) {
+      const m = pm[k];
+      if (typeof m !== 'number' || !Number.isFinite(m)) fail(`portrait.metrics.${k}`, 'expected a finite number');
+      metrics[k] = m;
+    }
+    out.portrait = {
+      jpeg: bytes(r.portrait.jpeg, 'portrait.jpeg'),
+      width: int(r.portrait.width, 'portrait.width', 1, 65535),
+      height: int(r.portrait.height, 'portrait.height', 1, 65535),
+      metrics,
+    };
+  }
+  if (r.chip !== undefined) {
+    const c = r.chip;
+    const v = c.passiveAuth?.verdict;
+    if (v !== 'valid' && v !== 'invalid' && v !== 'no-csca' && v !== 'not-checked') fail('chip.passiveAuth.verdict', 'expected valid|invalid|no-csca|not-checked');
+    out.chip = {
+      dg1: bytes(c.dg1, 'chip.dg1'),
+      dg2: c.dg2 === undefined ? undefined : bytes(c.dg2, 'chip.dg2'),
+      sod: bytes(c.sod, 'chip.sod'),
+      passiveAuth: { verdict: v, reason: str(c.passiveAuth.reason, 'chip.passiveAuth.reason', true) },
+    };
+  }
+  return out;
+}
+
+/** Canonical serialization of a record (the HPKE plaintext). */
+export function encodeRecord(r: EnrollmentRecord): Buffer {
+  return encodeCbor(toCborValue(r));
+}
+
+/** Parses and validates a serialized record. */
+export function decodeRecord(b: Uint8Array): EnrollmentRecord {
+  let v: CborValue;
+  try {
+    v = decodeCbor(b);
+  } catch (e) {
+    throw new RecordFormatError(`record is not canonical CBOR: ${(e as CborError).message}`);
+  }
+  const m = obj(v, '(root)');
+  if (m.v !== RECORD_FORMAT_VERSION) fail('v', `unsupported record format version ${String(m.v)}`);
+  const { v: _v, ...rest } = m;
+  const r = rest as unknown as EnrollmentRecord;
+  // Re-run validation on the decoded shape (same rules as encoding).
+  toCborValue(r);
+  return r;
+}

@@ -1,0 +1,73 @@
+/**
+ * HPKE cipher suites a station can seal with, selected by name in config.
+ * All are RFC 9180 base mode with HKDF-SHA256; the KEM comes from the @hpke
+ * libraries, the AEAD is the same algorithm run by OpenSSL (see aead.ts).
+ */
+import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256, type AeadInterface, type KemInterface } from '@hpke/core';
+import { DhkemX25519HkdfSha256 as PureDhkemX25519HkdfSha256 } from '@hpke/dhkem-x25519';
+import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
+import { XWing } from '@hpke/hybridkem-x-wing';
+import { NodeAes256Gcm, NodeChacha20Poly1305 } from './aead';
+import { StationError } from './errors';
+
+export const SUITE_NAMES = ['x25519-chacha20poly1305', 'xwing-chacha20poly1305', 'x25519-aes256gcm', 'xwing-aes256gcm'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+export const DEFAULT_SUITE: SuiteName = 'x25519-chacha20poly1305';
+
+/** RFC 9180 registry values (X-Wing: draft-connolly-cfrg-xwing-kem). */
+export const KEM_X25519 = 0x0020;
+export const KEM_XWING = 0x647a;
+export const KDF_HKDF_SHA256 = 0x0001;
+export const AEAD_AES256GCM = 0x0002;
+export const AEAD_CHACHA20POLY1305 = 0x0003;
+
+export interface SuiteInfo {
+  name: SuiteName;
+  kemId: number;
+  kdfId: number;
+  aeadId: number;
+  /** Which HQ public key the suite encapsulates to. */
+  hqKey: 'hpkeX25519' | 'xWing';
+}
+
+const INFO: Record<SuiteName, SuiteInfo> = {
+  'x25519-chacha20poly1305': { name: 'x25519-chacha20poly1305', kemId: KEM_X25519, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_CHACHA20POLY1305, hqKey: 'hpkeX25519' },
+  'xwing-chacha20poly1305': { name: 'xwing-chacha20poly1305', kemId: KEM_XWING, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_CHACHA20POLY1305, hqKey: 'xWing' },
+  'x25519-aes256gcm': { name: 'x25519-aes256gcm', kemId: KEM_X25519, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'hpkeX25519' },
+  'xwing-aes256gcm': { name: 'xwing-aes256gcm', kemId: KEM_XWING, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'xWing' },
+};
+
+export function isSuiteName(s: string): s is SuiteName {
+  return (SUITE_NAMES as readonly string[]).includes(s);
+}
+
+export function suiteInfo(name: string): SuiteInfo {
+  if (!isSuiteName(name)) {
+    throw new StationError('VAULT_BAD_SUITE', `unknown HPKE suite "${name}"`, { exitCode: 2, hint: `use one of: ${SUITE_NAMES.join(', ')}` });
+  }
+  return INFO[name];
+}
+
+export function suiteByIds(kemId: number, kdfId: number, aeadId: number): SuiteInfo | undefined {
+  return Object.values(INFO).find((s) => s.kemId === kemId && s.kdfId === kdfId && s.aeadId === aeadId);
+}
+
+function kemFor(kemId: number, impl: 'fast' | 'reference'): KemInterface {
+  if (kemId === KEM_XWING) return new XWing();
+  return impl === 'fast' ? new DhkemX25519HkdfSha256() : new PureDhkemX25519HkdfSha256();
+}
+
+function aeadFor(aeadId: number, impl: 'fast' | 'reference'): AeadInterface {
+  if (aeadId === AEAD_CHACHA20POLY1305) return impl === 'fast' ? new NodeChacha20Poly1305() : new Chacha20Poly1305();
+  return impl === 'fast' ? new NodeAes256Gcm() : new Aes256Gcm();
+}
+
+/**
+ * The @hpke/core CipherSuite for a suite. `fast` (default) uses WebCrypto X25519
+ * and OpenSSL AEADs; `reference` uses the pure-JS @hpke/dhkem-x25519 and
+ * @hpke/chacha20poly1305 packages (used in tests to prove byte compatibility).
+ */
+export function cipherSuite(name: SuiteName, impl: 'fast' | 'reference' = 'fast'): CipherSuite {
+  const s = INFO[name];
+  return new CipherSuite({ kem: kemFor(s.kemId, impl), kdf: new HkdfSha256(), aead: aeadFor(s.aeadId, impl) });
+}
