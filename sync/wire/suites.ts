@@ -1,13 +1,15 @@
 /**
  * HPKE cipher suites a station can seal with, selected by name in config.
- * All are RFC 9180 base mode with HKDF-SHA256; the KEM comes from the @hpke
- * libraries, the AEAD is the same algorithm run by OpenSSL (see aead.ts).
+ * All are RFC 9180 base mode with HKDF-SHA256, run by @hpke/core's CipherSuite.
+ * The `fast` implementations keep the library's KEMs and key schedule but let
+ * OpenSSL compute the HKDF and AEAD primitives (kdf.ts, aead.ts).
  */
-import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256, type AeadInterface, type KemInterface } from '@hpke/core';
+import { Aes256Gcm, CipherSuite, HkdfSha256, type AeadInterface, type KemInterface } from '@hpke/core';
 import { DhkemX25519HkdfSha256 as PureDhkemX25519HkdfSha256 } from '@hpke/dhkem-x25519';
 import { Chacha20Poly1305 } from '@hpke/chacha20poly1305';
 import { XWing } from '@hpke/hybridkem-x-wing';
 import { NodeAes256Gcm, NodeChacha20Poly1305 } from './aead';
+import { FastDhkemX25519HkdfSha256, FastHkdfSha256 } from './kdf';
 import { StationError } from './errors';
 
 export const SUITE_NAMES = ['x25519-chacha20poly1305', 'xwing-chacha20poly1305', 'x25519-aes256gcm', 'xwing-aes256gcm'] as const;
@@ -54,7 +56,7 @@ export function suiteByIds(kemId: number, kdfId: number, aeadId: number): SuiteI
 
 function kemFor(kemId: number, impl: 'fast' | 'reference'): KemInterface {
   if (kemId === KEM_XWING) return new XWing();
-  return impl === 'fast' ? new DhkemX25519HkdfSha256() : new PureDhkemX25519HkdfSha256();
+  return impl === 'fast' ? new FastDhkemX25519HkdfSha256() : new PureDhkemX25519HkdfSha256();
 }
 
 function aeadFor(aeadId: number, impl: 'fast' | 'reference'): AeadInterface {
@@ -69,5 +71,5 @@ function aeadFor(aeadId: number, impl: 'fast' | 'reference'): AeadInterface {
  */
 export function cipherSuite(name: SuiteName, impl: 'fast' | 'reference' = 'fast'): CipherSuite {
   const s = INFO[name];
-  return new CipherSuite({ kem: kemFor(s.kemId, impl), kdf: new HkdfSha256(), aead: aeadFor(s.aeadId, impl) });
+  return new CipherSuite({ kem: kemFor(s.kemId, impl), kdf: impl === 'fast' ? new FastHkdfSha256() : new HkdfSha256(), aead: aeadFor(s.aeadId, impl) });
 }
