@@ -1,0 +1,188 @@
+/**
+ * Signed operations commands. Headquarters (ops) signs a command with an Ed25519
+ * ops key; the station verifies it against the ops keys it trusts and refuses
+ * anything unsigned, badly signed, expired, not yet valid, replayed, addressed
+ * to another station, or unknown. Every command (even a refused one) is answered
+ * on `cmd-res`.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { COMMAND_NAMES, type CommandBody, type CommandName, type CommandResultBody, type SignedMessage } from '../topics';
+import { signMessage, verifySigned, TrustedKeys } from '../uplink/signed';
+
+export type { CommandBody, CommandName, CommandResultBody } from '../topics';
+export { COMMAND_NAMES } from '../topics';
+
+/** Offline limits: past them the station refuses new enrollments and says why. null = no limit. */
+export interface OfflinePolicy {
+  maxUnacked: number | null;
+  maxDaysSinceReceipt: number | null;
+}
+
+export type CommandReply = Record<string, unknown> | void;
+
+/**
+ * What a station implements so commands reach it. `syncNow` and `requestHealth`
+ * are handled by the uplink itself; the handlers are called too when present.
+ */
+export interface CommandHandlers {
+  lock(args: { reason?: string }): Promise<CommandReply> | CommandReply;
+  unlock(args: Record<string, unknown>): Promise<CommandReply> | CommandReply;
+  setPolicy(policy: OfflinePolicy): Promise<CommandReply> | CommandReply;
+  /** Generates a new station signing key; returns at least `{ publicKey }` for re-registration. */
+  rotateKey(args: Record<string, unknown>): Promise<CommandReply> | CommandReply;
+  syncNow?(): Promise<CommandReply> | CommandReply;
+  requestHealth?(): Promise<CommandReply> | CommandReply;
+  officerPush?(args: Record<string, unknown>): Promise<CommandReply> | CommandReply;
+}
+
+/** Longest lifetime a command may claim; keeps the replay store bounded. */
+export const MAX_COMMAND_LIFETIME_MS = 7 * 24 * 3600_000;
+/** Tolerated clock skew between ops and station for issuedAt. */
+export const DEFAULT_SKEW_MS = 5 * 60_000;
+
+export interface SignCommandInput {
+  target: string;
+  name: CommandName;
+  args?: Record<string, unknown>;
+  ttlMs?: number;
+  now?: number;
+  id?: string;
+}
+
+export function signCommand(input: SignCommandInput, opsKey: KeyObject): { body: CommandBody; message: SignedMessage } {
+  const now = input.now ?? Date.now();
+  const ttl = input.ttlMs ?? 24 * 3600_000;
+  if (ttl <= 0 || ttl > MAX_COMMAND_LIFETIME_MS) throw new Error(`command lifetime must be between 1 ms and ${MAX_COMMAND_LIFETIME_MS} ms`);
+  const body: CommandBody = {
+    type: 'command', id: input.id ?? uuidv7(), target: input.target, name: input.name,
+    args: input.args ?? {}, issuedAt: now, expiresAt: now + ttl,
+  };
+  return { body, message: signMessage(body, opsKey) };
+}
+
+/** Remembers command ids until they expire (a replay after expiry is refused as expired). */
+export interface ReplayStore {
+  /** true when the id was new (and is now remembered). */
+  remember(id: string, expiresAt: number, now: number): boolean;
+}
+
+export class MemoryReplayStore implements ReplayStore {
+  protected seen = new Map<string, number>();
+  remember(id: string, expiresAt: number, now: number): boolean {
+    for (const [k, exp] of this.seen) if (exp < now) this.seen.delete(k);
+    if (this.seen.has(id)) return false;
+    this.seen.set(id, expiresAt);
+    return true;
+  }
+}
+
+/** Replay store persisted in a small JSON file (written atomically), so a restart does not reopen replays. */
+export class FileReplayStore extends MemoryReplayStore {
+  constructor(private readonly path: string) {
+    super();
+    if (existsSync(path)) {
+      try {
+        const o = JSON.parse(readFileSync(path, 'utf8')) as Record<string, number>;
+        for (const [k, v] of Object.entries(o)) if (typeof v === 'number') this.seen.set(k, v);
+      } catch {
+        // A corrupt file must not open the door to replays of unexpired commands we cannot list;
+        // commands have at most MAX_COMMAND_LIFETIME_MS of life, so refuse nothing and start fresh,
+        // but keep the corrupt file aside for inspection.
+        renameSync(path, `${path}.corrupt-${Date.now()}`);
+      }
+    }
+  }
+  override remember(id: string, expiresAt: number, now: number): boolean {
+    const fresh = super.remember(id, expiresAt, now);
+    if (fresh) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      const tmp = `${this.path}.tmp`;
+      writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.seen)));
+      renameSync(tmp, this.path);
+    }
+    return fresh;
+  }
+}
+
+export type VerifyCommandResult =
+  | { ok: true; command: CommandBody }
+  | { ok: false; code: string; reason: string; id: string; name: string };
+
+export interface CommandVerifierOptions {
+  stationId: string;
+  opsKeys: TrustedKeys;
+  replay: ReplayStore;
+  skewMs?: number;
+  now?: () => number;
+}
+
+/** Station-side verification of one received command payload. */
+export class CommandVerifier {
+  constructor(private readonly o: CommandVerifierOptions) {}
+
+  verify(payload: Buffer, topicName?: string): VerifyCommandResult {
+    const now = (this.o.now ?? Date.now)();
+    const skew = this.o.skewMs ?? DEFAULT_SKEW_MS;
+    const fail = (code: string, reason: string, id = 'unknown', name = topicName ?? 'unknown'): VerifyCommandResult => ({ ok: false, code, reason, id, name });
+    const v = verifySigned<CommandBody>(payload, this.o.opsKeys);
+    if (!v.ok) {
+      // Try to echo the id for the answer, without trusting anything else in it.
+      let id = 'unknown';
+      try {
+        const m = JSON.parse(payload.toString('utf8')) as { body?: string };
+        const b = typeof m.body === 'string' ? (JSON.parse(m.body) as { id?: unknown }) : undefined;
+        if (b && typeof b.id === 'string' && b.id.length <= 64) id = b.id;
+      } catch { /* not JSON */ }
+      const code = v.reason === 'unsigned' || v.reason === 'missing body/sig/kid' ? 'CMD_UNSIGNED' : 'CMD_BAD_SIGNATURE';
+      return fail(code, v.reason, id);
+    }
+    const c = v.body;
+    const id = typeof c.id === 'string' ? c.id : 'unknown';
+    const name = typeof c.name === 'string' ? c.name : 'unknown';
+    if (c.type !== 'command' || typeof c.id !== 'string' || c.id.length === 0 || c.id.length > 64 || typeof c.issuedAt !== 'number' || typeof c.expiresAt !== 'number' || typeof c.target !== 'string') {
+      return fail('CMD_MALFORMED', 'command body lacks id/target/issuedAt/expiresAt', id, name);
+    }
+    if (c.args === null || typeof c.args !== 'object' || Array.isArray(c.args)) return fail('CMD_MALFORMED', 'args must be an object', id, name);
+    if (c.target !== this.o.stationId) return fail('CMD_WRONG_TARGET', `command is addressed to ${c.target}, not ${this.o.stationId}`, id, name);
+    if (!(COMMAND_NAMES as readonly string[]).includes(c.name)) return fail('CMD_UNKNOWN', `unknown command "${name}"`, id, name);
+    if (topicName !== undefined && topicName !== c.name) return fail('CMD_MALFORMED', `command "${name}" arrived on topic for "${topicName}"`, id, name);
+    if (c.expiresAt <= c.issuedAt || c.expiresAt - c.issuedAt > MAX_COMMAND_LIFETIME_MS) return fail('CMD_MALFORMED', 'command lifetime out of range', id, name);
+    if (now >= c.expiresAt) return fail('CMD_EXPIRED', `command expired at ${new Date(c.expiresAt).toISOString()}`, id, name);
+    if (c.issuedAt > now + skew) return fail('CMD_NOT_YET_VALID', `command issued in the future (${new Date(c.issuedAt).toISOString()}); check the station clock`, id, name);
+    if (!this.o.replay.remember(c.id, c.expiresAt, now)) return fail('CMD_REPLAYED', `command ${c.id} was already executed`, id, name);
+    return { ok: true, command: c };
+  }
+}
+
+export function parsePolicyArgs(args: Record<string, unknown>): OfflinePolicy {
+  const num = (k: string): number | null => {
+    const v = args[k];
+    if (v === undefined || v === null || v === 'none') return null;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${k} must be a non-negative number or "none"`);
+    return n;
+  };
+  return { maxUnacked: num('maxUnacked'), maxDaysSinceReceipt: num('maxDaysSinceReceipt') };
+}
+
+/** Maps a verified command to the station's handlers. Throws on handler failure. */
+export async function dispatchCommand(c: CommandBody, h: CommandHandlers): Promise<CommandReply> {
+  switch (c.name) {
+    case 'lock': return h.lock({ reason: typeof c.args.reason === 'string' ? c.args.reason : undefined });
+    case 'unlock': return h.unlock(c.args);
+    case 'set-policy': return h.setPolicy(parsePolicyArgs(c.args));
+    case 'rotate-key': return h.rotateKey(c.args);
+    case 'sync-now': return h.syncNow?.();
+    case 'request-health': return h.requestHealth?.();
+    case 'officer-push':
+      if (!h.officerPush) throw Object.assign(new Error('this station does not accept officer-push'), { code: 'CMD_UNSUPPORTED' });
+      return h.officerPush(c.args);
+  }
+}
+
+export function resultBody(stationId: string, id: string, name: string, status: CommandResultBody['status'], extra: Partial<CommandResultBody> = {}): CommandResultBody {
+  return { type: 'command-result', id, stationId, name, status, at: Date.now(), ...extra };
+}

@@ -1,0 +1,291 @@
+/**
+ * Headquarters ingest worker: receives batches on a shared subscription,
+ * verifies every record's station signature, stores idempotently, commits, and
+ * only then publishes a signed receipt. Also keeps the fleet table (status,
+ * health, events, command results) up to date.
+ */
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { hostname } from 'node:os';
+import type { KeyObject } from 'node:crypto';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import pino from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { makeTopics, type CommandResultBody, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
+import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../uplink/frame';
+import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySigned, type KeyInput } from '../uplink/signed';
+import { HqStore, openHqDb, type Db, type StoreOutcome, type StoredRecordInput } from './store';
+import { verifyEnvelope } from '../wire/envelope';
+import { loadHqPrivateKeys } from '../wire/keys';
+
+export interface HqOptions {
+  brokerUrl: string;
+  dataDir: string;
+  /** Directory holding hq-private.json (default <dataDir>/keys). */
+  keysDir?: string;
+  /** Receipt signing key (default: from hq-private.json). */
+  receiptKey?: KeyInput;
+  /** Database file (default <dataDir>/hq.db). */
+  dbPath?: string;
+  workerId?: string;
+  /** Shared subscription group; `false` subscribes without $share (brokers without MQTT 5). */
+  shareGroup?: string | false;
+  protocolVersion?: 4 | 5;
+  topicPrefix?: string;
+  username?: string;
+  password?: string;
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
+  logger?: Logger;
+  sessionExpirySec?: number;
+  /** Publish the retained "ingest online" flag (default true). */
+  announce?: boolean;
+}
+
+export interface StoredRecordEvent {
+  stationId: string;
+  recordId: string;
+  sha256: string;
+  size: number;
+  batchId: string;
+  status: 'stored' | 'duplicate' | 'rejected';
+  reason?: string;
+}
+
+export interface HqHandle {
+  readonly db: Db;
+  readonly store: HqStore;
+  readonly events: EventEmitter; // 'record' (StoredRecordEvent), 'receipt', 'alarm', 'status', 'health', 'event', 'command-result', 'connected'
+  readonly workerId: string;
+  connected(): boolean;
+  stop(): Promise<void>;
+}
+
+export async function startHq(o: HqOptions): Promise<HqHandle> {
+  const log = (o.logger ?? pino({ level: 'silent' })).child({ mod: 'hq-ingest' });
+  const t: Topics = makeTopics(o.topicPrefix);
+  const workerId = o.workerId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
+  const db = openHqDb(o.dbPath ?? join(o.dataDir, 'hq.db'));
+  const store = new HqStore(db);
+  const receiptKey: KeyObject = o.receiptKey ? toPrivateKey(o.receiptKey) : loadHqPrivateKeys(o.keysDir ?? join(o.dataDir, 'keys')).receiptKey;
+  const events = new EventEmitter();
+  const v5 = (o.protocolVersion ?? 5) === 5;
+  const group = o.shareGroup === undefined ? 'ingest' : o.shareGroup;
+  const announce = o.announce ?? true;
+  let isConnected = false;
+  let stopping = false;
+
+  const flag = (online: boolean): Buffer => Buffer.from(JSON.stringify({ v: 1, online, worker: workerId, at: Date.now() } satisfies IngestFlagPayload));
+  const opts: IClientOptions = {
+    clientId: `hq-${workerId}`,
+    protocolVersion: v5 ? 5 : 4,
+    clean: false,
+    keepalive: 30,
+    reconnectPeriod: 2_000,
+    connectTimeout: 15_000,
+    ...(v5 ? { properties: { sessionExpiryInterval: o.sessionExpirySec ?? 3600, receiveMaximum: 32 } } : {}),
+    ...(announce ? { will: { topic: t.ingest(workerId), payload: flag(false), qos: 1 as const, retain: true } } : {}),
+    ...(o.username ? { username: o.username } : {}),
+    ...(o.password ? { password: o.password } : {}),
+    ...(o.tls ?? {}),
+  };
+  const client: MqttClient = mqtt.connect(o.brokerUrl, opts);
+
+  const publish = (topic: string, payload: Buffer, retain = false): Promise<void> =>
+    new Promise((resolve, reject) => client.publish(topic, payload, { qos: 1, retain }, (e) => (e ? reject(e) : resolve())));
+
+  const alarm = (kind: string, detail: string, stationId: string | null, recordId: string | null = null): void => {
+    log.warn({ alarm: kind, stationId, recordId }, detail);
+    try { store.alarm(kind, detail, stationId, recordId); } catch (e) { log.error({ err: e }, 'could not store alarm'); }
+    events.emit('alarm', { kind, detail, stationId, recordId });
+  };
+
+  // Alarms about unknown stations are raised once per station per process.
+  const unknownReported = new Set<string>();
+
+  /** Handles one complete batch (a batch frame, or reassembled chunks). */
+  const handleBatch = async (stationId: string, f: Frame): Promise<void> => {
+    const h = f.header;
+    const keys = store.stationKeys(stationId);
+    if (keys.length === 0) {
+      if (!unknownReported.has(stationId)) {
+        unknownReported.add(stationId);
+        alarm('unknown-station', `batch ${h.batchId} from unregistered station ${stationId}; register it with \`hq register\``, stationId);
+      }
+      return; // no receipt: the station keeps the batch and resends after registration
+    }
+    const envelopes = splitBody(f);
+    const verified: StoredRecordInput[] = [];
+    const rejected: StoreOutcome[] = [];
+    for (let i = 0; i < h.records.length; i++) {
+      const r = h.records[i]!;
+      const env = envelopes[i]!;
+      const sha = sha256Hex(env);
+      if (sha !== r.sha256) {
+        // Transport damage (or a forged frame): no receipt, the station resends.
+        alarm('hash-mismatch', `record ${r.id} in batch ${h.batchId} does not match its announced hash; batch not acknowledged`, stationId, r.id);
+        return;
+      }
+      let parsed: ReturnType<typeof verifyEnvelope> | null = null;
+      let lastErr = 'no station key';
+      for (const k of keys) {
+        try { parsed = verifyEnvelope(env, k); break; } catch (e) { lastErr = (e as Error).message; }
+      }
+      if (!parsed) {
+        alarm('bad-signature', `record ${r.id} from ${stationId}: ${lastErr}`, stationId, r.id);
+        rejected.push({ recordId: r.id, sha256: sha, status: 'rejected', reason: 'station signature does not verify' });
+        continue;
+      }
+      if (parsed.recordId !== r.id || parsed.stationId !== stationId) {
+        alarm('id-mismatch', `record ${r.id} from ${stationId}: envelope names record ${parsed.recordId} of station ${parsed.stationId}`, stationId, r.id);
+        rejected.push({ recordId: r.id, sha256: sha, status: 'rejected', reason: 'envelope ids do not match the batch' });
+        continue;
+      }
+      verified.push({ recordId: r.id, sha256: sha, envelope: env, sealedAt: parsed.sealedAt });
+    }
+    const order = h.records.map((r) => r.id);
+    const { outcomes, receiptText } = store.storeBatch(stationId, h.batchId, workerId, verified, rejected, (outs) => {
+      const hash = batchHash(h.batchId, outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256 })));
+      const body: ReceiptBody = { type: 'receipt', stationId, batchId: h.batchId, batchHash: hash, results: outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) })), at: Date.now(), worker: workerId };
+      return { receiptText: encodeSigned(signMessage(body, receiptKey)).toString('utf8'), batchHash: hash };
+    }, order);
+    // Committed: now the receipt may go out.
+    await publish(t.receipt(stationId), Buffer.from(receiptText, 'utf8'));
+    const sizes = new Map(h.records.map((r) => [r.id, r.len]));
+    for (const x of outcomes) {
+      const ev: StoredRecordEvent = { stationId, recordId: x.recordId, sha256: x.sha256, size: sizes.get(x.recordId) ?? 0, batchId: h.batchId, status: x.status, ...(x.reason ? { reason: x.reason } : {}) };
+      events.emit('record', ev);
+    }
+    events.emit('receipt', { stationId, batchId: h.batchId, outcomes });
+    log.debug({ stationId, batchId: h.batchId, records: outcomes.length }, 'batch committed and receipted');
+  };
+
+  const onBatch = async (stationId: string, payload: Buffer): Promise<void> => {
+    let f: Frame;
+    try {
+      f = decodeFrame(payload);
+    } catch (e) {
+      log.warn({ stationId, err: (e as Error).message, bytes: payload.length }, 'malformed batch frame dropped');
+      return;
+    }
+    if (f.header.stationId !== stationId) {
+      alarm('topic-mismatch', `batch ${f.header.batchId} on ${stationId}'s topic claims station ${f.header.stationId}`, stationId);
+      return;
+    }
+    if (f.header.kind === 'chunk') {
+      const c = f.header.chunk!;
+      const whole = store.addChunk(stationId, f.header.batchId, f.header.batchHash, c.index, c.count, c.offset, Buffer.from(f.body));
+      if (!whole) return;
+      const total = f.header.records.reduce((s, r) => s + r.len, 0);
+      if (whole.length !== total) {
+        log.warn({ stationId, batchId: f.header.batchId }, 'reassembled chunks have the wrong length; dropped (the station resends)');
+        return;
+      }
+      f = { header: { ...f.header, kind: 'batch', chunk: undefined }, body: whole };
+    }
+    await handleBatch(stationId, f);
+  };
+
+  const onStatus = (stationId: string, payload: Buffer): void => {
+    if (payload.length === 0) return;
+    const s = JSON.parse(payload.toString('utf8')) as StatusPayload;
+    if (typeof s.state !== 'string' || typeof s.session !== 'number') throw new Error('status without state/session');
+    const applied = store.upsertStatus(stationId, s.state, s.session, typeof s.at === 'number' ? s.at : Date.now());
+    if (!applied) log.info({ stationId, session: s.session }, 'stale status from an older session ignored');
+    events.emit('status', { stationId, ...s, applied });
+  };
+
+  const onHealth = (stationId: string, payload: Buffer): void => {
+    if (payload.length === 0) return;
+    const h = JSON.parse(payload.toString('utf8')) as HealthPayload;
+    if (typeof h !== 'object' || h === null || typeof h.at !== 'number') throw new Error('health without "at"');
+    store.upsertHealth(stationId, JSON.stringify(h), h.at);
+    events.emit('health', { stationId, health: h });
+  };
+
+  const onEvent = (stationId: string, payload: Buffer): void => {
+    const e = JSON.parse(payload.toString('utf8')) as EventPayload;
+    if (typeof e.id !== 'string' || typeof e.kind !== 'string' || typeof e.at !== 'number') throw new Error('event without id/kind/at');
+    store.addEvent(e.id, stationId, e.kind, e.at, e.data ? JSON.stringify(e.data) : null);
+    if (e.kind === 'security' || e.kind === 'tamper') log.warn({ stationId, kind: e.kind }, 'station reported a security event');
+    events.emit('event', { stationId, ...e });
+  };
+
+  const onCmdRes = (stationId: string, payload: Buffer): void => {
+    const st = store.station(stationId);
+    const trusted = new TrustedKeys(st ? store.stationKeys(stationId) : []);
+    const v = verifySigned<CommandResultBody>(payload, trusted);
+    if (!v.ok) {
+      alarm('forged-command-result', `command result on ${stationId}'s topic: ${v.reason}`, stationId);
+      return;
+    }
+    store.recordCommandResult(v.body.id, v.body.status, JSON.stringify(v.body), v.body.at);
+    events.emit('command-result', v.body);
+  };
+
+  // Serialise batch handling per worker: SQLite writes are serial anyway and order keeps receipts prompt.
+  let chain: Promise<void> = Promise.resolve();
+  client.on('message', (topic, payload) => {
+    const p = t.parse(topic);
+    if (!p) { log.debug({ topic }, 'message on unexpected topic dropped'); return; }
+    const run = async (): Promise<void> => {
+      try {
+        switch (p.leaf) {
+          case 'batch': await onBatch(p.stationId, payload); break;
+          case 'status': onStatus(p.stationId, payload); break;
+          case 'health': onHealth(p.stationId, payload); break;
+          case 'events': onEvent(p.stationId, payload); break;
+          case 'cmd-res': onCmdRes(p.stationId, payload); break;
+          default: break;
+        }
+      } catch (e) {
+        log.warn({ topic, err: e instanceof FrameError ? e.message : e }, 'message could not be handled; dropped');
+      }
+    };
+    chain = chain.then(run);
+  });
+
+  client.on('connect', () => {
+    isConnected = true;
+    const share = (topic: string): string => (group ? t.shared(group, topic) : topic);
+    client.subscribe({
+      [share(t.all('batch'))]: { qos: 1 },
+      [share(t.all('events'))]: { qos: 1 },
+      [share(t.all('cmd-res'))]: { qos: 1 },
+      [t.all('status')]: { qos: 1 },
+      [t.all('health')]: { qos: 1 },
+    }, (err) => {
+      if (err) { log.error({ err }, 'subscription failed'); return; }
+      if (announce) publish(t.ingest(workerId), flag(true), true).catch((e) => log.warn({ err: e }, 'could not announce ingest online'));
+      log.info({ worker: workerId, group }, 'headquarters ingest online');
+      events.emit('connected');
+    });
+  });
+  client.on('close', () => { isConnected = false; });
+  client.on('error', (err) => {
+    const code = (err as { code?: unknown }).code;
+    log.error({ reasonCode: code, broker: o.brokerUrl }, typeof code === 'number' ? `broker refused the connection: reason code 0x${code.toString(16)} (${err.message})` : `broker connection error: ${err.message}`);
+  });
+
+  const pruneTimer = setInterval(() => { try { store.pruneChunks(24 * 3600_000); } catch { /* busy: next time */ } }, 3600_000);
+  pruneTimer.unref();
+
+  return {
+    db, store, events, workerId,
+    connected: () => isConnected,
+    async stop(): Promise<void> {
+      if (stopping) return;
+      stopping = true;
+      clearInterval(pruneTimer);
+      await Promise.race([chain, new Promise((r) => setTimeout(r, 5_000))]);
+      if (isConnected && announce) {
+        await Promise.race([publish(t.ingest(workerId), flag(false), true).catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
+      }
+      await Promise.race([new Promise<void>((r) => client.end(false, {}, () => r())), new Promise((r) => setTimeout(r, 3_000))]);
+      if (!client.disconnected) client.end(true);
+      db.close();
+    },
+  };
+}
+
+export { uuidv7 };

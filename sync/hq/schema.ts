@@ -1,0 +1,134 @@
+/**
+ * Headquarters storage schema. Plain SQL that runs unchanged on SQLite (the
+ * default, via better-sqlite3) and on PostgreSQL: TEXT/BIGINT/INTEGER/BYTEA
+ * column types (SQLite stores BYTEA values as BLOBs), no AUTOINCREMENT (ids are
+ * UUIDv7 text), `INSERT … ON CONFLICT … DO NOTHING/UPDATE` for idempotency.
+ * Times are milliseconds since the Unix epoch.
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  k TEXT PRIMARY KEY,
+  v TEXT NOT NULL
+);
+
+-- Registry of stations and their Ed25519 public keys (from \`station provision --json\`).
+CREATE TABLE IF NOT EXISTS stations (
+  station_id TEXT PRIMARY KEY,
+  unit TEXT,
+  daily_quota INTEGER,
+  public_key TEXT NOT NULL,          -- current key, SPKI PEM
+  key_fingerprint TEXT NOT NULL,
+  created_at BIGINT,                  -- when the station was provisioned
+  registered_at BIGINT NOT NULL
+);
+
+-- Every key a station ever had (records sealed before a rotation still verify).
+CREATE TABLE IF NOT EXISTS station_keys (
+  station_id TEXT NOT NULL,
+  key_fingerprint TEXT NOT NULL,
+  public_key TEXT NOT NULL,
+  registered_at BIGINT NOT NULL,
+  retired_at BIGINT,
+  PRIMARY KEY (station_id, key_fingerprint)
+);
+
+-- Sealed records exactly as the station signed them. Idempotent on (station_id, record_id).
+CREATE TABLE IF NOT EXISTS records (
+  station_id TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  envelope BYTEA NOT NULL,
+  size INTEGER NOT NULL,
+  sealed_at BIGINT NOT NULL,
+  received_at BIGINT NOT NULL,
+  batch_id TEXT NOT NULL,
+  worker TEXT NOT NULL,
+  PRIMARY KEY (station_id, record_id)
+);
+CREATE INDEX IF NOT EXISTS records_by_id ON records (record_id);
+CREATE INDEX IF NOT EXISTS records_by_sealed ON records (station_id, sealed_at);
+
+-- Every receipt published (a resent batch gets a new one, answering "duplicate").
+CREATE TABLE IF NOT EXISTS receipts (
+  id TEXT PRIMARY KEY,
+  station_id TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  batch_hash TEXT NOT NULL,
+  stored INTEGER NOT NULL,
+  duplicate INTEGER NOT NULL,
+  rejected INTEGER NOT NULL,
+  receipt TEXT NOT NULL,              -- the signed message as published
+  created_at BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_by_station ON receipts (station_id, created_at);
+
+-- Slices of batches too large for one packet, until all have arrived.
+CREATE TABLE IF NOT EXISTS chunks (
+  station_id TEXT NOT NULL,
+  batch_id TEXT NOT NULL,
+  chunk_count INTEGER NOT NULL,
+  chunk_index INTEGER NOT NULL,
+  byte_offset BIGINT NOT NULL,
+  batch_hash TEXT NOT NULL,
+  data BYTEA NOT NULL,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (station_id, batch_id, chunk_count, chunk_index)
+);
+
+-- Things a human must look at: same record id with another hash, bad signatures,
+-- unknown stations, audit chain breaks, forged messages.
+CREATE TABLE IF NOT EXISTS alarms (
+  id TEXT PRIMARY KEY,
+  station_id TEXT,
+  kind TEXT NOT NULL,
+  record_id TEXT,
+  detail TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  cleared_at BIGINT
+);
+CREATE INDEX IF NOT EXISTS alarms_open ON alarms (cleared_at, at);
+
+-- Latest retained status and health per station.
+CREATE TABLE IF NOT EXISTS fleet (
+  station_id TEXT PRIMARY KEY,
+  state TEXT,
+  session BIGINT,
+  status_at BIGINT,
+  health TEXT,
+  health_at BIGINT
+);
+
+CREATE TABLE IF NOT EXISTS events (
+  id TEXT PRIMARY KEY,
+  station_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  data TEXT,
+  received_at BIGINT NOT NULL
+);
+
+-- Signed commands sent by ops and the stations' answers.
+CREATE TABLE IF NOT EXISTS commands (
+  id TEXT PRIMARY KEY,
+  station_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  args TEXT NOT NULL,
+  issued_at BIGINT NOT NULL,
+  expires_at BIGINT NOT NULL,
+  result_status TEXT,
+  result TEXT,
+  result_at BIGINT
+);
+
+-- Who opened which record, when and why (\`hq open\`).
+CREATE TABLE IF NOT EXISTS record_openings (
+  id TEXT PRIMARY KEY,
+  station_id TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  operator TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at BIGINT NOT NULL
+);
+`;

@@ -1,0 +1,227 @@
+/**
+ * Headquarters database access (SQLite by default). Every write that decides
+ * what a receipt says happens in one IMMEDIATE transaction, so several ingest
+ * workers can share one database file.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+import { keyId, rawPublicKey, toPublicKey } from '../uplink/signed';
+
+export type Db = Database.Database;
+
+export interface StationRow {
+  station_id: string;
+  unit: string | null;
+  daily_quota: number | null;
+  public_key: string;
+  key_fingerprint: string;
+  created_at: number | null;
+  registered_at: number;
+}
+
+export interface StoredRecordInput {
+  recordId: string;
+  sha256: string;
+  envelope: Buffer;
+  sealedAt: number;
+}
+
+export interface StoreOutcome {
+  recordId: string;
+  sha256: string;
+  status: 'stored' | 'duplicate' | 'rejected';
+  reason?: string;
+}
+
+export function openHqDb(path: string): Db {
+  mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 10000');
+  db.exec(SCHEMA_SQL);
+  db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING').run('schema_version', String(SCHEMA_VERSION));
+  return db;
+}
+
+/** Public key fingerprint as written by the wire layer: SHA-256(raw key) hex, first 16 chars. */
+export function fingerprintOf(k: KeyObject): string {
+  return keyId(k);
+}
+
+export interface RegisterInput {
+  stationId: string;
+  unit?: string | null;
+  dailyQuota?: number | null;
+  publicKey: string; // SPKI PEM or base64 raw/DER
+  createdAt?: number | null;
+}
+
+export class HqStore {
+  constructor(readonly db: Db) {}
+
+  registerStation(r: RegisterInput, now = Date.now()): { fingerprint: string; rotated: boolean } {
+    const key = toPublicKey(r.publicKey.includes('-----BEGIN') ? r.publicKey : Buffer.from(r.publicKey, 'base64'));
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('station public key must be Ed25519');
+    const pem = key.export({ format: 'pem', type: 'spki' }).toString();
+    const fp = fingerprintOf(key);
+    return this.db.transaction(() => {
+      const old = this.db.prepare('SELECT key_fingerprint FROM stations WHERE station_id = ?').get(r.stationId) as { key_fingerprint: string } | undefined;
+      this.db.prepare(`INSERT INTO stations (station_id, unit, daily_quota, public_key, key_fingerprint, created_at, registered_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (station_id) DO UPDATE SET unit = COALESCE(excluded.unit, stations.unit), daily_quota = COALESCE(excluded.daily_quota, stations.daily_quota),
+          public_key = excluded.public_key, key_fingerprint = excluded.key_fingerprint, registered_at = excluded.registered_at`)
+        .run(r.stationId, r.unit ?? null, r.dailyQuota ?? null, pem, fp, r.createdAt ?? null, now);
+      if (old && old.key_fingerprint !== fp) {
+        this.db.prepare('UPDATE station_keys SET retired_at = ? WHERE station_id = ? AND key_fingerprint = ? AND retired_at IS NULL').run(now, r.stationId, old.key_fingerprint);
+      }
+      this.db.prepare('INSERT INTO station_keys (station_id, key_fingerprint, public_key, registered_at) VALUES (?, ?, ?, ?) ON CONFLICT (station_id, key_fingerprint) DO NOTHING')
+        .run(r.stationId, fp, pem, now);
+      return { fingerprint: fp, rotated: !!old && old.key_fingerprint !== fp };
+    }).immediate();
+  }
+
+  station(stationId: string): StationRow | undefined {
+    return this.db.prepare('SELECT * FROM stations WHERE station_id = ?').get(stationId) as StationRow | undefined;
+  }
+
+  stations(): StationRow[] {
+    return this.db.prepare('SELECT * FROM stations ORDER BY station_id').all() as StationRow[];
+  }
+
+  /** All keys of a station, current first. */
+  stationKeys(stationId: string): KeyObject[] {
+    const rows = this.db.prepare('SELECT public_key FROM station_keys WHERE station_id = ? ORDER BY retired_at IS NOT NULL, registered_at DESC').all(stationId) as { public_key: string }[];
+    return rows.map((r) => createPublicKey(r.public_key));
+  }
+
+  alarm(kind: string, detail: string, stationId: string | null = null, recordId: string | null = null, now = Date.now()): void {
+    this.db.prepare('INSERT INTO alarms (id, station_id, kind, record_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(uuidv7(), stationId, kind, recordId, detail, now);
+  }
+
+  openAlarms(): { id: string; station_id: string | null; kind: string; record_id: string | null; detail: string; at: number }[] {
+    return this.db.prepare('SELECT id, station_id, kind, record_id, detail, at FROM alarms WHERE cleared_at IS NULL ORDER BY at').all() as never;
+  }
+
+  /**
+   * Stores verified records idempotently and the receipt that will be published,
+   * in one transaction. Records that failed verification come in as `rejected`.
+   * Returns the per-record outcome.
+   */
+  storeBatch(
+    stationId: string, batchId: string, worker: string,
+    verified: StoredRecordInput[], rejected: StoreOutcome[],
+    makeReceipt: (outcomes: StoreOutcome[]) => { receiptText: string; batchHash: string },
+    order: string[], now = Date.now(),
+  ): { outcomes: StoreOutcome[]; receiptText: string } {
+    const ins = this.db.prepare(`INSERT INTO records (station_id, record_id, sha256, envelope, size, sealed_at, received_at, batch_id, worker)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, record_id) DO NOTHING`);
+    const existing = this.db.prepare('SELECT sha256 FROM records WHERE station_id = ? AND record_id = ?');
+    return this.db.transaction(() => {
+      const byId = new Map<string, StoreOutcome>();
+      for (const r of rejected) byId.set(r.recordId, r);
+      for (const r of verified) {
+        const res = ins.run(stationId, r.recordId, r.sha256, r.envelope, r.envelope.length, r.sealedAt, now, batchId, worker);
+        if (res.changes === 1) {
+          byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'stored' });
+          continue;
+        }
+        const prev = existing.get(stationId, r.recordId) as { sha256: string };
+        if (prev.sha256 === r.sha256) {
+          byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'duplicate' });
+        } else {
+          this.alarm('record-id-conflict', `record ${r.recordId} arrived again with another hash (stored ${prev.sha256.slice(0, 16)}…, received ${r.sha256.slice(0, 16)}…) in batch ${batchId}`, stationId, r.recordId, now);
+          byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'rejected', reason: 'record id already stored with a different hash' });
+        }
+      }
+      const outcomes = order.map((id) => byId.get(id)!);
+      const { receiptText, batchHash } = makeReceipt(outcomes);
+      const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+      this.db.prepare('INSERT INTO receipts (id, station_id, batch_id, batch_hash, stored, duplicate, rejected, receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(uuidv7(), stationId, batchId, batchHash, count('stored'), count('duplicate'), count('rejected'), receiptText, now);
+      return { outcomes, receiptText };
+    }).immediate();
+  }
+
+  /** Stores one chunk; when the set is complete returns the reassembled body and deletes the slices. */
+  addChunk(stationId: string, batchId: string, batchHash: string, index: number, count: number, offset: number, data: Buffer, now = Date.now()): Buffer | null {
+    return this.db.transaction(() => {
+      this.db.prepare(`INSERT INTO chunks (station_id, batch_id, chunk_count, chunk_index, byte_offset, batch_hash, data, received_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, batch_id, chunk_count, chunk_index) DO NOTHING`)
+        .run(stationId, batchId, count, index, offset, batchHash, data, now);
+      const have = this.db.prepare('SELECT COUNT(*) AS n FROM chunks WHERE station_id = ? AND batch_id = ? AND chunk_count = ? AND batch_hash = ?')
+        .get(stationId, batchId, count, batchHash) as { n: number };
+      if (have.n < count) return null;
+      const rows = this.db.prepare('SELECT chunk_index, byte_offset, data FROM chunks WHERE station_id = ? AND batch_id = ? AND chunk_count = ? AND batch_hash = ? ORDER BY chunk_index')
+        .all(stationId, batchId, count, batchHash) as { chunk_index: number; byte_offset: number; data: Buffer }[];
+      let off = 0;
+      for (const r of rows) {
+        if (r.byte_offset !== off) throw new Error(`chunk ${r.chunk_index} of batch ${batchId} starts at ${r.byte_offset}, expected ${off}`);
+        off += r.data.length;
+      }
+      this.db.prepare('DELETE FROM chunks WHERE station_id = ? AND batch_id = ?').run(stationId, batchId);
+      return Buffer.concat(rows.map((r) => r.data));
+    }).immediate();
+  }
+
+  /** Drops incomplete chunk sets older than maxAgeMs (the station resends them whole). */
+  pruneChunks(maxAgeMs: number, now = Date.now()): number {
+    return this.db.prepare('DELETE FROM chunks WHERE received_at < ?').run(now - maxAgeMs).changes;
+  }
+
+  recordCount(stationId?: string): number {
+    const r = stationId
+      ? this.db.prepare('SELECT COUNT(*) AS n FROM records WHERE station_id = ?').get(stationId)
+      : this.db.prepare('SELECT COUNT(*) AS n FROM records').get();
+    return (r as { n: number }).n;
+  }
+
+  findRecord(recordId: string): { station_id: string; record_id: string; sha256: string; envelope: Buffer; sealed_at: number; received_at: number } | undefined {
+    return this.db.prepare('SELECT station_id, record_id, sha256, envelope, sealed_at, received_at FROM records WHERE record_id = ?').get(recordId) as never;
+  }
+
+  upsertStatus(stationId: string, state: string, session: number, at: number): boolean {
+    // A will ("lost") from an older session than the one we know is stale.
+    const cur = this.db.prepare('SELECT session FROM fleet WHERE station_id = ?').get(stationId) as { session: number | null } | undefined;
+    if (cur && cur.session !== null && session < cur.session) return false;
+    this.db.prepare(`INSERT INTO fleet (station_id, state, session, status_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (station_id) DO UPDATE SET state = excluded.state, session = excluded.session, status_at = excluded.status_at`).run(stationId, state, session, at);
+    return true;
+  }
+
+  upsertHealth(stationId: string, healthJson: string, at: number): void {
+    this.db.prepare(`INSERT INTO fleet (station_id, health, health_at) VALUES (?, ?, ?)
+      ON CONFLICT (station_id) DO UPDATE SET health = excluded.health, health_at = excluded.health_at`).run(stationId, healthJson, at);
+  }
+
+  addEvent(id: string, stationId: string, kind: string, at: number, data: string | null, now = Date.now()): void {
+    this.db.prepare('INSERT INTO events (id, station_id, kind, at, data, received_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+      .run(id, stationId, kind, at, data, now);
+  }
+
+  lastReceiptAt(stationId: string): number | null {
+    const r = this.db.prepare('SELECT MAX(created_at) AS t FROM receipts WHERE station_id = ?').get(stationId) as { t: number | null };
+    return r.t;
+  }
+
+  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): void {
+    this.db.prepare('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+      .run(c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt);
+  }
+
+  recordCommandResult(id: string, status: string, resultJson: string, at: number): void {
+    this.db.prepare('UPDATE commands SET result_status = ?, result = ?, result_at = ? WHERE id = ?').run(status, resultJson, at, id);
+  }
+
+  logOpening(stationId: string, recordId: string, operator: string, reason: string, now = Date.now()): void {
+    this.db.prepare('INSERT INTO record_openings (id, station_id, record_id, operator, reason, at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(uuidv7(), stationId, recordId, operator, reason, now);
+  }
+}
+
+export { rawPublicKey };

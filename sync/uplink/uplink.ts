@@ -1,0 +1,637 @@
+/**
+ * Station side of the uplink: takes batches from the vault's outbox, publishes
+ * them at QoS 1 to headquarters, and releases them only when headquarters'
+ * signed receipt arrives naming the batch, its records and their hashes.
+ *
+ * Durability lives entirely in the vault (sync/outbox.ts): this class keeps
+ * only caches and timers, so a restart (or SIGKILL) resumes by resending the
+ * vault's in-flight batches unchanged.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import pino from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import type { Outbox, PendingBatch, ReceiptResult } from '../outbox';
+import {
+  makeTopics, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
+} from '../topics';
+import { backoffDelay } from './backoff';
+import { batchHash, buildFrames } from './frame';
+import { encodeSigned, signMessage, toPrivateKey, verifySigned, type KeyInput } from './signed';
+import { resolveTrust, type ResolvedTrust } from './trust';
+import {
+  CommandVerifier, FileReplayStore, MemoryReplayStore, dispatchCommand, resultBody, type CommandHandlers,
+} from '../commands';
+
+export interface UplinkTls {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  rejectUnauthorized?: boolean;
+}
+
+export interface UplinkOptions {
+  brokerUrl: string;
+  stationId: string;
+  outbox: Outbox;
+  /** Station Ed25519 private key: signs command results. */
+  signingKey: KeyInput;
+  /** Headquarters public identity (receipt + ops keys), see trust.ts. */
+  hqIdentity: unknown;
+  logger?: Logger;
+  /** Snapshot of the station's health for the retained `health` topic. */
+  health?: () => HealthPayload | Promise<HealthPayload>;
+  commands?: CommandHandlers;
+  /** Where the session counter and command replay store are kept (default: memory only). */
+  dataDir?: string;
+  tls?: UplinkTls;
+  username?: string;
+  password?: string;
+  /** MQTT protocol version: 5 (default) or 4 (3.1.1, e.g. the embedded demo broker). */
+  protocolVersion?: 4 | 5;
+  topicPrefix?: string;
+  /** Broker keeps the session (queued receipts/commands) this long while the station is offline. */
+  sessionExpirySec?: number;
+  keepaliveSec?: number;
+  maxBatchRecords?: number;
+  /** Upper bound for one publish packet; lowered to the broker's CONNACK maximum packet size. */
+  maxPacketBytes?: number;
+  /** Batches published and awaiting their receipt at once. */
+  maxInFlightBatches?: number;
+  /** First wait for a receipt before resending; doubles per attempt (with jitter) up to receiptTimeoutMaxMs. */
+  receiptTimeoutMs?: number;
+  receiptTimeoutMaxMs?: number;
+  reconnectBaseMs?: number;
+  reconnectMaxMs?: number;
+  healthIntervalMs?: number;
+  version?: string;
+  clientId?: string;
+}
+
+export interface UplinkStatus {
+  connected: boolean;
+  paused: boolean;
+  session: number;
+  inFlight: number;
+  lastReceiptAt: number | null;
+  maxPacketBytes: number;
+  brokerMaxPacket: number | null;
+}
+
+interface Pending {
+  batch: PendingBatch;
+  /** Attempts made by this process (the vault counts all). */
+  sending: boolean;
+  sentAt: number | null;
+  dueAt: number;
+}
+
+const DEFAULTS = {
+  sessionExpirySec: 14 * 24 * 3600,
+  keepaliveSec: 30,
+  maxBatchRecords: 200,
+  maxPacketBytes: 1024 * 1024,
+  maxInFlightBatches: 4,
+  receiptTimeoutMs: 30_000,
+  receiptTimeoutMaxMs: 10 * 60_000,
+  reconnectBaseMs: 1_000,
+  reconnectMaxMs: 60_000,
+  healthIntervalMs: 300_000,
+};
+
+/** Bytes kept free in each packet for the fixed header, topic and properties. */
+const PACKET_OVERHEAD = 512;
+/** Estimated frame header bytes per record (id, hash, length, sealedAt as JSON). */
+const HEADER_PER_RECORD = 200;
+
+export class Uplink extends EventEmitter {
+  private readonly o: UplinkOptions & typeof DEFAULTS;
+  private readonly log: Logger;
+  private readonly t: Topics;
+  private readonly trust: ResolvedTrust;
+  private readonly signingKey: KeyObject;
+  private readonly verifier: CommandVerifier;
+  private client: MqttClient | null = null;
+  private connected = false;
+  private stopping = false;
+  private started = false;
+  private session = 0;
+  private brokerMaxPacket: number | null = null;
+  private pending = new Map<string, Pending>();
+  private recentlyAcked = new Map<string, number>();
+  private ingestFlags = new Map<string, boolean>();
+  private forceOnce = false;
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private reconnectAttempts = 0;
+  private lastReceiptAt: number | null = null;
+  private eventQueue: EventPayload[] = [];
+  private readonly startedAt = Date.now();
+
+  constructor(opts: UplinkOptions) {
+    super();
+    this.o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as UplinkOptions & typeof DEFAULTS;
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ mod: 'uplink' });
+    this.t = makeTopics(opts.topicPrefix);
+    this.t.status(opts.stationId); // validates the id
+    this.trust = resolveTrust(opts.hqIdentity);
+    this.signingKey = toPrivateKey(opts.signingKey);
+    this.verifier = new CommandVerifier({
+      stationId: opts.stationId,
+      opsKeys: this.trust.ops,
+      replay: opts.dataDir ? new FileReplayStore(join(opts.dataDir, 'uplink', 'commands-seen.json')) : new MemoryReplayStore(),
+    });
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  /** Connects in the background (returns at once; offline for days is normal). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    for (const b of this.o.outbox.inFlightBatches()) {
+      this.pending.set(b.batchId, { batch: b, sending: false, sentAt: null, dueAt: 0 });
+    }
+    this.lastReceiptAt = this.o.outbox.stats().lastReceiptAt;
+    this.connect();
+    this.healthTimer = setInterval(() => { void this.publishHealth(); }, this.o.healthIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  /**
+   * Publishes "offline" (retained), waits (bounded) for the publish in progress
+   * and outstanding PUBACKs, then disconnects. Unacknowledged batches stay in the vault.
+   */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    if (!this.started) return;
+    this.stopping = true;
+    this.started = false;
+    for (const t of [this.timer, this.healthTimer, this.reconnectTimer]) if (t) clearTimeout(t);
+    this.timer = this.healthTimer = this.reconnectTimer = null;
+    const deadline = Date.now() + timeoutMs;
+    const client = this.client;
+    if (!client) return;
+    if (this.pumping) await withTimeout(this.pumping, Math.max(0, deadline - Date.now()));
+    if (this.connected) {
+      const p: StatusPayload = { v: 1, state: 'offline', session: this.session, at: Date.now(), ...(this.o.version ? { version: this.o.version } : {}) };
+      await withTimeout(this.publish(this.t.status(this.o.stationId), Buffer.from(JSON.stringify(p)), { retain: true }).catch(() => undefined), Math.max(0, deadline - Date.now()));
+    }
+    await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), Math.max(100, deadline - Date.now()));
+    if (!client.disconnected) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    this.client = null;
+    this.connected = false;
+  }
+
+  status(): UplinkStatus {
+    return {
+      connected: this.connected, paused: this.paused(), session: this.session, inFlight: this.pending.size,
+      lastReceiptAt: this.lastReceiptAt, maxPacketBytes: this.frameCap(), brokerMaxPacket: this.brokerMaxPacket,
+    };
+  }
+
+  /** Resend everything in flight now and send new batches, even while headquarters says ingest is offline. */
+  syncNow(): void {
+    const now = Date.now();
+    for (const p of this.pending.values()) if (!p.sending) p.dueAt = now;
+    this.forceOnce = true;
+    this.kick();
+  }
+
+  /** Publishes an event (QoS 1). Queued in memory (bounded) while offline. */
+  async publishEvent(kind: string, data?: Record<string, unknown>): Promise<void> {
+    const ev: EventPayload = { v: 1, id: uuidv7(), kind, at: Date.now(), session: this.session, ...(data ? { data } : {}) };
+    if (!this.connected) {
+      this.eventQueue.push(ev);
+      if (this.eventQueue.length > 1000) this.eventQueue.shift();
+      return;
+    }
+    await this.publish(this.t.events(this.o.stationId), Buffer.from(JSON.stringify(ev)), {});
+  }
+
+  async publishHealth(): Promise<void> {
+    if (!this.connected || !this.o.health) return;
+    try {
+      const h = await this.o.health();
+      const payload: HealthPayload = { ...h, session: this.session, intervalS: Math.round(this.o.healthIntervalMs / 1000) };
+      await this.publish(this.t.health(this.o.stationId), Buffer.from(JSON.stringify(payload)), { retain: true });
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not publish health');
+    }
+  }
+
+  // ------------------------------------------------------------ connection
+
+  private sessionFile(): string | null {
+    return this.o.dataDir ? join(this.o.dataDir, 'uplink', 'session.json') : null;
+  }
+
+  /** The session counter increases on every connection attempt and survives restarts. */
+  private nextSession(): number {
+    const f = this.sessionFile();
+    let n = this.session;
+    if (f && n === 0 && existsSync(f)) {
+      try { n = Number((JSON.parse(readFileSync(f, 'utf8')) as { session?: number }).session) || 0; } catch { n = 0; }
+    }
+    n += 1;
+    if (f) {
+      mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
+      writeFileSync(`${f}.tmp`, JSON.stringify({ session: n }));
+      renameSync(`${f}.tmp`, f);
+    }
+    this.session = n;
+    return n;
+  }
+
+  private willPayload(): Buffer {
+    const p: StatusPayload = { v: 1, state: 'lost', session: this.session, at: Date.now() };
+    return Buffer.from(JSON.stringify(p));
+  }
+
+  private connect(): void {
+    this.nextSession();
+    const v5 = (this.o.protocolVersion ?? 5) === 5;
+    const opts: IClientOptions = {
+      clientId: this.o.clientId ?? `station-${this.o.stationId}`,
+      protocolVersion: v5 ? 5 : 4,
+      clean: false,
+      keepalive: this.o.keepaliveSec,
+      reconnectPeriod: 0, // we reconnect ourselves, with exponential backoff + jitter
+      connectTimeout: 15_000,
+      resubscribe: false,
+      ...(v5 ? { properties: { sessionExpiryInterval: this.o.sessionExpirySec, receiveMaximum: 64 } } : {}),
+      will: {
+        topic: this.t.status(this.o.stationId), payload: this.willPayload(), qos: 1, retain: true,
+        ...(v5 ? { properties: {} } : {}),
+      },
+      ...(this.o.username ? { username: this.o.username } : {}),
+      ...(this.o.password ? { password: this.o.password } : {}),
+      ...(this.o.tls ?? {}),
+    };
+    const client = mqtt.connect(this.o.brokerUrl, opts);
+    this.client = client;
+    client.on('connect', (connack) => { void this.onConnect(connack.sessionPresent, connack.properties?.maximumPacketSize); });
+    client.on('message', (topic, payload, packet) => { this.onMessage(topic, payload, packet); });
+    client.on('error', (err) => {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'number') {
+        this.log.error({ reasonCode: code, broker: this.o.brokerUrl }, `broker refused the connection: reason code 0x${code.toString(16)} (${err.message})`);
+      } else {
+        this.log.warn({ err: { message: err.message, code }, broker: this.o.brokerUrl }, 'uplink connection error');
+      }
+    });
+    client.on('close', () => { this.onClose(); });
+  }
+
+  private onClose(): void {
+    const was = this.connected;
+    this.connected = false;
+    for (const p of this.pending.values()) p.sending = false;
+    if (was) this.emit('disconnected');
+    if (this.stopping || !this.client) return;
+    if (this.reconnectTimer) return;
+    this.reconnectAttempts++;
+    const delay = backoffDelay(this.reconnectAttempts, { baseMs: this.o.reconnectBaseMs, maxMs: this.o.reconnectMaxMs });
+    this.log.info({ delayMs: delay, attempt: this.reconnectAttempts }, 'uplink disconnected; reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      const c = this.client;
+      if (this.stopping || !c) return;
+      this.nextSession();
+      if (c.options.will) c.options.will.payload = this.willPayload();
+      c.reconnect();
+    }, delay);
+  }
+
+  private async onConnect(sessionPresent: boolean, maxPacket: number | undefined): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    this.connected = true;
+    this.reconnectAttempts = 0;
+    this.brokerMaxPacket = maxPacket ?? null;
+    this.log.info({ session: this.session, sessionPresent, brokerMaxPacket: maxPacket ?? null }, 'uplink connected');
+    // A new broker session lost whatever receipts were queued for us: resend everything in flight now.
+    if (!sessionPresent) for (const p of this.pending.values()) p.dueAt = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.subscribe(
+          [this.t.receipt(this.o.stationId), this.t.cmdWildcard(this.o.stationId), this.t.ingestWildcard(), this.t.status(this.o.stationId)],
+          { qos: 1 },
+          (err, granted) => {
+            if (err) return reject(err);
+            const refused = (granted ?? []).filter((g) => g.qos === 128);
+            if (refused.length) this.log.error({ topics: refused.map((g) => g.topic) }, 'broker refused some subscriptions (check the ACL)');
+            resolve();
+          },
+        );
+      });
+      await this.publishStatusOnline();
+      this.emit('connected', { session: this.session, sessionPresent });
+      const queued = this.eventQueue.splice(0);
+      for (const ev of queued) await this.publish(this.t.events(this.o.stationId), Buffer.from(JSON.stringify(ev)), {});
+      void this.publishHealth();
+    } catch (e) {
+      this.log.warn({ err: e }, 'uplink setup after connect failed');
+    }
+    this.kick();
+  }
+
+  private async publishStatusOnline(): Promise<void> {
+    const p: StatusPayload = { v: 1, state: 'online', session: this.session, at: Date.now(), ...(this.o.version ? { version: this.o.version } : {}) };
+    await this.publish(this.t.status(this.o.stationId), Buffer.from(JSON.stringify(p)), { retain: true });
+  }
+
+  private publish(topic: string, payload: Buffer, opts: { retain?: boolean; expirySec?: number }): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new Error('uplink not started'));
+    const v5 = (this.o.protocolVersion ?? 5) === 5;
+    return new Promise((resolve, reject) => {
+      client.publish(topic, payload, {
+        qos: 1, retain: opts.retain ?? false,
+        ...(v5 && opts.expirySec ? { properties: { messageExpiryInterval: opts.expirySec } } : {}),
+      }, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  // ------------------------------------------------------------ incoming
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    try {
+      if (topic === this.t.receipt(this.o.stationId)) return this.onReceipt(payload);
+      const parsed = this.t.parse(topic);
+      if (parsed?.leaf === 'cmd' && parsed.stationId === this.o.stationId) { void this.onCommand(parsed.name!, payload); return; }
+      if (parsed?.leaf === 'status' && parsed.stationId === this.o.stationId) return this.onOwnStatus(payload);
+      if (topic.startsWith(`${this.t.prefix}/hq/ingest/`)) return this.onIngestFlag(topic, payload, packet.retain);
+      this.log.debug({ topic }, 'message on unexpected topic dropped');
+    } catch (e) {
+      this.log.warn({ err: e, topic }, 'malformed message dropped');
+    }
+  }
+
+  private onIngestFlag(topic: string, payload: Buffer, _retained: boolean): void {
+    const worker = topic.slice(`${this.t.prefix}/hq/ingest/`.length);
+    const wasPaused = this.paused();
+    if (payload.length === 0) {
+      this.ingestFlags.delete(worker);
+    } else {
+      const f = JSON.parse(payload.toString('utf8')) as IngestFlagPayload;
+      if (typeof f?.online !== 'boolean') throw new Error('ingest flag without "online"');
+      this.ingestFlags.set(worker, f.online);
+    }
+    const nowPaused = this.paused();
+    if (wasPaused && !nowPaused) {
+      this.log.info('headquarters ingest back online: resending in-flight batches');
+      const now = Date.now();
+      for (const p of this.pending.values()) if (!p.sending) p.dueAt = now;
+      this.kick();
+    } else if (!wasPaused && nowPaused) {
+      this.log.info('headquarters ingest offline: uploads paused');
+    }
+  }
+
+  /** Paused while every ingest worker we have heard of says it is offline (none heard of: not paused). */
+  private paused(): boolean {
+    if (this.ingestFlags.size === 0) return false;
+    for (const v of this.ingestFlags.values()) if (v) return false;
+    return true;
+  }
+
+  /** A late will of an older session overwrote our retained status: say "online" again. */
+  private onOwnStatus(payload: Buffer): void {
+    if (payload.length === 0 || !this.connected || this.stopping) return;
+    const s = JSON.parse(payload.toString('utf8')) as StatusPayload;
+    if (s.state !== 'online' && typeof s.session === 'number' && s.session < this.session) {
+      this.log.info({ staleSession: s.session, session: this.session }, 'stale status from an older session; republishing online');
+      void this.publishStatusOnline().catch(() => undefined);
+    }
+  }
+
+  private securityEvent(reason: string, data: Record<string, unknown>): void {
+    this.log.warn({ security: true, ...data }, reason);
+    this.emit('security', { reason, ...data });
+    void this.publishEvent('security', { reason, ...data }).catch(() => undefined);
+  }
+
+  private onReceipt(raw: Buffer): void {
+    const v = verifySigned<ReceiptBody>(raw, this.trust.receipts);
+    if (!v.ok) {
+      this.securityEvent(`receipt ignored: ${v.reason}`, { kind: 'receipt-invalid' });
+      return;
+    }
+    const r = v.body;
+    if (r.type !== 'receipt' || r.stationId !== this.o.stationId || typeof r.batchId !== 'string' || !Array.isArray(r.results)) {
+      this.securityEvent('receipt ignored: not addressed to this station or malformed', { kind: 'receipt-mismatch', batchId: String(r.batchId) });
+      return;
+    }
+    const p = this.pending.get(r.batchId);
+    if (!p) {
+      if (this.recentlyAcked.has(r.batchId)) {
+        this.log.debug({ batchId: r.batchId }, 'second receipt for an acknowledged batch');
+      } else {
+        this.securityEvent('receipt ignored: unknown batch', { kind: 'receipt-unknown-batch', batchId: r.batchId });
+      }
+      return;
+    }
+    const mismatch = this.receiptMismatch(p.batch, r);
+    if (mismatch) {
+      this.securityEvent(`receipt ignored: ${mismatch}`, { kind: 'receipt-mismatch', batchId: r.batchId });
+      return;
+    }
+    const results: ReceiptResult[] = r.results.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) }));
+    try {
+      this.o.outbox.acknowledge(r.batchId, raw, results);
+    } catch (e) {
+      this.log.error({ err: e, batchId: r.batchId }, 'vault could not store the receipt; the batch stays in flight');
+      return;
+    }
+    this.pending.delete(r.batchId);
+    this.recentlyAcked.set(r.batchId, Date.now());
+    if (this.recentlyAcked.size > 1000) this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
+    this.lastReceiptAt = Date.now();
+    const rejected = results.filter((x) => x.status === 'rejected');
+    if (rejected.length) this.log.warn({ batchId: r.batchId, rejected: rejected.map((x) => ({ recordId: x.recordId, reason: x.reason })) }, 'headquarters rejected records');
+    this.log.debug({ batchId: r.batchId, records: results.length }, 'batch acknowledged');
+    this.emit('acknowledged', { batchId: r.batchId, results });
+    this.kick();
+  }
+
+  private receiptMismatch(b: PendingBatch, r: ReceiptBody): string | null {
+    if (r.results.length !== b.items.length) return `receipt names ${r.results.length} records, batch has ${b.items.length}`;
+    const byId = new Map(b.items.map((i) => [i.recordId, i]));
+    const seen = new Set<string>();
+    for (const x of r.results) {
+      const item = byId.get(x.recordId);
+      if (!item || seen.has(x.recordId)) return `receipt names record ${String(x.recordId)} not in the batch`;
+      seen.add(x.recordId);
+      if (!['stored', 'duplicate', 'rejected'].includes(x.status)) return `bad status ${String(x.status)}`;
+      if (x.status !== 'rejected' && x.sha256 !== item.sha256) return `hash headquarters received for ${x.recordId} differs from what was sealed`;
+    }
+    if (r.batchHash !== batchHash(b.batchId, b.items)) {
+      // Rejected records may echo another hash; the batch hash then differs legitimately only if every
+      // mismatching record was rejected. Recompute with HQ's hashes to check consistency.
+      const hq = batchHash(b.batchId, b.items.map((i) => ({ recordId: i.recordId, sha256: r.results.find((x) => x.recordId === i.recordId)!.sha256 })));
+      if (hq !== r.batchHash) return 'batch hash does not match';
+    }
+    return null;
+  }
+
+  private async onCommand(name: string, payload: Buffer): Promise<void> {
+    const v = this.verifier.verify(payload, name);
+    if (!v.ok) {
+      this.securityEvent(`command refused: ${v.reason}`, { kind: 'command-refused', code: v.code, commandId: v.id, command: v.name });
+      await this.answer(resultBody(this.o.stationId, v.id, v.name, 'refused', { code: v.code, message: v.reason }));
+      return;
+    }
+    const c = v.command;
+    this.log.info({ commandId: c.id, command: c.name }, 'command received');
+    try {
+      let data: Record<string, unknown> | void = undefined;
+      if (c.name === 'sync-now') this.syncNow();
+      if (c.name === 'request-health') await this.publishHealth();
+      if (this.o.commands) {
+        data = await dispatchCommand(c, this.o.commands);
+      } else if (c.name !== 'sync-now' && c.name !== 'request-health') {
+        throw Object.assign(new Error('this station has no command handlers'), { code: 'CMD_UNSUPPORTED' });
+      }
+      this.emit('command', c);
+      await this.answer(resultBody(this.o.stationId, c.id, c.name, 'ok', data ? { data } : {}));
+    } catch (e) {
+      const err = e as { code?: unknown; message?: string };
+      await this.answer(resultBody(this.o.stationId, c.id, c.name, 'error', {
+        code: typeof err.code === 'string' ? err.code : 'CMD_FAILED', message: err.message ?? String(e),
+      }));
+    }
+  }
+
+  private async answer(body: ReturnType<typeof resultBody>): Promise<void> {
+    try {
+      await this.publish(this.t.cmdRes(this.o.stationId), encodeSigned(signMessage(body, this.signingKey)), {});
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not publish command result');
+    }
+  }
+
+  // ------------------------------------------------------------ sending
+
+  private frameCap(): number {
+    let cap = this.o.maxPacketBytes;
+    if (this.brokerMaxPacket) cap = Math.min(cap, this.brokerMaxPacket);
+    return cap - PACKET_OVERHEAD;
+  }
+
+  private kick(): void {
+    if (this.pumping) { this.again = true; return; }
+    this.pumping = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.pumpOnce();
+        } while (this.again && this.connected && !this.stopping);
+      } catch (e) {
+        this.log.error({ err: e }, 'uplink send loop failed; retrying later');
+        this.schedule(Date.now() + 5_000);
+      } finally {
+        this.pumping = null;
+      }
+    })();
+  }
+
+  private awaitingCount(): number {
+    let n = 0;
+    for (const p of this.pending.values()) if (p.sentAt !== null && Date.now() < p.dueAt) n++;
+    return n;
+  }
+
+  private async pumpOnce(): Promise<void> {
+    if (!this.connected || this.stopping) return;
+    if (this.paused() && !this.forceOnce) { this.schedule(this.nextDue()); return; }
+    const force = this.forceOnce;
+    this.forceOnce = false;
+    // 1) resend due in-flight batches, oldest first
+    for (const p of [...this.pending.values()].sort((a, b) => a.batch.createdAt - b.batch.createdAt)) {
+      if (!this.connected || this.stopping) return;
+      if (p.sending || Date.now() < p.dueAt) continue;
+      if (this.awaitingCount() >= this.o.maxInFlightBatches) break;
+      await this.send(p);
+    }
+    // 2) open new batches while the window has room
+    while (this.connected && !this.stopping && (force || !this.paused()) && this.awaitingCount() < this.o.maxInFlightBatches) {
+      const cap = this.frameCap();
+      const maxRecords = this.o.maxBatchRecords;
+      const maxBytes = Math.max(1024, cap - 1024 - maxRecords * HEADER_PER_RECORD);
+      let b: PendingBatch | null;
+      try {
+        b = this.o.outbox.openBatch(maxRecords, maxBytes);
+      } catch (e) {
+        this.log.error({ err: e }, 'vault could not open a batch (tampered row?); will retry');
+        this.emit('outbox-error', e);
+        this.schedule(Date.now() + 30_000);
+        break;
+      }
+      if (!b) break;
+      const p: Pending = { batch: b, sending: false, sentAt: null, dueAt: 0 };
+      this.pending.set(b.batchId, p);
+      await this.send(p);
+    }
+    this.schedule(this.nextDue());
+  }
+
+  private nextDue(): number {
+    let t = Infinity;
+    for (const p of this.pending.values()) if (!p.sending) t = Math.min(t, p.dueAt);
+    return t;
+  }
+
+  private schedule(at: number): void {
+    if (this.timer) { clearTimeout(this.timer); this.timer = null; }
+    if (!Number.isFinite(at) || this.stopping) return;
+    this.timer = setTimeout(() => { this.timer = null; this.kick(); }, Math.max(0, at - Date.now()) + 5);
+    this.timer.unref();
+  }
+
+  private async send(p: Pending): Promise<void> {
+    const b = p.batch;
+    p.sending = true;
+    try {
+      this.o.outbox.markAttempt(b.batchId);
+      b.attempts += 1;
+      b.lastAttemptAt = Date.now();
+      const frames = buildFrames({ stationId: this.o.stationId, batchId: b.batchId, attempt: b.attempts, items: b.items }, this.frameCap());
+      for (const f of frames) {
+        if (!this.connected || this.stopping) throw new Error('disconnected while sending');
+        await this.publish(this.t.batch(this.o.stationId), f, {});
+      }
+      p.sentAt = Date.now();
+      p.dueAt = p.sentAt + backoffDelay(b.attempts, { baseMs: this.o.receiptTimeoutMs, maxMs: this.o.receiptTimeoutMaxMs });
+      this.log.debug({ batchId: b.batchId, records: b.items.length, frames: frames.length, attempt: b.attempts }, 'batch published');
+      this.emit('sent', { batchId: b.batchId, records: b.items.length, frames: frames.length, attempt: b.attempts });
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 0x95 || code === 0x97) {
+        // Packet too large / quota: halve our cap so the next attempt is chunked smaller.
+        this.o.maxPacketBytes = Math.max(16 * 1024, Math.floor(this.frameCap() / 2));
+        this.log.warn({ batchId: b.batchId, reasonCode: code, maxPacketBytes: this.o.maxPacketBytes }, 'broker refused a batch as too large; chunking smaller');
+      } else {
+        this.log.info({ batchId: b.batchId, err: { message: (e as Error).message, code } }, 'batch publish failed; will resend');
+      }
+      p.sentAt = Date.now();
+      p.dueAt = Date.now() + backoffDelay(b.attempts, { baseMs: Math.min(this.o.receiptTimeoutMs, 2_000), maxMs: this.o.receiptTimeoutMaxMs });
+    } finally {
+      p.sending = false;
+    }
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(undefined), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, () => { clearTimeout(t); resolve(undefined); });
+  });
+}

@@ -1,0 +1,153 @@
+/**
+ * Test harness: a real Mosquitto broker on a free loopback port with its own
+ * temporary config and persistence directory. Restartable on the same port and
+ * persistence file; can be stopped gracefully (SIGTERM: persistence is written)
+ * or killed with SIGKILL (only what autosave already wrote survives).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+
+export interface MosquittoOptions {
+  /** Broker max_packet_size (announced in the MQTT 5 CONNACK). */
+  maxPacketSize?: number;
+  /** Seconds between persistence autosaves (default 1, so SIGKILL loses little). */
+  autosaveInterval?: number;
+  /** Extra config lines. */
+  extra?: string[];
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => { s.destroy(); resolve(false); });
+  });
+}
+
+export class Mosquitto {
+  readonly dir: string;
+  port = 0;
+  private proc: ChildProcess | null = null;
+  private log = '';
+
+  constructor(private readonly opts: MosquittoOptions = {}) {
+    this.dir = mkdtempSync(join(tmpdir(), 'mosq-'));
+  }
+
+  get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
+  get running(): boolean { return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null; }
+  /** Broker stdout/stderr so far (for failure messages). */
+  get output(): string { return this.log; }
+
+  private writeConfig(): string {
+    const conf = join(this.dir, 'mosquitto.conf');
+    const lines = [
+      `listener ${this.port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${this.dir}/`,
+      'persistence_file mosquitto.db',
+      `autosave_interval ${this.opts.autosaveInterval ?? 1}`,
+      'max_queued_messages 10000',
+      'max_inflight_messages 20',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      ...(this.opts.maxPacketSize ? [`max_packet_size ${this.opts.maxPacketSize}`] : []),
+      ...(this.opts.extra ?? []),
+    ];
+    writeFileSync(conf, `${lines.join('\n')}\n`);
+    return conf;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    if (!existsSync(MOSQUITTO_BIN)) throw new Error(`mosquitto not found at ${MOSQUITTO_BIN}`);
+    let lastErr = '';
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!this.port) this.port = await freePort();
+      const conf = this.writeConfig();
+      const proc = spawn(MOSQUITTO_BIN, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.proc = proc;
+      proc.stdout?.on('data', (d: Buffer) => { this.log += d.toString(); });
+      proc.stderr?.on('data', (d: Buffer) => { this.log += d.toString(); });
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        if (proc.exitCode !== null || proc.signalCode !== null) break;
+        if (await canConnect(this.port)) return;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      lastErr = this.log.slice(-2000);
+      await this.kill9();
+      // Port may have been taken between freePort() and bind (first start only: restarts keep the port).
+      if (/Address already in use/i.test(lastErr)) {
+        await new Promise((r) => setTimeout(r, 300));
+        continue;
+      }
+      break;
+    }
+    throw new Error(`mosquitto did not start on port ${this.port}: ${lastErr}`);
+  }
+
+  private waitExit(timeoutMs: number): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => { p.kill('SIGKILL'); }, timeoutMs);
+      p.once('exit', () => { clearTimeout(t); resolve(); });
+    });
+  }
+
+  /** Graceful stop: Mosquitto writes its persistence file. */
+  async stop(): Promise<void> {
+    if (!this.proc) return;
+    if (this.running) this.proc.kill('SIGTERM');
+    await this.waitExit(10_000);
+    this.proc = null;
+  }
+
+  /** kill -9: no shutdown save. */
+  async kill9(): Promise<void> {
+    if (!this.proc) return;
+    if (this.running) this.proc.kill('SIGKILL');
+    await this.waitExit(5_000);
+    this.proc = null;
+  }
+
+  /** Start again on the same port with the same persistence file. */
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Stop and remove the temp directory. */
+  async dispose(): Promise<void> {
+    await this.kill9();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosquitto> {
+  const m = new Mosquitto(opts);
+  await m.start();
+  return m;
+}
