@@ -1,0 +1,743 @@
+/**
+ * The enrollment workflow: officer login and one explicit state machine per
+ * session. Everything personal or biometric lives in this process's memory
+ * only; the one thing written to disk is a marker naming the unsealed session
+ * (id, officer, kind, step, times — nothing about the person) so that after a
+ * power cut the kiosk can say a session was lost.
+ *
+ *   (no session) ──start──▶ kind ──choose──▶ details ──valid──▶ fingerprints ──all done──▶ portrait
+ *        ▲                                                                                  │
+ *        │                                    activation: chip ◀───────────────────────────┤
+ *        │                                                  │                               │ enrollment
+ *        └──finish── sealed ◀──seal ok── sealing ◀─confirm── review ◀─────────────────────────┘
+ *   abort from any step discards the session; review can go back to any completed step.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { StationError } from '../../drivers/common/errors';
+import type { LoginResult, Officer } from '../officers/store';
+import type { ProgressCounters } from '../progress';
+import {
+  FINGER_EXCEPTIONS, FINGER_POSITIONS,
+  type CameraPort, type CaptureProgress, type ChipPort, type ChipReadResult, type DeviceState, type DeviceStatusPort, type EnrollmentDraft,
+  type EnrollmentKind, type ExceptionCode, type FingerCaptureResult, type FingerEntry, type FingerPosition, type FingerprintPort,
+  type GuardVerdict, type MrzInfo, type OfficerCardPort, type PersonalDetails, type PortraitResult, type SealerPort,
+  type StationGuardPort, type UplinkStatus, type UplinkStatusPort,
+} from './ports';
+import { normaliseDetails, toYymmdd, validateDetails, type FieldError } from './validate';
+
+export type Step = 'kind' | 'details' | 'fingerprints' | 'portrait' | 'chip' | 'review' | 'sealing' | 'sealed';
+
+export const STEPS_ENROLLMENT: readonly Step[] = ['kind', 'details', 'fingerprints', 'portrait', 'review', 'sealed'];
+export const STEPS_ACTIVATION: readonly Step[] = ['kind', 'details', 'fingerprints', 'portrait', 'chip', 'review', 'sealed'];
+
+/** What the workflow needs from the officer store (OfficerStore implements it). */
+export interface OfficerDirectory {
+  verify(id: string, pin: string, readCard?: () => Promise<{ atr: string; uid: string | null }>): Promise<LoginResult>;
+}
+
+export interface WorkflowDeps {
+  officers: OfficerDirectory;
+  fingerprint: FingerprintPort;
+  camera: CameraPort;
+  chip?: ChipPort;
+  sealer: SealerPort;
+  guard: StationGuardPort;
+  uplink?: UplinkStatusPort;
+  devices?: DeviceStatusPort;
+  officerCard?: OfficerCardPort;
+  progress?: Pick<ProgressCounters, 'record'>;
+  /** Finger positions to capture, in order (config devices.fingerprint.positions). */
+  positions: readonly FingerPosition[] | readonly number[];
+  /** Default administrative unit code for the details form (config station.unit.code). */
+  defaultUnit: string;
+  /** Idle officer sessions are logged out after this (config kiosk.idleLogoutSeconds × 1000). */
+  idleLogoutMs: number;
+  /** `<dataDir>/session.marker`; null disables the lost-session marker (benches). */
+  markerFile: string | null;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface ErrorInfo { op: string; code: string; message: string; hint?: string; position?: number }
+
+export interface LostSessionInfo { sessionId: string; officerId: string; kind: EnrollmentKind | null; step: Step; startedAt: number; lostDetectedAt: number }
+
+interface Session {
+  id: string;
+  officerId: string;
+  kind: EnrollmentKind | null;
+  step: Step;
+  startedAt: number;
+  completed: Set<Step>;
+  editingFromReview: boolean;
+  details: PersonalDetails | null;
+  draftDetails: PersonalDetails | null;
+  detailErrors: FieldError[];
+  fingers: Map<FingerPosition, FingerEntry>;
+  fingerCandidates: Map<FingerPosition, FingerCaptureResult>;
+  portrait: EnrollmentDraft['portrait'] | null;
+  portraitCandidate: PortraitResult | null;
+  chip: EnrollmentDraft['chip'] | null;
+  chipCandidate: ChipReadResult | null;
+  busy: null | { op: 'finger' | 'portrait' | 'chip' | 'seal'; position?: number; progress?: CaptureProgress };
+  abort: AbortController | null;
+  lastError: ErrorInfo | null;
+  recordId: string | null;
+}
+
+interface OfficerSession { token: string; officer: { id: string; name: string }; createdAt: number }
+
+/** Everything the kiosk shows, without images (those come from the preview calls). */
+export interface WorkflowView {
+  officer: { id: string; name: string } | null;
+  idleLogoutMs: number;
+  positions: FingerPosition[];
+  defaultUnit: string;
+  guard: GuardVerdict;
+  lostSession: LostSessionInfo | null;
+  session: null | {
+    id: string;
+    kind: EnrollmentKind | null;
+    step: Step;
+    steps: readonly Step[];
+    completed: Step[];
+    startedAt: number;
+    details: PersonalDetails | null;
+    draftDetails: PersonalDetails | null;
+    detailErrors: FieldError[];
+    fingers: Array<{ position: FingerPosition; status: 'pending' | 'captured' | 'candidate' | 'exception'; quality?: number; attempts?: number; passed?: boolean; exception?: { code: ExceptionCode; reason: string } }>;
+    currentFinger: FingerPosition | null;
+    portrait: { status: 'pending' | 'captured' | 'rejected' | 'exception'; verdict?: string; metrics?: Record<string, number>; reasons?: { code: string; message: string }[]; exception?: { code: ExceptionCode; reason: string } };
+    chip: null | { status: 'pending' | 'read' | 'rejected' | 'exception'; mrzFields?: Record<string, string | null>; passiveAuth?: ChipReadResult['passiveAuth']; hasFace?: boolean; exception?: { code: ExceptionCode; reason: string } };
+    busy: Session['busy'];
+    lastError: ErrorInfo | null;
+    recordId: string | null;
+  };
+}
+
+function httpish(code: string, message: string, hint?: string, details?: Record<string, unknown>): StationError {
+  return new StationError(code, message, { hint, details });
+}
+
+function wipe(b: Buffer | undefined): void { if (b) b.fill(0); }
+
+export class Workflow extends EventEmitter {
+  private readonly positions: FingerPosition[];
+  private readonly now: () => number;
+  private readonly log: Logger;
+  private officerSessions = new Map<string, OfficerSession>();
+  private activeOfficer: { id: string; name: string } | null = null;
+  private session: Session | null = null;
+  private lastActivity = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lost: LostSessionInfo | null = null;
+  private guardCache: GuardVerdict = { ok: true };
+  private stopped = false;
+
+  constructor(private readonly deps: WorkflowDeps) {
+    super();
+    this.setMaxListeners(100);
+    const pos = (deps.positions.length ? deps.positions : FINGER_POSITIONS) as number[];
+    for (const p of pos) if (!Number.isInteger(p) || p < 1 || p > 10) throw new StationError('WORKFLOW_CONFIG', `finger position ${p} is not an ISO/IEC 19794-4 code 1–10`, { exitCode: 2 });
+    this.positions = [...new Set(pos)] as FingerPosition[];
+    this.now = deps.now ?? Date.now;
+    this.log = deps.logger;
+  }
+
+  /** Reads the lost-session marker left by a previous run (call once at start). */
+  async start(): Promise<void> {
+    const f = this.deps.markerFile;
+    if (f) {
+      const lostFile = `${f}.lost`;
+      try {
+        if (existsSync(f)) {
+          const m = JSON.parse(readFileSync(f, 'utf8')) as Omit<LostSessionInfo, 'lostDetectedAt'>;
+          this.lost = { sessionId: String(m.sessionId), officerId: String(m.officerId), kind: m.kind ?? null, step: m.step, startedAt: Number(m.startedAt), lostDetectedAt: this.now() };
+          writeFileSync(lostFile, JSON.stringify(this.lost), { mode: 0o600 });
+          unlinkSync(f);
+          this.log.warn({ sessionId: this.lost.sessionId, step: this.lost.step }, 'an unsealed session was lost when the station stopped');
+        } else if (existsSync(lostFile)) {
+          this.lost = JSON.parse(readFileSync(lostFile, 'utf8')) as LostSessionInfo;
+        }
+      } catch (e) {
+        this.log.error({ err: e, file: f }, 'could not read the session marker');
+        this.lost = { sessionId: 'unknown', officerId: 'unknown', kind: null, step: 'kind', startedAt: 0, lostDetectedAt: this.now() };
+        try { unlinkSync(f); } catch { /* already gone */ }
+      }
+    }
+    await this.refreshGuard();
+  }
+
+  /** Discards any unsealed session (wiping its buffers) and stops timers. The marker is removed only on a clean stop. */
+  stop(): void {
+    this.stopped = true;
+    if (this.session) this.discard('station stopping');
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    this.officerSessions.clear();
+    this.activeOfficer = null;
+    this.removeAllListeners();
+  }
+
+  // ───────────────────────── officers ─────────────────────────
+
+  async login(officerId: string, pin: string): Promise<{ token: string; officer: { id: string; name: string } }> {
+    if (typeof officerId !== 'string' || typeof pin !== 'string') throw httpish('WORKFLOW_INPUT', 'officer id and PIN are required');
+    const card = this.deps.officerCard;
+    const res = await this.deps.officers.verify(officerId, pin, card ? () => card.readIdentity() : undefined);
+    if (!res.ok) {
+      this.log.warn({ officerId, code: res.code }, 'officer login refused');
+      const msg: Record<string, string> = {
+        OFFICER_BAD_CREDENTIALS: 'wrong officer id or PIN',
+        OFFICER_LOCKED: 'this officer is locked after too many wrong PINs',
+        OFFICER_CARD_REQUIRED: 'this officer must also present their officer card in the officer reader',
+        OFFICER_CARD_MISMATCH: 'the card in the officer reader is not this officer’s card',
+      };
+      throw httpish(res.code, msg[res.code] ?? 'login refused', undefined, { ...res });
+    }
+    const officer: Officer = res.officer;
+    if (this.activeOfficer && this.activeOfficer.id !== officer.id) {
+      this.log.info({ previous: this.activeOfficer.id, officerId: officer.id }, 'another officer logged in; previous officer logged out');
+      this.logoutAll('replaced');
+    }
+    const token = randomBytes(32).toString('base64url');
+    this.officerSessions.set(token, { token, officer: { id: officer.id, name: officer.name }, createdAt: this.now() });
+    this.activeOfficer = { id: officer.id, name: officer.name };
+    this.touch();
+    this.log.info({ officerId: officer.id }, 'officer logged in');
+    this.changed();
+    return { token, officer: { id: officer.id, name: officer.name } };
+  }
+
+  /** Returns the officer for a valid token, or throws WORKFLOW_AUTH. Counts as activity unless `passive`. */
+  auth(token: string | undefined | null, passive = false): { id: string; name: string } {
+    const s = token ? this.officerSessions.get(token) : undefined;
+    if (!s) throw httpish('WORKFLOW_AUTH', 'no valid officer session', 'log in again');
+    if (!passive) this.touch();
+    return s.officer;
+  }
+
+  logout(token: string): void {
+    const s = this.officerSessions.get(token);
+    if (!s) return;
+    this.officerSessions.delete(token);
+    if (![...this.officerSessions.values()].some((o) => o.officer.id === s.officer.id)) {
+      if (this.session) this.discard('officer logged out');
+      this.activeOfficer = null;
+    }
+    this.log.info({ officerId: s.officer.id }, 'officer logged out');
+    this.emit('logout', { reason: 'logout', tokens: [token] });
+    this.changed();
+  }
+
+  private logoutAll(reason: 'idle' | 'replaced'): void {
+    const tokens = [...this.officerSessions.keys()];
+    if (this.session) this.discard(reason === 'idle' ? 'idle logout' : 'another officer logged in');
+    this.officerSessions.clear();
+    this.activeOfficer = null;
+    this.emit('logout', { reason, tokens });
+  }
+
+  private touch(): void {
+    this.lastActivity = this.now();
+    if (this.stopped) return;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const ms = this.deps.idleLogoutMs;
+    this.idleTimer = setTimeout(() => this.checkIdle(), ms + 5);
+    this.idleTimer.unref();
+  }
+
+  private checkIdle(): void {
+    this.idleTimer = null;
+    if (!this.officerSessions.size) return;
+    const idle = this.now() - this.lastActivity;
+    if (this.session?.busy) { this.touch(); return; }
+    if (idle >= this.deps.idleLogoutMs) {
+      this.log.info({ officerId: this.activeOfficer?.id, idleMs: idle }, 'idle logout');
+      this.logoutAll('idle');
+      this.changed();
+    } else {
+      this.idleTimer = setTimeout(() => this.checkIdle(), this.deps.idleLogoutMs - idle + 5);
+      this.idleTimer.unref();
+    }
+  }
+
+  // ───────────────────────── station status ─────────────────────────
+
+  async refreshGuard(): Promise<GuardVerdict> {
+    try {
+      this.guardCache = await this.deps.guard.canEnroll();
+    } catch (e) {
+      this.guardCache = { ok: false, code: 'GUARD_ERROR', message: `could not check whether the station may enroll: ${(e as Error).message}` };
+    }
+    return this.guardCache;
+  }
+
+  async uplinkStatus(): Promise<UplinkStatus | null> {
+    if (!this.deps.uplink) return null;
+    try { return await this.deps.uplink.status(); } catch { return null; }
+  }
+
+  deviceStates(): DeviceState[] {
+    try { return this.deps.devices?.states() ?? []; } catch { return []; }
+  }
+
+  lostSession(): LostSessionInfo | null { return this.lost; }
+
+  dismissLost(token: string): void {
+    this.auth(token);
+    this.lost = null;
+    if (this.deps.markerFile) { try { unlinkSync(`${this.deps.markerFile}.lost`); } catch { /* none */ } }
+    this.changed();
+  }
+
+  // ───────────────────────── session transitions ─────────────────────────
+
+  async startSession(token: string): Promise<WorkflowView> {
+    const officer = this.auth(token);
+    if (this.session && this.session.step !== 'sealed') throw httpish('WORKFLOW_STEP', 'a session is already in progress', 'finish or abort it first');
+    if (this.session) this.clearSession();
+    const g = await this.refreshGuard();
+    if (!g.ok) {
+      this.log.warn({ code: g.code }, 'session refused by the station guard');
+      this.changed();
+      throw httpish('WORKFLOW_REFUSED', g.message, g.hint, { reason: g.code });
+    }
+    this.session = {
+      id: randomUUID(), officerId: officer.id, kind: null, step: 'kind', startedAt: this.now(), completed: new Set(),
+      editingFromReview: false, details: null, draftDetails: null, detailErrors: [], fingers: new Map(), fingerCandidates: new Map(),
+      portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, busy: null, abort: null, lastError: null, recordId: null,
+    };
+    this.log.info({ sessionId: this.session.id, officerId: officer.id }, 'session started');
+    this.writeMarker();
+    this.changed();
+    return this.view(token);
+  }
+
+  chooseKind(token: string, kind: EnrollmentKind): WorkflowView {
+    const s = this.expect(token, ['kind']);
+    if (kind !== 'enrollment' && kind !== 'activation') throw httpish('WORKFLOW_INPUT', `unknown session kind "${String(kind)}"`, 'choose enrollment or activation');
+    if (kind === 'activation' && !this.deps.chip) throw httpish('WORKFLOW_REFUSED', 'e-ID activation needs a card reader, and none is configured', 'configure devices.card', { reason: 'no_card_reader' });
+    s.kind = kind;
+    this.complete(s, 'kind', 'details');
+    return this.view(token);
+  }
+
+  /** Validates details field by field; on errors the session stays on the details step and the reasons are returned. */
+  submitDetails(token: string, input: unknown): { ok: boolean; errors: FieldError[]; view: WorkflowView } {
+    const s = this.expect(token, ['details']);
+    const d = normaliseDetails(input);
+    if (!d.unitCode) d.unitCode = this.deps.defaultUnit;
+    const errors = validateDetails(d, s.kind!, this.now());
+    s.draftDetails = d;
+    s.detailErrors = errors;
+    if (errors.length) {
+      this.changed();
+      return { ok: false, errors, view: this.view(token) };
+    }
+    s.details = d;
+    this.complete(s, 'details', 'fingerprints');
+    return { ok: true, errors: [], view: this.view(token) };
+  }
+
+  async captureFinger(token: string, position?: number): Promise<WorkflowView> {
+    const s = this.expect(token, ['fingerprints']);
+    const pos = (position ?? this.currentFinger(s)) as FingerPosition | null;
+    if (pos === null || !this.positions.includes(pos)) throw httpish('WORKFLOW_INPUT', `finger position ${String(position)} is not one of the configured positions ${this.positions.join(', ')}`);
+    await this.runDevice(s, 'finger', pos, async (signal, onProgress) => {
+      const r = await this.deps.fingerprint.captureFinger(pos, { signal, onProgress });
+      const prevCandidate = s.fingerCandidates.get(pos);
+      if (prevCandidate) wipe(prevCandidate.png);
+      s.fingerCandidates.delete(pos);
+      const prev = s.fingers.get(pos);
+      if (prev?.capture) wipe(prev.capture.png);
+      s.fingers.delete(pos);
+      if (r.passed) s.fingers.set(pos, { position: pos, capture: r });
+      else s.fingerCandidates.set(pos, r);
+    });
+    return this.view(token);
+  }
+
+  /** Keeps a below-threshold capture anyway (the officer's decision; quality travels with it). */
+  keepFinger(token: string, position: number): WorkflowView {
+    const s = this.expect(token, ['fingerprints']);
+    const c = s.fingerCandidates.get(position as FingerPosition);
+    if (!c) throw httpish('WORKFLOW_INPUT', `there is no capture of finger ${position} to keep`, 'capture the finger first');
+    s.fingerCandidates.delete(c.position);
+    s.fingers.set(c.position, { position: c.position, capture: c });
+    this.changed();
+    return this.view(token);
+  }
+
+  fingerException(token: string, position: number, code: string, reason: unknown): WorkflowView {
+    const s = this.expect(token, ['fingerprints']);
+    const pos = position as FingerPosition;
+    if (!this.positions.includes(pos)) throw httpish('WORKFLOW_INPUT', `finger position ${position} is not one of the configured positions`);
+    const allowed = [...FINGER_EXCEPTIONS, 'device_failure'] as string[];
+    if (!allowed.includes(code)) throw httpish('WORKFLOW_INPUT', `exception "${code}" is not one of ${allowed.join(', ')}`);
+    const text = this.reasonText(reason);
+    const cand = s.fingerCandidates.get(pos);
+    if (cand) { wipe(cand.png); s.fingerCandidates.delete(pos); }
+    const prev = s.fingers.get(pos);
+    if (prev?.capture) wipe(prev.capture.png);
+    s.fingers.set(pos, { position: pos, exception: { code: code as ExceptionCode, reason: text } });
+    if (s.lastError?.op === 'finger') s.lastError = null;
+    this.changed();
+    return this.view(token);
+  }
+
+  redoFinger(token: string, position: number): WorkflowView {
+    const s = this.expect(token, ['fingerprints']);
+    const e = s.fingers.get(position as FingerPosition);
+    if (e?.capture) wipe(e.capture.png);
+    s.fingers.delete(position as FingerPosition);
+    this.changed();
+    return this.view(token);
+  }
+
+  async capturePortrait(token: string): Promise<WorkflowView> {
+    const s = this.expect(token, ['portrait']);
+    await this.runDevice(s, 'portrait', undefined, async (signal, onProgress) => {
+      const r = await this.deps.camera.capturePortrait({ signal, onProgress });
+      if (s.portraitCandidate) wipe(s.portraitCandidate.jpeg);
+      if (s.portrait?.capture) wipe(s.portrait.capture.jpeg);
+      s.portraitCandidate = null;
+      s.portrait = null;
+      if (r.verdict === 'accept') s.portrait = { capture: r };
+      else s.portraitCandidate = r;
+    });
+    return this.view(token);
+  }
+
+  portraitException(token: string, code: string, reason: unknown): WorkflowView {
+    const s = this.expect(token, ['portrait']);
+    if (code !== 'unable' && code !== 'device_failure') throw httpish('WORKFLOW_INPUT', `portrait exception "${code}" is not one of unable, device_failure`);
+    const text = this.reasonText(reason);
+    if (s.portraitCandidate) { wipe(s.portraitCandidate.jpeg); s.portraitCandidate = null; }
+    s.portrait = { exception: { code, reason: text } };
+    s.lastError = null;
+    this.changed();
+    return this.view(token);
+  }
+
+  async readChip(token: string, mrz?: Partial<MrzInfo>): Promise<WorkflowView> {
+    const s = this.expect(token, ['chip']);
+    const chip = this.deps.chip;
+    if (!chip) throw httpish('WORKFLOW_REFUSED', 'no card reader is configured');
+    const d = s.details!;
+    const info: MrzInfo = {
+      documentNumber: (mrz?.documentNumber ?? d.documentNumber).toUpperCase(),
+      birthDate: mrz?.birthDate ?? toYymmdd(d.dateOfBirth),
+      expiryDate: mrz?.expiryDate ?? toYymmdd(d.documentExpiry),
+    };
+    if (!/^[A-Z0-9<]{1,20}$/.test(info.documentNumber) || !/^\d{6}$/.test(info.birthDate) || !/^\d{6}$/.test(info.expiryDate)) {
+      throw httpish('WORKFLOW_INPUT', 'MRZ information must be a document number and two YYMMDD dates');
+    }
+    await this.runDevice(s, 'chip', undefined, async (signal, onProgress) => {
+      const r = await chip.readChip(info, { signal, onProgress });
+      this.wipeChip(s);
+      if (r.passiveAuth.status === 'invalid') s.chipCandidate = r;
+      else s.chip = { read: r };
+    });
+    return this.view(token);
+  }
+
+  chipException(token: string, code: string, reason: unknown): WorkflowView {
+    const s = this.expect(token, ['chip']);
+    if (code !== 'unable' && code !== 'device_failure') throw httpish('WORKFLOW_INPUT', `chip exception "${code}" is not one of unable, device_failure`);
+    const text = this.reasonText(reason);
+    this.wipeChip(s);
+    s.chip = { exception: { code, reason: text } };
+    s.lastError = null;
+    this.changed();
+    return this.view(token);
+  }
+
+  /** Moves on from fingerprints / portrait / chip when the step is complete. */
+  next(token: string): WorkflowView {
+    const s = this.expect(token, ['fingerprints', 'portrait', 'chip']);
+    if (s.step === 'fingerprints') {
+      const missing = this.positions.filter((p) => !s.fingers.has(p));
+      if (missing.length) throw httpish('WORKFLOW_INCOMPLETE', `fingers ${missing.join(', ')} are neither captured nor recorded as exceptions`, 'capture each finger or record why it cannot be captured');
+      this.complete(s, 'fingerprints', 'portrait');
+    } else if (s.step === 'portrait') {
+      if (!s.portrait) throw httpish('WORKFLOW_INCOMPLETE', s.portraitCandidate ? 'the portrait was rejected; take it again' : 'no portrait yet', 'take an acceptable portrait or record why it cannot be taken');
+      this.complete(s, 'portrait', s.kind === 'activation' ? 'chip' : 'review');
+    } else {
+      if (!s.chip) throw httpish('WORKFLOW_INCOMPLETE', s.chipCandidate ? 'the chip failed passive authentication' : 'the chip has not been read', 'read the chip again or record why it cannot be read');
+      this.complete(s, 'chip', 'review');
+    }
+    return this.view(token);
+  }
+
+  /** From review: go back to a completed step to change it (then return to review). */
+  goto(token: string, step: Step): WorkflowView {
+    const s = this.expect(token, ['review']);
+    if (!['details', 'fingerprints', 'portrait', 'chip'].includes(step) || !s.completed.has(step)) throw httpish('WORKFLOW_INPUT', `cannot go back to "${step}"`);
+    s.step = step;
+    s.editingFromReview = true;
+    this.writeMarker();
+    this.changed();
+    return this.view(token);
+  }
+
+  /** The officer confirms: seals the record into the vault. */
+  async confirm(token: string): Promise<WorkflowView> {
+    const s = this.expect(token, ['review']);
+    const g = await this.refreshGuard();
+    if (!g.ok) {
+      s.lastError = { op: 'seal', code: g.code, message: g.message, hint: g.hint };
+      this.changed();
+      throw httpish('WORKFLOW_REFUSED', g.message, g.hint, { reason: g.code });
+    }
+    const draft: EnrollmentDraft = {
+      sessionId: s.id, kind: s.kind!, officerId: s.officerId, startedAt: s.startedAt, confirmedAt: this.now(), details: s.details!,
+      fingerprints: this.positions.map((p) => s.fingers.get(p)!), portrait: s.portrait!, ...(s.kind === 'activation' ? { chip: s.chip! } : {}),
+    };
+    s.step = 'sealing';
+    s.busy = { op: 'seal' };
+    s.lastError = null;
+    this.changed();
+    try {
+      const { recordId } = await this.deps.sealer.seal(draft);
+      if (this.session !== s) return this.view(token);
+      s.recordId = recordId;
+      s.busy = null;
+      s.completed.add('review');
+      s.step = 'sealed';
+      try { this.deps.progress?.record(s.kind!, s.details!.unitCode || this.deps.defaultUnit, this.now()); } catch (e) { this.log.error({ err: e }, 'could not count the record in progress counters'); }
+      this.log.info({ sessionId: s.id, recordId, kind: s.kind }, 'record sealed');
+      this.wipeSession(s);
+      this.removeMarker();
+      void this.refreshGuard();
+      this.changed();
+      this.emit('sealed', { recordId, kind: s.kind });
+    } catch (e) {
+      if (this.session !== s) return this.view(token);
+      s.busy = null;
+      s.step = 'review';
+      s.lastError = this.errorInfo('seal', e);
+      this.log.error({ err: e, sessionId: s.id }, 'sealing failed; the session is kept in memory for a retry');
+      this.changed();
+    }
+    return this.view(token);
+  }
+
+  /** After a sealed record: back to "no session", ready for the next person. */
+  finish(token: string): WorkflowView {
+    this.expect(token, ['sealed']);
+    this.clearSession();
+    this.changed();
+    return this.view(token);
+  }
+
+  abort(token: string): WorkflowView {
+    this.auth(token);
+    if (this.session) this.discard('aborted by the officer');
+    this.changed();
+    return this.view(token);
+  }
+
+  /** Clears the last device error so the officer can retry. */
+  dismissError(token: string): WorkflowView {
+    const s = this.expect(token, ['fingerprints', 'portrait', 'chip', 'review']);
+    s.lastError = null;
+    this.changed();
+    return this.view(token);
+  }
+
+  // ───────────────────────── previews ─────────────────────────
+
+  fingerPreview(token: string, position: number): Buffer | null {
+    this.auth(token, true);
+    const s = this.session;
+    if (!s) return null;
+    const p = position as FingerPosition;
+    return s.fingers.get(p)?.capture?.png ?? s.fingerCandidates.get(p)?.png ?? null;
+  }
+
+  portraitPreview(token: string): Buffer | null {
+    this.auth(token, true);
+    const s = this.session;
+    return s?.portrait?.capture?.jpeg ?? s?.portraitCandidate?.jpeg ?? null;
+  }
+
+  chipFace(token: string): Buffer | null {
+    this.auth(token, true);
+    const s = this.session;
+    return s?.chip?.read?.faceJpeg ?? s?.chipCandidate?.faceJpeg ?? null;
+  }
+
+  // ───────────────────────── view ─────────────────────────
+
+  view(token: string): WorkflowView {
+    const officer = this.auth(token, true);
+    const s = this.session;
+    return {
+      officer, idleLogoutMs: this.deps.idleLogoutMs, positions: this.positions, defaultUnit: this.deps.defaultUnit,
+      guard: this.guardCache, lostSession: this.lost,
+      session: s && {
+        id: s.id, kind: s.kind, step: s.step, steps: s.kind === 'activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT, completed: [...s.completed], startedAt: s.startedAt,
+        details: s.details, draftDetails: s.draftDetails, detailErrors: s.detailErrors,
+        fingers: this.positions.map((p) => {
+          const e = s.fingers.get(p);
+          const c = s.fingerCandidates.get(p);
+          if (e?.capture) return { position: p, status: 'captured' as const, quality: e.capture.quality, attempts: e.capture.attempts, passed: e.capture.passed };
+          if (e?.exception) return { position: p, status: 'exception' as const, exception: e.exception };
+          if (c) return { position: p, status: 'candidate' as const, quality: c.quality, attempts: c.attempts, passed: c.passed };
+          return { position: p, status: 'pending' as const };
+        }),
+        currentFinger: this.currentFinger(s),
+        portrait: s.portrait?.capture
+          ? { status: 'captured', verdict: s.portrait.capture.verdict, metrics: s.portrait.capture.metrics, reasons: s.portrait.capture.reasons }
+          : s.portrait?.exception ? { status: 'exception', exception: s.portrait.exception }
+            : s.portraitCandidate ? { status: 'rejected', verdict: s.portraitCandidate.verdict, metrics: s.portraitCandidate.metrics, reasons: s.portraitCandidate.reasons }
+              : { status: 'pending' },
+        chip: s.kind !== 'activation' ? null
+          : s.chip?.read ? { status: 'read', mrzFields: s.chip.read.mrzFields, passiveAuth: s.chip.read.passiveAuth, hasFace: Boolean(s.chip.read.faceJpeg) }
+            : s.chip?.exception ? { status: 'exception', exception: s.chip.exception }
+              : s.chipCandidate ? { status: 'rejected', mrzFields: s.chipCandidate.mrzFields, passiveAuth: s.chipCandidate.passiveAuth, hasFace: Boolean(s.chipCandidate.faceJpeg) }
+                : { status: 'pending' },
+        busy: s.busy, lastError: s.lastError, recordId: s.recordId,
+      },
+    };
+  }
+
+  /** The current step, for tests and status lines (no token needed, no personal data). */
+  currentStep(): Step | null { return this.session?.step ?? null; }
+
+  // ───────────────────────── internals ─────────────────────────
+
+  private expect(token: string, steps: Step[]): Session {
+    this.auth(token);
+    const s = this.session;
+    if (!s) throw httpish('WORKFLOW_STEP', 'no session in progress', 'start a session first');
+    if (s.busy) throw httpish('WORKFLOW_BUSY', `the station is busy (${s.busy.op})`, 'wait for the device to finish or abort');
+    if (!steps.includes(s.step)) throw httpish('WORKFLOW_STEP', `this action is not possible at step "${s.step}"`, undefined, { step: s.step });
+    return s;
+  }
+
+  private complete(s: Session, done: Step, next: Step): void {
+    s.completed.add(done);
+    s.lastError = null;
+    if (s.editingFromReview && done !== 'kind') {
+      // Back to review once every step before it is still complete.
+      const needed = (s.kind === 'activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT).filter((x) => x !== 'review' && x !== 'sealed');
+      if (needed.every((x) => s.completed.has(x))) { next = 'review'; s.editingFromReview = false; }
+    }
+    s.step = next;
+    this.writeMarker();
+    this.changed();
+  }
+
+  private currentFinger(s: Session): FingerPosition | null {
+    return this.positions.find((p) => !s.fingers.has(p)) ?? null;
+  }
+
+  private reasonText(reason: unknown): string {
+    const t = typeof reason === 'string' ? reason.normalize('NFC').trim() : '';
+    if (t.length < 3) throw httpish('WORKFLOW_INPUT', 'an exception needs the officer’s reason (at least 3 characters)', 'type why it cannot be captured');
+    if (t.length > 300 || /[\p{Cc}]/u.test(t)) throw httpish('WORKFLOW_INPUT', 'the reason must be at most 300 characters of plain text');
+    return t;
+  }
+
+  private async runDevice(s: Session, op: 'finger' | 'portrait' | 'chip', position: number | undefined,
+    fn: (signal: AbortSignal, onProgress: (p: CaptureProgress) => void) => Promise<void>): Promise<void> {
+    const ac = new AbortController();
+    s.abort = ac;
+    s.busy = { op, ...(position !== undefined ? { position } : {}) };
+    s.lastError = null;
+    this.changed();
+    const onProgress = (p: CaptureProgress): void => {
+      if (this.session !== s || !s.busy) return;
+      s.busy.progress = p;
+      this.touch();
+      this.emit('progress', { op, position, ...p });
+    };
+    try {
+      await fn(ac.signal, onProgress);
+    } catch (e) {
+      if (this.session === s && !ac.signal.aborted) {
+        s.lastError = this.errorInfo(op, e, position);
+        this.log.warn({ op, position, code: s.lastError.code }, 'device operation failed; officer may retry or record an exception');
+      }
+    } finally {
+      if (this.session === s) { s.busy = null; s.abort = null; }
+      this.touch();
+      this.changed();
+    }
+  }
+
+  private errorInfo(op: string, e: unknown, position?: number): ErrorInfo {
+    if (e instanceof StationError) return { op, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(position !== undefined ? { position } : {}) };
+    return { op, code: 'DEVICE_ERROR', message: e instanceof Error ? e.message : String(e), ...(position !== undefined ? { position } : {}) };
+  }
+
+  private wipeChip(s: Session): void {
+    for (const r of [s.chip?.read, s.chipCandidate]) if (r) { wipe(r.dg1); wipe(r.dg2); wipe(r.sod); wipe(r.faceJpeg); }
+    s.chip = null;
+    s.chipCandidate = null;
+  }
+
+  /** Overwrites biometric buffers; the (sealed or abandoned) session keeps only its ids. */
+  private wipeSession(s: Session): void {
+    for (const e of s.fingers.values()) wipe(e.capture?.png);
+    for (const c of s.fingerCandidates.values()) wipe(c.png);
+    wipe(s.portrait?.capture?.jpeg);
+    wipe(s.portraitCandidate?.jpeg);
+    this.wipeChip(s);
+    s.fingers.clear();
+    s.fingerCandidates.clear();
+    s.portrait = null;
+    s.portraitCandidate = null;
+    s.details = null;
+    s.draftDetails = null;
+    s.detailErrors = [];
+  }
+
+  private discard(why: string): void {
+    const s = this.session;
+    if (!s) return;
+    s.abort?.abort();
+    this.wipeSession(s);
+    this.session = null;
+    this.removeMarker();
+    this.log.info({ sessionId: s.id, why }, 'session discarded');
+  }
+
+  private clearSession(): void {
+    if (this.session) this.wipeSession(this.session);
+    this.session = null;
+    this.removeMarker();
+  }
+
+  private writeMarker(): void {
+    const f = this.deps.markerFile;
+    const s = this.session;
+    if (!f || !s) return;
+    const body = JSON.stringify({ sessionId: s.id, officerId: s.officerId, kind: s.kind, step: s.step, startedAt: s.startedAt, updatedAt: this.now() });
+    try {
+      const tmp = `${f}.tmp`;
+      const fd = openSync(tmp, 'w', 0o600);
+      try { writeFileSync(fd, body); fsyncSync(fd); } finally { closeSync(fd); }
+      renameSync(tmp, f);
+    } catch (e) {
+      this.log.error({ err: e, file: f }, 'could not write the session marker');
+    }
+  }
+
+  private removeMarker(): void {
+    const f = this.deps.markerFile;
+    if (!f) return;
+    try { unlinkSync(f); } catch { /* none */ }
+  }
+
+  private changed(): void { this.emit('change'); }
+}
+
+export function createWorkflow(deps: WorkflowDeps): Workflow {
+  return new Workflow(deps);
+}

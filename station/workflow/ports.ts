@@ -1,0 +1,177 @@
+/**
+ * The small interfaces ("ports") the enrollment workflow needs from the rest of
+ * the station. The workflow and the kiosk only ever talk to these; the
+ * adapters in ./adapters.ts bind them to the real drivers, vault and uplink,
+ * and ./fakes.ts provides in-memory versions for tests, benches and demos.
+ */
+
+/** ISO/IEC 19794-4 finger position codes: 1 right thumb … 5 right little, 6 left thumb … 10 left little. */
+export type FingerPosition = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
+
+export const FINGER_POSITIONS: readonly FingerPosition[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+
+/** Why a finger (or the portrait, or the chip) was not captured. */
+export type ExceptionCode = 'missing' | 'amputated' | 'bandaged' | 'unable' | 'device_failure';
+export const FINGER_EXCEPTIONS: readonly ExceptionCode[] = ['missing', 'amputated', 'bandaged', 'unable'];
+
+/** A progress event while a device works (shown live on the kiosk). */
+export interface CaptureProgress {
+  /** e.g. 'place_finger', 'lift_finger', 'captured', 'attempt', 'reading_chip', 'capturing' */
+  phase: string;
+  attempt?: number;
+  quality?: number;
+}
+
+export interface FingerCaptureResult {
+  position: FingerPosition;
+  /** 8-bit grey PNG at the sensor's resolution. */
+  png: Buffer;
+  width: number;
+  height: number;
+  /** 0–100, higher is better. */
+  quality: number;
+  attempts: number;
+  /** True when quality reached the configured threshold. */
+  passed: boolean;
+}
+
+export interface FingerprintPort {
+  /**
+   * Runs the per-finger capture flow for one position (up to the configured
+   * attempts, best kept). Throws a StationError when the device fails.
+   */
+  captureFinger(position: FingerPosition, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<FingerCaptureResult>;
+}
+
+export interface PortraitReason {
+  /** Stable code, e.g. 'too_dark', 'blurred', 'off_centre'. */
+  code: string;
+  /** Human text in English from the pipeline (the kiosk translates by code when it can). */
+  message: string;
+}
+
+export interface PortraitResult {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  /** Quality metrics as computed by the pipeline (exposure, contrast, sharpness, …). */
+  metrics: Record<string, number>;
+  verdict: 'accept' | 'reject';
+  reasons: PortraitReason[];
+}
+
+export interface CameraPort {
+  capturePortrait(opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<PortraitResult>;
+}
+
+/** What BAC needs: typed by the officer or taken from a full MRZ. */
+export interface MrzInfo {
+  documentNumber: string;
+  /** YYMMDD */
+  birthDate: string;
+  /** YYMMDD */
+  expiryDate: string;
+}
+
+export type PassiveAuthVerdict =
+  | { status: 'valid' }
+  | { status: 'invalid'; reason: string }
+  | { status: 'not_checkable'; reason: string };
+
+export interface ChipReadResult {
+  /** Raw data groups as read (kept only in memory, sealed with the record). */
+  dg1: Buffer;
+  dg2?: Buffer;
+  sod: Buffer;
+  /** Parsed DG1 fields for display (names, document number, dates, nationality). */
+  mrzFields: Record<string, string | null>;
+  /** The face from DG2 as JPEG, for display, when it could be converted. */
+  faceJpeg?: Buffer;
+  passiveAuth: PassiveAuthVerdict;
+}
+
+export interface ChipPort {
+  readChip(mrz: MrzInfo, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<ChipReadResult>;
+}
+
+/** One captured finger or the reason it is missing. */
+export type FingerEntry =
+  | { position: FingerPosition; capture: FingerCaptureResult; exception?: undefined }
+  | { position: FingerPosition; capture?: undefined; exception: { code: ExceptionCode; reason: string } };
+
+export interface PersonalDetails {
+  fullName: string;
+  /** YYYY-MM-DD */
+  dateOfBirth: string;
+  sex: 'M' | 'F' | 'X';
+  /** 12-digit personal identification number (may be empty for a first-time enrollment of a child). */
+  nationalId: string;
+  nationality: string;
+  placeOfOrigin: string;
+  address: string;
+  /** Administrative unit (ward/commune) code the person is registered in. */
+  unitCode: string;
+  phone: string;
+  /** e-ID activation only: document number of the card being activated. */
+  documentNumber: string;
+  /** e-ID activation only: YYYY-MM-DD. */
+  documentExpiry: string;
+}
+
+export type EnrollmentKind = 'enrollment' | 'activation';
+
+/** Everything the officer confirmed; handed to the sealer (memory only). */
+export interface EnrollmentDraft {
+  sessionId: string;
+  kind: EnrollmentKind;
+  officerId: string;
+  startedAt: number;
+  confirmedAt: number;
+  details: PersonalDetails;
+  fingerprints: FingerEntry[];
+  portrait: { capture: PortraitResult; exception?: undefined } | { capture?: undefined; exception: { code: ExceptionCode; reason: string } };
+  chip?: { read: ChipReadResult; exception?: undefined } | { read?: undefined; exception: { code: ExceptionCode; reason: string } };
+}
+
+export interface SealerPort {
+  /** Seals the draft into the vault; resolves once it is durable. */
+  seal(draft: EnrollmentDraft): Promise<{ recordId: string }>;
+}
+
+export type GuardVerdict = { ok: true } | { ok: false; code: string; message: string; hint?: string };
+
+export interface StationGuardPort {
+  /** Whether a new session may start (and whether sealing may proceed): locked, offline policy, disk reserve, keys. */
+  canEnroll(): GuardVerdict | Promise<GuardVerdict>;
+}
+
+export interface UplinkStatus {
+  /** Records sealed but not yet acknowledged by headquarters. */
+  waiting: number;
+  /** ms since epoch of the last valid receipt, or null. */
+  lastSyncAt: number | null;
+  connected?: boolean;
+}
+
+export interface UplinkStatusPort {
+  status(): UplinkStatus | Promise<UplinkStatus>;
+}
+
+export type DeviceStateName = 'ready' | 'busy' | 'error' | 'absent' | 'simulated';
+
+export interface DeviceState {
+  /** 'fingerprint' | 'camera' | 'card' | 'gpio' | … */
+  device: string;
+  state: DeviceStateName;
+  detail?: string;
+}
+
+export interface DeviceStatusPort {
+  states(): DeviceState[];
+}
+
+/** The officer's own smart card (optional second factor at login). */
+export interface OfficerCardPort {
+  /** Reads the card in the officer reader: its ATR and (where the reader gives one) UID, as hex. */
+  readIdentity(opts?: { signal?: AbortSignal }): Promise<{ atr: string; uid: string | null }>;
+}
