@@ -8,9 +8,10 @@
  *   FAKE_CAMERA_FAULT   one of the SimFault names (dark, blurred, off-centre, slow,
  *                       child-crash, busy, garbage, …); empty = a good photo
  *   FAKE_CAMERA_SLOW_MS how long 'slow' sleeps before answering (default 10 min)
- *   FAKE_CAMERA_ARGV    append the argument list (one JSON line) to this file
+ *   FAKE_CAMERA_ARGV    append {pid, argv} (one JSON line) to this file
  */
 import { appendFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isSimFault } from '../types';
 import { renderScene } from './scene';
 
@@ -32,7 +33,7 @@ function size(argv: string[]): { width: number; height: number } {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (process.env.FAKE_CAMERA_ARGV) appendFileSync(process.env.FAKE_CAMERA_ARGV, `${JSON.stringify(argv)}\n`);
+  if (process.env.FAKE_CAMERA_ARGV) appendFileSync(process.env.FAKE_CAMERA_ARGV, `${JSON.stringify({ pid: process.pid, argv })}\n`);
   const device = argAfter(argv, '-i', '-d', '--device');
   if (device && device.startsWith('/') && !existsSync(device)) {
     process.stderr.write(`${device}: No such file or directory\n`);
@@ -49,6 +50,8 @@ async function main(): Promise<void> {
       const jpeg = await renderScene({ width: 320, height: 240 });
       process.stdout.write(jpeg.subarray(0, jpeg.length >> 1), () => {
         process.stderr.write('[0:00:01.2] camera frontend: dequeue timeout\n');
+        // Should the system keep core files in the working directory, keep them out of the checkout.
+        process.chdir(tmpdir());
         process.kill(process.pid, 'SIGSEGV');
       });
       return;
