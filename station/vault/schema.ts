@@ -1,0 +1,90 @@
+/**
+ * Versioned migrations of the vault database. `PRAGMA user_version` holds the
+ * applied version; each migration runs in its own transaction. A database newer
+ * than this code is refused (never downgraded).
+ */
+import type Database from 'better-sqlite3';
+
+export const MIGRATIONS: { version: number; sql: string }[] = [
+  {
+    version: 1,
+    sql: `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+
+CREATE TABLE records (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  record_id     TEXT    NOT NULL UNIQUE,
+  state         TEXT    NOT NULL CHECK (state IN ('sealed','in_flight','acknowledged','released','rejected')),
+  envelope      BLOB,
+  sha256        TEXT    NOT NULL,
+  size          INTEGER NOT NULL,
+  suite         TEXT    NOT NULL,
+  sealed_at     INTEGER NOT NULL,
+  batch_id      TEXT,
+  acked_at      INTEGER,
+  receipt_status TEXT,
+  reject_reason TEXT,
+  released_at   INTEGER,
+  tampered_at   INTEGER,
+  tamper_reason TEXT
+) STRICT;
+CREATE INDEX records_state ON records(state, seq);
+CREATE INDEX records_batch ON records(batch_id);
+
+CREATE TABLE batches (
+  batch_id        TEXT PRIMARY KEY,
+  created_at      INTEGER NOT NULL,
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  last_attempt_at INTEGER,
+  acked_at        INTEGER,
+  receipt         BLOB
+) STRICT;
+
+CREATE TABLE audit (
+  seq       INTEGER PRIMARY KEY,
+  ts        INTEGER NOT NULL,
+  kind      TEXT    NOT NULL,
+  data      TEXT    NOT NULL,
+  prev_hash TEXT    NOT NULL,
+  hash      TEXT    NOT NULL,
+  sig       TEXT
+) STRICT;
+
+-- An unacknowledged record is never evicted, whatever happens.
+CREATE TRIGGER records_keep_unacked BEFORE DELETE ON records
+  WHEN OLD.state <> 'released'
+  BEGIN SELECT RAISE(ABORT, 'vault: refusing to delete a record that is not released'); END;
+CREATE TRIGGER records_keep_ciphertext BEFORE UPDATE OF envelope ON records
+  WHEN NEW.envelope IS NULL AND NEW.state <> 'released'
+  BEGIN SELECT RAISE(ABORT, 'vault: refusing to drop the ciphertext of a record that is not released'); END;
+
+-- The audit log is append-only; only a missing head signature may be added.
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'vault: the audit log is append-only'); END;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  WHEN OLD.sig IS NOT NULL OR NEW.seq IS NOT OLD.seq OR NEW.ts IS NOT OLD.ts OR NEW.kind IS NOT OLD.kind
+    OR NEW.data IS NOT OLD.data OR NEW.prev_hash IS NOT OLD.prev_hash OR NEW.hash IS NOT OLD.hash
+  BEGIN SELECT RAISE(ABORT, 'vault: the audit log is append-only'); END;
+`,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export function currentVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/** Applies pending migrations; returns the versions applied. */
+export function migrate(db: Database.Database): number[] {
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (currentVersion(db) >= m.version) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+    applied.push(m.version);
+  }
+  return applied;
+}

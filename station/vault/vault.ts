@@ -1,0 +1,678 @@
+/**
+ * The vault: every enrollment sealed for headquarters into SQLite.
+ *
+ * - Plaintext exists only in memory: `seal()` serializes, HPKE-seals and signs
+ *   the record before a single byte is written; the serialized plaintext buffer
+ *   is zeroed afterwards.
+ * - One transaction per record (row + audit entry), WAL, synchronous=FULL: a
+ *   crash or a full disk leaves either the whole record or nothing.
+ * - Outbox: sealed → in_flight (batch) → acknowledged (receipt) → released
+ *   (ciphertext deleted with secure_delete); `rejected` rows stay. Triggers in
+ *   the schema make deleting an unreleased record impossible.
+ * - Audit log: hash chain, every entry's head signed by the station key.
+ */
+import { createHash, verify as edVerify, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { v7 as uuidv7 } from 'uuid';
+import { StationError } from '../../drivers/common/errors';
+import type { Outbox, OutboxItem, OutboxStats, PendingBatch, ReceiptResult } from '../../sync/outbox';
+import {
+  auditEntryHash,
+  checkAuditData,
+  GENESIS_HASH,
+  signAuditHead,
+  verifyAuditChain,
+  type AuditChainResult,
+  type AuditData,
+  type AuditEntry,
+  type AuditKind,
+} from '../../sync/wire/audit';
+import { parseEnvelope, signedMessage, Sealer } from '../../sync/wire/envelope';
+import { loadHqPublicIdentity, stationSigningKeyFrom, type HqPublicIdentity, type StationSigningKey } from '../../sync/wire/keys';
+import { STATION_ID_RE, type EnrollmentRecord } from '../../sync/wire/record';
+import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
+import { diskSpace, type DiskSpace } from './disk';
+import { currentVersion, migrate, SCHEMA_VERSION } from './schema';
+
+export const VAULT_DIR = 'vault';
+export const VAULT_FILE = 'vault.db';
+const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
+const DAY_MS = 86_400_000;
+
+export function vaultPath(dataDir: string): string {
+  return join(dataDir, VAULT_DIR, VAULT_FILE);
+}
+
+export interface VaultRetention {
+  /** Days to keep metadata + receipt of released records (default 90). */
+  metadataDays?: number;
+  /** Keep the ciphertext this long after acknowledgement before releasing it (default 0: release at once). */
+  releaseAfterAckMs?: number;
+}
+
+export interface VaultAlert {
+  code: 'VAULT_DISK_LOW' | 'VAULT_TAMPERED' | 'VAULT_REJECTED' | 'VAULT_HQ_KEY';
+  message: string;
+  recordId?: string;
+}
+
+export interface VaultOptions {
+  dataDir: string;
+  stationId: string;
+  signingKey: StationSigningKey | KeyObject;
+  /** The loaded identity, or the path of hq-public.json (a bad file only blocks sealing, not draining). */
+  hqIdentity: HqPublicIdentity | string;
+  suite?: SuiteName;
+  /** Free space that must remain on the data disk (bytes). Default 512 MiB. */
+  reserveBytes?: number;
+  /** Days (number) or detailed retention. */
+  retention?: VaultRetention | number;
+  logger?: Logger;
+  onAlert?: (alert: VaultAlert) => void;
+  /** Injected for tests (simulate a nearly full disk). */
+  diskSpace?: (path: string) => DiskSpace;
+  now?: () => number;
+}
+
+export interface DiskStatus {
+  ok: boolean;
+  freeBytes: number;
+  reserveBytes: number;
+  path: string;
+}
+
+export interface VaultStats extends OutboxStats {
+  tampered: number;
+  auditHeadSeq: number;
+  freeBytes: number;
+  reserveBytes: number;
+}
+
+interface RecordRow {
+  seq: number;
+  record_id: string;
+  envelope: Buffer | null;
+  sha256: string;
+  sealed_at: number;
+  state: string;
+  batch_id: string | null;
+}
+
+function isSqliteFull(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || (e as NodeJS.ErrnoException).code === 'ENOSPC';
+}
+
+function corrupt(path: string, why: string, cause?: unknown): StationError {
+  return new StationError('VAULT_CORRUPT', `the vault database ${path} is damaged (${why}); refusing to start and leaving it untouched`, {
+    hint: 'do not delete it: it may hold records headquarters has not received. Copy the whole vault directory off the booth and contact support',
+    cause,
+  });
+}
+
+/** Opens an existing database file read-write WITHOUT writing, and checks it. */
+function openChecked(path: string, readonly: boolean): Database.Database {
+  const st = statSync(path);
+  if (st.size > 0) {
+    const fd = openSync(path, 'r');
+    const head = Buffer.alloc(16);
+    try {
+      readSync(fd, head, 0, 16, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (!head.equals(SQLITE_MAGIC)) throw corrupt(path, 'not an SQLite database header');
+  }
+  let db: Database.Database;
+  try {
+    db = new Database(path, { fileMustExist: true, readonly });
+  } catch (e) {
+    throw corrupt(path, (e as Error).message, e);
+  }
+  try {
+    const rows = db.pragma('quick_check') as { quick_check: string }[];
+    if (rows.length !== 1 || rows[0].quick_check !== 'ok') {
+      throw corrupt(path, `quick_check: ${rows.slice(0, 3).map((r) => r.quick_check).join('; ')}`);
+    }
+  } catch (e) {
+    db.close();
+    if (e instanceof StationError) throw e;
+    throw corrupt(path, (e as Error).message, e);
+  }
+  return db;
+}
+
+export class Vault implements Outbox {
+  readonly dbPath: string;
+  readonly stationId: string;
+  private readonly db: Database.Database;
+  private readonly log?: Logger;
+  private readonly signing: StationSigningKey;
+  private readonly suiteName: SuiteName;
+  private readonly reserveBytes: number;
+  private readonly retention: Required<VaultRetention>;
+  private readonly onAlert?: (a: VaultAlert) => void;
+  private readonly space: (path: string) => DiskSpace;
+  private readonly now: () => number;
+  private hq: HqPublicIdentity | null;
+  private readonly hqError: StationError | null;
+  private sealer: Sealer | null = null;
+  private lastDiskAlertAt = 0;
+  private closed = false;
+
+  /** The audit log (append-only hash chain). */
+  readonly audit: {
+    append: (kind: AuditKind, data?: AuditData) => AuditEntry;
+    entriesSince: (afterSeq: number, limit?: number) => AuditEntry[];
+    head: () => { seq: number; hash: string };
+    verify: () => AuditChainResult;
+  };
+
+  private constructor(db: Database.Database, opts: VaultOptions, dbPath: string, hq: HqPublicIdentity | null, hqError: StationError | null) {
+    this.db = db;
+    this.dbPath = dbPath;
+    this.stationId = opts.stationId;
+    this.log = opts.logger?.child({ component: 'vault' });
+    this.signing = 'privateKey' in opts.signingKey && 'publicKeyRaw' in opts.signingKey ? (opts.signingKey as StationSigningKey) : stationSigningKeyFrom(opts.signingKey as KeyObject);
+    this.suiteName = suiteInfo(opts.suite ?? DEFAULT_SUITE).name;
+    this.reserveBytes = opts.reserveBytes ?? 512 * 1024 * 1024;
+    const r = typeof opts.retention === 'number' ? { metadataDays: opts.retention } : (opts.retention ?? {});
+    this.retention = { metadataDays: r.metadataDays ?? 90, releaseAfterAckMs: r.releaseAfterAckMs ?? 0 };
+    this.onAlert = opts.onAlert;
+    this.space = opts.diskSpace ?? diskSpace;
+    this.now = opts.now ?? Date.now;
+    this.hq = hq;
+    this.hqError = hqError;
+    this.audit = {
+      append: (kind, data = {}) => this.appendAudit(kind, data),
+      entriesSince: (afterSeq, limit = 1000) => this.auditEntriesSince(afterSeq, limit),
+      head: () => this.auditHead(),
+      verify: () => verifyAuditChain(this.auditEntriesSince(0, Number.MAX_SAFE_INTEGER), this.signing.publicKey, { stationId: this.stationId }),
+    };
+  }
+
+  /**
+   * Opens (creating when absent) `<dataDir>/vault/vault.db`. A damaged file is
+   * refused with VAULT_CORRUPT and never modified.
+   */
+  static async open(opts: VaultOptions): Promise<Vault> {
+    if (!STATION_ID_RE.test(opts.stationId)) {
+      throw new StationError('VAULT_BAD_STATION_ID', `station id "${opts.stationId}" is not usable in the vault`, { hint: 'use 1..64 characters A-Z a-z 0-9 . _ -', exitCode: 2 });
+    }
+    const dir = join(opts.dataDir, VAULT_DIR);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = join(dir, VAULT_FILE);
+    let db: Database.Database;
+    if (existsSync(path)) {
+      db = openChecked(path, false);
+    } else {
+      db = new Database(path);
+    }
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('secure_delete = ON');
+      db.pragma('busy_timeout = 5000');
+      const v = currentVersion(db);
+      if (v > SCHEMA_VERSION) {
+        throw new StationError('VAULT_TOO_NEW', `the vault database ${path} has schema version ${v}, newer than this software understands (${SCHEMA_VERSION})`, {
+          hint: 'install the station software version that created it; never downgrade a vault',
+        });
+      }
+      migrate(db);
+      const row = db.prepare(`SELECT value FROM meta WHERE key = 'station_id'`).get() as { value: string } | undefined;
+      if (!row) {
+        db.prepare(`INSERT INTO meta (key, value) VALUES ('station_id', ?), ('created_at', ?)`).run(opts.stationId, String((opts.now ?? Date.now)()));
+      } else if (row.value !== opts.stationId) {
+        throw new StationError('VAULT_STATION_MISMATCH', `the vault ${path} belongs to station "${row.value}", but this station is configured as "${opts.stationId}"`, {
+          hint: 'fix station.id in the configuration; never point a station at another station\'s vault',
+          exitCode: 2,
+        });
+      }
+    } catch (e) {
+      db.close();
+      if (e instanceof StationError) throw e;
+      throw corrupt(path, (e as Error).message, e);
+    }
+    let hq: HqPublicIdentity | null = null;
+    let hqError: StationError | null = null;
+    if (typeof opts.hqIdentity === 'string') {
+      try {
+        hq = loadHqPublicIdentity(opts.hqIdentity);
+      } catch (e) {
+        if (!(e instanceof StationError)) throw e;
+        hqError = e;
+      }
+    } else {
+      hq = opts.hqIdentity;
+    }
+    const vault = new Vault(db, opts, path, hq, hqError);
+    if (hqError) {
+      vault.log?.error({ code: hqError.code, file: opts.hqIdentity }, 'headquarters public key unusable: enrollments are refused until it is fixed');
+      vault.alert({ code: 'VAULT_HQ_KEY', message: hqError.message });
+    }
+    vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
+    return vault;
+  }
+
+  // ------------------------------------------------------------------ sealing
+
+  /** Throws if sealing is impossible (missing/malformed HQ key) — call before starting a session. */
+  requireSealable(): void {
+    if (this.hqError) throw this.hqError;
+  }
+
+  /** Free space vs reserve; raises an alert (rate-limited) when below. */
+  checkDisk(extraBytes = 0): DiskStatus {
+    const dir = join(this.dbPath, '..');
+    const { freeBytes } = this.space(dir);
+    const ok = freeBytes > this.reserveBytes + extraBytes;
+    if (!ok) {
+      const t = this.now();
+      if (t - this.lastDiskAlertAt > 60_000) {
+        this.lastDiskAlertAt = t;
+        const message = `only ${Math.floor(freeBytes / 1048576)} MB free on the vault disk (${dir}); the reserve is ${Math.floor(this.reserveBytes / 1048576)} MB`;
+        this.log?.warn({ freeBytes, reserveBytes: this.reserveBytes }, 'vault disk below reserve: new enrollments refused');
+        this.alert({ code: 'VAULT_DISK_LOW', message });
+        try {
+          this.appendAudit('alert', { code: 'VAULT_DISK_LOW', freeBytes, reserveBytes: this.reserveBytes });
+        } catch {}
+      }
+    }
+    return { ok, freeBytes, reserveBytes: this.reserveBytes, path: dir };
+  }
+
+  /** Throws VAULT_DISK_LOW when free space is not above the reserve (+ extra). */
+  requireDiskSpace(extraBytes = 0): void {
+    const s = this.checkDisk(extraBytes);
+    if (!s.ok) {
+      throw new StationError('VAULT_DISK_LOW', `not enough free space to store enrollments: ${Math.floor(s.freeBytes / 1048576)} MB free on ${s.path}, reserve is ${Math.floor(s.reserveBytes / 1048576)} MB`, {
+        hint: 'new enrollments are refused; connect the booth so the backlog uploads and is released, or free space elsewhere on the disk — never delete the vault',
+      });
+    }
+  }
+
+  /**
+   * Seals a record for headquarters and stores it durably (one transaction).
+   * Resolves once the record is on disk; nothing unencrypted is ever written.
+   */
+  async seal(record: EnrollmentRecord): Promise<{ recordId: string; sha256: string }> {
+    this.assertOpen();
+    this.requireSealable();
+    if (record.stationId !== this.stationId) {
+      throw new StationError('VAULT_BAD_RECORD', `record ${record.recordId} names station "${record.stationId}", this vault belongs to "${this.stationId}"`);
+    }
+    this.requireDiskSpace();
+    if (!this.sealer) this.sealer = new Sealer(this.suiteName, this.hq as HqPublicIdentity, this.signing);
+    let sealed;
+    try {
+      sealed = await this.sealer.seal(record);
+    } catch (e) {
+      if (e instanceof StationError) throw e;
+      throw new StationError('VAULT_SEAL_FAILED', `record ${record.recordId} could not be sealed: ${(e as Error).message}`, { cause: e, hint: 'the record is still in memory; fix the cause and confirm again' });
+    }
+    this.assertOpen();
+    // The row is written once to the WAL and once to the database file.
+    this.requireDiskSpace(sealed.envelope.length * 2);
+    try {
+      this.db.transaction(() => {
+        this.db
+          .prepare(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`)
+          .run(sealed.recordId, sealed.envelope, sealed.sha256, sealed.envelope.length, sealed.suite, sealed.sealedAt);
+        this.appendAudit('record_sealed', { recordId: sealed.recordId, sha256: sealed.sha256, size: sealed.envelope.length, suite: sealed.suite }, sealed.sealedAt);
+      }).immediate();
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+        throw new StationError('VAULT_DUPLICATE_RECORD', `record ${record.recordId} is already in the vault`, { hint: 'each record needs a fresh id' });
+      }
+      if (isSqliteFull(e)) {
+        this.alert({ code: 'VAULT_DISK_LOW', message: `disk full while storing record ${record.recordId}` });
+        throw new StationError('VAULT_DISK_FULL', `the disk filled up while storing record ${record.recordId}; nothing was stored`, {
+          cause: e,
+          hint: 'the record is still in memory; free space, then confirm again',
+        });
+      }
+      throw new StationError('VAULT_WRITE', `record ${record.recordId} could not be stored: ${(e as Error).message}`, { cause: e });
+    }
+    this.log?.info({ recordId: sealed.recordId, size: sealed.envelope.length, suite: sealed.suite }, 'record sealed');
+    return { recordId: sealed.recordId, sha256: sealed.sha256 };
+  }
+
+  // ------------------------------------------------------------------ outbox
+
+  /** Checks a stored row against its hash, signature and id; returns why it is bad, or null. */
+  private verifyRow(r: RecordRow): string | null {
+    if (!r.envelope) return 'ciphertext missing';
+    const h = createHash('sha256').update(r.envelope).digest('hex');
+    if (h !== r.sha256) return 'stored hash does not match the envelope';
+    try {
+      const p = parseEnvelope(r.envelope);
+      if (p.recordId !== r.record_id) return 'envelope record id does not match the row';
+      if (p.stationId !== this.stationId) return 'envelope names another station';
+      if (!edVerify(null, signedMessage(p.headerBytes, p.enc, p.ct), this.signing.publicKey, p.signature)) return 'station signature does not verify';
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return null;
+  }
+
+  private markTampered(r: RecordRow, reason: string): void {
+    const info = this.db.prepare(`UPDATE records SET tampered_at = ?, tamper_reason = ? WHERE seq = ? AND tampered_at IS NULL`).run(this.now(), reason, r.seq);
+    if (info.changes > 0) {
+      this.appendAudit('tamper', { recordId: r.record_id, reason });
+      this.log?.error({ recordId: r.record_id, reason }, 'vault row tampered: record held back, not sent');
+      this.alert({ code: 'VAULT_TAMPERED', message: `record ${r.record_id} failed its integrity check (${reason}); it is kept and will not be sent`, recordId: r.record_id });
+    }
+  }
+
+  private toItem(r: RecordRow): OutboxItem {
+    return { recordId: r.record_id, envelope: r.envelope as Buffer, sha256: r.sha256, sealedAt: r.sealed_at };
+  }
+
+  inFlightBatches(): PendingBatch[] {
+    this.assertOpen();
+    return this.db.transaction(() => {
+      const batches = this.db
+        .prepare(`SELECT batch_id, created_at, attempts, last_attempt_at FROM batches WHERE acked_at IS NULL ORDER BY created_at, batch_id`)
+        .all() as { batch_id: string; created_at: number; attempts: number; last_attempt_at: number | null }[];
+      const out: PendingBatch[] = [];
+      for (const b of batches) {
+        const rows = this.db
+          .prepare(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE batch_id = ? AND state = 'in_flight' AND tampered_at IS NULL ORDER BY seq`)
+          .all(b.batch_id) as RecordRow[];
+        const items: OutboxItem[] = [];
+        for (const r of rows) {
+          const bad = this.verifyRow(r);
+          if (bad) this.markTampered(r, bad);
+          else items.push(this.toItem(r));
+        }
+        if (items.length === 0) continue;
+        out.push({ batchId: b.batch_id, items, createdAt: b.created_at, attempts: b.attempts, lastAttemptAt: b.last_attempt_at });
+      }
+      return out;
+    }).immediate();
+  }
+
+  openBatch(maxRecords: number, maxBytes: number): PendingBatch | null {
+    this.assertOpen();
+    if (maxRecords < 1) return null;
+    return this.db.transaction(() => {
+      const items: OutboxItem[] = [];
+      const seqs: number[] = [];
+      let bytes = 0;
+      let lastSeq = 0;
+      // Walk sealed rows oldest first; skip (and report) tampered ones.
+      outer: for (;;) {
+        const rows = this.db
+          .prepare(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
+          .all(lastSeq, Math.max(maxRecords, 16)) as RecordRow[];
+        if (rows.length === 0) break;
+        for (const r of rows) {
+          lastSeq = r.seq;
+          const size = r.envelope?.length ?? 0;
+          if (items.length > 0 && bytes + size > maxBytes) break outer;
+          const bad = this.verifyRow(r);
+          if (bad) {
+            this.markTampered(r, bad);
+            continue;
+          }
+          items.push(this.toItem(r));
+          seqs.push(r.seq);
+          bytes += size;
+          if (items.length >= maxRecords || bytes >= maxBytes) break outer;
+        }
+      }
+      if (items.length === 0) return null;
+      const batchId = uuidv7();
+      const createdAt = this.now();
+      this.db.prepare(`INSERT INTO batches (batch_id, created_at) VALUES (?, ?)`).run(batchId, createdAt);
+      const upd = this.db.prepare(`UPDATE records SET state = 'in_flight', batch_id = ? WHERE seq = ? AND state = 'sealed'`);
+      for (const s of seqs) upd.run(batchId, s);
+      this.appendAudit('batch_sent', { batchId, records: items.length, bytes });
+      return { batchId, items, createdAt, attempts: 0, lastAttemptAt: null };
+    }).immediate();
+  }
+
+  markAttempt(batchId: string, at: number = this.now()): void {
+    this.assertOpen();
+    this.db.prepare(`UPDATE batches SET attempts = attempts + 1, last_attempt_at = ? WHERE batch_id = ?`).run(at, batchId);
+  }
+
+  acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void {
+    this.assertOpen();
+    const rejected: { recordId: string; reason: string }[] = [];
+    const done = this.db.transaction(() => {
+      const b = this.db.prepare(`SELECT acked_at FROM batches WHERE batch_id = ?`).get(batchId) as { acked_at: number | null } | undefined;
+      if (!b) throw new StationError('VAULT_UNKNOWN_BATCH', `receipt for unknown batch ${batchId}`, { hint: 'ignore it; the batch may have been acknowledged before a restart' });
+      if (b.acked_at !== null) return false; // a repeated receipt: already applied
+      const t = this.now();
+      const byId = new Map(results.map((r) => [r.recordId, r]));
+      const rows = this.db.prepare(`SELECT seq, record_id, sha256 FROM records WHERE batch_id = ? AND state = 'in_flight'`).all(batchId) as { seq: number; record_id: string; sha256: string }[];
+      const ack = this.db.prepare(`UPDATE records SET state = 'acknowledged', acked_at = ?, receipt_status = ? WHERE seq = ?`);
+      const rej = this.db.prepare(`UPDATE records SET state = 'rejected', acked_at = ?, receipt_status = 'rejected', reject_reason = ? WHERE seq = ?`);
+      const requeue = this.db.prepare(`UPDATE records SET state = 'sealed', batch_id = NULL WHERE seq = ?`);
+      let stored = 0;
+      let duplicate = 0;
+      let requeued = 0;
+      for (const r of rows) {
+        const res = byId.get(r.record_id);
+        if (!res || res.sha256 !== r.sha256) {
+          // Not covered by this receipt (or HQ hashed different bytes): send again.
+          requeue.run(r.seq);
+          requeued += 1;
+          if (res) this.log?.warn({ recordId: r.record_id, batchId }, 'receipt hash differs from the stored envelope; record will be resent');
+          continue;
+        }
+        if (res.status === 'rejected') {
+          rej.run(t, (res.reason ?? 'no reason given').slice(0, 500), r.seq);
+          rejected.push({ recordId: r.record_id, reason: res.reason ?? 'no reason given' });
+        } else {
+          ack.run(t, res.status, r.seq);
+          if (res.status === 'stored') stored += 1;
+          else duplicate += 1;
+        }
+      }
+      this.db.prepare(`UPDATE batches SET acked_at = ?, receipt = ? WHERE batch_id = ?`).run(t, receipt, batchId);
+      this.appendAudit('receipt_received', { batchId, stored, duplicate, rejected: rejected.length, requeued });
+      return true;
+    }).immediate();
+    for (const r of rejected) {
+      this.log?.error({ recordId: r.recordId, reason: r.reason }, 'headquarters rejected a record; it is kept');
+      this.alert({ code: 'VAULT_REJECTED', message: `headquarters rejected record ${r.recordId}: ${r.reason}`, recordId: r.recordId });
+    }
+    if (done) this.maintenance();
+  }
+
+  /**
+   * Releases acknowledged records whose ciphertext retention is over (secure
+   * delete) and purges metadata of released records past retention.
+   * Returns how many were released and purged.
+   */
+  maintenance(now: number = this.now()): { released: number; purged: number } {
+    this.assertOpen();
+    return this.db.transaction(() => {
+      const due = this.db
+        .prepare(`SELECT seq, record_id FROM records WHERE state = 'acknowledged' AND acked_at <= ?`)
+        .all(now - this.retention.releaseAfterAckMs) as { seq: number; record_id: string }[];
+      const rel = this.db.prepare(`UPDATE records SET state = 'released', envelope = NULL, released_at = ? WHERE seq = ? AND state = 'acknowledged'`);
+      for (const r of due) rel.run(now, r.seq);
+      if (due.length > 0) this.appendAudit('release', { records: due.length, firstRecordId: due[0].record_id, lastRecordId: due[due.length - 1].record_id });
+      const cutoff = now - this.retention.metadataDays * DAY_MS;
+      const purged = this.db.prepare(`DELETE FROM records WHERE state = 'released' AND released_at < ?`).run(cutoff).changes;
+      this.db.prepare(`DELETE FROM batches WHERE acked_at IS NOT NULL AND acked_at < ? AND NOT EXISTS (SELECT 1 FROM records WHERE records.batch_id = batches.batch_id)`).run(cutoff);
+      return { released: due.length, purged };
+    }).immediate();
+  }
+
+  stats(now: number = this.now()): VaultStats {
+    this.assertOpen();
+    const s = computeStats(this.db, now);
+    const d = this.space(join(this.dbPath, '..'));
+    return { ...s, freeBytes: d.freeBytes, reserveBytes: this.reserveBytes };
+  }
+
+  /** The stored receipt of a batch (for audits / support). */
+  receipt(batchId: string): Buffer | null {
+    const r = this.db.prepare(`SELECT receipt FROM batches WHERE batch_id = ?`).get(batchId) as { receipt: Buffer | null } | undefined;
+    return r?.receipt ?? null;
+  }
+
+  /** State of one record, or null. */
+  recordState(recordId: string): { state: string; sha256: string; batchId: string | null; tampered: boolean; rejectReason: string | null } | null {
+    const r = this.db.prepare(`SELECT state, sha256, batch_id, tampered_at, reject_reason FROM records WHERE record_id = ?`).get(recordId) as
+      | { state: string; sha256: string; batch_id: string | null; tampered_at: number | null; reject_reason: string | null }
+      | undefined;
+    return r ? { state: r.state, sha256: r.sha256, batchId: r.batch_id, tampered: r.tampered_at !== null, rejectReason: r.reject_reason } : null;
+  }
+
+  // ------------------------------------------------------------------ audit
+
+  private auditHead(): { seq: number; hash: string } {
+    const r = this.db.prepare(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).get() as { seq: number; hash: string } | undefined;
+    return r ?? { seq: 0, hash: GENESIS_HASH };
+  }
+
+  private appendAudit(kind: AuditKind, data: AuditData, ts: number = this.now()): AuditEntry {
+    this.assertOpen();
+    checkAuditData(data);
+    return this.db.transaction(() => {
+      const head = this.auditHead();
+      const e: AuditEntry = { seq: head.seq + 1, ts, kind, data: { ...data }, prevHash: head.hash, hash: '' };
+      e.hash = auditEntryHash(this.stationId, e);
+      e.sig = signAuditHead(this.stationId, e.seq, e.hash, this.signing.privateKey);
+      this.db.prepare(`INSERT INTO audit (seq, ts, kind, data, prev_hash, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.seq, e.ts, e.kind, JSON.stringify(e.data), e.prevHash, e.hash, e.sig);
+      return e;
+    }).immediate();
+  }
+
+  /** Audit entries with seq > afterSeq, oldest first (what the uplink sends along with batches). */
+  auditEntriesSince(afterSeq: number, limit = 1000): AuditEntry[] {
+    this.assertOpen();
+    const rows = this.db.prepare(`SELECT seq, ts, kind, data, prev_hash, hash, sig FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`).all(afterSeq, limit) as {
+      seq: number;
+      ts: number;
+      kind: AuditKind;
+      data: string;
+      prev_hash: string;
+      hash: string;
+      sig: string | null;
+    }[];
+    return rows.map((r) => ({ seq: r.seq, ts: r.ts, kind: r.kind, data: JSON.parse(r.data) as AuditData, prevHash: r.prev_hash, hash: r.hash, ...(r.sig ? { sig: r.sig } : {}) }));
+  }
+
+  /** The station's public key (so callers can hand it to verifiers). */
+  get stationPublicKey(): KeyObject {
+    return this.signing.publicKey;
+  }
+
+  get suite(): SuiteName {
+    return this.suiteName;
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  private alert(a: VaultAlert): void {
+    try {
+      this.onAlert?.(a);
+    } catch {}
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new StationError('VAULT_CLOSED', 'the vault is closed');
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {}
+    this.db.close();
+  }
+}
+
+function computeStats(db: Database.Database, now: number): OutboxStats & { tampered: number; auditHeadSeq: number } {
+  const counts = db.prepare(`SELECT state, COUNT(*) AS n FROM records GROUP BY state`).all() as { state: string; n: number }[];
+  const c = (s: string) => counts.find((x) => x.state === s)?.n ?? 0;
+  const oldest = db.prepare(`SELECT MIN(sealed_at) AS t FROM records WHERE state IN ('sealed','in_flight')`).get() as { t: number | null };
+  const last = db.prepare(`SELECT MAX(acked_at) AS t FROM batches`).get() as { t: number | null };
+  const tampered = db.prepare(`SELECT COUNT(*) AS n FROM records WHERE tampered_at IS NOT NULL`).get() as { n: number };
+  const head = db.prepare(`SELECT MAX(seq) AS s FROM audit`).get() as { s: number | null };
+  return {
+    sealed: c('sealed'),
+    inFlight: c('in_flight'),
+    acknowledged: c('acknowledged'),
+    released: c('released'),
+    rejected: c('rejected'),
+    oldestUnackedAgeMs: oldest.t === null ? null : Math.max(0, now - oldest.t),
+    lastReceiptAt: last.t,
+    tampered: tampered.n,
+    auditHeadSeq: head.s ?? 0,
+  };
+}
+
+export interface VaultStatus {
+  exists: boolean;
+  path: string;
+  schemaVersion: number;
+  counts: { sealed: number; inFlight: number; acknowledged: number; released: number; rejected: number; tampered: number };
+  oldestUnackedAgeMs: number | null;
+  lastReceiptAt: number | null;
+  auditHeadSeq: number;
+  freeBytes: number;
+  reserveBytes: number | null;
+  belowReserve: boolean | null;
+}
+
+/**
+ * Read-only look at a vault (safe while the daemon runs): counts per state,
+ * oldest unacknowledged age, last receipt, free space. A damaged file is
+ * reported as VAULT_CORRUPT, never modified.
+ */
+export async function readVaultStatus(dataDir: string, opts: { reserveBytes?: number; now?: number } = {}): Promise<VaultStatus> {
+  const path = vaultPath(dataDir);
+  const now = opts.now ?? Date.now();
+  const spaceDir = existsSync(join(dataDir, VAULT_DIR)) ? join(dataDir, VAULT_DIR) : existsSync(dataDir) ? dataDir : '/';
+  const { freeBytes } = diskSpace(spaceDir);
+  const reserveBytes = opts.reserveBytes ?? null;
+  const belowReserve = reserveBytes === null ? null : freeBytes <= reserveBytes;
+  if (!existsSync(path)) {
+    return {
+      exists: false,
+      path,
+      schemaVersion: 0,
+      counts: { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, tampered: 0 },
+      oldestUnackedAgeMs: null,
+      lastReceiptAt: null,
+      auditHeadSeq: 0,
+      freeBytes,
+      reserveBytes,
+      belowReserve,
+    };
+  }
+  const db = openChecked(path, true);
+  try {
+    const schemaVersion = currentVersion(db);
+    if (schemaVersion === 0) {
+      return { exists: true, path, schemaVersion, counts: { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, tampered: 0 }, oldestUnackedAgeMs: null, lastReceiptAt: null, auditHeadSeq: 0, freeBytes, reserveBytes, belowReserve };
+    }
+    const s = computeStats(db, now);
+    return {
+      exists: true,
+      path,
+      schemaVersion,
+      counts: { sealed: s.sealed, inFlight: s.inFlight, acknowledged: s.acknowledged, released: s.released, rejected: s.rejected, tampered: s.tampered },
+      oldestUnackedAgeMs: s.oldestUnackedAgeMs,
+      lastReceiptAt: s.lastReceiptAt,
+      auditHeadSeq: s.auditHeadSeq,
+      freeBytes,
+      reserveBytes,
+      belowReserve,
+    };
+  } finally {
+    db.close();
+  }
+}
