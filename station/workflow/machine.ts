@@ -221,8 +221,8 @@ export class Workflow extends EventEmitter {
   }
 
   logout(token: string): void {
-    const s = this.officerSessions.get(token);
-    if (!s) return;
+    this.auth(token, true);
+    const s = this.officerSessions.get(token)!;
     this.officerSessions.delete(token);
     if (![...this.officerSessions.values()].some((o) => o.officer.id === s.officer.id)) {
       if (this.session) this.discard('officer logged out');
