@@ -74,7 +74,7 @@ export class SecureMessaging {
     incrementSsc(this.ssc);
     const macInput = Buffer.concat([do87 ? do87.raw : Buffer.alloc(0), do99.raw]);
     if (!this.mac(macInput).equals(do8e.value)) throw new SmError('response MAC is wrong');
-    let data = Buffer.alloc(0);
+    let data: Buffer = Buffer.alloc(0);
     if (do87) {
       if (do87.value[0] !== 0x01 || (do87.value.length - 1) % 8 !== 0) throw new SmError('encrypted data object is malformed');
       const plain = unpad(tdesDecrypt(this.ksEnc, do87.value.subarray(1)));

@@ -1,0 +1,246 @@
+/**
+ * The chip side of an ICAO 9303 eMRTD with BAC, driven one APDU at a time.
+ * Used both behind vpcd (real pcscd path) and in-process (simulated reader).
+ * Fault modes let tests and technicians reproduce field problems.
+ */
+import { randomBytes } from 'node:crypto';
+import { decodeCommand, joinResponse, SW } from '../apdu';
+import { bacKeys, chipRespond, type BacKeys } from '../bac';
+import { EMRTD_AID } from '../emrtd';
+import { mrzInformation, bacInputFromMrz } from '../mrz';
+import { SecureMessaging, SmError } from '../sm';
+
+export interface CardFaults {
+  /** Answer `sw` instead of processing commands with this INS (any INS when omitted), `count` times (default: always). */
+  statusWord?: { sw: number; ins?: number; count?: number };
+  /** Delay every answer by this many ms, starting after `slowAfterApdus` commands. */
+  slowMs?: number;
+  slowAfterApdus?: number;
+  /** The card is pulled away when this many APDUs have been received since power-on. */
+  removeAfterApdus?: number;
+  /** Flip one bit in the MAC of the Nth protected response after authentication (1 = first). */
+  corruptMacAt?: number;
+  /** Alter one byte of this data group after the SOD was signed (passive authentication must fail). */
+  tamperDataGroup?: number;
+  /** T=0 behaviour: answer 61xx and deliver data through GET RESPONSE. */
+  getResponse?: boolean;
+  /** Answer 6Cxx when a short command's Le does not match the data available. */
+  wrongLe?: boolean;
+}
+
+export interface CardOptions {
+  /** File id → contents (EF.COM 011E, EF.SOD 011D, DG1 0101, ...). */
+  files: Map<number, Buffer>;
+  /** MRZ lines of the document: the BAC key comes from them. */
+  mrzLines: string[];
+  faults?: CardFaults;
+  /** Accept extended-length APDUs and say so in the ATR. */
+  extendedLength?: boolean;
+  /** Status word for a failed MUTUAL AUTHENTICATE (real chips: 6300; some: 6988). */
+  bacFailureSw?: number;
+}
+
+/** Thrown by `process` when a fault mode pulls the card away. */
+export class CardRemovedSignal extends Error {
+  constructor() { super('card removed'); this.name = 'CardRemovedSignal'; }
+}
+
+function buildAtr(extended: boolean): Buffer {
+  const hist = Buffer.from([0x80, 0x73, 0x00, 0x00, extended ? 0x40 : 0x00, 0x45, 0x4d, 0x55]); // ..., "EMU"
+  const body = Buffer.concat([Buffer.from([0x80 | hist.length, 0x01]), hist]);
+  let tck = 0;
+  for (const b of body) tck ^= b;
+  return Buffer.concat([Buffer.from([0x3b]), body, Buffer.from([tck])]);
+}
+
+export class EmulatedEmrtd {
+  readonly atr: Buffer;
+  readonly files: Map<number, Buffer>;
+  faults: CardFaults;
+  private readonly keys: BacKeys;
+  private readonly extended: boolean;
+  private readonly bacFailureSw: number;
+  private appSelected = false;
+  private rndIc?: Buffer;
+  private sm?: SecureMessaging;
+  private selected?: number;
+  private apdus = 0;
+  private protectedResponses = 0;
+  private swFaultUsed = 0;
+  private pending?: { key: string; resp: Buffer };
+  private remaining?: Buffer;
+  /** Counters for tests: how many MUTUAL AUTHENTICATE commands were refused. */
+  bacFailures = 0;
+  bacAttempts = 0;
+
+  constructor(opts: CardOptions) {
+    this.extended = opts.extendedLength ?? false;
+    this.atr = buildAtr(this.extended);
+    this.files = new Map([...opts.files].map(([k, v]) => [k, Buffer.from(v)]));
+    this.keys = bacKeys(mrzInformation(bacInputFromMrz(opts.mrzLines.join('\n'))));
+    this.bacFailureSw = opts.bacFailureSw ?? SW.WARN_AUTH_FAILED;
+    this.faults = {};
+    this.setFaults(opts.faults ?? {});
+  }
+
+  /** Replaces the fault modes (tampering is applied to the stored file at once). */
+  setFaults(f: CardFaults): void {
+    this.faults = { ...f };
+    this.swFaultUsed = 0;
+    if (f.tamperDataGroup !== undefined) {
+      const fid = 0x0100 + f.tamperDataGroup;
+      const b = this.files.get(fid);
+      if (b) {
+        // Change the last letter (DG1 stays a readable MRZ) or else the last byte.
+        let i = b.length - 1;
+        while (i > 0 && !(b[i]! >= 0x41 && b[i]! <= 0x5a)) i--;
+        if (i > 4 && fid === 0x0101) b[i] = b[i] === 0x5a ? 0x41 : b[i]! + 1;
+        else b[b.length - 1] = b[b.length - 1]! ^ 0x01;
+      }
+    }
+  }
+
+  /** Power-on / reset: forget authentication and selection. */
+  reset(): void {
+    this.appSelected = false;
+    this.rndIc = undefined;
+    this.sm = undefined;
+    this.selected = undefined;
+    this.apdus = 0;
+    this.protectedResponses = 0;
+    this.pending = undefined;
+    this.remaining = undefined;
+  }
+
+  /** Handles one command APDU; resolves to the response APDU. Throws CardRemovedSignal when a fault pulls the card. */
+  async process(apdu: Buffer): Promise<Buffer> {
+    this.apdus++;
+    const f = this.faults;
+    if (f.removeAfterApdus !== undefined && this.apdus > f.removeAfterApdus) throw new CardRemovedSignal();
+    if (f.slowMs && this.apdus > (f.slowAfterApdus ?? 0)) await new Promise((r) => setTimeout(r, f.slowMs));
+    if (f.statusWord && (f.statusWord.ins === undefined || apdu[1] === f.statusWord.ins) && (f.statusWord.count === undefined || this.swFaultUsed < f.statusWord.count)) {
+      this.swFaultUsed++;
+      return sw(f.statusWord.sw);
+    }
+    // T=0 transport behaviours (outside secure messaging, like a real T=0 card).
+    if (apdu.length >= 4 && apdu[1] === 0xc0 && this.remaining) {
+      const le = apdu.length >= 5 ? (apdu[4] || 256) : 256;
+      return this.deliver(this.remaining, le);
+    }
+    const key = apdu.subarray(0, apdu.length - 1).toString('hex');
+    if (this.pending && this.pending.key === key) {
+      const r = this.pending.resp;
+      this.pending = undefined;
+      return r;
+    }
+    const resp = this.handle(apdu);
+    const dataLen = resp.length - 2;
+    const c = decodeCommand(apdu);
+    if (f.wrongLe && c && !c.extended && c.le !== undefined && dataLen > 0 && c.le !== dataLen && dataLen <= 256) {
+      this.pending = { key, resp };
+      return sw(0x6c00 | (dataLen & 0xff));
+    }
+    if (f.getResponse && dataLen > 0) {
+      this.remaining = resp;
+      return sw(0x6100 | (Math.min(dataLen, 256) & 0xff));
+    }
+    return resp;
+  }
+
+  private deliver(resp: Buffer, le: number): Buffer {
+    const data = resp.subarray(0, resp.length - 2);
+    if (data.length <= le) {
+      this.remaining = undefined;
+      return resp;
+    }
+    this.remaining = Buffer.concat([data.subarray(le), resp.subarray(resp.length - 2)]);
+    const left = this.remaining.length - 2;
+    return joinResponse(data.subarray(0, le), 0x6100 | (Math.min(left, 256) & 0xff));
+  }
+
+  private handle(apdu: Buffer): Buffer {
+    const c = decodeCommand(apdu);
+    if (!c) return sw(SW.WRONG_LENGTH);
+    if (c.extended && !this.extended) return sw(SW.WRONG_LENGTH);
+    if ((c.cla & 0x0c) === 0x0c) return this.handleSecure(apdu);
+    if (c.cla !== 0x00) return sw(SW.CLA_NOT_SUPPORTED);
+    switch (c.ins) {
+      case 0xa4:
+        if (c.p1 === 0x04) {
+          if (!c.data || !c.data.equals(EMRTD_AID)) return sw(SW.FILE_NOT_FOUND);
+          this.appSelected = true;
+          this.sm = undefined;
+          return sw(SW.OK);
+        }
+        if (this.sm) { this.sm = undefined; return sw(SW.SM_MISSING); }
+        return this.select(c.p1, c.data);
+      case 0x84:
+        if (!this.appSelected) return sw(SW.CONDITIONS_NOT_SATISFIED);
+        if (c.le !== 8) return sw(SW.WRONG_LENGTH);
+        this.rndIc = randomBytes(8);
+        this.sm = undefined;
+        return joinResponse(this.rndIc, SW.OK);
+      case 0x82: {
+        this.bacAttempts++;
+        const rnd = this.rndIc;
+        this.rndIc = undefined;
+        if (!rnd || !c.data) return sw(SW.CONDITIONS_NOT_SATISFIED);
+        const r = chipRespond(this.keys, c.data, rnd, randomBytes(16));
+        if (!r) { this.bacFailures++; return sw(this.bacFailureSw); }
+        this.sm = r.sm;
+        this.protectedResponses = 0;
+        return joinResponse(r.resp, SW.OK);
+      }
+      case 0xb0:
+        if (this.sm) { this.sm = undefined; return sw(SW.SM_MISSING); }
+        return sw(SW.SECURITY_NOT_SATISFIED);
+      default:
+        return sw(SW.INS_NOT_SUPPORTED);
+    }
+  }
+
+  private select(p1: number, data?: Buffer): Buffer {
+    if (p1 !== 0x02 || !data || data.length !== 2) return sw(SW.WRONG_P1P2);
+    const fid = data.readUInt16BE(0);
+    if (!this.files.has(fid)) return sw(SW.FILE_NOT_FOUND);
+    this.selected = fid;
+    return sw(SW.OK);
+  }
+
+  private handleSecure(apdu: Buffer): Buffer {
+    const sm = this.sm;
+    if (!sm) return sw(SW.SM_INCORRECT);
+    let c;
+    try { c = sm.unwrapCommand(apdu); } catch (e) {
+      if (e instanceof SmError) { this.sm = undefined; return sw(SW.SM_INCORRECT); }
+      throw e;
+    }
+    let data: Buffer = Buffer.alloc(0);
+    let status: number = SW.OK;
+    if (c.ins === 0xa4) {
+      status = this.select(c.p1, c.data).readUInt16BE(0);
+    } else if (c.ins === 0xb0) {
+      let fid = this.selected;
+      let offset: number;
+      if (c.p1 & 0x80) { fid = 0x0100 | (c.p1 & 0x1f); offset = c.p2; if (this.files.has(fid)) this.selected = fid; } else offset = ((c.p1 & 0x7f) << 8) | c.p2;
+      const file = fid !== undefined ? this.files.get(fid) : undefined;
+      if (!file) status = SW.FILE_NOT_FOUND;
+      else if (offset > file.length) status = SW.WRONG_P1P2;
+      else {
+        const le = c.le ?? 256;
+        data = file.subarray(offset, Math.min(file.length, offset + le));
+        if (offset + le > file.length) status = 0x6282;
+      }
+    } else status = SW.INS_NOT_SUPPORTED;
+    const resp = sm.wrapResponse(data, status);
+    this.protectedResponses++;
+    if (this.faults.corruptMacAt !== undefined && this.protectedResponses === this.faults.corruptMacAt) {
+      resp[resp.length - 3] = resp[resp.length - 3]! ^ 0x01;
+    }
+    return resp;
+  }
+}
+
+function sw(v: number): Buffer {
+  return Buffer.from([v >> 8, v & 0xff]);
+}

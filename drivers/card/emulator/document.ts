@@ -1,0 +1,229 @@
+/**
+ * Builds the contents of an emulated eMRTD: DG1 from an MRZ, DG2 around a face
+ * image, EF.COM, and an EF.SOD signed by a generated Document Signer whose
+ * certificate is issued by a generated CSCA (ECDSA P-256).
+ */
+import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import {
+  AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, BasicConstraints, Certificate, Extension, Extensions,
+  id_ce_basicConstraints, Name, RelativeDistinguishedName, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+} from '@peculiar/asn1-x509';
+import {
+  Attribute, CertificateChoices, CertificateSet, ContentInfo, DigestAlgorithmIdentifiers, EncapsulatedContent,
+  EncapsulatedContentInfo, id_signedData, IssuerAndSerialNumber, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
+} from '@peculiar/asn1-cms';
+import { checkDigit } from '../crypto';
+import { buildDg2 } from '../dg2';
+import { splitMrz } from '../mrz';
+import { HASH_OID_BY_NAME, OID_LDS_SECURITY_OBJECT, OID_MESSAGE_DIGEST } from '../passive-auth';
+import { tlv } from '../tlv';
+
+const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
+const OID_CONTENT_TYPE = '1.2.840.113549.1.9.3';
+
+export interface PkiEntity {
+  /** DER certificate. */
+  cert: Buffer;
+  key: KeyObject;
+  name: Name;
+  serial: Buffer;
+}
+
+export interface TestPki {
+  csca: PkiEntity;
+  ds: PkiEntity;
+}
+
+function makeName(country: string, cn: string): Name {
+  const rdn = (type: string, v: string) => new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ printableString: v }) })]);
+  return new Name([rdn('2.5.4.6', country), rdn('2.5.4.3', cn)]);
+}
+
+function issue(subject: Name, subjectKey: KeyObject, issuer: Name, issuerKey: KeyObject, ca: boolean, years: number): { cert: Buffer; serial: Buffer } {
+  const serial = randomBytes(8);
+  serial[0] = serial[0]! & 0x7f;
+  const alg = new AlgorithmIdentifier({ algorithm: OID_ECDSA_SHA256 });
+  const now = new Date();
+  const tbs = new TBSCertificate({
+    version: Version.v3,
+    serialNumber: new Uint8Array(serial).buffer,
+    signature: alg,
+    issuer,
+    validity: new Validity({ notBefore: new Date(now.getTime() - 86_400_000), notAfter: new Date(now.getTime() + years * 365 * 86_400_000) }),
+    subject,
+    subjectPublicKeyInfo: AsnConvert.parse(subjectKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo),
+    extensions: ca ? new Extensions([new Extension({ extnID: id_ce_basicConstraints, critical: true, extnValue: new OctetString(AsnConvert.serialize(new BasicConstraints({ cA: true, pathLenConstraint: 0 }))) })]) : undefined,
+  });
+  const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
+  const sig = sign('sha256', tbsDer, issuerKey);
+  const cert = new Certificate({ tbsCertificate: tbs, signatureAlgorithm: alg, signatureValue: new Uint8Array(sig).buffer });
+  return { cert: Buffer.from(AsnConvert.serialize(cert)), serial };
+}
+
+/** A fresh CSCA and a Document Signer issued by it, for one country code. */
+export function createTestPki(country = 'UTO'): TestPki {
+  const c2 = country.slice(0, 2).toUpperCase();
+  const cscaKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const dsKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const cscaName = makeName(c2, `CSCA ${country} (test)`);
+  const dsName = makeName(c2, `Document Signer ${country} (test)`);
+  const csca = issue(cscaName, cscaKeys.publicKey, cscaName, cscaKeys.privateKey, true, 15);
+  const ds = issue(dsName, dsKeys.publicKey, cscaName, cscaKeys.privateKey, false, 11);
+  return {
+    csca: { cert: csca.cert, key: cscaKeys.privateKey, name: cscaName, serial: csca.serial },
+    ds: { cert: ds.cert, key: dsKeys.privateKey, name: dsName, serial: ds.serial },
+  };
+}
+
+export function pem(der: Buffer): string {
+  return new X509Certificate(der).toString();
+}
+
+function derInt(n: number): Buffer { return tlv(0x02, Buffer.from([n])); }
+function derOid(oid: string): Buffer {
+  const parts = oid.split('.').map(Number);
+  const bytes: number[] = [parts[0]! * 40 + parts[1]!];
+  for (const p of parts.slice(2)) {
+    const enc: number[] = [];
+    let v = p;
+    do { enc.unshift(v & 0x7f); v = Math.floor(v / 128); } while (v > 0);
+    for (let i = 0; i < enc.length - 1; i++) enc[i]! |= 0x80;
+    bytes.push(...enc);
+  }
+  return tlv(0x06, Buffer.from(bytes));
+}
+
+/** LDSSecurityObject v0 over the given data groups. */
+export function buildLdsSecurityObject(dataGroups: Map<number, Buffer>, hash = 'sha256'): Buffer {
+  const hashes = [...dataGroups].sort((a, b) => a[0] - b[0]).map(([n, b]) => tlv(0x30, derInt(n), tlv(0x04, createHash(hash).update(b).digest())));
+  return tlv(0x30, derInt(0), tlv(0x30, derOid(HASH_OID_BY_NAME[hash]!)), tlv(0x30, ...hashes));
+}
+
+/** EF.SOD (tag 77) signed by the Document Signer. */
+export function buildSod(dataGroups: Map<number, Buffer>, ds: PkiEntity, issuerName: Name): Buffer {
+  const lds = buildLdsSecurityObject(dataGroups);
+  const digest = createHash('sha256').update(lds).digest();
+  const attrs = [
+    new Attribute({ attrType: OID_CONTENT_TYPE, attrValues: [new Uint8Array(derOid(OID_LDS_SECURITY_OBJECT)).buffer] }),
+    new Attribute({ attrType: OID_MESSAGE_DIGEST, attrValues: [new Uint8Array(tlv(0x04, digest)).buffer] }),
+  ];
+  // DER SET OF: elements sorted by their encodings.
+  const encoded = attrs.map((a) => ({ a, der: Buffer.from(AsnConvert.serialize(a)) })).sort((x, y) => Buffer.compare(x.der, y.der));
+  const signedSet = tlv(0x31, ...encoded.map((e) => e.der));
+  const signature = sign('sha256', signedSet, ds.key);
+  const sha256 = new AlgorithmIdentifier({ algorithm: HASH_OID_BY_NAME.sha256! });
+  const si = new SignerInfo({
+    version: 1,
+    sid: new SignerIdentifier({ issuerAndSerialNumber: new IssuerAndSerialNumber({ issuer: issuerName, serialNumber: new Uint8Array(ds.serial).buffer }) }),
+    digestAlgorithm: sha256,
+    signedAttrs: encoded.map((e) => e.a),
+    signatureAlgorithm: new AlgorithmIdentifier({ algorithm: OID_ECDSA_SHA256 }),
+    signature: new OctetString(signature),
+  });
+  const sd = new SignedData({
+    version: 3,
+    digestAlgorithms: new DigestAlgorithmIdentifiers([sha256]),
+    encapContentInfo: new EncapsulatedContentInfo({ eContentType: OID_LDS_SECURITY_OBJECT, eContent: new EncapsulatedContent({ single: new OctetString(lds) }) }),
+    certificates: new CertificateSet([new CertificateChoices({ certificate: AsnConvert.parse(ds.cert, Certificate) })]),
+    signerInfos: new SignerInfos([si]),
+  });
+  const ci = new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(sd) });
+  return tlv(0x77, Buffer.from(AsnConvert.serialize(ci)));
+}
+
+export interface PersonData {
+  documentNumber: string;
+  /** YYMMDD */
+  birthDate: string;
+  /** YYMMDD */
+  expiryDate: string;
+  surname?: string;
+  givenNames?: string;
+  sex?: 'M' | 'F' | '<';
+  nationality?: string;
+  issuingState?: string;
+}
+
+function field(s: string, n: number): string {
+  return s.toUpperCase().replace(/[^A-Z0-9]+/g, '<').padEnd(n, '<').slice(0, n);
+}
+
+/** TD1 (ID card, 3 × 30) MRZ with correct check digits. Document numbers up to 9 characters. */
+export function buildTd1(p: PersonData): string[] {
+  const doc = field(p.documentNumber, 9);
+  const st = field(p.issuingState ?? 'UTO', 3);
+  const l1 = `I<${st}${doc}${checkDigit(doc)}`.padEnd(30, '<');
+  const l2a = `${p.birthDate}${checkDigit(p.birthDate)}${p.sex ?? '<'}${p.expiryDate}${checkDigit(p.expiryDate)}${field(p.nationality ?? st, 3)}`.padEnd(29, '<');
+  const composite = checkDigit(l1.slice(5, 30) + l2a.slice(0, 7) + l2a.slice(8, 15) + l2a.slice(18, 29));
+  const l2 = `${l2a}${composite}`;
+  const name = `${(p.surname ?? 'SPECIMEN').toUpperCase().replace(/[^A-Z]+/g, '<')}<<${(p.givenNames ?? 'TEST').toUpperCase().replace(/[^A-Z]+/g, '<')}`;
+  return [l1, l2, name.padEnd(30, '<').slice(0, 30)];
+}
+
+export function buildDg1(mrzLines: string[]): Buffer {
+  return tlv(0x61, tlv(0x5f1f, Buffer.from(mrzLines.join(''), 'ascii')));
+}
+
+export function buildCom(dgTags: number[]): Buffer {
+  return tlv(0x60, tlv(0x5f01, Buffer.from('0107')), tlv(0x5f36, Buffer.from('040000')), tlv(0x5c, Buffer.from(dgTags)));
+}
+
+/** A synthetic face JPEG of roughly `targetBytes` (noise compresses badly, so size is controllable). */
+export async function syntheticFaceJpeg(targetBytes = 20_000): Promise<{ jpeg: Buffer; width: number; height: number }> {
+  const sharp = (await import('sharp')).default;
+  const width = 240, height = 320;
+  let best: Buffer | undefined;
+  for (const quality of [20, 35, 50, 65, 80, 90]) {
+    const jpeg = await sharp({ create: { width, height, channels: 3, background: { r: 180, g: 150, b: 130 }, noise: { type: 'gaussian', mean: 128, sigma: 24 } } })
+      .jpeg({ quality }).toBuffer();
+    best = jpeg;
+    if (jpeg.length >= targetBytes * 0.9) break;
+  }
+  return { jpeg: best!, width, height };
+}
+
+export interface EmrtdContents {
+  files: Map<number, Buffer>;
+  mrzLines: string[];
+  pki: TestPki;
+}
+
+export interface DocumentOptions {
+  /** Full MRZ (lines or one string); default: a TD1 built from `person`. */
+  mrz?: string | string[];
+  person?: Partial<PersonData>;
+  /** Face image for DG2 (JPEG or JPEG 2000); default: a synthetic ~20 KB JPEG. `false` leaves DG2 out. */
+  face?: { image: Buffer; width: number; height: number; format?: 'jpeg' | 'jpeg2000' } | false;
+  faceBytes?: number;
+  /** Extra data groups (number → file bytes) to store and list in the SOD. */
+  extraDataGroups?: Map<number, Buffer>;
+  pki?: TestPki;
+}
+
+export const DEFAULT_PERSON: PersonData = {
+  documentNumber: 'D23145890', birthDate: '740812', expiryDate: '340415',
+  surname: 'ERIKSSON', givenNames: 'ANNA MARIA', sex: 'F', nationality: 'UTO', issuingState: 'UTO',
+};
+
+/** Builds every file of an emulated document. */
+export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdContents> {
+  const mrzLines = opts.mrz ? (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz)) : buildTd1({ ...DEFAULT_PERSON, ...opts.person });
+  const pki = opts.pki ?? createTestPki(opts.person?.issuingState ?? 'UTO');
+  const dgs = new Map<number, Buffer>([[1, buildDg1(mrzLines)]]);
+  if (opts.face !== false) {
+    let f = opts.face;
+    if (!f) {
+      const x = await syntheticFaceJpeg(opts.faceBytes ?? 20_000);
+      f = { image: x.jpeg, width: x.width, height: x.height, format: 'jpeg' };
+    }
+    dgs.set(2, buildDg2(f.image, f.width, f.height, f.format ?? 'jpeg'));
+  }
+  for (const [n, b] of opts.extraDataGroups ?? []) dgs.set(n, b);
+  const tags: Record<number, number> = { 1: 0x61, 2: 0x75, 3: 0x63, 11: 0x6b, 12: 0x6c, 14: 0x6e, 15: 0x6f };
+  const files = new Map<number, Buffer>();
+  for (const [n, b] of dgs) files.set(0x0100 + n, b);
+  files.set(0x011e, buildCom([...dgs.keys()].map((n) => tags[n] ?? 0x60 + n)));
+  files.set(0x011d, buildSod(dgs, pki.ds, pki.csca.name));
+  return { files, mrzLines, pki };
+}

@@ -1,0 +1,129 @@
+/**
+ * In-process reader holding an emulated eMRTD: the same APDU bytes as over
+ * PC/SC, without pcscd. For the demo on a machine where pcscd is not running.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
+import { ApduChannel, type ChannelOptions, type RawCardConnection } from './channel';
+import { readDocument, type ChipReadResult, type ReadOptions } from './emrtd';
+import { CardRemovedSignal, EmulatedEmrtd, type CardFaults } from './emulator/card';
+import { buildDocument, type DocumentOptions, type EmrtdContents } from './emulator/document';
+import type { CardReaderDriver, ReaderInfo } from './reader';
+
+export const SIMULATED_READER_NAME = 'Simulated eMRTD reader';
+
+export interface SimulatedOptions extends DocumentOptions {
+  /** Prebuilt document (otherwise built from the DocumentOptions at open()). */
+  contents?: EmrtdContents;
+  faults?: CardFaults;
+  extendedLength?: boolean;
+  /** Card on the reader right after open() (default true). */
+  inserted?: boolean;
+  logger?: Logger;
+  apduTimeoutMs?: number;
+}
+
+export class SimulatedCardReader extends EventEmitter implements CardReaderDriver {
+  readonly mode = 'simulated' as const;
+  card?: EmulatedEmrtd;
+  contents?: EmrtdContents;
+  private present = false;
+  private opened = false;
+  /** Bumped on each removal so connections to an earlier insertion fail. */
+  private insertion = 0;
+
+  constructor(private readonly opts: SimulatedOptions = {}) {
+    super();
+  }
+
+  get serviceUp(): boolean { return this.opened; }
+
+  async open(): Promise<void> {
+    if (this.opened) return;
+    this.contents = this.opts.contents ?? await buildDocument(this.opts);
+    this.card = new EmulatedEmrtd({ files: this.contents.files, mrzLines: this.contents.mrzLines, faults: this.opts.faults, extendedLength: this.opts.extendedLength });
+    this.opened = true;
+    this.emit('reader-added', SIMULATED_READER_NAME);
+    if (this.opts.inserted !== false) this.insert();
+  }
+
+  async close(): Promise<void> {
+    if (!this.opened) return;
+    this.remove();
+    this.opened = false;
+    this.emit('reader-removed', SIMULATED_READER_NAME);
+  }
+
+  insert(): void {
+    if (!this.opened || this.present || !this.card) return;
+    this.card.reset();
+    this.present = true;
+    this.emit('card-inserted', { reader: SIMULATED_READER_NAME, atr: this.card.atr.toString('hex').toUpperCase() });
+  }
+
+  remove(): void {
+    if (!this.present) return;
+    this.present = false;
+    this.insertion++;
+    this.emit('card-removed', { reader: SIMULATED_READER_NAME });
+  }
+
+  readers(): ReaderInfo[] {
+    if (!this.opened) return [];
+    return [{ name: SIMULATED_READER_NAME, cardPresent: this.present, atr: this.present ? this.card!.atr.toString('hex').toUpperCase() : undefined }];
+  }
+
+  async waitForCard(opts: { reader?: string; timeoutMs?: number } = {}): Promise<ReaderInfo> {
+    if (this.present) return this.readers()[0]!;
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    return new Promise((resolve, reject) => {
+      const on = () => { clearTimeout(t); resolve(this.readers()[0]!); };
+      const t = setTimeout(() => { this.off('card-inserted', on); reject(new DeviceTimeoutError('CARD_NO_CARD', `no card was placed on ${SIMULATED_READER_NAME} within ${Math.round(timeoutMs / 1000)} s`, { hint: 'insert the simulated card' })); }, timeoutMs);
+      this.once('card-inserted', on);
+    });
+  }
+
+  async connect(reader?: string, opts: ChannelOptions = {}): Promise<ApduChannel> {
+    if (!this.opened || !this.card) throw new StationError('CARD_NO_READER', 'the simulated reader is not open');
+    if (reader !== undefined && !SIMULATED_READER_NAME.includes(reader)) {
+      throw new StationError('CARD_NO_READER', `no card reader matches "${reader}" (readers: ${SIMULATED_READER_NAME})`, { hint: 'use --reader "Simulated"' });
+    }
+    if (!this.present) throw new StationError('CARD_NO_CARD', `no card on reader ${SIMULATED_READER_NAME}`, { hint: 'insert the simulated card' });
+    const card = this.card;
+    const myInsertion = this.insertion;
+    const self = this;
+    const conn: RawCardConnection = {
+      reader: SIMULATED_READER_NAME,
+      atr: card.atr,
+      protocol: 'T=1',
+      async transmit(apdu: Buffer, timeoutMs: number): Promise<Buffer> {
+        const removed = () => new DisconnectedError('CARD_REMOVED', `the card on ${SIMULATED_READER_NAME} was removed during APDU exchange`, { hint: 'put the card back on the reader and read again' });
+        if (self.insertion !== myInsertion || !self.present) throw removed();
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          return await Promise.race([
+            card.process(Buffer.from(apdu)),
+            new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new DeviceTimeoutError('CARD_TIMEOUT', `the card on ${SIMULATED_READER_NAME} did not answer within ${timeoutMs} ms`, { hint: 'lift the card and put it back, then read again' })), timeoutMs); }),
+          ]);
+        } catch (e) {
+          if (e instanceof CardRemovedSignal) { self.remove(); throw removed(); }
+          throw e;
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      async disconnect(): Promise<void> { if (self.insertion === myInsertion && self.present) card.reset(); },
+    };
+    return new ApduChannel(conn, { timeoutMs: this.opts.apduTimeoutMs, ...opts });
+  }
+
+  async readDocument(opts: ReadOptions & { reader?: string; channel?: ChannelOptions }): Promise<ChipReadResult> {
+    const ch = await this.connect(opts.reader, opts.channel);
+    try {
+      return await readDocument(ch, { logger: this.opts.logger, ...opts });
+    } finally {
+      await ch.close();
+    }
+  }
+}

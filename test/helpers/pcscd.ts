@@ -1,0 +1,113 @@
+/**
+ * Test harness for a real pcscd with the vpcd driver. pcscd is a singleton on
+ * the machine and vpcd binds fixed ports, so every test that needs it lives in
+ * one test file (test/card/pcsc.test.ts) and the bench starts its own.
+ *
+ * A pcscd already running (a system one, maybe socket-activated by systemd) is
+ * stopped first: we need to kill and restart pcscd at will.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+
+export const VPCD_PORT = 35963;
+const COMM_SOCKET = '/run/pcscd/pcscd.comm';
+
+/** Is there a TCP socket in LISTEN state on `port` (IPv4 or IPv6)? Reads /proc, never connects (vpcd would take that as a card). */
+export function isListening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length > 3 && cols[1]!.endsWith(`:${hex}`) && cols[3] === '0A') return true;
+    }
+  }
+  return false;
+}
+
+/** PIDs of running pcscd processes (by /proc/PID/comm). */
+export function pcscdPids(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try { if (readFileSync(`/proc/${d}/comm`, 'utf8').trim() === 'pcscd') out.push(Number(d)); } catch { /* gone */ }
+  }
+  return out;
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Stops a pcscd we did not start: systemd units first (socket activation would respawn it), then by signal. */
+export async function stopForeignPcscd(): Promise<void> {
+  if (existsSync('/run/systemd/system')) {
+    spawnSync('systemctl', ['stop', 'pcscd.socket', 'pcscd.service'], { stdio: 'ignore', timeout: 20_000 });
+  }
+  const pids = pcscdPids();
+  for (const p of pids) { try { process.kill(p, 'SIGTERM'); } catch { /* gone */ } }
+  try {
+    await until('foreign pcscd to exit', () => pids.every((p) => !alive(p)), 10_000);
+  } catch {
+    for (const p of pids) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    await until('foreign pcscd to die', () => pids.every((p) => !alive(p)), 5_000);
+  }
+  await until('vpcd port to close', () => !isListening(VPCD_PORT), 10_000);
+}
+
+export class PcscdProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+  log = '';
+
+  get pid(): number | undefined { return this.child?.pid; }
+  get running(): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null; }
+
+  /** Starts `pcscd --foreground` and waits until vpcd listens and the client socket exists. */
+  async start(timeoutMs = 20_000): Promise<void> {
+    if (this.running) return;
+    if (pcscdPids().length) await stopForeignPcscd();
+    const child = spawn('pcscd', ['--foreground'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.log = '';
+    const keep = (d: Buffer) => { this.log = (this.log + d.toString()).slice(-20_000); };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    this.exited = new Promise((r) => child.once('exit', () => r()));
+    try {
+      await until('pcscd to start (vpcd LISTEN on 35963 and /run/pcscd/pcscd.comm)', () => {
+        if (!this.running) throw new Error(`pcscd exited at start: ${this.log}`);
+        return isListening(VPCD_PORT) && existsSync(COMM_SOCKET);
+      }, timeoutMs);
+    } catch (e) {
+      await this.stop();
+      throw e;
+    }
+  }
+
+  /** Stops pcscd (SIGTERM, or SIGKILL to make it vanish) and waits until vpcd's port is closed. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    if (this.running) child.kill(signal);
+    const timer = setTimeout(() => { if (this.running) child.kill('SIGKILL'); }, 10_000);
+    await this.exited;
+    clearTimeout(timer);
+    this.child = undefined;
+    await until('vpcd port to close', () => !isListening(VPCD_PORT), 10_000);
+  }
+
+  async restart(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    await this.stop(signal);
+    await this.start();
+  }
+}
