@@ -227,30 +227,39 @@ function findSubject(px: Buffer, w: number, h: number, ch: number): Subject | nu
   return { cx: sx / count, top, left: Math.max(0, left), right: Math.max(left, right), bandHeight };
 }
 
-interface Stats { mean: number; std: number }
+interface Stats { mean: number; std: number; clipped: number }
 
-function lumaOf(px: Buffer, w: number, h: number, ch: number): Float32Array {
-  const y = new Float32Array(w * h);
-  if (ch === 1) for (let i = 0; i < w * h; i++) y[i] = px[i]!;
-  else for (let i = 0, p = 0; i < w * h; i++, p += ch) y[i] = 0.299 * px[p]! + 0.587 * px[p + 1]! + 0.114 * px[p + 2]!;
-  return y;
+/** Luma (BT.601, integer weights) of pixel i of an RGB or grey buffer. */
+function lumaAt(px: Buffer, i: number, ch: number): number {
+  return ch === 1 ? px[i]! : (77 * px[i]! + 150 * px[i + 1]! + 29 * px[i + 2]!) >> 8;
 }
 
-function regionStats(l: Float32Array, w: number, x0: number, y0: number, x1: number, y1: number): Stats {
-  let s = 0, s2 = 0, n = 0;
-  for (let y = y0; y < y1; y++) for (let x = x0, i = y * w + x0; x < x1; x++, i++) { const v = l[i]!; s += v; s2 += v * v; n++; }
-  if (n === 0) return { mean: 0, std: 0 };
+/** Luma mean / std-dev / clipped fraction over a region, on every `step`-th pixel both ways. */
+function lumaStats(px: Buffer, w: number, ch: number, x0: number, y0: number, x1: number, y1: number, step: number): Stats {
+  let s = 0, s2 = 0, n = 0, clipped = 0;
+  for (let y = y0; y < y1; y += step) {
+    for (let x = x0, i = (y * w + x0) * ch; x < x1; x += step, i += step * ch) {
+      const v = lumaAt(px, i, ch);
+      s += v; s2 += v * v; n++;
+      if (v >= 250) clipped++;
+    }
+  }
+  if (n === 0) return { mean: 0, std: 0, clipped: 0 };
   const mean = s / n;
-  return { mean, std: Math.sqrt(Math.max(0, s2 / n - mean * mean)) };
+  return { mean, std: Math.sqrt(Math.max(0, s2 / n - mean * mean)), clipped: clipped / n };
 }
 
-/** Variance of the 4-neighbour Laplacian over a region. */
-function laplacianVariance(l: Float32Array, w: number, h: number, x0: number, y0: number, x1: number, y1: number): number {
-  const xa = Math.max(1, x0), xb = Math.min(w - 1, x1), ya = Math.max(1, y0), yb = Math.min(h - 1, y1);
+/** Variance of the 4-neighbour Laplacian of luma over a region (full resolution: blur lives in the fine detail). */
+function laplacianVariance(px: Buffer, w: number, h: number, ch: number, x0: number, y0: number, x1: number, y1: number): number {
+  const xa = Math.max(0, x0 - 1), xb = Math.min(w, x1 + 1), ya = Math.max(0, y0 - 1), yb = Math.min(h, y1 + 1);
+  const rw = xb - xa, rh = yb - ya;
+  if (rw < 3 || rh < 3) return 0;
+  const l = new Int16Array(rw * rh);
+  for (let y = 0; y < rh; y++) for (let x = 0, i = ((ya + y) * w + xa) * ch, k = y * rw; x < rw; x++, i += ch, k++) l[k] = lumaAt(px, i, ch);
   let s = 0, s2 = 0, n = 0;
-  for (let y = ya; y < yb; y++) {
-    for (let x = xa, i = y * w + xa; x < xb; x++, i++) {
-      const v = l[i - 1]! + l[i + 1]! + l[i - w]! + l[i + w]! - 4 * l[i]!;
+  for (let y = 1; y < rh - 1; y++) {
+    for (let x = 1, i = y * rw + 1; x < rw - 1; x++, i++) {
+      const v = l[i - 1]! + l[i + 1]! + l[i - rw]! + l[i + rw]! - 4 * l[i]!;
       s += v; s2 += v * v; n++;
     }
   }
@@ -306,15 +315,12 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   const W = turned ? meta.height : meta.width;
   const H = turned ? meta.width : meta.height;
 
-  // Largest window of the ratio, and the scale that maps it onto the output size.
-  const cropH = W / H > ratio ? H : W / ratio;
-  const scale = outH / cropH;
-  const fw = Math.max(outW, Math.round(W * scale));
-  const fh = Math.max(outH, Math.round(H * scale));
-
+  // Scale the whole frame so the largest window of the ratio becomes exactly the
+  // output size ('outside': aspect kept, both sides ≥ the target). Keeping the
+  // aspect ratio matters: a 'fill' resize is more than a third slower here.
   let frame: { data: Buffer; info: sharp.OutputInfo };
   try {
-    let img = sharp(jpeg).autoOrient().resize(fw, fh, { fit: 'fill' }).removeAlpha();
+    let img = sharp(jpeg).autoOrient().resize(outW, outH, { fit: 'outside' }).removeAlpha();
     if (meta.space !== 'srgb' && meta.space !== 'b-w') img = img.toColourspace('srgb');
     frame = await img.raw().toBuffer({ resolveWithObject: true });
   } catch (e) {
@@ -322,6 +328,8 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   }
   const ch = frame.info.channels;
   const px = frame.data;
+  const fw = frame.info.width, fh = frame.info.height;
+  const scale = W / H > ratio ? fh / H : fw / W;
 
   const subject = findSubject(px, fw, fh, ch);
   const cx = subject ? subject.cx : fw / 2;
@@ -336,11 +344,8 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
     px.copy(crop, y * rowBytes, src, src + rowBytes);
   }
 
-  // Metrics on the portrait itself.
-  const luma = lumaOf(crop, outW, outH, ch);
-  const all = regionStats(luma, outW, 0, 0, outW, outH);
-  let clippedN = 0;
-  for (let i = 0; i < luma.length; i++) if (luma[i]! >= 250) clippedN++;
+  // Metrics on the portrait itself (exposure and contrast on every 2nd pixel both ways: plenty for a mean).
+  const all = lumaStats(crop, outW, ch, 0, 0, outW, outH, 2);
   const head = subject
     ? { left: subject.left - left, right: subject.right - left, top: subject.top - top, cx: subject.cx - left, band: subject.bandHeight }
     : null;
@@ -354,9 +359,9 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
       }
     : null;
   const faceOk = face && face.x1 - face.x0 > 8 && face.y1 - face.y0 > 8 ? face : null;
-  const faceStats = faceOk ? regionStats(luma, outW, faceOk.x0, faceOk.y0, faceOk.x1, faceOk.y1) : null;
+  const faceStats = faceOk ? lumaStats(crop, outW, ch, faceOk.x0, faceOk.y0, faceOk.x1, faceOk.y1, 1) : null;
   const sharpRegion = faceOk ?? { x0: 0, y0: 0, x1: outW, y1: outH };
-  const sharpness = laplacianVariance(luma, outW, outH, sharpRegion.x0, sharpRegion.y0, sharpRegion.x1, sharpRegion.y1);
+  const sharpness = laplacianVariance(crop, outW, outH, ch, sharpRegion.x0, sharpRegion.y0, sharpRegion.x1, sharpRegion.y1);
   const regionMean = (faceStats ?? all).mean;
   const sharpnessNormalised = regionMean > 1 ? sharpness * (128 / regionMean) ** 2 : 0;
   const bgStd = backgroundStd(crop, outW, outH, ch, head);
@@ -364,7 +369,7 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   const metrics: PortraitMetrics = {
     exposure: round(all.mean / 255),
     faceExposure: faceStats ? round(faceStats.mean / 255) : null,
-    clipped: round(clippedN / luma.length),
+    clipped: round(all.clipped),
     contrast: round(all.std / 255),
     sharpness: round(sharpness, 1),
     sharpnessNormalised: round(sharpnessNormalised, 1),
