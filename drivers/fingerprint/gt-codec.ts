@@ -114,7 +114,7 @@ export class GtParser {
   }
 
   push(chunk: Uint8Array): void {
-    let buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
+    let buf: Buffer = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk);
     let pos = 0;
     for (;;) {
       let h = pos;

@@ -1,0 +1,137 @@
+/**
+ * The per-finger capture flow used during enrollment: for one finger position, up to N
+ * attempts, keep the best image by quality, stop early once the threshold is met; or record an
+ * exception (missing, amputated, bandaged, unable) with the officer's reason.
+ *
+ * The result objects have the same shape as FingerprintCapture / FingerprintException in
+ * sync/wire/record.ts (drivers may not import sync/, so the shapes are repeated here).
+ */
+import type { Logger } from 'pino';
+import { DisconnectedError, StationError, UsageError } from '../common/errors';
+import type { CapturedImage, FingerprintScanner } from './types';
+
+/** ISO/IEC 19794-2 / ANSI-NIST finger position codes. */
+export type FingerPosition = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
+export const FINGER_POSITIONS: Readonly<Record<FingerPosition, string>> = {
+  1: 'right thumb', 2: 'right index', 3: 'right middle', 4: 'right ring', 5: 'right little',
+  6: 'left thumb', 7: 'left index', 8: 'left middle', 9: 'left ring', 10: 'left little',
+};
+
+export type FingerExceptionKind = 'missing' | 'amputated' | 'bandaged' | 'unable';
+export const FINGER_EXCEPTIONS: readonly FingerExceptionKind[] = ['missing', 'amputated', 'bandaged', 'unable'];
+
+export interface FingerCapture {
+  position: FingerPosition;
+  status: 'captured';
+  png: Buffer;
+  width: number;
+  height: number;
+  ppi: number;
+  /** 0..100, see docs/fingerprint.md "Quality score". */
+  quality: number;
+  /** Attempts made for this finger (>= 1). */
+  attempts: number;
+  /** Whether the kept image reached the threshold (false = best of N, below threshold). */
+  meetsThreshold: boolean;
+  /** Quality of every attempt in order (0 for attempts that failed). */
+  attemptQualities: number[];
+}
+
+export interface FingerException {
+  position: FingerPosition;
+  status: 'exception';
+  exception: FingerExceptionKind;
+  reason: string;
+}
+
+export type FingerResult = FingerCapture | FingerException;
+
+export interface AttemptReport {
+  position: FingerPosition;
+  attempt: number;
+  quality?: number;
+  error?: string;
+  best: number;
+}
+
+export interface CaptureFlowOptions {
+  position: number;
+  /** Attempts before giving up and keeping the best (default 3). */
+  maxAttempts?: number;
+  /** Quality at which an attempt is accepted at once (default 40). */
+  threshold?: number;
+  /** How long to wait for the finger on each attempt (default 20 s). */
+  fingerTimeoutMs?: number;
+  /** Between attempts, wait for the finger to be lifted (default true). */
+  waitForRemoval?: boolean;
+  signal?: AbortSignal;
+  onAttempt?: (r: AttemptReport) => void;
+  logger?: Logger;
+}
+
+export function checkPosition(position: number): FingerPosition {
+  if (!Number.isInteger(position) || position < 1 || position > 10) {
+    throw new UsageError(`finger position must be 1..10 (1 right thumb … 10 left little), got ${position}`, undefined, 'FP_POSITION');
+  }
+  return position as FingerPosition;
+}
+
+/** Errors after which another attempt makes sense (the scanner is still there). */
+function retryable(e: unknown): boolean {
+  if (e instanceof DisconnectedError) return false;
+  const code = (e as StationError)?.code;
+  return code === 'FP_CORRUPT' || code === 'FP_DEVICE' || code === 'FP_TIMEOUT';
+}
+
+export async function captureFinger(scanner: FingerprintScanner, opts: CaptureFlowOptions): Promise<FingerCapture> {
+  const position = checkPosition(opts.position);
+  const maxAttempts = opts.maxAttempts ?? 3;
+  const threshold = opts.threshold ?? 40;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new UsageError(`maxAttempts must be 1..20, got ${maxAttempts}`);
+  if (!(threshold >= 0 && threshold <= 100)) throw new UsageError(`quality threshold must be 0..100, got ${threshold}`);
+  let best: CapturedImage | undefined;
+  const qualities: number[] = [];
+  let lastErr: unknown;
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    if (opts.signal?.aborted) throw new StationError('FP_ABORTED', `capture of the ${FINGER_POSITIONS[position]} was cancelled`);
+    if (attempt > 1 && opts.waitForRemoval !== false) {
+      await scanner.waitForFingerRemoved({ timeoutMs: opts.fingerTimeoutMs ?? 20000, signal: opts.signal });
+    }
+    let img: CapturedImage;
+    try {
+      img = await scanner.captureImage({ timeoutMs: opts.fingerTimeoutMs ?? 20000, signal: opts.signal });
+    } catch (e) {
+      if (!retryable(e)) {
+        if ((e as StationError)?.code === 'FP_NO_FINGER' && best) break; // keep what we have
+        throw e;
+      }
+      lastErr = e;
+      qualities.push(0);
+      opts.logger?.warn({ position, attempt, code: (e as StationError).code }, 'capture attempt failed');
+      opts.onAttempt?.({ position, attempt, error: (e as Error).message, best: best?.quality.score ?? 0 });
+      continue;
+    }
+    qualities.push(img.quality.score);
+    if (!best || img.quality.score > best.quality.score) best = img;
+    opts.logger?.info({ position, attempt, quality: img.quality.score, best: best.quality.score }, 'capture attempt');
+    opts.onAttempt?.({ position, attempt, quality: img.quality.score, best: best.quality.score });
+    if (img.quality.score >= threshold) break;
+  }
+  if (!best) throw lastErr ?? new StationError('FP_CAPTURE_FAILED', `no usable image of the ${FINGER_POSITIONS[position]} after ${maxAttempts} attempts`);
+  return {
+    position, status: 'captured', png: best.png, width: best.width, height: best.height, ppi: best.ppi,
+    quality: best.quality.score, attempts: qualities.length, meetsThreshold: best.quality.score >= threshold, attemptQualities: qualities,
+  };
+}
+
+/** Record that a finger cannot be captured. The reason is required (it goes into the record). */
+export function declareException(position: number, exception: string, reason: string): FingerException {
+  const pos = checkPosition(position);
+  if (!(FINGER_EXCEPTIONS as readonly string[]).includes(exception)) {
+    throw new UsageError(`finger exception must be one of ${FINGER_EXCEPTIONS.join(', ')}, got "${exception}"`, undefined, 'FP_EXCEPTION');
+  }
+  const r = (reason ?? '').trim();
+  if (!r) throw new UsageError(`a reason is required when the ${FINGER_POSITIONS[pos]} is recorded as ${exception}`, undefined, 'FP_EXCEPTION');
+  if (r.length > 500) throw new UsageError('the exception reason is limited to 500 characters', undefined, 'FP_EXCEPTION');
+  return { position: pos, status: 'exception', exception: exception as FingerExceptionKind, reason: r };
+}

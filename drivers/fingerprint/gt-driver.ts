@@ -1,0 +1,232 @@
+/**
+ * Driver for the ADH-Tech GT-521F32 / GT-521F52.
+ */
+import { StationError } from '../common/errors';
+import { ScannerBase, sleep } from './base';
+import { processImage } from './image';
+import { GT, GT_ACK, GT_NACK, GtParser, encodeGtCommand, gtNackText, type GtFrame } from './gt-codec';
+import type { BaudResult, CapturedImage, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
+
+export interface GtReply {
+  ack: boolean;
+  parameter: number;
+  data?: Buffer;
+}
+
+const OPEN_INFO_BYTES = 24;
+const NACK_FINGER_NOT_PRESSED = 0x1012;
+
+export class GtScanner extends ScannerBase<GtFrame> {
+  private readonly parser: GtParser;
+  private ledOn = false;
+  private firmware?: string;
+  private serial?: string;
+
+  constructor(opts: ScannerOptions) {
+    super(opts);
+    if (this.m.family !== 'gt521') throw new StationError('FP_MODEL', `model ${opts.model} is not a GT-521 module`);
+    this.parser = new GtParser({
+      onFrame: (f) => this.onFrame(f),
+      maxData: 64 * 1024,
+      onDiscard: (reason, n) => {
+        if (reason === 'checksum') this.onChecksumError();
+        this.log.debug({ reason, bytes: n }, 'discarded input');
+      },
+    });
+  }
+
+  protected parserPush(b: Buffer): void {
+    this.parser.push(b);
+  }
+  protected parserReset(): number {
+    this.parser.expect(0);
+    return this.parser.reset();
+  }
+  protected describeProtocol(): string {
+    return `${this.m.label} (GT-521 protocol)`;
+  }
+  stats(): Record<string, number> {
+    return { ...this.parser.stats, droppedFrames: this.droppedFrames };
+  }
+
+  /**
+   * One command → one response packet; with `dataBytes` an ACK is followed by one data packet
+   * of that size. The parser is told the data length before the command goes out.
+   */
+  async command(code: number, parameter: number, what: string, dataBytes = 0, limitMs?: number): Promise<GtReply> {
+    this.drainStale();
+    if (dataBytes) this.parser.expect(dataBytes);
+    let reply: GtReply | undefined;
+    const desc = () => (reply ? `${what} data (${dataBytes} bytes)` : what);
+    const last = await this.send(encodeGtCommand(code, parameter), desc, (f) => {
+      if (!reply) {
+        if (f.kind !== 'packet' || (f.code !== GT_ACK && f.code !== GT_NACK)) return undefined;
+        reply = { ack: f.code === GT_ACK, parameter: f.parameter };
+        if (!reply.ack || !dataBytes) {
+          this.parser.expect(0);
+          return true;
+        }
+        return false;
+      }
+      if (f.kind !== 'data') return undefined;
+      reply.data = f.data;
+      return true;
+    }, limitMs, dataBytes > 0);
+    void last;
+    return reply as GtReply;
+  }
+
+  private fail(what: string, parameter: number): StationError {
+    return new StationError('FP_DEVICE', `fingerprint scanner on ${this.port}: ${what} failed: ${gtNackText(parameter)} (0x${parameter.toString(16)})`, {
+      hint: 'try again; if it persists, power-cycle the module', details: { nack: parameter },
+    });
+  }
+
+  private async ok(code: number, parameter: number, what: string, dataBytes = 0, limitMs?: number): Promise<GtReply> {
+    const r = await this.retrying(what, () => this.command(code, parameter, what, dataBytes, limitMs));
+    if (!r.ack) throw this.fail(what, r.parameter);
+    return r;
+  }
+
+  private async openDevice(limitMs?: number): Promise<void> {
+    const r = await this.command(GT.Open, 1, 'Open', OPEN_INFO_BYTES, limitMs);
+    if (!r.ack) throw this.fail('Open', r.parameter);
+    if (r.data && r.data.length >= OPEN_INFO_BYTES) {
+      this.firmware = r.data.readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
+      this.serial = r.data.subarray(8, 24).toString('hex').toUpperCase();
+    }
+  }
+
+  private async contact(): Promise<void> {
+    const first = this.line.baud;
+    const auto = this.opts.autoBaud !== false;
+    const order = [first, this.m.defaultBaud, ...[...this.m.bauds].reverse()].filter((b, i, a) => a.indexOf(b) === i);
+    let lastErr: unknown;
+    for (const baud of auto ? order : [first]) {
+      if (baud !== this.line.baud) await this.line.setBaud(baud);
+      try {
+        await this.openDevice(auto ? Math.min(this.inactivityMs, 600) : undefined);
+        if (baud !== first) this.emit('warning', `module on ${this.port} answered at ${baud} baud, not ${first}`);
+        this.checksumErrorsAtBaud = 0;
+        return;
+      } catch (e) {
+        const code = (e as StationError).code;
+        if (code !== 'FP_TIMEOUT' && code !== 'FP_CORRUPT') throw e;
+        lastErr = e;
+      }
+    }
+    if (auto) {
+      await this.line.setBaud(first).catch(() => undefined);
+      throw new StationError('FP_NO_ANSWER', `no ${this.m.label} fingerprint module answered on ${this.port} at any of ${order.join(', ')} baud`, {
+        hint: (lastErr as StationError)?.hint ?? 'check power, wiring and the configured model', cause: lastErr,
+      });
+    }
+    throw lastErr;
+  }
+
+  protected async handshake(): Promise<ScannerInfo> {
+    this.ledOn = false;
+    await this.contact();
+    return this.doInfo();
+  }
+
+  protected async doInfo(): Promise<ScannerInfo> {
+    const count = await this.ok(GT.GetEnrollCount, 0, 'GetEnrollCount');
+    return {
+      model: this.model, family: 'gt521', label: this.m.label, port: this.port, baud: this.line.baud, width: this.m.width,
+      height: this.m.height, ppi: this.m.ppi, capacity: this.m.capacity, templateCount: count.parameter, firmware: this.firmware, serial: this.serial,
+    };
+  }
+
+  private async setLed(on: boolean): Promise<void> {
+    if (this.ledOn === on) return;
+    await this.ok(GT.CmosLed, on ? 1 : 0, 'CmosLed');
+    this.ledOn = on;
+  }
+
+  protected async doIsFingerPresent(): Promise<boolean> {
+    await this.setLed(true); // the optical sensor needs its light to see a finger
+    const r = await this.ok(GT.IsPressFinger, 0, 'IsPressFinger');
+    return r.parameter === 0;
+  }
+
+  protected async doCapture(): Promise<CapturedImage> {
+    await this.setLed(true);
+    const cap = await this.retrying('CaptureFinger', () => this.command(GT.CaptureFinger, 1, 'CaptureFinger'));
+    if (!cap.ack) {
+      if (cap.parameter === NACK_FINGER_NOT_PRESSED) throw new StationError('FP_NO_FINGER', `no finger on the scanner (${this.port})`, { hint: 'place a finger on the sensor, then capture' });
+      throw this.fail('CaptureFinger', cap.parameter);
+    }
+    const n = this.m.width * this.m.height;
+    const t0 = performance.now();
+    const r = await this.ok(GT.GetImage, 0, 'GetImage', n);
+    const uploadMs = performance.now() - t0;
+    if (!r.data || r.data.length !== n) throw new StationError('FP_IMAGE_SIZE', `GetImage on ${this.port} returned ${r.data?.length ?? 0} bytes, expected ${n}`);
+    await this.setLed(false).catch(() => undefined);
+    const img = await processImage(r.data, this.m.width, this.m.height, 8, this.m.ppi);
+    return { width: img.width, height: img.height, ppi: img.ppi, pixels: img.pixels, png: img.png, quality: img.quality, uploadMs };
+  }
+
+  protected async doLed(mode: LedMode, _colour?: LedColour): Promise<void> {
+    if (mode !== 'on' && mode !== 'off') throw new StationError('FP_UNSUPPORTED', `${this.m.label} LED can only be switched on or off`);
+    await this.setLed(mode === 'on');
+  }
+
+  protected async doTemplateCount(): Promise<number> {
+    return (await this.ok(GT.GetEnrollCount, 0, 'GetEnrollCount')).parameter;
+  }
+
+  protected async doDeleteTemplates(id: number, count: number): Promise<void> {
+    for (let i = id; i < id + count; i++) {
+      const r = await this.retrying('DeleteID', () => this.command(GT.DeleteID, i, 'DeleteID'));
+      if (!r.ack && r.parameter !== 0x1004) throw this.fail('DeleteID', r.parameter);
+    }
+  }
+
+  protected async doClearTemplates(): Promise<void> {
+    const r = await this.retrying('DeleteAll', () => this.command(GT.DeleteAll, 0, 'DeleteAll'));
+    if (!r.ack && r.parameter !== 0x100a) throw this.fail('DeleteAll', r.parameter);
+  }
+
+  /**
+   * ChangeBaudrate is acknowledged at the old speed, then the module switches. We follow, verify
+   * with Open at the new speed, and go back (commanding the module back) when the new speed
+   * gives no clean answer.
+   */
+  protected async doSetBaud(baud: number): Promise<BaudResult> {
+    const old = this.line.baud;
+    if (baud === old) return { active: old, requested: baud, switched: true };
+    await this.ok(GT.ChangeBaudrate, baud, 'ChangeBaudrate');
+    await sleep(50);
+    await this.line.setBaud(baud);
+    this.checksumErrorsAtBaud = 0;
+    try {
+      await this.retrying('Open (verify baud)', () => this.openDevice(), 2);
+      return { active: baud, requested: baud, switched: true };
+    } catch (e) {
+      const reason = `no clean answer at ${baud} baud (${(e as StationError).code}); back to ${old}`;
+      await this.backTo(old);
+      this.emit('warning', `${this.m.label} on ${this.port}: ${reason}`);
+      return { active: old, requested: baud, switched: false, reason };
+    }
+  }
+
+  /** Command the module to `baud` (the ack may be unreadable) and follow. */
+  private async backTo(baud: number): Promise<void> {
+    this.drainStale();
+    await this.line.write(encodeGtCommand(GT.ChangeBaudrate, baud));
+    await sleep(100);
+    await this.line.setBaud(baud);
+    this.drainStale();
+    this.checksumErrorsAtBaud = 0;
+    await this.openDevice();
+  }
+
+  /** Checksum errors piled up at a raised speed: move down one step, for real. */
+  protected async doFallback(): Promise<BaudResult> {
+    const from = this.line.baud;
+    const lower = [...this.m.bauds].filter((b) => b < from).pop() ?? this.m.defaultBaud;
+    await this.backTo(lower);
+    return { active: lower, requested: from, switched: true, reason: `checksum errors at ${from} baud` };
+  }
+}

@@ -1,0 +1,129 @@
+import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { FingerprintModel, ProtocolFamily } from './models';
+import type { PortFactory } from './port';
+import type { QualityReport } from './image';
+
+export interface ScannerInfo {
+  model: FingerprintModel;
+  family: ProtocolFamily;
+  label: string;
+  port: string;
+  baud: number;
+  width: number;
+  height: number;
+  ppi: number;
+  capacity: number;
+  templateCount?: number;
+  /** R30x: data packet size in bytes. */
+  packetSize?: number;
+  securityLevel?: number;
+  /** R30x: module address. */
+  address?: number;
+  /** GT-521: firmware version; R503: hardware version. */
+  firmware?: string;
+  /** Module serial number where the module reports one. */
+  serial?: string;
+  /** R503 product model string. */
+  productModel?: string;
+}
+
+export interface CapturedImage {
+  width: number;
+  height: number;
+  ppi: number;
+  /** 8-bit grey pixels, row-major. */
+  pixels: Buffer;
+  /** 8-bit grey PNG with the resolution in pHYs. */
+  png: Buffer;
+  quality: QualityReport;
+  /** Wall time of the image upload from the module, ms. */
+  uploadMs: number;
+}
+
+export interface WaitOptions {
+  /** Give up after this long (ms). Default 15000. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Poll interval while waiting for a finger (ms). Default 100. */
+  pollMs?: number;
+}
+
+export interface CaptureOptions extends WaitOptions {
+  /** Wait for a finger first (default true). false = capture what is on the sensor now. */
+  waitForFinger?: boolean;
+}
+
+export type LedMode = 'on' | 'off' | 'breathe' | 'flash';
+export type LedColour = 'red' | 'blue' | 'purple' | 'green' | 'yellow' | 'cyan' | 'white';
+
+export interface BaudResult {
+  /** Speed the link runs at now. */
+  active: number;
+  /** Speed requested. */
+  requested: number;
+  /** true when the module and host moved to `requested` and it was verified. */
+  switched: boolean;
+  /** R30x: the module stores the new speed and uses it after the next power-up. */
+  pendingPowerCycle?: boolean;
+  reason?: string;
+}
+
+/** Optional touch/wake line (GPIO), adapted by the composition root. */
+export interface TouchSignal {
+  /** Resolves when the finger-present level is seen (or rejects on abort). */
+  waitForTouch(signal?: AbortSignal): Promise<void>;
+}
+
+export interface ScannerOptions {
+  model: FingerprintModel;
+  /** Serial device path (/dev/serial0, /dev/serial/by-id/…, a pty). */
+  port: string;
+  /** Line speed to use; default the model's factory default. */
+  baud?: number;
+  logger?: Logger;
+  /** Port factory; default node-serialport. */
+  portFactory?: PortFactory;
+  /** R30x module password (default 0). */
+  password?: number;
+  /** R30x module address (default 0xFFFFFFFF). */
+  address?: number;
+  /** Inactivity timeout: no byte for this long ends a wait (ms). Default 1500. */
+  inactivityMs?: number;
+  /** When the configured speed gets no answer, try the model's other speeds (default true). */
+  autoBaud?: boolean;
+  /** Checksum errors at a raised speed before falling back (default 3). */
+  fallbackAfterChecksumErrors?: number;
+  touch?: TouchSignal;
+}
+
+export interface ScannerEvents {
+  fingerPresent: [];
+  fingerRemoved: [];
+  disconnected: [cause?: Error];
+  reconnected: [];
+  warning: [message: string];
+}
+
+/** One interface for both protocol families. Constructors do no I/O. */
+export interface FingerprintScanner extends EventEmitter {
+  readonly model: FingerprintModel;
+  readonly port: string;
+  readonly connected: boolean;
+  open(): Promise<ScannerInfo>;
+  info(): Promise<ScannerInfo>;
+  /** One non-blocking check. R30x: performs GenImg (a capture into the module's buffer). */
+  isFingerPresent(): Promise<boolean>;
+  waitForFinger(opts?: WaitOptions): Promise<void>;
+  waitForFingerRemoved(opts?: WaitOptions): Promise<void>;
+  captureImage(opts?: CaptureOptions): Promise<CapturedImage>;
+  led(mode: LedMode, colour?: LedColour): Promise<void>;
+  templateCount(): Promise<number>;
+  deleteTemplates(id: number, count?: number): Promise<void>;
+  clearTemplates(): Promise<void>;
+  /** Move to a faster (or slower) line speed with verification. */
+  setBaud(baud: number): Promise<BaudResult>;
+  /** Parser counters (discarded bytes, checksum errors) for diagnostics. */
+  stats(): Record<string, number>;
+  close(): Promise<void>;
+}
