@@ -1,0 +1,259 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { openEnvelope, verifyAuditChain } from '../../sync/wire';
+import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
+import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
+
+type World = Awaited<ReturnType<typeof makeWorld>>;
+
+describe('vault', () => {
+  let w: World;
+  let parts: RecordParts;
+  let alerts: VaultAlert[];
+  const open = (extra: Partial<Parameters<typeof Vault.open>[0]> = {}) =>
+    Vault.open({ dataDir: w.dataDir, stationId: w.stationId, signingKey: w.station, hqIdentity: w.hqPublicPath, reserveBytes: 1024 * 1024, onAlert: (a) => alerts.push(a), ...extra });
+
+  beforeEach(async () => {
+    w = await makeWorld();
+    parts = await makeParts({ fingers: 3 });
+    alerts = [];
+  });
+  afterEach(() => w.cleanup());
+
+  it('seals durably: the stored envelope opens with the HQ key and matches the returned hash', async () => {
+    const v = await open();
+    const r = makeRecord(w.stationId, parts);
+    const res = await v.seal(r);
+    expect(res.recordId).toBe(r.recordId);
+    v.close();
+    const db = new Database(vaultPath(w.dataDir), { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const row = db.prepare('SELECT envelope, sha256, state FROM records WHERE record_id = ?').get(r.recordId) as { envelope: Buffer; sha256: string; state: string };
+    db.close();
+    expect(row.state).toBe('sealed');
+    expect(row.sha256).toBe(res.sha256);
+    const { record } = await openEnvelope(row.envelope, { stationPublicKey: w.station.publicKey, hq: w.hq });
+    expect(record.fingerprints.length).toBe(3);
+    expect(record.details.surname).toBe('Okonkwo');
+  });
+
+  it('walks sealed → in flight → acknowledged → released; batches survive a restart unchanged', async () => {
+    let v = await open();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await v.seal(makeRecord(w.stationId, parts))).recordId);
+    const b1 = v.openBatch(2, 100 * 1024 * 1024);
+    expect(b1?.items.map((i) => i.recordId)).toEqual(ids.slice(0, 2));
+    v.markAttempt(b1!.batchId, 1234);
+    v.close();
+
+    v = await open();
+    const again = v.inFlightBatches();
+    expect(again.length).toBe(1);
+    expect(again[0].batchId).toBe(b1!.batchId);
+    expect(again[0].attempts).toBe(1);
+    expect(again[0].items.map((i) => i.envelope.toString('hex'))).toEqual(b1!.items.map((i) => i.envelope.toString('hex')));
+
+    // maxBytes bound: one record's envelope is bigger than 10 bytes, so each batch takes exactly one.
+    const b2 = v.openBatch(10, 10);
+    expect(b2?.items.length).toBe(1);
+    expect(v.stats()).toMatchObject({ sealed: 2, inFlight: 3 });
+
+    const receipt = Buffer.from('signed-receipt-bytes');
+    v.acknowledge(b1!.batchId, receipt, [
+      { recordId: ids[0], sha256: b1!.items[0].sha256, status: 'stored' },
+      { recordId: ids[1], sha256: b1!.items[1].sha256, status: 'duplicate' },
+    ]);
+    expect(v.stats()).toMatchObject({ sealed: 2, inFlight: 1, acknowledged: 0, released: 2 });
+    expect(v.receipt(b1!.batchId)?.equals(receipt)).toBe(true);
+    expect(v.recordState(ids[0])?.state).toBe('released');
+    // Ciphertext is gone after release, metadata stays.
+    const db = new Database(vaultPath(w.dataDir), { readonly: true });
+    const rel = db.prepare('SELECT envelope, sha256 FROM records WHERE record_id = ?').get(ids[0]) as { envelope: Buffer | null; sha256: string };
+    db.close();
+    expect(rel.envelope).toBeNull();
+    expect(rel.sha256).toBe(b1!.items[0].sha256);
+    // A repeated receipt is harmless.
+    v.acknowledge(b1!.batchId, receipt, []);
+    expect(v.stats().released).toBe(2);
+    v.close();
+  });
+
+  it('keeps rejected records, requeues records a receipt does not cover, and reports', async () => {
+    const v = await open();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await v.seal(makeRecord(w.stationId, parts))).recordId);
+    const b = v.openBatch(10, 1e9)!;
+    v.acknowledge(b.batchId, Buffer.from('r'), [
+      { recordId: ids[0], sha256: b.items[0].sha256, status: 'rejected', reason: 'signature key unknown' },
+      { recordId: ids[1], sha256: 'f'.repeat(64), status: 'stored' },
+    ]);
+    expect(v.recordState(ids[0])).toMatchObject({ state: 'rejected', rejectReason: 'signature key unknown' });
+    expect(v.recordState(ids[1])?.state).toBe('sealed');
+    expect(v.recordState(ids[2])?.state).toBe('sealed');
+    expect(alerts.some((a) => a.code === 'VAULT_REJECTED' && a.recordId === ids[0])).toBe(true);
+    expect(v.openBatch(10, 1e9)?.items.map((i) => i.recordId)).toEqual([ids[1], ids[2]]);
+    v.close();
+  });
+
+  it('never deletes an unacknowledged record, even by direct SQL', async () => {
+    const v = await open();
+    const { recordId } = await v.seal(makeRecord(w.stationId, parts));
+    v.close();
+    const db = new Database(vaultPath(w.dataDir));
+    expect(() => db.prepare('DELETE FROM records WHERE record_id = ?').run(recordId)).toThrow(/not released/);
+    expect(() => db.prepare('UPDATE records SET envelope = NULL WHERE record_id = ?').run(recordId)).toThrow(/not released/);
+    expect(() => db.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
+    expect(() => db.prepare("UPDATE audit SET kind = 'login' WHERE seq = 1").run()).toThrow(/append-only/);
+    db.close();
+  });
+
+  it('retention purges only released metadata past its age', async () => {
+    let now = 1_800_000_000_000;
+    const v = await open({ now: () => now, retention: { metadataDays: 1 } });
+    const a = await v.seal(makeRecord(w.stationId, parts));
+    await v.seal(makeRecord(w.stationId, parts));
+    const b = v.openBatch(1, 1e9)!;
+    v.acknowledge(b.batchId, Buffer.from('r'), [{ recordId: a.recordId, sha256: a.sha256, status: 'stored' }]);
+    now += 2 * 86_400_000;
+    expect(v.maintenance()).toEqual({ released: 0, purged: 1 });
+    expect(v.recordState(a.recordId)).toBeNull();
+    expect(v.stats()).toMatchObject({ sealed: 1, released: 0 });
+    v.close();
+  });
+
+  it('detects a tampered row before sending, reports it, keeps it, sends the rest', async () => {
+    const v = await open();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await v.seal(makeRecord(w.stationId, parts))).recordId);
+    const db = new Database(vaultPath(w.dataDir));
+    const row = db.prepare('SELECT envelope FROM records WHERE record_id = ?').get(ids[1]) as { envelope: Buffer };
+    const env = Buffer.from(row.envelope);
+    env[env.length - 100] ^= 0xff;
+    db.prepare('UPDATE records SET envelope = ? WHERE record_id = ?').run(env, ids[1]);
+    // Also re-hash so only the signature check can catch it.
+    const { createHash } = await import('node:crypto');
+    db.prepare('UPDATE records SET sha256 = ? WHERE record_id = ?').run(createHash('sha256').update(env).digest('hex'), ids[1]);
+    db.close();
+
+    const b = v.openBatch(10, 1e9)!;
+    expect(b.items.map((i) => i.recordId)).toEqual([ids[0], ids[2]]);
+    expect(alerts.filter((a) => a.code === 'VAULT_TAMPERED').map((a) => a.recordId)).toEqual([ids[1]]);
+    expect(v.recordState(ids[1])).toMatchObject({ state: 'sealed', tampered: true });
+    expect(v.stats().tampered).toBe(1);
+    const tamperEntries = v.auditEntriesSince(0).filter((e) => e.kind === 'tamper');
+    expect(tamperEntries).toHaveLength(1);
+    expect(tamperEntries[0].data.recordId).toBe(ids[1]);
+    expect(v.openBatch(10, 1e9)).toBeNull();
+    v.close();
+  });
+
+  it('refuses a corrupt database at start and leaves the file untouched', async () => {
+    const v = await open();
+    await v.seal(makeRecord(w.stationId, parts));
+    v.close();
+    const path = vaultPath(w.dataDir);
+    const bytes = readFileSync(path);
+    // Damage a page in the middle (keep the header so SQLite opens it).
+    const damaged = Buffer.from(bytes);
+    damaged.fill(0x5a, 4096 + 8, 4096 + 2000);
+    writeFileSync(path, damaged);
+    await expect(open()).rejects.toMatchObject({ code: 'VAULT_CORRUPT', message: expect.stringContaining(path) });
+    expect(readFileSync(path).equals(damaged)).toBe(true);
+    await expect(readVaultStatus(w.dataDir)).rejects.toMatchObject({ code: 'VAULT_CORRUPT' });
+    // Not a database at all.
+    writeFileSync(path, Buffer.from('this is not a database, just text '.repeat(200)));
+    const garbage = readFileSync(path);
+    await expect(open()).rejects.toMatchObject({ code: 'VAULT_CORRUPT', hint: expect.stringContaining('do not delete') });
+    expect(readFileSync(path).equals(garbage)).toBe(true);
+  });
+
+  it('refuses a vault that belongs to another station', async () => {
+    (await open()).close();
+    await expect(Vault.open({ dataDir: w.dataDir, stationId: 'ST-OTHER', signingKey: w.station, hqIdentity: w.hqPublicPath })).rejects.toMatchObject({ code: 'VAULT_STATION_MISMATCH' });
+  });
+
+  it('missing or malformed HQ key: opens (uplink can drain) but refuses to seal, naming the file', async () => {
+    const missing = `${w.root}/nope/hq-public.json`;
+    const v = await open({ hqIdentity: missing });
+    expect(alerts.some((a) => a.code === 'VAULT_HQ_KEY')).toBe(true);
+    await expect(v.seal(makeRecord(w.stationId, parts))).rejects.toMatchObject({ code: 'VAULT_HQ_KEY_MISSING', message: expect.stringContaining(missing) });
+    expect(() => v.requireSealable()).toThrow(missing);
+    v.close();
+    const bad = `${w.root}/bad-hq.json`;
+    copyFileSync(w.hqPublicPath, bad);
+    writeFileSync(bad, readFileSync(bad, 'utf8').replace('"hpkeX25519": "', '"hpkeX25519": "AAAA'));
+    const v2 = await open({ hqIdentity: bad });
+    await expect(v2.seal(makeRecord(w.stationId, parts))).rejects.toMatchObject({ code: 'VAULT_HQ_KEY_MALFORMED', message: expect.stringContaining(bad) });
+    expect(v2.stats().sealed).toBe(0);
+    v2.close();
+  });
+
+  it('disk guard: below the reserve refuses with a clear message, raises an alert, writes nothing', async () => {
+    let free = 10 * 1024 * 1024 * 1024;
+    const v = await open({ reserveBytes: 100 * 1024 * 1024, diskSpace: () => ({ freeBytes: free, totalBytes: free * 2 }) });
+    expect(v.checkDisk().ok).toBe(true);
+    await v.seal(makeRecord(w.stationId, parts));
+    free = 50 * 1024 * 1024;
+    expect(v.checkDisk().ok).toBe(false);
+    await expect(v.seal(makeRecord(w.stationId, parts))).rejects.toMatchObject({ code: 'VAULT_DISK_LOW', message: expect.stringMatching(/50 MB free.*reserve is 100 MB/) });
+    expect(alerts.filter((a) => a.code === 'VAULT_DISK_LOW').length).toBe(1); // rate-limited
+    expect(v.stats().sealed).toBe(1);
+    expect(v.auditEntriesSince(0).some((e) => e.kind === 'alert' && e.data.code === 'VAULT_DISK_LOW')).toBe(true);
+    v.close();
+  });
+
+  it('a disk that fills up mid-write leaves no half record and a consistent database', async () => {
+    const v = await open();
+    await v.seal(makeRecord(w.stationId, parts));
+    const db = (v as unknown as { db: Database.Database }).db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    // The file may grow by only a few pages: the next record's BLOB does not fit (SQLITE_FULL).
+    db.pragma(`max_page_count = ${pages + 3}`);
+    const r = makeRecord(w.stationId, parts);
+    await expect(v.seal(r)).rejects.toMatchObject({ code: 'VAULT_DISK_FULL' });
+    expect(v.recordState(r.recordId)).toBeNull();
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    db.pragma('max_page_count = 1073741823');
+    await v.seal(r); // the same record, retried after space came back
+    expect(v.stats().sealed).toBe(2);
+    expect(v.audit.verify()).toMatchObject({ ok: true });
+    v.close();
+  });
+
+  it('audit chain: entries for every event, each head signed, verifiable by headquarters', async () => {
+    const v = await open();
+    v.audit.append('login', { officerId: 'officer-007' });
+    const a = await v.seal(makeRecord(w.stationId, parts));
+    const b = v.openBatch(5, 1e9)!;
+    v.acknowledge(b.batchId, Buffer.from('r'), [{ recordId: a.recordId, sha256: a.sha256, status: 'stored' }]);
+    v.audit.append('config_change', { key: 'vault.reserveMb', from: 512, to: 1024 });
+    v.audit.append('command_received', { commandId: 'c-1', name: 'status' });
+    v.audit.append('logout', { officerId: 'officer-007' });
+    const entries = v.auditEntriesSince(0);
+    expect(entries.map((e) => e.kind)).toEqual(['vault_open', 'login', 'record_sealed', 'batch_sent', 'receipt_received', 'release', 'config_change', 'command_received', 'logout']);
+    expect(verifyAuditChain(entries, w.station.publicKey, { stationId: w.stationId })).toMatchObject({ ok: true, count: 9 });
+    // A later slice verifies from the anchor HQ already holds.
+    const tail = v.auditEntriesSince(5);
+    expect(verifyAuditChain(tail, w.station.publicKey, { stationId: w.stationId, anchor: { seq: 5, hash: entries[4].hash } }).ok).toBe(true);
+    expect(() => v.audit.append('login', { photo: 'x'.repeat(600) })).toThrow(/512/);
+    v.close();
+  });
+
+  it('readVaultStatus: counts per state, oldest unacked age, free space — read-only', async () => {
+    const empty = await readVaultStatus(w.dataDir, { reserveBytes: 1 });
+    expect(empty.exists).toBe(false);
+    const v = await open();
+    const r = await v.seal(makeRecord(w.stationId, parts));
+    await v.seal(makeRecord(w.stationId, parts));
+    v.openBatch(1, 1e9);
+    const sealedAt = Date.now();
+    const s = await readVaultStatus(w.dataDir, { reserveBytes: 1 });
+    expect(s).toMatchObject({ exists: true, counts: { sealed: 1, inFlight: 1, acknowledged: 0, released: 0, rejected: 0, tampered: 0 }, belowReserve: false });
+    expect(s.oldestUnackedAgeMs).toBeGreaterThanOrEqual(0);
+    expect(s.oldestUnackedAgeMs).toBeLessThan(60_000 + (Date.now() - sealedAt));
+    expect(s.freeBytes).toBeGreaterThan(0);
+    expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
+    v.close();
+  });
+});
