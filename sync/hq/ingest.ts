@@ -91,8 +91,20 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   };
   const client: MqttClient = mqtt.connect(o.brokerUrl, opts);
 
+  // A publish waiting for PUBACK is failed when the connection closes (the station resends; we answer again).
+  const closeWaiters = new Set<() => void>();
   const publish = (topic: string, payload: Buffer, retain = false): Promise<void> =>
-    new Promise((resolve, reject) => client.publish(topic, payload, { qos: 1, retain }, (e) => (e ? reject(e) : resolve())));
+    new Promise((resolve, reject) => {
+      let done = false;
+      const abort = (): void => { if (!done) { done = true; reject(new Error('connection closed before PUBACK')); } };
+      closeWaiters.add(abort);
+      client.publish(topic, payload, { qos: 1, retain }, (e) => {
+        closeWaiters.delete(abort);
+        if (done) return;
+        done = true;
+        if (e) reject(e); else resolve();
+      });
+    });
 
   const alarm = (kind: string, detail: string, stationId: string | null, recordId: string | null = null): void => {
     log.warn({ alarm: kind, stationId, recordId }, detail);
@@ -261,7 +273,12 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       events.emit('connected');
     });
   });
-  client.on('close', () => { isConnected = false; });
+  client.on('close', () => {
+    isConnected = false;
+    const w = [...closeWaiters];
+    closeWaiters.clear();
+    for (const f of w) f();
+  });
   client.on('error', (err) => {
     const code = (err as { code?: unknown }).code;
     log.error({ reasonCode: code, broker: o.brokerUrl }, typeof code === 'number' ? `broker refused the connection: reason code 0x${code.toString(16)} (${err.message})` : `broker connection error: ${err.message}`);

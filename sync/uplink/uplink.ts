@@ -133,6 +133,7 @@ export class Uplink extends EventEmitter {
   private reconnectAttempts = 0;
   private lastReceiptAt: number | null = null;
   private eventQueue: EventPayload[] = [];
+  private readonly onCloseWaiters = new Set<() => void>();
   private readonly startedAt = Date.now();
 
   constructor(opts: UplinkOptions) {
@@ -293,6 +294,9 @@ export class Uplink extends EventEmitter {
   private onClose(): void {
     const was = this.connected;
     this.connected = false;
+    const waiters = [...this.onCloseWaiters];
+    this.onCloseWaiters.clear();
+    for (const w of waiters) w();
     for (const p of this.pending.values()) p.sending = false;
     if (was) this.emit('disconnected');
     if (this.stopping || !this.client) return;
@@ -348,15 +352,28 @@ export class Uplink extends EventEmitter {
     await this.publish(this.t.status(this.o.stationId), Buffer.from(JSON.stringify(p)), { retain: true });
   }
 
+  /**
+   * QoS 1 publish resolved on PUBACK. Rejected when the connection closes first:
+   * mqtt.js would keep the packet for the next connection and call back much
+   * later (or never); our own resend logic owns retries instead.
+   */
   private publish(topic: string, payload: Buffer, opts: { retain?: boolean; expirySec?: number }): Promise<void> {
     const client = this.client;
     if (!client) return Promise.reject(new Error('uplink not started'));
     const v5 = (this.o.protocolVersion ?? 5) === 5;
     return new Promise((resolve, reject) => {
+      let done = false;
+      const abort = (): void => { if (!done) { done = true; reject(new Error('connection closed before PUBACK')); } };
+      this.onCloseWaiters.add(abort);
       client.publish(topic, payload, {
         qos: 1, retain: opts.retain ?? false,
         ...(v5 && opts.expirySec ? { properties: { messageExpiryInterval: opts.expirySec } } : {}),
-      }, (err) => (err ? reject(err) : resolve()));
+      }, (err) => {
+        this.onCloseWaiters.delete(abort);
+        if (done) return;
+        done = true;
+        if (err) reject(err); else resolve();
+      });
     });
   }
 

@@ -1,0 +1,216 @@
+/**
+ * The issue's scenarios, each against its own real Mosquitto. Every one ends
+ * with the same invariant check (invariant.ts).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPrivateKey } from 'node:crypto';
+import mqtt from 'mqtt';
+import { startMosquitto, type Mosquitto, type MosquittoOptions } from '../helpers/mosquitto';
+import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture } from './helpers';
+import { checkInvariant } from './invariant';
+import { Uplink, type UplinkOptions } from '../../sync/uplink';
+import { startHq, type HqHandle, type HqOptions } from '../../sync/hq/ingest';
+import { topics } from '../../sync/topics';
+import { buildFrames } from '../../sync/uplink/frame';
+import { signMessage, encodeSigned } from '../../sync/uplink/signed';
+import { generateKeyPairSync } from 'node:crypto';
+import pino from 'pino';
+
+const testLog = process.env.UPLINK_TEST_LOG ? pino({ level: process.env.UPLINK_TEST_LOG }, pino.destination(2)) : undefined;
+
+type Ob = ReturnType<typeof openOutbox>;
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) {
+    try { await c(); } catch { /* best effort */ }
+  }
+});
+
+async function env(stationId: string, brokerOpts: MosquittoOptions = {}) {
+  const broker = await startMosquitto(brokerOpts);
+  cleanups.push(() => broker.dispose());
+  const f = await makeFixture(stationId);
+  cleanups.push(() => f.cleanup());
+  const ob = openOutbox(f);
+  cleanups.push(() => ob.close());
+  return { broker, f, ob };
+}
+
+async function hqOn(broker: Mosquitto, f: Fixture, extra: Partial<HqOptions> = {}): Promise<HqHandle> {
+  const hq = await startHq({ brokerUrl: broker.url, dataDir: f.hqDir, workerId: extra.workerId ?? 'w1', logger: testLog, ...extra });
+  hq.store.registerStation({ stationId: f.stationId, unit: 'UNIT-A', publicKey: f.stationPubPem });
+  cleanups.push(() => hq.stop());
+  await waitFor(() => hq.connected(), 20_000, 'hq connected');
+  return hq;
+}
+
+function uplinkOn(broker: Mosquitto, f: Fixture, ob: Ob, extra: Partial<UplinkOptions> = {}): Uplink {
+  const up = new Uplink({
+    brokerUrl: broker.url, stationId: f.stationId, outbox: ob, signingKey: createPrivateKey(f.stationKeyPem),
+    hqIdentity: f.hqPublic, dataDir: f.stationDir, maxBatchRecords: 10, receiptTimeoutMs: 1_500, receiptTimeoutMaxMs: 4_000,
+    reconnectBaseMs: 200, reconnectMaxMs: 1_500, logger: testLog, ...extra,
+  });
+  cleanups.push(() => up.stop(2_000));
+  return up;
+}
+
+function invariant(f: Fixture, ob: Ob, hq: HqHandle, ids: string[], all = true): void {
+  checkInvariant({ ids, stationId: f.stationId, hq: hq.store, states: ob.states(), receiptOf: (id) => ob.receiptOf(id), receiptKey: hqPrivate(f).receiptKey, expectAllAcked: all });
+}
+
+describe('uplink scenarios (real Mosquitto)', () => {
+  it('broker killed with SIGKILL mid-batch and restarted: nothing lost, nothing doubled', async () => {
+    const { broker, f, ob } = await env('st-kill-broker');
+    const hq = await hqOn(broker, f);
+    const ids = await ob.seal(120, 20_000);
+    const up = uplinkOn(broker, f, ob);
+    await up.start();
+    await waitFor(() => hq.store.recordCount() >= 20, 30_000, 'first batches stored');
+    await broker.kill9();
+    const ackedAtKill = ob.stats().acknowledged;
+    expect(ackedAtKill).toBeLessThan(ids.length);
+    await new Promise((r) => setTimeout(r, 500));
+    await broker.start();
+    await waitFor(() => ob.stats().acknowledged === ids.length, 90_000, 'all acknowledged after broker restart');
+    invariant(f, ob, hq, ids);
+  });
+
+  it('headquarters down for a while, then back: the station holds, resends, and ends exactly once', async () => {
+    const { broker, f, ob } = await env('st-hq-down');
+    let hq = await hqOn(broker, f);
+    const ids = await ob.seal(30, 5_000);
+    const up = uplinkOn(broker, f, ob);
+    await up.start();
+    await waitFor(() => ob.stats().acknowledged === 30, 30_000, 'first wave acknowledged');
+    await hq.stop();
+    await waitFor(() => up.status().paused, 10_000, 'station sees ingest offline');
+    ids.push(...await ob.seal(30, 5_000));
+    up.syncNow(); // forced send while HQ is down: batches wait at the broker or are resent later
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(ob.stats().acknowledged).toBe(30);
+    hq = await hqOn(broker, f);
+    await waitFor(() => ob.stats().acknowledged === ids.length, 60_000, 'all acknowledged after hq returns');
+    invariant(f, ob, hq, ids);
+  });
+
+  it('the same batch published twice is stored once and answered "duplicate"', async () => {
+    const { broker, f, ob } = await env('st-dup');
+    const hq = await hqOn(broker, f);
+    const ids = await ob.seal(5, 2_000);
+    const b = ob.openBatch(10, 1 << 20)!;
+    const frame = buildFrames({ stationId: f.stationId, batchId: b.batchId, attempt: 1, items: b.items }, 1 << 20)[0]!;
+    const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    cleanups.push(() => c.endAsync());
+    const receipts: string[] = [];
+    c.on('message', (_t, p) => receipts.push(p.toString()));
+    await c.subscribeAsync(topics.receipt(f.stationId), { qos: 1 });
+    await c.publishAsync(topics.batch(f.stationId), frame, { qos: 1 });
+    await waitFor(() => receipts.length === 1, 20_000, 'first receipt');
+    await c.publishAsync(topics.batch(f.stationId), frame, { qos: 1 });
+    await waitFor(() => receipts.length === 2, 20_000, 'second receipt');
+    const bodies = receipts.map((r) => JSON.parse((JSON.parse(r) as { body: string }).body) as { results: { status: string }[] });
+    expect(bodies[0]!.results.every((x) => x.status === 'stored')).toBe(true);
+    expect(bodies[1]!.results.every((x) => x.status === 'duplicate')).toBe(true);
+    expect(hq.store.recordCount(f.stationId)).toBe(5);
+    // the real uplink then resends the same in-flight batch and gets it acknowledged as duplicate
+    const up = uplinkOn(broker, f, ob);
+    await up.start();
+    await waitFor(() => ob.stats().acknowledged === 5, 20_000, 'acknowledged');
+    expect(hq.store.recordCount(f.stationId)).toBe(5);
+    invariant(f, ob, hq, ids);
+  });
+
+  it('a forged receipt and a receipt for an unknown batch are ignored and reported', async () => {
+    const { broker, f, ob } = await env('st-forged');
+    const ids = await ob.seal(4, 2_000);
+    const up = uplinkOn(broker, f, ob, { receiptTimeoutMs: 60_000 });
+    const security: string[] = [];
+    up.on('security', (e: { reason: string }) => security.push(e.reason));
+    const sent: string[] = [];
+    up.on('sent', (e: { batchId: string }) => sent.push(e.batchId));
+    await up.start();
+    await waitFor(() => sent.length >= 1, 20_000, 'batch sent (no HQ yet)');
+    const b = ob.inFlightBatches()[0]!;
+    const results = b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' }));
+    const { batchHash } = await import('../../sync/uplink/frame');
+    const body = { type: 'receipt', stationId: f.stationId, batchId: b.batchId, batchHash: batchHash(b.batchId, b.items), results, at: Date.now(), worker: 'evil' };
+    const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    cleanups.push(() => c.endAsync());
+    // 1) right shape, signed by a key HQ does not own, claiming HQ's key id
+    const evil = generateKeyPairSync('ed25519').privateKey;
+    const forged = signMessage(body, evil, (await import('../../sync/uplink/signed')).keyId(hqPrivate(f).receiptKey));
+    await c.publishAsync(topics.receipt(f.stationId), encodeSigned(forged), { qos: 1 });
+    // 2) validly signed by HQ's receipt key, but for a batch the station never sent
+    const unknown = signMessage({ ...body, batchId: '01900000-0000-7000-8000-000000000000' }, hqPrivate(f).receiptKey);
+    await c.publishAsync(topics.receipt(f.stationId), encodeSigned(unknown), { qos: 1 });
+    // 3) garbage
+    await c.publishAsync(topics.receipt(f.stationId), Buffer.from('{not json'), { qos: 1 });
+    await waitFor(() => security.length >= 3, 20_000, 'three security events');
+    expect(security.some((s) => /bad signature/.test(s))).toBe(true);
+    expect(security.some((s) => /unknown batch/.test(s))).toBe(true);
+    expect(ob.stats().acknowledged).toBe(0);
+    expect(Object.values(ob.states()).every((s) => s === 'in_flight' || s === 'sealed')).toBe(true);
+    // the genuine HQ then completes the job
+    const hq = await hqOn(broker, f);
+    up.syncNow();
+    await waitFor(() => ob.stats().acknowledged === ids.length, 30_000, 'acknowledged by the real HQ');
+    invariant(f, ob, hq, ids);
+  });
+
+  it('an enrollment larger than the broker packet limit is chunked and reassembled', async () => {
+    const { broker, f, ob } = await env('st-chunk', { maxPacketSize: 64 * 1024 });
+    const hq = await hqOn(broker, f);
+    const small = await ob.seal(3, 1_000);
+    const big = await ob.seal(1, 300_000);
+    const more = await ob.seal(3, 1_000);
+    const ids = [...small, ...big, ...more];
+    const up = uplinkOn(broker, f, ob);
+    const frames: number[] = [];
+    up.on('sent', (e: { frames: number }) => frames.push(e.frames));
+    await up.start();
+    await waitFor(() => ob.stats().acknowledged === ids.length, 60_000, 'all acknowledged');
+    expect(up.status().brokerMaxPacket).toBe(64 * 1024);
+    expect(Math.max(...frames)).toBeGreaterThanOrEqual(5);
+    const row = hq.store.findRecord(big[0]!)!;
+    expect(row.envelope.length).toBeGreaterThan(300_000);
+    expect((hq.db.prepare('SELECT COUNT(*) AS n FROM chunks').get() as { n: number }).n).toBe(0);
+    invariant(f, ob, hq, ids);
+  });
+
+  it('two headquarters workers on one shared subscription split the load, each record stored once', async () => {
+    const { broker, f, ob } = await env('st-shared');
+    const w1 = await hqOn(broker, f, { workerId: 'w1' });
+    const w2 = await hqOn(broker, f, { workerId: 'w2' });
+    const ids = await ob.seal(120, 2_000);
+    const up = uplinkOn(broker, f, ob, { maxBatchRecords: 5 });
+    await up.start();
+    await waitFor(() => ob.stats().acknowledged === ids.length, 60_000, 'all acknowledged');
+    const byWorker = w1.db.prepare('SELECT worker, COUNT(*) AS n FROM records GROUP BY worker').all() as { worker: string; n: number }[];
+    expect(byWorker.map((r) => r.worker).sort()).toEqual(['w1', 'w2']);
+    expect(byWorker.reduce((s, r) => s + r.n, 0)).toBe(ids.length);
+    invariant(f, ob, w1, ids);
+    void w2;
+  });
+
+  it('malformed payloads on subscribed topics are dropped without blocking the outbox', async () => {
+    const { broker, f, ob } = await env('st-garbage');
+    const hq = await hqOn(broker, f);
+    const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    cleanups.push(() => c.endAsync());
+    for (const [t, p] of [
+      [topics.batch(f.stationId), Buffer.from('ESB\x01\xff\xff\xff\xffjunk', 'latin1')],
+      [topics.batch(f.stationId), Buffer.alloc(3)],
+      [topics.status(f.stationId), Buffer.from('[')],
+      [topics.health(f.stationId), Buffer.from('null')],
+      [topics.events(f.stationId), Buffer.from('{}')],
+      [topics.cmd(f.stationId, 'lock'), Buffer.from('not signed')],
+      [topics.ingest('bogus'), Buffer.from('{"online": "yes"}')],
+    ] as const) await c.publishAsync(t, p, { qos: 1 });
+    const ids = await ob.seal(12, 1_000);
+    const up = uplinkOn(broker, f, ob);
+    await up.start();
+    await waitFor(() => ob.stats().acknowledged === ids.length, 30_000, 'all acknowledged');
+    invariant(f, ob, hq, ids);
+  });
+});

@@ -1,0 +1,22 @@
+/**
+ * A station uplink in its own process, for the SIGKILL scenario.
+ * argv: <config.json> with { brokerUrl, stationId, stationDir, stationKeyPem, hqPublicPath }
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createPrivateKey } from 'node:crypto';
+import { Uplink } from '../../sync/uplink';
+import { loadHqPublicIdentity } from '../../sync/wire';
+import { SqliteTestOutbox } from './test-outbox';
+
+const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { brokerUrl: string; stationId: string; stationDir: string; stationKeyPem: string; hqPublicPath: string };
+const ob = new SqliteTestOutbox(join(cfg.stationDir, 'outbox.db'));
+const up = new Uplink({
+  brokerUrl: cfg.brokerUrl, stationId: cfg.stationId, outbox: ob, signingKey: createPrivateKey(cfg.stationKeyPem),
+  hqIdentity: loadHqPublicIdentity(cfg.hqPublicPath), dataDir: cfg.stationDir, maxBatchRecords: 10,
+  receiptTimeoutMs: 1_500, receiptTimeoutMaxMs: 4_000, reconnectBaseMs: 200, reconnectMaxMs: 1_500,
+});
+up.on('sent', (e: { batchId: string }) => process.stdout.write(`sent ${e.batchId}\n`));
+up.on('acknowledged', (e: { batchId: string }) => process.stdout.write(`acked ${e.batchId}\n`));
+void up.start().then(() => process.stdout.write('started\n'));
+process.on('SIGTERM', () => { void up.stop().then(() => { ob.close(); process.exit(0); }); });
