@@ -96,7 +96,7 @@ export class FakeCamera implements CameraPort {
     if (this.failNext > 0) { this.failNext--; throw new StationError('CAM_FAILED', 'camera (simulated) exited with status 1', { hint: 'retry; if it persists check the camera cable' }); }
     const jpeg = Buffer.from(await syntheticPortraitJpeg(m));
     if (m === 'dark') {
-      return { jpeg, width: 480, height: 640, metrics: { exposure: 0.1, contrast: 0.2, sharpness: 180, background: 0.95 }, verdict: 'reject', reasons: [{ code: 'too_dark', message: 'too dark — add light in front of the person' }] };
+      return { jpeg, width: 480, height: 640, metrics: { exposure: 0.1, contrast: 0.2, sharpness: 180, background: 0.95 }, verdict: 'reject', reasons: [{ code: 'too-dark', message: 'too dark — turn on or check the booth lights' }] };
     }
     return { jpeg, width: 480, height: 640, metrics: { exposure: 0.55, contrast: 0.6, sharpness: 240, background: 0.97 }, verdict: 'accept', reasons: [] };
   }

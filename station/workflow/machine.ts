@@ -190,6 +190,7 @@ export class Workflow extends EventEmitter {
     const res = await this.deps.officers.verify(officerId, pin, card ? () => card.readIdentity() : undefined);
     if (!res.ok) {
       this.log.warn({ officerId, code: res.code }, 'officer login refused');
+      this.emit('audit', { kind: 'login', officerId: officerId.slice(0, 64), result: 'refused', reason: res.code });
       const msg: Record<string, string> = {
         OFFICER_BAD_CREDENTIALS: 'wrong officer id or PIN',
         OFFICER_LOCKED: 'this officer is locked after too many wrong PINs',
@@ -208,6 +209,7 @@ export class Workflow extends EventEmitter {
     this.activeOfficer = { id: officer.id, name: officer.name };
     this.touch();
     this.log.info({ officerId: officer.id }, 'officer logged in');
+    this.emit('audit', { kind: 'login', officerId: officer.id, result: 'ok' });
     this.changed();
     return { token, officer: { id: officer.id, name: officer.name } };
   }
@@ -229,12 +231,14 @@ export class Workflow extends EventEmitter {
       this.activeOfficer = null;
     }
     this.log.info({ officerId: s.officer.id }, 'officer logged out');
+    this.emit('audit', { kind: 'logout', officerId: s.officer.id, result: 'ok', reason: 'logout' });
     this.emit('logout', { reason: 'logout', tokens: [token] });
     this.changed();
   }
 
   private logoutAll(reason: 'idle' | 'replaced'): void {
     const tokens = [...this.officerSessions.keys()];
+    if (this.activeOfficer) this.emit('audit', { kind: 'logout', officerId: this.activeOfficer.id, result: 'ok', reason });
     if (this.session) this.discard(reason === 'idle' ? 'idle logout' : 'another officer logged in');
     this.officerSessions.clear();
     this.activeOfficer = null;

@@ -28,6 +28,8 @@ export interface FingerCaptureResult {
   png: Buffer;
   width: number;
   height: number;
+  /** Sensor resolution (pixels per inch); 500 when not given. */
+  ppi?: number;
   /** 0–100, higher is better. */
   quality: number;
   attempts: number;

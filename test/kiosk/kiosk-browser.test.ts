@@ -24,7 +24,7 @@ async function open(over: Parameters<typeof makeRig>[0] = {}): Promise<Page> {
   kiosk = await startKiosk({ port: 0, workflow: rig.wf, logger: nullLogger(), language: 'en', statusIntervalMs: 300 });
   const page = await b.page();
   await page.goto(kiosk.url);
-  await page.evaluate(() => { sessionStorage.clear(); localStorage.clear(); });
+  await page.evaluate('sessionStorage.clear(); localStorage.clear();');
   await page.goto(kiosk.url);
   return page;
 }
@@ -71,7 +71,7 @@ describe('kiosk page in Chromium', () => {
     await page.getByTestId('finger-capture').click();
     await page.locator('[data-testid="finger-7"][data-status="captured"]').waitFor();
     await page.getByTestId('finger-7').click();
-    await expect.poll(() => page.getByTestId('finger-preview').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(256);
+    await expect.poll(() => page.getByTestId('finger-preview').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(256);
     await page.getByTestId('next').click();
 
     await page.getByTestId('portrait-capture').click();
@@ -98,11 +98,11 @@ describe('kiosk page in Chromium', () => {
     await page.getByTestId('next').click();
     await page.getByTestId('portrait-capture').click();
     await page.locator('[data-testid="portrait-verdict"][data-verdict="reject"]').waitFor();
-    expect(await page.locator('[data-testid="portrait-reasons"] li[data-code="too_dark"]').textContent()).toBe('Too dark — add light in front of the person.');
+    expect(await page.locator('[data-testid="portrait-reasons"] li[data-code="too-dark"]').textContent()).toBe('Too dark — turn on or check the booth lights.');
     expect(await page.getByTestId('next').isDisabled()).toBe(true);
     // Vietnamese from the translation file
     await page.getByTestId('lang').click();
-    await expect.poll(() => page.locator('[data-testid="portrait-reasons"] li').first().textContent()).toBe('Quá tối — tăng ánh sáng phía trước người dân.');
+    await expect.poll(() => page.locator('[data-testid="portrait-reasons"] li').first().textContent()).toBe('Quá tối — bật hoặc kiểm tra đèn trong buồng.');
   });
 
   it('a locked station refuses a session and says why', async () => {

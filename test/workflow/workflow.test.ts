@@ -119,7 +119,7 @@ describe('enrollment workflow', () => {
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     let v = await rig.wf.capturePortrait(t);
-    expect(v.session!.portrait).toMatchObject({ status: 'rejected', verdict: 'reject', reasons: [{ code: 'too_dark' }] });
+    expect(v.session!.portrait).toMatchObject({ status: 'rejected', verdict: 'reject', reasons: [{ code: 'too-dark' }] });
     expect(rig.wf.portraitPreview(t)![0]).toBe(0xff);
     expect(await codeOf(() => rig!.wf.next(t))).toBe('WORKFLOW_INCOMPLETE');
     v = await rig.wf.capturePortrait(t);
@@ -249,8 +249,7 @@ describe('enrollment workflow', () => {
     expect(marker.step).toBe('fingerprints');
     // "Power cut": the process dies without stop(); a new workflow starts on the same data dir.
     const dir = rig.dir;
-    const { makeRig: again } = await import('./helpers');
-    const rig2 = await again({}, dir);
+    const rig2 = await makeRig({}, dir);
     try {
       expect(rig2.wf.lostSession()).toMatchObject({ sessionId: marker.sessionId, step: 'fingerprints', kind: 'enrollment' });
       const t2 = await login(rig2);

@@ -1,0 +1,288 @@
+/**
+ * Adapters binding the workflow's ports (./ports.ts) to the real parts:
+ * the fingerprint capture flow (drivers/fingerprint), the camera and portrait
+ * pipeline (drivers/camera), the chip reader (drivers/card), the vault
+ * (station/vault) with the record model of sync/wire/record.ts, and the
+ * station's lock / offline policy / disk state.
+ */
+import { v7 as uuidv7 } from 'uuid';
+import type { Logger } from 'pino';
+import { StationError } from '../../drivers/common/errors';
+import { captureFinger as runCaptureFlow } from '../../drivers/fingerprint/capture-flow';
+import type { FingerprintScanner } from '../../drivers/fingerprint/types';
+import type { Camera } from '../../drivers/camera/types';
+import { processPortrait, type PortraitOptions } from '../../drivers/camera/portrait';
+import type { CardReaderDriver } from '../../drivers/card/reader';
+import type { CscaStore } from '../../drivers/card/passive-auth';
+import type { EnrollmentRecord, FingerprintEntry, PassiveAuthVerdict as WirePaVerdict, PersonalDetails as WireDetails } from '../../sync/wire/record';
+import type { OutboxStats } from '../../sync/outbox';
+import type {
+  CameraPort, ChipPort, ChipReadResult, EnrollmentDraft, FingerprintPort, GuardVerdict, OfficerCardPort, PersonalDetails,
+  SealerPort, StationGuardPort, UplinkStatus, UplinkStatusPort, DeviceState, DeviceStatusPort,
+} from './ports';
+
+// ───────────────────────── fingerprint ─────────────────────────
+
+export interface FingerprintAdapterOptions {
+  maxAttempts: number;
+  /** Quality (0–100) at which a capture is accepted. */
+  threshold: number;
+  /** How long to wait for the finger on each attempt (default 20 s). */
+  fingerTimeoutMs?: number;
+  /** Between attempts wait for the finger to be lifted (default true; the simulator may not lift). */
+  waitForRemoval?: boolean;
+  logger?: Logger;
+}
+
+/** The per-finger capture flow of drivers/fingerprint behind the workflow's FingerprintPort. */
+export function fingerprintPort(scanner: FingerprintScanner, o: FingerprintAdapterOptions): FingerprintPort {
+  return {
+    async captureFinger(position, { signal, onProgress }) {
+      onProgress?.({ phase: 'place_finger', attempt: 1 });
+      const r = await runCaptureFlow(scanner, {
+        position, maxAttempts: o.maxAttempts, threshold: o.threshold, fingerTimeoutMs: o.fingerTimeoutMs, waitForRemoval: o.waitForRemoval, signal, logger: o.logger,
+        onAttempt: (a) => {
+          if (a.quality !== undefined && a.quality >= o.threshold) onProgress?.({ phase: 'captured', attempt: a.attempt, quality: a.quality });
+          else if (a.attempt < o.maxAttempts) onProgress?.({ phase: 'lift_finger', attempt: a.attempt + 1, ...(a.quality !== undefined ? { quality: a.quality } : {}) });
+        },
+      });
+      return { position, png: r.png, width: r.width, height: r.height, ppi: r.ppi, quality: r.quality, attempts: r.attempts, passed: r.meetsThreshold };
+    },
+  };
+}
+
+// ───────────────────────── camera ─────────────────────────
+
+/** A still from the camera through the portrait pipeline (crop, resize, quality verdict). */
+export function cameraPort(camera: Camera, portrait: PortraitOptions = {}): CameraPort {
+  return {
+    async capturePortrait({ signal, onProgress }) {
+      onProgress?.({ phase: 'capturing' });
+      const shot = await camera.capture({ signal });
+      const p = await processPortrait(shot.jpeg, portrait);
+      shot.jpeg.fill(0);
+      const metrics: Record<string, number> = {};
+      for (const [k, v] of Object.entries(p.metrics)) {
+        if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+        else if (typeof v === 'boolean') metrics[k] = v ? 1 : 0;
+      }
+      metrics.quality = p.quality;
+      return { jpeg: p.jpeg, width: p.width, height: p.height, metrics, verdict: p.verdict === 'ok' ? 'accept' : 'reject', reasons: p.reasons.map((r) => ({ code: r.code, message: r.message })) };
+    },
+  };
+}
+
+// ───────────────────────── chip ─────────────────────────
+
+export interface ChipAdapterOptions {
+  /** Reader name / pattern for citizen cards (config devices.card.reader); empty = any. */
+  reader?: string;
+  csca?: CscaStore;
+  /** How long to wait for the card to be put on the reader (default 30 s). */
+  waitMs?: number;
+  logger?: Logger;
+}
+
+/** ICAO 9303 read with BAC and passive authentication behind the workflow's ChipPort. */
+export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): ChipPort {
+  return {
+    async readChip(mrz, { signal, onProgress }) {
+      if (signal.aborted) throw new StationError('CARD_ABORTED', 'chip read cancelled');
+      onProgress?.({ phase: 'reading_chip' });
+      const info = await reader.waitForCard({ ...(o.reader ? { reader: o.reader } : {}), timeoutMs: o.waitMs ?? 30_000 });
+      const r = await reader.readDocument({ reader: info.name, bac: mrz, ...(o.csca ? { csca: o.csca } : {}), ...(o.logger ? { logger: o.logger } : {}) });
+      const mrzFields: Record<string, string | null> = {
+        documentNumber: r.mrz.documentNumber, lastName: r.mrz.lastName, firstName: r.mrz.firstName, birthDate: r.mrz.birthDate,
+        expirationDate: r.mrz.expirationDate, sex: r.mrz.sex, nationality: r.mrz.nationality, issuingState: r.mrz.issuingState,
+      };
+      const v = r.passiveAuth;
+      const passiveAuth: ChipReadResult['passiveAuth'] = v.verdict === 'valid' ? { status: 'valid' }
+        : v.verdict === 'invalid' ? { status: 'invalid', reason: v.reason ?? 'passive authentication failed' }
+          : { status: 'not_checkable', reason: v.reason ?? 'no CSCA certificate configured' };
+      return { dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth };
+    },
+  };
+}
+
+/**
+ * The officer's card (scheme card-bound v1, docs/local-api.md): its ATR and,
+ * on readers that answer PC/SC GET DATA (FF CA 00 00 00), its UID.
+ */
+export function officerCardPort(reader: CardReaderDriver, readerName?: string, waitMs = 3000): OfficerCardPort {
+  return {
+    async readIdentity() {
+      const info = await reader.waitForCard({ ...(readerName ? { reader: readerName } : {}), timeoutMs: waitMs });
+      let uid: string | null = null;
+      try {
+        const ch = await reader.connect(info.name);
+        try {
+          const r = await ch.transmit(Buffer.from('FFCA000000', 'hex'));
+          if (r.sw === 0x9000 && r.data.length > 0) uid = r.data.toString('hex');
+        } finally {
+          await (ch as unknown as { close?: () => Promise<void> }).close?.();
+        }
+      } catch { /* contact cards have no UID: ATR only */ }
+      return { atr: (info.atr ?? '').toLowerCase(), uid };
+    },
+  };
+}
+
+// ───────────────────────── vault ─────────────────────────
+
+/** Splits a Vietnamese-order full name: family name first, then middle and given names. */
+export function splitName(fullName: string): { surname: string; givenNames: string } {
+  const parts = fullName.trim().split(/\s+/);
+  return { surname: parts[0] ?? '', givenNames: parts.slice(1).join(' ') };
+}
+
+function wireDetails(d: PersonalDetails, extra: Record<string, string>): WireDetails {
+  const n = splitName(d.fullName);
+  const out: WireDetails = { surname: n.surname, givenNames: n.givenNames, dateOfBirth: d.dateOfBirth, sex: d.sex };
+  if (d.nationality) out.nationality = d.nationality;
+  if (d.address) out.address = d.address;
+  if (d.documentNumber) out.documentNumber = d.documentNumber;
+  if (d.nationalId) out.nationalId = d.nationalId;
+  if (d.phone) out.phone = d.phone;
+  const x: Record<string, string> = { fullName: d.fullName, unitCode: d.unitCode, ...extra };
+  if (d.placeOfOrigin) x.placeOfOrigin = d.placeOfOrigin;
+  if (d.documentExpiry) x.documentExpiry = d.documentExpiry;
+  out.extra = x;
+  return out;
+}
+
+function wirePa(v: ChipReadResult['passiveAuth']): { verdict: WirePaVerdict; reason?: string } {
+  if (v.status === 'valid') return { verdict: 'valid' };
+  if (v.status === 'invalid') return { verdict: 'invalid', reason: v.reason };
+  return { verdict: /csca/i.test(v.reason) ? 'no-csca' : 'not-checked', reason: v.reason };
+}
+
+/** The workflow's draft → the wire record (sync/wire/record.ts). */
+export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordId: string, completedAt = Date.now()): EnrollmentRecord {
+  const extra: Record<string, string> = { sessionId: draft.sessionId };
+  const fingerprints: FingerprintEntry[] = draft.fingerprints.map((f) => {
+    if (f.capture) {
+      const c = f.capture;
+      return { position: f.position, status: 'captured', png: c.png, width: c.width, height: c.height, ppi: c.ppi ?? 500, quality: Math.round(c.quality), attempts: Math.max(1, c.attempts) };
+    }
+    // The record knows missing | amputated | bandaged | unable; a device failure is "unable" with the reason saying so.
+    const e = f.exception!;
+    return e.code === 'device_failure'
+      ? { position: f.position, status: 'exception', exception: 'unable', reason: `device failure: ${e.reason}` }
+      : { position: f.position, status: 'exception', exception: e.code as 'missing' | 'amputated' | 'bandaged' | 'unable', reason: e.reason };
+  });
+  let portrait: EnrollmentRecord['portrait'];
+  if (draft.portrait.capture) {
+    const p = draft.portrait.capture;
+    portrait = { jpeg: p.jpeg, width: p.width, height: p.height, metrics: p.metrics };
+  } else {
+    extra.portraitException = `${draft.portrait.exception.code}: ${draft.portrait.exception.reason}`;
+  }
+  let chip: EnrollmentRecord['chip'];
+  if (draft.chip?.read) {
+    const c = draft.chip.read;
+    chip = { dg1: c.dg1, ...(c.dg2 ? { dg2: c.dg2 } : {}), sod: c.sod, passiveAuth: wirePa(c.passiveAuth) };
+  } else if (draft.chip?.exception) {
+    extra.chipException = `${draft.chip.exception.code}: ${draft.chip.exception.reason}`;
+  }
+  return {
+    recordId, stationId, officerId: draft.officerId, kind: draft.kind === 'activation' ? 'eid-activation' : 'enrollment',
+    startedAt: draft.startedAt, completedAt, details: wireDetails(draft.details, extra), fingerprints,
+    ...(portrait ? { portrait } : {}), ...(chip ? { chip } : {}),
+  };
+}
+
+/** What the sealer needs from station/vault's Vault. */
+export interface VaultLike {
+  readonly stationId: string;
+  seal(record: EnrollmentRecord): Promise<{ recordId: string; sha256: string }>;
+}
+
+/** Seals drafts into the vault with a fresh UUIDv7 record id. */
+export function vaultSealer(vault: VaultLike, now: () => number = Date.now): SealerPort {
+  return {
+    async seal(draft) {
+      const rec = draftToRecord(draft, vault.stationId, uuidv7(), now());
+      const r = await vault.seal(rec);
+      return { recordId: r.recordId };
+    },
+  };
+}
+
+// ───────────────────────── station guard and status ─────────────────────────
+
+export interface GuardSources {
+  /** Reason text when headquarters (or the tamper switch) locked the station, else null. */
+  locked(): string | null;
+  /** Offline limits from set-policy; null fields = no limit. */
+  policy(): { maxUnacked: number | null; maxDaysSinceReceipt: number | null } | null;
+  /** The vault (or anything with the same checks). */
+  vault: {
+    requireSealable(): void;
+    checkDisk(extraBytes?: number): { ok: boolean; freeBytes: number; reserveBytes: number; path: string };
+    stats(now?: number): OutboxStats;
+  };
+  now?: () => number;
+}
+
+/**
+ * Whether a session may start (and a record be sealed): not locked, the
+ * headquarters key usable, free disk above the reserve, within the offline policy.
+ */
+export function stationGuard(src: GuardSources): StationGuardPort {
+  return {
+    canEnroll(): GuardVerdict {
+      const lock = src.locked();
+      if (lock !== null) return { ok: false, code: 'locked', message: `the station is locked${lock ? `: ${lock}` : ''}`, hint: 'ask headquarters to unlock it' };
+      try { src.vault.requireSealable(); } catch (e) {
+        return { ok: false, code: 'hq_key', message: (e as Error).message, hint: (e as StationError).hint ?? 'install a valid headquarters public key' };
+      }
+      const disk = src.vault.checkDisk();
+      if (!disk.ok) {
+        return { ok: false, code: 'disk_low', message: `only ${Math.floor(disk.freeBytes / 1048576)} MB free on ${disk.path}; the reserve is ${Math.floor(disk.reserveBytes / 1048576)} MB`, hint: 'connect the booth so its backlog uploads and is released' };
+      }
+      const p = src.policy();
+      if (p) {
+        const now = (src.now ?? Date.now)();
+        const s = src.vault.stats(now);
+        const unacked = s.sealed + s.inFlight;
+        if (p.maxUnacked !== null && unacked >= p.maxUnacked) {
+          return { ok: false, code: 'offline_policy', message: `${unacked} records are waiting for headquarters; the offline policy allows at most ${p.maxUnacked}`, hint: 'connect the booth to the network so it can upload' };
+        }
+        if (p.maxDaysSinceReceipt !== null && unacked > 0) {
+          const ageMs = s.lastReceiptAt !== null ? now - s.lastReceiptAt : (s.oldestUnackedAgeMs ?? 0);
+          const days = ageMs / 86_400_000;
+          if (days > p.maxDaysSinceReceipt) {
+            return { ok: false, code: 'offline_policy', message: `no receipt from headquarters for ${days.toFixed(1)} days; the offline policy allows ${p.maxDaysSinceReceipt}`, hint: 'connect the booth to the network so it can upload' };
+          }
+        }
+      }
+      return { ok: true };
+    },
+  };
+}
+
+/** Waiting count and last sync from the vault's outbox statistics. */
+export function vaultUplinkStatus(vault: { stats(now?: number): OutboxStats }, connected?: () => boolean): UplinkStatusPort {
+  return {
+    status(): UplinkStatus {
+      const s = vault.stats();
+      return { waiting: s.sealed + s.inFlight, lastSyncAt: s.lastReceiptAt, ...(connected ? { connected: connected() } : {}) };
+    },
+  };
+}
+
+/** Device states from a function the composition root provides (kept small on purpose). */
+export function deviceStatus(fn: () => DeviceState[]): DeviceStatusPort {
+  return { states: fn };
+}
+
+/**
+ * Writes officer login/logout into the vault's audit chain. Only ids and
+ * reasons — never names, PINs or anything about the enrolled person.
+ */
+export function auditOfficerEvents(wf: { on(ev: 'audit', fn: (e: { kind: 'login' | 'logout'; officerId: string; result: string; reason?: string }) => void): unknown },
+  audit: { append(kind: 'login' | 'logout', data?: Record<string, string | number | boolean | null>): unknown }, log?: Logger): void {
+  wf.on('audit', (e) => {
+    try { audit.append(e.kind, { officerId: e.officerId, result: e.result, ...(e.reason ? { reason: e.reason } : {}) }); } catch (err) { log?.error({ err }, 'could not write the audit entry'); }
+  });
+}
