@@ -119,7 +119,13 @@ class PcscConnection implements RawCardConnection {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        if (err || !data) {
+        if (!err && data && data.length < 2) {
+          // vpcd (and some readers) report a vanished card as an empty answer rather than an error.
+          this.broken = new DisconnectedError('CARD_REMOVED', `the card on ${this.reader} was removed or stopped answering during APDU exchange (empty answer)`, {
+            hint: 'put the card back flat on the reader and read again',
+          });
+          reject(this.broken);
+        } else if (err || !data) {
           const mapped = mapPcscError(err ?? new Error('empty response'), this.reader, 'APDU exchange');
           if (mapped instanceof DisconnectedError) this.broken = mapped;
           reject(mapped);

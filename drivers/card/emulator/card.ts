@@ -176,7 +176,7 @@ export class EmulatedEmrtd {
         return this.select(c.p1, c.data);
       case 0x84:
         if (!this.appSelected) return sw(SW.CONDITIONS_NOT_SATISFIED);
-        if (c.le !== 8) return sw(SW.WRONG_LENGTH);
+        if (c.le === undefined) return sw(SW.WRONG_LENGTH);
         this.rndIc = randomBytes(8);
         this.sm = undefined;
         return joinResponse(this.rndIc, SW.OK);

@@ -1,0 +1,290 @@
+/**
+ * Everything that needs pcscd + vpcd lives in this one file: pcscd is a machine
+ * singleton and vpcd binds fixed ports, so these tests must never run in parallel.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { once } from 'node:events';
+import { PcscdProcess, isListening, VPCD_PORT } from '../helpers/pcscd';
+import { PcscCardReader } from '../../drivers/card/pcsc';
+import { EmulatedEmrtd, type CardFaults } from '../../drivers/card/emulator/card';
+import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
+import { buildDocument, createTestPki, type EmrtdContents } from '../../drivers/card/emulator/document';
+import { bacInputFromMrz } from '../../drivers/card/mrz';
+import { cscaStoreFrom } from '../../drivers/card/passive-auth';
+import { ACCESS_DENIED_MESSAGE } from '../../drivers/card/emrtd';
+import { encodeCommand } from '../../drivers/card/apdu';
+import { DeviceTimeoutError, DisconnectedError, StationError } from '../../drivers/common/errors';
+import { tlv } from '../../drivers/card/tlv';
+
+const R0 = 'Virtual PCD 00 00';
+const pcscd = new PcscdProcess();
+let doc: EmrtdContents;
+let smallDoc: EmrtdContents;
+let driver: PcscCardReader;
+const clients: VpcdCardClient[] = [];
+
+async function withCard(contents: EmrtdContents, opts: { faults?: CardFaults; extendedLength?: boolean; port?: number } = {}) {
+  const card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: opts.faults, extendedLength: opts.extendedLength });
+  const client = new VpcdCardClient(card, { port: opts.port });
+  clients.push(client);
+  const reader = opts.port === 35964 ? 'Virtual PCD 00 01' : R0;
+  const seen = new Promise<void>((resolve) => {
+    const on = (e: { reader: string }) => { if (e.reader === reader) { driver.off('card-inserted', on); resolve(); } };
+    driver.on('card-inserted', on);
+  });
+  await client.insert();
+  await seen;
+  return { card, client, reader };
+}
+
+async function removeCard(client: VpcdCardClient, reader = R0): Promise<void> {
+  if (!driver.readers().find((r) => r.name === reader)?.cardPresent) { await client.remove(); return; }
+  const gone = new Promise<void>((resolve) => {
+    const on = (e: { reader: string }) => { if (e.reader === reader) { driver.off('card-removed', on); resolve(); } };
+    driver.on('card-removed', on);
+  });
+  await client.remove();
+  await gone;
+}
+
+function bac(c: EmrtdContents) { return bacInputFromMrz(c.mrzLines.join('\n')); }
+
+async function expectError<T extends Error>(p: Promise<unknown>): Promise<T> {
+  try { await p; } catch (e) { return e as T; }
+  throw new Error('expected the promise to reject');
+}
+
+beforeAll(async () => {
+  [doc, smallDoc] = await Promise.all([buildDocument(), buildDocument({ faceBytes: 2000 })]);
+  await pcscd.start();
+  driver = new PcscCardReader({ readerPattern: 'Virtual PCD', recoverIntervalMs: 200 });
+  await driver.open();
+  if (driver.readers().length < 2) {
+    await new Promise<void>((resolve) => { const on = () => { if (driver.readers().length >= 2) { driver.off('reader-added', on); resolve(); } }; driver.on('reader-added', on); on(); });
+  }
+}, 90_000);
+
+afterAll(async () => {
+  for (const c of clients) await c.remove();
+  await driver?.close();
+  await pcscd.stop();
+}, 60_000);
+
+describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', () => {
+  it('lists the vpcd readers and reports card insertion and removal as events', async () => {
+    expect(driver.serviceUp).toBe(true);
+    expect(driver.readers().map((r) => r.name).sort()).toEqual([R0, 'Virtual PCD 00 01']);
+    expect(driver.readers().every((r) => !r.cardPresent)).toBe(true);
+    const { client, card } = await withCard(smallDoc);
+    const r = driver.readers().find((x) => x.name === R0)!;
+    expect(r.cardPresent).toBe(true);
+    expect(r.atr).toBe(card.atr.toString('hex').toUpperCase());
+    await removeCard(client);
+    expect(driver.readers().find((x) => x.name === R0)!.cardPresent).toBe(false);
+  });
+
+  it('reads EF.COM, DG1, a ~20 KB DG2 and EF.SOD with BAC + secure messaging; passive authentication is valid against the CSCA', async () => {
+    const { client, card } = await withCard(doc);
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(doc), csca: cscaStoreFrom([doc.pki.csca.cert]) });
+      expect(res.dg1.equals(doc.files.get(0x0101)!)).toBe(true);
+      expect(res.dg2!.equals(doc.files.get(0x0102)!)).toBe(true);
+      expect(res.dg2!.length).toBeGreaterThan(18_000);
+      expect(res.sod.equals(doc.files.get(0x011d)!)).toBe(true);
+      expect(res.com!.equals(doc.files.get(0x011e)!)).toBe(true);
+      expect(res.dataGroupsPresent).toEqual([1, 2]);
+      expect(res.mrz).toMatchObject({ format: 'TD1', documentNumber: 'D23145890', birthDate: '740812', expirationDate: '340415', lastName: 'ERIKSSON', firstName: 'ANNA MARIA' });
+      expect(res.face!.format).toBe('jpeg');
+      expect(res.faceJpeg!.subarray(0, 3).toString('hex')).toBe('ffd8ff');
+      expect(res.passiveAuth.verdict).toBe('valid');
+      expect(res.passiveAuth.checkedDataGroups).toEqual([1, 2]);
+      // short APDUs: the 20 KB DG2 alone needs ~90 READ BINARY commands of ≤ 223 bytes
+      expect(res.apduCount).toBeGreaterThan(100);
+      expect(card.bacAttempts).toBe(1);
+    } finally { await removeCard(client); }
+  });
+
+  it('says "not checkable" without a CSCA store, and flags a Document Signer from another CSCA', async () => {
+    const { client } = await withCard(smallDoc, { extendedLength: true });
+    try {
+      const a = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
+      expect(a.passiveAuth.verdict).toBe('not-checkable');
+      expect(a.passiveAuth.reason).toMatch(/no CSCA store/);
+      const other = createTestPki('UTO');
+      const b = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([other.csca.cert], 'test store') });
+      expect(b.passiveAuth.verdict).toBe('invalid');
+      expect(b.passiveAuth.reason).toMatch(/not signed by the CSCA/);
+    } finally { await removeCard(client); }
+  });
+
+  it('uses extended-length READ BINARY when the ATR offers it (far fewer APDUs)', async () => {
+    const { client } = await withCard(doc, { extendedLength: true });
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(doc), csca: cscaStoreFrom([doc.pki.csca.cert]) });
+      expect(res.dg2!.equals(doc.files.get(0x0102)!)).toBe(true);
+      expect(res.passiveAuth.verdict).toBe('valid');
+      expect(res.apduCount).toBeLessThan(30);
+    } finally { await removeCard(client); }
+  });
+
+  it('handles T=0 style answers: 61xx → GET RESPONSE and 6Cxx → resend with the right Le', async () => {
+    for (const faults of [{ getResponse: true }, { wrongLe: true }] as CardFaults[]) {
+      const { client } = await withCard(smallDoc, { faults });
+      try {
+        const ch = await driver.connect(R0);
+        try {
+          const r = await ch.transmit(encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0x0c, data: Buffer.from('A0000002471001', 'hex') }));
+          expect(r.sw).toBe(0x9000);
+          const before = ch.exchanges;
+          const chal = await ch.transmit(encodeCommand({ cla: 0, ins: 0x84, p1: 0, p2: 0, le: faults.wrongLe ? 16 : 8 }));
+          expect(chal.sw).toBe(0x9000);
+          expect(chal.data.length).toBe(8);
+          expect(ch.exchanges - before).toBe(2); // first answer was 61 08 / 6C 08
+        } finally { await ch.close(); }
+        const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
+        expect(res.passiveAuth.verdict).toBe('valid');
+        expect(res.dg1.equals(smallDoc.files.get(0x0101)!)).toBe(true);
+      } finally { await removeCard(client); }
+    }
+  });
+
+  it('wrong MRZ: one MUTUAL AUTHENTICATE only, then "access denied — check the document number and dates"', async () => {
+    const { client, card } = await withCard(smallDoc);
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: { documentNumber: 'D23145891', birthDate: '740812', expiryDate: '340415' } }));
+      expect(e).toBeInstanceOf(StationError);
+      expect(e.code).toBe('CARD_ACCESS_DENIED');
+      expect(e.message).toBe(ACCESS_DENIED_MESSAGE);
+      expect(card.bacAttempts).toBe(1);
+      expect(card.bacFailures).toBe(1);
+      // the right MRZ still works on the same card
+      const ok = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
+      expect(ok.mrz.documentNumber).toBe('D23145890');
+      expect(card.bacAttempts).toBe(2);
+    } finally { await removeCard(client); }
+  });
+
+  it('card removed mid-read: a clean CARD_REMOVED error, and a retry after putting it back works', async () => {
+    const { client, card } = await withCard(smallDoc, { faults: { removeAfterApdus: 12 } });
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(smallDoc) }));
+      expect(e).toBeInstanceOf(DisconnectedError);
+      expect(e.code).toBe('CARD_REMOVED');
+      expect(e.message).toContain(R0);
+      await removeCard(client);
+      card.setFaults({});
+      const seen = once(driver, 'card-inserted');
+      await client.insert();
+      await seen;
+      const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
+      expect(res.passiveAuth.verdict).toBe('valid');
+    } finally { await removeCard(client); }
+  });
+
+  it('slow answers past the APDU timeout give CARD_TIMEOUT; the officer can read again', async () => {
+    const { client, card } = await withCard(smallDoc, { faults: { slowMs: 2500, slowAfterApdus: 3 } });
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(smallDoc), channel: { timeoutMs: 800 } }));
+      expect(e).toBeInstanceOf(DeviceTimeoutError);
+      expect(e.code).toBe('CARD_TIMEOUT');
+      await new Promise((r) => setTimeout(r, 3000)); // the late answer drains
+      card.setFaults({});
+      const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
+      expect(res.mrz.lastName).toBe('ERIKSSON');
+    } finally { await removeCard(client); }
+  });
+
+  it('a corrupted response MAC is rejected with an error naming the file', async () => {
+    // protected responses: 1 SELECT EF.COM, 2 READ head, 3 READ rest, 4 SELECT DG1, 5 READ DG1 head
+    const { client } = await withCard(smallDoc, { faults: { corruptMacAt: 5 } });
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(smallDoc) }));
+      expect(e.code).toBe('CARD_SM_FAILED');
+      expect(e.message).toMatch(/DG1/);
+      expect(e.message).toMatch(/MAC/);
+    } finally { await removeCard(client); }
+  });
+
+  it('a tampered data group makes passive authentication fail and names it', async () => {
+    const tampered = await buildDocument({ faceBytes: 2000, pki: smallDoc.pki });
+    const { client } = await withCard(tampered, { faults: { tamperDataGroup: 2 }, extendedLength: true });
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(tampered), csca: cscaStoreFrom([tampered.pki.csca.cert]) });
+      expect(res.passiveAuth.verdict).toBe('invalid');
+      expect(res.passiveAuth.reason).toMatch(/DG2 does not match/);
+    } finally { await removeCard(client); }
+  });
+
+  it('wrong status words become errors naming the operation and file', async () => {
+    const a = await withCard(smallDoc, { faults: { statusWord: { sw: 0x6a82, ins: 0xa4, count: 1 } } });
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(smallDoc) }));
+      expect(e.code).toBe('CARD_NOT_EMRTD');
+    } finally { await removeCard(a.client); }
+    const b = await withCard(smallDoc, { faults: { statusWord: { sw: 0x6f00, ins: 0xb0 } } });
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(smallDoc) }));
+      expect(e.code).toBe('CARD_READ_FAILED');
+      expect(e.message).toMatch(/6F00 to READ BINARY of EF\.COM/);
+    } finally { await removeCard(b.client); }
+  });
+
+  it('malformed TLV from the chip is an error naming the file, not a crash', async () => {
+    const files = new Map(smallDoc.files);
+    files.set(0x0101, Buffer.concat([Buffer.from([0x61, 0x10]), tlv(0x5f1f, Buffer.from('I<UTO'))])); // DG1 says 16 bytes, holds 8
+    const bad: EmrtdContents = { ...smallDoc, files };
+    const { client } = await withCard(bad);
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(smallDoc) }));
+      expect(e.code).toBe('CARD_BAD_DATA');
+      expect(e.message).toMatch(/in DG1/);
+    } finally { await removeCard(client); }
+  });
+
+  it('connects in shared mode: two connections to the same card at once', async () => {
+    const { client } = await withCard(smallDoc);
+    const other = new PcscCardReader({ readerPattern: R0 });
+    await other.open();
+    try {
+      await other.waitForCard({ timeoutMs: 10_000 });
+      const c1 = await driver.connect(R0);
+      const c2 = await other.connect(R0);
+      const sel = encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0x0c, data: Buffer.from('A0000002471001', 'hex') });
+      expect((await c2.transmit(sel)).sw).toBe(0x9000);
+      expect((await c1.transmit(sel)).sw).toBe(0x9000);
+      await c2.close();
+      await c1.close();
+    } finally {
+      await other.close();
+      await removeCard(client);
+    }
+  });
+
+  it('uses the second vpcd reader when asked by name', async () => {
+    const { client, reader } = await withCard(smallDoc, { port: 35964 });
+    try {
+      const res = await driver.readDocument({ reader: '00 01', bac: bac(smallDoc) });
+      expect(res.reader).toBe(reader);
+    } finally { await removeCard(client, reader); }
+  });
+
+  it('pcscd killed and restarted: the driver reports the loss, recovers with a fresh context and reads again', async () => {
+    const lost = once(driver, 'service-lost');
+    const recovered = once(driver, 'service-recovered');
+    await pcscd.stop('SIGKILL');
+    expect(isListening(VPCD_PORT)).toBe(false);
+    await lost;
+    expect(driver.serviceUp).toBe(false);
+    const e = await expectError<StationError>(driver.connect(R0));
+    expect(e.code).toBe('CARD_PCSCD_DOWN');
+    await pcscd.start();
+    await recovered;
+    expect(driver.serviceUp).toBe(true);
+    if (driver.readers().length < 2) await new Promise<void>((resolve) => { const on = () => { if (driver.readers().length >= 2) { driver.off('reader-added', on); resolve(); } }; driver.on('reader-added', on); on(); });
+    const { client } = await withCard(smallDoc, { extendedLength: true });
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
+      expect(res.mrz.documentNumber).toBe('D23145890');
+    } finally { await removeCard(client); }
+  });
+});
