@@ -1,0 +1,160 @@
+/**
+ * A stolen booth yields nothing: no personal or biometric bytes at rest (data
+ * directory, WAL, SHM, logs, temp files), and nothing on it can open a record.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPrivateKey } from 'node:crypto';
+import { createLogger } from '../../station/log';
+import { Vault, vaultPath } from '../../station/vault';
+import { openEnvelope, parseHqPrivateKeys, type HqPrivateJson } from '../../sync/wire';
+import { makeParts, makeRecord, makeWorld } from './fixtures';
+
+type World = Awaited<ReturnType<typeof makeWorld>>;
+
+function walk(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out; // vanished or not ours (other tests share /tmp)
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+/** Every encoding a careless writer might use for the marker. */
+function needles(marker: Buffer): Buffer[] {
+  return [marker, Buffer.from(marker.toString('hex')), Buffer.from(marker.toString('base64').slice(0, -4)), Buffer.from(marker.toString('latin1'), 'utf16le')];
+}
+
+function findIn(files: string[], markers: Record<string, Buffer>): string[] {
+  const hits: string[] = [];
+  for (const f of files) {
+    let content: Buffer;
+    try {
+      content = readFileSync(f);
+    } catch {
+      continue; // deleted meanwhile by another test
+    }
+    for (const [name, m] of Object.entries(markers)) {
+      for (const n of needles(m)) if (content.includes(n)) hits.push(`${name} in ${f}`);
+    }
+  }
+  return hits;
+}
+
+describe('nothing readable at rest', () => {
+  let w: World;
+  const markers = {
+    surname: Buffer.from('ZQXSURNAMEMARKER41'),
+    nationalId: Buffer.from('NIDMARKER99887766'),
+    png: Buffer.from('\x89FPMARKER\x00\x01\x02\xfe\xfd\xfcFINGER', 'latin1'),
+    jpeg: Buffer.from('\xff\xd8JPMARKER\x10\x20\x30PORTRAIT', 'latin1'),
+  };
+  const tmpBefore = new Set<string>();
+
+  beforeAll(async () => {
+    w = await makeWorld('ST-ATREST');
+    for (const f of walk(tmpdir())) tmpBefore.add(f);
+  });
+  afterAll(() => w.cleanup());
+
+  it('markers in details, PNGs and JPEG never reach the data dir, WAL, SHM, logs or temp files', async () => {
+    const logFile = join(w.dataDir, 'logs', 'station.log');
+    const logger = createLogger({ destination: logFile, level: 'trace', name: 'station' });
+    const v = await Vault.open({ dataDir: w.dataDir, stationId: w.stationId, signingKey: w.station, hqIdentity: w.hqPublicPath, reserveBytes: 1024, logger });
+    const parts = await makeParts({ markers: { png: markers.png, jpeg: markers.jpeg }, fingers: 4 });
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = makeRecord(w.stationId, parts, { surname: markers.surname.toString() });
+      r.details.nationalId = markers.nationalId.toString();
+      ids.push((await v.seal(r)).recordId);
+    }
+    // Exercise the other write paths too: a batch, a receipt, a failed seal.
+    const b = v.openBatch(3, 1e9)!;
+    v.acknowledge(b.batchId, Buffer.from('receipt'), b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' as const })));
+    const dup = makeRecord(w.stationId, parts, { surname: markers.surname.toString(), recordId: ids[4] });
+    await expect(v.seal(dup)).rejects.toMatchObject({ code: 'VAULT_DUPLICATE_RECORD' });
+
+    // While open: the WAL holds the latest pages.
+    const openFiles = walk(w.dataDir);
+    expect(openFiles.some((f) => f.endsWith('vault.db-wal'))).toBe(true);
+    expect(statSync(`${vaultPath(w.dataDir)}-wal`).size).toBeGreaterThan(100_000);
+    expect(findIn(openFiles, markers)).toEqual([]);
+    v.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const closedFiles = walk(w.dataDir);
+    expect(closedFiles).toContain(logFile);
+    expect(readFileSync(logFile, 'utf8')).toMatch(/record sealed/); // the log was written…
+    expect(findIn(closedFiles, markers)).toEqual([]); // …without personal data
+
+    // Sanity: the scanner does find the markers where they are (in memory → the sealed bytes opened at HQ).
+    const db = (await import('better-sqlite3')).default(vaultPath(w.dataDir), { readonly: true });
+    const row = db.prepare('SELECT envelope FROM records WHERE record_id = ?').get(ids[5]) as { envelope: Buffer };
+    db.close();
+    const { record } = await openEnvelope(row.envelope, { stationPublicKey: w.station.publicKey, hq: w.hq });
+    expect(record.details.surname).toBe(markers.surname.toString());
+    const fp = record.fingerprints[0];
+    expect(fp.status === 'captured' && fp.png.includes(markers.png)).toBe(true);
+
+    const newTmp = walk(tmpdir()).filter((f) => {
+      try {
+        return !tmpBefore.has(f) && !f.startsWith(w.root) && statSync(f).size < 50_000_000;
+      } catch {
+        return false;
+      }
+    });
+    expect(findIn(newTmp, markers)).toEqual([]);
+
+    // Positive control: the scanner finds a marker written plainly, or as hex.
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(w.root, 'control.bin'), Buffer.concat([Buffer.alloc(100), markers.png, Buffer.alloc(100)]));
+    writeFileSync(join(w.root, 'control.txt'), `x${markers.surname.toString('hex')}y`);
+    expect(findIn([join(w.root, 'control.bin'), join(w.root, 'control.txt')], markers)).toEqual([`png in ${join(w.root, 'control.bin')}`, `surname in ${join(w.root, 'control.txt')}`]);
+  });
+
+  it('nothing in the data dir (keys, vault, hq-public.json) can open a sealed record', async () => {
+    const v = await Vault.open({ dataDir: w.dataDir, stationId: w.stationId, signingKey: w.station, hqIdentity: w.hqPublicPath });
+    const parts = await makeParts({ fingers: 1 });
+    await v.seal(makeRecord(w.stationId, parts));
+    v.close();
+    const db = (await import('better-sqlite3')).default(vaultPath(w.dataDir), { readonly: true });
+    const { envelope } = db.prepare("SELECT envelope FROM records WHERE state = 'sealed' ORDER BY seq DESC LIMIT 1").get() as { envelope: Buffer };
+    db.close();
+
+    // The HQ secrets do not occur anywhere on the station, in any common encoding.
+    const secrets = { x25519: w.hq.hpkeX25519, xwing: w.hq.xWing };
+    expect(findIn([...walk(w.dataDir), w.hqPublicPath], secrets)).toEqual([]);
+
+    // Every 32-byte value the station holds, tried as the HQ private key, fails.
+    const candidates: Buffer[] = [];
+    for (const f of walk(join(w.dataDir, 'keys'))) {
+      const pem = readFileSync(f, 'utf8');
+      const der = Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+      candidates.push(der.subarray(der.length - 32));
+    }
+    const pub = JSON.parse(readFileSync(w.hqPublicPath, 'utf8')) as Record<string, string>;
+    for (const k of ['hpkeX25519', 'xWing', 'receiptEd25519', 'opsEd25519']) {
+      const b = Buffer.from(pub[k], 'base64');
+      candidates.push(b.subarray(0, 32), b.subarray(b.length - 32));
+    }
+    expect(candidates.length).toBeGreaterThanOrEqual(10);
+    const real = JSON.parse(readFileSync(join(w.hqDir, 'hq-private.json'), 'utf8')) as HqPrivateJson;
+    for (const c of candidates) {
+      const fake = parseHqPrivateKeys({ ...real, hpkeX25519: c.toString('base64'), xWing: c.toString('base64') });
+      await expect(openEnvelope(envelope, { stationPublicKey: w.station.publicKey, hq: fake })).rejects.toThrow(/HPKE open failed/);
+    }
+    // The real key (kept at HQ) does open it.
+    await expect(openEnvelope(envelope, { stationPublicKey: w.station.publicKey, hq: w.hq })).resolves.toBeTruthy();
+    expect(createPrivateKey(readFileSync(join(w.dataDir, 'keys', 'station-ed25519.key'))).asymmetricKeyType).toBe('ed25519');
+  });
+});
