@@ -1,0 +1,181 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGpio, DEFAULT_PINS, type OnoffGpio, type StationGpio, type ButtonEvent, type TamperEvent, type Level } from '../../drivers/gpio';
+import { StationError, UsageError } from '../../drivers/common/errors';
+import { nullLogger } from '../../station/log';
+
+const logger = nullLogger();
+const open: StationGpio[] = [];
+async function make(extra: Partial<Parameters<typeof createGpio>[0]> = {}): Promise<StationGpio> {
+  const g = createGpio({ pins: DEFAULT_PINS, simulated: true, logger, debounceMs: 50, tamperDebounceMs: 50, ...extra });
+  await g.open();
+  open.push(g);
+  return g;
+}
+afterEach(async () => {
+  for (const g of open.splice(0)) await g.close();
+});
+
+const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await wait(10);
+  }
+}
+
+describe('GPIO on the simulator', () => {
+  it('uses the simulator when asked, and when GPIO is not accessible', () => {
+    const notAccessible = Object.assign(function () { throw new Error('must not be constructed'); }, { accessible: false }) as never;
+    const g = createGpio({ pins: DEFAULT_PINS, logger, onoffGpio: notAccessible });
+    expect(g.simulated).toBe(true);
+    expect(g.sim).toBeDefined();
+    const e = (() => { try { createGpio({ pins: DEFAULT_PINS, logger, simulated: false, onoffGpio: notAccessible }); } catch (x) { return x; } })() as StationError;
+    expect(e).toBeInstanceOf(StationError);
+    expect(e.code).toBe('GPIO_UNAVAILABLE');
+  });
+
+  it('refuses a pin used twice or out of range as a configuration error', () => {
+    expect(() => createGpio({ pins: { ...DEFAULT_PINS, busy: DEFAULT_PINS.ready }, logger, simulated: true })).toThrow(/configured twice \(ready and busy\)/);
+    expect(() => createGpio({ pins: { ...DEFAULT_PINS, buzzer: -1 }, logger, simulated: true })).toThrow(UsageError);
+  });
+
+  it('switches and blinks LEDs; status shows one of ready/busy/error', async () => {
+    const g = await make();
+    g.setLed('syncing', 'on');
+    expect(g.sim!.isOn('syncing')).toBe(true);
+    g.showStatus('ready');
+    expect([g.sim!.isOn('ready'), g.sim!.isOn('busy'), g.sim!.isOn('error')]).toEqual([true, false, false]);
+    g.showStatus('error');
+    expect(g.status().leds).toEqual({ ready: 'off', busy: 'off', error: 'blink', syncing: 'on' });
+    const before = g.sim!.writes('error').length;
+    await until(() => g.sim!.writes('error').length >= before + 3);
+    const vals = g.sim!.writes('error').slice(-3).map((w) => w.value);
+    expect(new Set(vals).size).toBe(2); // it really toggles
+    g.setLed('error', 'off');
+    const n = g.sim!.writes('error').length;
+    await wait(600);
+    expect(g.sim!.writes('error').length).toBe(n); // blinking stopped
+    expect(g.sim!.isOn('error')).toBe(false);
+  });
+
+  it('plays buzzer patterns and a new pattern cuts the running one short', async () => {
+    const g = await make();
+    const start = g.sim!.writes('buzzer').length;
+    await g.beep('error');
+    expect(g.sim!.writes('buzzer').slice(start).map((w) => w.value)).toEqual([1, 0, 1, 0]);
+    const w = g.sim!.writes('buzzer').slice(start);
+    expect(w[3]!.at - w[0]!.at).toBeGreaterThanOrEqual(350 + 120 + 350 - 30);
+    const alarm = g.beep('alarm');
+    await wait(50);
+    const t0 = Date.now();
+    await g.beep('click');
+    await alarm; // ended early instead of running its 3.5 s
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(g.sim!.isOn('buzzer')).toBe(false);
+    await expect(g.beep('siren' as 'ok')).rejects.toThrow(/unknown buzzer pattern/);
+  });
+
+  it('debounces the button: a bouncing press is one event, a short glitch is none', async () => {
+    const g = await make();
+    const events: ButtonEvent[] = [];
+    g.on('button', (e) => events.push(e));
+    await g.sim!.bounceButton(true, 6, 3);
+    await until(() => events.length === 1);
+    expect(g.buttonPressed()).toBe(true);
+    await g.sim!.bounceButton(false, 6, 3);
+    await until(() => !g.buttonPressed());
+    // A 5 ms glitch (shorter than the 50 ms debounce) is not a press.
+    g.sim!.pressButton();
+    await wait(5);
+    g.sim!.releaseButton();
+    await wait(200);
+    expect(events.length).toBe(1);
+    expect(events[0]!.pressed).toBe(true);
+  });
+
+  it('reports tamper open and closed; polarity follows the options', async () => {
+    const g = await make();
+    const seen: TamperEvent[] = [];
+    g.on('tamper', (e) => seen.push(e));
+    expect(g.status().tamper).toBe('closed');
+    g.sim!.openTamper();
+    await until(() => seen.length === 1);
+    expect(seen[0]!.open).toBe(true);
+    expect(g.status().tamper).toBe('open');
+    g.sim!.closeTamper();
+    await until(() => seen.length === 2);
+    expect(seen[1]!.open).toBe(false);
+
+    // Active-high button and a tamper line that reads 0 when open.
+    const h = await make({ buttonActiveLow: false, tamperOpenLevel: 0 });
+    expect(h.status()).toMatchObject({ button: 'released', tamper: 'closed' });
+    h.sim!.pressButton();
+    h.sim!.openTamper();
+    await until(() => h.buttonPressed() && h.tamperOpen());
+  });
+
+  it('lines set to null are not wired and do nothing', async () => {
+    const g = await make({ pins: { ...DEFAULT_PINS, buzzer: null, tamper: null, syncing: null } });
+    g.setLed('syncing', 'on');
+    await g.beep('ok');
+    expect(g.sim!.isOn('syncing')).toBe(false);
+    expect(g.status()).toMatchObject({ tamper: 'not wired', button: 'released' });
+  });
+});
+
+describe('GPIO through the onoff backend (onoff Gpio class injected)', () => {
+  class FakeGpio implements OnoffGpio {
+    static accessible = true;
+    static all = new Map<number, FakeGpio>();
+    static busy = new Set<number>();
+    value: Level = 0;
+    watchers: ((err: Error | null | undefined, v: Level) => void)[] = [];
+    unexported = false;
+    constructor(readonly pin: number, readonly direction: 'in' | 'out', readonly edge?: string) {
+      if (FakeGpio.busy.has(pin)) throw Object.assign(new Error('EBUSY: resource busy or locked, write'), { code: 'EBUSY' });
+      if (pin === 25) this.value = 1; // button pulled up
+      FakeGpio.all.set(pin, this);
+    }
+    readSync(): Level { return this.value; }
+    writeSync(v: Level): void { this.value = v; }
+    watch(cb: (err: Error | null | undefined, v: Level) => void): void { this.watchers.push(cb); }
+    unwatchAll(): void { this.watchers = []; }
+    unexport(): void { this.unexported = true; }
+    drive(v: Level): void { this.value = v; for (const w of this.watchers) w(null, v); }
+  }
+
+  it('drives real-looking lines: outputs, edge watch with debounce, release on close', async () => {
+    FakeGpio.all.clear();
+    const g = createGpio({ pins: DEFAULT_PINS, logger, onoffGpio: FakeGpio, debounceMs: 20 });
+    expect(g.simulated).toBe(false);
+    expect(g.sim).toBeUndefined();
+    await g.open();
+    expect(FakeGpio.all.get(DEFAULT_PINS.button!)!.edge).toBe('both');
+    expect(FakeGpio.all.get(DEFAULT_PINS.ready!)!.direction).toBe('out');
+    g.showStatus('busy');
+    expect(FakeGpio.all.get(DEFAULT_PINS.busy!)!.value).toBe(1);
+    const presses: ButtonEvent[] = [];
+    g.on('button', (e) => presses.push(e));
+    const btn = FakeGpio.all.get(DEFAULT_PINS.button!)!;
+    btn.drive(0); btn.drive(1); btn.drive(0);
+    await until(() => presses.length === 1);
+    await g.close();
+    for (const p of FakeGpio.all.values()) expect(p.unexported).toBe(true);
+    expect(FakeGpio.all.get(DEFAULT_PINS.busy!)!.value).toBe(0);
+  });
+
+  it('a line owned by someone else → GPIO_PIN_UNAVAILABLE naming pin and role; nothing left exported', async () => {
+    FakeGpio.all.clear();
+    FakeGpio.busy.add(DEFAULT_PINS.tamper!);
+    try {
+      const g = createGpio({ pins: DEFAULT_PINS, logger, onoffGpio: FakeGpio });
+      const e = (await g.open().catch((x: unknown) => x)) as StationError;
+      expect(e.code).toBe('GPIO_PIN_UNAVAILABLE');
+      expect(e.message).toBe(`GPIO ${DEFAULT_PINS.tamper} (tamper) is already in use by another program or driver`);
+      for (const p of FakeGpio.all.values()) expect(p.unexported).toBe(true);
+    } finally {
+      FakeGpio.busy.clear();
+    }
+  });
+});

@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGpio, DEFAULT_PINS, type StationGpio } from '../../drivers/gpio';
+import { nullLogger } from '../../station/log';
+import { TAMPER_LOCK_REASON, wireTamper, type TamperActions } from '../../station/tamper';
+
+const logger = nullLogger();
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function gpio(): Promise<StationGpio> {
+  const g = createGpio({ pins: DEFAULT_PINS, simulated: true, logger, tamperDebounceMs: 40 });
+  cleanups.push(() => g.close());
+  return g;
+}
+
+function recorder(fail: Partial<Record<keyof TamperActions, boolean>> = {}) {
+  const calls: { fn: string; args: unknown[] }[] = [];
+  const mk = (fn: keyof TamperActions) => async (...args: unknown[]) => {
+    calls.push({ fn, args });
+    if (fail[fn]) throw new Error(`${fn} is down`);
+  };
+  const actions: TamperActions = { lock: mk('lock'), publishEvent: mk('publishEvent'), audit: mk('audit') };
+  return { calls, actions };
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('tamper switch → lock + event for headquarters + audit entry', () => {
+  it('opening the case locks, audits and publishes, in that order; closing it does not unlock', async () => {
+    const g = await gpio();
+    await g.open();
+    const { calls, actions } = recorder();
+    let alarms = 0;
+    const w = wireTamper(g, actions, { logger, alarm: () => { alarms++; } });
+    cleanups.push(() => w.stop());
+    expect(calls).toEqual([]);
+    g.sim!.openTamper();
+    await until(() => calls.length === 3);
+    await w.settled();
+    expect(calls.map((c) => c.fn)).toEqual(['lock', 'audit', 'publishEvent']);
+    expect(calls[0]!.args).toEqual([TAMPER_LOCK_REASON]);
+    expect(calls[1]!.args[0]).toBe('tamper.opened');
+    expect(calls[1]!.args[1]).toMatchObject({ state: 'open', atStartup: false, locked: true });
+    expect(calls[2]!.args).toEqual(['tamper', calls[1]!.args[1]]);
+    expect(Date.parse((calls[1]!.args[1] as { at: string }).at)).not.toBeNaN();
+    expect(alarms).toBe(1);
+
+    g.sim!.closeTamper();
+    await until(() => calls.length === 5);
+    await w.settled();
+    expect(calls.slice(3).map((c) => [c.fn, c.args[0], (c.args[1] as { state: string }).state])).toEqual([
+      ['audit', 'tamper.closed', 'closed'],
+      ['publishEvent', 'tamper', 'closed'],
+    ]);
+    expect(calls.filter((c) => c.fn === 'lock')).toHaveLength(1);
+  });
+
+  it('a case already open at start-up is a tamper too', async () => {
+    const g = await gpio();
+    g.sim!.openTamper(); // opened while the station was off
+    await g.open();
+    const { calls, actions } = recorder();
+    const w = wireTamper(g, actions, { logger });
+    cleanups.push(() => w.stop());
+    await w.settled();
+    expect(calls.map((c) => c.fn)).toEqual(['lock', 'audit', 'publishEvent']);
+    expect(calls[1]!.args[1]).toMatchObject({ state: 'open', atStartup: true });
+  });
+
+  it('a bouncing tamper contact gives one response, not many', async () => {
+    const g = await gpio();
+    await g.open();
+    const { calls, actions } = recorder();
+    const w = wireTamper(g, actions, { logger });
+    cleanups.push(() => w.stop());
+    for (let i = 0; i < 7; i++) {
+      if (i % 2 === 0) g.sim!.openTamper();
+      else g.sim!.closeTamper();
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    await until(() => calls.length >= 3);
+    await new Promise((r) => setTimeout(r, 300));
+    await w.settled();
+    expect(calls.map((c) => c.fn)).toEqual(['lock', 'audit', 'publishEvent']);
+  });
+
+  it('a failing step does not stop the others, and the audit says the lock failed', async () => {
+    const g = await gpio();
+    await g.open();
+    const { calls, actions } = recorder({ lock: true, publishEvent: true });
+    const w = wireTamper(g, actions, { logger });
+    cleanups.push(() => w.stop());
+    g.sim!.openTamper();
+    await until(() => calls.length === 3);
+    await w.settled();
+    expect(calls.map((c) => c.fn)).toEqual(['lock', 'audit', 'publishEvent']);
+    expect(calls[1]!.args[1]).toMatchObject({ locked: false });
+  });
+
+  it('after stop() edges are ignored', async () => {
+    const g = await gpio();
+    await g.open();
+    const { calls, actions } = recorder();
+    const w = wireTamper(g, actions, { logger });
+    w.stop();
+    let seen = 0;
+    g.on('tamper', () => seen++);
+    g.sim!.openTamper();
+    await until(() => seen === 1);
+    await w.settled();
+    expect(calls).toEqual([]);
+  });
+});
