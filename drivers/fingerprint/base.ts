@@ -4,6 +4,7 @@
  * every received byte, disconnect handling and reconnection on the next call.
  */
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
@@ -32,6 +33,7 @@ interface Waiter<F> {
 }
 
 export const CORRUPT_QUIET_MS = 150;
+export const IDLE_RESCAN_MS = 200;
 
 export abstract class ScannerBase<F> extends EventEmitter implements FingerprintScanner {
   readonly model: FingerprintModel;
@@ -75,6 +77,8 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   // ---- to be provided by each family
   protected abstract parserPush(b: Buffer): void;
   protected abstract parserReset(): number;
+  protected abstract parserPending(): number;
+  protected abstract parserRescan(): void;
   /** First contact after the port opens: password, parameters, LED. Returns the info. */
   protected abstract handshake(): Promise<ScannerInfo>;
   protected abstract describeProtocol(): string;
@@ -90,8 +94,26 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   protected abstract doFallback(): Promise<BaudResult>;
 
   // ---- frames
+  private idleTimer?: NodeJS.Timeout;
   private onBytes(b: Buffer): void {
     this.parserPush(b);
+    if (this.parserPending() > 0 && !this.idleTimer) this.armIdle();
+  }
+
+  /** A partial frame that sees no byte for IDLE_RESCAN_MS was noise or truncated: rescan past it. */
+  private armIdle(): void {
+    const armedAt = performance.now();
+    this.idleTimer = setTimeout(() => {
+      // let any bytes already waiting in the kernel be read first (the event loop may have been busy)
+      setImmediate(() => {
+        this.idleTimer = undefined;
+        if (this.parserPending() === 0) return;
+        if (this.line.lastByteAt > armedAt) return this.armIdle();
+        this.parserRescan();
+        if (this.parserPending() > 0) this.armIdle();
+      });
+    }, IDLE_RESCAN_MS);
+    this.idleTimer.unref();
   }
 
   /** Called by the family parser for every valid frame. */
@@ -227,7 +249,16 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
       if (this.closed) throw new StationError('FP_CLOSED', `fingerprint scanner on ${this.port} is closed`);
       await this.ensureOpen();
       try {
-        return await fn();
+        try {
+          return await fn();
+        } catch (e) {
+          // the old handle died on the first write but the device is back already: reopen, go again
+          if (e instanceof DisconnectedError && (e as { onWrite?: boolean }).onWrite && existsSync(this.port)) {
+            await this.ensureOpen();
+            return await fn();
+          }
+          throw e;
+        }
       } finally {
         await this.maybeFallBack();
       }

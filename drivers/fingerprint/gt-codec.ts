@@ -74,6 +74,8 @@ export interface GtParserStats {
   checksumErrors: number;
   /** R30x-style headers (EF 01) seen among discarded bytes: a hint the model is misconfigured. */
   foreignHeaders: number;
+  /** Partial frames given up after the line went quiet. */
+  truncated: number;
 }
 
 export interface GtParserOptions {
@@ -84,7 +86,7 @@ export interface GtParserOptions {
 }
 
 export class GtParser {
-  readonly stats: GtParserStats = { frames: 0, discardedBytes: 0, checksumErrors: 0, foreignHeaders: 0 };
+  readonly stats: GtParserStats = { frames: 0, discardedBytes: 0, checksumErrors: 0, foreignHeaders: 0, truncated: 0 };
   private buf: Buffer = Buffer.alloc(0);
   private expectData = 0;
   private readonly maxData: number;
@@ -111,6 +113,19 @@ export class GtParser {
     if (n) this.discard('garbage', n);
     this.buf = Buffer.alloc(0);
     return n;
+  }
+
+  /**
+   * The line went quiet with a partial frame buffered: that "frame" was a false header in noise
+   * or a truncated packet. Drop its header and look for frames in the bytes after it.
+   */
+  rescan(): void {
+    if (this.buf.length === 0) return;
+    const rest = this.buf.subarray(Math.min(2, this.buf.length));
+    this.stats.truncated++;
+    this.discard('garbage', this.buf.length - rest.length);
+    this.buf = Buffer.alloc(0);
+    if (rest.length) this.push(Buffer.from(rest));
   }
 
   push(chunk: Uint8Array): void {

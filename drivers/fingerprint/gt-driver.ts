@@ -42,6 +42,12 @@ export class GtScanner extends ScannerBase<GtFrame> {
     this.parser.expect(0);
     return this.parser.reset();
   }
+  protected parserPending(): number {
+    return this.parser.pending;
+  }
+  protected parserRescan(): void {
+    this.parser.rescan();
+  }
   protected describeProtocol(): string {
     return `${this.m.label} (GT-521 protocol)`;
   }

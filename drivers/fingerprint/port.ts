@@ -4,7 +4,7 @@
  * surface works (tests use the real one on pseudo-terminals).
  */
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { SerialPort } from 'serialport';
 import { DisconnectedError, StationError } from '../common/errors';
 
@@ -95,8 +95,11 @@ export class Line extends EventEmitter {
       if (/EIO|ENXIO|EBADF|disconnected/i.test(err.message)) this.lost(err);
       else this.emit('warning', err);
     });
+    const target = realTarget(this.path);
     this.watch = setInterval(() => {
-      if (!existsSync(this.path)) this.lost(new Error(`${this.path} disappeared`));
+      const now = realTarget(this.path);
+      if (now === undefined) this.lost(new Error(`${this.path} disappeared`));
+      else if (now !== target) this.lost(new Error(`${this.path} now points to another device (${now})`));
     }, this.watchMs);
     this.watch.unref();
   }
@@ -112,21 +115,23 @@ export class Line extends EventEmitter {
     this.emit('disconnected', cause);
   }
 
-  /** A DisconnectedError naming the port. */
-  disconnectedError(cause?: unknown): DisconnectedError {
-    return new DisconnectedError('FP_DISCONNECTED', `fingerprint scanner on ${this.path} was disconnected`, {
+  /** A DisconnectedError naming the port. `onWrite`: nothing reached the device. */
+  disconnectedError(cause?: unknown, onWrite = false): DisconnectedError {
+    const e = new DisconnectedError('FP_DISCONNECTED', `fingerprint scanner on ${this.path} was disconnected`, {
       hint: 'check the cable and power; the station reconnects when the device comes back', cause,
     });
+    if (onWrite) Object.defineProperty(e, 'onWrite', { value: true });
+    return e;
   }
 
   async write(data: Buffer): Promise<void> {
     const port = this.port;
-    if (!port || !this._connected) throw this.disconnectedError();
+    if (!port || !this._connected) throw this.disconnectedError(undefined, true);
     await new Promise<void>((resolve, reject) => {
       port.write(data, (err) => {
         if (err) {
           this.lost(err);
-          return reject(this.disconnectedError(err));
+          return reject(this.disconnectedError(err, true));
         }
         port.drain((e) => {
           if (e) {
@@ -153,5 +158,13 @@ export class Line extends EventEmitter {
     this.port = undefined;
     this._connected = false;
     if (port?.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
+  }
+}
+
+function realTarget(p: string): string | undefined {
+  try {
+    return realpathSync(p);
+  } catch {
+    return undefined;
   }
 }

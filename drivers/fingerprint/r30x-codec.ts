@@ -75,6 +75,8 @@ export interface ParserStats {
   lengthErrors: number;
   pidErrors: number;
   addressMismatches: number;
+  /** Partial frames given up after the line went quiet. */
+  truncated: number;
 }
 
 export interface R30xParserOptions {
@@ -90,7 +92,7 @@ export interface R30xParserOptions {
  * Memory is bounded: at most one maximal frame is buffered.
  */
 export class R30xParser {
-  readonly stats: ParserStats = { frames: 0, discardedBytes: 0, checksumErrors: 0, lengthErrors: 0, pidErrors: 0, addressMismatches: 0 };
+  readonly stats: ParserStats = { frames: 0, discardedBytes: 0, checksumErrors: 0, lengthErrors: 0, pidErrors: 0, addressMismatches: 0, truncated: 0 };
   private buf: Buffer = Buffer.alloc(0);
   private address: number;
   constructor(private readonly opts: R30xParserOptions) {
@@ -112,6 +114,19 @@ export class R30xParser {
   /** Bytes waiting for the rest of a frame. */
   get pending(): number {
     return this.buf.length;
+  }
+
+  /**
+   * The line went quiet with a partial frame buffered: that "frame" was a false header in noise
+   * or a truncated packet. Drop its header and look for frames in the bytes after it.
+   */
+  rescan(): void {
+    if (this.buf.length === 0) return;
+    const rest = this.buf.subarray(Math.min(2, this.buf.length));
+    this.stats.truncated++;
+    this.discard('garbage', this.buf.length - rest.length);
+    this.buf = Buffer.alloc(0);
+    if (rest.length) this.push(Buffer.from(rest));
   }
 
   push(chunk: Uint8Array): void {

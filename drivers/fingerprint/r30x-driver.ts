@@ -53,6 +53,12 @@ export class R30xScanner extends ScannerBase<R30xFrame> {
   protected parserReset(): number {
     return this.parser.reset();
   }
+  protected parserPending(): number {
+    return this.parser.pending;
+  }
+  protected parserRescan(): void {
+    this.parser.rescan();
+  }
   protected describeProtocol(): string {
     return `${this.m.label} (R30x protocol, address ${this.address.toString(16).toUpperCase()})`;
   }

@@ -18,6 +18,8 @@ export interface SimFaults {
   noise?: boolean;
   /** The next N frames sent carry a wrong checksum. */
   badChecksum?: number;
+  /** Frames to let through untouched before badChecksum/truncate apply (to hit a data packet). */
+  skipFrames?: number;
   /** The next N frames sent are cut short. */
   truncate?: number;
   /** R30x data-out: no end packet (02 instead of 08), then zero-filled 02 packets (DY50 behaviour). */
@@ -226,6 +228,10 @@ export abstract class SimDevice {
   }
 
   protected applyFrameFaults(frame: Buffer, checksumBytes = 2): Buffer {
+    if ((this.faults.badChecksum || this.faults.truncate) && this.faults.skipFrames && this.faults.skipFrames > 0) {
+      this.faults.skipFrames--;
+      return frame;
+    }
     if (this.faults.badChecksum && this.faults.badChecksum > 0) {
       this.faults.badChecksum--;
       const f = Buffer.from(frame);

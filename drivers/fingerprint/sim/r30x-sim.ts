@@ -57,6 +57,10 @@ export class R30xSim extends SimDevice {
   setPassword(pw: number): void {
     this.password = pw >>> 0;
   }
+  /** Send raw bytes as if the module did (stray acks, garbage). */
+  sendRaw(b: Buffer): Promise<void> {
+    return this.transmit(b, { noiseOk: false });
+  }
 
   private ack(code: number, results: number[] | Buffer = []): Promise<void> {
     return this.transmit(this.applyFrameFaults(encodeAck(code, results, this.address)));
