@@ -1,6 +1,206 @@
+/**
+ * `station card list | read | emulate` — technician commands for chip ID cards
+ * and passports (ICAO 9303) on PC/SC readers.
+ */
 import type { Command } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { StationError, UsageError } from '../../drivers/common/errors';
+import { createCardReader, type CardReaderDriver } from '../../drivers/card';
+import type { ChipReadResult } from '../../drivers/card/emrtd';
+import { bacInputFromMrz, normaliseBacInput, type BacKeyInput } from '../../drivers/card/mrz';
+import { cscaStoreFrom, loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
+import { EmulatedEmrtd, type CardFaults } from '../../drivers/card/emulator/card';
+import { buildDocument, pem } from '../../drivers/card/emulator/document';
+import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
+import { action, intOption, printJson } from './util';
 
-/** `station card …` — placeholder registration, replaced by the card work. */
+/** Waits until reader/status events stop arriving (the addon reports readers asynchronously). */
+function settle(d: CardReaderDriver, quietMs = 300, maxMs = 3000): Promise<void> {
+  return new Promise((resolve) => {
+    const evs = ['reader-added', 'card-inserted', 'card-removed', 'reader-removed'] as const;
+    let quiet: NodeJS.Timeout;
+    const done = () => { clearTimeout(quiet); clearTimeout(max); for (const e of evs) d.off(e, bump); resolve(); };
+    const bump = () => { clearTimeout(quiet); quiet = setTimeout(done, quietMs); };
+    const max = setTimeout(done, maxMs);
+    for (const e of evs) d.on(e, bump);
+    bump();
+  });
+}
+
+function readerPattern(s: string | undefined): string | RegExp | undefined {
+  if (!s) return undefined;
+  const m = /^\/(.+)\/([a-z]*)$/.exec(s);
+  return m ? new RegExp(m[1]!, m[2]) : s;
+}
+
+export function bacFromOptions(o: { mrz?: string; doc?: string; birth?: string; expiry?: string }): BacKeyInput {
+  if (o.mrz && (o.doc || o.birth || o.expiry)) throw new UsageError('give either --mrz or --doc/--birth/--expiry, not both');
+  if (o.mrz) return bacInputFromMrz(o.mrz);
+  if (!o.doc || !o.birth || !o.expiry) {
+    throw new UsageError('the chip key needs --mrz "<full MRZ>" or all of --doc NUMBER --birth YYMMDD --expiry YYMMDD',
+      'the three fields are printed in the MRZ at the bottom of the photo page / back of the ID card');
+  }
+  return normaliseBacInput({ documentNumber: o.doc, birthDate: o.birth, expiryDate: o.expiry });
+}
+
+/** A JSON summary without the biometric bytes (sizes and formats only). */
+export function summarise(r: ChipReadResult, photo?: string): Record<string, unknown> {
+  return {
+    reader: r.reader,
+    atr: r.atr,
+    mrz: r.mrz,
+    passiveAuth: r.passiveAuth,
+    dataGroupsPresent: r.dataGroupsPresent ?? null,
+    files: { com: r.com?.length ?? null, dg1: r.dg1.length, dg2: r.dg2?.length ?? null, sod: r.sod.length },
+    face: r.face ? { format: r.face.format, width: r.face.width, height: r.face.height, bytes: r.face.raw.length, displayJpegBytes: r.faceJpeg?.length ?? null, note: r.face.note ?? null } : null,
+    photo: photo ?? null,
+    apduCount: r.apduCount,
+    durationMs: r.durationMs,
+  };
+}
+
+function parseFaults(list: string[]): CardFaults {
+  const f: CardFaults = {};
+  for (const item of list) {
+    const [k, v] = item.split('=');
+    const n = (name: string) => {
+      if (v === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(v)) throw new UsageError(`--fault ${name}=N needs a number, got "${item}"`);
+      return Number(v);
+    };
+    switch (k) {
+      case 'slow': f.slowMs = n('slow'); break;
+      case 'remove-after': f.removeAfterApdus = n('remove-after'); break;
+      case 'corrupt-mac': f.corruptMacAt = n('corrupt-mac'); break;
+      case 'tamper-dg': f.tamperDataGroup = n('tamper-dg'); break;
+      case 'sw': f.statusWord = { sw: n('sw') }; break;
+      case 'get-response': f.getResponse = true; break;
+      case 'wrong-le': f.wrongLe = true; break;
+      default: throw new UsageError(`unknown fault "${item}"`, 'faults: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le');
+    }
+  }
+  return f;
+}
+
 export function register(program: Command): void {
-  program.command('card').description('card commands (not built yet)');
+  const card = program.command('card').description('chip ID cards and passports (ICAO 9303) on PC/SC readers');
+
+  card.command('list')
+    .description('list PC/SC readers and whether a card is present')
+    .option('--json', 'machine-readable output')
+    .option('--simulated', 'list the in-process simulated reader instead of PC/SC')
+    .action(action(async (opts: { json?: boolean; simulated?: boolean }) => {
+      const d = createCardReader(opts.simulated ? { mode: 'simulated', face: false } : { mode: 'pcsc', failIfUnavailable: true });
+      await d.open();
+      try {
+        await settle(d);
+        const readers = d.readers();
+        if (opts.json) { printJson({ readers }); return; }
+        if (readers.length === 0) {
+          process.stdout.write('no card readers found (pcscd is running but sees no reader; check the USB cable)\n');
+          return;
+        }
+        for (const r of readers) process.stdout.write(`${r.name}\t${r.cardPresent ? `card present (ATR ${r.atr ?? '?'})` : 'empty'}\n`);
+      } finally { await d.close(); }
+    }));
+
+  card.command('read')
+    .description('read a chip passport / ID card with BAC and check it (passive authentication)')
+    .option('--reader <name>', 'reader name or part of it (see `station card list`); /regex/ allowed')
+    .option('--mrz <text>', 'the full MRZ (3 lines of 30 or 2 lines of 44; newlines optional)')
+    .option('--doc <number>', 'document number')
+    .option('--birth <yymmdd>', 'date of birth, YYMMDD')
+    .option('--expiry <yymmdd>', 'date of expiry, YYMMDD')
+    .option('--csca <path>', 'CSCA certificate file or directory for passive authentication')
+    .option('--photo <file>', 'write the face image here (JPEG; raw JPEG 2000 if it cannot be converted)')
+    .option('--wait <seconds>', 'how long to wait for a card on the reader', '20')
+    .option('--no-dg2', 'skip the face (DG2)')
+    .option('--simulated', 'read the built-in emulated card in process (no pcscd needed)')
+    .option('--json', 'machine-readable output')
+    .action(action(async (opts: { reader?: string; mrz?: string; doc?: string; birth?: string; expiry?: string; csca?: string; photo?: string; wait: string; dg2: boolean; simulated?: boolean; json?: boolean }) => {
+      const bac = bacFromOptions(opts);
+      const waitS = intOption('--wait', opts.wait, 0, 3600) ?? 20;
+      const csca: CscaStore | undefined = opts.csca ? loadCscaStore(opts.csca) : undefined;
+      const d = opts.simulated
+        ? createCardReader({ mode: 'simulated' })
+        : createCardReader({ mode: 'pcsc', failIfUnavailable: true, readerPattern: readerPattern(opts.reader) });
+      await d.open();
+      try {
+        if (!opts.simulated) {
+          await settle(d, 200, 2000);
+          if (d.readers().length === 0) {
+            throw new StationError('CARD_NO_READER', `no card reader${opts.reader ? ` matching "${opts.reader}"` : ''} found`, { hint: 'run `station card list` to see the readers PC/SC knows', exitCode: 1 });
+          }
+        }
+        const info = await d.waitForCard({ timeoutMs: waitS * 1000 });
+        let store = csca;
+        if (!store && opts.simulated) {
+          // The simulated card's own test CSCA: lets technicians see a "valid" verdict end to end.
+          const sim = d as unknown as { contents?: { pki: { csca: { cert: Buffer } } } };
+          if (sim.contents) store = cscaStoreFrom([sim.contents.pki.csca.cert], 'the simulated card\'s test CSCA');
+        }
+        const res = await d.readDocument({ reader: info.name, bac, csca: store, readDg2: opts.dg2 });
+        let photo: string | undefined;
+        if (opts.photo) {
+          const img = res.faceJpeg ?? res.face?.raw;
+          if (!img) throw new StationError('CARD_NO_FACE', `the chip on ${res.reader} holds no face image (DG2)`, { hint: 'run without --photo' });
+          writeFileSync(opts.photo, img, { mode: 0o600 });
+          photo = opts.photo;
+        }
+        if (opts.json) { printJson(summarise(res, photo)); }
+        else {
+          const m = res.mrz;
+          const out = [
+            `reader:        ${res.reader}`,
+            `document:      ${m.documentCode ?? '?'} ${m.documentNumber ?? '?'} (${m.format}, issued by ${m.issuingState ?? m.lines[0]?.slice(2, 5) ?? '?'})`,
+            `name:          ${m.lastName ?? ''}, ${m.firstName ?? ''}`,
+            `born / sex:    ${m.birthDate ?? '?'} / ${m.sex ?? '?'}`,
+            `expires:       ${m.expirationDate ?? '?'}`,
+            `face:          ${res.face ? `${res.face.format} ${res.face.width}×${res.face.height}, ${res.face.raw.length} bytes${res.face.note ? ` — ${res.face.note}` : ''}` : 'not read'}`,
+            `authenticity:  ${res.passiveAuth.verdict.toUpperCase()}${res.passiveAuth.reason ? ` — ${res.passiveAuth.reason}` : ''}`,
+            photo ? `photo written: ${photo}` : '',
+            `(${res.apduCount} APDUs, ${res.durationMs} ms)`,
+          ].filter(Boolean);
+          process.stdout.write(`${out.join('\n')}\n`);
+        }
+        return res.passiveAuth.verdict === 'invalid' ? 1 : 0;
+      } finally { await d.close(); }
+    }));
+
+  card.command('emulate')
+    .description('run the eMRTD card emulator on a vpcd virtual reader (pcscd with vsmartcard-vpcd) until Ctrl-C')
+    .option('--mrz <text>', 'the MRZ of the emulated document (default: a TD1 specimen)')
+    .option('--port <n>', 'vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01"', '35963')
+    .option('--host <host>', 'where pcscd with vpcd runs', '127.0.0.1')
+    .option('--face <file>', 'JPEG or JPEG 2000 face image for DG2 (default: a synthetic ~20 KB JPEG)')
+    .option('--csca-out <file>', 'write the generated CSCA certificate (PEM) here, for `card read --csca`')
+    .option('--extended', 'announce and accept extended-length APDUs')
+    .option('--fault <spec...>', 'fault modes: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le')
+    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; fault?: string[] }) => {
+      const port = intOption('--port', opts.port, 1, 65535)!;
+      const faults = parseFaults(opts.fault ?? []);
+      let face: { image: Buffer; width: number; height: number; format: 'jpeg' | 'jpeg2000' } | undefined;
+      if (opts.face) {
+        const { readFileSync } = await import('node:fs');
+        const image = readFileSync(opts.face);
+        const format = image[0] === 0xff && image[1] === 0xd8 ? 'jpeg' : 'jpeg2000';
+        let width = 0, height = 0;
+        try { const sharp = (await import('sharp')).default; const md = await sharp(image).metadata(); width = md.width ?? 0; height = md.height ?? 0; } catch { /* unknown size */ }
+        face = { image, width, height, format };
+      }
+      if (opts.mrz) bacInputFromMrz(opts.mrz); // validates the MRZ shape with a clear usage error
+      const doc = await buildDocument({ mrz: opts.mrz, face });
+      if (opts.cscaOut) writeFileSync(opts.cscaOut, pem(doc.pki.csca.cert));
+      const emu = new VpcdCardClient(new EmulatedEmrtd({ files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended }), { host: opts.host, port });
+      try { await emu.insert(); } catch (e) {
+        throw new StationError('CARD_VPCD_UNREACHABLE', `cannot reach vpcd at ${opts.host}:${port}: ${(e as Error).message}`, { hint: 'install vsmartcard-vpcd and start pcscd (systemctl start pcscd)', cause: e });
+      }
+      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port}\nMRZ:\n${doc.mrzLines.join('\n')}\n${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+        emu.once('removed', (why: string) => { if (why === 'connection closed') { process.stderr.write('vpcd closed the connection (pcscd stopped?)\n'); stop(); } });
+      });
+      await emu.remove();
+    }));
 }

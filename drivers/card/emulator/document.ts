@@ -173,12 +173,16 @@ export function buildCom(dgTags: number[]): Buffer {
 export async function syntheticFaceJpeg(targetBytes = 20_000): Promise<{ jpeg: Buffer; width: number; height: number }> {
   const sharp = (await import('sharp')).default;
   const width = 240, height = 320;
+  // Noise compresses badly, so the size follows the quality: bisect to the target.
+  let lo = 1, hi = 95;
   let best: Buffer | undefined;
-  for (const quality of [20, 35, 50, 65, 80, 90]) {
+  for (let i = 0; i < 7; i++) {
+    const quality = Math.round((lo + hi) / 2);
     const jpeg = await sharp({ create: { width, height, channels: 3, background: { r: 180, g: 150, b: 130 }, noise: { type: 'gaussian', mean: 128, sigma: 24 } } })
       .jpeg({ quality }).toBuffer();
-    best = jpeg;
-    if (jpeg.length >= targetBytes * 0.9) break;
+    if (!best || Math.abs(jpeg.length - targetBytes) < Math.abs(best.length - targetBytes)) best = jpeg;
+    if (jpeg.length > targetBytes) hi = quality - 1; else lo = quality + 1;
+    if (lo > hi) break;
   }
   return { jpeg: best!, width, height };
 }
