@@ -12,7 +12,9 @@ export interface OnoffGpio {
 }
 export type OnoffGpioClass = new (pin: number, direction: 'in' | 'out', edge?: 'none' | 'both') => OnoffGpio;
 
+/** Loaded on first use only: onoff pulls in a native module that a simulator-only run does not need. */
 export function loadOnoff(): { Gpio: OnoffGpioClass & { accessible: boolean } } {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require('onoff') as { Gpio: OnoffGpioClass & { accessible: boolean } };
 }
 

@@ -63,7 +63,12 @@ const sleep = (ms: number, timers: Set<NodeJS.Timeout>): Promise<void> =>
  * 'tamper' (TamperEvent, on every settled change). Lines set to null in the pin
  * map are not wired: their functions do nothing and report "not wired".
  */
-export class StationGpio extends EventEmitter {
+export interface GpioEvents {
+  button: [ButtonEvent];
+  tamper: [TamperEvent];
+}
+
+export class StationGpio extends EventEmitter<GpioEvents> {
   readonly sim?: GpioSimControl;
   private readonly outs = new Map<LedName | 'buzzer', OutputPin>();
   private button?: Input;
@@ -271,14 +276,4 @@ export class StationGpio extends EventEmitter {
       writes: (role) => (pins[role] === null ? [] : sim.writes(pins[role]!)),
     };
   }
-}
-
-// Typed events.
-export interface StationGpio {
-  on(event: 'button', listener: (e: ButtonEvent) => void): this;
-  on(event: 'tamper', listener: (e: TamperEvent) => void): this;
-  once(event: 'button', listener: (e: ButtonEvent) => void): this;
-  once(event: 'tamper', listener: (e: TamperEvent) => void): this;
-  off(event: 'button', listener: (e: ButtonEvent) => void): this;
-  off(event: 'tamper', listener: (e: TamperEvent) => void): this;
 }
