@@ -8,6 +8,7 @@ import type { GpioPins, Level, PinBackend, PinRole } from './types';
 export * from './types';
 export { StationGpio, type GpioSimControl, type GpioStatus, type StationGpioOptions } from './station-gpio';
 export { SimPinBackend } from './sim-backend';
+export { listGpioChips, type GpioChip } from './chips';
 export { OnoffBackend, type OnoffGpio, type OnoffGpioClass } from './onoff-backend';
 
 /** Defaults matching the configuration schema's pin defaults. */

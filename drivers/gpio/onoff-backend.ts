@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { StationError } from '../common/errors';
+import { listGpioChips } from './chips';
 import type { InputPin, Level, OutputPin, PinBackend, PinRole } from './types';
 
 /** The part of onoff's Gpio class this backend uses (injectable for tests). */
@@ -18,6 +19,11 @@ export function loadOnoff(): { Gpio: OnoffGpioClass & { accessible: boolean } } 
   return require('onoff') as { Gpio: OnoffGpioClass & { accessible: boolean } };
 }
 
+function baseHint(): string {
+  const chips = listGpioChips().filter((c) => /pinctrl|bcm2835|rp1/i.test(c.label));
+  return chips.length ? ` — here ${chips.map((c) => `${c.label} starts at ${c.base}`).join(', ')}` : ' (512 on a Pi 4, 571 on a Pi 5)';
+}
+
 function pinError(e: unknown, pin: number, role: PinRole): StationError {
   const code = (e as NodeJS.ErrnoException).code;
   const why =
@@ -28,7 +34,7 @@ function pinError(e: unknown, pin: number, role: PinRole): StationError {
   const hint =
     code === 'EACCES' || code === 'EPERM' ? 'Add the station user to the gpio group (sudo usermod -aG gpio enroll-station) and restart.'
       : code === 'EBUSY' ? 'Another service or a device-tree overlay owns this line; free it or choose another pin.'
-        : 'Check devices.gpio.pins in the configuration; numbers are sysfs line numbers (see docs/camera-gpio.md).';
+        : `Check devices.gpio.pins in the configuration: numbers are sysfs line numbers, which on Raspberry Pi OS with kernel 6.6+ are BCM + the chip base${baseHint()} (see docs/camera-gpio.md).`;
   return new StationError('GPIO_PIN_UNAVAILABLE', `GPIO ${pin} (${role}) ${why}`, { hint, cause: e, details: { pin, role } });
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createGpio, DEFAULT_PINS, LED_NAMES, type GpioPins, type PinRole } from '../../drivers/gpio';
+import { createGpio, DEFAULT_PINS, LED_NAMES, listGpioChips, type GpioPins, type PinRole } from '../../drivers/gpio';
 import { UsageError } from '../../drivers/common/errors';
 import { createLogger, nullLogger } from '../log';
 import { optionalConfig } from './camera';
@@ -50,6 +50,8 @@ export function register(program: Command): void {
         const events: { kind: 'button' | 'tamper'; at: string; open?: boolean }[] = [];
         try {
           say(`GPIO: ${g.simulated ? 'simulator (no GPIO access here, or --simulated)' : 'onoff (sysfs)'}`);
+          const chips = listGpioChips();
+          if (!g.simulated) for (const c of chips) say(`  chip ${c.name}: ${c.label}, lines ${c.base}–${c.base + c.ngpio - 1}`);
           const leds: Record<string, string> = {};
           for (const name of LED_NAMES) {
             const wired = pins[name] !== null && pins[name] !== undefined;
@@ -81,7 +83,7 @@ export function register(program: Command): void {
           }
           if (opts.json) {
             const end = g.status();
-            printJson({ ok: true, backend: g.kind, pins, leds, buzzer, button: end.button, tamper: end.tamper, events });
+            printJson({ ok: true, backend: g.kind, chips, pins, leds, buzzer, button: end.button, tamper: end.tamper, events });
           }
         } finally {
           await g.close();

@@ -1,5 +1,8 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGpio, DEFAULT_PINS, type OnoffGpio, type StationGpio, type ButtonEvent, type TamperEvent, type Level } from '../../drivers/gpio';
+import { createGpio, DEFAULT_PINS, listGpioChips, type OnoffGpio, type StationGpio, type ButtonEvent, type TamperEvent, type Level } from '../../drivers/gpio';
 import { StationError, UsageError } from '../../drivers/common/errors';
 import { nullLogger } from '../../station/log';
 
@@ -176,6 +179,28 @@ describe('GPIO through the onoff backend (onoff Gpio class injected)', () => {
       for (const p of FakeGpio.all.values()) expect(p.unexported).toBe(true);
     } finally {
       FakeGpio.busy.clear();
+    }
+  });
+});
+
+describe('listGpioChips', () => {
+  it('reads chip bases from a sysfs-shaped tree (kernel 6.6+ numbering) and is empty without one', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'sysgpio-'));
+    try {
+      for (const [name, base, n, label] of [['gpiochip571', 571, 54, 'pinctrl-rp1'], ['gpiochip512', 512, 32, 'gpio-brcmstb@107d508500']] as const) {
+        mkdirSync(join(root, name));
+        writeFileSync(join(root, name, 'base'), `${base}\n`);
+        writeFileSync(join(root, name, 'ngpio'), `${n}\n`);
+        writeFileSync(join(root, name, 'label'), `${label}\n`);
+      }
+      writeFileSync(join(root, 'export'), '');
+      expect(listGpioChips(root)).toEqual([
+        { name: 'gpiochip512', base: 512, ngpio: 32, label: 'gpio-brcmstb@107d508500' },
+        { name: 'gpiochip571', base: 571, ngpio: 54, label: 'pinctrl-rp1' },
+      ]);
+      expect(listGpioChips(join(root, 'missing'))).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
