@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { randomBytes, createPrivateKey } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import {
-  generateHqKeys, writeHqKeys, loadHqPrivateKeys, loadHqPublicIdentity, generateStationKeyPair, Sealer,
+  generateHqKeys, writeHqKeys, loadHqPrivateKeys, loadHqPublicIdentity, generateStationKeyPair,
   type HqPublicIdentity,
 } from '../../sync/wire';
-import type { Outbox } from '../../sync/outbox';
-import { SqliteTestOutbox } from './test-outbox';
+import { Vault } from '../../station/vault';
+import type { EnrollmentRecord } from '../../sync/wire';
 
 export interface Fixture {
   root: string;
@@ -47,20 +47,51 @@ export function hqPrivate(f: Fixture) {
   return loadHqPrivateKeys(join(f.hqDir, 'keys'));
 }
 
-/** Opens the station outbox used by the tests (a SQLite file under the station dir). */
-export function openOutbox(f: Fixture): Outbox & { close(): void; seal(n: number, size: number): Promise<string[]>; states(): Record<string, string>; receiptOf(id: string): Buffer | null } {
-  const ob = new SqliteTestOutbox(join(f.stationDir, 'outbox.db'));
-  const sealer = new Sealer('x25519-chacha20poly1305', f.hqPublic, createPrivateKey(f.stationKeyPem));
-  return Object.assign(ob, {
-    async seal(n: number, size: number): Promise<string[]> {
-      const ids: string[] = [];
+export type TestOutbox = Vault & {
+  ids: string[];
+  sealN(n: number, size: number): Promise<string[]>;
+  /** recordId → vault state for every record sealed through this helper. */
+  states(): Record<string, string>;
+  receiptOf(id: string): Buffer | null;
+  /** Records acknowledged or already released (the vault releases at once by default). */
+  acked(): number;
+};
+
+export function makeRecord(stationId: string, portraitBytes: number): EnrollmentRecord {
+  const now = Date.now();
+  return {
+    recordId: uuidv7(), stationId, officerId: 'officer-1', kind: 'enrollment', startedAt: now - 60_000, completedAt: now,
+    details: { surname: 'TEST', givenNames: 'PERSON', dateOfBirth: '1990-01-01', sex: 'X' },
+    fingerprints: [{ position: 6, status: 'exception', exception: 'unable', reason: 'test' }],
+    portrait: { jpeg: randomBytes(portraitBytes), width: 480, height: 640, metrics: { sharpness: 1 } },
+  };
+}
+
+/** Opens the station's real vault (station/vault) as the outbox under test. */
+export async function openOutbox(f: Fixture): Promise<TestOutbox> {
+  const vault = await Vault.open({ dataDir: f.stationDir, stationId: f.stationId, signingKey: createPrivateKey(f.stationKeyPem), hqIdentity: f.hqPublic });
+  const ids: string[] = [];
+  return Object.assign(vault, {
+    ids,
+    async sealN(n: number, size: number): Promise<string[]> {
+      const out: string[] = [];
       for (let i = 0; i < n; i++) {
-        const id = uuidv7();
-        const s = await sealer.sealBytes(id, f.stationId, randomBytes(size), Date.now());
-        ob.add(s.recordId, s.envelope, s.sha256, s.sealedAt);
-        ids.push(id);
+        const r = await vault.seal(makeRecord(f.stationId, size));
+        out.push(r.recordId);
+        ids.push(r.recordId);
       }
-      return ids;
+      return out;
+    },
+    states(): Record<string, string> {
+      return Object.fromEntries(ids.map((id) => [id, vault.recordState(id)?.state ?? 'missing']));
+    },
+    receiptOf(id: string): Buffer | null {
+      const st = vault.recordState(id);
+      return st?.batchId ? vault.receipt(st.batchId) : null;
+    },
+    acked(): number {
+      const s = vault.stats();
+      return s.acknowledged + s.released;
     },
   });
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
-import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture } from './helpers';
+import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture, type TestOutbox } from './helpers';
 import { checkInvariant } from './invariant';
 import { Uplink } from '../../sync/uplink';
 import { startHq, type HqHandle } from '../../sync/hq/ingest';
@@ -28,15 +28,15 @@ describe('uplink round trip through a real Mosquitto', () => {
     hq.events.on('record', (e: { recordId: string; status: string }) => { if (e.status === 'stored') received.push(e.recordId); });
     await waitFor(() => hq.connected(), 15_000, 'hq connected');
 
-    const ob = openOutbox(f);
-    const ids = await ob.seal(25, 3000);
+    const ob = await openOutbox(f);
+    const ids = await ob.sealN(25, 3000);
     const up = new Uplink({
       brokerUrl: broker.url, stationId: f.stationId, outbox: ob, signingKey: createPrivateKey(f.stationKeyPem),
       hqIdentity: f.hqPublic, dataDir: f.stationDir, maxBatchRecords: 10, receiptTimeoutMs: 5_000,
       health: () => ({ v: 1, at: Date.now(), version: 't', uptimeS: 1, diskFreeBytes: 1, backlog: { count: ob.stats().sealed, oldestAgeMs: null }, lastReceiptAt: null, devices: [], cpuTempC: null, clockOffsetMs: null, enrollments: { today: 3, quota: 100, unit: 'UNIT-A' } }),
     });
     await up.start();
-    await waitFor(() => ob.stats().acknowledged === ids.length, 30_000, 'all acknowledged');
+    await waitFor(() => ob.acked() === ids.length, 30_000, 'all acknowledged');
     expect(new Set(received)).toEqual(new Set(ids));
     checkInvariant({ ids, stationId: f.stationId, hq: hq.store, states: ob.states(), receiptOf: (id) => ob.receiptOf(id), receiptKey: hqPrivate(f).receiptKey, expectAllAcked: true });
     // status and health reached the fleet table

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPrivateKey } from 'node:crypto';
 import mqtt from 'mqtt';
 import { startMosquitto, type Mosquitto, type MosquittoOptions } from '../helpers/mosquitto';
-import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture } from './helpers';
+import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture, type TestOutbox } from './helpers';
 import { checkInvariant } from './invariant';
 import { Uplink, type UplinkOptions } from '../../sync/uplink';
 import { startHq, type HqHandle, type HqOptions } from '../../sync/hq/ingest';
@@ -18,7 +18,7 @@ import pino from 'pino';
 
 const testLog = process.env.UPLINK_TEST_LOG ? pino({ level: process.env.UPLINK_TEST_LOG }, pino.destination(2)) : undefined;
 
-type Ob = ReturnType<typeof openOutbox>;
+type Ob = TestOutbox;
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -32,7 +32,7 @@ async function env(stationId: string, brokerOpts: MosquittoOptions = {}) {
   cleanups.push(() => broker.dispose());
   const f = await makeFixture(stationId);
   cleanups.push(() => f.cleanup());
-  const ob = openOutbox(f);
+  const ob = await openOutbox(f);
   cleanups.push(() => ob.close());
   return { broker, f, ob };
 }
@@ -63,41 +63,41 @@ describe('uplink scenarios (real Mosquitto)', () => {
   it('broker killed with SIGKILL mid-batch and restarted: nothing lost, nothing doubled', async () => {
     const { broker, f, ob } = await env('st-kill-broker');
     const hq = await hqOn(broker, f);
-    const ids = await ob.seal(120, 20_000);
+    const ids = await ob.sealN(120, 20_000);
     const up = uplinkOn(broker, f, ob);
     await up.start();
     await waitFor(() => hq.store.recordCount() >= 20, 30_000, 'first batches stored');
     await broker.kill9();
-    const ackedAtKill = ob.stats().acknowledged;
+    const ackedAtKill = ob.acked();
     expect(ackedAtKill).toBeLessThan(ids.length);
     await new Promise((r) => setTimeout(r, 500));
     await broker.start();
-    await waitFor(() => ob.stats().acknowledged === ids.length, 90_000, 'all acknowledged after broker restart');
+    await waitFor(() => ob.acked() === ids.length, 90_000, 'all acknowledged after broker restart');
     invariant(f, ob, hq, ids);
   });
 
   it('headquarters down for a while, then back: the station holds, resends, and ends exactly once', async () => {
     const { broker, f, ob } = await env('st-hq-down');
     let hq = await hqOn(broker, f);
-    const ids = await ob.seal(30, 5_000);
+    const ids = await ob.sealN(30, 5_000);
     const up = uplinkOn(broker, f, ob);
     await up.start();
-    await waitFor(() => ob.stats().acknowledged === 30, 30_000, 'first wave acknowledged');
+    await waitFor(() => ob.acked() === 30, 30_000, 'first wave acknowledged');
     await hq.stop();
     await waitFor(() => up.status().paused, 10_000, 'station sees ingest offline');
-    ids.push(...await ob.seal(30, 5_000));
+    ids.push(...await ob.sealN(30, 5_000));
     up.syncNow(); // forced send while HQ is down: batches wait at the broker or are resent later
     await new Promise((r) => setTimeout(r, 2_500));
-    expect(ob.stats().acknowledged).toBe(30);
+    expect(ob.acked()).toBe(30);
     hq = await hqOn(broker, f);
-    await waitFor(() => ob.stats().acknowledged === ids.length, 60_000, 'all acknowledged after hq returns');
+    await waitFor(() => ob.acked() === ids.length, 60_000, 'all acknowledged after hq returns');
     invariant(f, ob, hq, ids);
   });
 
   it('the same batch published twice is stored once and answered "duplicate"', async () => {
     const { broker, f, ob } = await env('st-dup');
     const hq = await hqOn(broker, f);
-    const ids = await ob.seal(5, 2_000);
+    const ids = await ob.sealN(5, 2_000);
     const b = ob.openBatch(10, 1 << 20)!;
     const frame = buildFrames({ stationId: f.stationId, batchId: b.batchId, attempt: 1, items: b.items }, 1 << 20)[0]!;
     const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
@@ -116,14 +116,14 @@ describe('uplink scenarios (real Mosquitto)', () => {
     // the real uplink then resends the same in-flight batch and gets it acknowledged as duplicate
     const up = uplinkOn(broker, f, ob);
     await up.start();
-    await waitFor(() => ob.stats().acknowledged === 5, 20_000, 'acknowledged');
+    await waitFor(() => ob.acked() === 5, 20_000, 'acknowledged');
     expect(hq.store.recordCount(f.stationId)).toBe(5);
     invariant(f, ob, hq, ids);
   });
 
   it('a forged receipt and a receipt for an unknown batch are ignored and reported', async () => {
     const { broker, f, ob } = await env('st-forged');
-    const ids = await ob.seal(4, 2_000);
+    const ids = await ob.sealN(4, 2_000);
     const up = uplinkOn(broker, f, ob, { receiptTimeoutMs: 60_000 });
     const security: string[] = [];
     up.on('security', (e: { reason: string }) => security.push(e.reason));
@@ -133,13 +133,13 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await waitFor(() => sent.length >= 1, 20_000, 'batch sent (no HQ yet)');
     const b = ob.inFlightBatches()[0]!;
     const results = b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' }));
-    const { batchHash } = await import('../../sync/uplink/frame');
+    const { batchHash } = await import('../../sync/uplink/frame.js');
     const body = { type: 'receipt', stationId: f.stationId, batchId: b.batchId, batchHash: batchHash(b.batchId, b.items), results, at: Date.now(), worker: 'evil' };
     const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
     cleanups.push(() => c.endAsync());
     // 1) right shape, signed by a key HQ does not own, claiming HQ's key id
     const evil = generateKeyPairSync('ed25519').privateKey;
-    const forged = signMessage(body, evil, (await import('../../sync/uplink/signed')).keyId(hqPrivate(f).receiptKey));
+    const forged = signMessage(body, evil, (await import('../../sync/uplink/signed.js')).keyId(hqPrivate(f).receiptKey));
     await c.publishAsync(topics.receipt(f.stationId), encodeSigned(forged), { qos: 1 });
     // 2) validly signed by HQ's receipt key, but for a batch the station never sent
     const unknown = signMessage({ ...body, batchId: '01900000-0000-7000-8000-000000000000' }, hqPrivate(f).receiptKey);
@@ -149,27 +149,27 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await waitFor(() => security.length >= 3, 20_000, 'three security events');
     expect(security.some((s) => /bad signature/.test(s))).toBe(true);
     expect(security.some((s) => /unknown batch/.test(s))).toBe(true);
-    expect(ob.stats().acknowledged).toBe(0);
+    expect(ob.acked()).toBe(0);
     expect(Object.values(ob.states()).every((s) => s === 'in_flight' || s === 'sealed')).toBe(true);
     // the genuine HQ then completes the job
     const hq = await hqOn(broker, f);
     up.syncNow();
-    await waitFor(() => ob.stats().acknowledged === ids.length, 30_000, 'acknowledged by the real HQ');
+    await waitFor(() => ob.acked() === ids.length, 30_000, 'acknowledged by the real HQ');
     invariant(f, ob, hq, ids);
   });
 
   it('an enrollment larger than the broker packet limit is chunked and reassembled', async () => {
     const { broker, f, ob } = await env('st-chunk', { maxPacketSize: 64 * 1024 });
     const hq = await hqOn(broker, f);
-    const small = await ob.seal(3, 1_000);
-    const big = await ob.seal(1, 300_000);
-    const more = await ob.seal(3, 1_000);
+    const small = await ob.sealN(3, 1_000);
+    const big = await ob.sealN(1, 300_000);
+    const more = await ob.sealN(3, 1_000);
     const ids = [...small, ...big, ...more];
     const up = uplinkOn(broker, f, ob);
     const frames: number[] = [];
     up.on('sent', (e: { frames: number }) => frames.push(e.frames));
     await up.start();
-    await waitFor(() => ob.stats().acknowledged === ids.length, 60_000, 'all acknowledged');
+    await waitFor(() => ob.acked() === ids.length, 60_000, 'all acknowledged');
     expect(up.status().brokerMaxPacket).toBe(64 * 1024);
     expect(Math.max(...frames)).toBeGreaterThanOrEqual(5);
     const row = hq.store.findRecord(big[0]!)!;
@@ -182,10 +182,10 @@ describe('uplink scenarios (real Mosquitto)', () => {
     const { broker, f, ob } = await env('st-shared');
     const w1 = await hqOn(broker, f, { workerId: 'w1' });
     const w2 = await hqOn(broker, f, { workerId: 'w2' });
-    const ids = await ob.seal(120, 2_000);
+    const ids = await ob.sealN(120, 2_000);
     const up = uplinkOn(broker, f, ob, { maxBatchRecords: 5 });
     await up.start();
-    await waitFor(() => ob.stats().acknowledged === ids.length, 60_000, 'all acknowledged');
+    await waitFor(() => ob.acked() === ids.length, 60_000, 'all acknowledged');
     const byWorker = w1.db.prepare('SELECT worker, COUNT(*) AS n FROM records GROUP BY worker').all() as { worker: string; n: number }[];
     expect(byWorker.map((r) => r.worker).sort()).toEqual(['w1', 'w2']);
     expect(byWorker.reduce((s, r) => s + r.n, 0)).toBe(ids.length);
@@ -207,10 +207,10 @@ describe('uplink scenarios (real Mosquitto)', () => {
       [topics.cmd(f.stationId, 'lock'), Buffer.from('not signed')],
       [topics.ingest('bogus'), Buffer.from('{"online": "yes"}')],
     ] as const) await c.publishAsync(t, p, { qos: 1 });
-    const ids = await ob.seal(12, 1_000);
+    const ids = await ob.sealN(12, 1_000);
     const up = uplinkOn(broker, f, ob);
     await up.start();
-    await waitFor(() => ob.stats().acknowledged === ids.length, 30_000, 'all acknowledged');
+    await waitFor(() => ob.acked() === ids.length, 30_000, 'all acknowledged');
     invariant(f, ob, hq, ids);
   });
 });

@@ -3,14 +3,14 @@
  * argv: <config.json> with { brokerUrl, stationId, stationDir, stationKeyPem, hqPublicPath }
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createPrivateKey } from 'node:crypto';
 import { Uplink } from '../../sync/uplink';
 import { loadHqPublicIdentity } from '../../sync/wire';
-import { SqliteTestOutbox } from './test-outbox';
+import { Vault } from '../../station/vault';
 
 const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { brokerUrl: string; stationId: string; stationDir: string; stationKeyPem: string; hqPublicPath: string };
-const ob = new SqliteTestOutbox(join(cfg.stationDir, 'outbox.db'));
+async function main(): Promise<void> {
+const ob = await Vault.open({ dataDir: cfg.stationDir, stationId: cfg.stationId, signingKey: createPrivateKey(cfg.stationKeyPem), hqIdentity: cfg.hqPublicPath });
 const up = new Uplink({
   brokerUrl: cfg.brokerUrl, stationId: cfg.stationId, outbox: ob, signingKey: createPrivateKey(cfg.stationKeyPem),
   hqIdentity: loadHqPublicIdentity(cfg.hqPublicPath), dataDir: cfg.stationDir, maxBatchRecords: 10,
@@ -20,3 +20,5 @@ up.on('sent', (e: { batchId: string }) => process.stdout.write(`sent ${e.batchId
 up.on('acknowledged', (e: { batchId: string }) => process.stdout.write(`acked ${e.batchId}\n`));
 void up.start().then(() => process.stdout.write('started\n'));
 process.on('SIGTERM', () => { void up.stop().then(() => { ob.close(); process.exit(0); }); });
+}
+void main();
