@@ -8,6 +8,7 @@ import { V4l2Camera, type V4l2Tool } from './v4l2';
 export * from './types';
 export { processPortrait, PORTRAIT_REASONS, DEFAULT_THRESHOLDS } from './portrait';
 export type { PortraitOptions, PortraitResult, PortraitMetrics, PortraitReason, PortraitThresholds, ReasonCode } from './portrait';
+export { previewFrames } from './preview';
 export { RpicamCamera } from './rpicam';
 export { V4l2Camera } from './v4l2';
 export { SimulatedCamera } from './sim/simulated';

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { createCamera } from '../../drivers/camera';
+import { createCamera, previewFrames } from '../../drivers/camera';
 import { processPortrait } from '../../drivers/camera/portrait';
 import { DeviceTimeoutError, StationError, UsageError } from '../../drivers/common/errors';
 import { nullLogger } from '../../station/log';
@@ -77,5 +77,23 @@ describe('simulated camera', () => {
     expect(() => createCamera({ backend: 'webcam' as 'v4l2', timeoutMs: 1000, logger })).toThrow(UsageError);
     expect(() => createCamera({ backend: 'simulated', timeoutMs: 0, logger })).toThrow(/timeout/);
     expect(createCamera({ backend: 'v4l2', timeoutMs: 1000, logger, device: '/dev/video3' }).description).toContain('/dev/video3');
+  });
+});
+
+describe('previewFrames', () => {
+  it('streams preview JPEGs until aborted, and surfaces a camera error', async () => {
+    const cam = createCamera({ backend: 'simulated', timeoutMs: 10_000, logger });
+    await cam.open();
+    const ac = new AbortController();
+    const frames: Buffer[] = [];
+    for await (const f of previewFrames(cam, { intervalMs: 10, signal: ac.signal })) {
+      frames.push(f);
+      if (frames.length === 3) ac.abort();
+    }
+    expect(frames).toHaveLength(3);
+    for (const f of frames) expect(f.subarray(0, 2).toString('hex')).toBe('ffd8');
+    cam.sim!.setFault('busy');
+    const it = previewFrames(cam, { intervalMs: 10 });
+    await expect(it.next()).rejects.toMatchObject({ code: 'CAM_BUSY' });
   });
 });
