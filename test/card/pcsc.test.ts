@@ -15,6 +15,11 @@ import { ACCESS_DENIED_MESSAGE } from '../../drivers/card/emrtd';
 import { encodeCommand } from '../../drivers/card/apdu';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../../drivers/common/errors';
 import { tlv } from '../../drivers/card/tlv';
+import { runCardCli } from './cli-helper';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const R0 = 'Virtual PCD 00 00';
 const pcscd = new PcscdProcess();
@@ -266,6 +271,45 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', () => {
       const res = await driver.readDocument({ reader: '00 01', bac: bac(smallDoc) });
       expect(res.reader).toBe(reader);
     } finally { await removeCard(client, reader); }
+  });
+
+  it('station card list / read over PC/SC, and station card emulate for technicians', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'card-cli-'));
+    const csca = join(dir, 'csca.pem');
+    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '-e',
+      "const { Command } = require('commander'); const p = new Command('station'); p.option('--debug'); require('./station/cli/card').register(p); p.parseAsync(['node', 'station', ...process.argv.slice(1)]);",
+      'card', 'emulate', '--port', '35964', '--csca-out', csca, '--mrz', smallDoc.mrzLines.join('')], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    try {
+      const inserted = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-inserted', on); resolve(); } }; driver.on('card-inserted', on); });
+      await inserted;
+      for (let i = 0; i < 200 && !out.includes('press Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain('emulated card inserted on vpcd 127.0.0.1:35964');
+      const list = await runCardCli(['card', 'list', '--json']);
+      expect(list.code).toBe(0);
+      expect(JSON.parse(list.out).readers).toEqual(expect.arrayContaining([{ name: 'Virtual PCD 00 01', cardPresent: true, atr: expect.stringMatching(/^3B/) }]));
+      const photo = join(dir, 'p.jpg');
+      const read = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--mrz', smallDoc.mrzLines.join('\n'), '--csca', csca, '--photo', photo, '--json']);
+      expect(read.err).toBe('');
+      expect(read.code).toBe(0);
+      const j = JSON.parse(read.out);
+      expect(j.reader).toBe('Virtual PCD 00 01');
+      expect(j.passiveAuth.verdict).toBe('valid');
+      expect(readFileSync(photo).subarray(0, 2).toString('hex')).toBe('ffd8');
+      const denied = await runCardCli(['card', 'read', '--reader', '/PCD 00 01$/', '--doc', 'D23145890', '--birth', '740812', '--expiry', '340416']);
+      expect(denied.code).toBe(1);
+      expect(denied.err).toContain('access denied — check the document number and dates');
+      const removed = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-removed', on); resolve(); } }; driver.on('card-removed', on); });
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      await removed;
+    } finally {
+      if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('pcscd killed and restarted: the driver reports the loss, recovers with a fresh context and reads again', async () => {

@@ -1,0 +1,157 @@
+/** Pure unit tests: TLV / ASN.1 errors name the file, passive authentication verdicts, DG2, APDU coding. */
+import { describe, expect, it, beforeAll } from 'vitest';
+import fc from 'fast-check';
+import { CardDataError, readAll, readTlv, tlv, tlvTotalLength } from '../../drivers/card/tlv';
+import { parseCom } from '../../drivers/card/emrtd';
+import { parseDg1 } from '../../drivers/card/mrz';
+import { buildDg2, extractFace } from '../../drivers/card/dg2';
+import { cscaStoreFrom, loadCscaStore, parseSod, passiveAuthenticate } from '../../drivers/card/passive-auth';
+import { buildCom, buildDg1, buildDocument, buildSod, buildTd1, createTestPki, DEFAULT_PERSON, pem, type EmrtdContents } from '../../drivers/card/emulator/document';
+import { decodeCommand, encodeCommand } from '../../drivers/card/apdu';
+import { atrSupportsExtendedLength } from '../../drivers/card/channel';
+import { EmulatedEmrtd } from '../../drivers/card/emulator/card';
+import { SecureMessaging, SmError } from '../../drivers/card/sm';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+let doc: EmrtdContents;
+beforeAll(async () => { doc = await buildDocument({ faceBytes: 3000 }); });
+
+function dgs(d: EmrtdContents): Map<number, Buffer> {
+  return new Map([[1, d.files.get(0x0101)!], [2, d.files.get(0x0102)!]]);
+}
+
+describe('TLV and ASN.1 errors name the file and never crash', () => {
+  it('rejects truncated, indefinite and oversized encodings with CardDataError', () => {
+    expect(() => readTlv(Buffer.from('6110AABB', 'hex'), 0, 'DG1')).toThrow(/in DG1: tag 61 .* declares 16 bytes/);
+    expect(() => readTlv(Buffer.from('618000', 'hex'), 0, 'EF.COM')).toThrow(/in EF\.COM: indefinite length/);
+    expect(() => readTlv(Buffer.from('5F', 'hex'), 0, 'DG2')).toThrow(CardDataError);
+    expect(() => readTlv(Buffer.from('6185FFFFFFFFFF', 'hex'), 0, 'DG2')).toThrow(/too long/);
+    expect(() => tlvTotalLength(Buffer.from('61', 'hex'), 'DG1')).toThrow(/DG1/);
+    expect(tlvTotalLength(Buffer.from('7782012C', 'hex'), 'EF.SOD')).toBe(4 + 300);
+    const e = (() => { try { readTlv(Buffer.from('6105', 'hex'), 0, 'DG1'); } catch (x) { return x as CardDataError; } })()!;
+    expect(e.code).toBe('CARD_BAD_DATA');
+    expect(e.details).toEqual({ file: 'DG1' });
+  });
+
+  it('random bytes only ever raise CardDataError (property)', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const b = Buffer.from(bytes);
+      for (const f of [() => readAll(b, 'DG1'), () => parseCom(b), () => parseDg1(b), () => extractFace(b), () => parseSod(b)]) {
+        try { f(); } catch (e) { if (!(e instanceof CardDataError)) throw e; }
+      }
+    }), { numRuns: 400 });
+  });
+
+  it('malformed EF.COM, DG1, DG2 and EF.SOD are each reported under their own name', () => {
+    expect(() => parseCom(tlv(0x60, tlv(0x5f01, Buffer.from('0107'))))).toThrow(/EF\.COM: tag list/);
+    expect(parseCom(buildCom([0x61, 0x75, 0x6b]))).toEqual([1, 2, 11]);
+    expect(() => parseDg1(tlv(0x61, tlv(0x5f1f, Buffer.from('I<UTO\u0001'))))).toThrow(/DG1: MRZ contains/);
+    expect(() => parseDg1(tlv(0x61, tlv(0x5f1f, Buffer.from('I<UTO'))))).toThrow(/in DG1: MRZ could not be parsed/);
+    expect(() => extractFace(tlv(0x75, tlv(0x7f61, tlv(0x02, Buffer.from([1])))))).toThrow(/DG2: no biometric data block/);
+    expect(() => extractFace(tlv(0x75, tlv(0x7f61, tlv(0x7f60, tlv(0x5f2e, Buffer.from('NOTAFACE____________'))))))).toThrow(/DG2: .*not an ISO 19794-5/);
+    expect(() => parseSod(tlv(0x77, tlv(0x30, tlv(0x06, Buffer.from([0x2a])))))).toThrow(/in EF\.SOD: CMS structure is invalid/);
+    expect(() => parseSod(Buffer.from('7703010203', 'hex'))).toThrow(/EF\.SOD/);
+  });
+
+  it('secure messaging rejects random responses with SmError only', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 3, maxLength: 80 }), (bytes) => {
+      const sm = new SecureMessaging({ ksEnc: Buffer.alloc(16, 1), ksMac: Buffer.alloc(16, 2), ssc: Buffer.alloc(8) });
+      try { sm.unwrap(Buffer.from(bytes)); } catch (e) { if (!(e instanceof SmError)) throw e; }
+      try { sm.unwrapCommand(Buffer.from(bytes)); } catch (e) { if (!(e instanceof SmError)) throw e; }
+    }), { numRuns: 300 });
+  });
+});
+
+describe('passive authentication verdicts', () => {
+  it('valid with the issuing CSCA; not checkable without a store or for an unknown issuer', () => {
+    const sod = doc.files.get(0x011d)!;
+    const ok = passiveAuthenticate(sod, dgs(doc), cscaStoreFrom([doc.pki.csca.cert]));
+    expect(ok.verdict).toBe('valid');
+    expect(ok.reason).toBeUndefined();
+    expect(ok.signatureAlgorithm).toBe('ECDSA/sha256');
+    expect(ok.csca!.subject).toContain('CSCA UTO');
+    const none = passiveAuthenticate(sod, dgs(doc));
+    expect(none.verdict).toBe('not-checkable');
+    const foreign = createTestPki('ZZZ');
+    const other = passiveAuthenticate(sod, dgs(doc), cscaStoreFrom([foreign.csca.cert], 'store X'));
+    expect(other.verdict).toBe('not-checkable');
+    expect(other.reason).toMatch(/no CSCA certificate in store X for issuer/);
+  });
+
+  it('invalid when a data group changed, is missing from the SOD, or the signature is wrong', () => {
+    const sod = doc.files.get(0x011d)!;
+    const csca = cscaStoreFrom([doc.pki.csca.cert]);
+    const changed = dgs(doc);
+    const dg1 = Buffer.from(changed.get(1)!); dg1[dg1.length - 1] ^= 1; changed.set(1, dg1);
+    expect(passiveAuthenticate(sod, changed, csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/DG1 does not match/) });
+    const extra = dgs(doc); extra.set(11, tlv(0x6b, Buffer.from('x')));
+    expect(passiveAuthenticate(sod, extra, csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/DG11 is not listed/) });
+    // Re-sign the same security object with a key that is not the DS certificate's key.
+    const rogue = createTestPki('UTO');
+    const forged = buildSod(dgs(doc), { ...rogue.ds, cert: doc.pki.ds.cert }, doc.pki.csca.name);
+    expect(passiveAuthenticate(forged, dgs(doc), csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/signature .* is wrong/) });
+    // A DS certificate issued by a different CSCA that has the same name.
+    const sameName = buildSod(dgs(doc), rogue.ds, rogue.csca.name);
+    expect(passiveAuthenticate(sameName, dgs(doc), csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/not signed by the CSCA/) });
+  });
+
+  it('loads a CSCA store from a directory of PEM/DER files and names a broken file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'csca-'));
+    try {
+      writeFileSync(join(dir, 'a.pem'), pem(doc.pki.csca.cert) + pem(createTestPki('ZZZ').csca.cert));
+      writeFileSync(join(dir, 'b.der'), createTestPki('YYY').csca.cert);
+      writeFileSync(join(dir, 'readme.txt'), 'ignored');
+      const store = loadCscaStore(dir);
+      expect(store.certificates.length).toBe(3);
+      expect(passiveAuthenticate(doc.files.get(0x011d)!, dgs(doc), store).verdict).toBe('valid');
+      writeFileSync(join(dir, 'c.cer'), 'garbage');
+      expect(() => loadCscaStore(dir)).toThrow(/c\.cer cannot be parsed/);
+      expect(() => loadCscaStore(join(dir, 'nope'))).toThrow(/cannot be read/);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+});
+
+describe('DG2, DG1 and APDU coding', () => {
+  it('extracts JPEG and JPEG 2000 faces', () => {
+    const face = extractFace(doc.files.get(0x0102)!);
+    expect(face.format).toBe('jpeg');
+    expect(face.width).toBe(240);
+    expect(face.raw.subarray(0, 2).toString('hex')).toBe('ffd8');
+    const jp2 = Buffer.concat([Buffer.from('0000000C6A5020200D0A870A', 'hex'), Buffer.alloc(50, 7)]);
+    const f2 = extractFace(buildDg2(jp2, 100, 120, 'jpeg2000'));
+    expect(f2.format).toBe('jpeg2000');
+    expect(f2.raw.equals(jp2)).toBe(true);
+  });
+
+  it('builds TD1 MRZs that parse with valid check digits', () => {
+    const lines = buildTd1({ ...DEFAULT_PERSON, issuingState: 'D', nationality: 'D' });
+    const f = parseDg1(buildDg1(lines));
+    expect(f.valid).toBe(true);
+    expect(f.documentNumber).toBe('D23145890');
+  });
+
+  it('encodes and decodes short and extended APDUs (all four cases)', () => {
+    const cases = [
+      { cla: 0, ins: 0xa4, p1: 4, p2: 0x0c, data: Buffer.from('A0000002471001', 'hex') },
+      { cla: 0, ins: 0x84, p1: 0, p2: 0, le: 8 },
+      { cla: 0, ins: 0xb0, p1: 0, p2: 0, le: 256 },
+      { cla: 0x0c, ins: 0xb0, p1: 1, p2: 2, data: Buffer.alloc(300, 1), le: 65536 },
+      { cla: 0, ins: 0xb0, p1: 0, p2: 0, le: 4096 },
+      { cla: 0, ins: 0x20, p1: 0, p2: 0 },
+    ];
+    for (const c of cases) expect(decodeCommand(encodeCommand(c))).toMatchObject(c);
+    expect(encodeCommand({ cla: 0, ins: 0x84, p1: 0, p2: 0, le: 256 }).toString('hex')).toBe('0084000000');
+    expect(encodeCommand({ cla: 0, ins: 0xb0, p1: 0, p2: 0, le: 4096 }).toString('hex')).toBe('00b00000001000');
+    expect(decodeCommand(Buffer.from('00A4040C0700', 'hex'))).toBeUndefined();
+  });
+
+  it('reads the extended-length capability from the ATR', () => {
+    const ext = new EmulatedEmrtd({ files: doc.files, mrzLines: doc.mrzLines, extendedLength: true });
+    const short = new EmulatedEmrtd({ files: doc.files, mrzLines: doc.mrzLines });
+    expect(atrSupportsExtendedLength(ext.atr)).toBe(true);
+    expect(atrSupportsExtendedLength(short.atr)).toBe(false);
+    expect(atrSupportsExtendedLength(Buffer.from('3B8F8001804F0CA000000306030001000000006A', 'hex'))).toBe(false);
+  });
+});
