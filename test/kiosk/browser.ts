@@ -19,3 +19,11 @@ export async function launchBrowser(): Promise<{ browser: Browser; page(): Promi
     async close() { await ctx.close().catch(() => undefined); rmSync(profile, { recursive: true, force: true }); },
   };
 }
+
+/** Fills the details form field by field (select for sex). */
+export async function fillDetails(page: Page, d: Record<string, string>): Promise<void> {
+  for (const [k, v] of Object.entries(d)) {
+    if (k === 'sex') await page.getByTestId(`f-${k}`).selectOption(v);
+    else await page.getByTestId(`f-${k}`).fill(v);
+  }
+}

@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { nullLogger } from '../../station/log';
 import { startKiosk, type KioskHandle } from '../../station/kiosk/server';
 import { GOOD_DETAILS, makeRig, type Rig } from '../workflow/helpers';
-import { launchBrowser } from './browser';
+import { fillDetails, launchBrowser } from './browser';
 
 let b: Awaited<ReturnType<typeof launchBrowser>>;
 let rig: Rig | null = null;
@@ -34,13 +34,6 @@ async function login(page: Page): Promise<void> {
   await page.getByTestId('login-pin').fill('123456');
   await page.getByTestId('login-submit').click();
   await page.getByTestId('start-enrollment').waitFor();
-}
-
-export async function fillDetails(page: Page, d: Record<string, string>): Promise<void> {
-  for (const [k, v] of Object.entries(d)) {
-    if (k === 'sex') await page.getByTestId(`f-${k}`).selectOption(v);
-    else await page.getByTestId(`f-${k}`).fill(v);
-  }
 }
 
 describe('kiosk page in Chromium', () => {
