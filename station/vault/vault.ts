@@ -160,6 +160,7 @@ export class Vault implements Outbox {
   private hq: HqPublicIdentity | null;
   private readonly hqError: StationError | null;
   private sealer: Sealer | null = null;
+  private readonly stmts = new Map<string, Database.Statement>();
   private lastDiskAlertAt = 0;
   private closed = false;
 
@@ -319,8 +320,7 @@ export class Vault implements Outbox {
     this.requireDiskSpace(sealed.envelope.length * 2);
     try {
       this.db.transaction(() => {
-        this.db
-          .prepare(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`)
+        this.stmt(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`)
           .run(sealed.recordId, sealed.envelope, sealed.sha256, sealed.envelope.length, sealed.suite, sealed.sealedAt);
         this.appendAudit('record_sealed', { recordId: sealed.recordId, sha256: sealed.sha256, size: sealed.envelope.length, suite: sealed.suite }, sealed.sealedAt);
       }).immediate();
@@ -360,7 +360,7 @@ export class Vault implements Outbox {
   }
 
   private markTampered(r: RecordRow, reason: string): void {
-    const info = this.db.prepare(`UPDATE records SET tampered_at = ?, tamper_reason = ? WHERE seq = ? AND tampered_at IS NULL`).run(this.now(), reason, r.seq);
+    const info = this.stmt(`UPDATE records SET tampered_at = ?, tamper_reason = ? WHERE seq = ? AND tampered_at IS NULL`).run(this.now(), reason, r.seq);
     if (info.changes > 0) {
       this.appendAudit('tamper', { recordId: r.record_id, reason });
       this.log?.error({ recordId: r.record_id, reason }, 'vault row tampered: record held back, not sent');
@@ -375,13 +375,11 @@ export class Vault implements Outbox {
   inFlightBatches(): PendingBatch[] {
     this.assertOpen();
     return this.db.transaction(() => {
-      const batches = this.db
-        .prepare(`SELECT batch_id, created_at, attempts, last_attempt_at FROM batches WHERE acked_at IS NULL ORDER BY created_at, batch_id`)
+      const batches = this.stmt(`SELECT batch_id, created_at, attempts, last_attempt_at FROM batches WHERE acked_at IS NULL ORDER BY created_at, batch_id`)
         .all() as { batch_id: string; created_at: number; attempts: number; last_attempt_at: number | null }[];
       const out: PendingBatch[] = [];
       for (const b of batches) {
-        const rows = this.db
-          .prepare(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE batch_id = ? AND state = 'in_flight' AND tampered_at IS NULL ORDER BY seq`)
+        const rows = this.stmt(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE batch_id = ? AND state = 'in_flight' AND tampered_at IS NULL ORDER BY seq`)
           .all(b.batch_id) as RecordRow[];
         const items: OutboxItem[] = [];
         for (const r of rows) {
@@ -406,8 +404,7 @@ export class Vault implements Outbox {
       let lastSeq = 0;
       // Walk sealed rows oldest first; skip (and report) tampered ones.
       outer: for (;;) {
-        const rows = this.db
-          .prepare(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
+        const rows = this.stmt(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
           .all(lastSeq, Math.max(maxRecords, 16)) as RecordRow[];
         if (rows.length === 0) break;
         for (const r of rows) {
@@ -428,8 +425,8 @@ export class Vault implements Outbox {
       if (items.length === 0) return null;
       const batchId = uuidv7();
       const createdAt = this.now();
-      this.db.prepare(`INSERT INTO batches (batch_id, created_at) VALUES (?, ?)`).run(batchId, createdAt);
-      const upd = this.db.prepare(`UPDATE records SET state = 'in_flight', batch_id = ? WHERE seq = ? AND state = 'sealed'`);
+      this.stmt(`INSERT INTO batches (batch_id, created_at) VALUES (?, ?)`).run(batchId, createdAt);
+      const upd = this.stmt(`UPDATE records SET state = 'in_flight', batch_id = ? WHERE seq = ? AND state = 'sealed'`);
       for (const s of seqs) upd.run(batchId, s);
       this.appendAudit('batch_sent', { batchId, records: items.length, bytes });
       return { batchId, items, createdAt, attempts: 0, lastAttemptAt: null };
@@ -438,22 +435,22 @@ export class Vault implements Outbox {
 
   markAttempt(batchId: string, at: number = this.now()): void {
     this.assertOpen();
-    this.db.prepare(`UPDATE batches SET attempts = attempts + 1, last_attempt_at = ? WHERE batch_id = ?`).run(at, batchId);
+    this.stmt(`UPDATE batches SET attempts = attempts + 1, last_attempt_at = ? WHERE batch_id = ?`).run(at, batchId);
   }
 
   acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void {
     this.assertOpen();
     const rejected: { recordId: string; reason: string }[] = [];
     const done = this.db.transaction(() => {
-      const b = this.db.prepare(`SELECT acked_at FROM batches WHERE batch_id = ?`).get(batchId) as { acked_at: number | null } | undefined;
+      const b = this.stmt(`SELECT acked_at FROM batches WHERE batch_id = ?`).get(batchId) as { acked_at: number | null } | undefined;
       if (!b) throw new StationError('VAULT_UNKNOWN_BATCH', `receipt for unknown batch ${batchId}`, { hint: 'ignore it; the batch may have been acknowledged before a restart' });
       if (b.acked_at !== null) return false; // a repeated receipt: already applied
       const t = this.now();
       const byId = new Map(results.map((r) => [r.recordId, r]));
-      const rows = this.db.prepare(`SELECT seq, record_id, sha256 FROM records WHERE batch_id = ? AND state = 'in_flight'`).all(batchId) as { seq: number; record_id: string; sha256: string }[];
-      const ack = this.db.prepare(`UPDATE records SET state = 'acknowledged', acked_at = ?, receipt_status = ? WHERE seq = ?`);
-      const rej = this.db.prepare(`UPDATE records SET state = 'rejected', acked_at = ?, receipt_status = 'rejected', reject_reason = ? WHERE seq = ?`);
-      const requeue = this.db.prepare(`UPDATE records SET state = 'sealed', batch_id = NULL WHERE seq = ?`);
+      const rows = this.stmt(`SELECT seq, record_id, sha256 FROM records WHERE batch_id = ? AND state = 'in_flight'`).all(batchId) as { seq: number; record_id: string; sha256: string }[];
+      const ack = this.stmt(`UPDATE records SET state = 'acknowledged', acked_at = ?, receipt_status = ? WHERE seq = ?`);
+      const rej = this.stmt(`UPDATE records SET state = 'rejected', acked_at = ?, receipt_status = 'rejected', reject_reason = ? WHERE seq = ?`);
+      const requeue = this.stmt(`UPDATE records SET state = 'sealed', batch_id = NULL WHERE seq = ?`);
       let stored = 0;
       let duplicate = 0;
       let requeued = 0;
@@ -475,7 +472,7 @@ export class Vault implements Outbox {
           else duplicate += 1;
         }
       }
-      this.db.prepare(`UPDATE batches SET acked_at = ?, receipt = ? WHERE batch_id = ?`).run(t, receipt, batchId);
+      this.stmt(`UPDATE batches SET acked_at = ?, receipt = ? WHERE batch_id = ?`).run(t, receipt, batchId);
       this.appendAudit('receipt_received', { batchId, stored, duplicate, rejected: rejected.length, requeued });
       return true;
     }).immediate();
@@ -494,15 +491,14 @@ export class Vault implements Outbox {
   maintenance(now: number = this.now()): { released: number; purged: number } {
     this.assertOpen();
     return this.db.transaction(() => {
-      const due = this.db
-        .prepare(`SELECT seq, record_id FROM records WHERE state = 'acknowledged' AND acked_at <= ?`)
+      const due = this.stmt(`SELECT seq, record_id FROM records WHERE state = 'acknowledged' AND acked_at <= ?`)
         .all(now - this.retention.releaseAfterAckMs) as { seq: number; record_id: string }[];
-      const rel = this.db.prepare(`UPDATE records SET state = 'released', envelope = NULL, released_at = ? WHERE seq = ? AND state = 'acknowledged'`);
+      const rel = this.stmt(`UPDATE records SET state = 'released', envelope = NULL, released_at = ? WHERE seq = ? AND state = 'acknowledged'`);
       for (const r of due) rel.run(now, r.seq);
       if (due.length > 0) this.appendAudit('release', { records: due.length, firstRecordId: due[0].record_id, lastRecordId: due[due.length - 1].record_id });
       const cutoff = now - this.retention.metadataDays * DAY_MS;
-      const purged = this.db.prepare(`DELETE FROM records WHERE state = 'released' AND released_at < ?`).run(cutoff).changes;
-      this.db.prepare(`DELETE FROM batches WHERE acked_at IS NOT NULL AND acked_at < ? AND NOT EXISTS (SELECT 1 FROM records WHERE records.batch_id = batches.batch_id)`).run(cutoff);
+      const purged = this.stmt(`DELETE FROM records WHERE state = 'released' AND released_at < ?`).run(cutoff).changes;
+      this.stmt(`DELETE FROM batches WHERE acked_at IS NOT NULL AND acked_at < ? AND NOT EXISTS (SELECT 1 FROM records WHERE records.batch_id = batches.batch_id)`).run(cutoff);
       return { released: due.length, purged };
     }).immediate();
   }
@@ -516,13 +512,13 @@ export class Vault implements Outbox {
 
   /** The stored receipt of a batch (for audits / support). */
   receipt(batchId: string): Buffer | null {
-    const r = this.db.prepare(`SELECT receipt FROM batches WHERE batch_id = ?`).get(batchId) as { receipt: Buffer | null } | undefined;
+    const r = this.stmt(`SELECT receipt FROM batches WHERE batch_id = ?`).get(batchId) as { receipt: Buffer | null } | undefined;
     return r?.receipt ?? null;
   }
 
   /** State of one record, or null. */
   recordState(recordId: string): { state: string; sha256: string; batchId: string | null; tampered: boolean; rejectReason: string | null } | null {
-    const r = this.db.prepare(`SELECT state, sha256, batch_id, tampered_at, reject_reason FROM records WHERE record_id = ?`).get(recordId) as
+    const r = this.stmt(`SELECT state, sha256, batch_id, tampered_at, reject_reason FROM records WHERE record_id = ?`).get(recordId) as
       | { state: string; sha256: string; batch_id: string | null; tampered_at: number | null; reject_reason: string | null }
       | undefined;
     return r ? { state: r.state, sha256: r.sha256, batchId: r.batch_id, tampered: r.tampered_at !== null, rejectReason: r.reject_reason } : null;
@@ -531,7 +527,7 @@ export class Vault implements Outbox {
   // ------------------------------------------------------------------ audit
 
   private auditHead(): { seq: number; hash: string } {
-    const r = this.db.prepare(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).get() as { seq: number; hash: string } | undefined;
+    const r = this.stmt(`SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).get() as { seq: number; hash: string } | undefined;
     return r ?? { seq: 0, hash: GENESIS_HASH };
   }
 
@@ -543,7 +539,7 @@ export class Vault implements Outbox {
       const e: AuditEntry = { seq: head.seq + 1, ts, kind, data: { ...data }, prevHash: head.hash, hash: '' };
       e.hash = auditEntryHash(this.stationId, e);
       e.sig = signAuditHead(this.stationId, e.seq, e.hash, this.signing.privateKey);
-      this.db.prepare(`INSERT INTO audit (seq, ts, kind, data, prev_hash, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.seq, e.ts, e.kind, JSON.stringify(e.data), e.prevHash, e.hash, e.sig);
+      this.stmt(`INSERT INTO audit (seq, ts, kind, data, prev_hash, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.seq, e.ts, e.kind, JSON.stringify(e.data), e.prevHash, e.hash, e.sig);
       return e;
     }).immediate();
   }
@@ -551,7 +547,7 @@ export class Vault implements Outbox {
   /** Audit entries with seq > afterSeq, oldest first (what the uplink sends along with batches). */
   auditEntriesSince(afterSeq: number, limit = 1000): AuditEntry[] {
     this.assertOpen();
-    const rows = this.db.prepare(`SELECT seq, ts, kind, data, prev_hash, hash, sig FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`).all(afterSeq, limit) as {
+    const rows = this.stmt(`SELECT seq, ts, kind, data, prev_hash, hash, sig FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`).all(afterSeq, limit) as {
       seq: number;
       ts: number;
       kind: AuditKind;
@@ -573,6 +569,16 @@ export class Vault implements Outbox {
   }
 
   // ------------------------------------------------------------------ lifecycle
+
+  /** Prepared statements are compiled once per connection. */
+  private stmt(sql: string): Database.Statement {
+    let st = this.stmts.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.stmts.set(sql, st);
+    }
+    return st;
+  }
 
   private alert(a: VaultAlert): void {
     try {

@@ -111,13 +111,25 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
-/** Encoded form of a text map key (used for ordering). */
+const keyCache = new Map<string, Buffer>();
+
+/** Encoded form of a text map key (used for ordering); short keys are cached. */
 function keyBytes(k: string): Buffer {
-  const w = new Writer();
-  const b = textEncoder.encode(k);
-  w.head(3, b.length);
-  w.bytes(b);
-  return w.finish();
+  const hit = keyCache.get(k);
+  if (hit) return hit;
+  const b = Buffer.from(k, 'utf8');
+  let head: Buffer;
+  if (b.length < 24) head = Buffer.from([0x60 | b.length]);
+  else if (b.length < 0x100) head = Buffer.from([0x78, b.length]);
+  else if (b.length < 0x10000) head = Buffer.from([0x79, b.length >> 8, b.length & 0xff]);
+  else {
+    head = Buffer.alloc(5);
+    head[0] = 0x7a;
+    head.writeUInt32BE(b.length, 1);
+  }
+  const out = Buffer.concat([head, b]);
+  if (k.length <= 32 && keyCache.size < 4096) keyCache.set(k, out);
+  return out;
 }
 
 function encodeInto(w: Writer, v: CborValue | undefined, depth: number): void {

@@ -6,15 +6,17 @@
  *             | station id length u8 | station id (ASCII)
  *   body    = enc length u16 | enc | ct length u32 | ct
  *   trailer = Ed25519 signature (64) over
- *             "enroll-station/record-sig/v1" 0x00 | header | enc length u16 | enc
- *             | ct length u32 | SHA-256(ct)
+ *             "enroll-station/record-sig/v1" 0x00 | SHA-256(header | body)
+ *
+ * The outbox hash of an envelope is SHA-256 of all of it (header | body |
+ * signature); both digests come from one pass over the ciphertext.
  *
  * HPKE base mode, info = "enroll-station/record/v1", aad = header.
  * All integers big-endian.
  */
 import { createHash, sign as edSign, verify as edVerify, type KeyObject, type webcrypto } from 'node:crypto';
 import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
-import type { CipherSuite } from '@hpke/core';
+import type { CipherSuite, SenderContext } from '@hpke/core';
 import { decodeRecord, encodeRecord, isUuidV7, STATION_ID_RE, type EnrollmentRecord } from './record';
 import { cipherSuite, suiteByIds, suiteInfo, type SuiteInfo, type SuiteName } from './suites';
 import type { HqPrivateKeys, HqPublicIdentity, StationSigningKey } from './keys';
@@ -127,9 +129,10 @@ function lenU32(n: number): Buffer {
   return b;
 }
 
-/** The exact bytes the station signs. */
+/** The exact bytes the station signs: context || SHA-256(header || body). */
 export function signedMessage(headerBytes: Buffer, enc: Buffer, ct: Buffer): Buffer {
-  return Buffer.concat([SIG_CONTEXT, headerBytes, lenU16(enc.length), enc, lenU32(ct.length), createHash('sha256').update(ct).digest()]);
+  const h = createHash('sha256').update(headerBytes).update(lenU16(enc.length)).update(enc).update(lenU32(ct.length)).update(ct);
+  return Buffer.concat([SIG_CONTEXT, h.digest()]);
 }
 
 export interface SealOptions {
@@ -159,6 +162,7 @@ export class Sealer {
   private readonly info: SuiteInfo;
   private readonly suite: CipherSuite;
   private recipient: webcrypto.CryptoKey | null = null;
+  private nextContext: Promise<SenderContext> | null = null;
   private readonly hqKeyId: Buffer;
   private readonly hqKeyBytes: Buffer;
   private readonly privateKey: KeyObject;
@@ -174,6 +178,23 @@ export class Sealer {
     this.hqKeyBytes = hq[this.info.hqKey];
     this.hqKeyId = hq.keyIds[this.info.hqKey];
     this.privateKey = isKeyObject(signingKey) ? signingKey : signingKey.privateKey;
+  }
+
+  /**
+   * The HPKE sender context (fresh ephemeral key, encapsulation, key schedule)
+   * does not depend on the record, so the next one is prepared in the
+   * background right after one is taken: a seal then only runs the AEAD.
+   */
+  private takeContext(recipient: webcrypto.CryptoKey): Promise<SenderContext> {
+    const ready = this.nextContext ?? this.newContext(recipient);
+    this.nextContext = this.newContext(recipient);
+    return ready;
+  }
+
+  private newContext(recipient: webcrypto.CryptoKey): Promise<SenderContext> {
+    const p = this.suite.createSenderContext({ recipientPublicKey: recipient, info: HPKE_INFO } as never);
+    p.catch(() => {}); // a failure surfaces when this context is taken
+    return p;
   }
 
   get suiteName(): SuiteName {
@@ -197,14 +218,29 @@ export class Sealer {
     if (!this.recipient) this.recipient = (await this.suite.kem.deserializePublicKey(this.hqKeyBytes)) as webcrypto.CryptoKey;
     const recipient = this.recipient;
     const headerBytes = encodeHeader({ kemId: this.info.kemId, kdfId: this.info.kdfId, aeadId: this.info.aeadId, recordId, sealedAt, hqKeyId: this.hqKeyId, stationId });
-    const params: { recipientPublicKey: webcrypto.CryptoKey; info: Uint8Array; ekm?: Uint8Array } = { recipientPublicKey: recipient, info: HPKE_INFO };
-    if (testEphemeral) params.ekm = testEphemeral;
-    const { ct: ciphertext, enc } = await this.suite.seal(params as never, plaintext, headerBytes);
+    // Hand the library the exact ArrayBuffer when we can: it copies views, and a
+    // 400 KB copy per record is measurable garbage.
+    const ptArg = plaintext.byteOffset === 0 && plaintext.byteLength === plaintext.buffer.byteLength ? plaintext.buffer : plaintext;
+    let ctx: SenderContext;
+    if (testEphemeral) {
+      ctx = await this.suite.createSenderContext({ recipientPublicKey: recipient, info: HPKE_INFO, ekm: testEphemeral } as never);
+    } else {
+      ctx = await this.takeContext(recipient);
+    }
+    // Each context seals exactly one message (sequence number 0), as single-shot HPKE does.
+    const ciphertext = await ctx.seal(ptArg as ArrayBuffer, headerBytes);
+    const enc = ctx.enc;
     const encB = Buffer.from(enc);
     const ctB = Buffer.from(ciphertext);
-    const signature = edSign(null, signedMessage(headerBytes, encB, ctB), this.privateKey);
-    const envelope = Buffer.concat([headerBytes, lenU16(encB.length), encB, lenU32(ctB.length), ctB, signature]);
-    return { recordId, envelope, sha256: createHash('sha256').update(envelope).digest('hex'), sealedAt, suite: this.info.name };
+    const encLen = lenU16(encB.length);
+    const ctLen = lenU32(ctB.length);
+    // One pass over the ciphertext: the running hash of header||body is copied
+    // for the signature, then continued over the signature for the outbox hash.
+    const h = createHash('sha256').update(headerBytes).update(encLen).update(encB).update(ctLen).update(ctB);
+    const signature = edSign(null, Buffer.concat([SIG_CONTEXT, h.copy().digest()]), this.privateKey);
+    const sha256 = h.update(signature).digest('hex');
+    const envelope = Buffer.concat([headerBytes, encLen, encB, ctLen, ctB, signature]);
+    return { recordId, envelope, sha256, sealedAt, suite: this.info.name };
   }
 }
 

@@ -50,16 +50,16 @@ export async function makeWorld(stationId = 'ST-TEST-01'): Promise<TestWorld & {
 /** Random-ish grey fingerprint-like image (noise compresses poorly, like real ridges). */
 export async function fingerprintPng(width = 256, height = 288, marker?: Buffer): Promise<Buffer> {
   const px = randomBytes(width * height);
-  // Smooth half the rows so the PNG lands near real fingerprint sizes (~35 KB).
-  for (let y = 0; y < height; y += 2) px.fill(px[y * width], y * width, (y + 1) * width);
+  // Flatten three rows in five so the PNG lands near real fingerprint sizes (~28 KB).
+  for (let y = 0; y < height; y++) if (y % 5 < 3) px.fill(px[y * width], y * width, (y + 1) * width);
   const png = await sharp(px, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
   return marker ? Buffer.concat([png, marker]) : png;
 }
 
 export async function portraitJpeg(width = 480, height = 640, marker?: Buffer): Promise<Buffer> {
-  const px = randomBytes(width * height * 3);
-  for (let i = 0; i < px.length; i += 6) px[i + 3] = px[i];
-  const jpeg = await sharp(px, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  // Coarse noise scaled up: a JPEG of a realistic size for a 480×640 portrait (~90 KB).
+  const px = randomBytes((width / 8) * (height / 8) * 3);
+  const jpeg = await sharp(px, { raw: { width: width / 8, height: height / 8, channels: 3 } }).resize(width, height, { kernel: 'cubic' }).jpeg({ quality: 85 }).toBuffer();
   return marker ? Buffer.concat([jpeg, marker]) : jpeg;
 }
 

@@ -25,6 +25,8 @@ import {
   auditEntryHash,
   signAuditHead,
   GENESIS_HASH,
+  encodeHeader,
+  signedMessage,
   writeStationKeyPair,
   type AuditEntry,
   type CborValue,
@@ -147,7 +149,6 @@ describe('sealed envelope', () => {
     const sealed = await sealer.seal(r);
     const p = parseEnvelope(sealed.envelope);
     // An attacker holding the station key swaps the record id and re-signs: HPKE open must fail.
-    const { encodeHeader, signedMessage } = await import('../../sync/wire/envelope');
     const { sign } = await import('node:crypto');
     const other = makeRecord('ST-1', { pngs: [], jpeg: Buffer.alloc(1) });
     const header = encodeHeader({ kemId: p.kemId, kdfId: p.kdfId, aeadId: p.aeadId, recordId: other.recordId, sealedAt: p.sealedAt, hqKeyId: p.hqKeyId, stationId: p.stationId });

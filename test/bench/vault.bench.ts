@@ -1,0 +1,129 @@
+/**
+ * `npm run bench -- vault`: seal + sign + store of a typical enrollment
+ * (ten 256×288 grey PNGs, a 480×640 JPEG, details — ~400 KB) per second,
+ * against the raw limit measured in the same run: a bare AEAD pass over the
+ * same bytes plus a bare better-sqlite3 insert of them with the same pragmas
+ * (WAL, synchronous=FULL, secure_delete, one row per transaction).
+ * Passes alternate raw/vault so machine noise hits both alike; medians.
+ */
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Vault } from '../../station/vault';
+import { encodeRecord, type SuiteName } from '../../sync/wire';
+import { makeParts, makeRecord, makeWorld } from '../vault/fixtures';
+
+const PASSES = Number(process.env.BENCH_PASSES ?? 5);
+const PER_PASS = Number(process.env.BENCH_RECORDS ?? 30);
+const SLICE = 64 * 1024;
+
+function bareAead(algo: 'chacha20-poly1305' | 'aes-256-gcm', key: Buffer, pt: Buffer): Buffer {
+  const c = createCipheriv(algo as 'chacha20-poly1305', key, randomBytes(12), { authTagLength: 16 });
+  const out = Buffer.allocUnsafe(pt.length + 16);
+  let w = 0;
+  for (let i = 0; i < pt.length; i += SLICE) w += c.update(pt.subarray(i, i + SLICE)).copy(out, w);
+  w += c.final().copy(out, w);
+  c.getAuthTag().copy(out, w);
+  return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+export async function run(): Promise<void> {
+  const w = await makeWorld('ST-BENCH');
+  const rawDir = mkdtempSync(join(tmpdir(), 'vault-bench-raw-'));
+  try {
+    const parts = await makeParts({ fingers: 10 });
+    const sample = makeRecord(w.stationId, parts);
+    const plaintext = encodeRecord(sample);
+    const recordBytes = plaintext.length;
+    console.error(`# record: ${recordBytes} bytes (PNGs ${parts.pngs.reduce((a, p) => a + p.length, 0)}, JPEG ${parts.jpeg.length})`);
+
+    // Raw limit: bare AEAD pass + bare insert, same pragmas, one row per transaction.
+    const raw = new Database(join(rawDir, 'raw.db'));
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = FULL');
+    raw.pragma('secure_delete = ON');
+    raw.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB NOT NULL)');
+    const ins = raw.prepare('INSERT INTO t (b) VALUES (?)');
+    const key = randomBytes(32);
+    const rawPass = (algo: 'chacha20-poly1305' | 'aes-256-gcm'): number => {
+      const t = performance.now();
+      for (let i = 0; i < PER_PASS; i++) {
+        const ct = bareAead(algo, key, plaintext);
+        raw.transaction(() => ins.run(ct)).immediate();
+      }
+      return (PER_PASS * 1000) / (performance.now() - t);
+    };
+
+    const suites: { suite: SuiteName; label: string; rawAlgo: 'chacha20-poly1305' | 'aes-256-gcm' }[] = [
+      { suite: 'x25519-chacha20poly1305', label: 'chacha20poly1305', rawAlgo: 'chacha20-poly1305' },
+      { suite: 'x25519-aes256gcm', label: 'aes256gcm', rawAlgo: 'aes-256-gcm' },
+      { suite: 'xwing-chacha20poly1305', label: 'xwing', rawAlgo: 'chacha20-poly1305' },
+    ];
+    const vaults = new Map<SuiteName, Vault>();
+    for (const s of suites) {
+      const dataDir = join(w.root, `data-${s.label}`);
+      mkdirSync(dataDir, { recursive: true });
+      vaults.set(s.suite, await Vault.open({ dataDir, stationId: w.stationId, signingKey: w.station, hqIdentity: w.hqPublicPath, suite: s.suite, reserveBytes: 64 * 1024 * 1024 }));
+    }
+    const vaultPass = async (suite: SuiteName): Promise<number> => {
+      const v = vaults.get(suite)!;
+      const recs = Array.from({ length: PER_PASS }, () => makeRecord(w.stationId, parts));
+      const t = performance.now();
+      for (const r of recs) await v.seal(r);
+      return (PER_PASS * 1000) / (performance.now() - t);
+    };
+
+    // Warm-up.
+    rawPass('chacha20-poly1305');
+    for (const s of suites) await vaultPass(s.suite);
+
+    const results: Record<string, { raw: number[]; vault: number[] }> = {};
+    for (const s of suites) results[s.label] = { raw: [], vault: [] };
+    for (let p = 0; p < PASSES; p++) {
+      for (const s of suites) {
+        results[s.label].raw.push(rawPass(s.rawAlgo));
+        results[s.label].vault.push(await vaultPass(s.suite));
+      }
+      raw.exec('DELETE FROM t');
+      raw.pragma('wal_checkpoint(TRUNCATE)');
+      for (const v of vaults.values()) {
+        const b = v.openBatch(1000, 1e12);
+        if (b) v.acknowledge(b.batchId, Buffer.from('bench'), b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' as const })));
+      }
+      console.error(`# pass ${p + 1}/${PASSES}: ${suites.map((s) => `${s.label} ${results[s.label].vault.at(-1)!.toFixed(0)}/${results[s.label].raw.at(-1)!.toFixed(0)} rec/s`).join(', ')}`);
+    }
+    for (const v of vaults.values()) v.close();
+    raw.close();
+
+    const fig: Record<string, number> = {};
+    for (const s of suites) {
+      const r = median(results[s.label].raw);
+      const v = median(results[s.label].vault);
+      fig[`${s.label}_per_s`] = Math.round(v * 10) / 10;
+      fig[`${s.label}_raw_per_s`] = Math.round(r * 10) / 10;
+      fig[`${s.label}_ratio`] = Math.round((v / r) * 1000) / 1000;
+    }
+    const line = {
+      bench: 'vault',
+      ratio: fig.chacha20poly1305_ratio,
+      goal: 0.8,
+      better: 'higher',
+      suite: 'x25519-chacha20poly1305',
+      record_bytes: recordBytes,
+      passes: PASSES,
+      records_per_pass: PER_PASS,
+      ...fig,
+    };
+    console.log(JSON.stringify(line));
+  } finally {
+    rmSync(rawDir, { recursive: true, force: true });
+    w.cleanup();
+  }
+}
