@@ -9,7 +9,7 @@ import { processPortrait } from '../../drivers/camera/portrait';
 import { renderScene } from '../../drivers/camera/sim/scene';
 
 const W = 4056, H = 3040; // Raspberry Pi HQ camera full resolution, 12.3 MP
-const PASSES = 15;
+const PASSES = 21;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -40,7 +40,10 @@ export async function run(): Promise<void> {
     tp.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
   const bareMs = median(tb), pipeMs = median(tp);
-  const ratio = Math.round((pipeMs / bareMs) * 1000) / 1000;
-  console.error(`# bare sharp decode-resize-encode ${bareMs.toFixed(1)} ms, portrait pipeline ${pipeMs.toFixed(1)} ms (medians of ${PASSES})`);
-  console.log(JSON.stringify({ bench: 'portrait', ratio, goal: 1.2, better: 'lower', pipelineMs: Math.round(pipeMs * 10) / 10, bareMs: Math.round(bareMs * 10) / 10, frame: `${W}x${H}`, out: '480x640', passes: PASSES }));
+  // Each pass measures both back to back, so the per-pass ratio sees the same
+  // machine load on both sides; its median is the figure (robust on a shared box).
+  const ratio = Math.round(median(tp.map((p, i) => p / tb[i]!)) * 1000) / 1000;
+  const minRatio = Math.round((Math.min(...tp) / Math.min(...tb)) * 1000) / 1000;
+  console.error(`# bare sharp decode-resize-encode ${bareMs.toFixed(1)} ms, portrait pipeline ${pipeMs.toFixed(1)} ms (medians of ${PASSES}); best-case ratio ${minRatio}`);
+  console.log(JSON.stringify({ bench: 'portrait', ratio, goal: 1.2, better: 'lower', pipelineMs: Math.round(pipeMs * 10) / 10, bareMs: Math.round(bareMs * 10) / 10, minRatio, frame: `${W}x${H}`, out: '480x640', passes: PASSES }));
 }
