@@ -180,7 +180,8 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
   async open(): Promise<void> {
     if (this.opened) return;
     try {
-      this.lib = require('pcsclite') as () => NativeContext;
+      const mod = (await import('pcsclite')) as unknown as { default?: () => NativeContext } & (() => NativeContext);
+      this.lib = mod.default ?? mod;
     } catch (e) {
       throw new StationError('CARD_PCSC_MISSING', `the pcsclite addon cannot be loaded: ${(e as Error).message}`, { hint: 'install libpcsclite-dev and rebuild (npm rebuild pcsclite)', cause: e });
     }

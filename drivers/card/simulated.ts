@@ -92,14 +92,15 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
     if (!this.present) throw new StationError('CARD_NO_CARD', `no card on reader ${SIMULATED_READER_NAME}`, { hint: 'insert the simulated card' });
     const card = this.card;
     const myInsertion = this.insertion;
-    const self = this;
+    const isCurrent = () => this.insertion === myInsertion && this.present;
+    const pulled = () => this.remove();
     const conn: RawCardConnection = {
       reader: SIMULATED_READER_NAME,
       atr: card.atr,
       protocol: 'T=1',
       async transmit(apdu: Buffer, timeoutMs: number): Promise<Buffer> {
         const removed = () => new DisconnectedError('CARD_REMOVED', `the card on ${SIMULATED_READER_NAME} was removed during APDU exchange`, { hint: 'put the card back on the reader and read again' });
-        if (self.insertion !== myInsertion || !self.present) throw removed();
+        if (!isCurrent()) throw removed();
         let timer: NodeJS.Timeout | undefined;
         try {
           return await Promise.race([
@@ -107,13 +108,13 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
             new Promise<never>((_, rej) => { timer = setTimeout(() => rej(new DeviceTimeoutError('CARD_TIMEOUT', `the card on ${SIMULATED_READER_NAME} did not answer within ${timeoutMs} ms`, { hint: 'lift the card and put it back, then read again' })), timeoutMs); }),
           ]);
         } catch (e) {
-          if (e instanceof CardRemovedSignal) { self.remove(); throw removed(); }
+          if (e instanceof CardRemovedSignal) { pulled(); throw removed(); }
           throw e;
         } finally {
           clearTimeout(timer);
         }
       },
-      async disconnect(): Promise<void> { if (self.insertion === myInsertion && self.present) card.reset(); },
+      async disconnect(): Promise<void> { if (isCurrent()) card.reset(); },
     };
     return new ApduChannel(conn, { timeoutMs: this.opts.apduTimeoutMs, ...opts });
   }

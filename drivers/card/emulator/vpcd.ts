@@ -36,6 +36,9 @@ export class VpcdCardClient extends EventEmitter {
 
   get inserted(): boolean { return this.sock !== undefined && !this.sock.destroyed; }
 
+  /** Resolves when every APDU received so far has been answered (or dropped). */
+  idle(): Promise<void> { return this.queue; }
+
   /** Puts the card on the reader (opens the TCP connection to vpcd). */
   insert(): Promise<void> {
     if (this.inserted) return Promise.resolve();
