@@ -1,0 +1,366 @@
+/**
+ * The composition root: builds every component of a station from its validated
+ * configuration and registers them with the lifecycle in start order:
+ *
+ *   state → vault → officers/progress → gpio → fingerprint → camera → card →
+ *   uplink → workflow → kiosk → status LEDs
+ *
+ * They stop in reverse: the kiosk stops taking requests, the uplink announces
+ * "offline" and waits (bounded) for its publishes, devices close their ports and
+ * readers, and the vault closes last. better-sqlite3 is synchronous, so a signal
+ * can only be handled between transactions: the current one always finishes.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { createScanner, startSimulator, type FingerprintScanner, type SimulatorHandle, type SimulatorOptions } from '../drivers/fingerprint';
+import { createCamera, type Camera } from '../drivers/camera';
+import { createCardReader, loadCscaStore, type CardReaderDriver, type CscaStore, type SimulatedOptions } from '../drivers/card';
+import { createGpio, type StationGpio } from '../drivers/gpio';
+import { Vault, type VaultAlert } from './vault';
+import { Uplink } from '../sync/uplink';
+import type { CommandHandlers, OfflinePolicy } from '../sync/commands';
+import type { HealthPayload } from '../sync/topics';
+import { loadStationSigningKey, writeStationKeyPair } from '../sync/wire/keys';
+import { OfficerStore } from './officers/store';
+import { ProgressCounters } from './progress';
+import { createWorkflow, type Workflow } from './workflow/machine';
+import { startKiosk, type KioskHandle } from './kiosk/server';
+import {
+  auditOfficerEvents, cameraPort, chipPort, deviceStatus, fingerprintPort, officerCardPort, stationGuard, vaultSealer, vaultUplinkStatus,
+} from './workflow/adapters';
+import type { DeviceState, DeviceStateName } from './workflow/ports';
+import { wireTamper, type TamperWiring } from './tamper';
+import { Lifecycle, component } from './lifecycle';
+import { StationState } from './state';
+import { VERSION } from './version';
+import { brokerConnectOptions } from './broker-options';
+
+export interface StationOverrides {
+  /** Simulator settings for the demo and tests. */
+  fingerprintSim?: Partial<SimulatorOptions>;
+  cardSim?: Partial<SimulatedOptions>;
+  /** Kiosk poll period for live device/uplink state (ms). */
+  statusIntervalMs?: number;
+  /** Uplink tuning (tests, demo). */
+  uplink?: { healthIntervalMs?: number; receiptTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number; protocolVersion?: 4 | 5 };
+}
+
+/** Every part, reachable for the demo, tests and benchmarks once started. */
+export interface StationParts {
+  config: Config;
+  log: Logger;
+  state: StationState;
+  vault?: Vault;
+  officers?: OfficerStore;
+  progress?: ProgressCounters;
+  gpio?: StationGpio;
+  scanner?: FingerprintScanner;
+  fingerprintSim?: SimulatorHandle;
+  camera?: Camera;
+  card?: CardReaderDriver;
+  uplink?: Uplink;
+  workflow?: Workflow;
+  kiosk?: KioskHandle;
+}
+
+export interface StationHandle {
+  lifecycle: Lifecycle;
+  parts: StationParts;
+  kioskUrl(): string;
+  currentComponent(): string | undefined;
+}
+
+type DeviceKind = 'fingerprint' | 'camera' | 'card' | 'gpio';
+
+function cpuTemperature(): number | null {
+  try {
+    return Number(readFileSync('/sys/class/thermal/thermal_zone0/temp', 'utf8').trim()) / 1000;
+  } catch {
+    return null;
+  }
+}
+
+export function buildStation(config: Config, rootLog: Logger, overrides: StationOverrides = {}): StationHandle {
+  const log = rootLog.child({ station: config.station.id });
+  const lifecycle = new Lifecycle(log.child({ component: 'lifecycle' }));
+  const state = new StationState(config.dataDir, { maxUnacked: config.policy.maxUnacknowledged, maxDaysSinceReceipt: config.policy.maxDaysSinceReceipt });
+  const parts: StationParts = { config, log, state };
+  const startedAt = Date.now();
+  let current: string | undefined;
+  const devices = new Map<DeviceKind, { state: DeviceStateName; detail?: string }>();
+  const setDevice = (kind: DeviceKind, s: DeviceStateName, detail?: string) => {
+    const prev = devices.get(kind);
+    devices.set(kind, { state: s, detail });
+    if (prev && prev.state !== 'error' && s === 'error') {
+      void parts.uplink?.publishEvent('device-lost', { device: kind, detail: detail ?? null });
+      parts.vault?.audit.append('alert', { device: kind, state: s, detail: detail ?? null });
+    }
+  };
+  const deviceStates = (): DeviceState[] => [...devices.entries()].map(([device, d]) => ({ device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) }));
+  const step = (name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void = () => undefined) =>
+    lifecycle.add(component(name, async () => { current = name; await start(); current = undefined; }, stop));
+
+  // ── persistent station state (lock, policy)
+  step('state', () => void state.load());
+
+  // ── vault
+  step('vault', async () => {
+    const signingKey = loadStationSigningKey(config.dataDir);
+    parts.vault = await Vault.open({
+      dataDir: config.dataDir,
+      stationId: config.station.id,
+      signingKey,
+      hqIdentity: config.headquarters.publicKeyFile,
+      suite: config.vault.suite,
+      reserveBytes: config.vault.reserveMb * 1024 * 1024,
+      retention: config.vault.retentionDays,
+      logger: log.child({ component: 'vault' }),
+      onAlert: (a: VaultAlert) => {
+        log.warn({ alert: a.code, recordId: a.recordId }, a.message);
+        const kind = a.code === 'VAULT_DISK_LOW' ? 'disk-low' : a.code === 'VAULT_TAMPERED' ? 'security' : a.code === 'VAULT_REJECTED' ? 'record-rejected' : 'hq-key';
+        void parts.uplink?.publishEvent(kind, { code: a.code, message: a.message, ...(a.recordId ? { recordId: a.recordId } : {}) });
+      },
+    });
+  }, () => parts.vault?.close());
+
+  // ── officers and progress counters (small SQLite files of their own)
+  step('officers', () => {
+    parts.officers = new OfficerStore(join(config.dataDir, 'officers.db')).open();
+    parts.progress = new ProgressCounters(join(config.dataDir, 'progress.db')).open();
+  }, () => {
+    parts.officers?.close();
+    parts.progress?.close();
+  });
+
+  // ── GPIO (LEDs, buzzer, button, tamper)
+  let tamper: TamperWiring | undefined;
+  step('gpio', async () => {
+    const g = createGpio({ pins: config.devices.gpio.pins, simulated: config.devices.gpio.simulated ? true : undefined, logger: log });
+    await g.open();
+    parts.gpio = g;
+    setDevice('gpio', g.status().backend === 'simulator' ? 'simulated' : 'ready');
+    tamper = wireTamper(g, {
+      lock: (reason) => state.setLock(reason, 'tamper'),
+      publishEvent: (kind, data) => parts.uplink?.publishEvent(kind, data),
+      audit: (kind, data) => { parts.vault?.audit.append(kind as 'tamper', data as Record<string, string | number | boolean | null>); },
+    }, { logger: log.child({ component: 'tamper' }), alarm: () => g.setLed('error', 'blink', 200) });
+  }, async () => {
+    tamper?.stop();
+    await parts.gpio?.close();
+  });
+
+  // ── fingerprint scanner (hardware, or the protocol simulator on a pseudo-terminal)
+  step('fingerprint', async () => {
+    const fp = config.devices.fingerprint;
+    let port = fp.port;
+    if (fp.simulated) {
+      parts.fingerprintSim = await startSimulator({ model: fp.model, logger: log.child({ component: 'fingerprint-sim' }), ...overrides.fingerprintSim });
+      port = parts.fingerprintSim.path;
+    }
+    const scanner = createScanner({ model: fp.model, port, baud: fp.simulated ? undefined : fp.baud, logger: log.child({ component: 'fingerprint' }) });
+    scanner.on('disconnected', () => setDevice('fingerprint', 'error', `scanner on ${port} disconnected`));
+    parts.scanner = scanner;
+    try {
+      const info = await scanner.open();
+      if (!fp.simulated && fp.upgradeBaud && fp.upgradeBaud !== fp.baud) {
+        const r = await scanner.setBaud(fp.upgradeBaud);
+        log.info({ result: r }, 'fingerprint baud change');
+      }
+      setDevice('fingerprint', fp.simulated ? 'simulated' : 'ready', `${info.model ?? fp.model} on ${port}`);
+    } catch (e) {
+      // The station still serves: the officer sees the scanner's state and can retry; doctor says why.
+      setDevice('fingerprint', 'error', (e as Error).message);
+      log.error({ err: e, port }, 'fingerprint scanner did not answer at start');
+    }
+  }, async () => {
+    await parts.scanner?.close();
+    await parts.fingerprintSim?.stop();
+  });
+
+  // ── camera
+  step('camera', async () => {
+    const c = config.devices.camera;
+    const cam = createCamera({ backend: c.simulated ? 'simulated' : c.backend, device: c.device, timeoutMs: c.timeoutMs, logger: log });
+    parts.camera = cam;
+    try {
+      await cam.open();
+      setDevice('camera', c.simulated ? 'simulated' : 'ready', cam.description);
+    } catch (e) {
+      setDevice('camera', 'error', (e as Error).message);
+      log.error({ err: e }, 'camera not available at start');
+    }
+  }, () => parts.camera?.close());
+
+  // ── card reader
+  let csca: CscaStore | undefined;
+  step('card', async () => {
+    const c = config.devices.card;
+    if (c.cscaDir) csca = loadCscaStore(c.cscaDir);
+    const reader = c.simulated
+      ? createCardReader({ mode: 'simulated', logger: log.child({ component: 'card' }), ...overrides.cardSim })
+      : createCardReader({ mode: 'pcsc', ...(c.reader ? { readerPattern: c.reader } : {}), logger: log.child({ component: 'card' }) });
+    parts.card = reader;
+    reader.on('error', (e: Error) => setDevice('card', 'error', e.message));
+    try {
+      await reader.open();
+      setDevice('card', c.simulated ? 'simulated' : 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached');
+    } catch (e) {
+      setDevice('card', 'error', (e as Error).message);
+      log.error({ err: e }, 'card reader service not available at start');
+    }
+  }, () => parts.card?.close());
+
+  // ── uplink to headquarters
+  step('uplink', async () => {
+    const vault = parts.vault!;
+    const hq = config.headquarters;
+    const conn = brokerConnectOptions(config, `station-${config.station.id}`);
+    const handlers: CommandHandlers = {
+      lock: ({ reason }) => {
+        state.setLock(reason ?? 'locked by headquarters', 'headquarters');
+        vault.audit.append('command_received', { name: 'lock', reason: reason ?? null });
+        return { locked: true };
+      },
+      unlock: () => {
+        const was = state.unlock();
+        vault.audit.append('command_received', { name: 'unlock' });
+        return { unlocked: true, wasLockedBy: was?.by ?? null };
+      },
+      setPolicy: (p: OfflinePolicy) => {
+        state.setPolicy(p);
+        vault.audit.append('command_received', { name: 'set-policy', maxUnacked: p.maxUnacked, maxDaysSinceReceipt: p.maxDaysSinceReceipt });
+        return { policy: state.policy };
+      },
+      rotateKey: () => {
+        const r = writeStationKeyPair(config.dataDir, { rotate: true });
+        const next = loadStationSigningKey(config.dataDir);
+        vault.useSigningKey(next);
+        vault.audit.append('command_received', { name: 'rotate-key', fingerprint: r.fingerprint });
+        return { publicKey: next.publicKeyRaw.toString('base64'), publicKeyPem: r.publicKeyPem, fingerprint: r.fingerprint };
+      },
+      officerPush: (args) => {
+        const r = parts.officers!.applyHqCommand(args);
+        vault.audit.append('command_received', { name: 'officer-push', op: r.op, officerId: r.id });
+        return r;
+      },
+    };
+    const health = (): HealthPayload => {
+      const s = vault.stats();
+      const disk = vault.checkDisk();
+      const today = parts.progress?.today(config.station.unit.code);
+      return {
+        v: 1,
+        at: Date.now(),
+        version: VERSION,
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        diskFreeBytes: disk.freeBytes,
+        backlog: { count: s.sealed + s.inFlight, oldestAgeMs: s.oldestUnackedAgeMs, rejected: s.rejected },
+        lastReceiptAt: s.lastReceiptAt,
+        devices: deviceStates().map((d) => ({ name: d.device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) })) as HealthPayload['devices'],
+        cpuTempC: cpuTemperature(),
+        clockOffsetMs: null,
+        enrollments: { today: today ? today.enrollments + today.activations : 0, quota: config.station.unit.dailyQuota || null, unit: config.station.unit.code },
+        locked: state.lock !== null,
+        lockReason: state.lock?.reason ?? null,
+        policy: state.policy,
+        intervalS: hq.healthIntervalSeconds,
+      };
+    };
+    const u = new Uplink({
+      brokerUrl: hq.brokerUrl,
+      stationId: config.station.id,
+      outbox: vault,
+      signingKey: loadStationSigningKey(config.dataDir).privateKey,
+      hqIdentity: config.headquarters.publicKeyFile,
+      logger: log.child({ component: 'uplink' }),
+      health,
+      commands: handlers,
+      dataDir: config.dataDir,
+      tls: { ca: conn.ca as Buffer | undefined, cert: conn.cert as Buffer | undefined, key: conn.key as Buffer | undefined },
+      ...(hq.username !== null ? { username: hq.username } : {}),
+      ...(hq.password !== null ? { password: hq.password } : {}),
+      topicPrefix: hq.topicPrefix,
+      maxBatchRecords: hq.maxBatchRecords,
+      healthIntervalMs: overrides.uplink?.healthIntervalMs ?? hq.healthIntervalSeconds * 1000,
+      ...(overrides.uplink?.receiptTimeoutMs ? { receiptTimeoutMs: overrides.uplink.receiptTimeoutMs } : {}),
+      ...(overrides.uplink?.reconnectBaseMs ? { reconnectBaseMs: overrides.uplink.reconnectBaseMs } : {}),
+      ...(overrides.uplink?.reconnectMaxMs ? { reconnectMaxMs: overrides.uplink.reconnectMaxMs } : {}),
+      ...(overrides.uplink?.protocolVersion ? { protocolVersion: overrides.uplink.protocolVersion } : {}),
+      version: VERSION,
+    });
+    u.on('security', (e: Record<string, unknown>) => log.warn({ security: e }, 'security event on the uplink'));
+    parts.uplink = u;
+    await u.start(); // returns at once when offline: the station works without the network
+  }, () => parts.uplink?.stop());
+
+  // ── workflow and kiosk
+  step('kiosk', async () => {
+    const vault = parts.vault!;
+    const fp = config.devices.fingerprint;
+    const cam = config.devices.camera;
+    const wf = createWorkflow({
+      officers: parts.officers!,
+      fingerprint: fingerprintPort(parts.scanner!, { maxAttempts: fp.maxAttempts, threshold: fp.qualityThreshold, logger: log.child({ component: 'capture' }), waitForRemoval: !fp.simulated }),
+      camera: cameraPort(parts.camera!, { width: cam.portraitWidth, height: cam.portraitHeight, maxBytes: cam.maxJpegBytes }),
+      chip: chipPort(parts.card!, { ...(config.devices.card.reader ? { reader: config.devices.card.reader } : {}), ...(csca ? { csca } : {}), logger: log.child({ component: 'chip' }) }),
+      officerCard: officerCardPort(parts.card!),
+      sealer: vaultSealer(vault),
+      guard: stationGuard({
+        locked: () => (state.lock ? state.lock.reason : null),
+        policy: () => state.policy,
+        vault,
+      }),
+      uplink: vaultUplinkStatus(vault, () => parts.uplink?.status().connected ?? false),
+      devices: deviceStatus(deviceStates),
+      progress: parts.progress!,
+      positions: fp.positions,
+      defaultUnit: config.station.unit.code,
+      idleLogoutMs: config.kiosk.idleLogoutSeconds * 1000,
+      markerFile: join(config.dataDir, 'session.marker'),
+      logger: log.child({ component: 'workflow' }),
+    });
+    auditOfficerEvents(wf, vault.audit, log);
+    await wf.start();
+    parts.workflow = wf;
+    parts.kiosk = await startKiosk({
+      port: config.kiosk.port,
+      host: '127.0.0.1',
+      workflow: wf,
+      logger: log.child({ component: 'kiosk' }),
+      language: config.kiosk.language,
+      ...(overrides.statusIntervalMs ? { statusIntervalMs: overrides.statusIntervalMs } : {}),
+    });
+  }, async () => {
+    await parts.kiosk?.stop();
+    parts.workflow?.stop();
+  });
+
+  // ── status LEDs follow the station's state
+  let ledTimer: NodeJS.Timeout | undefined;
+  step('status-leds', () => {
+    const g = parts.gpio;
+    if (!g) return;
+    const update = () => {
+      const locked = state.lock !== null;
+      const deviceError = deviceStates().some((d) => d.state === 'error');
+      const up = parts.uplink?.status();
+      g.setLed('ready', !locked && !deviceError ? 'on' : 'off');
+      g.setLed('error', locked ? 'blink' : deviceError ? 'on' : 'off');
+      g.setLed('syncing', up && up.inFlight > 0 ? 'blink' : up?.connected ? 'on' : 'off');
+    };
+    update();
+    ledTimer = setInterval(update, 1000);
+    ledTimer.unref();
+  }, () => {
+    if (ledTimer) clearInterval(ledTimer);
+  });
+
+  return {
+    lifecycle,
+    parts,
+    kioskUrl: () => parts.kiosk?.url ?? 'http://127.0.0.1:(not started)/',
+    currentComponent: () => current,
+  };
+}

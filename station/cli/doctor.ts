@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { runDoctor, formatResults } from '../doctor';
+import { action, globalOpts, printJson } from './util';
+
+export function register(program: Command): void {
+  program
+    .command('doctor')
+    .description('check config, data directory, free space, clock, headquarters key, each device and the broker; says what to do about each failure')
+    .option('--json', 'machine-readable results')
+    .option('--offline', 'skip the broker check')
+    .action(action(async (opts: { json?: boolean; offline?: boolean }, cmd: Command) => {
+      const results = await runDoctor({ configPath: globalOpts(cmd).config, skipBroker: opts.offline });
+      const failed = results.filter((r) => r.status === 'fail').length;
+      const configBad = results.some((r) => r.check === 'config' && r.status === 'fail');
+      if (opts.json) printJson({ ok: failed === 0, failed, results });
+      else process.stdout.write(`${formatResults(results)}\n\n${failed === 0 ? 'all checks passed' : `${failed} check(s) failed`}\n`);
+      return configBad ? 2 : failed ? 1 : 0;
+    }));
+}

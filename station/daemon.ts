@@ -1,0 +1,72 @@
+/**
+ * The daemon's process-level life: preflight, start in order, sd_notify, graceful
+ * stop on SIGTERM/SIGINT, and a logged, non-zero exit on a fatal error so systemd
+ * restarts the station.
+ */
+import type { Config } from '../config';
+import { createLogger, type Logger } from './log';
+import { SystemdNotifier } from './notify';
+import { checkDataDir, checkDevicePaths, problemsError } from './preflight';
+import { buildStation, type StationOverrides } from './app';
+
+export interface DaemonOptions {
+  config: Config;
+  debug?: boolean;
+  logger?: Logger;
+  overrides?: StationOverrides;
+  /** Called once the station is serving (after READY=1). */
+  onReady?: (info: { kioskUrl: string }) => void | Promise<void>;
+  /** Resolves when the caller wants the daemon to stop (in addition to signals). */
+  until?: Promise<void>;
+}
+
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const { config } = opts;
+  const log = opts.logger ?? createLogger({ level: opts.debug ? 'debug' : config.log.level });
+  const t0 = process.hrtime.bigint();
+
+  const problems = [...checkDataDir(config.dataDir), ...checkDevicePaths(config)];
+  if (problems.length) throw problemsError(problems);
+
+  const notifier = new SystemdNotifier(log.child({ component: 'systemd' }));
+  const station = buildStation(config, log, opts.overrides);
+
+  let stopRequested!: (reason: string) => void;
+  const stopped = new Promise<string>((r) => (stopRequested = r));
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'stopping (signal received)');
+    stopRequested(sig);
+  };
+  let fatal: unknown;
+  const onFatal = (err: unknown, origin: string) => {
+    log.fatal({ err, origin, component: station.currentComponent() }, 'fatal error: the station stops and systemd restarts it');
+    fatal = err;
+    stopRequested('fatal');
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('uncaughtException', (e) => onFatal(e, 'uncaughtException'));
+  process.on('unhandledRejection', (e) => onFatal(e, 'unhandledRejection'));
+  opts.until?.then(() => stopRequested('requested'));
+
+  try {
+    await station.lifecycle.start();
+  } catch (e) {
+    await notifier.stopping();
+    throw e;
+  }
+  const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  await notifier.ready(`serving kiosk on ${station.kioskUrl()}`);
+  log.info({ station: config.station.id, unit: config.station.unit.code, kiosk: station.kioskUrl(), readyMs: Math.round(readyMs) }, 'station ready');
+  // a line for benchmarks and humans alike
+  if (process.env.STATION_PRINT_READY === '1') process.stdout.write(`READY ${readyMs.toFixed(1)}ms\n`);
+  await opts.onReady?.({ kioskUrl: station.kioskUrl() });
+
+  const reason = await stopped;
+  await notifier.stopping();
+  await station.lifecycle.stop();
+  log.info({ reason }, 'station stopped');
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return fatal !== undefined ? 1 : 0;
+}
