@@ -68,6 +68,8 @@ export interface UplinkOptions {
   reconnectBaseMs?: number;
   reconnectMaxMs?: number;
   healthIntervalMs?: number;
+  /** Shortest gap between two health messages triggered by backlog changes. */
+  healthMinIntervalMs?: number;
   version?: string;
   clientId?: string;
 }
@@ -101,6 +103,7 @@ const DEFAULTS = {
   reconnectBaseMs: 1_000,
   reconnectMaxMs: 60_000,
   healthIntervalMs: 300_000,
+  healthMinIntervalMs: 5_000,
 };
 
 /** Bytes kept free in each packet for the fixed header, topic and properties. */
@@ -134,6 +137,8 @@ export class Uplink extends EventEmitter {
   private lastReceiptAt: number | null = null;
   private eventQueue: EventPayload[] = [];
   private readonly onCloseWaiters = new Set<() => void>();
+  private healthSoonTimer: NodeJS.Timeout | null = null;
+  private lastHealthAt = 0;
   private readonly startedAt = Date.now();
 
   constructor(opts: UplinkOptions) {
@@ -175,8 +180,8 @@ export class Uplink extends EventEmitter {
     if (!this.started) return;
     this.stopping = true;
     this.started = false;
-    for (const t of [this.timer, this.healthTimer, this.reconnectTimer]) if (t) clearTimeout(t);
-    this.timer = this.healthTimer = this.reconnectTimer = null;
+    for (const t of [this.timer, this.healthTimer, this.reconnectTimer, this.healthSoonTimer]) if (t) clearTimeout(t);
+    this.timer = this.healthTimer = this.reconnectTimer = this.healthSoonTimer = null;
     const deadline = Date.now() + timeoutMs;
     const client = this.client;
     if (!client) return;
@@ -217,8 +222,17 @@ export class Uplink extends EventEmitter {
     await this.publish(this.t.events(this.o.stationId), Buffer.from(JSON.stringify(ev)), {});
   }
 
+  /** Publishes health soon (debounced): after receipts change the backlog, ops see it without waiting a full period. */
+  private healthSoon(): void {
+    if (this.healthSoonTimer || !this.o.health) return;
+    const wait = Math.max(0, this.lastHealthAt + this.o.healthMinIntervalMs - Date.now());
+    this.healthSoonTimer = setTimeout(() => { this.healthSoonTimer = null; void this.publishHealth(); }, wait);
+    this.healthSoonTimer.unref();
+  }
+
   async publishHealth(): Promise<void> {
     if (!this.connected || !this.o.health) return;
+    this.lastHealthAt = Date.now();
     try {
       const h = await this.o.health();
       const payload: HealthPayload = { ...h, session: this.session, intervalS: Math.round(this.o.healthIntervalMs / 1000) };
@@ -476,6 +490,7 @@ export class Uplink extends EventEmitter {
     if (rejected.length) this.log.warn({ batchId: r.batchId, rejected: rejected.map((x) => ({ recordId: x.recordId, reason: x.reason })) }, 'headquarters rejected records');
     this.log.debug({ batchId: r.batchId, records: results.length }, 'batch acknowledged');
     this.emit('acknowledged', { batchId: r.batchId, results });
+    this.healthSoon();
     this.kick();
   }
 

@@ -1,0 +1,70 @@
+/** Headquarters side of signed commands: sign with the ops key, publish, wait for the station's signed answer. */
+import type { KeyObject } from 'node:crypto';
+import mqtt, { type IClientOptions } from 'mqtt';
+import { makeTopics, type CommandBody, type CommandName, type CommandResultBody } from '../topics';
+import { signCommand } from '../commands';
+import { encodeSigned, TrustedKeys, verifySigned } from '../uplink/signed';
+import type { HqStore } from './store';
+
+export interface SendCommandOptions {
+  brokerUrl: string;
+  mqtt?: IClientOptions;
+  topicPrefix?: string;
+  opsKey: KeyObject;
+  target: string;
+  name: CommandName;
+  args?: Record<string, unknown>;
+  ttlMs?: number;
+  /** How long to wait for the answer (0: do not wait). */
+  waitMs?: number;
+  /** Registry used to verify the station's signature on the answer and to log the command. */
+  store?: HqStore | null;
+}
+
+export interface SendCommandResult {
+  command: CommandBody;
+  /** The station's answer, when it came in time. */
+  result: CommandResultBody | null;
+  /** false when the answer's signature could not be checked against a registered station key. */
+  resultVerified: boolean;
+}
+
+export async function sendCommand(o: SendCommandOptions): Promise<SendCommandResult> {
+  const t = makeTopics(o.topicPrefix);
+  const ttl = o.ttlMs ?? 24 * 3600_000;
+  const { body, message } = signCommand({ target: o.target, name: o.name, args: o.args ?? {}, ttlMs: ttl }, o.opsKey);
+  o.store?.recordCommand(body);
+  const keys = o.store ? o.store.stationKeys(o.target) : [];
+  const trusted = new TrustedKeys(keys);
+  const client = await mqtt.connectAsync(o.brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.mqtt ?? {}) });
+  try {
+    let resolveAnswer: (r: { body: CommandResultBody; verified: boolean }) => void = () => undefined;
+    const answered = new Promise<{ body: CommandResultBody; verified: boolean }>((r) => { resolveAnswer = r; });
+    client.on('message', (_topic, payload) => {
+      const v = verifySigned<CommandResultBody>(payload, trusted);
+      if (v.ok) {
+        if (v.body.id === body.id) resolveAnswer({ body: v.body, verified: true });
+        return;
+      }
+      if (keys.length === 0) {
+        // Unregistered station: show the answer but say it is unverified.
+        try {
+          const m = JSON.parse(payload.toString('utf8')) as { body: string };
+          const b = JSON.parse(m.body) as CommandResultBody;
+          if (b.id === body.id) resolveAnswer({ body: b, verified: false });
+        } catch { /* not ours */ }
+      }
+    });
+    const waitMs = o.waitMs ?? 15_000;
+    if (waitMs > 0) await client.subscribeAsync(t.cmdRes(o.target), { qos: 1 });
+    await client.publishAsync(t.cmd(o.target, o.name), encodeSigned(message), {
+      qos: 1, properties: { messageExpiryInterval: Math.max(1, Math.ceil(ttl / 1000)) },
+    });
+    if (waitMs <= 0) return { command: body, result: null, resultVerified: false };
+    const got = await Promise.race([answered, new Promise<null>((r) => setTimeout(() => r(null), waitMs))]);
+    if (got) o.store?.recordCommandResult(body.id, got.body.status, JSON.stringify(got.body), got.body.at);
+    return { command: body, result: got?.body ?? null, resultVerified: got?.verified ?? false };
+  } finally {
+    await client.endAsync().catch(() => undefined);
+  }
+}
