@@ -36,6 +36,7 @@ import { STATION_ID_RE, type EnrollmentRecord } from '../../sync/wire/record';
 import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
 import { diskSpace, type DiskSpace } from './disk';
 import { currentVersion, migrate, SCHEMA_VERSION } from './schema';
+import { SealWriter } from './writer';
 
 export const VAULT_DIR = 'vault';
 export const VAULT_FILE = 'vault.db';
@@ -160,6 +161,7 @@ export class Vault implements Outbox {
   private hq: HqPublicIdentity | null;
   private readonly hqError: StationError | null;
   private sealer: Sealer | null = null;
+  private writer: SealWriter | null = null;
   private readonly stmts = new Map<string, Database.Statement>();
   private lastDiskAlertAt = 0;
   private closed = false;
@@ -256,6 +258,12 @@ export class Vault implements Outbox {
       vault.alert({ code: 'VAULT_HQ_KEY', message: hqError.message });
     }
     vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
+    try {
+      vault.writer = await SealWriter.start(path, opts.stationId, vault.signing.privateKey);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     return vault;
   }
 
@@ -318,13 +326,19 @@ export class Vault implements Outbox {
     this.assertOpen();
     // The row is written once to the WAL and once to the database file.
     this.requireDiskSpace(sealed.envelope.length * 2);
+    const size = sealed.envelope.length;
     try {
-      this.db.transaction(() => {
-        this.stmt(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`)
-          .run(sealed.recordId, sealed.envelope, sealed.sha256, sealed.envelope.length, sealed.suite, sealed.sealedAt);
-        this.appendAudit('record_sealed', { recordId: sealed.recordId, sha256: sealed.sha256, size: sealed.envelope.length, suite: sealed.suite }, sealed.sealedAt);
-      }).immediate();
+      // Row + audit entry in one transaction, made durable on the writer thread.
+      await this.writerOrThrow().store({
+        recordId: sealed.recordId,
+        envelope: sealed.envelope,
+        sha256: sealed.sha256,
+        suite: sealed.suite,
+        sealedAt: sealed.sealedAt,
+        audit: { kind: 'record_sealed', ts: sealed.sealedAt, data: { recordId: sealed.recordId, sha256: sealed.sha256, size, suite: sealed.suite } },
+      });
     } catch (e) {
+      if (e instanceof StationError) throw e;
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new StationError('VAULT_DUPLICATE_RECORD', `record ${record.recordId} is already in the vault`, { hint: 'each record needs a fresh id' });
       }
@@ -337,7 +351,7 @@ export class Vault implements Outbox {
       }
       throw new StationError('VAULT_WRITE', `record ${record.recordId} could not be stored: ${(e as Error).message}`, { cause: e });
     }
-    this.log?.info({ recordId: sealed.recordId, size: sealed.envelope.length, suite: sealed.suite }, 'record sealed');
+    this.log?.info({ recordId: sealed.recordId, size, suite: sealed.suite }, 'record sealed');
     return { recordId: sealed.recordId, sha256: sealed.sha256 };
   }
 
@@ -590,9 +604,23 @@ export class Vault implements Outbox {
     if (this.closed) throw new StationError('VAULT_CLOSED', 'the vault is closed');
   }
 
-  close(): void {
+  private writerOrThrow(): SealWriter {
+    if (!this.writer) throw new StationError('VAULT_CLOSED', 'the vault is closed');
+    return this.writer;
+  }
+
+  /** Test hook: runs a PRAGMA on the writer thread's connection. */
+  async writerPragma(sql: string): Promise<void> {
+    await this.writerOrThrow().pragma(sql);
+  }
+
+  /** Finishes pending writes, stops the writer thread, checkpoints and closes. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    const w = this.writer;
+    this.writer = null;
+    await w?.close();
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {}

@@ -6,8 +6,8 @@
  * only replaces the three raw primitives. Byte compatibility is checked in
  * test/wire against the library's own implementation.
  */
-import { createHmac, hkdfSync } from 'node:crypto';
-import { DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core';
+import { createHmac, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, type KeyObject, type webcrypto } from 'node:crypto';
+import { DhkemX25519HkdfSha256, HkdfSha256, type SenderContextParams } from '@hpke/core';
 
 type Bytes = ArrayBufferLike | ArrayBufferView;
 
@@ -48,13 +48,50 @@ export class FastHkdfSha256 extends HkdfSha256 {
   }
 }
 
-/** DHKEM(X25519, HKDF-SHA256) from @hpke/core with its internal HKDF replaced by FastHkdfSha256. */
+const LABEL_EAE_PRK = new TextEncoder().encode('eae_prk');
+const LABEL_SHARED_SECRET = new TextEncoder().encode('shared_secret');
+
+/**
+ * DHKEM(X25519, HKDF-SHA256) from @hpke/core, with two shortcuts that keep
+ * the bytes identical:
+ * - its internal HKDF is FastHkdfSha256;
+ * - the common sender path (base mode, random ephemeral key) runs the X25519
+ *   steps with node:crypto's synchronous KeyObject API instead of four
+ *   WebCrypto thread-pool round trips (keygen, two raw exports, deriveBits),
+ *   then derives the shared secret with the library's own labelled
+ *   ExtractAndExpand (RFC 9180 §4.1 Encap). Deterministic (`ekm`), auth-mode
+ *   and recipient paths stay entirely the library's.
+ */
 export class FastDhkemX25519HkdfSha256 extends DhkemX25519HkdfSha256 {
+  private readonly rawPublic = new WeakMap<object, { raw: Buffer; key: KeyObject }>();
+
   constructor() {
     super();
     const kdf = new FastHkdfSha256();
     // suite_id for the KEM's own labels: "KEM" || I2OSP(kem_id, 2)  (RFC 9180 §4.1)
     kdf.init(new Uint8Array([0x4b, 0x45, 0x4d, 0x00, 0x20]));
     this._kdf = kdf;
+  }
+
+  override async deserializePublicKey(key: Bytes): Promise<webcrypto.CryptoKey> {
+    const k = (await super.deserializePublicKey(key)) as webcrypto.CryptoKey;
+    const raw = Buffer.from(u8(key));
+    this.rawPublic.set(k, { raw, key: createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' }) });
+    return k;
+  }
+
+  override async encap(params: SenderContextParams): Promise<{ sharedSecret: ArrayBuffer; enc: ArrayBuffer }> {
+    const known = params.ekm === undefined && params.senderKey === undefined ? this.rawPublic.get(params.recipientPublicKey) : undefined;
+    if (!known) return super.encap(params);
+    const eph = generateKeyPairSync('x25519');
+    const dh = diffieHellman({ privateKey: eph.privateKey, publicKey: known.key });
+    if (dh.every((b) => b === 0)) throw new Error('X25519 shared secret is all zero');
+    const enc = Buffer.from((eph.publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url');
+    const kemContext = Buffer.concat([enc, known.raw]);
+    const labeledIkm = this._kdf.buildLabeledIkm(LABEL_EAE_PRK, dh);
+    const labeledInfo = this._kdf.buildLabeledInfo(LABEL_SHARED_SECRET, kemContext, 32);
+    const sharedSecret = await this._kdf.extractAndExpand(new ArrayBuffer(0), labeledIkm, labeledInfo, 32);
+    dh.fill(0);
+    return { sharedSecret, enc: toArrayBuffer(enc) };
   }
 }

@@ -90,7 +90,7 @@ describe('nothing readable at rest', () => {
     expect(openFiles.some((f) => f.endsWith('vault.db-wal'))).toBe(true);
     expect(statSync(`${vaultPath(w.dataDir)}-wal`).size).toBeGreaterThan(100_000);
     expect(findIn(openFiles, markers)).toEqual([]);
-    v.close();
+    await v.close();
     await new Promise((r) => setTimeout(r, 50));
     const closedFiles = walk(w.dataDir);
     expect(closedFiles).toContain(logFile);
@@ -126,7 +126,7 @@ describe('nothing readable at rest', () => {
     const v = await Vault.open({ dataDir: w.dataDir, stationId: w.stationId, signingKey: w.station, hqIdentity: w.hqPublicPath });
     const parts = await makeParts({ fingers: 1 });
     await v.seal(makeRecord(w.stationId, parts));
-    v.close();
+    await v.close();
     const db = (await import('better-sqlite3')).default(vaultPath(w.dataDir), { readonly: true });
     const { envelope } = db.prepare("SELECT envelope FROM records WHERE state = 'sealed' ORDER BY seq DESC LIMIT 1").get() as { envelope: Buffer };
     db.close();

@@ -26,7 +26,7 @@ describe('vault', () => {
     const r = makeRecord(w.stationId, parts);
     const res = await v.seal(r);
     expect(res.recordId).toBe(r.recordId);
-    v.close();
+    await v.close();
     const db = new Database(vaultPath(w.dataDir), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const row = db.prepare('SELECT envelope, sha256, state FROM records WHERE record_id = ?').get(r.recordId) as { envelope: Buffer; sha256: string; state: string };
@@ -45,7 +45,7 @@ describe('vault', () => {
     const b1 = v.openBatch(2, 100 * 1024 * 1024);
     expect(b1?.items.map((i) => i.recordId)).toEqual(ids.slice(0, 2));
     v.markAttempt(b1!.batchId, 1234);
-    v.close();
+    await v.close();
 
     v = await open();
     const again = v.inFlightBatches();
@@ -76,7 +76,7 @@ describe('vault', () => {
     // A repeated receipt is harmless.
     v.acknowledge(b1!.batchId, receipt, []);
     expect(v.stats().released).toBe(2);
-    v.close();
+    await v.close();
   });
 
   it('keeps rejected records, requeues records a receipt does not cover, and reports', async () => {
@@ -93,13 +93,13 @@ describe('vault', () => {
     expect(v.recordState(ids[2])?.state).toBe('sealed');
     expect(alerts.some((a) => a.code === 'VAULT_REJECTED' && a.recordId === ids[0])).toBe(true);
     expect(v.openBatch(10, 1e9)?.items.map((i) => i.recordId)).toEqual([ids[1], ids[2]]);
-    v.close();
+    await v.close();
   });
 
   it('never deletes an unacknowledged record, even by direct SQL', async () => {
     const v = await open();
     const { recordId } = await v.seal(makeRecord(w.stationId, parts));
-    v.close();
+    await v.close();
     const db = new Database(vaultPath(w.dataDir));
     expect(() => db.prepare('DELETE FROM records WHERE record_id = ?').run(recordId)).toThrow(/not released/);
     expect(() => db.prepare('UPDATE records SET envelope = NULL WHERE record_id = ?').run(recordId)).toThrow(/not released/);
@@ -119,7 +119,7 @@ describe('vault', () => {
     expect(v.maintenance()).toEqual({ released: 0, purged: 1 });
     expect(v.recordState(a.recordId)).toBeNull();
     expect(v.stats()).toMatchObject({ sealed: 1, released: 0 });
-    v.close();
+    await v.close();
   });
 
   it('detects a tampered row before sending, reports it, keeps it, sends the rest', async () => {
@@ -145,13 +145,13 @@ describe('vault', () => {
     expect(tamperEntries).toHaveLength(1);
     expect(tamperEntries[0].data.recordId).toBe(ids[1]);
     expect(v.openBatch(10, 1e9)).toBeNull();
-    v.close();
+    await v.close();
   });
 
   it('refuses a corrupt database at start and leaves the file untouched', async () => {
     const v = await open();
     await v.seal(makeRecord(w.stationId, parts));
-    v.close();
+    await v.close();
     const path = vaultPath(w.dataDir);
     const bytes = readFileSync(path);
     // Damage a page in the middle (keep the header so SQLite opens it).
@@ -169,7 +169,7 @@ describe('vault', () => {
   });
 
   it('refuses a vault that belongs to another station', async () => {
-    (await open()).close();
+    await (await open()).close();
     await expect(Vault.open({ dataDir: w.dataDir, stationId: 'ST-OTHER', signingKey: w.station, hqIdentity: w.hqPublicPath })).rejects.toMatchObject({ code: 'VAULT_STATION_MISMATCH' });
   });
 
@@ -179,14 +179,14 @@ describe('vault', () => {
     expect(alerts.some((a) => a.code === 'VAULT_HQ_KEY')).toBe(true);
     await expect(v.seal(makeRecord(w.stationId, parts))).rejects.toMatchObject({ code: 'VAULT_HQ_KEY_MISSING', message: expect.stringContaining(missing) });
     expect(() => v.requireSealable()).toThrow(missing);
-    v.close();
+    await v.close();
     const bad = `${w.root}/bad-hq.json`;
     copyFileSync(w.hqPublicPath, bad);
     writeFileSync(bad, readFileSync(bad, 'utf8').replace('"hpkeX25519": "', '"hpkeX25519": "AAAA'));
     const v2 = await open({ hqIdentity: bad });
     await expect(v2.seal(makeRecord(w.stationId, parts))).rejects.toMatchObject({ code: 'VAULT_HQ_KEY_MALFORMED', message: expect.stringContaining(bad) });
     expect(v2.stats().sealed).toBe(0);
-    v2.close();
+    await v2.close();
   });
 
   it('disk guard: below the reserve refuses with a clear message, raises an alert, writes nothing', async () => {
@@ -200,7 +200,7 @@ describe('vault', () => {
     expect(alerts.filter((a) => a.code === 'VAULT_DISK_LOW').length).toBe(1); // rate-limited
     expect(v.stats().sealed).toBe(1);
     expect(v.auditEntriesSince(0).some((e) => e.kind === 'alert' && e.data.code === 'VAULT_DISK_LOW')).toBe(true);
-    v.close();
+    await v.close();
   });
 
   it('a disk that fills up mid-write leaves no half record and a consistent database', async () => {
@@ -209,16 +209,16 @@ describe('vault', () => {
     const db = (v as unknown as { db: Database.Database }).db;
     const pages = db.pragma('page_count', { simple: true }) as number;
     // The file may grow by only a few pages: the next record's BLOB does not fit (SQLITE_FULL).
-    db.pragma(`max_page_count = ${pages + 3}`);
+    await v.writerPragma(`max_page_count = ${pages + 3}`);
     const r = makeRecord(w.stationId, parts);
     await expect(v.seal(r)).rejects.toMatchObject({ code: 'VAULT_DISK_FULL' });
     expect(v.recordState(r.recordId)).toBeNull();
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    db.pragma('max_page_count = 1073741823');
+    await v.writerPragma('max_page_count = 1073741823');
     await v.seal(r); // the same record, retried after space came back
     expect(v.stats().sealed).toBe(2);
     expect(v.audit.verify()).toMatchObject({ ok: true });
-    v.close();
+    await v.close();
   });
 
   it('audit chain: entries for every event, each head signed, verifiable by headquarters', async () => {
@@ -237,7 +237,7 @@ describe('vault', () => {
     const tail = v.auditEntriesSince(5);
     expect(verifyAuditChain(tail, w.station.publicKey, { stationId: w.stationId, anchor: { seq: 5, hash: entries[4].hash } }).ok).toBe(true);
     expect(() => v.audit.append('login', { photo: 'x'.repeat(600) })).toThrow(/512/);
-    v.close();
+    await v.close();
   });
 
   it('readVaultStatus: counts per state, oldest unacked age, free space — read-only', async () => {
@@ -254,6 +254,6 @@ describe('vault', () => {
     expect(s.oldestUnackedAgeMs).toBeLessThan(60_000 + (Date.now() - sealedAt));
     expect(s.freeBytes).toBeGreaterThan(0);
     expect(r.sha256).toMatch(/^[0-9a-f]{64}$/);
-    v.close();
+    await v.close();
   });
 });

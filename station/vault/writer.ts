@@ -1,0 +1,200 @@
+/**
+ * The vault's writer thread. Storing a sealed record (row + its audit entry, one
+ * IMMEDIATE transaction, synchronous=FULL) waits for an fsync; doing it on a
+ * worker thread keeps the daemon's event loop (kiosk, devices, uplink) free
+ * during that wait and lets the next record be sealed while the previous one
+ * is being made durable.
+ *
+ * The worker is a small plain-JavaScript program (evaluated, so it runs the
+ * same under tsc output, ts-node and vitest). It computes the audit entry's
+ * hash and head signature exactly as sync/wire/audit.ts defines them: the main
+ * thread passes the canonical CBOR pieces that do not depend on the chain head,
+ * the worker adds seq and prev_hash inside the transaction. Tests verify every
+ * entry it writes with the reference implementation.
+ */
+import { Worker } from 'node:worker_threads';
+import type { KeyObject } from 'node:crypto';
+import { StationError } from '../../drivers/common/errors';
+import { encodeCbor } from '../../sync/wire/cbor';
+import type { AuditData, AuditKind } from '../../sync/wire/audit';
+
+const WORKER_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash, sign } = require('node:crypto');
+const Database = require(workerData.sqlitePath);
+const db = new Database(workerData.dbPath, { fileMustExist: true });
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('secure_delete = ON');
+db.pragma('busy_timeout = 10000');
+const key = workerData.key;
+const HASH_CONTEXT = Buffer.from('enroll-station/audit/v1\0', 'ascii');
+const HEAD_CONTEXT = Buffer.from('enroll-station/audit-head/v1\0', 'ascii');
+const GENESIS = '0'.repeat(64);
+const sid = Buffer.from(workerData.stationId, 'ascii');
+const insRec = db.prepare("INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)");
+const headStmt = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
+const insAudit = db.prepare('INSERT INTO audit (seq, ts, kind, data, prev_hash, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?)');
+function cborUint(n) {
+  if (n < 24) return Buffer.from([n]);
+  if (n < 0x100) return Buffer.from([0x18, n]);
+  if (n < 0x10000) { const b = Buffer.alloc(3); b[0] = 0x19; b.writeUInt16BE(n, 1); return b; }
+  if (n < 0x100000000) { const b = Buffer.alloc(5); b[0] = 0x1a; b.writeUInt32BE(n, 1); return b; }
+  const b = Buffer.alloc(9); b[0] = 0x1b; b.writeBigUInt64BE(BigInt(n), 1); return b;
+}
+function headMessage(seq, hash) {
+  const b = Buffer.alloc(HEAD_CONTEXT.length + 1 + sid.length + 8 + 32);
+  let o = HEAD_CONTEXT.copy(b, 0);
+  b.writeUInt8(sid.length, o); o += 1;
+  o += sid.copy(b, o);
+  b.writeBigUInt64BE(BigInt(seq), o); o += 8;
+  Buffer.from(hash, 'hex').copy(b, o);
+  return b;
+}
+const store = db.transaction((m) => {
+  insRec.run(m.recordId, Buffer.from(m.envelope), m.sha256, m.size, m.suite, m.sealedAt);
+  const h = headStmt.get() || { seq: 0, hash: GENESIS };
+  const seq = h.seq + 1;
+  const hash = createHash('sha256').update(HASH_CONTEXT).update(m.pre).update(cborUint(seq)).update(m.post)
+    .update(Buffer.from([0x58, 0x20])).update(Buffer.from(h.hash, 'hex')).digest('hex');
+  const sig = sign(null, headMessage(seq, hash), key).toString('base64');
+  insAudit.run(seq, m.ts, m.kind, m.dataJson, h.hash, hash, sig);
+});
+parentPort.on('message', (m) => {
+  try {
+    if (m.type === 'store') store.immediate(m);
+    else if (m.type === 'pragma') db.pragma(m.sql);
+    else if (m.type === 'close') { db.close(); parentPort.postMessage({ id: m.id, ok: true }); parentPort.close(); return; }
+    parentPort.postMessage({ id: m.id, ok: true });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, ok: false, code: e && e.code, message: String(e && e.message || e) });
+  }
+});
+parentPort.postMessage({ type: 'ready' });
+`;
+
+export interface StoreRequest {
+  recordId: string;
+  envelope: Buffer;
+  sha256: string;
+  suite: string;
+  sealedAt: number;
+  audit: { kind: AuditKind; data: AuditData; ts: number };
+}
+
+interface Reply {
+  id?: number;
+  type?: string;
+  ok?: boolean;
+  code?: string;
+  message?: string;
+}
+
+export class WriterError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'WriterError';
+  }
+}
+
+export class SealWriter {
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+  private dead: Error | null = null;
+  private readonly pre: Buffer;
+
+  private constructor(
+    private readonly worker: Worker,
+    stationId: string,
+  ) {
+    // CBOR array of 6 + station id: the part of every entry's hash input before seq.
+    this.pre = Buffer.concat([Buffer.from([0x86]), encodeCbor(stationId)]);
+    worker.on('message', (m: Reply) => {
+      if (m.id === undefined) return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve();
+      else p.reject(new WriterError(m.message ?? 'vault writer failed', m.code));
+    });
+    const fail = (e: Error) => {
+      this.dead = e;
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('error', (e) => fail(e));
+    worker.on('exit', (code) => fail(new Error(`vault writer thread exited (code ${code})`)));
+  }
+
+  static async start(dbPath: string, stationId: string, key: KeyObject): Promise<SealWriter> {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dbPath, stationId, key, sqlitePath: require.resolve('better-sqlite3') } });
+    await new Promise<void>((resolve, reject) => {
+      const onMsg = (m: Reply) => {
+        if (m.type === 'ready') {
+          worker.off('error', onErr);
+          worker.off('message', onMsg);
+          resolve();
+        }
+      };
+      const onErr = (e: Error) => reject(new StationError('VAULT_WRITER', `the vault writer thread could not open ${dbPath}: ${e.message}`, { cause: e }));
+      worker.on('message', onMsg);
+      worker.once('error', onErr);
+    });
+    return new SealWriter(worker, stationId);
+  }
+
+  private send(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<void> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  /**
+   * Stores a sealed record and its audit entry in one transaction on the writer
+   * thread. The envelope's memory is handed over (transferred) when it owns its
+   * ArrayBuffer; do not use `req.envelope` afterwards.
+   */
+  store(req: StoreRequest): Promise<void> {
+    const env = req.envelope;
+    const owns = env.byteOffset === 0 && env.byteLength === env.buffer.byteLength && env.buffer instanceof ArrayBuffer;
+    const payload = owns ? (env.buffer as ArrayBuffer) : new Uint8Array(env);
+    const post = Buffer.concat([encodeCbor(req.audit.ts), encodeCbor(req.audit.kind), encodeCbor({ ...req.audit.data })]);
+    return this.send(
+      {
+        type: 'store',
+        recordId: req.recordId,
+        envelope: payload,
+        sha256: req.sha256,
+        size: env.byteLength,
+        suite: req.suite,
+        sealedAt: req.sealedAt,
+        pre: this.pre,
+        post,
+        ts: req.audit.ts,
+        kind: req.audit.kind,
+        dataJson: JSON.stringify(req.audit.data),
+      },
+      owns ? [payload as ArrayBuffer] : [],
+    );
+  }
+
+  /** Runs a PRAGMA on the writer's connection (tests: simulate a full disk). */
+  pragma(sql: string): Promise<void> {
+    return this.send({ type: 'pragma', sql });
+  }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    try {
+      await this.send({ type: 'close' });
+    } catch {}
+    await this.worker.terminate().catch(() => {});
+  }
+}
