@@ -38,7 +38,9 @@ export function makeTopics(prefix: string = NS) {
     events: (s: string) => st(s, 'events'),
     /** station → hq, binary batch frame (sync/uplink/frame.ts). */
     batch: (s: string) => st(s, 'batch'),
-    /** hq → station, SignedMessage<ReceiptBody>. */
+    /** station → hq, AuditSlicePayload (the vault's signed audit chain, in order). */
+    audit: (s: string) => st(s, 'audit'),
+    /** hq → station, SignedMessage<ReceiptBody | AuditAckBody>. */
     receipt: (s: string) => st(s, 'receipt'),
     /** hq (ops) → station, SignedMessage<CommandBody>. */
     cmd: (s: string, name: string) => st(s, `cmd/${name}`),
@@ -49,7 +51,7 @@ export function makeTopics(prefix: string = NS) {
     ingest: (workerId: string) => `${p}/hq/ingest/${workerId}`,
     ingestWildcard: () => `${p}/hq/ingest/+`,
     /** Wildcards used by headquarters. */
-    all: (leaf: 'status' | 'health' | 'events' | 'batch' | 'cmd-res') => `${p}/st/+/${leaf}`,
+    all: (leaf: 'status' | 'health' | 'events' | 'batch' | 'cmd-res' | 'audit') => `${p}/st/+/${leaf}`,
     shared: (group: string, topic: string) => `$share/${group}/${topic}`,
     /** Parses `<prefix>/st/<id>/<leaf>[/<name>]`; null for anything else. */
     parse: (topic: string) => parseStationTopic(topic, p),
@@ -59,7 +61,7 @@ export function makeTopics(prefix: string = NS) {
 export type Topics = ReturnType<typeof makeTopics>;
 export const topics: Topics = makeTopics(NS);
 
-export type StationLeaf = 'status' | 'health' | 'events' | 'batch' | 'receipt' | 'cmd' | 'cmd-res';
+export type StationLeaf = 'status' | 'health' | 'events' | 'batch' | 'receipt' | 'cmd' | 'cmd-res' | 'audit';
 
 export function parseStationTopic(topic: string, prefix: string = NS): { stationId: string; leaf: StationLeaf; name?: string } | null {
   if (!topic.startsWith(`${prefix}/st/`)) return null;
@@ -72,7 +74,7 @@ export function parseStationTopic(topic: string, prefix: string = NS): { station
     return { stationId, leaf, name: parts[2] };
   }
   if (parts.length !== 2) return null;
-  if (!['status', 'health', 'events', 'batch', 'receipt', 'cmd-res'].includes(leaf)) return null;
+  if (!['status', 'health', 'events', 'batch', 'receipt', 'cmd-res', 'audit'].includes(leaf)) return null;
   return { stationId, leaf };
 }
 
@@ -160,6 +162,36 @@ export interface ReceiptBody {
   results: { recordId: string; sha256: string; status: ReceiptStatus; reason?: string }[];
   at: number;
   worker: string;
+}
+
+/** One audit entry as the vault keeps it (sync/wire/audit.ts AuditEntry). */
+export interface AuditEntryPayload {
+  seq: number;
+  ts: number;
+  kind: string;
+  data: Record<string, string | number | boolean | null>;
+  prevHash: string;
+  hash: string;
+  sig?: string;
+}
+
+/** `audit`: consecutive entries of the station's audit chain. */
+export interface AuditSlicePayload {
+  v: 1;
+  stationId: string;
+  entries: AuditEntryPayload[];
+}
+
+/** Body of headquarters' signed answer to an audit slice: the head of the chain it holds. */
+export interface AuditAckBody {
+  type: 'audit-ack';
+  stationId: string;
+  /** Highest consecutive, verified seq stored at headquarters (0: none). */
+  seq: number;
+  hash: string;
+  /** Set when the slice did not verify (the station keeps resending from seq + 1; ops see an alarm). */
+  error?: string;
+  at: number;
 }
 
 export type CommandName = 'sync-now' | 'lock' | 'unlock' | 'set-policy' | 'request-health' | 'rotate-key' | 'officer-push';

@@ -12,12 +12,13 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { makeTopics, type CommandResultBody, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
+import { makeTopics, type AuditAckBody, type AuditSlicePayload, type CommandResultBody, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
 import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../uplink/frame';
 import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySigned, type KeyInput } from '../uplink/signed';
 import { HqStore, openHqDb, type Db, type StoreOutcome, type StoredRecordInput } from './store';
 import { verifyEnvelope } from '../wire/envelope';
 import { loadHqPrivateKeys } from '../wire/keys';
+import { auditEntryHash, verifyAuditChain, type AuditEntry } from '../wire/audit';
 
 export interface HqOptions {
   brokerUrl: string;
@@ -223,6 +224,63 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     events.emit('event', { stationId, ...e });
   };
 
+  /**
+   * A slice of the station's audit chain: entries HQ already holds must match
+   * (else: fork alarm); new ones must link to HQ's head and carry valid station
+   * signatures (else: chain alarm). HQ answers with the head it now holds.
+   */
+  const onAudit = async (stationId: string, payload: Buffer): Promise<void> => {
+    const keys = store.stationKeys(stationId);
+    if (keys.length === 0) return;
+    const slice = JSON.parse(payload.toString('utf8')) as AuditSlicePayload;
+    if (!slice || slice.stationId !== stationId || !Array.isArray(slice.entries)) throw new Error('malformed audit slice');
+    const head = store.auditHead(stationId);
+    let error: string | undefined;
+    const fresh: AuditEntry[] = [];
+    for (const e of slice.entries as AuditEntry[]) {
+      if (typeof e?.seq !== 'number' || typeof e.hash !== 'string') { error = 'malformed audit entry'; break; }
+      if (e.seq <= head.seq) {
+        const known = store.auditHashAt(stationId, e.seq);
+        let recomputed: string | null = null;
+        try { recomputed = auditEntryHash(stationId, e); } catch { recomputed = null; }
+        if (known !== null && (known !== e.hash || recomputed !== known)) {
+          error = `audit entry ${e.seq} differs from the one headquarters already holds (history rewritten)`;
+          alarm('audit-fork', `${stationId}: ${error}`, stationId);
+          break;
+        }
+        continue;
+      }
+      fresh.push(e);
+    }
+    let newHead = head;
+    if (!error && fresh.length > 0) {
+      if (fresh[0]!.seq !== head.seq + 1) {
+        // A gap: headquarters answers with its head; the station resends from there.
+        log.info({ stationId, have: head.seq, got: fresh[0]!.seq }, 'audit slice does not follow the stored head');
+      } else {
+        let best: ReturnType<typeof verifyAuditChain> | null = null;
+        for (const k of keys) {
+          const r = verifyAuditChain(fresh, k, { stationId, anchor: head.seq > 0 ? head : undefined, requireSignedTail: true });
+          if (r.ok) { best = r; break; }
+          if (!best || r.lastSeq > best.lastSeq) best = r;
+        }
+        if (best && !best.ok) {
+          error = best.error ?? 'audit chain does not verify';
+          alarm('audit-chain', `${stationId}: ${error}`, stationId);
+        }
+        const goodThrough = best ? (best.ok ? fresh[fresh.length - 1]!.seq : Math.min(best.lastSeq, best.signedThrough || 0)) : head.seq;
+        const good = fresh.filter((e) => e.seq <= goodThrough);
+        if (good.length > 0) {
+          store.appendAudit(stationId, good);
+          newHead = { seq: good[good.length - 1]!.seq, hash: good[good.length - 1]!.hash };
+        }
+      }
+    }
+    const body: AuditAckBody = { type: 'audit-ack', stationId, seq: newHead.seq, hash: newHead.hash, ...(error ? { error } : {}), at: Date.now() };
+    await publish(t.receipt(stationId), encodeSigned(signMessage(body, receiptKey)));
+    events.emit('audit', { stationId, head: newHead, error });
+  };
+
   const onCmdRes = (stationId: string, payload: Buffer): void => {
     const st = store.station(stationId);
     const trusted = new TrustedKeys(st ? store.stationKeys(stationId) : []);
@@ -248,6 +306,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
           case 'health': onHealth(p.stationId, payload); break;
           case 'events': onEvent(p.stationId, payload); break;
           case 'cmd-res': onCmdRes(p.stationId, payload); break;
+          case 'audit': await onAudit(p.stationId, payload); break;
           default: break;
         }
       } catch (e) {
@@ -264,6 +323,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       [share(t.all('batch'))]: { qos: 1 },
       [share(t.all('events'))]: { qos: 1 },
       [share(t.all('cmd-res'))]: { qos: 1 },
+      [share(t.all('audit'))]: { qos: 1 },
       [t.all('status')]: { qos: 1 },
       [t.all('health')]: { qos: 1 },
     }, (err) => {

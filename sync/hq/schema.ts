@@ -90,6 +90,20 @@ CREATE TABLE IF NOT EXISTS alarms (
 );
 CREATE INDEX IF NOT EXISTS alarms_open ON alarms (cleared_at, at);
 
+-- Each station's audit chain as verified at headquarters (consecutive from seq 1).
+CREATE TABLE IF NOT EXISTS audit_entries (
+  station_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  ts BIGINT NOT NULL,
+  kind TEXT NOT NULL,
+  data TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  sig TEXT,
+  received_at BIGINT NOT NULL,
+  PRIMARY KEY (station_id, seq)
+);
+
 -- Latest retained status and health per station.
 CREATE TABLE IF NOT EXISTS fleet (
   station_id TEXT PRIMARY KEY,

@@ -218,6 +218,25 @@ export class HqStore {
     this.db.prepare('UPDATE commands SET result_status = ?, result = ?, result_at = ? WHERE id = ?').run(status, resultJson, at, id);
   }
 
+  auditHead(stationId: string): { seq: number; hash: string } {
+    const r = this.db.prepare('SELECT seq, hash FROM audit_entries WHERE station_id = ? ORDER BY seq DESC LIMIT 1').get(stationId) as { seq: number; hash: string } | undefined;
+    return r ?? { seq: 0, hash: '0'.repeat(64) };
+  }
+
+  auditHashAt(stationId: string, seq: number): string | null {
+    const r = this.db.prepare('SELECT hash FROM audit_entries WHERE station_id = ? AND seq = ?').get(stationId, seq) as { hash: string } | undefined;
+    return r?.hash ?? null;
+  }
+
+  /** Appends verified entries (consecutive after the current head). */
+  appendAudit(stationId: string, entries: { seq: number; ts: number; kind: string; data: unknown; prevHash: string; hash: string; sig?: string }[], now = Date.now()): void {
+    const ins = this.db.prepare(`INSERT INTO audit_entries (station_id, seq, ts, kind, data, prev_hash, hash, sig, received_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, seq) DO NOTHING`);
+    this.db.transaction(() => {
+      for (const e of entries) ins.run(stationId, e.seq, e.ts, e.kind, JSON.stringify(e.data), e.prevHash, e.hash, e.sig ?? null, now);
+    }).immediate();
+  }
+
   logOpening(stationId: string, recordId: string, operator: string, reason: string, now = Date.now()): void {
     this.db.prepare('INSERT INTO record_openings (id, station_id, record_id, operator, reason, at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(uuidv7(), stationId, recordId, operator, reason, now);

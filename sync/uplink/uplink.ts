@@ -17,7 +17,7 @@ import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import type { Outbox, PendingBatch, ReceiptResult } from '../outbox';
 import {
-  makeTopics, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
+  makeTopics, type AuditAckBody, type AuditEntryPayload, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
 } from '../topics';
 import { backoffDelay } from './backoff';
 import { batchHash, buildFrames } from './frame';
@@ -72,6 +72,17 @@ export interface UplinkOptions {
   healthMinIntervalMs?: number;
   version?: string;
   clientId?: string;
+  /**
+   * Source of the station's audit chain (default: the outbox, when it has
+   * `auditEntriesSince` like station/vault's Vault). Sent on `audit` in order.
+   */
+  audit?: AuditSource | null;
+  /** Most audit entries per slice. */
+  auditSliceEntries?: number;
+}
+
+export interface AuditSource {
+  auditEntriesSince(afterSeq: number, limit?: number): AuditEntryPayload[];
 }
 
 export interface UplinkStatus {
@@ -138,6 +149,10 @@ export class Uplink extends EventEmitter {
   private eventQueue: EventPayload[] = [];
   private readonly onCloseWaiters = new Set<() => void>();
   private healthSoonTimer: NodeJS.Timeout | null = null;
+  private readonly auditSource: AuditSource | null;
+  private auditAcked = 0;
+  private auditInFlight: { upTo: number; dueAt: number; attempts: number } | null = null;
+  private auditAttempts = 0;
   private lastHealthAt = 0;
   private readonly startedAt = Date.now();
 
@@ -149,6 +164,8 @@ export class Uplink extends EventEmitter {
     this.t.status(opts.stationId); // validates the id
     this.trust = resolveTrust(opts.hqIdentity);
     this.signingKey = toPrivateKey(opts.signingKey);
+    const maybe = opts.outbox as unknown as Partial<AuditSource>;
+    this.auditSource = opts.audit !== undefined ? opts.audit : typeof maybe.auditEntriesSince === 'function' ? (opts.outbox as unknown as AuditSource) : null;
     this.verifier = new CommandVerifier({
       stationId: opts.stationId,
       opsKeys: this.trust.ops,
@@ -167,6 +184,7 @@ export class Uplink extends EventEmitter {
       this.pending.set(b.batchId, { batch: b, sending: false, sentAt: null, dueAt: 0 });
     }
     this.lastReceiptAt = this.o.outbox.stats().lastReceiptAt;
+    this.auditAcked = this.loadAuditAcked();
     this.connect();
     this.healthTimer = setInterval(() => { void this.publishHealth(); }, this.o.healthIntervalMs);
     this.healthTimer.unref();
@@ -207,6 +225,7 @@ export class Uplink extends EventEmitter {
   syncNow(): void {
     const now = Date.now();
     for (const p of this.pending.values()) if (!p.sending) p.dueAt = now;
+    if (this.auditInFlight) this.auditInFlight.dueAt = now;
     this.forceOnce = true;
     this.kick();
   }
@@ -336,7 +355,10 @@ export class Uplink extends EventEmitter {
     this.brokerMaxPacket = maxPacket ?? null;
     this.log.info({ session: this.session, sessionPresent, brokerMaxPacket: maxPacket ?? null }, 'uplink connected');
     // A new broker session lost whatever receipts were queued for us: resend everything in flight now.
-    if (!sessionPresent) for (const p of this.pending.values()) p.dueAt = 0;
+    if (!sessionPresent) {
+      for (const p of this.pending.values()) p.dueAt = 0;
+      if (this.auditInFlight) this.auditInFlight.dueAt = 0;
+    }
     try {
       await new Promise<void>((resolve, reject) => {
         client.subscribe(
@@ -421,6 +443,7 @@ export class Uplink extends EventEmitter {
       this.log.info('headquarters ingest back online: resending in-flight batches');
       const now = Date.now();
       for (const p of this.pending.values()) if (!p.sending) p.dueAt = now;
+      if (this.auditInFlight) this.auditInFlight.dueAt = now;
       this.kick();
     } else if (!wasPaused && nowPaused) {
       this.log.info('headquarters ingest offline: uploads paused');
@@ -451,11 +474,12 @@ export class Uplink extends EventEmitter {
   }
 
   private onReceipt(raw: Buffer): void {
-    const v = verifySigned<ReceiptBody>(raw, this.trust.receipts);
+    const v = verifySigned<ReceiptBody | AuditAckBody>(raw, this.trust.receipts);
     if (!v.ok) {
       this.securityEvent(`receipt ignored: ${v.reason}`, { kind: 'receipt-invalid' });
       return;
     }
+    if (v.body.type === 'audit-ack') return this.onAuditAck(v.body);
     const r = v.body;
     if (r.type !== 'receipt' || r.stationId !== this.o.stationId || typeof r.batchId !== 'string' || !Array.isArray(r.results)) {
       this.securityEvent('receipt ignored: not addressed to this station or malformed', { kind: 'receipt-mismatch', batchId: String(r.batchId) });
@@ -550,6 +574,77 @@ export class Uplink extends EventEmitter {
     }
   }
 
+  // ------------------------------------------------------------ audit chain
+
+  private auditFile(): string | null {
+    return this.o.dataDir ? join(this.o.dataDir, 'uplink', 'audit.json') : null;
+  }
+
+  private loadAuditAcked(): number {
+    const f = this.auditFile();
+    if (!f || !existsSync(f)) return 0;
+    try { return Number((JSON.parse(readFileSync(f, 'utf8')) as { acked?: number }).acked) || 0; } catch { return 0; }
+  }
+
+  private saveAuditAcked(): void {
+    const f = this.auditFile();
+    if (!f) return;
+    mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
+    writeFileSync(`${f}.tmp`, JSON.stringify({ acked: this.auditAcked }));
+    renameSync(`${f}.tmp`, f);
+  }
+
+  private onAuditAck(a: AuditAckBody): void {
+    if (a.stationId !== this.o.stationId || typeof a.seq !== 'number') {
+      this.securityEvent('audit acknowledgement ignored: not for this station', { kind: 'receipt-mismatch' });
+      return;
+    }
+    const advanced = a.seq > this.auditAcked;
+    // Headquarters' head is the truth: lower means it lost entries; resend from there.
+    this.auditAcked = a.seq;
+    this.saveAuditAcked();
+    if (a.error) {
+      this.log.error({ seq: a.seq, error: a.error }, 'headquarters refused part of the audit chain');
+      this.emit('audit-error', a);
+    }
+    this.auditAttempts = advanced && !a.error ? 0 : this.auditAttempts;
+    const stuck = !advanced && this.auditInFlight !== null;
+    if (stuck || a.error) {
+      // No progress: keep the in-flight marker so the next slice waits for its backoff.
+      if (this.auditInFlight) this.auditInFlight.dueAt = Date.now() + backoffDelay(++this.auditAttempts, { baseMs: this.o.receiptTimeoutMs, maxMs: this.o.receiptTimeoutMaxMs });
+    } else {
+      this.auditInFlight = null;
+    }
+    this.emit('audit-acknowledged', { seq: a.seq });
+    this.kick();
+  }
+
+  private async sendAudit(): Promise<void> {
+    if (!this.auditSource || !this.connected || this.stopping) return;
+    if (this.auditInFlight && Date.now() < this.auditInFlight.dueAt) return;
+    let entries: AuditEntryPayload[];
+    try {
+      entries = this.auditSource.auditEntriesSince(this.auditAcked, this.o.auditSliceEntries ?? 500);
+    } catch (e) {
+      this.log.warn({ err: e }, 'could not read the audit chain');
+      return;
+    }
+    if (entries.length === 0) { this.auditInFlight = null; return; }
+    // keep the slice under the packet cap
+    let payload = Buffer.from(JSON.stringify({ v: 1, stationId: this.o.stationId, entries } satisfies AuditSlicePayload));
+    while (payload.length > this.frameCap() && entries.length > 1) {
+      entries = entries.slice(0, Math.ceil(entries.length / 2));
+      payload = Buffer.from(JSON.stringify({ v: 1, stationId: this.o.stationId, entries } satisfies AuditSlicePayload));
+    }
+    const attempts = this.auditInFlight ? this.auditInFlight.attempts + 1 : 1;
+    this.auditInFlight = { upTo: entries[entries.length - 1]!.seq, dueAt: Date.now() + backoffDelay(attempts, { baseMs: this.o.receiptTimeoutMs, maxMs: this.o.receiptTimeoutMaxMs }), attempts };
+    try {
+      await this.publish(this.t.audit(this.o.stationId), payload, {});
+    } catch (e) {
+      this.log.info({ err: { message: (e as Error).message } }, 'audit slice publish failed; will resend');
+    }
+  }
+
   // ------------------------------------------------------------ sending
 
   private frameCap(): number {
@@ -612,12 +707,14 @@ export class Uplink extends EventEmitter {
       this.pending.set(b.batchId, p);
       await this.send(p);
     }
+    if (force || !this.paused()) await this.sendAudit();
     this.schedule(this.nextDue());
   }
 
   private nextDue(): number {
     let t = Infinity;
     for (const p of this.pending.values()) if (!p.sending) t = Math.min(t, p.dueAt);
+    if (this.auditInFlight) t = Math.min(t, this.auditInFlight.dueAt);
     return t;
   }
 

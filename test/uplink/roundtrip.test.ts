@@ -7,6 +7,8 @@ import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture, type TestOut
 import { checkInvariant } from './invariant';
 import { Uplink } from '../../sync/uplink';
 import { startHq, type HqHandle } from '../../sync/hq/ingest';
+import mqtt from 'mqtt';
+import { topics } from '../../sync/topics';
 
 describe('uplink round trip through a real Mosquitto', () => {
   let broker: Mosquitto;
@@ -44,6 +46,20 @@ describe('uplink round trip through a real Mosquitto', () => {
       const r = hq.db.prepare('SELECT state, health FROM fleet WHERE station_id = ?').get(f.stationId) as { state: string; health: string | null } | undefined;
       return r?.state === 'online' && !!r.health;
     }, 10_000, 'fleet row');
+    // the vault's audit chain reached HQ and verified
+    await waitFor(() => hq.store.auditHead(f.stationId).seq === ob.stats().auditHeadSeq, 20_000, 'audit chain at HQ');
+    expect(hq.store.openAlarms()).toEqual([]);
+    const mid = hq.store.auditHead(f.stationId);
+    // a forged slice (rewritten history) raises an alarm and is not stored
+    const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const entries = ob.auditEntriesSince(0, 3).map((e) => ({ ...e, data: { ...e.data, forged: true } }));
+    await c.publishAsync(topics.audit(f.stationId), Buffer.from(JSON.stringify({ v: 1, stationId: f.stationId, entries })), { qos: 1 });
+    const appended = { v: 1, stationId: f.stationId, entries: [{ seq: mid.seq + 1, ts: Date.now(), kind: 'alert', data: {}, prevHash: mid.hash, hash: 'ab'.repeat(32), sig: 'AAAA' }] };
+    await c.publishAsync(topics.audit(f.stationId), Buffer.from(JSON.stringify(appended)), { qos: 1 });
+    await waitFor(() => hq.store.openAlarms().some((a) => a.kind === 'audit-fork') && hq.store.openAlarms().some((a) => a.kind === 'audit-chain'), 20_000, 'audit alarms');
+    expect(hq.store.auditHead(f.stationId).seq).toBeGreaterThanOrEqual(mid.seq);
+    expect(hq.store.auditHashAt(f.stationId, mid.seq + 1)).not.toBe('ab'.repeat(32));
+    await c.endAsync();
     await up.stop();
     await waitFor(() => (hq.db.prepare('SELECT state FROM fleet WHERE station_id = ?').get(f.stationId) as { state: string }).state === 'offline', 10_000, 'offline status');
     await hq.stop();
