@@ -22,7 +22,7 @@ import { Vault, type VaultAlert } from './vault';
 import { Uplink } from '../sync/uplink';
 import type { CommandHandlers, OfflinePolicy } from '../sync/commands';
 import type { HealthPayload } from '../sync/topics';
-import { loadStationSigningKey, writeStationKeyPair } from '../sync/wire/keys';
+import { loadHqPublicIdentity, loadStationSigningKey, writeStationKeyPair } from '../sync/wire/keys';
 import { OfficerStore } from './officers/store';
 import { ProgressCounters } from './progress';
 import { createWorkflow, type Workflow } from './workflow/machine';
@@ -216,6 +216,14 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   step('uplink', async () => {
     const vault = parts.vault!;
     const hq = config.headquarters;
+    let hqIdentity;
+    try {
+      hqIdentity = loadHqPublicIdentity(hq.publicKeyFile);
+    } catch (e) {
+      // Without headquarters' keys nothing can be verified: no uplink (and the guard refuses enrollments, naming the file).
+      log.error({ err: e }, 'uplink not started: the headquarters public key file is missing or malformed');
+      return;
+    }
     const conn = brokerConnectOptions(config, `station-${config.station.id}`);
     const handlers: CommandHandlers = {
       lock: ({ reason }) => {
@@ -273,7 +281,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       stationId: config.station.id,
       outbox: vault,
       signingKey: loadStationSigningKey(config.dataDir).privateKey,
-      hqIdentity: config.headquarters.publicKeyFile,
+      hqIdentity,
       logger: log.child({ component: 'uplink' }),
       health,
       commands: handlers,
@@ -300,13 +308,21 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const vault = parts.vault!;
     const fp = config.devices.fingerprint;
     const cam = config.devices.camera;
+    const sealer = vaultSealer(vault);
     const wf = createWorkflow({
       officers: parts.officers!,
       fingerprint: fingerprintPort(parts.scanner!, { maxAttempts: fp.maxAttempts, threshold: fp.qualityThreshold, logger: log.child({ component: 'capture' }), waitForRemoval: !fp.simulated }),
       camera: cameraPort(parts.camera!, { width: cam.portraitWidth, height: cam.portraitHeight, maxBytes: cam.maxJpegBytes }),
       chip: chipPort(parts.card!, { ...(config.devices.card.reader ? { reader: config.devices.card.reader } : {}), ...(csca ? { csca } : {}), logger: log.child({ component: 'chip' }) }),
       officerCard: officerCardPort(parts.card!),
-      sealer: vaultSealer(vault),
+      sealer: {
+        // a new record: wake the uplink so it goes out now rather than at the next reconnect
+        seal: async (draft) => {
+          const r = await sealer.seal(draft);
+          parts.uplink?.syncNow();
+          return r;
+        },
+      },
       guard: stationGuard({
         locked: () => (state.lock ? state.lock.reason : null),
         policy: () => state.policy,

@@ -9,7 +9,7 @@ export type { Logger } from 'pino';
 const SENSITIVE_KEYS = [
   'password', 'pin', 'pinHash', 'secret', 'token', 'privateKey', 'private_key', 'key', 'passphrase',
   'authorization', 'cookie', 'mrz', 'mrzInfo', 'documentNumber', 'birthDate', 'dateOfBirth', 'expiry',
-  'name', 'surname', 'givenNames', 'fullName', 'address', 'nationalId', 'phone', 'personal', 'details',
+  'surname', 'givenNames', 'fullName', 'address', 'nationalId', 'phone', 'personal', 'details',
   'image', 'png', 'jpeg', 'pixels', 'template', 'portrait', 'fingerprints', 'fingerprint', 'dg1', 'dg2',
   'sod', 'photo', 'plaintext', 'kSeed', 'kEnc', 'kMac', 'sessionKey',
 ];

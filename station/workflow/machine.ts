@@ -507,18 +507,19 @@ export class Workflow extends EventEmitter {
     this.changed();
     try {
       const { recordId } = await this.deps.sealer.seal(draft);
+      // The record is durable now, whatever happened to the session meanwhile (logout, stop).
+      try { this.deps.progress?.record(draft.kind, draft.details.unitCode || this.deps.defaultUnit, this.now()); } catch (e) { this.log.error({ err: e }, 'could not count the record in progress counters'); }
+      this.log.info({ sessionId: s.id, recordId, kind: draft.kind }, 'record sealed');
+      this.emit('sealed', { recordId, kind: draft.kind });
       if (this.session !== s) return this.view(token);
       s.recordId = recordId;
       s.busy = null;
       s.completed.add('review');
       s.step = 'sealed';
-      try { this.deps.progress?.record(s.kind!, s.details!.unitCode || this.deps.defaultUnit, this.now()); } catch (e) { this.log.error({ err: e }, 'could not count the record in progress counters'); }
-      this.log.info({ sessionId: s.id, recordId, kind: s.kind }, 'record sealed');
       this.wipeSession(s);
       this.removeMarker();
       void this.refreshGuard();
       this.changed();
-      this.emit('sealed', { recordId, kind: s.kind });
     } catch (e) {
       if (this.session !== s) return this.view(token);
       s.busy = null;
@@ -540,6 +541,7 @@ export class Workflow extends EventEmitter {
 
   abort(token: string): WorkflowView {
     this.auth(token);
+    if (this.session?.busy?.op === 'seal') throw httpish('WORKFLOW_BUSY', 'the record is being sealed and can no longer be aborted', 'wait a moment');
     if (this.session) this.discard('aborted by the officer');
     this.changed();
     return this.view(token);

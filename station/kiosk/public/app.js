@@ -89,9 +89,19 @@
     if (events) events.close();
     if (!token) return;
     events = new EventSource('/api/events?token=' + encodeURIComponent(token));
-    events.addEventListener('state', function (e) { setState(JSON.parse(e.data)); render(); });
+    events.addEventListener('state', function (e) {
+      if (notice && notice.testid === 'network') notice = null;
+      setState(JSON.parse(e.data)); render();
+    });
     events.addEventListener('progress', function (e) { progress = JSON.parse(e.data); renderBusy(); });
     events.addEventListener('logout', function (e) { var d = JSON.parse(e.data); loggedOut(d.reason); });
+    events.onerror = function () {
+      // The stream dropped: the browser retries by itself; if the session is gone, say so.
+      api('GET', '/api/state').then(function (r) {
+        if (r.status === 401 && token) loggedOut('expired');
+        else if (r.status === 0) { notice = { kind: 'err', text: tt('error.network'), testid: 'network' }; render(); }
+      });
+    };
   }
 
   function setState(s) {
