@@ -279,4 +279,24 @@ describe('enrollment workflow', () => {
     expect(await codeOf(rig.wf.startSession(t))).toBe('WORKFLOW_STEP');
     expect(await codeOf(() => rig!.wf.chooseKind(t, 'other' as 'enrollment'))).toBe('WORKFLOW_INPUT');
   });
+  it('cannot be aborted while sealing; a record sealed during a logout is still counted', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    rig = await makeRig({ sealer: { seal: async () => { await gate; return { recordId: 'rec-1' }; } } });
+    const t = await login(rig);
+    await rig.wf.startSession(t);
+    rig.wf.chooseKind(t, 'enrollment');
+    rig.wf.submitDetails(t, GOOD_DETAILS);
+    await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
+    await rig.wf.capturePortrait(t); rig.wf.next(t);
+    const sealing = rig.wf.confirm(t);
+    await expect.poll(() => rig!.wf.currentStep()).toBe('sealing');
+    expect(await codeOf(() => rig!.wf.abort(t))).toBe('WORKFLOW_BUSY');
+    const sealed = new Promise<{ recordId: string }>((r) => rig!.wf.once('sealed', r));
+    rig.wf.logout(t);
+    release();
+    expect(await codeOf(sealing)).toBe('WORKFLOW_AUTH');
+    expect((await sealed).recordId).toBe('rec-1');
+    expect(rig.progress.today('00004').enrollments).toBe(1);
+  });
 });
