@@ -32,7 +32,7 @@ export class ConfigError extends Error {
   }
 }
 
-type SchemaNode = { type?: unknown; properties?: Record<string, SchemaNode>; enum?: readonly unknown[]; items?: SchemaNode; description?: string; default?: unknown; 'x-secret'?: boolean; [k: string]: unknown };
+type SchemaNode = { type?: unknown; anyOf?: unknown; properties?: Record<string, SchemaNode>; enum?: readonly unknown[]; items?: SchemaNode; description?: string; default?: unknown; 'x-secret'?: boolean; [k: string]: unknown };
 
 export interface Leaf {
   path: string[];
@@ -53,6 +53,7 @@ export function schemaLeaves(node: SchemaNode = configSchema as unknown as Schem
 }
 
 function types(node: SchemaNode): string[] {
+  if (Array.isArray(node.anyOf)) return [...new Set((node.anyOf as SchemaNode[]).flatMap(types))];
   if (Array.isArray(node.type)) return node.type as string[];
   if (typeof node.type === 'string') return [node.type];
   if (node.enum) return [...new Set(node.enum.map((v) => (v === null ? 'null' : typeof v === 'number' ? 'integer' : typeof v)))];

@@ -19,7 +19,7 @@ const pin = (description: string, dflt: number | null) => ({
   minimum: 0,
   maximum: 1023,
   default: dflt,
-  description: `${description} (GPIO line number as seen by sysfs; null = not wired)`,
+  description: `${description} (BCM number on the 40-pin header; null = not wired)`,
 });
 
 export const configSchema = {
@@ -141,6 +141,11 @@ export const configSchema = {
           default: {},
           properties: {
             simulated: { type: 'boolean', default: false, description: 'Use the GPIO simulator (also used automatically where no GPIO exists).' },
+            lineBase: {
+              anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0, maximum: 4096 }],
+              default: 'auto',
+              description: 'Added to every pin number to get the sysfs line. `auto`: the base of the SoC\'s GPIO chip (512 on a Pi 4, 571 on a Pi 5 with kernel 6.6+; 0 on older kernels), so pins stay BCM numbers.',
+            },
             pins: {
               type: 'object',
               additionalProperties: false,
@@ -220,7 +225,7 @@ export interface Config {
     fingerprint: { simulated: boolean; model: FingerprintModel; port: string; baud: number; upgradeBaud: number | null; qualityThreshold: number; maxAttempts: number; positions: number[] };
     camera: { simulated: boolean; backend: (typeof CAMERA_BACKENDS)[number]; device: string; timeoutMs: number; portraitWidth: number; portraitHeight: number; maxJpegBytes: number };
     card: { simulated: boolean; reader: string; cscaDir: string | null };
-    gpio: { simulated: boolean; pins: Pins };
+    gpio: { simulated: boolean; lineBase: 'auto' | number; pins: Pins };
   };
   headquarters: {
     brokerUrl: string; username: string | null; password: string | null; caFile: string | null; certFile: string | null; keyFile: string | null;

@@ -32,6 +32,7 @@ import {
 } from './workflow/adapters';
 import type { DeviceState, DeviceStateName } from './workflow/ports';
 import { wireTamper, type TamperWiring } from './tamper';
+import { gpioLines } from './gpio-lines';
 import { Lifecycle, component } from './lifecycle';
 import { StationState } from './state';
 import { VERSION } from './version';
@@ -137,7 +138,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   // ── GPIO (LEDs, buzzer, button, tamper)
   let tamper: TamperWiring | undefined;
   step('gpio', async () => {
-    const g = createGpio({ pins: config.devices.gpio.pins, simulated: config.devices.gpio.simulated ? true : undefined, logger: log });
+    const g = createGpio({ pins: gpioLines(config.devices.gpio), simulated: config.devices.gpio.simulated ? true : undefined, logger: log });
     await g.open();
     parts.gpio = g;
     setDevice('gpio', g.status().backend === 'simulator' ? 'simulated' : 'ready');

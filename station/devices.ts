@@ -9,6 +9,7 @@ import { createCamera } from '../drivers/camera';
 import { createCardReader } from '../drivers/card';
 import { createGpio } from '../drivers/gpio';
 import { nullLogger } from './log';
+import { gpioLines } from './gpio-lines';
 import type { CheckResult } from './doctor';
 
 async function withTimeout<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
@@ -85,7 +86,7 @@ export async function probeDevices(config: Config, timeoutMs: number): Promise<C
   if (d.gpio.simulated) out.push({ check: 'gpio', status: 'skip', message: 'simulated (devices.gpio.simulated: true)' });
   else {
     try {
-      const g = createGpio({ pins: d.gpio.pins, simulated: false, logger: log });
+      const g = createGpio({ pins: gpioLines(d.gpio), simulated: false, logger: log });
       await withTimeout('GPIO', timeoutMs, () => g.open());
       const s = g.status();
       await g.close();

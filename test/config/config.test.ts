@@ -130,3 +130,21 @@ describe('configuration', () => {
     expect(loadConfig(f, { env: {} }).config.station.id).toBe('VN-HN-BD-0001');
   });
 });
+
+describe('GPIO line numbers', () => {
+  it('pins are BCM numbers; lineBase auto adds the SoC chip base (kernel 6.6+), a number is used as given', async () => {
+    const { gpioLines, gpioLineBase } = await import('../../station/gpio-lines');
+    const { config } = validateConfig(minimal, 'test', { env: {} });
+    const pi4 = [{ name: 'gpiochip512', base: 512, ngpio: 58, label: 'pinctrl-bcm2711' }, { name: 'gpiochip570', base: 570, ngpio: 8, label: 'raspberrypi-exp-gpio' }];
+    expect(gpioLineBase('auto', pi4)).toBe(512);
+    expect(gpioLineBase('auto', [])).toBe(0);
+    expect(gpioLineBase(100, pi4)).toBe(100);
+    const lines = gpioLines(config.devices.gpio, pi4);
+    expect(lines.tamper).toBe(517);
+    expect(lines.ready).toBe(529);
+    expect(lines.fingerTouch).toBe(null);
+    const env = validateConfig(minimal, 'test', { env: { ENROLL_DEVICES__GPIO__LINE_BASE: '571' } }).config;
+    expect(env.devices.gpio.lineBase).toBe(571);
+    expect(() => validateConfig({ ...minimal, devices: { gpio: { lineBase: 'sometimes' } } }, 'test', { env: {} })).toThrow(/devices\.gpio\.lineBase/);
+  });
+});
