@@ -233,7 +233,7 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   protected timeoutHint(s: Record<string, number>): string {
     if (s.foreignHeaders) return `the data looks like a different module family; check the configured model (now ${this.model})`;
     if (s.discardedBytes) return 'data arrived but did not form valid frames: check the baud rate, the model setting and the wiring (TX/RX, ground)';
-    return 'check power, the TX/RX wiring (crossed), the port and the baud rate; run `station fingerprint info` to probe';
+    return `check power, the TX/RX wiring (crossed), the port, the baud rate and the model setting (now ${this.model}; R30x-family and GT-521 modules do not understand each other's protocol)`;
   }
 
   protected corruptError(what: string): StationError {

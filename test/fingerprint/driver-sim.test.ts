@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { DisconnectedError, DeviceTimeoutError } from '../../drivers/common/errors';
-import { MODEL_TABLE, MODELS } from '../../drivers/fingerprint';
+import { MODEL_TABLE, MODELS, createScanner } from '../../drivers/fingerprint';
 import { encodeAck } from '../../drivers/fingerprint/r30x-codec';
 import type { R30xSim } from '../../drivers/fingerprint/sim';
 import { once, rejectionOf, withSim } from './helpers';
@@ -119,7 +119,6 @@ describe('R30x specifics', () => {
 
   it('a wrong model (R503 configured, R307 attached) is reported, not misread', async () => {
     await withSim({ model: 'r307', image: 'good' }, async (sim, _sc) => {
-      const { createScanner } = await import('../../drivers/fingerprint');
       const sc = createScanner({ model: 'r503', port: sim.path });
       try {
         await sc.open();
@@ -144,7 +143,6 @@ describe('R30x specifics', () => {
   it('password: the wrong one is a clear error, the right one works', async () => {
     await withSim({ model: 'zfm20' }, async (sim) => {
       (sim.device as R30xSim).setPassword(0x1234);
-      const { createScanner } = await import('../../drivers/fingerprint');
       const bad = createScanner({ model: 'zfm20', port: sim.path });
       const err = await rejectionOf(bad.open());
       expect(err.code).toBe('FP_PASSWORD');
