@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { STEPS_ACTIVATION } from '../../station/workflow/machine';
+import { PORTRAIT_REASONS } from '../../drivers/camera/portrait';
 
 const root = join(__dirname, '..', '..', 'station', 'kiosk');
 const en = JSON.parse(readFileSync(join(root, 'i18n', 'en.json'), 'utf8')) as Record<string, string>;
@@ -25,9 +27,7 @@ describe('kiosk translations', () => {
     expect(missing).toEqual([]);
   });
 
-  it('covers every step, finger, exception, field-error and refusal code the station can send', async () => {
-    const { STEPS_ACTIVATION } = await import('../../station/workflow/machine');
-    const { PORTRAIT_REASONS } = await import('../../drivers/camera/portrait');
+  it('covers every step, finger, exception, field-error and refusal code the station can send', () => {
     for (const s of [...STEPS_ACTIVATION, 'sealing']) expect(en, s).toHaveProperty([`step.${s}`]);
     for (let p = 1; p <= 10; p++) expect(en).toHaveProperty([`finger.${p}`]);
     for (const c of ['missing', 'amputated', 'bandaged', 'unable', 'device_failure']) expect(en).toHaveProperty([`exc.${c}`]);
