@@ -11,8 +11,8 @@
  *   the schema make deleting an unreleased record impossible.
  * - Audit log: hash chain, every entry's head signed by the station key.
  */
-import { createHash, verify as edVerify, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { createHash, createPublicKey, verify as edVerify, type KeyObject } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
@@ -102,6 +102,29 @@ interface RecordRow {
   batch_id: string | null;
 }
 
+function isStationSigningKey(k: StationSigningKey | KeyObject): k is StationSigningKey {
+  return typeof (k as StationSigningKey).publicKeyRaw !== 'undefined' && typeof (k as StationSigningKey).privateKey !== 'undefined';
+}
+
+/** Public keys kept by key rotation (`keys/*.pub.old`); unreadable files are skipped. */
+function retiredStationKeys(dataDir: string): KeyObject[] {
+  const dir = join(dataDir, 'keys');
+  const out: KeyObject[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).filter((f) => f.startsWith('station-ed25519.') && f.endsWith('.pub.old'));
+  } catch {
+    return out;
+  }
+  for (const f of names) {
+    try {
+      const k = createPublicKey(readFileSync(join(dir, f), 'utf8'));
+      if (k.asymmetricKeyType === 'ed25519') out.push(k);
+    } catch {}
+  }
+  return out;
+}
+
 function isSqliteFull(e: unknown): boolean {
   const code = (e as { code?: string }).code ?? '';
   return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || (e as NodeJS.ErrnoException).code === 'ENOSPC';
@@ -151,7 +174,9 @@ export class Vault implements Outbox {
   readonly stationId: string;
   private readonly db: Database.Database;
   private readonly log?: Logger;
-  private readonly signing: StationSigningKey;
+  private signing: StationSigningKey;
+  /** Public keys whose signatures on stored rows are accepted (current + rotated-out). */
+  private verifyKeys: KeyObject[] = [];
   private readonly suiteName: SuiteName;
   private readonly reserveBytes: number;
   private readonly retention: Required<VaultRetention>;
@@ -179,7 +204,7 @@ export class Vault implements Outbox {
     this.dbPath = dbPath;
     this.stationId = opts.stationId;
     this.log = opts.logger?.child({ component: 'vault' });
-    this.signing = 'privateKey' in opts.signingKey && 'publicKeyRaw' in opts.signingKey ? (opts.signingKey as StationSigningKey) : stationSigningKeyFrom(opts.signingKey as KeyObject);
+    this.signing = isStationSigningKey(opts.signingKey) ? opts.signingKey : stationSigningKeyFrom(opts.signingKey);
     this.suiteName = suiteInfo(opts.suite ?? DEFAULT_SUITE).name;
     this.reserveBytes = opts.reserveBytes ?? 512 * 1024 * 1024;
     const r = typeof opts.retention === 'number' ? { metadataDays: opts.retention } : (opts.retention ?? {});
@@ -189,11 +214,12 @@ export class Vault implements Outbox {
     this.now = opts.now ?? Date.now;
     this.hq = hq;
     this.hqError = hqError;
+    this.verifyKeys = [this.signing.publicKey, ...retiredStationKeys(opts.dataDir)];
     this.audit = {
       append: (kind, data = {}) => this.appendAudit(kind, data),
       entriesSince: (afterSeq, limit = 1000) => this.auditEntriesSince(afterSeq, limit),
       head: () => this.auditHead(),
-      verify: () => verifyAuditChain(this.auditEntriesSince(0, Number.MAX_SAFE_INTEGER), this.signing.publicKey, { stationId: this.stationId }),
+      verify: () => verifyAuditChain(this.auditEntriesSince(0, Number.MAX_SAFE_INTEGER), this.verifyKeys, { stationId: this.stationId }),
     };
   }
 
@@ -366,7 +392,8 @@ export class Vault implements Outbox {
       const p = parseEnvelope(r.envelope);
       if (p.recordId !== r.record_id) return 'envelope record id does not match the row';
       if (p.stationId !== this.stationId) return 'envelope names another station';
-      if (!edVerify(null, signedMessage(p.headerBytes, p.enc, p.ct), this.signing.publicKey, p.signature)) return 'station signature does not verify';
+      const msg = signedMessage(p.headerBytes, p.enc, p.ct);
+      if (!this.verifyKeys.some((k) => edVerify(null, msg, k, p.signature))) return 'station signature does not verify';
     } catch (e) {
       return (e as Error).message;
     }
@@ -571,6 +598,21 @@ export class Vault implements Outbox {
       sig: string | null;
     }[];
     return rows.map((r) => ({ seq: r.seq, ts: r.ts, kind: r.kind, data: JSON.parse(r.data) as AuditData, prevHash: r.prev_hash, hash: r.hash, ...(r.sig ? { sig: r.sig } : {}) }));
+  }
+
+  /**
+   * Switches to a new station signing key (after `writeStationKeyPair(…, {rotate})`):
+   * records and audit entries from now on are signed with it; rows signed with
+   * the previous key keep verifying.
+   */
+  useSigningKey(key: StationSigningKey | KeyObject): void {
+    this.assertOpen();
+    const next = isStationSigningKey(key) ? key : stationSigningKeyFrom(key);
+    if (!this.verifyKeys.some((k) => k.equals(next.publicKey))) this.verifyKeys.unshift(next.publicKey);
+    this.signing = next;
+    this.sealer = null;
+    this.writer?.useKey(next.privateKey);
+    this.log?.info({ fingerprint: next.fingerprint }, 'station signing key switched');
   }
 
   /** The station's public key (so callers can hand it to verifiers). */

@@ -28,7 +28,7 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('secure_delete = ON');
 db.pragma('busy_timeout = 10000');
-const key = workerData.key;
+let key = workerData.key;
 const HASH_CONTEXT = Buffer.from('enroll-station/audit/v1\0', 'ascii');
 const HEAD_CONTEXT = Buffer.from('enroll-station/audit-head/v1\0', 'ascii');
 const GENESIS = '0'.repeat(64);
@@ -65,6 +65,7 @@ parentPort.on('message', (m) => {
   try {
     if (m.type === 'store') store.immediate(m);
     else if (m.type === 'pragma') db.pragma(m.sql);
+    else if (m.type === 'key') key = m.key;
     else if (m.type === 'close') { db.close(); parentPort.postMessage({ id: m.id, ok: true }); parentPort.close(); return; }
     parentPort.postMessage({ id: m.id, ok: true });
   } catch (e) {
@@ -183,6 +184,11 @@ export class SealWriter {
       },
       owns ? [payload as ArrayBuffer] : [],
     );
+  }
+
+  /** Signs later audit entries with this key (messages are handled in order). */
+  useKey(key: KeyObject): void {
+    void this.send({ type: 'key', key }).catch(() => {});
   }
 
   /** Runs a PRAGMA on the writer's connection (tests: simulate a full disk). */

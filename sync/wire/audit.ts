@@ -102,13 +102,16 @@ export interface AuditChainResult {
  * consecutive; the first links to `anchor` (the last hash HQ already holds; the
  * genesis hash when the slice starts at seq 1). Every `sig` present must verify;
  * with `requireSignedTail` (default true) the last entry must carry one, so the
- * whole slice is attested by the station key.
+ * whole slice is attested by the station key. Pass several public keys when
+ * the station rotated its key within the slice (each signature must verify
+ * with one of them).
  */
 export function verifyAuditChain(
   entries: AuditEntry[],
-  stationPublicKey: KeyObject,
+  stationPublicKey: KeyObject | KeyObject[],
   opts: { stationId: string; anchor?: { seq: number; hash: string }; requireSignedTail?: boolean },
 ): AuditChainResult {
+  const keys = Array.isArray(stationPublicKey) ? stationPublicKey : [stationPublicKey];
   const res: AuditChainResult = { ok: true, count: 0, lastSeq: 0, lastHash: GENESIS_HASH, signedThrough: 0 };
   const fail = (msg: string): AuditChainResult => ({ ...res, ok: false, error: msg });
   if (entries.length === 0) return res;
@@ -137,7 +140,9 @@ export function verifyAuditChain(
     }
     if (h !== e.hash) return fail(`seq ${e.seq}: hash does not match its content`);
     if (e.sig !== undefined) {
-      const ok = edVerify(null, auditHeadMessage(opts.stationId, e.seq, e.hash), stationPublicKey, Buffer.from(e.sig, 'base64'));
+      const msg = auditHeadMessage(opts.stationId, e.seq, e.hash);
+      const sig = Buffer.from(e.sig, 'base64');
+      const ok = keys.some((k) => edVerify(null, msg, k, sig));
       if (!ok) return fail(`seq ${e.seq}: head signature does not verify`);
       res.signedThrough = e.seq;
     }

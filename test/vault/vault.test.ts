@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { openEnvelope, verifyAuditChain } from '../../sync/wire';
+import { loadStationSigningKey, openEnvelope, verifyAuditChain, verifyEnvelope, writeStationKeyPair } from '../../sync/wire';
 import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
 import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
 
@@ -238,6 +238,34 @@ describe('vault', () => {
     expect(verifyAuditChain(tail, w.station.publicKey, { stationId: w.stationId, anchor: { seq: 5, hash: entries[4].hash } }).ok).toBe(true);
     expect(() => v.audit.append('login', { photo: 'x'.repeat(600) })).toThrow(/512/);
     await v.close();
+  });
+
+  it('key rotation: new records use the new key, old rows still verify (also after a restart), audit chain spans both keys', async () => {
+    const v = await open();
+    const a = await v.seal(makeRecord(w.stationId, parts));
+    writeStationKeyPair(w.dataDir, { rotate: true });
+    const next = loadStationSigningKey(w.dataDir);
+    expect(next.fingerprint).not.toBe(w.station.fingerprint);
+    v.useSigningKey(next);
+    const b = await v.seal(makeRecord(w.stationId, parts));
+    v.audit.append('command_received', { name: 'rotate-key' });
+    const envB = (v.openBatch(1, 1e9)!).items[0];
+    expect(envB.recordId).toBe(a.recordId);
+    expect(verifyEnvelope(envB.envelope, w.station.publicKey).recordId).toBe(a.recordId);
+    expect(v.audit.verify()).toMatchObject({ ok: true });
+    await v.close();
+    // Restart with only the new key configured: the rotated-out public key is picked up from keys/*.pub.old.
+    const v2 = await Vault.open({ dataDir: w.dataDir, stationId: w.stationId, signingKey: next, hqIdentity: w.hqPublicPath, reserveBytes: 1024, onAlert: (x) => alerts.push(x) });
+    const again = v2.inFlightBatches();
+    expect(again[0].items.map((i) => i.recordId)).toEqual([a.recordId]);
+    const nb = v2.openBatch(5, 1e9)!;
+    expect(nb.items.map((i) => i.recordId)).toEqual([b.recordId]);
+    expect(verifyEnvelope(nb.items[0].envelope, next.publicKey).recordId).toBe(b.recordId);
+    expect(alerts.filter((x) => x.code === 'VAULT_TAMPERED')).toEqual([]);
+    const entries = v2.auditEntriesSince(0);
+    expect(verifyAuditChain(entries, [w.station.publicKey, next.publicKey], { stationId: w.stationId }).ok).toBe(true);
+    expect(verifyAuditChain(entries, w.station.publicKey, { stationId: w.stationId }).ok).toBe(false);
+    await v2.close();
   });
 
   it('readVaultStatus: counts per state, oldest unacked age, free space — read-only', async () => {
