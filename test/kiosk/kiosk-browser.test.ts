@@ -128,9 +128,14 @@ describe('kiosk page in Chromium', () => {
   });
 
   it('logs an idle officer out and tells them', async () => {
-    const page = await open({ idleLogoutMs: 1500 });
-    await login(page);
+    const page = await open({ idleLogoutMs: 2000 });
+    const audit: Array<{ kind: string; result: string; reason?: string }> = [];
+    rig!.wf.on('audit', (e: { kind: string; result: string; reason?: string }) => audit.push(e));
+    await page.getByTestId('login-id').fill('off1');
+    await page.getByTestId('login-pin').fill('123456');
+    await page.getByTestId('login-submit').click();
     await page.getByTestId('logged-out-idle').waitFor({ timeout: 30_000 });
+    expect(audit.map((a) => `${a.kind}:${a.result}:${a.reason ?? ''}`)).toEqual(['login:ok:', 'logout:ok:idle']);
     await page.getByTestId('login-id').waitFor();
   });
 });

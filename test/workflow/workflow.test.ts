@@ -222,10 +222,12 @@ describe('enrollment workflow', () => {
   });
 
   it('logs an idle officer out and discards the unsealed session', async () => {
-    rig = await makeRig({ idleLogoutMs: 300 });
+    rig = await makeRig({ idleLogoutMs: 1000 });
+    const loggedOut = new Promise<{ reason: string; tokens: string[] }>((resolve) => rig!.wf.once('logout', resolve));
     const t = await login(rig);
     await rig.wf.startSession(t);
-    const ev = await new Promise<{ reason: string; tokens: string[] }>((resolve) => rig!.wf.once('logout', resolve));
+    expect(rig.wf.currentStep()).toBe('kind');
+    const ev = await loggedOut;
     expect(ev.reason).toBe('idle');
     expect(ev.tokens).toContain(t);
     expect(rig.wf.currentStep()).toBeNull();
