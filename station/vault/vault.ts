@@ -110,7 +110,7 @@ function isStationSigningKey(k: StationSigningKey | KeyObject): k is StationSign
 function retiredStationKeys(dataDir: string): KeyObject[] {
   const dir = join(dataDir, 'keys');
   const out: KeyObject[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(dir).filter((f) => f.startsWith('station-ed25519.') && f.endsWith('.pub.old'));
   } catch {

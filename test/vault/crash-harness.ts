@@ -155,8 +155,8 @@ export async function crashRounds(o: CrashOptions): Promise<CrashSummary> {
   }
   // Final: the audit chain survived every kill intact.
   const db = new Database(vaultPath(o.dataDir), { readonly: true });
-  let stored = 0;
-  let auditEntries = 0;
+  let stored: number;
+  let auditEntries: number;
   try {
     stored = (db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n;
     const rows = db.prepare('SELECT seq, ts, kind, data, prev_hash, hash, sig FROM audit ORDER BY seq').all() as {
