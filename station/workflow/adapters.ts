@@ -119,7 +119,7 @@ export function officerCardPort(reader: CardReaderDriver, readerName?: string, w
           const r = await ch.transmit(Buffer.from('FFCA000000', 'hex'));
           if (r.sw === 0x9000 && r.data.length > 0) uid = r.data.toString('hex');
         } finally {
-          await (ch as unknown as { close?: () => Promise<void> }).close?.();
+          await ch.close();
         }
       } catch { /* contact cards have no UID: ATR only */ }
       return { atr: (info.atr ?? '').toLowerCase(), uid };

@@ -6,6 +6,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nullLogger } from '../../station/log';
 import { startKiosk, type KioskHandle } from '../../station/kiosk/server';
 import { GOOD_DETAILS, makeRig, type Rig } from '../workflow/helpers';
@@ -19,8 +22,8 @@ beforeAll(async () => { b = await launchBrowser(); }, 90_000);
 afterAll(async () => { await b?.close(); });
 afterEach(async () => { await kiosk?.stop(); kiosk = null; rig?.cleanup(); rig = null; });
 
-async function open(over: Parameters<typeof makeRig>[0] = {}): Promise<Page> {
-  rig = await makeRig(over);
+async function open(over: Parameters<typeof makeRig>[0] = {}, dir?: string): Promise<Page> {
+  rig = await makeRig(over, dir);
   kiosk = await startKiosk({ port: 0, workflow: rig.wf, logger: nullLogger(), language: 'en', statusIntervalMs: 300 });
   const page = await b.page();
   await page.goto(kiosk.url);
@@ -137,5 +140,17 @@ describe('kiosk page in Chromium', () => {
     await page.getByTestId('logged-out-idle').waitFor({ timeout: 30_000 });
     expect(audit.map((a) => `${a.kind}:${a.result}:${a.reason ?? ''}`)).toEqual(['login:ok:', 'logout:ok:idle']);
     await page.getByTestId('login-id').waitFor();
+  });
+  it('after a power cut the screen says an unsealed session was lost', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wf-lost-'));
+    const startedAt = Date.UTC(2026, 10, 28, 3, 4, 5);
+    writeFileSync(join(dir, 'session.marker'), JSON.stringify({ sessionId: 's-lost', officerId: 'off1', kind: 'enrollment', step: 'portrait', startedAt, updatedAt: startedAt }));
+    const page = await open({}, dir);
+    await page.getByTestId('lost-session').waitFor();
+    expect(await page.getByTestId('lost-session').textContent()).toMatch(/unsealed session was lost.*“Portrait”.*must be enrolled again/s);
+    await login(page);
+    await page.getByTestId('lost-dismiss').click();
+    await expect.poll(() => page.getByTestId('lost-session').count()).toBe(0);
+    expect(rig!.wf.lostSession()).toBeNull();
   });
 });

@@ -16,9 +16,10 @@ import { createTestPki } from '../../drivers/card/emulator';
 import {
   generateHqKeys, loadStationSigningKey, openEnvelope, parseHqPrivateKeys, writeHqKeys, writeStationKeyPair, type HqPrivateKeys, type StationSigningKey,
 } from '../../sync/wire';
-import { cameraPort, chipPort, stationGuard, vaultSealer, vaultUplinkStatus, auditOfficerEvents, draftToRecord, splitName } from '../../station/workflow/adapters';
+import { cameraPort, chipPort, officerCardPort, stationGuard, vaultSealer, vaultUplinkStatus, auditOfficerEvents, draftToRecord, splitName } from '../../station/workflow/adapters';
 import { FakeFingerprint } from '../../station/workflow/fakes';
-import { GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { OfficerStore } from '../../station/officers/store';
+import { FAST_SCRYPT, GOOD_DETAILS, makeRig, type Rig } from './helpers';
 
 interface World { root: string; dataDir: string; hqPublicPath: string; hq: HqPrivateKeys; station: StationSigningKey }
 
@@ -176,5 +177,21 @@ describe('workflow with the real camera pipeline, chip reader and vault', () => 
     expect(rec.fingerprints[0]).toEqual({ position: 1, status: 'exception', exception: 'unable', reason: 'device failure: scanner dead' });
     expect(rec.portrait).toBeUndefined();
     expect(rec.details.extra!.portraitException).toBe('unable: person cannot sit');
+  });
+  it('binds an officer card read through the card driver (ATR, and the UID where the reader gives one)', async () => {
+    const { card, w } = await realRig();
+    const port = officerCardPort(card, undefined, 2000);
+    const id = await port.readIdentity();
+    expect(id.atr).toBe(card.readers()[0]!.atr!.toLowerCase());
+    expect(id.atr).toMatch(/^3b[0-9a-f]+$/);
+    const store = new OfficerStore(join(w.root, 'card-officers.db'), { scrypt: FAST_SCRYPT }).open();
+    try {
+      await store.add({ id: 'carded', name: 'Carded Officer', pin: '135790', card: id });
+      expect((await store.verify('carded', '135790', () => port.readIdentity())).ok).toBe(true);
+      card.remove();
+      expect(await store.verify('carded', '135790', () => officerCardPort(card, undefined, 200).readIdentity())).toMatchObject({ ok: false, code: 'OFFICER_CARD_REQUIRED' });
+    } finally {
+      store.close();
+    }
   });
 });
