@@ -120,6 +120,8 @@ describe('kiosk page in Chromium', () => {
     await page.getByTestId('details-submit').click();
     await page.getByTestId('finger-capture').click();
     await page.locator('[data-testid="device-error"][data-code="FP_TIMEOUT"]').waitFor();
+    expect(await page.locator('[data-testid="device-error"] .error-text').textContent()).toBe('The fingerprint scanner did not answer in time.');
+    expect(await page.locator('[data-testid="device-error"] .detail').textContent()).toMatch(/did not answer within 2000 ms/);
     await page.getByTestId('error-retry').click();
     await page.locator('[data-testid="finger-2"][data-status="captured"]').waitFor();
     await page.getByTestId('finger-exception').click();

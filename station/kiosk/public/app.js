@@ -81,8 +81,9 @@
   function showError(err) {
     if (!err) return;
     var reason = err.details && err.details.reason;
-    var text = (reason && t('refused.' + reason)) || err.message || err.code;
-    notice = { kind: 'err', text: text, hint: err.hint, code: err.code, testid: 'error-' + (reason || err.code) };
+    var text = (reason && t('refused.' + reason)) || t('code.' + err.code) || err.message || err.code;
+    var detail = text !== err.message ? err.message : null;
+    notice = { kind: 'err', text: text, detail: detail, hint: err.hint, code: err.code, testid: 'error-' + (reason || err.code) };
   }
 
   function connectEvents() {
@@ -169,7 +170,8 @@
   }
 
   function banner(n) {
-    return h('div', { class: 'banner ' + n.kind, 'data-testid': n.testid || 'notice' }, h('div', { text: n.text }), n.hint ? h('div', { class: 'hint', text: '→ ' + n.hint }) : null);
+    return h('div', { class: 'banner ' + n.kind, 'data-testid': n.testid || 'notice' }, h('div', { text: n.text }),
+      n.detail ? h('div', { class: 'detail', text: n.detail }) : null, n.hint ? h('div', { class: 'hint', text: '→ ' + n.hint }) : null);
   }
 
   function renderBar() {
@@ -299,7 +301,8 @@
     if (e.op === 'chip') { retry = function () { readChip(); }; exc = function () { openExc('chip', 'device_failure'); }; }
     if (e.op === 'seal') { retry = function () { act('/api/session/confirm'); }; }
     return h('div', { class: 'banner err', 'data-testid': 'device-error', 'data-code': e.code },
-      h('h2', { text: tt('error.title') }), h('div', { text: e.message }), e.hint ? h('div', { class: 'hint', text: '→ ' + e.hint }) : null,
+      h('h2', { text: tt('error.title') }), h('div', { class: 'error-text', text: t('code.' + e.code) || e.message }),
+      t('code.' + e.code) ? h('div', { class: 'detail', text: e.message }) : null, e.hint ? h('div', { class: 'hint', text: '→ ' + e.hint }) : null,
       h('div', { class: 'actions' },
         retry ? btn(tt('retry'), retry, 'primary', 'error-retry') : null,
         exc ? btn(tt('exc.title'), exc, '', 'error-exception') : null,
