@@ -287,11 +287,12 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     const limit = this.opts.fallbackAfterChecksumErrors ?? 3;
     if (this.checksumErrorsAtBaud < limit || this.line.baud <= this.m.defaultBaud || !this.line.connected) return;
     const from = this.line.baud;
+    const errors = this.checksumErrorsAtBaud;
     try {
       const r = await this.doFallback();
       this.checksumErrorsAtBaud = 0;
       this.log.warn({ from, to: r.active, pending: r.pendingPowerCycle }, 'checksum errors: baud fallback');
-      this.emit('warning', `${this.checksumErrorsAtBaud} checksum errors at ${from} baud on ${this.port}: ${r.pendingPowerCycle ? `stored ${r.requested} baud for the next power-up` : `now at ${r.active} baud`}`);
+      this.emit('warning', `${errors} checksum errors at ${from} baud on ${this.port}: ${r.pendingPowerCycle ? `stored ${r.requested} baud for the next power-up` : `now at ${r.active} baud`}`);
       this.emit('baudFallback', r);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'baud fallback failed');
@@ -317,12 +318,25 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
       this.closed = false;
       if (!this.line.connected) await this.line.open();
       this.everOpened = true;
+      let info: ScannerInfo;
       try {
-        return await this.handshake();
+        info = await this.handshake();
       } catch (e) {
         await this.line.close();
         throw e;
       }
+      const up = this.opts.upgradeBaud;
+      if (up !== undefined && up !== this.line.baud && this.m.bauds.includes(up)) {
+        // optional: move to a faster speed, verified; failure is a warning, not an error
+        try {
+          const r = await this.doSetBaud(up);
+          if (!r.switched) this.emit('warning', `${this.m.label} on ${this.port} stays at ${r.active} baud: ${r.reason ?? 'not switched'}`);
+          info = { ...info, baud: this.line.baud };
+        } catch (e) {
+          this.emit('warning', `${this.m.label} on ${this.port}: could not move to ${up} baud: ${(e as Error).message}`);
+        }
+      }
+      return info;
     })) as Promise<ScannerInfo>;
   }
 

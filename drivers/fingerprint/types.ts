@@ -90,6 +90,8 @@ export interface ScannerOptions {
   address?: number;
   /** Inactivity timeout: no byte for this long ends a wait (ms). Default 1500. */
   inactivityMs?: number;
+  /** After opening, move to this faster speed with verification (GT-521: at once; R30x: stored for the next power-up). */
+  upgradeBaud?: number;
   /** When the configured speed gets no answer, try the model's other speeds (default true). */
   autoBaud?: boolean;
   /** Checksum errors at a raised speed before falling back (default 3). */
@@ -103,6 +105,7 @@ export interface ScannerEvents {
   disconnected: [cause?: Error];
   reconnected: [];
   warning: [message: string];
+  baudFallback: [result: BaudResult];
 }
 
 /** One interface for both protocol families. Constructors do no I/O. */

@@ -213,6 +213,15 @@ describe('GT-521 specifics', () => {
     });
   });
 
+  it('upgradeBaud at open moves a GT-521 to the faster speed', async () => {
+    await withSim({ model: 'gt521f32' }, async (sim, sc) => {
+      const info = await sc.open();
+      expect(info.baud).toBe(57600);
+      expect(sim.baud).toBe(57600);
+      expect(await sc.templateCount()).toBe(0);
+    }, { upgradeBaud: 57600 });
+  });
+
   it('falls back when the adapter garbles data at the higher speed', async () => {
     await withSim({ model: 'gt521f32', image: 'good', faults: { corruptAboveBaud: 57600 } }, async (sim, sc) => {
       await sc.open();

@@ -47,6 +47,8 @@ export interface SimDeviceOptions {
   /** Pace output like a real UART: true = at the module's speed, a number = at that speed. */
   paceBaud?: boolean | number;
   faults?: SimFaults;
+  /** Line speed the module was set to earlier (default the model's factory speed). */
+  baud?: number;
   /** Directory for the pty links (default a fresh temp dir). */
   dir?: string;
   logger?: Logger;
@@ -84,7 +86,8 @@ export abstract class SimDevice {
     this.m = MODEL_TABLE[opts.model];
     this.faults = { ...(opts.faults ?? {}) };
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ sim: opts.model });
-    this.activeBaud = this.m.defaultBaud;
+    if (opts.baud !== undefined && !this.m.bauds.includes(opts.baud)) throw new RangeError(`${this.m.label} does not support ${opts.baud} baud`);
+    this.activeBaud = opts.baud ?? this.m.defaultBaud;
     this.autoFinger = opts.autoFinger ?? true;
     this.autoDelay = opts.autoFingerDelayMs ?? 150;
     this.images = Array.isArray(opts.image) ? [...opts.image] : [opts.image ?? 'good'];

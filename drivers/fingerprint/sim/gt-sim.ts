@@ -20,8 +20,10 @@ export class GtSim extends SimDevice {
   private security = 3;
   private busy: Promise<void> = Promise.resolve();
 
+  private readonly powerOnBaud: number;
   constructor(opts: SimDeviceOptions) {
     super(opts);
+    this.powerOnBaud = this.activeBaud;
     this.resetRx();
   }
 
@@ -32,7 +34,7 @@ export class GtSim extends SimDevice {
     this.parser.push(b);
   }
   protected powerOn(): void {
-    this.activeBaud = this.m.defaultBaud; // the speed is not kept across power cycles
+    this.activeBaud = this.powerOnBaud; // ChangeBaudrate is not kept across power cycles
     this.ledOn = false;
     this.opened = false;
     this.image = null;

@@ -24,7 +24,7 @@ export class R30xSim extends SimDevice {
 
   constructor(opts: SimDeviceOptions) {
     super(opts);
-    this.storedBaudN = this.m.defaultBaud / 9600;
+    this.storedBaudN = this.activeBaud / 9600;
     this.parser = this.newParser();
   }
 
