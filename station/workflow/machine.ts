@@ -48,7 +48,9 @@ export interface WorkflowDeps {
   uplink?: UplinkStatusPort;
   devices?: DeviceStatusPort;
   officerCard?: OfficerCardPort;
-  progress?: Pick<ProgressCounters, 'record'>;
+  progress?: Pick<ProgressCounters, 'record'> & Partial<Pick<ProgressCounters, 'today'>>;
+  /** The unit's daily quota (config station.unit.dailyQuota; 0 = none), shown with today's count. */
+  dailyQuota?: number;
   /** Finger positions to capture, in order (config devices.fingerprint.positions). */
   positions: readonly FingerPosition[] | readonly number[];
   /** Default administrative unit code for the details form (config station.unit.code). */
@@ -98,6 +100,8 @@ export interface WorkflowView {
   defaultUnit: string;
   guard: GuardVerdict;
   lostSession: LostSessionInfo | null;
+  /** Today's sealed records for the station's unit (campaign progress), when counters are wired. */
+  today: { day: string; enrollments: number; activations: number; quota: number } | null;
   session: null | {
     id: string;
     kind: EnrollmentKind | null;
@@ -584,7 +588,7 @@ export class Workflow extends EventEmitter {
     const s = this.session;
     return {
       officer, idleLogoutMs: this.deps.idleLogoutMs, positions: this.positions, defaultUnit: this.deps.defaultUnit,
-      guard: this.guardCache, lostSession: this.lost,
+      guard: this.guardCache, lostSession: this.lost, today: this.todayProgress(),
       session: s && {
         id: s.id, kind: s.kind, step: s.step, steps: s.kind === 'activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT, completed: [...s.completed], startedAt: s.startedAt,
         details: s.details, draftDetails: s.draftDetails, detailErrors: s.detailErrors,
@@ -610,6 +614,15 @@ export class Workflow extends EventEmitter {
         busy: s.busy, lastError: s.lastError, recordId: s.recordId,
       },
     };
+  }
+
+  private todayProgress(): WorkflowView['today'] {
+    try {
+      const t = this.deps.progress?.today?.(this.deps.defaultUnit, this.deps.dailyQuota ?? 0, this.now());
+      return t ? { day: t.day, enrollments: t.enrollments, activations: t.activations, quota: t.quota } : null;
+    } catch {
+      return null;
+    }
   }
 
   /** The current step, for tests and status lines (no token needed, no personal data). */

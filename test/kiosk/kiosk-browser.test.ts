@@ -50,6 +50,7 @@ describe('kiosk page in Chromium', () => {
     // live device states and upload status in the header
     await page.locator('[data-device="fingerprint"][data-state="simulated"]').waitFor();
     expect(await page.getByTestId('waiting').textContent()).toMatch(/Waiting to upload: 0/);
+    expect(await page.getByTestId('today').textContent()).toBe('Today: 0 / 40');
 
     await page.getByTestId('start-enrollment').click();
     await page.getByTestId('f-fullName').waitFor();
@@ -78,6 +79,7 @@ describe('kiosk page in Chromium', () => {
     const recordId = await page.getByTestId('record-id').textContent();
     expect(recordId).toBe(rig!.sealer.sealed[0]!.recordId);
     await expect.poll(() => page.getByTestId('waiting').textContent()).toMatch(/Waiting to upload: 1/);
+    expect(await page.getByTestId('today').textContent()).toBe('Today: 1 / 40');
     await page.getByTestId('next-person').click();
     await page.getByTestId('start-enrollment').waitFor();
   });

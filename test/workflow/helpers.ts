@@ -38,7 +38,7 @@ export async function makeRig(over: Partial<WorkflowDeps> = {}, dir = mkdtempSyn
   const card = new FakeOfficerCard();
   const deps: WorkflowDeps = {
     officers, fingerprint: fp, camera: cam, chip, sealer, guard, uplink, devices: new FakeDevices(), officerCard: card, progress,
-    positions: [2, 7], defaultUnit: '00004', idleLogoutMs: 60_000, markerFile: join(dir, 'session.marker'), logger: nullLogger(), ...over,
+    positions: [2, 7], defaultUnit: '00004', dailyQuota: 40, idleLogoutMs: 60_000, markerFile: join(dir, 'session.marker'), logger: nullLogger(), ...over,
   };
   const wf = createWorkflow(deps);
   await wf.start();

@@ -190,6 +190,11 @@
       dev.appendChild(h('span', { class: 'dev', 'data-device': d.device, 'data-state': d.state, title: d.detail || '' },
         h('span', { class: 'dot ' + d.state }), tt('device.' + d.device, null, d.device) + ': ' + tt('devstate.' + d.state, null, d.state)));
     });
+    if (state.today) {
+      var q = state.today.quota ? ' / ' + state.today.quota : '';
+      up.appendChild(h('span', { 'data-testid': 'today' }, tt('status.today') + ': ' + (state.today.enrollments + state.today.activations) + q));
+      up.appendChild(document.createTextNode(' · '));
+    }
     if (state.uplink) {
       up.appendChild(h('span', { 'data-testid': 'waiting' }, tt('status.waiting') + ': ' + state.uplink.waiting));
       up.appendChild(document.createTextNode(' · '));
