@@ -106,7 +106,12 @@ describe('kiosk page in Chromium', () => {
   it('a locked station refuses a session and says why', async () => {
     const page = await open();
     rig!.guard.lock();
-    await login(page);
+    // PIN typed on the on-screen keypad, as on the touchscreen
+    await page.getByTestId('login-id').fill('off1');
+    for (const k of ['1', '2', '3', '9', '⌫', '4', '5', '6']) await page.locator(`[data-testid="keypad"] [data-key="${k}"]`).click();
+    expect(await page.getByTestId('login-pin').inputValue()).toBe('123456');
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('start-enrollment').waitFor();
     await page.getByTestId('start-enrollment').click();
     await page.getByTestId('error-locked').waitFor();
     expect(await page.getByTestId('error-locked').textContent()).toMatch(/locked by headquarters/);

@@ -253,11 +253,28 @@
     h('h1', { text: tt('login.title') }),
     h('label', { class: 'f', for: 'login-id', text: tt('login.officerId') }), id,
     h('label', { class: 'f', for: 'login-pin', text: tt('login.pin') }), pin,
+    keypad(pin),
     err,
     h('p', { text: tt('login.cardHint') }),
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'btn primary big', 'data-testid': 'login-submit', text: tt('login.submit') })));
     wrap.appendChild(form);
     return wrap;
+  }
+
+  /** On-screen digits for the PIN (touchscreens have no keyboard). */
+  function keypad(input) {
+    var pad = h('div', { class: 'keypad', 'data-testid': 'keypad' });
+    ['1', '2', '3', '4', '5', '6', '7', '8', '9', 'C', '0', '⌫'].forEach(function (k) {
+      pad.appendChild(h('button', {
+        type: 'button', class: 'key', 'data-key': k, text: k,
+        onclick: function () {
+          if (k === 'C') input.value = '';
+          else if (k === '⌫') input.value = input.value.slice(0, -1);
+          else if (input.value.length < 12) input.value += k;
+        },
+      }));
+    });
+    return pad;
   }
 
   function lostBanner(lost, dismissable) {
