@@ -383,7 +383,7 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
         return;
       }
       if (performance.now() >= end) {
-        throw new DeviceTimeoutError('FP_NO_FINGER', present ? `no finger was placed on the scanner (${this.port}) within ${Math.round(timeoutMs / 1000)} s` : `the finger was not lifted from the scanner (${this.port}) within ${Math.round(timeoutMs / 1000)} s`, {
+        throw new DeviceTimeoutError(present ? 'FP_NO_FINGER' : 'FP_NOT_LIFTED', present ? `no finger was placed on the scanner (${this.port}) within ${Math.round(timeoutMs / 1000)} s` : `the finger was not lifted from the scanner (${this.port}) within ${Math.round(timeoutMs / 1000)} s`, {
           hint: present ? 'ask the applicant to place the finger flat on the sensor' : 'ask the applicant to lift the finger',
         });
       }

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { DisconnectedError, DeviceTimeoutError } from '../../drivers/common/errors';
 import { MODEL_TABLE, MODELS, createScanner } from '../../drivers/fingerprint';
-import { encodeAck } from '../../drivers/fingerprint/r30x-codec';
+import { CMD, encodeAck } from '../../drivers/fingerprint/r30x-codec';
+import type { R30xScanner, TouchSignal } from '../../drivers/fingerprint';
 import type { R30xSim } from '../../drivers/fingerprint/sim';
 import { once, rejectionOf, withSim } from './helpers';
 
@@ -140,6 +141,20 @@ describe('R30x specifics', () => {
     });
   });
 
+  it('any packet size works (32 and 256 bytes, LEN 258): nothing assumes 128', async () => {
+    for (const code of [0, 3]) {
+      await withSim({ model: 'r307', image: 'good' }, async (_sim, sc) => {
+        await sc.open();
+        const r30x = sc as R30xScanner;
+        expect((await r30x.command(CMD.SetSysPara, [6, code], 'SetSysPara')).code).toBe(0);
+        expect((await sc.info()).packetSize).toBe(code === 0 ? 32 : 256);
+        const img = await sc.captureImage({ timeoutMs: 10000 });
+        expect(img.pixels.length).toBe(256 * 288);
+        expect(img.quality.score).toBeGreaterThanOrEqual(60);
+      });
+    }
+  });
+
   it('password: the wrong one is a clear error, the right one works', async () => {
     await withSim({ model: 'zfm20' }, async (sim) => {
       (sim.device as R30xSim).setPassword(0x1234);
@@ -198,6 +213,45 @@ describe('R30x specifics', () => {
       await sc.open();
       expect((await rejectionOf(sc.led('on'))).code).toBe('FP_UNSUPPORTED');
     });
+  });
+});
+
+describe('wrong family configured', () => {
+  it('a GT-521 driver on an R307 and an R307 driver on a GT-521 both fail with the model named', async () => {
+    await withSim({ model: 'r307' }, async (sim) => {
+      const sc = createScanner({ model: 'gt521f52', port: sim.path, inactivityMs: 300 });
+      const err = await rejectionOf(sc.open());
+      await sc.close();
+      expect(err.code).toBe('FP_NO_ANSWER');
+      expect(err.message).toContain('GT-521F52');
+      expect(err.hint).toMatch(/model setting \(now gt521f52/);
+    });
+    await withSim({ model: 'gt521f32' }, async (sim) => {
+      const sc = createScanner({ model: 'r307', port: sim.path, inactivityMs: 300 });
+      const err = await rejectionOf(sc.open());
+      await sc.close();
+      expect(err.code).toBe('FP_NO_ANSWER');
+      expect(err.message).toContain('R307');
+    });
+  });
+});
+
+describe('touch line', () => {
+  it('with a touch signal the driver does not poll the UART until the finger is there', async () => {
+    let touched!: () => void;
+    const touch: TouchSignal = { waitForTouch: () => new Promise<void>((r) => (touched = r)) };
+    await withSim({ model: 'r503', autoFinger: false }, async (sim, sc) => {
+      await sc.open();
+      const before = sim.device.commands;
+      const p = sc.captureImage({ timeoutMs: 10000 });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(sim.device.commands).toBe(before); // nothing sent while waiting for the touch
+      sim.placeFinger('good');
+      touched();
+      const img = await p;
+      expect(img.quality.score).toBeGreaterThanOrEqual(60);
+      expect(sim.device.commands).toBeGreaterThan(before);
+    }, { touch });
   });
 });
 

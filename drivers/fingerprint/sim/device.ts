@@ -77,6 +77,8 @@ export abstract class SimDevice {
   private sendChain: Promise<void> = Promise.resolve();
   private rxChain: Promise<void> = Promise.resolve();
   protected generation = 0;
+  /** Commands the module has received (tests use it to see polling). */
+  commands = 0;
   protected powered = false;
   private stopped = false;
   readonly paceBaud?: boolean | number;

@@ -84,6 +84,7 @@ export class GtSim extends SimDevice {
       return;
     }
     if (f.code === GT_ACK || f.code === 0x31) return; // not a command
+    this.commands++;
     const p = f.parameter | 0;
     const cap = this.m.capacity;
     switch (f.code) {

@@ -84,6 +84,7 @@ export class R30xSim extends SimDevice {
       return;
     }
     if (f.pid !== PID.command) return;
+    this.commands++;
     const p = f.payload;
     const instr = p[0];
     const args = p.subarray(1);
