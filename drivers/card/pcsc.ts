@@ -79,8 +79,19 @@ export function mapPcscError(e: unknown, reader: string, op: string): StationErr
   }
 }
 
+/** "" = any reader; "/…/flags" = a regular expression; anything else = a substring of the reader name. */
+export function toPattern(p: string | RegExp | undefined): string | RegExp | undefined {
+  if (p === undefined || p instanceof RegExp) return p;
+  if (p === '') return undefined;
+  const m = /^\/(.+)\/([a-z]*)$/.exec(p);
+  if (m) {
+    try { return new RegExp(m[1]!, m[2]); } catch { return p; }
+  }
+  return p;
+}
+
 export interface PcscOptions {
-  /** Only readers whose name contains this string (or matches this RegExp) are used. */
+  /** Only readers whose name contains this string (or matches this RegExp, also written "/…/") are used. */
   readerPattern?: string | RegExp;
   logger?: Logger;
   /** How often to retry when pcscd is down (default 500 ms). */
@@ -172,7 +183,7 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
   get serviceUp(): boolean { return this.up; }
 
   private matches(name: string): boolean {
-    const p = this.opts.readerPattern;
+    const p = toPattern(this.opts.readerPattern);
     if (p === undefined) return true;
     return typeof p === 'string' ? name.includes(p) : p.test(name);
   }
@@ -303,8 +314,12 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
 
   private find(reader?: string): ReaderState | undefined {
     const all = [...this.states.values()];
-    if (reader === undefined) return all.find((s) => s.present) ?? all[0];
-    return this.states.get(reader) ?? all.find((s) => s.native.name.includes(reader));
+    if (reader === undefined || reader === '') return all.find((s) => s.present) ?? all[0];
+    const exact = this.states.get(reader);
+    if (exact) return exact;
+    const p = toPattern(reader)!;
+    const hits = all.filter((s) => (typeof p === 'string' ? s.native.name.includes(p) : p.test(s.native.name)));
+    return hits.find((s) => s.present) ?? hits[0];
   }
 
   waitForCard(opts: { reader?: string; timeoutMs?: number } = {}): Promise<ReaderInfo> {

@@ -10,6 +10,7 @@ import { readDocument, type ChipReadResult, type ReadOptions } from './emrtd';
 import { CardRemovedSignal, EmulatedEmrtd, type CardFaults } from './emulator/card';
 import { buildDocument, type DocumentOptions, type EmrtdContents } from './emulator/document';
 import type { CardReaderDriver, ReaderInfo } from './reader';
+import { cscaStoreFrom, type CscaStore } from './passive-auth';
 
 export const SIMULATED_READER_NAME = 'Simulated eMRTD reader';
 
@@ -38,6 +39,11 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
   }
 
   get serviceUp(): boolean { return this.opened; }
+
+  /** The emulated document's own test CSCA, so a demo can show a "valid" verdict (never use for real documents). */
+  testCsca(): CscaStore | undefined {
+    return this.contents ? cscaStoreFrom([this.contents.pki.csca.cert], 'the simulated card\'s test CSCA') : undefined;
+  }
 
   async open(): Promise<void> {
     if (this.opened) return;

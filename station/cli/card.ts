@@ -5,10 +5,10 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { StationError, UsageError } from '../../drivers/common/errors';
-import { createCardReader, type CardReaderDriver } from '../../drivers/card';
+import { createCardReader, SimulatedCardReader, type CardReaderDriver } from '../../drivers/card';
 import type { ChipReadResult } from '../../drivers/card/emrtd';
 import { bacInputFromMrz, normaliseBacInput, type BacKeyInput } from '../../drivers/card/mrz';
-import { cscaStoreFrom, loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
+import { loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
 import { EmulatedEmrtd, type CardFaults } from '../../drivers/card/emulator/card';
 import { buildDocument, pem } from '../../drivers/card/emulator/document';
 import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
@@ -25,12 +25,6 @@ function settle(d: CardReaderDriver, quietMs = 300, maxMs = 3000): Promise<void>
     for (const e of evs) d.on(e, bump);
     bump();
   });
-}
-
-function readerPattern(s: string | undefined): string | RegExp | undefined {
-  if (!s) return undefined;
-  const m = /^\/(.+)\/([a-z]*)$/.exec(s);
-  return m ? new RegExp(m[1]!, m[2]) : s;
 }
 
 export function bacFromOptions(o: { mrz?: string; doc?: string; birth?: string; expiry?: string }): BacKeyInput {
@@ -122,7 +116,7 @@ export function register(program: Command): void {
       const csca: CscaStore | undefined = opts.csca ? loadCscaStore(opts.csca) : undefined;
       const d = opts.simulated
         ? createCardReader({ mode: 'simulated' })
-        : createCardReader({ mode: 'pcsc', failIfUnavailable: true, readerPattern: readerPattern(opts.reader) });
+        : createCardReader({ mode: 'pcsc', failIfUnavailable: true, readerPattern: opts.reader });
       await d.open();
       try {
         if (!opts.simulated) {
@@ -133,11 +127,8 @@ export function register(program: Command): void {
         }
         const info = await d.waitForCard({ timeoutMs: waitS * 1000 });
         let store = csca;
-        if (!store && opts.simulated) {
-          // The simulated card's own test CSCA: lets technicians see a "valid" verdict end to end.
-          const sim = d as unknown as { contents?: { pki: { csca: { cert: Buffer } } } };
-          if (sim.contents) store = cscaStoreFrom([sim.contents.pki.csca.cert], 'the simulated card\'s test CSCA');
-        }
+        // The simulated card's own test CSCA: lets technicians see a "valid" verdict end to end.
+        if (!store && d instanceof SimulatedCardReader) store = d.testCsca();
         const res = await d.readDocument({ reader: info.name, bac, csca: store, readDg2: opts.dg2 });
         let photo: string | undefined;
         if (opts.photo) {

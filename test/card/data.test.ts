@@ -9,6 +9,8 @@ import { cscaStoreFrom, loadCscaStore, parseSod, passiveAuthenticate } from '../
 import { buildCom, buildDg1, buildDocument, buildSod, buildTd1, createTestPki, DEFAULT_PERSON, pem, type EmrtdContents } from '../../drivers/card/emulator/document';
 import { decodeCommand, encodeCommand } from '../../drivers/card/apdu';
 import { atrSupportsExtendedLength } from '../../drivers/card/channel';
+import { mapPcscError, toPattern } from '../../drivers/card/pcsc';
+import { DisconnectedError } from '../../drivers/common/errors';
 import { EmulatedEmrtd } from '../../drivers/card/emulator/card';
 import { SecureMessaging, SmError } from '../../drivers/card/sm';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -153,5 +155,24 @@ describe('DG2, DG1 and APDU coding', () => {
     expect(atrSupportsExtendedLength(ext.atr)).toBe(true);
     expect(atrSupportsExtendedLength(short.atr)).toBe(false);
     expect(atrSupportsExtendedLength(Buffer.from('3B8F8001804F0CA000000306030001000000006A', 'hex'))).toBe(false);
+  });
+
+  it('reader patterns: substring, "/regex/" and empty', () => {
+    expect(toPattern('')).toBeUndefined();
+    expect(toPattern('ACS')).toBe('ACS');
+    const re = toPattern('/PCD 00 0[1]$/i') as RegExp;
+    expect(re).toBeInstanceOf(RegExp);
+    expect(re.test('virtual pcd 00 01')).toBe(true);
+    expect(toPattern('/[/')).toBe('/[/');
+  });
+
+  it('maps PC/SC error codes to errors that say what to do', () => {
+    const removed = mapPcscError(new Error('SCardTransmit error: Card was removed.(0x80100069)'), 'R1', 'APDU exchange');
+    expect(removed).toBeInstanceOf(DisconnectedError);
+    expect(removed.code).toBe('CARD_REMOVED');
+    expect(removed.message).toContain('R1');
+    expect(mapPcscError(new Error('SCardConnect error: Sharing violation.(0x8010000B)'), 'R1', 'connect').code).toBe('CARD_READER_BUSY');
+    expect(mapPcscError(new Error('SCardTransmit error: RPC transport error.(0x80100013)'), 'R1', 'x').code).toBe('CARD_PCSCD_DOWN');
+    expect(mapPcscError(new Error('weird'), 'R1', 'x').code).toBe('CARD_PCSC');
   });
 });
