@@ -90,7 +90,7 @@ export class R30xScanner extends ScannerBase<R30xFrame> {
     const a = await this.command(CMD.VfyPwd, pw, 'VfyPwd (password check)', limitMs);
     if (a.code === 0x13) {
       throw new StationError('FP_PASSWORD', `fingerprint scanner on ${this.port} rejected the configured module password`, {
-        hint: 'set the module password in the station configuration (fingerprint.password)', exitCode: 2,
+        hint: 'this module has a password set: configure the same password for the station (scanner option `password`) or reset it with the vendor tool', exitCode: 2,
       });
     }
     if (a.code !== 0) throw this.fail('VfyPwd', a.code);
