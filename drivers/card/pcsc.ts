@@ -102,14 +102,21 @@ export interface PcscOptions {
   apduTimeoutMs?: number;
 }
 
-interface ReaderState { native: NativeReader; present: boolean; atr?: Buffer }
+interface ReaderState {
+  native: NativeReader;
+  present: boolean;
+  atr?: Buffer;
+  /** The native disconnect of the previous connection, which may still wait behind a timed-out transmit. */
+  settling?: Promise<void>;
+}
 
 class PcscConnection implements RawCardConnection {
   private broken?: StationError;
   private closed = false;
   private inflight?: Promise<unknown>;
 
-  constructor(private readonly native: NativeReader, readonly reader: string, readonly atr: Buffer, private readonly proto: number) {}
+  constructor(private readonly native: NativeReader, readonly reader: string, readonly atr: Buffer, private readonly proto: number,
+    private readonly onDisconnect: (done: Promise<void>) => void = () => undefined) {}
 
   get protocol(): 'T=0' | 'T=1' { return this.proto === this.native.SCARD_PROTOCOL_T0 ? 'T=0' : 'T=1'; }
 
@@ -159,6 +166,7 @@ class PcscConnection implements RawCardConnection {
         });
       } catch { n.connected = false; resolve(); }
     });
+    this.onDisconnect(attempt);
     // A timed-out transmit still holds the reader; don't hang the caller on it.
     await Promise.race([attempt, new Promise<void>((r) => setTimeout(r, 2000).unref())]);
   }
@@ -356,6 +364,16 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
     const name = st.native.name;
     if (!st.present) throw new StationError('CARD_NO_CARD', `no card on reader ${name}`, { hint: 'place the document flat on the reader and try again' });
     const n = st.native;
+    if (st.settling) {
+      // The previous connection's disconnect must land first, or it would close this new handle.
+      const settled = await Promise.race([st.settling.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000).unref())]);
+      if (!settled) {
+        throw new DeviceTimeoutError('CARD_TIMEOUT', `reader ${name} is still waiting for the card to answer an earlier command`, {
+          hint: 'lift the card and put it back; if it keeps happening the chip or the reader is faulty',
+        });
+      }
+      st.settling = undefined;
+    }
     const protocol = await new Promise<number>((resolve, reject) => {
       if (n.connected) n.connected = false; // a stale handle from a removed card: connect afresh
       n.connect({ share_mode: n.SCARD_SHARE_SHARED, protocol: n.SCARD_PROTOCOL_T0 | n.SCARD_PROTOCOL_T1 }, (err, proto) => {
@@ -364,7 +382,8 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
       });
     });
     const atr = st.atr ?? Buffer.alloc(0);
-    return new ApduChannel(new PcscConnection(n, name, atr, protocol), { timeoutMs: this.opts.apduTimeoutMs, ...opts });
+    const conn = new PcscConnection(n, name, atr, protocol, (done) => { st.settling = done; });
+    return new ApduChannel(conn, { timeoutMs: this.opts.apduTimeoutMs, ...opts });
   }
 
   async readDocument(opts: ReadOptions & { reader?: string; channel?: ChannelOptions }): Promise<ChipReadResult> {
