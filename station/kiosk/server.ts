@@ -265,6 +265,13 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
         }
         if (req.method === 'GET' && path === '/api/events') return handleEvents(req, res, url);
         if (req.method === 'GET' && path === '/api/state') return send(res, 200, await snapshot(bearer(req)));
+        if (req.method === 'GET' && path === '/api/preview/camera-live') {
+          const img = await wf.livePreview(bearer(req));
+          if (!img) throw new HttpError(404, 'KIOSK_NO_IMAGE', 'no live view now');
+          res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'image/jpeg', 'Content-Length': img.length });
+          res.end(img);
+          return;
+        }
         if (req.method === 'GET' && path.startsWith('/api/preview/')) {
           const token = bearer(req);
           const m = /^\/api\/preview\/(finger\/(\d{1,2})|portrait|chip-face)$/.exec(path);

@@ -69,6 +69,9 @@ export function cameraPort(camera: Camera, portrait: PortraitOptions = {}): Came
       metrics.quality = p.quality;
       return { jpeg: p.jpeg, width: p.width, height: p.height, metrics, verdict: p.verdict === 'ok' ? 'accept' : 'reject', reasons: p.reasons.map((r) => ({ code: r.code, message: r.message })) };
     },
+    previewFrame({ signal }) {
+      return camera.previewFrame({ signal });
+    },
   };
 }
 

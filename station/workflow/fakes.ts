@@ -100,6 +100,12 @@ export class FakeCamera implements CameraPort {
     }
     return { jpeg, width: 480, height: 640, metrics: { exposure: 0.55, contrast: 0.6, sharpness: 240, background: 0.97 }, verdict: 'accept', reasons: [] };
   }
+
+  previews = 0;
+  async previewFrame(): Promise<Buffer> {
+    this.previews++;
+    return Buffer.from(await syntheticPortraitJpeg(this.mode[this.calls % this.mode.length]!));
+  }
 }
 
 export class FakeChip implements ChipPort {

@@ -575,6 +575,32 @@ export class Workflow extends EventEmitter {
     return s?.portrait?.capture?.jpeg ?? s?.portraitCandidate?.jpeg ?? null;
   }
 
+  private preview: { inflight: Promise<Buffer | null> | null; last: Buffer | null; sessionId: string | null } = { inflight: null, last: null, sessionId: null };
+
+  /**
+   * A live camera frame while the portrait step is open (not while a still is
+   * being taken, so the still never waits behind a preview). Concurrent callers
+   * share one frame; failures return null — the live view is a convenience.
+   * Does not count as officer activity.
+   */
+  async livePreview(token: string): Promise<Buffer | null> {
+    this.auth(token, true);
+    const s = this.session;
+    const cam = this.deps.camera;
+    if (!s || s.step !== 'portrait' || s.busy || !cam.previewFrame) return null;
+    if (this.preview.sessionId !== s.id) this.preview = { inflight: null, last: null, sessionId: s.id };
+    if (!this.preview.inflight) {
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), 10_000);
+      timer.unref();
+      const p = this.preview;
+      p.inflight = cam.previewFrame({ signal: ac.signal })
+        .then((b) => { p.last = b; return b; }, (e: unknown) => { this.log.debug({ err: e }, 'live preview frame failed'); return null; })
+        .finally(() => { clearTimeout(timer); p.inflight = null; });
+    }
+    return (await this.preview.inflight) ?? this.preview.last;
+  }
+
   chipFace(token: string): Buffer | null {
     this.auth(token, true);
     const s = this.session;
@@ -703,6 +729,7 @@ export class Workflow extends EventEmitter {
 
   /** Overwrites biometric buffers; the (sealed or abandoned) session keeps only its ids. */
   private wipeSession(s: Session): void {
+    if (this.preview.sessionId === s.id) { this.preview.last?.fill(0); this.preview = { inflight: null, last: null, sessionId: null }; }
     for (const e of s.fingers.values()) wipe(e.capture?.png);
     for (const c of s.fingerCandidates.values()) wipe(c.png);
     wipe(s.portrait?.capture?.jpeg);

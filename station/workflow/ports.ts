@@ -64,6 +64,8 @@ export interface PortraitResult {
 
 export interface CameraPort {
   capturePortrait(opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<PortraitResult>;
+  /** A small, quick JPEG for the live view while the officer positions the person (optional). */
+  previewFrame?(opts: { signal: AbortSignal }): Promise<Buffer>;
 }
 
 /** What BAC needs: typed by the officer or taken from a full MRZ. */

@@ -94,6 +94,9 @@ describe('kiosk page in Chromium', () => {
     await page.getByTestId('finger-capture').click();
     await page.locator('[data-testid="finger-2"][data-status="captured"]').waitFor();
     await page.getByTestId('next').click();
+    // live camera view while the officer positions the person
+    await expect.poll(() => page.getByTestId('portrait-live').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(480);
+    expect(rig!.cam.previews).toBeGreaterThan(0);
     await page.getByTestId('portrait-capture').click();
     await page.locator('[data-testid="portrait-verdict"][data-verdict="reject"]').waitFor();
     expect(await page.locator('[data-testid="portrait-reasons"] li[data-code="too-dark"]').textContent()).toBe('Too dark — turn on or check the booth lights.');

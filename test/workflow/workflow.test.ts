@@ -118,6 +118,8 @@ describe('enrollment workflow', () => {
     rig.wf.chooseKind(t, 'enrollment');
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
+    const live = await rig.wf.livePreview(t);
+    expect(live!.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     let v = await rig.wf.capturePortrait(t);
     expect(v.session!.portrait).toMatchObject({ status: 'rejected', verdict: 'reject', reasons: [{ code: 'too-dark' }] });
     expect(rig.wf.portraitPreview(t)![0]).toBe(0xff);
@@ -126,6 +128,7 @@ describe('enrollment workflow', () => {
     expect(v.session!.portrait.status).toBe('captured');
     rig.wf.next(t);
     expect(rig.wf.currentStep()).toBe('review');
+    expect(await rig.wf.livePreview(t)).toBeNull(); // only on the portrait step
   });
 
   it('e-ID activation reads the chip; a chip failing passive authentication blocks the step', async () => {

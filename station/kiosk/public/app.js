@@ -474,10 +474,38 @@
     info.appendChild(h('div', { class: 'actions' },
       btn(p.status === 'pending' ? tt('portrait.capture') : tt('portrait.retake'), function () { act('/api/session/portrait/capture'); }, p.status === 'captured' ? '' : 'primary big', 'portrait-capture'),
       p.status !== 'exception' ? btn(tt('portrait.exception'), function () { openExc('portrait', ''); }, '', 'portrait-exception') : null));
-    var wrap = h('div', null, h('div', { class: 'card' }, h('h1', { text: tt('portrait.title') }), h('div', { class: 'row' }, img, info)));
+    var live = null;
+    if (p.status === 'pending' || p.status === 'rejected') {
+      live = h('div', null, h('div', { class: 'live-label', text: tt('portrait.live') }), h('img', { class: 'live', alt: '', 'data-testid': 'portrait-live' }));
+      startLive();
+    }
+    var wrap = h('div', null, h('div', { class: 'card' }, h('h1', { text: tt('portrait.title') }), h('div', { class: 'row' }, p.status === 'pending' ? null : img, live, info)));
     if (ui.exc === 'portrait') wrap.appendChild(excPanel('portrait', ['unable', 'device_failure'], '/api/session/portrait/exception'));
     wrap.appendChild(h('div', { class: 'actions' }, btn(tt('next'), function () { act('/api/session/next'); }, 'primary big', 'next', !(p.status === 'captured' || p.status === 'exception'))));
     return wrap;
+  }
+
+  // Live camera view on the portrait step: one frame at a time, about once a second.
+  var liveRunning = false;
+  var liveUrl = null;
+  function startLive() {
+    if (liveRunning) return;
+    liveRunning = true;
+    var tick = function () {
+      var el = document.querySelector('[data-testid="portrait-live"]');
+      var s = state && state.session;
+      if (!el || !token || !s || s.step !== 'portrait' || s.busy) { liveRunning = false; return; }
+      api2blob('/api/preview/camera-live').then(function (b) {
+        var now = document.querySelector('[data-testid="portrait-live"]');
+        if (b && now) {
+          if (liveUrl) URL.revokeObjectURL(liveUrl);
+          liveUrl = URL.createObjectURL(b);
+          now.src = liveUrl;
+        }
+        setTimeout(tick, 1000);
+      });
+    };
+    setTimeout(tick, 0);
   }
 
   function yymmdd(iso) { return iso && iso.length === 10 ? iso.slice(2, 4) + iso.slice(5, 7) + iso.slice(8, 10) : ''; }
