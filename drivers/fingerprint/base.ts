@@ -64,6 +64,7 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
       this.log.warn({ err: cause?.message }, 'fingerprint scanner disconnected');
       this.failWaiter(this.line.disconnectedError(cause));
       this.emit('disconnected', cause);
+      this.scheduleReconnect();
     });
     this.line.on('warning', (e: Error) => this.log.warn({ err: e.message }, 'serial port warning'));
     // an 'error' event with no listener would crash the daemon; surface as a warning instead
@@ -282,6 +283,19 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     this.emit('reconnected');
   }
 
+  private reconnectTimer?: NodeJS.Timeout;
+  /** After a disconnect, watch for the device to come back and reconnect without waiting for a caller. */
+  private scheduleReconnect(): void {
+    if (this.closed || this.opts.autoReconnect === false || this.reconnectTimer || !this.everOpened) return;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed || this.line.connected) return;
+      if (!existsSync(this.port)) return this.scheduleReconnect();
+      this.exclusive(async () => undefined).catch(() => this.scheduleReconnect());
+    }, this.opts.reconnectIntervalMs ?? 1000);
+    this.reconnectTimer.unref();
+  }
+
   /** Cheap adapters garble data at high speed: after repeated checksum errors above the default speed, step down. */
   private async maybeFallBack(): Promise<void> {
     const limit = this.opts.fallbackAfterChecksumErrors ?? 3;
@@ -417,8 +431,10 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   }
 
   async close(): Promise<void> {
-    await this.chain.catch(() => undefined);
     this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    await this.chain.catch(() => undefined);
     this.cancelWait();
     await this.line.close();
   }

@@ -97,6 +97,9 @@ export interface ScannerOptions {
   /** Checksum errors at a raised speed before falling back (default 3). */
   fallbackAfterChecksumErrors?: number;
   touch?: TouchSignal;
+  /** After a disconnect, reconnect in the background when the device path comes back (default true). */
+  autoReconnect?: boolean;
+  reconnectIntervalMs?: number;
 }
 
 export interface ScannerEvents {
