@@ -244,6 +244,23 @@ describe('GT parser properties (fast-check)', () => {
       { numRuns: 300 },
     );
   });
+  it('with arbitrary noise (false 55 AA headers included) and a quiet-line rescan, every packet arrives', () => {
+    const anyNoise = fc.oneof(fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ maxLength: 9 }).map((t) => Uint8Array.from([0x55, 0xaa, ...t])));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(anyNoise, pktArb), { minLength: 1, maxLength: 8 }), (items) => {
+        const got: GtFrame[] = [];
+        const p = new GtParser({ onFrame: (f) => got.push(f) });
+        for (const [noise, x] of items) {
+          p.push(noise);
+          p.push(encodeGtPacket(x.code, x.parameter));
+          for (let guard = 0; p.pending > 0 && guard < 1000; guard++) p.rescan();
+        }
+        expect(got.map((f) => (f.kind === 'packet' ? [f.code, f.parameter | 0] : null))).toEqual(items.map(([, x]) => [x.code, x.parameter]));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('a data packet split anywhere arrives intact; corrupt data is rejected', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 1, maxLength: 600 }), fc.array(fc.nat(), { maxLength: 20 }), fc.boolean(), (data, cuts, corrupt) => {
