@@ -14,7 +14,7 @@ import { extractFace, type FaceImage } from './dg2';
 import { mrzInformation, parseDg1, type BacKeyInput, type MrzFields } from './mrz';
 import { passiveAuthenticate, type CscaStore, type PassiveAuthResult } from './passive-auth';
 import { SecureMessaging, SmError } from './sm';
-import { CardDataError, expectTlv, readAll, tlvTotalLength } from './tlv';
+import { CardDataError, expectTlv, readAll, tlv, tlvTotalLength } from './tlv';
 
 export const EMRTD_AID = Buffer.from('A0000002471001', 'hex');
 
@@ -140,19 +140,30 @@ export class EmrtdReader {
       if (head.sw !== SW.OK && head.sw !== 0x6282) throw this.swError(name, 'READ BINARY', head.sw);
       if (head.data.length < 2) throw new CardDataError(name, 'file is empty');
       const total = tlvTotalLength(head.data, name);
-      if (total > 0xffff * 4) throw new CardDataError(name, `declared length ${total} is implausible`);
+      if (total > 0x100000) throw new CardDataError(name, `declared length ${total} is implausible`);
       const out = Buffer.alloc(total);
       head.data.copy(out, 0, 0, Math.min(head.data.length, total));
       let off = Math.min(head.data.length, total);
       const step = chunkSize ?? (this.ch.extendedLength ? 4096 : 0xdf);
       while (off < total) {
-        const n = Math.min(step, total - off);
-        if (off > 0x7fff) throw new CardDataError(name, 'file is larger than READ BINARY offsets allow');
-        const r = await this.secure(cmd(0xb0, off >> 8, off & 0xff, undefined, n));
-        if (r.sw !== SW.OK && r.sw !== 0x6282) throw this.swError(name, 'READ BINARY', r.sw);
-        if (r.data.length === 0) throw new CardDataError(name, `chip returned no data at offset ${off} of ${total}`);
-        r.data.copy(out, off, 0, Math.min(r.data.length, total - off));
-        off += r.data.length;
+        let n = Math.min(step, total - off);
+        let chunk: Buffer;
+        if (off <= 0x7fff) {
+          const r = await this.secure(cmd(0xb0, off >> 8, off & 0xff, undefined, n));
+          if (r.sw !== SW.OK && r.sw !== 0x6282) throw this.swError(name, 'READ BINARY', r.sw);
+          chunk = r.data;
+        } else {
+          // Offsets beyond 15 bits: READ BINARY with odd INS, offset in DO'54', data in DO'53'.
+          if (off > 0xffffff) throw new CardDataError(name, `offset ${off} is beyond what READ BINARY can address`);
+          const offBytes = off > 0xffff ? Buffer.from([off >> 16, (off >> 8) & 0xff, off & 0xff]) : Buffer.from([off >> 8, off & 0xff]);
+          n = Math.min(step, total - off + 4);
+          const r = await this.secure(cmd(0xb1, 0, 0, tlv(0x54, offBytes), n));
+          if (r.sw !== SW.OK && r.sw !== 0x6282) throw this.swError(name, 'READ BINARY (odd INS)', r.sw);
+          chunk = expectTlv(r.data, 0x53, name).value;
+        }
+        if (chunk.length === 0) throw new CardDataError(name, `chip returned no data at offset ${off} of ${total}`);
+        chunk.copy(out, off, 0, Math.min(chunk.length, total - off));
+        off += chunk.length;
       }
       return out;
     } catch (e) {

@@ -47,7 +47,8 @@ export class SecureMessaging {
     const dos: Buffer[] = [];
     if (cmd.data && cmd.data.length) {
       const enc = tdesEncrypt(this.ksEnc, pad(cmd.data));
-      dos.push(tlv(0x87, Buffer.from([0x01]), enc));
+      // Odd INS (e.g. READ BINARY B1 with an offset object): DO'85' without the padding-indicator byte.
+      dos.push((cmd.ins & 1) ? tlv(0x85, enc) : tlv(0x87, Buffer.from([0x01]), enc));
     }
     if (cmd.le !== undefined) dos.push(tlv(0x97, leBytes(cmd.le, extended)));
     incrementSsc(this.ssc);
@@ -66,7 +67,7 @@ export class SecureMessaging {
     if (r.data.length === 0) return r;
     let dos: Tlv[];
     try { dos = readAll(r.data, 'secure messaging response'); } catch { throw new SmError('response data objects are malformed'); }
-    const do87 = dos.find((d) => d.tag === 0x87);
+    const do87 = dos.find((d) => d.tag === 0x87 || d.tag === 0x85);
     const do99 = dos.find((d) => d.tag === 0x99);
     const do8e = dos.find((d) => d.tag === 0x8e);
     if (!do8e || do8e.value.length !== 8) throw new SmError('response has no MAC (DO 8E)');
@@ -76,8 +77,9 @@ export class SecureMessaging {
     if (!this.mac(macInput).equals(do8e.value)) throw new SmError('response MAC is wrong');
     let data: Buffer = Buffer.alloc(0);
     if (do87) {
-      if (do87.value[0] !== 0x01 || (do87.value.length - 1) % 8 !== 0) throw new SmError('encrypted data object is malformed');
-      const plain = unpad(tdesDecrypt(this.ksEnc, do87.value.subarray(1)));
+      const cipher = do87.tag === 0x85 ? do87.value : do87.value.subarray(1);
+      if ((do87.tag === 0x87 && do87.value[0] !== 0x01) || cipher.length === 0 || cipher.length % 8 !== 0) throw new SmError('encrypted data object is malformed');
+      const plain = unpad(tdesDecrypt(this.ksEnc, cipher));
       if (!plain) throw new SmError('encrypted data has bad padding');
       data = plain;
     }
@@ -91,7 +93,7 @@ export class SecureMessaging {
     if ((c.cla & 0x0c) !== 0x0c) throw new SmError('command is not protected');
     let dos: Tlv[];
     try { dos = readAll(c.data ?? Buffer.alloc(0), 'secure messaging command'); } catch { throw new SmError('command data objects are malformed'); }
-    const do87 = dos.find((d) => d.tag === 0x87);
+    const do87 = dos.find((d) => d.tag === 0x87 || d.tag === 0x85);
     const do97 = dos.find((d) => d.tag === 0x97);
     const do8e = dos.find((d) => d.tag === 0x8e);
     if (!do8e) throw new SmError('command has no MAC');
@@ -101,7 +103,9 @@ export class SecureMessaging {
     if (!this.mac(macInput).equals(do8e.value)) throw new SmError('command MAC is wrong');
     let data: Buffer | undefined;
     if (do87) {
-      const plain = unpad(tdesDecrypt(this.ksEnc, do87.value.subarray(1)));
+      const cipher = do87.tag === 0x85 ? do87.value : do87.value.subarray(1);
+      if (cipher.length === 0 || cipher.length % 8 !== 0) throw new SmError('command data object is malformed');
+      const plain = unpad(tdesDecrypt(this.ksEnc, cipher));
       if (!plain) throw new SmError('command data has bad padding');
       data = plain;
     }
@@ -114,9 +118,12 @@ export class SecureMessaging {
   }
 
   /** Chip side: protects a response. */
-  wrapResponse(data: Buffer, sw: number): Buffer {
+  wrapResponse(data: Buffer, sw: number, oddIns = false): Buffer {
     const dos: Buffer[] = [];
-    if (data.length) dos.push(tlv(0x87, Buffer.from([0x01]), tdesEncrypt(this.ksEnc, pad(data))));
+    if (data.length) {
+      const enc = tdesEncrypt(this.ksEnc, pad(data));
+      dos.push(oddIns ? tlv(0x85, enc) : tlv(0x87, Buffer.from([0x01]), enc));
+    }
     dos.push(tlv(0x99, Buffer.from([sw >> 8, sw & 0xff])));
     incrementSsc(this.ssc);
     dos.push(tlv(0x8e, this.mac(Buffer.concat(dos))));

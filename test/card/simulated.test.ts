@@ -56,6 +56,19 @@ describe('simulated reader (in-process emulator)', () => {
     await r.close();
   });
 
+  it('reads files over 32 KB with odd-INS READ BINARY (offset in DO 54), short and extended', async () => {
+    const big = await buildDocument({ faceBytes: 45_000, pki: doc.pki });
+    expect(big.files.get(0x0102)!.length).toBeGreaterThan(40_000);
+    for (const extendedLength of [false, true]) {
+      const r = new SimulatedCardReader({ contents: big, extendedLength });
+      await r.open();
+      const res = await r.readDocument({ bac: bacInputFromMrz(big.mrzLines.join('\n')), csca: cscaStoreFrom([big.pki.csca.cert]) });
+      await r.close();
+      expect(res.dg2!.equals(big.files.get(0x0102)!)).toBe(true);
+      expect(res.passiveAuth.verdict).toBe('valid');
+    }
+  });
+
   it('keeps a JPEG 2000 face raw and says why when sharp cannot decode it', async () => {
     const jp2 = Buffer.concat([Buffer.from('0000000C6A5020200D0A870A', 'hex'), Buffer.alloc(400, 3)]);
     const d2 = await buildDocument({ face: { image: jp2, width: 90, height: 120, format: 'jpeg2000' }, pki: doc.pki });

@@ -9,6 +9,7 @@ import { bacKeys, chipRespond, type BacKeys } from '../bac';
 import { EMRTD_AID } from '../emrtd';
 import { mrzInformation, bacInputFromMrz } from '../mrz';
 import { SecureMessaging, SmError } from '../sm';
+import { encodeLength, readTlv, tlv } from '../tlv';
 
 export interface CardFaults {
   /** Answer `sw` instead of processing commands with this INS (any INS when omitted), `count` times (default: always). */
@@ -231,8 +232,26 @@ export class EmulatedEmrtd {
         data = file.subarray(offset, Math.min(file.length, offset + le));
         if (offset + le > file.length) status = 0x6282;
       }
+    } else if (c.ins === 0xb1) {
+      // READ BINARY with odd INS: offset in DO'54', data returned in DO'53' (files over 32 KB).
+      const file = this.selected !== undefined ? this.files.get(this.selected) : undefined;
+      let off: number | undefined;
+      try {
+        const t = readTlv(c.data ?? Buffer.alloc(0), 0, 'command');
+        if (t.tag === 0x54 && t.value.length >= 1 && t.value.length <= 3) off = t.value.reduce((a, b) => a * 256 + b, 0);
+      } catch { off = undefined; }
+      if (!file) status = SW.FILE_NOT_FOUND;
+      else if (off === undefined) status = SW.WRONG_P1P2;
+      else if (off > file.length) status = SW.WRONG_P1P2;
+      else {
+        const le = c.le ?? 256;
+        let n = Math.min(file.length - off, le);
+        while (n > 0 && n + encodeLength(n).length + 1 > le) n--;
+        data = tlv(0x53, file.subarray(off, off + n));
+        if (off + n >= file.length && n + encodeLength(n).length + 1 < le) status = 0x6282;
+      }
     } else status = SW.INS_NOT_SUPPORTED;
-    const resp = sm.wrapResponse(data, status);
+    const resp = sm.wrapResponse(data, status, (c.ins & 1) === 1);
     this.protectedResponses++;
     if (this.faults.corruptMacAt !== undefined && this.protectedResponses === this.faults.corruptMacAt) {
       resp[resp.length - 3] = resp[resp.length - 3]! ^ 0x01;
