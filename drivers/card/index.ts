@@ -22,6 +22,6 @@ export { SimulatedCardReader, SIMULATED_READER_NAME, type SimulatedOptions } fro
 export { ApduChannel, type ChannelOptions, type RawCardConnection } from './channel';
 export { readDocument, EmrtdReader, ACCESS_DENIED_MESSAGE, type ChipReadResult, type ReadOptions } from './emrtd';
 export { bacInputFromMrz, normaliseBacInput, mrzInformation, parseMrz, parseDg1, type BacKeyInput, type MrzFields } from './mrz';
-export { passiveAuthenticate, loadCscaStore, cscaStoreFrom, type CscaStore, type PassiveAuthResult, type PassiveAuthVerdict } from './passive-auth';
+export { passiveAuthenticate, loadCscaStore, cscaStoreFrom, type CscaStore, type PassiveAuthResult, type PassiveAuthVerdict, type PassiveAuthReasonCode } from './passive-auth';
 export { extractFace, type FaceImage } from './dg2';
 export { CardDataError } from './tlv';

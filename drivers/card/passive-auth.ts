@@ -14,9 +14,15 @@ import { CardDataError, expectTlv, readAll, readTlv } from './tlv';
 
 export type PassiveAuthVerdict = 'valid' | 'invalid' | 'not-checkable';
 
+/** Machine-readable reason (stable; `reason` is the sentence for people). */
+export type PassiveAuthReasonCode =
+  | 'dg-not-in-sod' | 'dg-hash-mismatch' | 'message-digest-missing' | 'message-digest-mismatch' | 'bad-signature' | 'ds-not-signed-by-csca'
+  | 'no-ds-certificate' | 'unsupported-algorithm' | 'no-csca-store' | 'no-csca-for-issuer';
+
 export interface PassiveAuthResult {
   verdict: PassiveAuthVerdict;
   reason?: string;
+  reasonCode?: PassiveAuthReasonCode;
   /** Data group numbers whose hash matched the SOD. */
   checkedDataGroups: number[];
   hashAlgorithm?: string;
@@ -217,39 +223,39 @@ export function passiveAuthenticate(sodBytes: Buffer, dataGroups: Map<number, Bu
   const res: PassiveAuthResult = { verdict: 'invalid', checkedDataGroups: [], hashAlgorithm: sod.lds.hashAlgorithm };
   for (const [n, bytes] of [...dataGroups].sort((a, b) => a[0] - b[0])) {
     const expected = sod.lds.hashes.get(n);
-    if (!expected) return { ...res, reason: `DG${n} is not listed in the document security object` };
+    if (!expected) return { ...res, reasonCode: 'dg-not-in-sod', reason: `DG${n} is not listed in the document security object` };
     const actual = createHash(sod.lds.hashAlgorithm).update(bytes).digest();
-    if (!actual.equals(expected)) return { ...res, reason: `DG${n} does not match its hash in the document security object (data altered)` };
+    if (!actual.equals(expected)) return { ...res, reasonCode: 'dg-hash-mismatch', reason: `DG${n} does not match its hash in the document security object (data altered)` };
     res.checkedDataGroups.push(n);
   }
-  if (sod.certificates.length === 0) return { ...res, verdict: 'not-checkable', reason: 'EF.SOD carries no Document Signer certificate' };
+  if (sod.certificates.length === 0) return { ...res, verdict: 'not-checkable', reasonCode: 'no-ds-certificate', reason: 'EF.SOD carries no Document Signer certificate' };
   let ds: X509Certificate;
   try { ds = new X509Certificate(sod.certificates[0]!); } catch (e) {
     throw new CardDataError('EF.SOD', `Document Signer certificate cannot be parsed (${(e as Error).message})`, e);
   }
   res.documentSigner = { subject: ds.subject.replace(/\n/g, ', '), issuer: ds.issuer.replace(/\n/g, ', '), serialNumber: ds.serialNumber, validTo: ds.validTo };
   if (sod.signedAttrs) {
-    if (!sod.messageDigest) return { ...res, reason: 'signed attributes lack the message digest' };
+    if (!sod.messageDigest) return { ...res, reasonCode: 'message-digest-missing', reason: 'signed attributes lack the message digest' };
     const md = createHash(sod.digestAlgorithm).update(sod.eContent).digest();
-    if (!md.equals(sod.messageDigest)) return { ...res, reason: 'the security object does not match the signed message digest' };
+    if (!md.equals(sod.messageDigest)) return { ...res, reasonCode: 'message-digest-mismatch', reason: 'the security object does not match the signed message digest' };
   }
   let sig: { ok: boolean; alg: string };
   try {
     sig = verifySignature(ds.publicKey, sod, sod.signedAttrs ?? sod.eContent);
   } catch (e) {
-    return { ...res, verdict: 'not-checkable', reason: `signature cannot be checked: ${(e as Error).message}` };
+    return { ...res, verdict: 'not-checkable', reasonCode: 'unsupported-algorithm', reason: `signature cannot be checked: ${(e as Error).message}` };
   }
   res.signatureAlgorithm = sig.alg;
-  if (!sig.ok) return { ...res, reason: 'the Document Signer signature over the security object is wrong' };
+  if (!sig.ok) return { ...res, reasonCode: 'bad-signature', reason: 'the Document Signer signature over the security object is wrong' };
   if (!csca || csca.certificates.length === 0) {
-    return { ...res, verdict: 'not-checkable', reason: 'data and signature are intact, but no CSCA store is configured to check the Document Signer certificate' };
+    return { ...res, verdict: 'not-checkable', reasonCode: 'no-csca-store', reason: 'data and signature are intact, but no CSCA store is configured to check the Document Signer certificate' };
   }
   const byName = csca.certificates.filter((c) => ds.checkIssued(c));
   if (byName.length === 0) {
-    return { ...res, verdict: 'not-checkable', reason: `no CSCA certificate in ${csca.source} for issuer "${res.documentSigner.issuer}"` };
+    return { ...res, verdict: 'not-checkable', reasonCode: 'no-csca-for-issuer', reason: `no CSCA certificate in ${csca.source} for issuer "${res.documentSigner.issuer}"` };
   }
   const signer = byName.find((c) => { try { return ds.verify(c.publicKey); } catch { return false; } });
-  if (!signer) return { ...res, reason: `the Document Signer certificate was not signed by the CSCA "${res.documentSigner.issuer}" in ${csca.source}` };
+  if (!signer) return { ...res, reasonCode: 'ds-not-signed-by-csca', reason: `the Document Signer certificate was not signed by the CSCA "${res.documentSigner.issuer}" in ${csca.source}` };
   res.csca = { subject: signer.subject.replace(/\n/g, ', ') };
   const { reason: _r, ...ok } = res;
   void _r;

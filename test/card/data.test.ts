@@ -80,6 +80,7 @@ describe('passive authentication verdicts', () => {
     const other = passiveAuthenticate(sod, dgs(doc), cscaStoreFrom([foreign.csca.cert], 'store X'));
     expect(other.verdict).toBe('not-checkable');
     expect(other.reason).toMatch(/no CSCA certificate in store X for issuer/);
+    expect([none.reasonCode, other.reasonCode]).toEqual(['no-csca-store', 'no-csca-for-issuer']);
   });
 
   it('invalid when a data group changed, is missing from the SOD, or the signature is wrong', () => {
@@ -87,13 +88,13 @@ describe('passive authentication verdicts', () => {
     const csca = cscaStoreFrom([doc.pki.csca.cert]);
     const changed = dgs(doc);
     const dg1 = Buffer.from(changed.get(1)!); dg1[dg1.length - 1] ^= 1; changed.set(1, dg1);
-    expect(passiveAuthenticate(sod, changed, csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/DG1 does not match/) });
+    expect(passiveAuthenticate(sod, changed, csca)).toMatchObject({ verdict: 'invalid', reasonCode: 'dg-hash-mismatch', reason: expect.stringMatching(/DG1 does not match/) });
     const extra = dgs(doc); extra.set(11, tlv(0x6b, Buffer.from('x')));
     expect(passiveAuthenticate(sod, extra, csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/DG11 is not listed/) });
     // Re-sign the same security object with a key that is not the DS certificate's key.
     const rogue = createTestPki('UTO');
     const forged = buildSod(dgs(doc), { ...rogue.ds, cert: doc.pki.ds.cert }, doc.pki.csca.name);
-    expect(passiveAuthenticate(forged, dgs(doc), csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/signature .* is wrong/) });
+    expect(passiveAuthenticate(forged, dgs(doc), csca)).toMatchObject({ verdict: 'invalid', reasonCode: 'bad-signature', reason: expect.stringMatching(/signature .* is wrong/) });
     // A DS certificate issued by a different CSCA that has the same name.
     const sameName = buildSod(dgs(doc), rogue.ds, rogue.csca.name);
     expect(passiveAuthenticate(sameName, dgs(doc), csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/not signed by the CSCA/) });
