@@ -39,6 +39,8 @@ export interface HqOptions {
   tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer; rejectUnauthorized?: boolean };
   logger?: Logger;
   sessionExpirySec?: number;
+  /** Keep the broker session (and messages queued for this worker) when stopping (default: drop it). */
+  keepSessionOnStop?: boolean;
   /** Publish the retained "ingest online" flag (default true). */
   announce?: boolean;
 }
@@ -358,7 +360,11 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       if (isConnected && announce) {
         await Promise.race([publish(t.ingest(workerId), flag(false), true).catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
       }
-      await Promise.race([new Promise<void>((r) => client.end(false, {}, () => r())), new Promise((r) => setTimeout(r, 3_000))]);
+      // A worker that stops on purpose drops its broker session: otherwise the shared subscription
+      // keeps routing a share of the batches to the dead session until it expires (the stations
+      // would resend them after their receipt timeout, but later than needed).
+      const disconnect = v5 && !o.keepSessionOnStop ? { properties: { sessionExpiryInterval: 0 } } : {};
+      await Promise.race([new Promise<void>((r) => client.end(false, disconnect, () => r())), new Promise((r) => setTimeout(r, 3_000))]);
       if (!client.disconnected) client.end(true);
       db.close();
     },

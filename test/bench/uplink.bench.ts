@@ -1,0 +1,221 @@
+/**
+ * `npm run bench -- uplink`: station outbox (the real vault) → Mosquitto →
+ * headquarters ingest (separate process: verify, commit with fsync, signed
+ * receipt) → vault acknowledged, against bare mqtt.js QoS 1 publishing of the
+ * very same batch frames to the same broker, with a subscriber in a separate
+ * process receiving them (waiting for each PUBACK, the fastest bare mode).
+ * Then: drain of a 10,000-record backlog of small records and the station's RSS.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createPrivateKey } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { startMosquitto } from '../helpers/mosquitto';
+import { makeFixture, openOutbox, type Fixture, type TestOutbox } from '../uplink/helpers';
+import { Uplink } from '../../sync/uplink';
+import { buildFrames } from '../../sync/uplink/frame';
+import { topics } from '../../sync/topics';
+import pino from 'pino';
+
+const benchLog = process.env.UPLINK_BENCH_LOG ? pino({ level: process.env.UPLINK_BENCH_LOG }, pino.destination(2)) : undefined;
+
+const ROOT = join(__dirname, '..', '..');
+const RECORDS = Number(process.env.UPLINK_BENCH_RECORDS ?? 300);
+const PORTRAIT = Number(process.env.UPLINK_BENCH_PORTRAIT ?? 150_000);
+const DRAIN_RECORDS = Number(process.env.UPLINK_BENCH_DRAIN ?? 10_000);
+const DRAIN_PORTRAIT = Number(process.env.UPLINK_BENCH_DRAIN_PORTRAIT ?? 1_000);
+const MAX_BATCH_RECORDS = 200;
+
+function child(args: string[]): { p: ChildProcess; wait: (re: RegExp, ms: number) => Promise<string> } {
+  const p = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'uplink', 'hq-proc.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  p.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  return {
+    p,
+    wait: (re, ms) => new Promise((resolve, reject) => {
+      const t0 = Date.now();
+      const iv = setInterval(() => {
+        const m = re.exec(out);
+        if (m) { clearInterval(iv); resolve(m[0]); } else if (Date.now() - t0 > ms || p.exitCode !== null) { clearInterval(iv); reject(new Error(`child did not print ${re}: ${out.slice(-800)}`)); }
+      }, 20);
+    }),
+  };
+}
+
+async function stopChild(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return;
+  p.kill('SIGTERM');
+  await new Promise<void>((r) => { const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 5_000); p.once('exit', () => { clearTimeout(t); r(); }); });
+}
+
+/** The frames the uplink will publish for the sealed backlog: same grouping as Uplink + Vault.openBatch. */
+function framesFor(ob: TestOutbox, stationId: string): Buffer[] {
+  const db = (ob as unknown as { db: { prepare(s: string): { all(): { record_id: string; envelope: Buffer; sha256: string }[] } } }).db;
+  const rows = db.prepare("SELECT record_id, envelope, sha256 FROM records WHERE state = 'sealed' ORDER BY seq").all();
+  const cap = 1024 * 1024 - 512;
+  const maxBytes = Math.max(1024, cap - 1024 - MAX_BATCH_RECORDS * 200);
+  const frames: Buffer[] = [];
+  let cur: { recordId: string; envelope: Buffer; sha256: string }[] = [];
+  let bytes = 0;
+  const flush = (): void => {
+    if (cur.length) frames.push(...buildFrames({ stationId, batchId: `bare-${frames.length}`, attempt: 1, items: cur }, cap));
+    cur = [];
+    bytes = 0;
+  };
+  for (const r of rows) {
+    if (cur.length > 0 && bytes + r.envelope.length > maxBytes) flush();
+    cur.push({ recordId: r.record_id, envelope: r.envelope, sha256: r.sha256 });
+    bytes += r.envelope.length;
+    if (cur.length >= MAX_BATCH_RECORDS || bytes >= maxBytes) flush();
+  }
+  flush();
+  return frames;
+}
+
+async function drainThroughUplink(brokerUrl: string, f: Fixture, ob: TestOutbox, total: number): Promise<{ ms: number; maxRss: number; sent: number }> {
+  let sent = 0;
+  const spent: Record<string, number> = {};
+  if (process.env.UPLINK_BENCH_PROFILE) {
+    for (const m of ['openBatch', 'markAttempt', 'acknowledge', 'inFlightBatches', 'stats', 'auditEntriesSince'] as const) {
+      const orig = (ob as unknown as Record<string, (...a: unknown[]) => unknown>)[m]!.bind(ob);
+      (ob as unknown as Record<string, unknown>)[m] = (...a: unknown[]) => { const t0 = process.hrtime.bigint(); try { return orig(...a); } finally { spent[m] = (spent[m] ?? 0) + Number(process.hrtime.bigint() - t0) / 1e6; } };
+    }
+  }
+  const up = new Uplink({
+    brokerUrl, stationId: f.stationId, outbox: ob, signingKey: createPrivateKey(f.stationKeyPem), hqIdentity: f.hqPublic,
+    dataDir: f.stationDir, maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, logger: benchLog,
+  });
+  up.on('sent', (e: { frames: number }) => { sent += e.frames; });
+  let maxRss = process.memoryUsage().rss;
+  const iv = setInterval(() => { maxRss = Math.max(maxRss, process.memoryUsage().rss); }, 50);
+  let acked = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('drain timed out')), 600_000);
+    up.on('acknowledged', (e: { results: unknown[] }) => { acked += e.results.length; if (acked >= total) { clearTimeout(t); resolve(); } });
+  });
+  const t0 = process.hrtime.bigint();
+  await up.start();
+  await done;
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  clearInterval(iv);
+  if (process.env.UPLINK_BENCH_PROFILE) console.error('# vault time (ms):', JSON.stringify(Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, Math.round(v)]))));
+  await up.stop();
+  return { ms, maxRss, sent };
+}
+
+async function bare(brokerUrl: string, frames: Buffer[], stationId: string): Promise<number> {
+  const sink = child(['sink', brokerUrl, '-', stationId, String(frames.length)]);
+  try {
+    await sink.wait(/ready/, 60_000);
+    const c = await mqtt.connectAsync(brokerUrl, { protocolVersion: 5, clean: true });
+    const t0 = process.hrtime.bigint();
+    for (const fr of frames) await c.publishAsync(topics.batch(stationId), fr, { qos: 1 });
+    await sink.wait(/done \d+ \d+/, 120_000);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    await c.endAsync();
+    return ms;
+  } finally {
+    await stopChild(sink.p);
+  }
+}
+
+export async function run(): Promise<void> {
+  const broker = await startMosquitto({ extra: ['max_queued_messages 100000'] });
+  const fixtures: Fixture[] = [];
+  try {
+    // ---- throughput: uplink vs bare
+    const f = await makeFixture('bench-st-1');
+    fixtures.push(f);
+    const ob = await openOutbox(f);
+    console.error(`# sealing ${RECORDS} records (${PORTRAIT} B portrait each) into the vault…`);
+    await ob.sealN(RECORDS, PORTRAIT);
+    const totalBytes = sumEnvelopeBytes(ob);
+    const pubFile = join(f.root, 'station.pub');
+    writeFileSync(pubFile, f.stationPubPem);
+    const hq = child(['hq', broker.url, f.hqDir, f.stationId, pubFile]);
+    await hq.wait(/ready/, 60_000);
+    const frames = framesFor(ob, f.stationId);
+    const up = await drainThroughUplink(broker.url, f, ob, RECORDS);
+    await stopChild(hq.p);
+    ob.close();
+    const bareMs = await bare(broker.url, frames, f.stationId);
+    const frameBytes = frames.reduce((s, b) => s + b.length, 0);
+    const upRps = RECORDS / (up.ms / 1000);
+    const upMBs = totalBytes / 1e6 / (up.ms / 1000);
+    const bareMBs = totalBytes / 1e6 / (bareMs / 1000);
+    console.error(`uplink: ${RECORDS} records, ${(totalBytes / 1e6).toFixed(1)} MB in ${up.ms.toFixed(0)} ms → ${upRps.toFixed(0)} rec/s, ${upMBs.toFixed(1)} MB/s (${up.sent} frames sent by the uplink, ${frames.length} in the bare run, ${(frameBytes / 1e6).toFixed(1)} MB on the wire)`);
+    console.error(`bare mqtt.js QoS 1 (same frames, subscriber in another process): ${bareMs.toFixed(0)} ms → ${(RECORDS / (bareMs / 1000)).toFixed(0)} rec/s, ${bareMBs.toFixed(1)} MB/s`);
+
+    // ---- drain of a 10k backlog
+    const f2 = await makeFixture('bench-st-2');
+    fixtures.push(f2);
+    const ob2 = await openOutbox(f2);
+    console.error(`# sealing ${DRAIN_RECORDS} small records (${DRAIN_PORTRAIT} B portrait each)…`);
+    await ob2.sealN(DRAIN_RECORDS, DRAIN_PORTRAIT);
+    const drainBytes = sumEnvelopeBytes(ob2);
+    const pub2 = join(f2.root, 'station.pub');
+    writeFileSync(pub2, f2.stationPubPem);
+    const hq2 = child(['hq', broker.url, f2.hqDir, f2.stationId, pub2]);
+    await hq2.wait(/ready/, 60_000);
+    ob2.close();
+    const d = await drainInStationProcess(broker.url, f2, DRAIN_RECORDS);
+    await stopChild(hq2.p);
+    console.error(`drain: ${DRAIN_RECORDS} records (${(drainBytes / DRAIN_RECORDS / 1000).toFixed(1)} KB each) in ${(d.ms / 1000).toFixed(1)} s (station process: vault + uplink), station RSS ${(d.startRss / 1e6).toFixed(0)} MB when started, max ${(d.maxRss / 1e6).toFixed(0)} MB while draining`);
+
+    const ratio = upMBs / bareMBs;
+    console.log(JSON.stringify({
+      bench: 'uplink', ratio: Number(ratio.toFixed(3)), goal: 0.7, better: 'higher',
+      recordBytes: Math.round(totalBytes / RECORDS), records: RECORDS,
+      uplinkRecordsPerS: Number(upRps.toFixed(1)), uplinkMBps: Number(upMBs.toFixed(2)),
+      bareRecordsPerS: Number((RECORDS / (bareMs / 1000)).toFixed(1)), bareMBps: Number(bareMBs.toFixed(2)),
+      drainRecords: DRAIN_RECORDS, drainRecordBytes: Math.round(drainBytes / DRAIN_RECORDS), drainSeconds: Number((d.ms / 1000).toFixed(2)),
+      drainMaxRssMB: Math.round(d.maxRss / 1e6),
+    }));
+  } finally {
+    await broker.dispose();
+    for (const f of fixtures) f.cleanup();
+  }
+}
+
+/** Runs the station (vault + uplink, nothing else) in its own process and times the drain from its first connect. */
+async function drainInStationProcess(brokerUrl: string, f: Fixture, total: number): Promise<{ ms: number; maxRss: number; startRss: number }> {
+  const cfgPath = join(f.root, 'station.json');
+  writeFileSync(cfgPath, JSON.stringify({ brokerUrl, stationId: f.stationId, stationDir: f.stationDir, stationKeyPem: f.stationKeyPem, hqPublicPath: join(f.hqDir, 'keys', 'hq-public.json'), maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, reportRss: true }));
+  const p = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'uplink', 'station-proc.ts'), cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let acked = 0;
+  let maxRss = 0;
+  let startRss = 0;
+  let tStart = 0n;
+  let tEnd = 0n;
+  p.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`drain timed out: ${out.slice(-800)}`)), 600_000);
+      let buf = '';
+      p.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          const [k, v] = line.split(' ');
+          if (k === 'rss') { maxRss = Math.max(maxRss, Number(v)); if (!startRss) startRss = Number(v); }
+          if (k === 'started' && tStart === 0n) tStart = process.hrtime.bigint();
+          if (k === 'acked-records') { acked += Number(v); if (acked >= total) { tEnd = process.hrtime.bigint(); clearTimeout(t); resolve(); } }
+        }
+      });
+      p.once('exit', () => reject(new Error(`station process exited: ${out.slice(-800)}`)));
+    });
+  } finally {
+    await stopChild(p);
+  }
+  return { ms: Number(tEnd - tStart) / 1e6, maxRss, startRss };
+}
+
+function sumEnvelopeBytes(ob: TestOutbox): number {
+  const r = (ob as unknown as { db: { prepare(s: string): { get(): { n: number } } } }).db.prepare("SELECT COALESCE(SUM(size), 0) AS n FROM records WHERE state = 'sealed'").get();
+  return r.n;
+}
