@@ -346,6 +346,12 @@ export class Workflow extends EventEmitter {
       this.changed();
       return { ok: false, errors, view: this.view(token) };
     }
+    // A chip read with other MRZ data (document number, dates) no longer belongs to this person's details.
+    const prev = s.details;
+    if (prev && (s.chip || s.chipCandidate) && (prev.documentNumber !== d.documentNumber || prev.dateOfBirth !== d.dateOfBirth || prev.documentExpiry !== d.documentExpiry)) {
+      this.wipeChip(s);
+      s.completed.delete('chip');
+    }
     s.details = d;
     this.complete(s, 'details', 'fingerprints');
     return { ok: true, errors: [], view: this.view(token) };
@@ -669,9 +675,10 @@ export class Workflow extends EventEmitter {
     s.completed.add(done);
     s.lastError = null;
     if (s.editingFromReview && done !== 'kind') {
-      // Back to review once every step before it is still complete.
+      // Editing from review: go to the first step that is no longer complete, or back to review.
       const needed = (s.kind === 'activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT).filter((x) => x !== 'review' && x !== 'sealed');
-      if (needed.every((x) => s.completed.has(x))) { next = 'review'; s.editingFromReview = false; }
+      const open = needed.find((x) => !s.completed.has(x));
+      if (open === undefined) { next = 'review'; s.editingFromReview = false; } else next = open;
     }
     s.step = next;
     this.writeMarker();

@@ -304,4 +304,26 @@ describe('enrollment workflow', () => {
     expect((await sealed).recordId).toBe('rec-1');
     expect(rig.progress.today('00004').enrollments).toBe(1);
   });
+  it('changing the document number from review invalidates the chip read and goes straight to the chip step', async () => {
+    rig = await makeRig();
+    const t = await login(rig);
+    await rig.wf.startSession(t);
+    rig.wf.chooseKind(t, 'activation');
+    rig.wf.submitDetails(t, { ...GOOD_DETAILS, documentNumber: '001090012345', documentExpiry: '2035-05-17' });
+    await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
+    await rig.wf.capturePortrait(t); rig.wf.next(t);
+    await rig.wf.readChip(t); rig.wf.next(t);
+    expect(rig.wf.currentStep()).toBe('review');
+    rig.wf.goto(t, 'details');
+    rig.wf.submitDetails(t, { ...GOOD_DETAILS, address: 'elsewhere', documentNumber: '001090012345', documentExpiry: '2035-05-17' });
+    expect(rig.wf.currentStep()).toBe('review'); // unrelated change: chip kept
+    rig.wf.goto(t, 'details');
+    const v = rig.wf.submitDetails(t, { ...GOOD_DETAILS, documentNumber: 'C0109001', documentExpiry: '2035-05-17' }).view;
+    expect(v.session!.step).toBe('chip');
+    expect(v.session!.chip!.status).toBe('pending');
+    await rig.wf.readChip(t);
+    expect(rig.chip.calls).toBe(2);
+    rig.wf.next(t);
+    expect(rig.wf.currentStep()).toBe('review');
+  });
 });
