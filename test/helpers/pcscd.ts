@@ -7,7 +7,7 @@
  * stopped first: we need to kill and restart pcscd at will.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 export const VPCD_PORT = 35963;
 const COMM_SOCKET = '/run/pcscd/pcscd.comm';
@@ -48,10 +48,17 @@ async function until(what: string, cond: () => boolean, timeoutMs: number): Prom
   }
 }
 
-/** Stops a pcscd we did not start: systemd units first (socket activation would respawn it), then by signal. */
+let systemdStopped = false;
+
+/**
+ * Stops a pcscd we did not start: the systemd units first (with socket
+ * activation systemd holds /run/pcscd/pcscd.comm and would start its own pcscd
+ * on the next client), then any remaining pcscd process by signal.
+ */
 export async function stopForeignPcscd(): Promise<void> {
-  if (existsSync('/run/systemd/system')) {
+  if (!systemdStopped && existsSync('/run/systemd/system')) {
     spawnSync('systemctl', ['stop', 'pcscd.socket', 'pcscd.service'], { stdio: 'ignore', timeout: 20_000 });
+    systemdStopped = true;
   }
   const pids = pcscdPids();
   for (const p of pids) { try { process.kill(p, 'SIGTERM'); } catch { /* gone */ } }
@@ -62,6 +69,27 @@ export async function stopForeignPcscd(): Promise<void> {
     await until('foreign pcscd to die', () => pids.every((p) => !alive(p)), 5_000);
   }
   await until('vpcd port to close', () => !isListening(VPCD_PORT), 10_000);
+}
+
+/** Does process `pid` hold the listening Unix socket /run/pcscd/pcscd.comm (so clients reach it, not a stale file)? */
+export function ownsCommSocket(pid: number): boolean {
+  let unix: string;
+  try { unix = readFileSync('/proc/net/unix', 'utf8'); } catch { return false; }
+  const inodes = new Set<string>();
+  for (const line of unix.split('\n').slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols.length >= 8 && cols[7] === COMM_SOCKET) inodes.add(cols[6]!);
+  }
+  if (inodes.size === 0) return false;
+  let fds: string[];
+  try { fds = readdirSync(`/proc/${pid}/fd`); } catch { return false; }
+  for (const fd of fds) {
+    try {
+      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (m && inodes.has(m[1]!)) return true;
+    } catch { /* fd closed meanwhile */ }
+  }
+  return false;
 }
 
 export class PcscdProcess {
@@ -75,7 +103,7 @@ export class PcscdProcess {
   /** Starts `pcscd --foreground` and waits until vpcd listens and the client socket exists. */
   async start(timeoutMs = 20_000): Promise<void> {
     if (this.running) return;
-    if (pcscdPids().length) await stopForeignPcscd();
+    await stopForeignPcscd();
     const child = spawn('pcscd', ['--foreground'], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.log = '';
@@ -84,9 +112,9 @@ export class PcscdProcess {
     child.stderr!.on('data', keep);
     this.exited = new Promise((r) => child.once('exit', () => r()));
     try {
-      await until('pcscd to start (vpcd LISTEN on 35963 and /run/pcscd/pcscd.comm)', () => {
+      await until('pcscd to start (vpcd LISTEN on 35963 and our pcscd on /run/pcscd/pcscd.comm)', () => {
         if (!this.running) throw new Error(`pcscd exited at start: ${this.log}`);
-        return isListening(VPCD_PORT) && existsSync(COMM_SOCKET);
+        return isListening(VPCD_PORT) && ownsCommSocket(child.pid!);
       }, timeoutMs);
     } catch (e) {
       await this.stop();
