@@ -198,6 +198,7 @@ export abstract class SimDevice {
    */
   protected transmit(buf: Buffer, opts: { noiseOk?: boolean } = {}): Promise<void> {
     const gen = this.generation;
+    const enqueuedAt = performance.now();
     const job = this.sendChain.then(async () => {
       if (gen !== this.generation || !this.powered || this.faults.silent) return;
       let out = buf;
@@ -210,9 +211,9 @@ export abstract class SimDevice {
       out = this.lineImage(out);
       const rate = this.paceRate();
       if (rate) {
-        const now = performance.now();
-        // back-to-back frames keep the line busy: a late timer must not add up over a long transfer
-        const start = this.lineFreeAt > now - 20 ? this.lineFreeAt : now;
+        // a frame that was ready before the line was free follows the previous one back to back:
+        // the schedule is absolute, so a late timer never adds up over a long transfer
+        const start = Math.max(enqueuedAt, this.lineFreeAt);
         const done = start + (out.length * 10 * 1000) / rate;
         this.lineFreeAt = done;
         const wait = done - performance.now();
