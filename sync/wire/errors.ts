@@ -1,5 +1,5 @@
 /**
- * Wire-layer errors reuse the project's one user-visible error type. It lives in
- * drivers/common (the shared, dependency-free module), not in a device driver.
+ * Wire-layer errors reuse the project's one user-visible error type, which lives
+ * in config/errors.ts (the dependency-free base every layer may import).
  */
-export { StationError, isStationError } from '../../drivers/common/errors';
+export { StationError, isStationError } from '../../config/errors';
