@@ -9,26 +9,20 @@ import Ajv, { type ErrorObject } from 'ajv';
 import YAML from 'yaml';
 import { configSchema, CONFIG_VERSION, GT_BAUDS, R30X_BAUDS, type Config } from './schema';
 import { migrate } from './migrations';
+import { StationError } from './errors';
 
 export * from './schema';
 
 export const DEFAULT_CONFIG_PATH = '/etc/enroll-station/config.yaml';
 export const ENV_PREFIX = 'ENROLL_';
 
-/** A configuration problem: exit code 2. Kept free of other project imports (config/ stands alone). */
-export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
-  readonly exitCode = 2 as const;
+/** A configuration problem: exit code 2, one line per problem. */
+export class ConfigError extends StationError {
   readonly problems: string[];
-  readonly hint?: string;
   constructor(message: string, problems: string[] = [], hint?: string) {
-    super(problems.length ? `${message}\n${problems.map((p) => `  • ${p}`).join('\n')}` : message);
+    super('CONFIG_INVALID', problems.length ? `${message}\n${problems.map((p) => `  • ${p}`).join('\n')}` : message, { hint, exitCode: 2 });
     this.name = 'ConfigError';
     this.problems = problems;
-    this.hint = hint;
-  }
-  toUserString(): string {
-    return this.hint ? `${this.message}\n  → ${this.hint}` : this.message;
   }
 }
 

@@ -29,7 +29,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void | n
   };
 }
 
-/** Errors that know their exit code (StationError, and config's ConfigError which stands alone). */
+/** Errors that know their exit code and how to say themselves (StationError and its kinds). */
 interface UserFacingError { exitCode: number; toUserString(): string }
 function isUserFacing(e: unknown): e is UserFacingError {
   return e instanceof Error && typeof (e as Partial<UserFacingError>).exitCode === 'number' && typeof (e as Partial<UserFacingError>).toUserString === 'function';
