@@ -88,11 +88,13 @@ export class EmrtdReader {
   }
 
   private async secure(c: CommandApdu): Promise<ResponseApdu> {
-    if (!this.sm) throw new Error('secure messaging not established');
+    if (!this.sm) {
+      throw new StationError('CARD_SM_FAILED', `the chip on ${this.ch.reader} ended secure messaging`, { hint: 'lift the card, put it back and read again' });
+    }
     const resp = await this.ch.transmit(this.sm.wrap(c, this.ch.extendedLength));
     const r = this.sm.unwrap(Buffer.concat([resp.data, Buffer.from([resp.sw >> 8, resp.sw & 0xff])]));
-    if (r.data.length === 0 && resp.data.length === 0 && r.sw !== SW.OK) {
-      // Plain error status: the chip dropped secure messaging.
+    if (resp.data.length === 0 && (r.sw === SW.SM_MISSING || r.sw === SW.SM_INCORRECT)) {
+      // Plain secure-messaging error: the chip has ended the session.
       this.sm = undefined;
     }
     return r;

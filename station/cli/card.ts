@@ -69,7 +69,8 @@ function parseFaults(list: string[]): CardFaults {
       case 'sw': f.statusWord = { sw: n('sw') }; break;
       case 'get-response': f.getResponse = true; break;
       case 'wrong-le': f.wrongLe = true; break;
-      default: throw new UsageError(`unknown fault "${item}"`, 'faults: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le');
+      case 'plain-errors': f.plainErrors = true; break;
+      default: throw new UsageError(`unknown fault "${item}"`, 'faults: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors');
     }
   }
   return f;
@@ -165,7 +166,7 @@ export function register(program: Command): void {
     .option('--face <file>', 'JPEG or JPEG 2000 face image for DG2 (default: a synthetic ~20 KB JPEG)')
     .option('--csca-out <file>', 'write the generated CSCA certificate (PEM) here, for `card read --csca`')
     .option('--extended', 'announce and accept extended-length APDUs')
-    .option('--fault <spec...>', 'fault modes: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le')
+    .option('--fault <spec...>', 'fault modes: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors')
     .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; fault?: string[] }) => {
       const port = intOption('--port', opts.port, 1, 65535)!;
       const faults = parseFaults(opts.fault ?? []);

@@ -201,6 +201,18 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', { timeout:
     } finally { await removeCard(client); }
   });
 
+  it('a chip that answers "file not found" unprotected keeps the session: a card without DG2 reads fine', async () => {
+    const noFace = await buildDocument({ face: false, pki: smallDoc.pki });
+    const { client } = await withCard(noFace, { faults: { plainErrors: true } });
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(noFace), csca: cscaStoreFrom([noFace.pki.csca.cert]) });
+      expect(res.dg2).toBeUndefined();
+      expect(res.face).toBeUndefined();
+      expect(res.dataGroupsPresent).toEqual([1]);
+      expect(res.passiveAuth).toMatchObject({ verdict: 'valid', checkedDataGroups: [1] });
+    } finally { await removeCard(client); }
+  });
+
   it('a corrupted response MAC is rejected with an error naming the file', async () => {
     // protected responses: 1 SELECT EF.COM, 2 READ head, 3 READ rest, 4 SELECT DG1, 5 READ DG1 head
     const { client } = await withCard(smallDoc, { faults: { corruptMacAt: 5 } });

@@ -27,6 +27,8 @@ export interface CardFaults {
   getResponse?: boolean;
   /** Answer 6Cxx when a short command's Le does not match the data available. */
   wrongLe?: boolean;
+  /** Like many real chips: answer protected commands that fail (file not found, …) with a plain status word, keeping the session. */
+  plainErrors?: boolean;
 }
 
 export interface CardOptions {
@@ -251,6 +253,10 @@ export class EmulatedEmrtd {
         if (off + n >= file.length && n + encodeLength(n).length + 1 < le) status = 0x6282;
       }
     } else status = SW.INS_NOT_SUPPORTED;
+    if (this.faults.plainErrors && status !== SW.OK && status !== 0x6282) {
+      // Unprotected answer: neither side counts it in the SSC.
+      return sw(status);
+    }
     const resp = sm.wrapResponse(data, status, (c.ins & 1) === 1);
     this.protectedResponses++;
     if (this.faults.corruptMacAt !== undefined && this.protectedResponses === this.faults.corruptMacAt) {
