@@ -334,6 +334,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       progress: parts.progress!,
       positions: fp.positions,
       defaultUnit: config.station.unit.code,
+      dailyQuota: config.station.unit.dailyQuota,
       idleLogoutMs: config.kiosk.idleLogoutSeconds * 1000,
       markerFile: join(config.dataDir, 'session.marker'),
       logger: log.child({ component: 'workflow' }),
