@@ -100,6 +100,12 @@ export class EmrtdReader {
     return r;
   }
 
+  /** Forgets the session keys. */
+  end(): void {
+    this.sm?.destroy();
+    this.sm = undefined;
+  }
+
   async selectApplication(): Promise<void> {
     const r = await this.plain(cmd(0xa4, 0x04, 0x0c, EMRTD_AID));
     if (r.sw !== SW.OK) {
@@ -123,8 +129,15 @@ export class EmrtdReader {
       hint: 'compare the document number, birth date and expiry date with the printed MRZ; the chip was asked once only',
       details: { reader: this.ch.reader, sw: swHex(ma.sw) },
     });
-    if (ma.sw !== SW.OK) throw denied();
+    if (ma.sw !== SW.OK) {
+      keys.kEnc.fill(0);
+      keys.kMac.fill(0);
+      throw denied();
+    }
     const fin = terminalFinish(keys, ma.data, rndIfd, rndIc, kIfd);
+    keys.kEnc.fill(0);
+    keys.kMac.fill(0);
+    kIfd.fill(0);
     if (!fin.ok) {
       this.log?.warn({ reader: this.ch.reader, reason: fin.reason }, 'BAC answer from chip did not verify');
       throw denied();
@@ -214,6 +227,14 @@ export async function readDocument(ch: ApduChannel, opts: ReadOptions): Promise<
   const t0 = performance.now();
   const startCount = ch.exchanges;
   const r = new EmrtdReader(ch, opts.logger);
+  try {
+    return await readWith(r, ch, opts, t0, startCount);
+  } finally {
+    r.end();
+  }
+}
+
+async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: number, startCount: number): Promise<ChipReadResult> {
   await r.selectApplication();
   await r.authenticate(opts.bac);
   const com = await r.readFile(FILES.COM.fid, FILES.COM.name, opts.chunkSize);

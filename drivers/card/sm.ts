@@ -36,6 +36,13 @@ export class SecureMessaging {
     this.ssc = Buffer.from(keys.ssc);
   }
 
+  /** Overwrites the session keys (call when the read is over). */
+  destroy(): void {
+    this.ksEnc.fill(0);
+    this.ksMac.fill(0);
+    this.ssc.fill(0);
+  }
+
   private mac(data: Buffer): Buffer {
     return retailMac(this.ksMac, pad(Buffer.concat([this.ssc, data])));
   }
