@@ -8,8 +8,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import mqtt from 'mqtt';
 import { startMosquitto } from '../helpers/mosquitto';
 import { makeFixture, openOutbox, type Fixture, type TestOutbox } from '../uplink/helpers';
@@ -17,6 +17,7 @@ import { Uplink } from '../../sync/uplink';
 import { buildFrames } from '../../sync/uplink/frame';
 import { topics } from '../../sync/topics';
 import pino from 'pino';
+import type { Outbox, OutboxItem, OutboxStats, PendingBatch } from '../../sync/outbox';
 
 const benchLog = process.env.UPLINK_BENCH_LOG ? pino({ level: process.env.UPLINK_BENCH_LOG }, pino.destination(2)) : undefined;
 
@@ -74,7 +75,7 @@ function framesFor(ob: TestOutbox, stationId: string): Buffer[] {
   return frames;
 }
 
-async function drainThroughUplink(brokerUrl: string, f: Fixture, ob: TestOutbox, total: number): Promise<{ ms: number; maxRss: number; sent: number }> {
+async function drainThroughUplink(brokerUrl: string, f: Fixture, ob: Outbox, total: number): Promise<{ ms: number; maxRss: number; sent: number }> {
   let sent = 0;
   const spent: Record<string, number> = {};
   if (process.env.UPLINK_BENCH_PROFILE) {
@@ -86,6 +87,7 @@ async function drainThroughUplink(brokerUrl: string, f: Fixture, ob: TestOutbox,
   const up = new Uplink({
     brokerUrl, stationId: f.stationId, outbox: ob, signingKey: createPrivateKey(f.stationKeyPem), hqIdentity: f.hqPublic,
     dataDir: f.stationDir, maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, logger: benchLog,
+    ...(process.env.UPLINK_BENCH_WINDOW ? { maxInFlightBatches: Number(process.env.UPLINK_BENCH_WINDOW) } : {}),
   });
   up.on('sent', (e: { frames: number }) => { sent += e.frames; });
   let maxRss = process.memoryUsage().rss;
@@ -137,15 +139,27 @@ export async function run(): Promise<void> {
     const hq = child(['hq', broker.url, f.hqDir, f.stationId, pubFile]);
     await hq.wait(/ready/, 60_000);
     const frames = framesFor(ob, f.stationId);
+    const items = sealedItems(ob);
     const up = await drainThroughUplink(broker.url, f, ob, RECORDS);
     await stopChild(hq.p);
     ob.close();
+    // same records again from memory, to a fresh HQ database: uplink + HQ without the station vault's cost
+    const f3 = await makeFixture('bench-st-1');
+    fixtures.push(f3);
+    rmSync(join(f3.hqDir, 'keys'), { recursive: true, force: true });
+    cpSync(join(f.hqDir, 'keys'), join(f3.hqDir, 'keys'), { recursive: true });
+    const hq3 = child(['hq', broker.url, f3.hqDir, f.stationId, pubFile]);
+    await hq3.wait(/ready/, 60_000);
+    const mem = await drainThroughUplink(broker.url, { ...f, stationDir: f3.stationDir }, new MemoryOutbox(items), RECORDS);
+    await stopChild(hq3.p);
     const bareMs = await bare(broker.url, frames, f.stationId);
     const frameBytes = frames.reduce((s, b) => s + b.length, 0);
     const upRps = RECORDS / (up.ms / 1000);
     const upMBs = totalBytes / 1e6 / (up.ms / 1000);
     const bareMBs = totalBytes / 1e6 / (bareMs / 1000);
     console.error(`uplink: ${RECORDS} records, ${(totalBytes / 1e6).toFixed(1)} MB in ${up.ms.toFixed(0)} ms → ${upRps.toFixed(0)} rec/s, ${upMBs.toFixed(1)} MB/s (${up.sent} frames sent by the uplink, ${frames.length} in the bare run, ${(frameBytes / 1e6).toFixed(1)} MB on the wire)`);
+    const memMBs = totalBytes / 1e6 / (mem.ms / 1000);
+    console.error(`uplink from an in-memory outbox (same envelopes; HQ still verifies, commits with fsync and signs): ${mem.ms.toFixed(0)} ms → ${(RECORDS / (mem.ms / 1000)).toFixed(0)} rec/s, ${memMBs.toFixed(1)} MB/s`);
     console.error(`bare mqtt.js QoS 1 (same frames, subscriber in another process): ${bareMs.toFixed(0)} ms → ${(RECORDS / (bareMs / 1000)).toFixed(0)} rec/s, ${bareMBs.toFixed(1)} MB/s`);
 
     // ---- drain of a 10k backlog
@@ -162,13 +176,14 @@ export async function run(): Promise<void> {
     ob2.close();
     const d = await drainInStationProcess(broker.url, f2, DRAIN_RECORDS);
     await stopChild(hq2.p);
-    console.error(`drain: ${DRAIN_RECORDS} records (${(drainBytes / DRAIN_RECORDS / 1000).toFixed(1)} KB each) in ${(d.ms / 1000).toFixed(1)} s (station process: vault + uplink), station RSS ${(d.startRss / 1e6).toFixed(0)} MB when started, max ${(d.maxRss / 1e6).toFixed(0)} MB while draining`);
+    console.error(`drain: ${DRAIN_RECORDS} records (${(drainBytes / DRAIN_RECORDS / 1000).toFixed(1)} KB each) in ${(d.ms / 1000).toFixed(1)} s (station process: vault + uplink), station RSS ${(d.startRss / 1e6).toFixed(0)} MB when started (plain node, no ts-node), max ${(d.maxRss / 1e6).toFixed(0)} MB while draining`);
 
     const ratio = upMBs / bareMBs;
     console.log(JSON.stringify({
       bench: 'uplink', ratio: Number(ratio.toFixed(3)), goal: 0.7, better: 'higher',
       recordBytes: Math.round(totalBytes / RECORDS), records: RECORDS,
       uplinkRecordsPerS: Number(upRps.toFixed(1)), uplinkMBps: Number(upMBs.toFixed(2)),
+      transportOnlyMBps: Number(memMBs.toFixed(2)), transportOnlyRatio: Number((memMBs / bareMBs).toFixed(3)),
       bareRecordsPerS: Number((RECORDS / (bareMs / 1000)).toFixed(1)), bareMBps: Number(bareMBs.toFixed(2)),
       drainRecords: DRAIN_RECORDS, drainRecordBytes: Math.round(drainBytes / DRAIN_RECORDS), drainSeconds: Number((d.ms / 1000).toFixed(2)),
       drainMaxRssMB: Math.round(d.maxRss / 1e6),
@@ -179,11 +194,74 @@ export async function run(): Promise<void> {
   }
 }
 
+/** An in-memory outbox holding the same envelopes: isolates the uplink + HQ cost from the vault's. */
+class MemoryOutbox implements Outbox {
+  private sealed: OutboxItem[];
+  private inflight = new Map<string, PendingBatch>();
+  private lastReceipt: number | null = null;
+  private n = 0;
+  constructor(items: OutboxItem[]) { this.sealed = [...items]; }
+  inFlightBatches(): PendingBatch[] { return [...this.inflight.values()]; }
+  openBatch(maxRecords: number, maxBytes: number): PendingBatch | null {
+    if (this.sealed.length === 0) return null;
+    const items: OutboxItem[] = [];
+    let bytes = 0;
+    while (this.sealed.length && items.length < maxRecords) {
+      const next = this.sealed[0]!;
+      if (items.length > 0 && bytes + next.envelope.length > maxBytes) break;
+      items.push(this.sealed.shift()!);
+      bytes += next.envelope.length;
+      if (bytes >= maxBytes) break;
+    }
+    const b: PendingBatch = { batchId: `mem-${process.pid}-${++this.n}-${Date.now()}`, items, createdAt: Date.now(), attempts: 0, lastAttemptAt: null };
+    this.inflight.set(b.batchId, b);
+    return b;
+  }
+  markAttempt(): void { /* memory */ }
+  acknowledge(batchId: string): void { this.inflight.delete(batchId); this.lastReceipt = Date.now(); }
+  stats(): OutboxStats {
+    return { sealed: this.sealed.length, inFlight: this.inflight.size, acknowledged: 0, released: 0, rejected: 0, oldestUnackedAgeMs: null, lastReceiptAt: this.lastReceipt };
+  }
+}
+
+function sealedItems(ob: TestOutbox): OutboxItem[] {
+  const db = (ob as unknown as { db: { prepare(s: string): { all(): { record_id: string; envelope: Buffer; sha256: string; sealed_at: number }[] } } }).db;
+  return db.prepare("SELECT record_id, envelope, sha256, sealed_at FROM records WHERE state = 'sealed' ORDER BY seq").all()
+    .map((r) => ({ recordId: r.record_id, envelope: r.envelope, sha256: r.sha256, sealedAt: r.sealed_at }));
+}
+
+/**
+ * Transpiles the station-side modules to plain JS under node_modules/.cache so
+ * the station process runs without ts-node (whose compiler would dominate RSS).
+ */
+function transpileStation(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof import('typescript');
+  const out = join(ROOT, 'node_modules', '.cache', 'uplink-bench');
+  const files: string[] = [join(ROOT, 'test', 'uplink', 'station-proc.ts')];
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) files.push(p);
+    }
+  };
+  for (const d of ['sync', 'config', join('station', 'vault'), join('drivers', 'common')]) walk(join(ROOT, d));
+  files.push(join(ROOT, 'station', 'log.ts'));
+  for (const file of files) {
+    const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: file }).outputText;
+    const dest = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, js);
+  }
+  return join(out, 'test', 'uplink', 'station-proc.js');
+}
+
 /** Runs the station (vault + uplink, nothing else) in its own process and times the drain from its first connect. */
 async function drainInStationProcess(brokerUrl: string, f: Fixture, total: number): Promise<{ ms: number; maxRss: number; startRss: number }> {
   const cfgPath = join(f.root, 'station.json');
   writeFileSync(cfgPath, JSON.stringify({ brokerUrl, stationId: f.stationId, stationDir: f.stationDir, stationKeyPem: f.stationKeyPem, hqPublicPath: join(f.hqDir, 'keys', 'hq-public.json'), maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, reportRss: true }));
-  const p = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'uplink', 'station-proc.ts'), cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [transpileStation(), cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let acked = 0;
   let maxRss = 0;
