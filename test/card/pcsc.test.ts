@@ -329,6 +329,11 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', { timeout:
   it('pcscd killed and restarted: the driver reports the loss, recovers with a fresh context and reads again', async () => {
     const lost = once(driver, 'service-lost');
     const recovered = once(driver, 'service-recovered');
+    const readerEvents: string[] = [];
+    const onAdd = (n: string) => readerEvents.push(`+${n}`);
+    const onRemove = (n: string) => readerEvents.push(`-${n}`);
+    driver.on('reader-added', onAdd);
+    driver.on('reader-removed', onRemove);
     await pcscd.stop('SIGKILL');
     expect(isListening(VPCD_PORT)).toBe(false);
     await lost;
@@ -339,6 +344,11 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', { timeout:
     await recovered;
     expect(driver.serviceUp).toBe(true);
     if (driver.readers().length < 2) await new Promise<void>((resolve) => { const on = () => { if (driver.readers().length >= 2) { driver.off('reader-added', on); resolve(); } }; driver.on('reader-added', on); on(); });
+    driver.off('reader-added', onAdd);
+    driver.off('reader-removed', onRemove);
+    // the readers disappeared with pcscd and came back with the fresh context
+    expect(readerEvents.filter((e) => e.startsWith('-')).sort()).toEqual([`-${R0}`, '-Virtual PCD 00 01']);
+    expect(readerEvents.filter((e) => e.startsWith('+')).sort()).toEqual([`+${R0}`, '+Virtual PCD 00 01']);
     const { client } = await withCard(smallDoc, { extendedLength: true });
     try {
       const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
