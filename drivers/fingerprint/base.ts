@@ -30,6 +30,8 @@ interface Waiter<F> {
   corrupt: boolean;
   /** A multi-frame transfer: a corrupted frame does not end it early (the caller checks the result). */
   streaming: boolean;
+  /** Parser discard count when the wait began (garbage during a failed wait = line trouble). */
+  discardedAtStart: number;
 }
 
 export const CORRUPT_QUIET_MS = 150;
@@ -172,7 +174,7 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     if (this.waiter) this.failWaiter(new StationError('FP_INTERNAL', `fingerprint driver: a new wait (${whatOf(what)}) replaced ${whatOf(this.waiter.what)}`));
     if (!this.line.connected) return Promise.reject(this.line.disconnectedError());
     const p = new Promise<F>((resolve, reject) => {
-      const w: Waiter<F> = { what, handle, resolve, reject, started: performance.now(), limitMs, corrupt: false, streaming };
+      const w: Waiter<F> = { what, handle, resolve, reject, started: performance.now(), limitMs, corrupt: false, streaming, discardedAtStart: this.stats().discardedBytes ?? 0 };
       this.waiter = w;
       this.arm(w);
     });
@@ -205,6 +207,8 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
       const idle = performance.now() - Math.max(w.started, this.line.lastByteAt);
       if (idle + 1 < w.limitMs && !w.corrupt) return this.arm(w);
       this.waiter = undefined;
+      // garbled bytes that never formed a frame count like a checksum error (speed fallback)
+      if (!w.corrupt && (this.stats().discardedBytes ?? 0) > w.discardedAtStart) this.checksumErrorsAtBaud++;
       w.reject(w.corrupt ? this.corruptError(whatOf(w.what)) : this.timeoutError(whatOf(w.what), w.limitMs));
     }, left);
   }

@@ -83,6 +83,8 @@ export interface GtParserOptions {
   onDiscard?: (reason: 'garbage' | 'checksum' | 'unexpected-data', bytes: number) => void;
   /** Largest data packet accepted (bounds memory). */
   maxData?: number;
+  /** Device id every packet must carry (default 1). */
+  deviceId?: number;
 }
 
 export class GtParser {
@@ -90,8 +92,10 @@ export class GtParser {
   private buf: Buffer = Buffer.alloc(0);
   private expectData = 0;
   private readonly maxData: number;
+  private readonly deviceId: number;
   constructor(private readonly opts: GtParserOptions) {
     this.maxData = opts.maxData ?? 64 * 1024;
+    this.deviceId = opts.deviceId ?? GT_DEVICE_ID;
   }
 
   /** The next data packet carries n bytes (0 = no data packet expected). */
@@ -148,6 +152,13 @@ export class GtParser {
       if (h > pos) this.discard('garbage', h - pos);
       pos = h;
       const isData = buf[pos] === 0x5a;
+      if (buf.length - pos < 4) break;
+      if (buf.readUInt16LE(pos + 2) !== this.deviceId) {
+        // not a packet start (or another device): skip the false header
+        this.discard('garbage', 2);
+        pos += 2;
+        continue;
+      }
       const total = isData ? 6 + this.expectData : 12;
       if (buf.length - pos < total) break;
       const sum = buf.readUInt16LE(pos + total - 2);

@@ -225,7 +225,7 @@ export class GtScanner extends ScannerBase<GtFrame> {
     await this.line.setBaud(baud);
     this.drainStale();
     this.checksumErrorsAtBaud = 0;
-    await this.openDevice();
+    await this.retrying('Open (verify baud)', () => this.openDevice(), 2);
   }
 
   /** Checksum errors piled up at a raised speed: move down one step, for real. */

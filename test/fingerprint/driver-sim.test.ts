@@ -302,7 +302,7 @@ describe('GT-521 specifics', () => {
       await fell;
       expect(sim.baud).toBe(57600);
       expect(await sc.templateCount()).toBe(0);
-    }, { inactivityMs: 500 });
+    }, { inactivityMs: 1000 });
   });
 
   it('LED on/off; no finger gives a clear error when not waiting', async () => {
