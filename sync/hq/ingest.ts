@@ -243,7 +243,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       if (typeof e?.seq !== 'number' || typeof e.hash !== 'string') { error = 'malformed audit entry'; break; }
       if (e.seq <= head.seq) {
         const known = store.auditHashAt(stationId, e.seq);
-        let recomputed: string | null = null;
+        let recomputed: string | null;
         try { recomputed = auditEntryHash(stationId, e); } catch { recomputed = null; }
         if (known !== null && (known !== e.hash || recomputed !== known)) {
           error = `audit entry ${e.seq} differs from the one headquarters already holds (history rewritten)`;

@@ -93,7 +93,7 @@ export function verifySigned<T>(payload: Buffer | string, trusted: TrustedKeys):
   if (sm.sig.length === 0) return { ok: false, reason: 'unsigned' };
   const key = trusted.get(sm.kid);
   if (!key) return { ok: false, reason: `unknown signing key ${sm.kid}` };
-  let good = false;
+  let good: boolean;
   try {
     good = verify(null, Buffer.from(sm.body, 'utf8'), key, Buffer.from(sm.sig, 'base64'));
   } catch {

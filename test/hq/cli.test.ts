@@ -3,7 +3,7 @@
  * real vault: init, register, stations, cmd (with replay refused), open, alarms.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -98,7 +98,7 @@ describe('hq command-line tool', () => {
   it('stations, cmd, open and alarms work against a live station', async () => {
     ingest = await startHq({ brokerUrl: broker.url, dataDir, workerId: 'cli-w' });
     await waitFor(() => ingest.connected(), 20_000, 'ingest connected');
-    const key = createPrivateKey(require('node:fs').readFileSync(join(root, 'key.pem'), 'utf8'));
+    const key = createPrivateKey(readFileSync(join(root, 'key.pem'), 'utf8'));
     const hqPub = loadHqPublicIdentity(join(root, 'hq-public.json'));
     vault = await Vault.open({ dataDir: stationDir, stationId: 'ST-CLI-1', signingKey: key, hqIdentity: hqPub });
     let locked = false;

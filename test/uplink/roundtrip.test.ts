@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey } from 'node:crypto';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
-import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture, type TestOutbox } from './helpers';
+import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture } from './helpers';
 import { checkInvariant } from './invariant';
 import { Uplink } from '../../sync/uplink';
 import { startHq, type HqHandle } from '../../sync/hq/ingest';

@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
-import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture, type TestOutbox } from './helpers';
+import { makeFixture, openOutbox, waitFor, hqPrivate, type Fixture } from './helpers';
 import { checkInvariant } from './invariant';
 import { startHq, type HqHandle } from '../../sync/hq/ingest';
 
