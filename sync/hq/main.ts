@@ -18,6 +18,7 @@ import { buildFleet, collectRetained, formatFleet } from './fleet';
 import { sendCommand } from './commands';
 import { parsePolicyArgs } from '../commands';
 import type { IClientOptions } from 'mqtt';
+import { keyId, toPublicKey } from '../uplink/signed';
 
 interface Globals {
   dataDir: string;
@@ -143,9 +144,19 @@ export function buildProgram(): Command {
       const unitRaw = p.unit;
       const unit = typeof unitRaw === 'string' ? unitRaw : unitRaw && typeof unitRaw === 'object' && typeof (unitRaw as { code?: unknown }).code === 'string' ? (unitRaw as { code: string }).code : null;
       const quotaFromFile = unitRaw && typeof unitRaw === 'object' && typeof (unitRaw as { dailyQuota?: unknown }).dailyQuota === 'number' ? (unitRaw as { dailyQuota: number }).dailyQuota : null;
-      const createdAt = typeof p.createdAt === 'string' ? Date.parse(p.createdAt) : typeof p.createdAt === 'number' ? p.createdAt : null;
+      const created = p.createdAt ?? p.provisionedAt;
+      const createdAt = typeof created === 'string' ? Date.parse(created) : typeof created === 'number' ? created : null;
       const quota = opts.quota !== undefined ? Number(opts.quota) : quotaFromFile;
       if (quota !== null && (!Number.isInteger(quota) || quota < 0)) throw new UsageError('--quota must be a whole number');
+      let fp: string;
+      try {
+        fp = keyId(toPublicKey(publicKey.includes('-----BEGIN') ? publicKey : Buffer.from(publicKey, 'base64')));
+      } catch (e) {
+        throw new UsageError(`${file}: the public key is not a usable Ed25519 key (${(e as Error).message})`);
+      }
+      if (typeof p.fingerprint === 'string' && p.fingerprint !== fp) {
+        throw new UsageError(`${file}: "fingerprint" ${p.fingerprint} does not match its public key (${fp})`, 'the file was altered or mixes two stations; take a fresh `station provision --json`');
+      }
       const store = openStore(g);
       try {
         let r;

@@ -87,6 +87,19 @@ describe('hq command-line tool', () => {
     const r = await hq([...g(), 'register', join(root, 'prov.json'), '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out)).toMatchObject({ stationId: 'ST-CLI-1', unit: 'U-7' });
+    // the format `station provision --json` prints: raw base64 key, fingerprint, provisionedAt
+    const p2 = generateKeyPairSync('ed25519');
+    const raw = Buffer.from((p2.publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url');
+    const { keyId } = await import('../../sync/uplink/signed.js');
+    const ident = { format: 'enroll-station/station-identity', version: 1, stationId: 'ST-CLI-9', unit: { code: 'U-9', name: 'n', district: 'd' }, publicKeyPem: p2.publicKey.export({ format: 'pem', type: 'spki' }).toString(), publicKey: raw.toString('base64'), fingerprint: keyId(p2.publicKey), provisionedAt: new Date().toISOString() };
+    writeFileSync(join(root, 'ident.json'), JSON.stringify(ident));
+    const r2 = await hq([...g(), 'register', join(root, 'ident.json'), '--quota', '30', '--json']);
+    expect(r2.code).toBe(0);
+    expect(JSON.parse(r2.out)).toMatchObject({ stationId: 'ST-CLI-9', unit: 'U-9', fingerprint: ident.fingerprint });
+    writeFileSync(join(root, 'ident-bad.json'), JSON.stringify({ ...ident, stationId: 'ST-CLI-10', fingerprint: '0000000000000000' }));
+    const r3 = await hq([...g(), 'register', join(root, 'ident-bad.json')]);
+    expect(r3.code).toBe(2);
+    expect(r3.err).toMatch(/does not match its public key/);
     writeFileSync(join(root, 'bad.json'), JSON.stringify({ stationId: 'ST-CLI-2', publicKey: 'AAAA' }));
     const bad = await hq([...g(), 'register', join(root, 'bad.json')]);
     expect(bad.code).toBe(2);
