@@ -36,6 +36,8 @@ interface Waiter<F> {
 
 export const CORRUPT_QUIET_MS = 150;
 export const IDLE_RESCAN_MS = 200;
+/** Reply limit for each speed tried while looking for the module (auto-baud). */
+export const PROBE_MS = 800;
 
 export abstract class ScannerBase<F> extends EventEmitter implements FingerprintScanner {
   readonly model: FingerprintModel;

@@ -2,7 +2,7 @@
  * Driver for the ADH-Tech GT-521F32 / GT-521F52.
  */
 import { StationError } from '../common/errors';
-import { ScannerBase, sleep } from './base';
+import { PROBE_MS, ScannerBase, sleep } from './base';
 import { processImage } from './image';
 import { GT, GT_ACK, GT_NACK, GtParser, encodeGtCommand, gtNackText, type GtFrame } from './gt-codec';
 import type { BaudResult, CapturedImage, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
@@ -111,7 +111,7 @@ export class GtScanner extends ScannerBase<GtFrame> {
     for (const baud of auto ? order : [first]) {
       if (baud !== this.line.baud) await this.line.setBaud(baud);
       try {
-        await this.openDevice(auto ? Math.min(this.inactivityMs, 600) : undefined);
+        await this.openDevice(auto ? Math.min(this.inactivityMs, PROBE_MS) : undefined);
         if (baud !== first) this.emit('warning', `module on ${this.port} answered at ${baud} baud, not ${first}`);
         this.checksumErrorsAtBaud = 0;
         return;

@@ -2,7 +2,7 @@
  * Driver for the R30x / AS608 / ZFM family (R307, R503, AS608, ZFM-20).
  */
 import { StationError } from '../common/errors';
-import { ScannerBase, sleep } from './base';
+import { PROBE_MS, ScannerBase, sleep } from './base';
 import { processImage } from './image';
 import { imageWireBytes } from './models';
 import {
@@ -105,7 +105,7 @@ export class R30xScanner extends ScannerBase<R30xFrame> {
     for (const baud of auto ? order : [first]) {
       if (baud !== this.line.baud) await this.line.setBaud(baud);
       try {
-        await this.verifyPassword(auto ? Math.min(this.inactivityMs, 500) : undefined);
+        await this.verifyPassword(auto ? Math.min(this.inactivityMs, PROBE_MS) : undefined);
         if (baud !== first) {
           this.log.warn({ configured: first, found: baud }, 'module answered at a different baud rate');
           this.emit('warning', `module on ${this.port} answered at ${baud} baud, not ${first}`);
