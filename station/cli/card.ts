@@ -182,7 +182,8 @@ export function register(program: Command): void {
       if (opts.mrz) bacInputFromMrz(opts.mrz); // validates the MRZ shape with a clear usage error
       const doc = await buildDocument({ mrz: opts.mrz, face });
       if (opts.cscaOut) writeFileSync(opts.cscaOut, pem(doc.pki.csca.cert));
-      const emu = new VpcdCardClient(new EmulatedEmrtd({ files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended }), { host: opts.host, port });
+      const chip = new EmulatedEmrtd({ files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended });
+      const emu = new VpcdCardClient(chip, { host: opts.host, port });
       try { await emu.insert(); } catch (e) {
         throw new StationError('CARD_VPCD_UNREACHABLE', `cannot reach vpcd at ${opts.host}:${port}: ${(e as Error).message}`, { hint: 'install vsmartcard-vpcd and start pcscd (systemctl start pcscd)', cause: e });
       }
@@ -191,7 +192,15 @@ export function register(program: Command): void {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
-        emu.once('removed', (why: string) => { if (why === 'connection closed') { process.stderr.write('vpcd closed the connection (pcscd stopped?)\n'); stop(); } });
+        emu.on('removed', (why: string) => {
+          if (why === 'connection closed') { process.stderr.write('vpcd closed the connection (pcscd stopped?)\n'); stop(); }
+          if (why === 'fault mode') {
+            // remove-after: the card was pulled mid-read; put it back (without that fault) so the retry can work.
+            process.stdout.write('card pulled away (fault remove-after); putting it back in 2 s\n');
+            chip.setFaults({ ...chip.faults, removeAfterApdus: undefined });
+            setTimeout(() => { emu.insert().catch((e: Error) => { process.stderr.write(`cannot put the card back: ${e.message}\n`); stop(); }); }, 2000).unref();
+          }
+        });
       });
       await emu.remove();
     }));

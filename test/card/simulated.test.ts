@@ -69,6 +69,19 @@ describe('simulated reader (in-process emulator)', () => {
     }
   });
 
+  it('tampering is applied once even when faults are set again', async () => {
+    const r = new SimulatedCardReader({ contents: doc, faults: { tamperDataGroup: 2 } });
+    await r.open();
+    r.card!.setFaults({ ...r.card!.faults, slowMs: 0 });
+    const orig = doc.files.get(0x0102)!, now = r.card!.files.get(0x0102)!;
+    let diff = 0;
+    for (let i = 0; i < orig.length; i++) if (orig[i] !== now[i]) diff++;
+    expect(diff).toBe(1);
+    const res = await r.readDocument({ bac: bac(), csca: cscaStoreFrom([doc.pki.csca.cert]) });
+    expect(res.passiveAuth).toMatchObject({ verdict: 'invalid', reasonCode: 'dg-hash-mismatch' });
+    await r.close();
+  });
+
   it('keeps a JPEG 2000 face raw and says why when sharp cannot decode it', async () => {
     const jp2 = Buffer.concat([Buffer.from('0000000C6A5020200D0A870A', 'hex'), Buffer.alloc(400, 3)]);
     const d2 = await buildDocument({ face: { image: jp2, width: 90, height: 120, format: 'jpeg2000' }, pki: doc.pki });

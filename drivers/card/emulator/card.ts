@@ -72,6 +72,7 @@ export class EmulatedEmrtd {
   private swFaultUsed = 0;
   private pending?: { key: string; resp: Buffer };
   private remaining?: Buffer;
+  private readonly tampered = new Set<number>();
   /** Counters for tests: how many MUTUAL AUTHENTICATE commands were refused. */
   bacFailures = 0;
   bacAttempts = 0;
@@ -86,11 +87,12 @@ export class EmulatedEmrtd {
     this.setFaults(opts.faults ?? {});
   }
 
-  /** Replaces the fault modes (tampering is applied to the stored file at once). */
+  /** Replaces the fault modes (tampering is applied to the stored file at once, once per data group). */
   setFaults(f: CardFaults): void {
     this.faults = { ...f };
     this.swFaultUsed = 0;
-    if (f.tamperDataGroup !== undefined) {
+    if (f.tamperDataGroup !== undefined && !this.tampered.has(f.tamperDataGroup)) {
+      this.tampered.add(f.tamperDataGroup);
       const fid = 0x0100 + f.tamperDataGroup;
       const b = this.files.get(fid);
       if (b) {
