@@ -203,7 +203,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       ? createCardReader({ mode: 'simulated', logger: log.child({ component: 'card' }), ...overrides.cardSim })
       : createCardReader({ mode: 'pcsc', ...(c.reader ? { readerPattern: c.reader } : {}), logger: log.child({ component: 'card' }) });
     parts.card = reader;
-    reader.on('error', (e: Error) => setDevice('card', 'error', e.message));
+    reader.on('service-lost', (e: { reason?: string }) => setDevice('card', 'error', `PC/SC service lost${e?.reason ? `: ${e.reason}` : ''}`));
+    reader.on('service-recovered', () => setDevice('card', 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached'));
     try {
       await reader.open();
       setDevice('card', c.simulated ? 'simulated' : 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached');

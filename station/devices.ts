@@ -73,6 +73,7 @@ export async function probeDevices(config: Config, timeoutMs: number): Promise<C
       await withTimeout('the PC/SC service (pcscd)', timeoutMs, () => reader.open());
       // give pcscd a moment to report the readers it has
       await new Promise((r) => setTimeout(r, 500));
+      if (!reader.serviceUp) throw new StationError('CARD_NO_SERVICE', 'the PC/SC service (pcscd) is not running or not answering', { hint: 'Start it: sudo systemctl enable --now pcscd.socket (check with `pcsc_scan`).' });
       const names = reader.readers().map((r) => r.name);
       if (names.length === 0) out.push({ check: 'card reader', status: 'fail', message: 'pcscd answers but no card reader is attached', hint: 'Plug the reader in; `pcsc_scan` should list it.' });
       else out.push({ check: 'card reader', status: 'ok', message: `readers: ${names.join(', ')}` });

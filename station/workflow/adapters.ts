@@ -101,7 +101,7 @@ export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): 
       const v = r.passiveAuth;
       const passiveAuth: ChipReadResult['passiveAuth'] = v.verdict === 'valid' ? { status: 'valid' }
         : v.verdict === 'invalid' ? { status: 'invalid', reason: v.reason ?? 'passive authentication failed' }
-          : { status: 'not_checkable', reason: v.reason ?? 'no CSCA certificate configured' };
+          : { status: 'not_checkable', reason: v.reason ?? 'no CSCA certificate configured', ...(v.reasonCode ? { reasonCode: v.reasonCode } : {}) };
       return { dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth };
     },
   };
@@ -156,7 +156,9 @@ function wireDetails(d: PersonalDetails, extra: Record<string, string>): WireDet
 function wirePa(v: ChipReadResult['passiveAuth']): { verdict: WirePaVerdict; reason?: string } {
   if (v.status === 'valid') return { verdict: 'valid' };
   if (v.status === 'invalid') return { verdict: 'invalid', reason: v.reason };
-  return { verdict: /csca/i.test(v.reason) ? 'no-csca' : 'not-checked', reason: v.reason };
+  // the chip was genuine as far as it could be checked; what was missing is the country's CSCA certificate, or something else
+  const noCsca = v.reasonCode !== undefined ? v.reasonCode.startsWith('no-csca') : /csca/i.test(v.reason);
+  return { verdict: noCsca ? 'no-csca' : 'not-checked', reason: v.reason };
 }
 
 /** The workflow's draft → the wire record (sync/wire/record.ts). */

@@ -80,7 +80,7 @@ export interface MrzInfo {
 export type PassiveAuthVerdict =
   | { status: 'valid' }
   | { status: 'invalid'; reason: string }
-  | { status: 'not_checkable'; reason: string };
+  | { status: 'not_checkable'; reason: string; /** e.g. 'no-csca-store', 'no-csca-for-issuer' (drivers/card passive-auth reason codes) */ reasonCode?: string };
 
 export interface ChipReadResult {
   /** Raw data groups as read (kept only in memory, sealed with the record). */
