@@ -207,7 +207,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     reader.on('service-recovered', () => setDevice('card', 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached'));
     try {
       await reader.open();
-      setDevice('card', c.simulated ? 'simulated' : 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached');
+      if (!reader.serviceUp) setDevice('card', 'error', 'the PC/SC service (pcscd) is not running; the driver keeps retrying');
+      else setDevice('card', c.simulated ? 'simulated' : 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached');
     } catch (e) {
       setDevice('card', 'error', (e as Error).message);
       log.error({ err: e }, 'card reader service not available at start');
