@@ -4,8 +4,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { DisconnectedError, DeviceTimeoutError } from '../../drivers/common/errors';
-import { MODEL_TABLE, MODELS, createScanner } from '../../drivers/fingerprint';
+import { MODEL_TABLE, MODELS, createScanner, startSimulator } from '../../drivers/fingerprint';
 import { CMD, encodeAck } from '../../drivers/fingerprint/r30x-codec';
 import type { R30xScanner, TouchSignal } from '../../drivers/fingerprint';
 import type { R30xSim } from '../../drivers/fingerprint/sim';
@@ -313,5 +315,21 @@ describe('GT-521 specifics', () => {
       const err = await rejectionOf(sc.captureImage({ waitForFinger: false }));
       expect(err.code).toBe('FP_NO_FINGER');
     });
+  });
+});
+
+describe('simulator prerequisites', () => {
+  it('without socat the simulator fails with a message naming the package', async () => {
+    const before = readdirSync(tmpdir());
+    const saved = process.env.PATH;
+    process.env.PATH = '/nonexistent-dir';
+    try {
+      const err = await rejectionOf(startSimulator({ model: 'r307' }));
+      expect(err.code).toBe('FP_SOCAT_MISSING');
+      expect(`${err.message} ${err.hint}`).toMatch(/apt-get install socat/);
+      expect(readdirSync(tmpdir()).filter((d) => d.startsWith('fpsim-r307-') && !before.includes(d))).toEqual([]);
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 });

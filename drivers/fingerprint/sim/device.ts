@@ -122,16 +122,24 @@ export abstract class SimDevice {
 
   async start(): Promise<void> {
     this.stopped = false;
-    await this.plugIn();
+    try {
+      await this.plugIn();
+    } catch (e) {
+      await this.unplugParts();
+      if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   private async plugIn(): Promise<void> {
     this.pty = await openPtyPair(this.devicePath, this.path);
     const dev = new SerialPort({ path: this.devicePath, baudRate: 115200, autoOpen: false, lock: false });
     await new Promise<void>((res, rej) => dev.open((e) => (e ? rej(e) : res())));
+    this.dev = dev;
     // hold the host end open (never read from it) to see which speed the host set
     const hold = new SerialPort({ path: this.path, baudRate: this.activeBaud, autoOpen: false, lock: false });
     await new Promise<void>((res, rej) => hold.open((e) => (e ? rej(e) : res())));
+    this.hold = hold;
     hold.on('error', () => undefined);
     dev.on('error', (e) => this.log.debug({ err: e.message }, 'sim port error'));
     const gen = ++this.generation;
@@ -318,12 +326,16 @@ export abstract class SimDevice {
     this.generation++;
     this.finger = null;
     this.autoState = 'away';
+    await this.unplugParts();
+    this.sendChain = Promise.resolve();
+    this.rxChain = Promise.resolve();
+  }
+
+  private async unplugParts(): Promise<void> {
     const { dev, hold, pty } = this;
     this.dev = this.hold = this.pty = undefined;
     await pty?.close();
     await Promise.all([dev, hold].map((p) => (p?.isOpen ? new Promise<void>((r) => p.close(() => r())) : Promise.resolve())));
-    this.sendChain = Promise.resolve();
-    this.rxChain = Promise.resolve();
   }
 
   async replug(): Promise<void> {
