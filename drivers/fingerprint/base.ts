@@ -10,7 +10,7 @@ import pino from 'pino';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
 import { MODEL_TABLE, type FingerprintModel, type ModelInfo } from './models';
 import { Line, serialPortFactory } from './port';
-import type { BaudResult, CaptureOptions, CapturedImage, FingerprintScanner, LedColour, LedMode, ScannerInfo, ScannerOptions, WaitOptions } from './types';
+import type { BaudResult, CaptureOptions, CapturedImage, FingerprintScanner, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions, WaitOptions } from './types';
 
 /**
  * A waiter consumes frames: the handler returns true when the exchange is complete (the
@@ -97,6 +97,12 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   protected abstract doSetBaud(baud: number): Promise<BaudResult>;
   protected abstract doInfo(): Promise<ScannerInfo>;
   protected abstract doFallback(): Promise<BaudResult>;
+  /** Enrollment steps: the finger is on the sensor (just detected); build/keep step `step` (1-based). */
+  protected abstract enrollStep(id: number, step: number): Promise<void>;
+  protected abstract enrollSteps(): number;
+  protected abstract enrollBegin(id: number): Promise<void>;
+  /** The finger is on the sensor (just detected): search the library. */
+  protected abstract doIdentify(): Promise<IdentifyResult | null>;
 
   // ---- frames
   private idleTimer?: NodeJS.Timeout;
@@ -426,7 +432,23 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     if (!Number.isInteger(id) || id < 0 || id >= this.m.capacity) return Promise.reject(new StationError('FP_BAD_ID', `template id ${id} is outside 0..${this.m.capacity - 1} for ${this.m.label}`));
     return this.exclusive(() => this.doDeleteTemplates(id, count));
   }
-  clearTemplates(): Promise<void> {
+  async enroll(id: number, opts: WaitOptions = {}): Promise<void> {
+    if (!Number.isInteger(id) || id < 0 || id >= this.m.capacity) throw new StationError('FP_BAD_ID', `template id ${id} is outside 0..${this.m.capacity - 1} for ${this.m.label}`);
+    await this.exclusive(() => this.enrollBegin(id));
+    const steps = this.enrollSteps();
+    for (let step = 1; step <= steps; step++) {
+      if (step > 1) await this.waitForFingerRemoved(opts);
+      await this.waitForFinger(opts);
+      await this.exclusive(() => this.enrollStep(id, step));
+    }
+  }
+
+  async identify(opts: WaitOptions = {}): Promise<IdentifyResult | null> {
+    await this.waitForFinger(opts);
+    return this.exclusive(() => this.doIdentify());
+  }
+
+    clearTemplates(): Promise<void> {
     return this.exclusive(() => this.doClearTemplates());
   }
   setBaud(baud: number): Promise<BaudResult> {

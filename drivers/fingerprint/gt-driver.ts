@@ -5,7 +5,7 @@ import { StationError } from '../common/errors';
 import { PROBE_MS, ScannerBase, sleep } from './base';
 import { processImage } from './image';
 import { GT, GT_ACK, GT_NACK, GtParser, encodeGtCommand, gtNackText, type GtFrame } from './gt-codec';
-import type { BaudResult, CapturedImage, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
+import type { BaudResult, CapturedImage, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
 
 export interface GtReply {
   ack: boolean;
@@ -189,7 +189,47 @@ export class GtScanner extends ScannerBase<GtFrame> {
     }
   }
 
-  protected async doClearTemplates(): Promise<void> {
+  private async captureForTemplate(best: boolean): Promise<void> {
+    await this.setLed(true);
+    const cap = await this.retrying('CaptureFinger', () => this.command(GT.CaptureFinger, best ? 1 : 0, 'CaptureFinger'));
+    if (!cap.ack) {
+      if (cap.parameter === NACK_FINGER_NOT_PRESSED) throw new StationError('FP_NO_FINGER', `no finger on the scanner (${this.port})`, { hint: 'place a finger on the sensor' });
+      throw this.fail('CaptureFinger', cap.parameter);
+    }
+  }
+
+  protected enrollSteps(): number {
+    return 3;
+  }
+
+  protected async enrollBegin(id: number): Promise<void> {
+    const r = await this.retrying('EnrollStart', () => this.command(GT.EnrollStart, id, 'EnrollStart'));
+    if (!r.ack) throw this.fail('EnrollStart', r.parameter);
+  }
+
+  protected async enrollStep(_id: number, step: number): Promise<void> {
+    await this.captureForTemplate(true);
+    const code = [GT.Enroll1, GT.Enroll2, GT.Enroll3][step - 1];
+    // not retried: each step advances the module's enrolment state
+    const r = await this.command(code, 0, `Enroll${step}`);
+    if (!r.ack) {
+      if (r.parameter === 0x100c) throw new StationError('FP_POOR_IMAGE', `${this.m.label} on ${this.port}: bad finger image at enrolment step ${step}`, { hint: 'clean the sensor and the finger, press flat and start again' });
+      if (r.parameter < this.m.capacity) throw new StationError('FP_DUPLICATE', `this finger is already enrolled as id ${r.parameter} on ${this.port}`, { details: { id: r.parameter } });
+      throw this.fail(`Enroll${step}`, r.parameter);
+    }
+    if (step === 3) await this.setLed(false).catch(() => undefined);
+  }
+
+  protected async doIdentify(): Promise<IdentifyResult | null> {
+    await this.captureForTemplate(false);
+    const r = await this.retrying('Identify', () => this.command(GT.Identify, 0, 'Identify', 0, 3000));
+    await this.setLed(false).catch(() => undefined);
+    if (r.ack) return { id: r.parameter };
+    if (r.parameter === 0x1008 || r.parameter === 0x100a) return null;
+    throw this.fail('Identify', r.parameter);
+  }
+
+    protected async doClearTemplates(): Promise<void> {
     const r = await this.retrying('DeleteAll', () => this.command(GT.DeleteAll, 0, 'DeleteAll'));
     if (!r.ack && r.parameter !== 0x100a) throw this.fail('DeleteAll', r.parameter);
   }

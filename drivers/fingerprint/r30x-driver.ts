@@ -8,7 +8,7 @@ import { imageWireBytes } from './models';
 import {
   CMD, DEFAULT_ADDRESS, PID, R30xParser, confirmationText, encodeCommand, parseSysParams, type R30xFrame, type SysParams,
 } from './r30x-codec';
-import type { BaudResult, CapturedImage, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
+import type { BaudResult, CapturedImage, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
 
 const COLOURS: Record<LedColour, number> = { red: 1, blue: 2, purple: 3, green: 4, yellow: 5, cyan: 6, white: 7 };
 const AURA: Record<LedMode, number> = { breathe: 1, flash: 2, on: 3, off: 4 };
@@ -278,7 +278,52 @@ export class R30xScanner extends ScannerBase<R30xFrame> {
     await this.ok(CMD.DeletChar, [id >> 8, id & 0xff, count >> 8, count & 0xff], 'DeletChar');
   }
 
-  protected async doClearTemplates(): Promise<void> {
+  /** GenImg just succeeded (the finger was detected): the image is in the module's buffer. */
+  private async toCharBuffer(buffer: 1 | 2): Promise<void> {
+    if (!this.imageInBuffer) {
+      const g = await this.retrying('GenImg', () => this.command(CMD.GenImg, [], 'GenImg (capture)'));
+      if (g.code !== 0) throw this.fail('GenImg', g.code, 'place the finger flat on the sensor and try again');
+    }
+    this.imageInBuffer = false;
+    const a = await this.retrying('Img2Tz', () => this.command(CMD.Img2Tz, [buffer], 'Img2Tz (extract features)'));
+    if (a.code === 0x06 || a.code === 0x07 || a.code === 0x15) {
+      throw new StationError('FP_POOR_IMAGE', `${this.m.label} on ${this.port} could not extract features: ${confirmationText(a.code)}`, {
+        hint: 'clean the sensor and the finger, press flat and try again', details: { confirmation: a.code },
+      });
+    }
+    if (a.code !== 0) throw this.fail('Img2Tz', a.code);
+  }
+
+  protected enrollSteps(): number {
+    return 2;
+  }
+
+  protected async enrollBegin(_id: number): Promise<void> {
+    this.imageInBuffer = false;
+  }
+
+  protected async enrollStep(id: number, step: number): Promise<void> {
+    await this.toCharBuffer(step === 1 ? 1 : 2);
+    if (step < 2) return;
+    await this.ok(CMD.RegModel, [], 'RegModel').catch((e: StationError) => {
+      if ((e.details as { confirmation?: number } | undefined)?.confirmation === 0x0a) {
+        throw new StationError('FP_ENROLL_MISMATCH', `the two placements did not match on ${this.port}`, { hint: 'use the same finger both times, placed the same way' });
+      }
+      throw e;
+    });
+    await this.ok(CMD.Store, [1, id >> 8, id & 0xff], `Store (id ${id})`);
+  }
+
+  protected async doIdentify(): Promise<IdentifyResult | null> {
+    await this.toCharBuffer(1);
+    const cap = this.infoCache?.capacity ?? this.m.capacity;
+    const a = await this.retrying('Search', () => this.command(CMD.Search, [1, 0, 0, cap >> 8, cap & 0xff], 'Search'));
+    if (a.code === 0x09) return null;
+    if (a.code !== 0) throw this.fail('Search', a.code);
+    return { id: a.results.readUInt16BE(0), score: a.results.readUInt16BE(2) };
+  }
+
+    protected async doClearTemplates(): Promise<void> {
     await this.ok(CMD.Empty, [], 'Empty');
   }
 

@@ -54,6 +54,12 @@ export interface CaptureOptions extends WaitOptions {
   waitForFinger?: boolean;
 }
 
+export interface IdentifyResult {
+  id: number;
+  /** Match score where the module reports one (R30x). */
+  score?: number;
+}
+
 export type LedMode = 'on' | 'off' | 'breathe' | 'flash';
 export type LedColour = 'red' | 'blue' | 'purple' | 'green' | 'yellow' | 'cyan' | 'white';
 
@@ -125,6 +131,13 @@ export interface FingerprintScanner extends EventEmitter {
   captureImage(opts?: CaptureOptions): Promise<CapturedImage>;
   led(mode: LedMode, colour?: LedColour): Promise<void>;
   templateCount(): Promise<number>;
+  /**
+   * Store a template of the finger on the sensor in the module's library under `id`: the finger
+   * is placed, lifted and placed again (R30x twice, GT-521 three times), as the module requires.
+   */
+  enroll(id: number, opts?: WaitOptions): Promise<void>;
+  /** 1:N search of the finger on the sensor in the module's library; null when not found. */
+  identify(opts?: WaitOptions): Promise<IdentifyResult | null>;
   deleteTemplates(id: number, count?: number): Promise<void>;
   clearTemplates(): Promise<void>;
   /** Move to a faster (or slower) line speed with verification. */

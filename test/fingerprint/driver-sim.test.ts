@@ -318,6 +318,32 @@ describe('GT-521 specifics', () => {
   });
 });
 
+describe.each([['r307'], ['as608'], ['gt521f52']] as const)('%s template operations', (model) => {
+  it('enrolls hands-free, identifies the same finger, not another, deletes', async () => {
+    await withSim({ model, image: 'good' }, async (sim, sc) => {
+      await sc.open();
+      await sc.enroll(5, { timeoutMs: 10000 });
+      expect(await sc.templateCount()).toBe(1);
+      expect(await sc.identify({ timeoutMs: 10000 })).toMatchObject({ id: 5 });
+      await sc.waitForFingerRemoved({ timeoutMs: 10000 });
+      sim.placeFinger('good', 'someone else');
+      expect(await sc.identify({ timeoutMs: 10000 })).toBeNull();
+      await sc.deleteTemplates(5);
+      expect(await sc.templateCount()).toBe(0);
+      expect((await rejectionOf(sc.enroll(MODEL_TABLE[model].capacity))).code).toBe('FP_BAD_ID');
+    });
+  });
+
+  it('a smudged finger cannot be enrolled: a clear error', async () => {
+    await withSim({ model, image: 'smudged' }, async (_sim, sc) => {
+      await sc.open();
+      const err = await rejectionOf(sc.enroll(1, { timeoutMs: 10000 }));
+      expect(err.code).toBe('FP_POOR_IMAGE');
+      expect(await sc.templateCount()).toBe(0);
+    });
+  });
+});
+
 describe('simulator prerequisites', () => {
   it('without socat the simulator fails with a message naming the package', async () => {
     const before = readdirSync(tmpdir());

@@ -3,6 +3,7 @@
  * line-speed emulation (a module at another speed than the host sees garbage), pacing at the
  * configured baud, fault injection and the finger on the sensor.
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,12 +261,27 @@ export abstract class SimDevice {
   }
 
   // ---- the finger
-  placeFinger(kind?: FingerImageKind): void {
+  placeFinger(kind?: FingerImageKind, who = 'applicant'): void {
     this.finger = kind ?? this.nextImageKind();
+    this.fingerWho = who;
     this.autoState = 'present';
+  }
+  /** Whose finger is on the sensor: templates of the same finger match, others do not. */
+  protected fingerWho = 'applicant';
+
+  /** The template the module would extract: the same finger gives the same template. */
+  protected templateFor(size: number): Buffer {
+    const out = Buffer.alloc(size);
+    let h = createHash('sha256').update(`finger:${this.fingerWho}`).digest();
+    for (let off = 0; off < size; off += h.length) {
+      h.copy(out, off, 0, Math.min(h.length, size - off));
+      h = createHash('sha256').update(h).digest();
+    }
+    return out;
   }
   removeFinger(): void {
     this.finger = null;
+    this.fingerWho = 'applicant';
     this.autoState = 'away';
   }
   private nextImageKind(): FingerImageKind {
@@ -298,7 +314,7 @@ export abstract class SimDevice {
     }
   }
 
-  /** The host read the image: a hands-free finger lifts at the next poll. */
+  /** The host used the image (read it, or made a template): a hands-free finger lifts at the next poll. */
   protected imageTaken(): void {
     if (this.autoFinger && this.autoState === 'present') this.autoState = 'lifting';
   }

@@ -1,7 +1,6 @@
 /**
  * GT-521F32 / GT-521F52 emulated byte for byte.
  */
-import { createHash } from 'node:crypto';
 import { GT, GT_ACK, GtParser, encodeGtAck, encodeGtData, encodeGtNack, type GtFrame } from '../gt-codec';
 import { SimDevice, type SimDeviceOptions } from './device';
 
@@ -146,7 +145,8 @@ export class GtSim extends SimDevice {
         if (!this.image) return this.nack(0x100f);
         if (this.quality < 30) return this.nack(0x100c);
         await this.ack(0);
-        return this.data(template(this.image));
+        this.imageTaken();
+        return this.data(this.templateFor(TEMPLATE));
       }
       case GT.EnrollStart:
         if (p !== -1 && (p < 0 || p >= cap)) return this.nack(0x1003);
@@ -163,8 +163,12 @@ export class GtSim extends SimDevice {
         if (!this.image) return this.nack(0x100c);
         if (this.quality < 30) return this.nack(0x100c);
         this.enrollStep = step;
-        if (step < 3) return this.ack(0);
-        const t = template(this.image);
+        if (step < 3) {
+          this.imageTaken();
+          return this.ack(0);
+        }
+        const t = this.templateFor(TEMPLATE);
+        this.imageTaken();
         const id = this.enrollId;
         this.enrollId = null;
         if (id === -1) {
@@ -185,12 +189,14 @@ export class GtSim extends SimDevice {
       case GT.Verify: {
         const t = this.library.get(p);
         if (!t) return this.nack(0x1004);
-        return this.image && template(this.image).equals(t) ? this.ack(0) : this.nack(0x1007);
+        this.imageTaken();
+        return this.image && this.templateFor(TEMPLATE).equals(t) ? this.ack(0) : this.nack(0x1007);
       }
       case GT.Identify: {
         if (this.library.size === 0) return this.nack(0x100a);
         if (!this.image) return this.nack(0x1008);
-        const t = template(this.image);
+        const t = this.templateFor(TEMPLATE);
+        this.imageTaken();
         for (const [id, tpl] of this.library) if (tpl.equals(t)) return this.ack(id);
         return this.nack(0x1008);
       }
@@ -221,12 +227,3 @@ export class GtSim extends SimDevice {
   }
 }
 
-function template(img: Buffer): Buffer {
-  const out = Buffer.alloc(TEMPLATE);
-  let h = createHash('sha256').update(img).digest();
-  for (let off = 0; off < TEMPLATE; off += h.length) {
-    h.copy(out, off, 0, Math.min(h.length, TEMPLATE - off));
-    h = createHash('sha256').update(h).digest();
-  }
-  return out;
-}

@@ -25,7 +25,8 @@ export interface SimulatorHandle {
   readonly baud: number;
   /** Mutable fault switches. */
   faults: SimFaults;
-  placeFinger(kind?: FingerImageKind): void;
+  /** Put a finger on the sensor; `who` identifies the finger (same finger → matching templates). */
+  placeFinger(kind?: FingerImageKind, who?: string): void;
   removeFinger(): void;
   /** Power off / pull the cable: the pty closes, the host sees a disconnect. */
   unplug(): Promise<void>;
@@ -58,7 +59,7 @@ export async function startSimulator(opts: SimulatorOptions): Promise<SimulatorH
     set faults(f: SimFaults) {
       dev.faults = f;
     },
-    placeFinger: (k) => dev.placeFinger(k),
+    placeFinger: (k, who) => dev.placeFinger(k, who),
     removeFinger: () => dev.removeFinger(),
     unplug: () => dev.unplug(),
     replug: () => dev.replug(),

@@ -1,7 +1,7 @@
 /**
  * R30x-family module emulated byte for byte: R307, R503, AS608, ZFM-20.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { pack4 } from '../image';
 import { CMD, DEFAULT_ADDRESS, PID, R30xParser, encodeAck, encodeR30x, encodeSysParams, type R30xFrame } from '../r30x-codec';
 import { SimDevice, type SimDeviceOptions } from './device';
@@ -128,12 +128,12 @@ export class R30xSim extends SimDevice {
         if (!this.image) return this.ack(0x15);
         if (this.quality < 30) return this.ack(0x07);
         const b = args[0] === 2 ? 1 : 0;
-        this.char[b] = templateOf(this.image, this.m.templateBytes);
+        this.char[b] = this.templateFor(this.m.templateBytes);
+        this.imageTaken();
         return this.ack(0);
       }
       case CMD.RegModel: {
-        if (!this.char[0] || !this.char[1]) return this.ack(0x0a);
-        this.char[0] = this.char[1] = templateOf(Buffer.concat([this.char[0], this.char[1]]), this.m.templateBytes);
+        if (!this.char[0] || !this.char[1] || !this.char[0].equals(this.char[1])) return this.ack(0x0a); // two different fingers
         return this.ack(0);
       }
       case CMD.Store: {
@@ -291,12 +291,3 @@ export class R30xSim extends SimDevice {
   }
 }
 
-function templateOf(seed: Buffer, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  let h = createHash('sha256').update(seed).digest();
-  for (let off = 0; off < size; off += h.length) {
-    h.copy(out, off, 0, Math.min(h.length, size - off));
-    h = createHash('sha256').update(h).digest();
-  }
-  return out;
-}
