@@ -164,8 +164,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       const body: ReceiptBody = { type: 'receipt', stationId, batchId: h.batchId, batchHash: hash, results: outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) })), at: Date.now(), worker: workerId };
       return { receiptText: encodeSigned(signMessage(body, receiptKey)).toString('utf8'), batchHash: hash };
     }, order);
-    // Committed: now the receipt may go out.
-    await publish(t.receipt(stationId), Buffer.from(receiptText, 'utf8'));
+    // Committed: now the receipt may go out. Not awaited: its PUBACK is read by the same packet loop
+    // this handler is holding (see handleMessage below); a lost receipt is answered again on resend.
+    publish(t.receipt(stationId), Buffer.from(receiptText, 'utf8')).catch((e: Error) => log.info({ stationId, batchId: h.batchId, err: e.message }, 'receipt publish failed; the station will resend'));
     const sizes = new Map(h.records.map((r) => [r.id, r.len]));
     for (const x of outcomes) {
       const ev: StoredRecordEvent = { stationId, recordId: x.recordId, sha256: x.sha256, size: sizes.get(x.recordId) ?? 0, batchId: h.batchId, status: x.status, ...(x.reason ? { reason: x.reason } : {}) };
@@ -279,7 +280,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       }
     }
     const body: AuditAckBody = { type: 'audit-ack', stationId, seq: newHead.seq, hash: newHead.hash, ...(error ? { error } : {}), at: Date.now() };
-    await publish(t.receipt(stationId), encodeSigned(signMessage(body, receiptKey)));
+    publish(t.receipt(stationId), encodeSigned(signMessage(body, receiptKey))).catch((e: Error) => log.info({ stationId, err: e.message }, 'audit ack publish failed'));
     events.emit('audit', { stationId, head: newHead, error });
   };
 
@@ -295,11 +296,16 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     events.emit('command-result', v.body);
   };
 
-  // Serialise batch handling per worker: SQLite writes are serial anyway and order keeps receipts prompt.
+  // Serialise handling per worker (SQLite writes are serial anyway). mqtt.js hands us one incoming
+  // PUBLISH at a time and sends its PUBACK (and reads the next packet) only when we call back, so a
+  // slow database slows the broker's delivery to this worker instead of piling messages up in memory.
   let chain: Promise<void> = Promise.resolve();
-  client.on('message', (topic, payload) => {
+  const origHandle = client.handleMessage.bind(client);
+  client.handleMessage = (packet, callback) => {
+    const topic = packet.topic;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const p = t.parse(topic);
-    if (!p) { log.debug({ topic }, 'message on unexpected topic dropped'); return; }
+    if (!p) { log.debug({ topic }, 'message on unexpected topic dropped'); origHandle(packet, callback); return; }
     const run = async (): Promise<void> => {
       try {
         switch (p.leaf) {
@@ -315,8 +321,8 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
         log.warn({ topic, err: e instanceof FrameError ? e.message : e }, 'message could not be handled; dropped');
       }
     };
-    chain = chain.then(run);
-  });
+    chain = chain.then(run).then(() => callback());
+  };
 
   client.on('connect', () => {
     isConnected = true;

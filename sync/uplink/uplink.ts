@@ -678,7 +678,8 @@ export class Uplink extends EventEmitter {
 
   private async pumpOnce(): Promise<void> {
     if (!this.connected || this.stopping) return;
-    if (this.paused() && !this.forceOnce) { this.schedule(this.nextDue()); return; }
+    // Paused: nothing is scheduled; the ingest flag coming back (or sync-now) kicks the pump.
+    if (this.paused() && !this.forceOnce) { this.schedule(Infinity); return; }
     const force = this.forceOnce;
     this.forceOnce = false;
     // 1) resend due in-flight batches, oldest first
@@ -711,10 +712,21 @@ export class Uplink extends EventEmitter {
     this.schedule(this.nextDue());
   }
 
+  /**
+   * When the pump must run again by itself. With the window full only a batch
+   * awaiting its receipt can time out and free a slot (a receipt kicks the pump
+   * anyway); otherwise the earliest due resend.
+   */
   private nextDue(): number {
+    const now = Date.now();
+    const windowFull = this.awaitingCount() >= this.o.maxInFlightBatches;
     let t = Infinity;
-    for (const p of this.pending.values()) if (!p.sending) t = Math.min(t, p.dueAt);
-    if (this.auditInFlight) t = Math.min(t, this.auditInFlight.dueAt);
+    for (const p of this.pending.values()) {
+      if (p.sending) continue;
+      if (windowFull && !(p.sentAt !== null && p.dueAt > now)) continue;
+      t = Math.min(t, p.dueAt);
+    }
+    if (this.auditInFlight) t = Math.min(t, Math.max(this.auditInFlight.dueAt, now + 100));
     return t;
   }
 
