@@ -98,6 +98,7 @@ export const configSchema = {
             model: { enum: [...FINGERPRINT_MODELS], default: 'r307', description: 'Scanner model; selects the protocol family and per-model tables.' },
             port: { type: 'string', default: '/dev/serial0', description: 'Serial device. Prefer the stable udev name /dev/enroll-fingerprint or /dev/serial/by-id/….' },
             baud: { type: 'integer', enum: [...new Set([...R30X_BAUDS, ...GT_BAUDS])], default: 57600, description: 'Line speed the module is set to (R30x default 57600, GT-521Fxx default 9600).' },
+            password: { type: 'integer', minimum: 0, maximum: 4294967295, default: 0, 'x-secret': true, description: 'R30x module password (VfyPwd), when one was set with SetPwd; 0 = the factory default.' },
             upgradeBaud: { type: ['integer', 'null'], default: null, description: 'Optionally move the module to this faster baud after verifying it; falls back on checksum errors.' },
             qualityThreshold: { type: 'integer', minimum: 0, maximum: 100, default: 40, description: 'Minimum quality score (0–100) for a capture to be accepted without retry.' },
             maxAttempts: { type: 'integer', minimum: 1, maximum: 10, default: 3, description: 'Capture attempts per finger before the officer must record an exception.' },
@@ -222,7 +223,7 @@ export interface Config {
   log: { level: (typeof LOG_LEVELS)[number] };
   kiosk: { port: number; language: 'vi' | 'en'; idleLogoutSeconds: number };
   devices: {
-    fingerprint: { simulated: boolean; model: FingerprintModel; port: string; baud: number; upgradeBaud: number | null; qualityThreshold: number; maxAttempts: number; positions: number[] };
+    fingerprint: { simulated: boolean; model: FingerprintModel; port: string; baud: number; password: number; upgradeBaud: number | null; qualityThreshold: number; maxAttempts: number; positions: number[] };
     camera: { simulated: boolean; backend: (typeof CAMERA_BACKENDS)[number]; device: string; timeoutMs: number; portraitWidth: number; portraitHeight: number; maxJpegBytes: number };
     card: { simulated: boolean; reader: string; cscaDir: string | null };
     gpio: { simulated: boolean; lineBase: 'auto' | number; pins: Pins };

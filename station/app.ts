@@ -160,8 +160,9 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       parts.fingerprintSim = await startSimulator({ model: fp.model, logger: log.child({ component: 'fingerprint-sim' }), ...overrides.fingerprintSim });
       port = parts.fingerprintSim.path;
     }
-    const scanner = createScanner({ model: fp.model, port, baud: fp.simulated ? undefined : fp.baud, logger: log.child({ component: 'fingerprint' }) });
+    const scanner = createScanner({ model: fp.model, port, baud: fp.simulated ? undefined : fp.baud, password: fp.password, logger: log.child({ component: 'fingerprint' }) });
     scanner.on('disconnected', () => setDevice('fingerprint', 'error', `scanner on ${port} disconnected`));
+    scanner.on('reconnected', () => setDevice('fingerprint', fp.simulated ? 'simulated' : 'ready', `${fp.model} on ${port}`));
     parts.scanner = scanner;
     try {
       const info = await scanner.open();

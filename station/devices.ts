@@ -38,7 +38,7 @@ export async function probeDevices(config: Config, timeoutMs: number): Promise<C
 
   if (d.fingerprint.simulated) out.push({ check: 'fingerprint', status: 'skip', message: 'simulated (devices.fingerprint.simulated: true)' });
   else {
-    const scanner = createScanner({ model: d.fingerprint.model, port: d.fingerprint.port, baud: d.fingerprint.baud, logger: log });
+    const scanner = createScanner({ model: d.fingerprint.model, port: d.fingerprint.port, baud: d.fingerprint.baud, password: d.fingerprint.password, logger: log });
     try {
       const info = await withTimeout(`fingerprint scanner on ${d.fingerprint.port}`, timeoutMs, () => scanner.open());
       out.push({ check: 'fingerprint', status: 'ok', message: `${d.fingerprint.model} on ${d.fingerprint.port} answered`, details: info as unknown as Record<string, unknown> });

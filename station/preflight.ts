@@ -5,6 +5,7 @@
 import { accessSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
 import type { Config } from '../config';
 import { StationError } from '../drivers/common/errors';
+import { modelInfo } from '../drivers/fingerprint/models';
 
 export interface Problem {
   key: string;
@@ -56,6 +57,10 @@ export function checkDevicePaths(config: Config): Problem[] {
       message: `fingerprint scanner port ${fp.port} does not exist`,
       hint: 'Plug the scanner in and check `ls -l /dev/serial/by-id/ /dev/enroll-*`, fix devices.fingerprint.port, or set devices.fingerprint.simulated: true.',
     });
+  }
+  const m = modelInfo(fp.model);
+  if (!fp.simulated && !m.bauds.includes(fp.baud)) {
+    problems.push({ key: 'devices.fingerprint.baud', message: `${fp.baud} baud is not a speed the ${m.label} supports`, hint: `Use one of ${m.bauds.join(', ')} (the module's factory speed is ${m.defaultBaud}).` });
   }
   const cam = config.devices.camera;
   if (!cam.simulated && cam.backend === 'v4l2' && !existsSync(cam.device)) {

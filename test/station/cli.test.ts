@@ -118,7 +118,7 @@ describe('station CLI', () => {
   });
 
   it('run refuses to start (exit 2) with a wrong-permission data dir or a missing device, naming the path and the fix', async () => {
-    const c = tempConfig('devices:\n  fingerprint: { port: /dev/does-not-exist-fp }\n  camera: { simulated: true }\n  card: { simulated: true }\n  gpio: { simulated: true }\n');
+    const c = tempConfig('devices:\n  fingerprint: { port: /dev/does-not-exist-fp, model: r503, baud: 28800 }\n  camera: { simulated: true }\n  card: { simulated: true }\n  gpio: { simulated: true }\n');
     const hqDir = join(c.dir, 'hq');
     writeHqKeys(hqDir, await generateHqKeys());
     const p = await runCli(['provision', '--hq-public', join(hqDir, 'hq-public.json'), '--config', c.file]);
@@ -129,6 +129,7 @@ describe('station CLI', () => {
     expect(r.stderr).toContain(`data directory ${c.dataDir} has mode 0777`);
     expect(r.stderr).toContain(`chmod 0700 ${c.dataDir}`);
     expect(r.stderr).toContain('fingerprint scanner port /dev/does-not-exist-fp does not exist');
+    expect(r.stderr).toMatch(/devices\.fingerprint\.baud: 28800 baud is not a speed the R503 supports/);
     expect(hasStackTrace(r.stderr)).toBe(false);
   });
 });
