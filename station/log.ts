@@ -36,6 +36,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
   };
   const pretty = opts.pretty ?? (opts.destination === undefined && process.stdout.isTTY === true);
   if (pretty) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, only when needed
     const pinoPretty = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
     return pino(options, pinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }

@@ -20,6 +20,7 @@ export function register(program: Command): void {
     .option('--data <dir>', 'keep demo data in this directory instead of a fresh temporary one')
     .action(action(async (opts: { port?: string; brokerPort?: string; data?: string }, cmd: Command) => {
       // loaded only for the demo: keeps the embedded broker and headquarters out of `run`
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, only when needed
       const { runDemo } = require('../demo') as typeof import('../demo');
       return runDemo({ kioskPort: opts.port, brokerPort: opts.brokerPort, dataDir: opts.data, debug: Boolean(globalOpts(cmd).debug) });
     }));

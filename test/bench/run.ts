@@ -20,6 +20,7 @@ async function main(): Promise<void> {
   let failed = false;
   for (const n of names) {
     console.error(`# bench ${n}`);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, only when needed
     const mod = require(join(dir, `${n}.bench.ts`)) as { run: () => Promise<void> };
     try {
       await mod.run();
