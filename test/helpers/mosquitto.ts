@@ -4,13 +4,14 @@
  * persistence file; can be stopped gracefully (SIGTERM: persistence is written)
  * or killed with SIGKILL (only what autosave already wrote survives).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
+export const MOSQUITTO_PASSWD_BIN = process.env.MOSQUITTO_PASSWD_BIN ?? '/usr/bin/mosquitto_passwd';
 
 export interface MosquittoOptions {
   /** Broker max_packet_size (announced in the MQTT 5 CONNACK). */
@@ -19,6 +20,8 @@ export interface MosquittoOptions {
   autosaveInterval?: number;
   /** Extra config lines. */
   extra?: string[];
+  /** Username → password; when given, anonymous clients are refused (mosquitto_passwd writes the file). */
+  users?: Record<string, string>;
 }
 
 export async function freePort(): Promise<number> {
@@ -60,8 +63,11 @@ export class Mosquitto {
   private writeConfig(): string {
     const conf = join(this.dir, 'mosquitto.conf');
     const lines = [
+      // Started as root, Mosquitto drops to the "mosquitto" user and then cannot write its
+      // persistence file or read the password file in our private temp dir: stay as we are.
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       `listener ${this.port} 127.0.0.1`,
-      'allow_anonymous true',
+      ...(this.opts.users ? ['allow_anonymous false', `password_file ${join(this.dir, 'passwd')}`] : ['allow_anonymous true']),
       'persistence true',
       `persistence_location ${this.dir}/`,
       'persistence_file mosquitto.db',
@@ -76,6 +82,14 @@ export class Mosquitto {
       ...(this.opts.extra ?? []),
     ];
     writeFileSync(conf, `${lines.join('\n')}\n`);
+    if (this.opts.users) {
+      const pw = join(this.dir, 'passwd');
+      writeFileSync(pw, '');
+      for (const [u, p] of Object.entries(this.opts.users)) {
+        const r = spawnSync(MOSQUITTO_PASSWD_BIN, ['-b', pw, u, p], { encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+      }
+    }
     return conf;
   }
 
