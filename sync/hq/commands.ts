@@ -1,6 +1,7 @@
 /** Headquarters side of signed commands: sign with the ops key, publish, wait for the station's signed answer. */
 import type { KeyObject } from 'node:crypto';
-import mqtt, { type IClientOptions } from 'mqtt';
+import type { IClientOptions } from 'mqtt';
+import { connectOnce } from './fleet';
 import { makeTopics, type CommandBody, type CommandName, type CommandResultBody } from '../topics';
 import { signCommand } from '../commands';
 import { encodeSigned, TrustedKeys, verifySigned } from '../uplink/signed';
@@ -36,7 +37,7 @@ export async function sendCommand(o: SendCommandOptions): Promise<SendCommandRes
   o.store?.recordCommand(body);
   const keys = o.store ? o.store.stationKeys(o.target) : [];
   const trusted = new TrustedKeys(keys);
-  const client = await mqtt.connectAsync(o.brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.mqtt ?? {}) });
+  const client = await connectOnce(o.brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.mqtt ?? {}) });
   try {
     let resolveAnswer: (r: { body: CommandResultBody; verified: boolean }) => void = () => undefined;
     const answered = new Promise<{ body: CommandResultBody; verified: boolean }>((r) => { resolveAnswer = r; });

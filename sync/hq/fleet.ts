@@ -2,7 +2,22 @@
  * The fleet at a glance: retained status + health from the broker, merged with
  * the registry and what headquarters stored (last receipt).
  */
-import mqtt, { type IClientOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { StationError } from '../../config/errors';
+
+/** One connection attempt; a failure is a StationError naming the broker and the reason. */
+export async function connectOnce(url: string, opts: IClientOptions): Promise<MqttClient> {
+  try {
+    return await mqtt.connectAsync(url, opts);
+  } catch (e) {
+    const err = e as { code?: unknown; message?: string };
+    const why = typeof err.code === 'number' ? `refused with reason code 0x${err.code.toString(16)} (${err.message ?? ''})` : `${String(err.code ?? '')} ${err.message ?? ''}`.trim();
+    throw new StationError('HQ_BROKER_UNREACHABLE', `cannot connect to the MQTT broker ${url}: ${why}`, {
+      hint: 'check --broker (or HQ_BROKER_URL), the credentials/certificates, and that the broker is running',
+      cause: e,
+    });
+  }
+}
 import { makeTopics, type HealthPayload, type StatusPayload } from '../topics';
 import type { HqStore } from './store';
 
@@ -55,7 +70,7 @@ export async function collectRetained(o: CollectOptions): Promise<{ status: Map<
   const t = makeTopics(o.topicPrefix);
   const status = new Map<string, StatusPayload>();
   const health = new Map<string, HealthPayload>();
-  const client = await mqtt.connectAsync(o.brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.mqtt ?? {}) });
+  const client = await connectOnce(o.brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.mqtt ?? {}) });
   try {
     let last = Date.now();
     client.on('message', (topic, payload) => {

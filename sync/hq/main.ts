@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from
 import { join, resolve, dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import pino from 'pino';
-import { StationError, UsageError } from '../../drivers/common/errors';
+import { StationError, UsageError } from '../../config/errors';
 import { generateHqKeys, writeHqKeys, loadHqPrivateKeys, openEnvelope, HQ_PUBLIC_FILE } from '../wire';
 import { COMMAND_NAMES, type CommandName } from '../topics';
 import { isValidStationId } from '../topics';

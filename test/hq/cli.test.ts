@@ -172,6 +172,7 @@ describe('hq command-line tool', () => {
 
     // open
     const op = await hq([...g(), 'open', r1.recordId, '--reason', 'court order 12', '--operator', 'auditor', '--json']);
+    expect(op.err).toBe('');
     expect(op.code).toBe(0);
     expect(JSON.parse(op.out)).toMatchObject({ recordId: r1.recordId, stationId: 'ST-CLI-1', details: { surname: 'TEST' } });
     const log = ingest.db.prepare('SELECT operator, reason FROM record_openings WHERE record_id = ?').all(r1.recordId);
