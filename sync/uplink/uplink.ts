@@ -682,6 +682,7 @@ export class Uplink extends EventEmitter {
     if (this.paused() && !this.forceOnce) { this.schedule(Infinity); return; }
     const force = this.forceOnce;
     this.forceOnce = false;
+    let retryAt = Infinity;
     // 1) resend due in-flight batches, oldest first
     for (const p of [...this.pending.values()].sort((a, b) => a.batch.createdAt - b.batch.createdAt)) {
       if (!this.connected || this.stopping) return;
@@ -700,7 +701,7 @@ export class Uplink extends EventEmitter {
       } catch (e) {
         this.log.error({ err: e }, 'vault could not open a batch (tampered row?); will retry');
         this.emit('outbox-error', e);
-        this.schedule(Date.now() + 30_000);
+        retryAt = Date.now() + Math.min(30_000, this.o.receiptTimeoutMs);
         break;
       }
       if (!b) break;
@@ -709,7 +710,7 @@ export class Uplink extends EventEmitter {
       await this.send(p);
     }
     if (force || !this.paused()) await this.sendAudit();
-    this.schedule(this.nextDue());
+    this.schedule(Math.min(this.nextDue(), retryAt));
   }
 
   /**

@@ -213,4 +213,23 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await waitFor(() => ob.acked() === ids.length, 30_000, 'all acknowledged');
     invariant(f, ob, hq, ids);
   });
+
+  it('a vault error while opening a batch is logged and retried, never crashes the uplink', async () => {
+    const { broker, f, ob } = await env('st-vault-err');
+    const hq = await hqOn(broker, f);
+    const ids = await ob.sealN(6, 1_000);
+    const real = ob.openBatch.bind(ob);
+    let failures = 2;
+    ob.openBatch = (n: number, b: number) => {
+      if (failures > 0) { failures--; throw new Error('simulated vault failure'); }
+      return real(n, b);
+    };
+    const up = uplinkOn(broker, f, ob, { receiptTimeoutMs: 300 });
+    const errors: unknown[] = [];
+    up.on('outbox-error', (e) => errors.push(e));
+    await up.start();
+    await waitFor(() => ob.acked() === ids.length, 30_000, 'all acknowledged after vault errors');
+    expect(errors).toHaveLength(2);
+    invariant(f, ob, hq, ids);
+  });
 });
