@@ -36,7 +36,7 @@ import { STATION_ID_RE, type EnrollmentRecord } from '../../sync/wire/record';
 import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
 import { diskSpace, type DiskSpace } from './disk';
 import { currentVersion, migrate, SCHEMA_VERSION } from './schema';
-import { SealWriter } from './writer';
+import { LazySealWriter } from './writer';
 
 export const VAULT_DIR = 'vault';
 export const VAULT_FILE = 'vault.db';
@@ -193,7 +193,7 @@ export class Vault implements Outbox {
   private hq: HqPublicIdentity | null;
   private readonly hqError: StationError | null;
   private sealer: Sealer | null = null;
-  private writer: SealWriter | null = null;
+  private writer: LazySealWriter | null = null;
   private readonly stmts = new Map<string, Database.Statement>();
   private lastDiskAlertAt = 0;
   private closed = false;
@@ -291,12 +291,8 @@ export class Vault implements Outbox {
       vault.alert({ code: 'VAULT_HQ_KEY', message: hqError.message });
     }
     vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
-    try {
-      vault.writer = await SealWriter.start(path, opts.stationId, vault.signing.privateKey);
-    } catch (e) {
-      db.close();
-      throw e;
-    }
+    // The writer thread starts with the first seal and stops when idle (see LazySealWriter).
+    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing.privateKey);
     return vault;
   }
 
@@ -653,7 +649,7 @@ export class Vault implements Outbox {
     if (this.closed) throw new StationError('VAULT_CLOSED', 'the vault is closed');
   }
 
-  private writerOrThrow(): SealWriter {
+  private writerOrThrow(): LazySealWriter {
     if (!this.writer) throw new StationError('VAULT_CLOSED', 'the vault is closed');
     return this.writer;
   }

@@ -204,3 +204,101 @@ export class SealWriter {
     await this.worker.terminate().catch(() => {});
   }
 }
+
+/**
+ * The writer thread on demand: started by the first write, stopped again after
+ * `idleMs` without writes. A booth seals a record every few minutes, and an idle
+ * worker isolate costs ~14 MB of RSS on a 1–4 GB board for nothing.
+ * Key changes and PRAGMAs are remembered and replayed on the next start.
+ */
+export class LazySealWriter {
+  private current: Promise<SealWriter> | null = null;
+  private inUse = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private key: KeyObject;
+  private readonly pragmas: string[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly dbPath: string,
+    private readonly stationId: string,
+    key: KeyObject,
+    private readonly idleMs = 30_000,
+  ) {
+    this.key = key;
+  }
+
+  /** True while a writer thread exists (tests, diagnostics). */
+  get running(): boolean {
+    return this.current !== null;
+  }
+
+  private async acquire(): Promise<SealWriter> {
+    if (this.closed) throw new StationError('VAULT_CLOSED', 'the vault is closed');
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+    this.inUse++;
+    if (!this.current) {
+      const starting = SealWriter.start(this.dbPath, this.stationId, this.key).then(async (w) => {
+        for (const sql of this.pragmas) await w.pragma(sql);
+        return w;
+      });
+      this.current = starting;
+      starting.catch(() => {
+        if (this.current === starting) this.current = null;
+      });
+    }
+    try {
+      return await this.current;
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+  }
+
+  private release(): void {
+    this.inUse--;
+    if (this.inUse > 0 || this.closed || !this.current) return;
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const w = this.current;
+      if (this.inUse > 0 || !w) return;
+      this.current = null;
+      void w.then((x) => x.close()).catch(() => undefined);
+    }, this.idleMs);
+    this.idleTimer.unref();
+  }
+
+  private async run<T>(fn: (w: SealWriter) => Promise<T>): Promise<T> {
+    const w = await this.acquire();
+    try {
+      return await fn(w);
+    } finally {
+      this.release();
+    }
+  }
+
+  store(req: StoreRequest): Promise<void> {
+    return this.run((w) => w.store(req));
+  }
+
+  useKey(key: KeyObject): void {
+    this.key = key;
+    if (this.current) void this.current.then((w) => w.useKey(key)).catch(() => undefined);
+  }
+
+  pragma(sql: string): Promise<void> {
+    this.pragmas.push(sql);
+    return this.run((w) => w.pragma(sql));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    const w = this.current;
+    this.current = null;
+    if (w) await (await w.catch(() => null))?.close();
+  }
+}

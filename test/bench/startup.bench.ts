@@ -11,6 +11,14 @@ import { join } from 'node:path';
 import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
 
 const ROOT = join(__dirname, '..', '..');
+
+/** The node flags the systemd unit starts the daemon with: measure the daemon as deployed. */
+function unitNodeFlags(): string[] {
+  const unit = readFileSync(join(ROOT, 'systemd', 'enroll-station.service'), 'utf8');
+  const line = unit.split('\n').find((l) => l.startsWith('ExecStart=')) ?? '';
+  const argv = line.replace(/^ExecStart=/, '').trim().split(/\s+/);
+  return argv.slice(1).filter((a, i, all) => a.startsWith('--') && all.slice(0, i).every((x) => x.startsWith('--')));
+}
 const MAIN = join(ROOT, 'dist', 'station', 'cli', 'main.js');
 
 function rssMb(pid: number): number {
@@ -87,6 +95,8 @@ export async function run(): Promise<void> {
   const bareFile = join(dir, 'bare.js');
   writeFileSync(bareFile, BARE);
 
+  const flags = unitNodeFlags();
+  console.error(`daemon node flags (from systemd/enroll-station.service): ${flags.join(' ') || '(none)'}`);
   const runs = 5;
   const daemonMs: number[] = [];
   const bareMs: number[] = [];
@@ -94,12 +104,12 @@ export async function run(): Promise<void> {
     const b = await startAndTime([bareFile], { NODE_PATH: join(ROOT, 'node_modules') });
     bareMs.push(b.ms);
     await b.stop();
-    const d = await startAndTime([MAIN, 'run', '--config', cfg], { STATION_PRINT_READY: '1' });
+    const d = await startAndTime([...flags, MAIN, 'run', '--config', cfg], { STATION_PRINT_READY: '1' });
     daemonMs.push(d.ms);
     await d.stop();
   }
   // idle RSS after 10 s, both side by side
-  const d = await startAndTime([MAIN, 'run', '--config', cfg], { STATION_PRINT_READY: '1' });
+  const d = await startAndTime([...flags, MAIN, 'run', '--config', cfg], { STATION_PRINT_READY: '1' });
   const b = await startAndTime([bareFile], { NODE_PATH: join(ROOT, 'node_modules') });
   await new Promise((r) => setTimeout(r, 10_000));
   const daemonRss = rssMb(d.pid);
@@ -121,6 +131,7 @@ export async function run(): Promise<void> {
       goal: 1,
       better: 'lower',
       ratio_is: 'max(readyMs/1000ms, rssMB/100MB)',
+      node_flags: flags.join(' '),
       ready_ms: Math.round(readyMs),
       bare_ready_ms: Math.round(bareReadyMs),
       ready_vs_bare: Number((readyMs / bareReadyMs).toFixed(2)),
