@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, redactConfig, schemaLeaves, validateConfig } from '../../config';
 import { renderReference } from '../../config/gen-docs';
+import { gpioLineBase, gpioLines } from '../../station/gpio-lines';
 
 const minimal = { version: 1, station: { id: 'VN-HN-0001', unit: { code: '00004' } } };
 
@@ -132,8 +133,7 @@ describe('configuration', () => {
 });
 
 describe('GPIO line numbers', () => {
-  it('pins are BCM numbers; lineBase auto adds the SoC chip base (kernel 6.6+), a number is used as given', async () => {
-    const { gpioLines, gpioLineBase } = await import('../../station/gpio-lines');
+  it('pins are BCM numbers; lineBase auto adds the SoC chip base (kernel 6.6+), a number is used as given', () => {
     const { config } = validateConfig(minimal, 'test', { env: {} });
     const pi4 = [{ name: 'gpiochip512', base: 512, ngpio: 58, label: 'pinctrl-bcm2711' }, { name: 'gpiochip570', base: 570, ngpio: 8, label: 'raspberrypi-exp-gpio' }];
     expect(gpioLineBase('auto', pi4)).toBe(512);

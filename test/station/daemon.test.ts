@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -165,7 +165,7 @@ describe('station daemon lifecycle', () => {
     const fake = join(dir, 'fake-notify.sh');
     writeFileSync(fake, `#!/bin/sh\necho "$@" >> ${marker}\n`);
     chmodSync(fake, 0o755);
-    const env = { ...process.env, SYSTEMD_NOTIFY_BIN: fake, STATION_PRINT_READY: '1' };
+    const env: NodeJS.ProcessEnv = { ...process.env, SYSTEMD_NOTIFY_BIN: fake, STATION_PRINT_READY: '1' };
     delete env.NOTIFY_SOCKET;
     const child = spawn(process.execPath, [STATION_JS, 'run', '--config', cfg], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
@@ -190,7 +190,6 @@ describe('station daemon lifecycle', () => {
   it('refuses to start on a corrupt vault: exit 1, says so, leaves the file untouched', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'daemon-'));
     const cfg = await stationConfig(dir, 'mqtt://127.0.0.1:9');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(dir, 'data', 'vault'), { recursive: true, mode: 0o700 });
     const db = join(dir, 'data', 'vault', 'vault.db');
     const garbage = Buffer.from('this is not an sqlite database, but records may be inside'.repeat(100));
