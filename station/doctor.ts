@@ -68,8 +68,21 @@ export async function checkBroker(config: Config, timeoutMs = 5000): Promise<Che
     const timer = setTimeout(() => done({ check: 'broker', status: 'fail', message: `no answer from ${config.headquarters.brokerUrl} within ${timeoutMs} ms`, hint: 'Check the network (mobile data / Wi-Fi), the broker URL and the firewall. The station keeps working offline and uploads later.' }), timeoutMs + 500);
     client.on('connect', () => done({ check: 'broker', status: 'ok', message: `connected to ${config.headquarters.brokerUrl}` }));
     client.on('error', (e: Error & { code?: number | string }) => {
-      const code = e.code !== undefined ? ` (reason code ${e.code})` : '';
-      done({ check: 'broker', status: 'fail', message: `${config.headquarters.brokerUrl} refused or failed the connection: ${e.message}${code}`, hint: 'Check headquarters.username/password or the client certificate, and that headquarters registered this station.' });
+      if (typeof e.code === 'string') {
+        // a network-level failure: nothing answered, the name did not resolve, TLS failed
+        const tls = /CERT|TLS|SSL|self.signed/i.test(`${e.code} ${e.message}`);
+        done({
+          check: 'broker',
+          status: 'fail',
+          message: `cannot reach ${config.headquarters.brokerUrl}: ${e.message}`,
+          hint: tls
+            ? 'The broker\'s certificate was not accepted: check headquarters.caFile and the clock.'
+            : 'Check the network (mobile data / Wi-Fi) and the broker URL; the broker may be down. The station keeps working offline and uploads later.',
+        });
+        return;
+      }
+      const code = e.code !== undefined ? ` (MQTT reason code ${e.code})` : '';
+      done({ check: 'broker', status: 'fail', message: `${config.headquarters.brokerUrl} refused the connection: ${e.message}${code}`, hint: 'Check headquarters.username/password or the client certificate, and that headquarters registered this station.' });
     });
   });
 }
