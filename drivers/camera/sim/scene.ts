@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import type { SimFault } from '../types';
+import { seededRandom } from '../../common/prng';
 
 /**
  * A synthetic portrait scene: a plain backdrop with a light gradient, a person
@@ -21,16 +22,6 @@ export interface SceneOptions {
   orientation?: 1 | 3 | 6 | 8;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rect { x0: number; y0: number; x1: number; y1: number; r: number; g: number; b: number }
 
@@ -38,7 +29,7 @@ interface Rect { x0: number; y0: number; x1: number; y1: number; r: number; g: n
 export function renderSceneRaw(o: SceneOptions): Buffer {
   const { width: W, height: H } = o;
   const fault = o.fault ?? null;
-  const rnd = mulberry32(o.seed ?? 1);
+  const rnd = seededRandom(o.seed ?? 1);
   const out = Buffer.allocUnsafe(W * H * 3);
   const person = fault !== 'empty';
   // Subject centre: off-centre stands far to the side, beyond what cropping can fix.

@@ -3,19 +3,10 @@
  * core, ridge period ~9 px (≈ 0.45 mm at 500 ppi), sensor noise, on a light background
  * (optical sensors show dark ridges). Deterministic for a given seed.
  */
+import { seededRandom } from '../../common/prng';
+
 export type FingerImageKind = 'good' | 'smudged' | 'partial' | 'empty';
 export const FINGER_IMAGE_KINDS: readonly FingerImageKind[] = ['good', 'smudged', 'partial', 'empty'];
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gauss(rnd: () => number): number {
   const u = Math.max(rnd(), 1e-9);
@@ -58,7 +49,7 @@ function boxBlur(src: Float32Array, w: number, h: number, r: number): Float32Arr
 
 /** 8-bit grey image, row-major. */
 export function generateFingerImage(kind: FingerImageKind, width: number, height: number, seed = 1): Buffer {
-  const rnd = mulberry32(seed * 7919 + kind.length);
+  const rnd = seededRandom(seed * 7919 + kind.length);
   const bg = 232;
   const f = new Float32Array(width * height);
   // finger ellipse
