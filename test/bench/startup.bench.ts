@@ -5,10 +5,9 @@
  * Goal: READY ≤ 1 s and RSS ≤ 100 MB. ratio = max(readyMs / 1000, rssMB / 100).
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
+import { provisionedStation } from '../helpers/station';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -73,25 +72,8 @@ process.on('SIGTERM', ()=>process.exit(0));
 
 export async function run(): Promise<void> {
   if (!existsSync(MAIN)) execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
-  const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'));
-  const dataDir = join(dir, 'data');
-  writeHqKeys(join(dir, 'hq'), await generateHqKeys('bench'));
-  const cfg = join(dir, 'config.yaml');
-  writeFileSync(
-    cfg,
-    [
-      'version: 1',
-      'station: { id: BENCH-1, unit: { code: "00001" } }',
-      `dataDir: ${dataDir}`,
-      'log: { level: warn }',
-      'kiosk: { port: 0 }',
-      'devices: { fingerprint: { simulated: true }, camera: { simulated: true }, card: { simulated: true }, gpio: { simulated: true } }',
-      // nothing listens there: the station must be READY offline
-      `headquarters: { brokerUrl: "mqtt://127.0.0.1:9", publicKeyFile: ${join(dir, 'hq', 'hq-public.json')} }`,
-      '',
-    ].join('\n'),
-  );
-  execFileSync(process.execPath, [MAIN, 'provision', '--config', cfg], { stdio: 'ignore' });
+  // nothing listens at the broker address: the station must be READY offline
+  const { dir, file: cfg } = await provisionedStation({ stationId: 'BENCH-1', brokerUrl: 'mqtt://127.0.0.1:9', logLevel: 'warn' });
   const bareFile = join(dir, 'bare.js');
   writeFileSync(bareFile, BARE);
 

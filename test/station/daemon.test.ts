@@ -6,13 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { runCli, STATION_JS, hasStackTrace } from '../helpers/cli';
+import { provisionedStation } from '../helpers/station';
 
 const LISTENER = `
 import socket, sys, os
@@ -72,27 +71,6 @@ async function notifyListener(dir: string): Promise<Listener> {
   return l;
 }
 
-async function stationConfig(dir: string, brokerUrl: string): Promise<string> {
-  writeHqKeys(join(dir, 'hq'), await generateHqKeys('test'));
-  const file = join(dir, 'config.yaml');
-  writeFileSync(
-    file,
-    [
-      'version: 1',
-      'station: { id: ST-DAEMON-1, unit: { code: "00007" } }',
-      `dataDir: ${join(dir, 'data')}`,
-      'log: { level: info }',
-      'kiosk: { port: 0 }',
-      'devices: { fingerprint: { simulated: true }, camera: { simulated: true }, card: { simulated: true }, gpio: { simulated: true } }',
-      `headquarters: { brokerUrl: "${brokerUrl}", publicKeyFile: ${join(dir, 'hq', 'hq-public.json')} }`,
-      '',
-    ].join('\n'),
-  );
-  const p = await runCli(['provision', '--config', file]);
-  expect(p.code, p.stderr).toBe(0);
-  return file;
-}
-
 function exitOf(child: ChildProcess, timeoutMs = 30_000): Promise<number | null> {
   return new Promise((resolve, reject) => {
     if (child.exitCode !== null) return resolve(child.exitCode);
@@ -117,8 +95,7 @@ describe('station daemon lifecycle', () => {
   });
 
   it('notifies READY, pings the watchdog, announces online; on SIGTERM says STOPPING, publishes offline and exits 0', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'daemon-'));
-    const cfg = await stationConfig(dir, broker.url);
+    const { dir, file: cfg } = await provisionedStation({ stationId: 'ST-DAEMON-1', brokerUrl: broker.url });
     const listener = await notifyListener(dir);
     children.push(listener.proc);
     const statuses: string[] = [];
@@ -161,8 +138,7 @@ describe('station daemon lifecycle', () => {
   });
 
   it('without NOTIFY_SOCKET sends nothing (no systemd-notify is spawned)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'daemon-'));
-    const cfg = await stationConfig(dir, broker.url);
+    const { dir, file: cfg } = await provisionedStation({ stationId: 'ST-DAEMON-1', brokerUrl: broker.url });
     const marker = join(dir, 'notify-called');
     const fake = join(dir, 'fake-notify.sh');
     writeFileSync(fake, `#!/bin/sh\necho "$@" >> ${marker}\n`);
@@ -190,8 +166,7 @@ describe('station daemon lifecycle', () => {
   });
 
   it('refuses to start on a corrupt vault: exit 1, says so, leaves the file untouched', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'daemon-'));
-    const cfg = await stationConfig(dir, 'mqtt://127.0.0.1:9');
+    const { dir, file: cfg } = await provisionedStation({ stationId: 'ST-DAEMON-1', brokerUrl: 'mqtt://127.0.0.1:9' });
     mkdirSync(join(dir, 'data', 'vault'), { recursive: true, mode: 0o700 });
     const db = join(dir, 'data', 'vault', 'vault.db');
     const garbage = Buffer.from('this is not an sqlite database, but records may be inside'.repeat(100));

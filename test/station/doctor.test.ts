@@ -3,33 +3,13 @@ import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { runCli } from '../helpers/cli';
+import { provisionedStation } from '../helpers/station';
 import { checkClock } from '../../station/doctor';
 import { createLogger } from '../../station/log';
 
 interface Check { check: string; status: string; message: string; hint?: string }
-
-async function provisioned(brokerUrl: string, extra = ''): Promise<{ dir: string; file: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'doctor-'));
-  writeHqKeys(join(dir, 'hq'), await generateHqKeys('test'));
-  const file = join(dir, 'config.yaml');
-  writeFileSync(
-    file,
-    [
-      'version: 1',
-      'station: { id: ST-DOC-1, unit: { code: "00009" } }',
-      `dataDir: ${join(dir, 'data')}`,
-      'vault: { reserveMb: 1 }',
-      `headquarters: { brokerUrl: "${brokerUrl}", publicKeyFile: ${join(dir, 'hq', 'hq-public.json')} }`,
-      extra,
-    ].join('\n'),
-  );
-  const p = await runCli(['provision', '--config', file]);
-  expect(p.code, p.stderr).toBe(0);
-  return { dir, file };
-}
 
 const byName = (results: Check[], name: string) => results.find((r) => r.check === name);
 
@@ -43,7 +23,7 @@ describe('station doctor', () => {
   });
 
   it('all green on a provisioned station with simulated devices and a reachable broker', async () => {
-    const { file } = await provisioned(broker.url, 'devices: { fingerprint: { simulated: true }, camera: { simulated: true }, card: { simulated: true }, gpio: { simulated: true } }');
+    const { file } = await provisionedStation({ stationId: 'ST-DOC-1', brokerUrl: broker.url, extra: ['vault: { reserveMb: 1 }'] });
     const r = await runCli(['doctor', '--json', '--config', file]);
     const out = JSON.parse(r.stdout) as { ok: boolean; results: Check[] };
     const failed = out.results.filter((x) => x.status === 'fail');
@@ -55,7 +35,7 @@ describe('station doctor', () => {
   });
 
   it('names each failure with what to do, and exits 1', async () => {
-    const { dir, file } = await provisioned('mqtt://127.0.0.1:9', 'devices: { fingerprint: { port: /dev/null-scanner }, camera: { simulated: true }, card: { simulated: true }, gpio: { simulated: true } }');
+    const { dir, file } = await provisionedStation({ stationId: 'ST-DOC-1', brokerUrl: 'mqtt://127.0.0.1:9', devices: '{ fingerprint: { port: /dev/null-scanner }, camera: { simulated: true }, card: { simulated: true }, gpio: { simulated: true } }', extra: ['vault: { reserveMb: 1 }'] });
     rmSync(join(dir, 'hq', 'hq-public.json'));
     chmodSync(join(dir, 'data'), 0o775);
     const r = await runCli(['doctor', '--json', '--config', file], { timeoutMs: 60_000 });
