@@ -28,8 +28,12 @@ const DRAIN_RECORDS = Number(process.env.UPLINK_BENCH_DRAIN ?? 10_000);
 const DRAIN_PORTRAIT = Number(process.env.UPLINK_BENCH_DRAIN_PORTRAIT ?? 1_000);
 const MAX_BATCH_RECORDS = 200;
 
+const children = new Set<ChildProcess>();
+
 function child(args: string[]): { p: ChildProcess; wait: (re: RegExp, ms: number) => Promise<string> } {
   const p = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'uplink', 'hq-proc.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(p);
+  p.once('exit', () => children.delete(p));
   let out = '';
   p.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
   p.stderr!.setEncoding('utf8').on('data', (d: string) => { out += d; });
@@ -192,6 +196,7 @@ export async function run(): Promise<void> {
       drainMaxRssMB: Math.round(d.maxRss / 1e6),
     }));
   } finally {
+    for (const c of children) c.kill('SIGKILL');
     await broker.dispose();
     for (const f of fixtures) f.cleanup();
   }
@@ -265,6 +270,8 @@ async function drainInStationProcess(brokerUrl: string, f: Fixture, total: numbe
   const cfgPath = join(f.root, 'station.json');
   writeFileSync(cfgPath, JSON.stringify({ brokerUrl, stationId: f.stationId, stationDir: f.stationDir, stationKeyPem: f.stationKeyPem, hqPublicPath: join(f.hqDir, 'keys', 'hq-public.json'), maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, reportRss: true }));
   const p = spawn(process.execPath, [transpileStation(), cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(p);
+  p.once('exit', () => children.delete(p));
   let out = '';
   let acked = 0;
   let maxRss = 0;

@@ -74,7 +74,7 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await broker.start();
     await waitFor(() => ob.acked() === ids.length, 90_000, 'all acknowledged after broker restart');
     invariant(f, ob, hq, ids);
-  });
+  }, 150_000);
 
   it('headquarters down for a while, then back: the station holds, resends, and ends exactly once', async () => {
     const { broker, f, ob } = await env('st-hq-down');
