@@ -197,6 +197,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
 
   // ── card reader
   let csca: CscaStore | undefined;
+  let cardOpening: Promise<void> | undefined;
   step('card', async () => {
     const c = config.devices.card;
     if (c.cscaDir) csca = loadCscaStore(c.cscaDir);
@@ -206,15 +207,23 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     parts.card = reader;
     reader.on('service-lost', (e: { reason?: string }) => setDevice('card', 'error', `PC/SC service lost${e?.reason ? `: ${e.reason}` : ''}`));
     reader.on('service-recovered', () => setDevice('card', 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached'));
-    try {
-      await reader.open();
-      if (!reader.serviceUp) setDevice('card', 'error', 'the PC/SC service (pcscd) is not running; the driver keeps retrying');
-      else setDevice('card', c.simulated ? 'simulated' : 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached');
-    } catch (e) {
-      setDevice('card', 'error', (e as Error).message);
-      log.error({ err: e }, 'card reader service not available at start');
-    }
-  }, () => parts.card?.close());
+    // Opened in the background: the kiosk serves meanwhile (the chip step waits for the card anyway),
+    // and building the simulated chip (keys, certificates, a face image) takes a few hundred ms.
+    setDevice('card', 'busy', 'opening');
+    cardOpening = reader.open().then(
+      () => {
+        if (!reader.serviceUp) setDevice('card', 'error', 'the PC/SC service (pcscd) is not running; the driver keeps retrying');
+        else setDevice('card', c.simulated ? 'simulated' : 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached');
+      },
+      (e: unknown) => {
+        setDevice('card', 'error', (e as Error).message);
+        log.error({ err: e }, 'card reader service not available at start');
+      },
+    );
+  }, async () => {
+    await cardOpening;
+    await parts.card?.close();
+  });
 
   // ── uplink to headquarters
   step('uplink', async () => {
