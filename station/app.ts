@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
-import { createScanner, startSimulator, type FingerprintScanner, type SimulatorHandle, type SimulatorOptions } from '../drivers/fingerprint';
+import { createScanner, modelInfo, startSimulator, type FingerprintScanner, type SimulatorHandle, type SimulatorOptions } from '../drivers/fingerprint';
 import { createCamera, type Camera } from '../drivers/camera';
 import { createCardReader, loadCscaStore, type CardReaderDriver, type CscaStore, type SimulatedOptions } from '../drivers/card';
 import { createGpio, type StationGpio } from '../drivers/gpio';
@@ -33,6 +33,7 @@ import {
 import type { DeviceState, DeviceStateName } from './workflow/ports';
 import { wireTamper, type TamperWiring } from './tamper';
 import { gpioLines } from './gpio-lines';
+import { gpioTouchLine, type TouchLine } from './touch';
 import { Lifecycle, component } from './lifecycle';
 import { StationState } from './state';
 import { VERSION } from './version';
@@ -153,6 +154,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   });
 
   // ── fingerprint scanner (hardware, or the protocol simulator on a pseudo-terminal)
+  let touch: TouchLine | undefined;
   step('fingerprint', async () => {
     const fp = config.devices.fingerprint;
     let port = fp.port;
@@ -160,7 +162,14 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       parts.fingerprintSim = await startSimulator({ model: fp.model, logger: log.child({ component: 'fingerprint-sim' }), ...overrides.fingerprintSim });
       port = parts.fingerprintSim.path;
     }
-    const scanner = createScanner({ model: fp.model, port, baud: fp.simulated ? undefined : fp.baud, password: fp.password, logger: log.child({ component: 'fingerprint' }) });
+    // the module's touch output, where wired: wait on the GPIO edge rather than polling over the UART
+    const touchPin = gpioLines(config.devices.gpio).fingerTouch;
+    if (!fp.simulated && touchPin !== null && !config.devices.gpio.simulated && parts.gpio?.status().backend === 'onoff') {
+      const level = modelInfo(fp.model).touchActiveLevel;
+      if (level === undefined) log.warn({ model: fp.model }, `devices.gpio.pins.fingerTouch is set but the ${fp.model} has no touch output; polling instead`);
+      else touch = gpioTouchLine(touchPin, level, log.child({ component: 'fingerprint-touch' }));
+    }
+    const scanner = createScanner({ model: fp.model, port, baud: fp.simulated ? undefined : fp.baud, password: fp.password, ...(touch ? { touch } : {}), logger: log.child({ component: 'fingerprint' }) });
     scanner.on('disconnected', () => setDevice('fingerprint', 'error', `scanner on ${port} disconnected`));
     scanner.on('reconnected', () => setDevice('fingerprint', fp.simulated ? 'simulated' : 'ready', `${fp.model} on ${port}`));
     parts.scanner = scanner;
@@ -178,6 +187,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     }
   }, async () => {
     await parts.scanner?.close();
+    touch?.close();
     await parts.fingerprintSim?.stop();
   });
 

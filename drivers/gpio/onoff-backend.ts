@@ -34,7 +34,7 @@ function pinError(e: unknown, pin: number, role: PinRole): StationError {
   const hint =
     code === 'EACCES' || code === 'EPERM' ? 'Add the station user to the gpio group (sudo usermod -aG gpio enroll-station) and restart.'
       : code === 'EBUSY' ? 'Another service or a device-tree overlay owns this line; free it or choose another pin.'
-        : `Check devices.gpio.pins in the configuration: numbers are sysfs line numbers, which on Raspberry Pi OS with kernel 6.6+ are BCM + the chip base${baseHint()} (see docs/camera-gpio.md).`;
+        : `Check devices.gpio.pins (BCM numbers) and devices.gpio.lineBase in the configuration: the sysfs line is BCM + the chip base${baseHint()}; lineBase: auto finds it (see docs/camera-gpio.md).`;
   return new StationError('GPIO_PIN_UNAVAILABLE', `GPIO ${pin} (${role}) ${why}`, { hint, cause: e, details: { pin, role } });
 }
 
