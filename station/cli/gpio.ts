@@ -3,6 +3,7 @@ import { createGpio, DEFAULT_PINS, LED_NAMES, listGpioChips, type GpioPins, type
 import { UsageError } from '../../drivers/common/errors';
 import { createLogger, nullLogger } from '../log';
 import { optionalConfig } from './camera';
+import { gpioLineBase } from '../gpio-lines';
 import { action, globalOpts, intOption, printJson } from './util';
 
 const ROLES: PinRole[] = ['ready', 'busy', 'error', 'syncing', 'buzzer', 'button', 'tamper'];
@@ -37,7 +38,10 @@ export function register(program: Command): void {
       action(async (opts: { simulated?: boolean; pins?: string; stepMs: string; watch: string; json?: boolean }, cmd: Command) => {
         const cfg = optionalConfig(cmd)?.devices.gpio;
         const base: Partial<GpioPins> = cfg ? { ...cfg.pins } : { ...DEFAULT_PINS };
-        const pins = { ...base, ...(opts.pins ? parsePins(opts.pins) : {}) };
+        const bcm = { ...base, ...(opts.pins ? parsePins(opts.pins) : {}) };
+        // pins are BCM numbers; the sysfs line adds the SoC chip's base (kernel 6.6+), as the daemon does
+        const lineBase = gpioLineBase(cfg?.lineBase ?? 'auto');
+        const pins = Object.fromEntries(Object.entries(bcm).map(([k, v]) => [k, v === null || v === undefined ? v : v + lineBase])) as Partial<GpioPins>;
         const stepMs = intOption('--step-ms', opts.stepMs, 0, 10_000)!;
         const watchS = intOption('--watch', opts.watch, 0, 3600)!;
         const logger = globalOpts(cmd).debug ? createLogger({ level: 'debug', destination: process.stderr }) : nullLogger();
@@ -45,7 +49,7 @@ export function register(program: Command): void {
         const say = (s: string): void => {
           if (!opts.json) process.stdout.write(`${s}\n`);
         };
-        const pinOf = (r: PinRole): string => (pins[r] === null || pins[r] === undefined ? 'not wired' : `GPIO ${pins[r]}`);
+        const pinOf = (r: PinRole): string => (pins[r] === null || pins[r] === undefined ? 'not wired' : `GPIO ${pins[r]}${lineBase ? ` = BCM ${bcm[r]}` : ''}`);
         await g.open();
         const events: { kind: 'button' | 'tamper'; at: string; open?: boolean }[] = [];
         try {
