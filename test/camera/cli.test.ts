@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { register } from '../../station/cli/camera';
+import { inProcessStation } from '../helpers/cli-inprocess';
 
 let dir: string;
 beforeAll(() => {
@@ -16,26 +16,7 @@ afterEach(() => {
   process.exitCode = undefined;
 });
 
-/** Runs `station camera …` in process; returns stdout, stderr and the exit code it set. */
-async function station(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  const program = new Command('station').option('-c, --config <file>').option('--debug').exitOverride();
-  register(program);
-  let out = '', err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const env = process.env.ENROLL_CONFIG;
-  delete process.env.ENROLL_CONFIG;
-  try {
-    process.exitCode = undefined;
-    await program.parseAsync(['node', 'station', ...args]);
-  } finally {
-    if (env !== undefined) process.env.ENROLL_CONFIG = env;
-    vi.restoreAllMocks();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { out, err, code };
-}
+const station = inProcessStation(register);
 
 describe('station camera capture', () => {
   it('writes the portrait and prints an OK verdict (exit 0)', async () => {

@@ -1,31 +1,13 @@
-import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parsePins, register } from '../../station/cli/gpio';
+import { inProcessStation } from '../helpers/cli-inprocess';
 
 afterEach(() => {
   vi.restoreAllMocks();
   process.exitCode = undefined;
 });
 
-async function station(...args: string[]): Promise<{ out: string; err: string; code: number }> {
-  const program = new Command('station').option('-c, --config <file>').option('--debug').exitOverride();
-  register(program);
-  let out = '', err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
-  const env = process.env.ENROLL_CONFIG;
-  delete process.env.ENROLL_CONFIG;
-  try {
-    process.exitCode = undefined;
-    await program.parseAsync(['node', 'station', ...args]);
-  } finally {
-    if (env !== undefined) process.env.ENROLL_CONFIG = env;
-    vi.restoreAllMocks();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { out, err, code };
-}
+const station = inProcessStation(register);
 
 describe('station gpio test', () => {
   it('cycles LEDs and buzzer and reports button and tamper on the simulator', async () => {
