@@ -10,7 +10,7 @@ import { DisconnectedError, DeviceTimeoutError, StationError } from '../common/e
 import { encodeCommand, SW, swHex, type CommandApdu, type ResponseApdu } from './apdu';
 import { bacKeys, terminalAuthData, terminalFinish } from './bac';
 import type { ApduChannel } from './channel';
-import { extractFace, type FaceImage } from './dg2';
+import { extractFace, jpeg2000ToJpeg, type FaceImage } from './dg2';
 import { mrzInformation, parseDg1, type BacKeyInput, type MrzFields } from './mrz';
 import { passiveAuthenticate, type CscaStore, type PassiveAuthResult } from './passive-auth';
 import { SecureMessaging, SmError } from './sm';
@@ -36,7 +36,7 @@ export interface ChipReadResult {
   /** The face ready for display (JPEG). Absent when DG2 was not read or could not be converted. */
   faceJpeg?: Buffer;
   /** The face as stored on the chip (JPEG or JPEG 2000), with a note when it could not be converted. */
-  face?: FaceImage & { note?: string };
+  face?: FaceImage & { note?: string; errorCode?: string };
   passiveAuth: Pick<PassiveAuthResult, 'verdict' | 'reason'> & Partial<PassiveAuthResult>;
   /** Data groups listed in EF.COM. */
   dataGroupsPresent?: number[];
@@ -205,16 +205,16 @@ export function parseCom(com: Buffer): number[] {
   return [...list.value].map((b) => map[b]).filter((n): n is number => n !== undefined);
 }
 
-async function toDisplayJpeg(face: FaceImage): Promise<{ jpeg?: Buffer; note?: string }> {
+async function toDisplayJpeg(face: FaceImage): Promise<{ jpeg?: Buffer; note?: string; errorCode?: string }> {
   if (face.format === 'jpeg') return { jpeg: face.raw };
-  const sharp = (await import('sharp')).default;
-  if (face.format === 'jpeg2000' && !sharp.format.jp2?.input?.buffer) {
-    return { note: 'face is JPEG 2000 and this build of sharp/libvips has no OpenJPEG support; the raw JPEG 2000 bytes are kept, no display image' };
-  }
   try {
+    if (face.format === 'jpeg2000') return { jpeg: (await jpeg2000ToJpeg(face.raw)).jpeg };
+    const sharp = (await import('sharp')).default;
     return { jpeg: await sharp(face.raw).jpeg({ quality: 90 }).toBuffer() };
   } catch (e) {
-    return { note: `face image could not be converted for display (${(e as Error).message}); raw bytes kept` };
+    // Display only: the verdict and the rest of the read do not depend on it.
+    if (e instanceof CardDataError) return { note: `${e.message}; raw bytes kept, no display image`, errorCode: e.code };
+    return { note: `the DG2 face image could not be converted for display (${(e as Error).message}); raw bytes kept`, errorCode: 'CARD_BAD_DATA' };
   }
 }
 
@@ -253,7 +253,7 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
     if (opts.convertFace !== false) {
       const d = await toDisplayJpeg(f);
       faceJpeg = d.jpeg;
-      face = { ...f, note: d.note };
+      face = { ...f, ...(d.note ? { note: d.note, errorCode: d.errorCode } : {}) };
     } else face = f;
   }
   const dgs = new Map<number, Buffer>([[1, dg1]]);

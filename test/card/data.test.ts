@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { CardDataError, readAll, readTlv, tlv, tlvTotalLength } from '../../drivers/card/tlv';
 import { parseCom } from '../../drivers/card/emrtd';
 import { parseDg1 } from '../../drivers/card/mrz';
-import { buildDg2, extractFace } from '../../drivers/card/dg2';
+import { buildDg2, extractFace, jpeg2000ToJpeg, readJpeg2000Header } from '../../drivers/card/dg2';
 import { cscaStoreFrom, loadCscaStore, parseSod, passiveAuthenticate } from '../../drivers/card/passive-auth';
 import { buildCom, buildDg1, buildDocument, buildSod, buildTd1, createTestPki, DEFAULT_PERSON, pem, type EmrtdContents } from '../../drivers/card/emulator/document';
 import { decodeCommand, encodeCommand } from '../../drivers/card/apdu';
@@ -126,6 +126,28 @@ describe('DG2, DG1 and APDU coding', () => {
     const f2 = extractFace(buildDg2(jp2, 100, 120, 'jpeg2000'));
     expect(f2.format).toBe('jpeg2000');
     expect(f2.raw.equals(jp2)).toBe(true);
+  });
+
+  it('a malformed JPEG 2000 face in DG2 is a CARD_BAD_DATA error naming DG2', async () => {
+    const sig = Buffer.from('0000000C6A5020200D0A870A', 'hex');
+    const f = extractFace(buildDg2(Buffer.concat([sig, Buffer.alloc(50, 7)]), 100, 120, 'jpeg2000'));
+    await expect(jpeg2000ToJpeg(f.raw)).rejects.toMatchObject({ code: 'CARD_BAD_DATA', details: { file: 'DG2' } });
+    await expect(jpeg2000ToJpeg(f.raw)).rejects.toThrow(/in DG2: JP2 box/);
+    expect(() => readJpeg2000Header(Buffer.from('FFD8FFE0', 'hex'))).toThrow(/in DG2: face image is neither a JP2 file nor a JPEG 2000 codestream/);
+    // SIZ with a component count that does not fit its length
+    const siz = Buffer.from('FF4FFF510029000000000040000000400000000000000000000000400000004000000000000000000003070101', 'hex');
+    expect(() => readJpeg2000Header(siz)).toThrow(/in DG2: JPEG 2000 SIZ marker is inconsistent/);
+  });
+
+  it('random bytes behind a JPEG 2000 signature only ever raise CardDataError (property)', async () => {
+    const heads = [Buffer.from('0000000C6A5020200D0A870A', 'hex'), Buffer.from('FF4FFF51', 'hex'), Buffer.from('FF4FFF510029000000000020000000200000000000000000000000200000002000000000000000000001070101', 'hex')];
+    await fc.assert(fc.asyncProperty(fc.constantFrom(...heads), fc.uint8Array({ maxLength: 300 }), async (head, tail) => {
+      const e = await jpeg2000ToJpeg(Buffer.concat([head, Buffer.from(tail)])).then(() => undefined, (x: unknown) => x);
+      if (e !== undefined) {
+        expect(e).toBeInstanceOf(CardDataError);
+        expect((e as CardDataError).details).toEqual({ file: 'DG2' });
+      }
+    }), { numRuns: 150 });
   });
 
   it('builds TD1 MRZs that parse with valid check digits', () => {
