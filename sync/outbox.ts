@@ -8,6 +8,8 @@
  * A record headquarters rejected stays in state `rejected` (never evicted) and is
  * reported; it is never silently dropped.
  */
+import type { AuditEntryPayload } from './topics';
+
 export type ReceiptStatus = 'stored' | 'duplicate' | 'rejected';
 
 export interface OutboxItem {
@@ -66,4 +68,11 @@ export interface Outbox {
    */
   acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void;
   stats(now?: number): OutboxStats;
+  /**
+   * The station's audit chain: entries with seq > afterSeq, oldest first, at
+   * most `limit`. The uplink sends them to headquarters on `audit` in order and
+   * resumes from the head headquarters acknowledges. An outbox without an audit
+   * chain returns [].
+   */
+  auditEntriesSince(afterSeq: number, limit?: number): AuditEntryPayload[];
 }

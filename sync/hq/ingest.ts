@@ -60,6 +60,7 @@ export interface HqHandle {
   readonly store: HqStore;
   readonly events: EventEmitter; // 'record' (StoredRecordEvent), 'receipt', 'alarm', 'status', 'health', 'event', 'command-result', 'connected'
   readonly workerId: string;
+  /** Connected and subscribed (batches published from now on reach this worker or its group). */
   connected(): boolean;
   stop(): Promise<void>;
 }
@@ -82,7 +83,11 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const opts: IClientOptions = {
     clientId: `hq-${workerId}`,
     protocolVersion: v5 ? 5 : 4,
-    clean: false,
+    // Clean start on every connection. A worker's session only saves the stations a resend (they resend
+    // after their receipt timeout anyway), and a session Mosquitto (2.0.11) restored from persistence
+    // after a crash kept the worker's non-shared subscriptions working but silently stopped routing the
+    // shared `batch` subscription to it: the fleet's uploads stalled until the worker restarted.
+    clean: true,
     keepalive: 30,
     reconnectPeriod: 2_000,
     connectTimeout: 15_000,
@@ -304,6 +309,20 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   client.handleMessage = (packet, callback) => {
     const topic = packet.topic;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    if (announce && topic === t.ingest(workerId)) {
+      // Our own retained flag. A will from an earlier connection of this worker (published by the
+      // broker when it restores or takes over the old session, possibly after our "online") must not
+      // leave the stations paused: say "online" again while we are up.
+      try {
+        const f = JSON.parse(payload.toString('utf8')) as Partial<IngestFlagPayload>;
+        if (f.online === false && isConnected && !stopping) {
+          log.info({ worker: workerId }, 'stale "ingest offline" flag for this worker; announcing online again');
+          publish(t.ingest(workerId), flag(true), true).catch(() => undefined);
+        }
+      } catch { /* empty or malformed: ignore */ }
+      origHandle(packet, callback);
+      return;
+    }
     const p = t.parse(topic);
     if (!p) { log.debug({ topic }, 'message on unexpected topic dropped'); origHandle(packet, callback); return; }
     const run = async (): Promise<void> => {
@@ -325,7 +344,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   };
 
   client.on('connect', () => {
-    isConnected = true;
+    // "connected" means ready to receive: only once the broker granted the subscriptions (a batch
+    // published before the SUBACK has no subscriber and is dropped; the station would wait a receipt timeout).
+    isConnected = false;
     const share = (topic: string): string => (group ? t.shared(group, topic) : topic);
     client.subscribe({
       [share(t.all('batch'))]: { qos: 1 },
@@ -334,8 +355,10 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       [share(t.all('audit'))]: { qos: 1 },
       [t.all('status')]: { qos: 1 },
       [t.all('health')]: { qos: 1 },
+      ...(announce ? { [t.ingest(workerId)]: { qos: 1 as const } } : {}),
     }, (err) => {
       if (err) { log.error({ err }, 'subscription failed'); return; }
+      isConnected = true;
       if (announce) publish(t.ingest(workerId), flag(true), true).catch((e) => log.warn({ err: e }, 'could not announce ingest online'));
       log.info({ worker: workerId, group }, 'headquarters ingest online');
       events.emit('connected');

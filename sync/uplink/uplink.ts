@@ -70,20 +70,23 @@ export interface UplinkOptions {
   healthIntervalMs?: number;
   /** Shortest gap between two health messages triggered by backlog changes. */
   healthMinIntervalMs?: number;
+  /**
+   * While connected, look at the outbox for newly sealed records at least this often (call
+   * notify() after sealing to send at once).
+   */
+  idlePollMs?: number;
   version?: string;
   clientId?: string;
   /**
-   * Source of the station's audit chain (default: the outbox, when it has
-   * `auditEntriesSince` like station/vault's Vault). Sent on `audit` in order.
+   * Source of the station's audit chain (default: the outbox, see
+   * Outbox.auditEntriesSince; null: send none). Sent on `audit` in order.
    */
   audit?: AuditSource | null;
   /** Most audit entries per slice. */
   auditSliceEntries?: number;
 }
 
-export interface AuditSource {
-  auditEntriesSince(afterSeq: number, limit?: number): AuditEntryPayload[];
-}
+export type AuditSource = Pick<Outbox, 'auditEntriesSince'>;
 
 export interface UplinkStatus {
   connected: boolean;
@@ -115,6 +118,7 @@ const DEFAULTS = {
   reconnectMaxMs: 60_000,
   healthIntervalMs: 300_000,
   healthMinIntervalMs: 5_000,
+  idlePollMs: 5_000,
 };
 
 /** Bytes kept free in each packet for the fixed header, topic and properties. */
@@ -138,6 +142,7 @@ export class Uplink extends EventEmitter {
   private pending = new Map<string, Pending>();
   private recentlyAcked = new Map<string, number>();
   private ingestFlags = new Map<string, boolean>();
+  private ingestFlagAt = new Map<string, number>();
   private forceOnce = false;
   private pumping: Promise<void> | null = null;
   private again = false;
@@ -164,8 +169,7 @@ export class Uplink extends EventEmitter {
     this.t.status(opts.stationId); // validates the id
     this.trust = resolveTrust(opts.hqIdentity);
     this.signingKey = toPrivateKey(opts.signingKey);
-    const maybe = opts.outbox as unknown as Partial<AuditSource>;
-    this.auditSource = opts.audit !== undefined ? opts.audit : typeof maybe.auditEntriesSince === 'function' ? (opts.outbox as unknown as AuditSource) : null;
+    this.auditSource = opts.audit !== undefined ? opts.audit : opts.outbox;
     this.verifier = new CommandVerifier({
       stationId: opts.stationId,
       opsKeys: this.trust.ops,
@@ -227,6 +231,11 @@ export class Uplink extends EventEmitter {
     for (const p of this.pending.values()) if (!p.sending) p.dueAt = now;
     if (this.auditInFlight) this.auditInFlight.dueAt = now;
     this.forceOnce = true;
+    this.kick();
+  }
+
+  /** New records were sealed: send them now (respects the ingest flag; no forced resends). */
+  notify(): void {
     this.kick();
   }
 
@@ -431,16 +440,29 @@ export class Uplink extends EventEmitter {
   private onIngestFlag(topic: string, payload: Buffer, _retained: boolean): void {
     const worker = topic.slice(`${this.t.prefix}/hq/ingest/`.length);
     const wasPaused = this.paused();
+    const hadOnline = [...this.ingestFlags.values()].some((v) => v);
     if (payload.length === 0) {
       this.ingestFlags.delete(worker);
+      this.ingestFlagAt.delete(worker);
     } else {
       const f = JSON.parse(payload.toString('utf8')) as IngestFlagPayload;
       if (typeof f?.online !== 'boolean') throw new Error('ingest flag without "online"');
+      // A worker's will carries the time it connected: older than the "online" it published since.
+      const last = this.ingestFlagAt.get(worker);
+      if (typeof f.at === 'number' && last !== undefined && f.at < last) {
+        this.log.debug({ worker, at: f.at, last }, 'stale ingest flag (an older connection\'s will) ignored');
+        return;
+      }
+      if (typeof f.at === 'number') this.ingestFlagAt.set(worker, f.at);
       this.ingestFlags.set(worker, f.online);
     }
     const nowPaused = this.paused();
-    if (wasPaused && !nowPaused) {
-      this.log.info('headquarters ingest back online: resending in-flight batches');
+    const nowOnline = [...this.ingestFlags.values()].some((v) => v);
+    // No worker was known to be online and one now is: a batch published before its subscription
+    // existed was dropped by the broker, so resend now rather than after the receipt timeout
+    // (a batch that did arrive is answered "duplicate").
+    if ((wasPaused && !nowPaused) || (!hadOnline && nowOnline && this.pending.size > 0)) {
+      this.log.info('headquarters ingest online: resending in-flight batches');
       const now = Date.now();
       for (const p of this.pending.values()) if (!p.sending) p.dueAt = now;
       if (this.auditInFlight) this.auditInFlight.dueAt = now;
@@ -710,7 +732,8 @@ export class Uplink extends EventEmitter {
       await this.send(p);
     }
     if (force || !this.paused()) await this.sendAudit();
-    this.schedule(Math.min(this.nextDue(), retryAt));
+    // Records sealed since this pass (without a notify()) are picked up by the next poll.
+    this.schedule(Math.min(this.nextDue(), retryAt, Date.now() + this.o.idlePollMs));
   }
 
   /**

@@ -227,6 +227,7 @@ class MemoryOutbox implements Outbox {
   }
   markAttempt(): void { /* memory */ }
   acknowledge(batchId: string): void { this.inflight.delete(batchId); this.lastReceipt = Date.now(); }
+  auditEntriesSince(): [] { return []; }
   stats(): OutboxStats {
     return { sealed: this.sealed.length, inFlight: this.inflight.size, acknowledged: 0, released: 0, rejected: 0, oldestUnackedAgeMs: null, lastReceiptAt: this.lastReceipt };
   }

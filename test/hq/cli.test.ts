@@ -18,6 +18,9 @@ import { loadHqPublicIdentity } from '../../sync/wire';
 import { makeRecord, waitFor } from '../uplink/helpers';
 import { topics } from '../../sync/topics';
 import type { OfflinePolicy } from '../../sync/commands';
+import pino from 'pino';
+
+const testLog = process.env.UPLINK_TEST_LOG ? pino({ level: process.env.UPLINK_TEST_LOG }, pino.destination(2)) : undefined;
 
 async function hq(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const origOut = process.stdout.write.bind(process.stdout);
@@ -109,14 +112,14 @@ describe('hq command-line tool', () => {
   });
 
   it('stations, cmd, open and alarms work against a live station', async () => {
-    ingest = await startHq({ brokerUrl: broker.url, dataDir, workerId: 'cli-w' });
+    ingest = await startHq({ brokerUrl: broker.url, dataDir, workerId: 'cli-w', logger: testLog });
     await waitFor(() => ingest.connected(), 20_000, 'ingest connected');
     const key = createPrivateKey(readFileSync(join(root, 'key.pem'), 'utf8'));
     const hqPub = loadHqPublicIdentity(join(root, 'hq-public.json'));
     vault = await Vault.open({ dataDir: stationDir, stationId: 'ST-CLI-1', signingKey: key, hqIdentity: hqPub });
     let locked = false;
     up = new Uplink({
-      brokerUrl: broker.url, stationId: 'ST-CLI-1', outbox: vault, signingKey: key, hqIdentity: hqPub, dataDir: stationDir,
+      brokerUrl: broker.url, stationId: 'ST-CLI-1', outbox: vault, signingKey: key, hqIdentity: hqPub, dataDir: stationDir, logger: testLog,
       health: () => {
         const s = vault.stats();
         return { v: 1, at: Date.now(), version: 'test', uptimeS: 5, diskFreeBytes: s.freeBytes, backlog: { count: s.sealed + s.inFlight, oldestAgeMs: s.oldestUnackedAgeMs }, lastReceiptAt: s.lastReceiptAt, devices: [{ name: 'fingerprint', state: 'ok' }, { name: 'camera', state: 'missing' }], cpuTempC: 51, clockOffsetMs: 3, enrollments: { today: 10, quota: 40, unit: 'U-7' }, locked };
