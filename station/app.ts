@@ -117,7 +117,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       hqIdentity: config.headquarters.publicKeyFile,
       suite: config.vault.suite,
       reserveBytes: config.vault.reserveMb * 1024 * 1024,
-      retention: config.vault.retentionDays,
+      // Release (secure delete) runs in the maintenance pass below, off the upload path.
+      retention: { metadataDays: config.vault.retentionDays, releaseOnAck: false },
       logger: log.child({ component: 'vault' }),
       onAlert: (a: VaultAlert) => {
         log.warn({ alert: a.code, recordId: a.recordId }, a.message);
@@ -235,6 +236,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     await parts.card?.close();
   });
 
+  let stopMaintenance = (): void => undefined;
   // ── uplink to headquarters
   step('uplink', async () => {
     const vault = parts.vault!;
@@ -322,9 +324,29 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       version: VERSION,
     });
     u.on('security', (e: Record<string, unknown>) => log.warn({ security: e }, 'security event on the uplink'));
+    // Maintenance: release acknowledged records (secure delete) and purge old metadata every minute,
+    // and a few seconds after receipts stop arriving (the uplink has drained or gone idle).
+    const maintain = (): void => {
+      maintenanceSoon = null;
+      try {
+        const r = vault.maintenance();
+        if (r.released || r.purged) log.debug(r, 'vault maintenance');
+      } catch (e) {
+        log.warn({ err: e }, 'vault maintenance failed; will retry');
+      }
+    };
+    let maintenanceSoon: NodeJS.Timeout | null = null;
+    const maintenanceTimer = setInterval(maintain, 60_000);
+    maintenanceTimer.unref();
+    u.on('acknowledged', () => {
+      if (maintenanceSoon) clearTimeout(maintenanceSoon);
+      maintenanceSoon = setTimeout(maintain, 3_000);
+      maintenanceSoon.unref();
+    });
+    stopMaintenance = () => { clearInterval(maintenanceTimer); if (maintenanceSoon) clearTimeout(maintenanceSoon); maintenanceSoon = null; };
     parts.uplink = u;
     await u.start(); // returns at once when offline: the station works without the network
-  }, () => parts.uplink?.stop());
+  }, async () => { stopMaintenance(); await parts.uplink?.stop(); });
 
   // ── workflow and kiosk
   step('kiosk', async () => {

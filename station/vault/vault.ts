@@ -52,6 +52,13 @@ export interface VaultRetention {
   metadataDays?: number;
   /** Keep the ciphertext this long after acknowledgement before releasing it (default 0: release at once). */
   releaseAfterAckMs?: number;
+  /**
+   * Release inside acknowledge() (default true). False: acknowledge() only marks records
+   * acknowledged (one transaction, one fsync) and the owner releases them with a periodic or
+   * idle maintenance() pass; the secure delete rewrites every released page, which otherwise
+   * sits on the upload path.
+   */
+  releaseOnAck?: boolean;
 }
 
 export interface VaultAlert {
@@ -215,7 +222,7 @@ export class Vault implements Outbox {
     this.suiteName = suiteInfo(opts.suite ?? DEFAULT_SUITE).name;
     this.reserveBytes = opts.reserveBytes ?? 512 * 1024 * 1024;
     const r = typeof opts.retention === 'number' ? { metadataDays: opts.retention } : (opts.retention ?? {});
-    this.retention = { metadataDays: r.metadataDays ?? 90, releaseAfterAckMs: r.releaseAfterAckMs ?? 0 };
+    this.retention = { metadataDays: r.metadataDays ?? 90, releaseAfterAckMs: r.releaseAfterAckMs ?? 0, releaseOnAck: r.releaseOnAck ?? true };
     this.onAlert = opts.onAlert;
     this.space = opts.diskSpace ?? diskSpace;
     this.now = opts.now ?? Date.now;
@@ -479,7 +486,14 @@ export class Vault implements Outbox {
 
   markAttempt(batchId: string, at: number = this.now()): void {
     this.assertOpen();
-    this.stmt(`UPDATE batches SET attempts = attempts + 1, last_attempt_at = ? WHERE batch_id = ?`).run(at, batchId);
+    // Bookkeeping only (backoff, reporting): committed without its own fsync. A count lost in a power
+    // cut is harmless; the next durable commit (acknowledge, openBatch, seal) syncs it along.
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      this.stmt(`UPDATE batches SET attempts = attempts + 1, last_attempt_at = ? WHERE batch_id = ?`).run(at, batchId);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void {
@@ -524,7 +538,7 @@ export class Vault implements Outbox {
       this.log?.error({ recordId: r.recordId, reason: r.reason }, 'headquarters rejected a record; it is kept');
       this.alert({ code: 'VAULT_REJECTED', message: `headquarters rejected record ${r.recordId}: ${r.reason}`, recordId: r.recordId });
     }
-    if (done) this.maintenance();
+    if (done && this.retention.releaseOnAck) this.maintenance();
   }
 
   /**

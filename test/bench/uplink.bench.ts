@@ -17,6 +17,7 @@ import { Uplink } from '../../sync/uplink';
 import { buildFrames } from '../../sync/uplink/frame';
 import { topics } from '../../sync/topics';
 import pino from 'pino';
+import Database from 'better-sqlite3';
 import type { Outbox, OutboxItem, OutboxStats, PendingBatch } from '../../sync/outbox';
 
 const benchLog = process.env.UPLINK_BENCH_LOG ? pino({ level: process.env.UPLINK_BENCH_LOG }, pino.destination(2)) : undefined;
@@ -134,7 +135,8 @@ export async function run(): Promise<void> {
     // ---- throughput: uplink vs bare
     const f = await makeFixture('bench-st-1');
     fixtures.push(f);
-    const ob = await openOutbox(f);
+    // as the station runs it (station/app.ts): release happens in its maintenance pass, not on the upload path
+    const ob = await openOutbox(f, { releaseOnAck: false });
     console.error(`# sealing ${RECORDS} records (${PORTRAIT} B portrait each) into the vault…`);
     await ob.sealN(RECORDS, PORTRAIT);
     const totalBytes = sumEnvelopeBytes(ob);
@@ -169,6 +171,12 @@ export async function run(): Promise<void> {
     console.error(`uplink from an in-memory outbox (same envelopes; HQ still verifies, commits with fsync and signs): ${mem.ms.toFixed(0)} ms → ${(RECORDS / (mem.ms / 1000)).toFixed(0)} rec/s, ${memMBs.toFixed(1)} MB/s`);
     console.error(`bare mqtt.js QoS 1 (same frames, subscriber in another process; median of ${bareRuns.map((x) => x.toFixed(0)).join('/')} ms): ${bareMs.toFixed(0)} ms → ${(RECORDS / (bareMs / 1000)).toFixed(0)} rec/s, ${bareMBs.toFixed(1)} MB/s`);
 
+    // ---- ceiling: every byte must be written durably at headquarters once. Bare SQLite (WAL,
+    // synchronous=FULL) inserting the same envelopes, one transaction per batch of the same grouping.
+    const sqlMs = durableInsertMs(join(f.root, 'ceiling.db'), items);
+    const sqlMBs = totalBytes / 1e6 / (sqlMs / 1000);
+    console.error(`bare SQLite durable insert at HQ (same envelopes and grouping, WAL + FULL): ${sqlMs.toFixed(0)} ms → ${sqlMBs.toFixed(1)} MB/s; ceiling ratio ${(Math.min(sqlMBs, bareMBs) / bareMBs).toFixed(3)} (pipelined) / ${((1 / (1 / sqlMBs + 1 / bareMBs)) / bareMBs).toFixed(3)} (serial)`);
+
     // ---- drain of a 10k backlog
     const f2 = await makeFixture('bench-st-2');
     fixtures.push(f2);
@@ -192,6 +200,7 @@ export async function run(): Promise<void> {
       uplinkRecordsPerS: Number(upRps.toFixed(1)), uplinkMBps: Number(upMBs.toFixed(2)),
       transportOnlyMBps: Number(memMBs.toFixed(2)), transportOnlyRatio: Number((memMBs / bareMBs).toFixed(3)),
       bareRecordsPerS: Number((RECORDS / (bareMs / 1000)).toFixed(1)), bareMBps: Number(bareMBs.toFixed(2)),
+      hqDurableInsertMBps: Number(sqlMBs.toFixed(2)), ceilingRatio: Number((Math.min(sqlMBs, bareMBs) / bareMBs).toFixed(3)),
       drainRecords: DRAIN_RECORDS, drainRecordBytes: Math.round(drainBytes / DRAIN_RECORDS), drainSeconds: Number((d.ms / 1000).toFixed(2)),
       drainMaxRssMB: Math.round(d.maxRss / 1e6),
     }));
@@ -269,7 +278,7 @@ function transpileStation(): string {
 /** Runs the station (vault + uplink, nothing else) in its own process and times the drain from its first connect. */
 async function drainInStationProcess(brokerUrl: string, f: Fixture, total: number): Promise<{ ms: number; maxRss: number; startRss: number }> {
   const cfgPath = join(f.root, 'station.json');
-  writeFileSync(cfgPath, JSON.stringify({ brokerUrl, stationId: f.stationId, stationDir: f.stationDir, stationKeyPem: f.stationKeyPem, hqPublicPath: join(f.hqDir, 'keys', 'hq-public.json'), maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, reportRss: true }));
+  writeFileSync(cfgPath, JSON.stringify({ brokerUrl, stationId: f.stationId, stationDir: f.stationDir, stationKeyPem: f.stationKeyPem, hqPublicPath: join(f.hqDir, 'keys', 'hq-public.json'), maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, reportRss: true, releaseOnAck: false }));
   const p = spawn(process.execPath, [transpileStation(), cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(p);
   p.once('exit', () => children.delete(p));
@@ -302,6 +311,30 @@ async function drainInStationProcess(brokerUrl: string, f: Fixture, total: numbe
     await stopChild(p);
   }
   return { ms: Number(tEnd - tStart) / 1e6, maxRss, startRss };
+}
+
+/** Durable insert of the envelopes into a fresh SQLite file, grouped as the uplink batches them. */
+function durableInsertMs(path: string, items: OutboxItem[]): number {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE r (record_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, envelope BLOB NOT NULL)');
+  const ins = db.prepare('INSERT INTO r (record_id, sha256, envelope) VALUES (?, ?, ?)');
+  const tx = db.transaction((group: OutboxItem[]) => { for (const i of group) ins.run(i.recordId, i.sha256, i.envelope); });
+  const maxBytes = Math.max(1024, 1024 * 1024 - 512 - 1024 - MAX_BATCH_RECORDS * 200);
+  const t0 = process.hrtime.bigint();
+  let group: OutboxItem[] = [];
+  let bytes = 0;
+  for (const i of items) {
+    if (group.length > 0 && bytes + i.envelope.length > maxBytes) { tx(group); group = []; bytes = 0; }
+    group.push(i);
+    bytes += i.envelope.length;
+    if (group.length >= MAX_BATCH_RECORDS || bytes >= maxBytes) { tx(group); group = []; bytes = 0; }
+  }
+  if (group.length) tx(group);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  db.close();
+  return ms;
 }
 
 function sumEnvelopeBytes(ob: TestOutbox): number {

@@ -8,9 +8,9 @@ import { Uplink } from '../../sync/uplink';
 import { loadHqPublicIdentity } from '../../sync/wire';
 import { Vault } from '../../station/vault';
 
-const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { brokerUrl: string; stationId: string; stationDir: string; stationKeyPem: string; hqPublicPath: string; maxBatchRecords?: number; receiptTimeoutMs?: number; reportRss?: boolean };
+const cfg = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as { brokerUrl: string; stationId: string; stationDir: string; stationKeyPem: string; hqPublicPath: string; maxBatchRecords?: number; receiptTimeoutMs?: number; reportRss?: boolean; releaseOnAck?: boolean };
 async function main(): Promise<void> {
-const ob = await Vault.open({ dataDir: cfg.stationDir, stationId: cfg.stationId, signingKey: createPrivateKey(cfg.stationKeyPem), hqIdentity: cfg.hqPublicPath });
+const ob = await Vault.open({ dataDir: cfg.stationDir, stationId: cfg.stationId, signingKey: createPrivateKey(cfg.stationKeyPem), hqIdentity: cfg.hqPublicPath, retention: { releaseOnAck: cfg.releaseOnAck ?? true } });
 const up = new Uplink({
   brokerUrl: cfg.brokerUrl, stationId: cfg.stationId, outbox: ob, signingKey: createPrivateKey(cfg.stationKeyPem),
   hqIdentity: loadHqPublicIdentity(cfg.hqPublicPath), dataDir: cfg.stationDir, maxBatchRecords: cfg.maxBatchRecords ?? 10,
