@@ -455,13 +455,16 @@ export class Vault implements Outbox {
       let lastSeq = 0;
       // Walk sealed rows oldest first; skip (and report) tampered ones.
       outer: for (;;) {
-        const rows = this.stmt(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
-          .all(lastSeq, Math.max(maxRecords, 16)) as RecordRow[];
-        if (rows.length === 0) break;
-        for (const r of rows) {
-          lastSeq = r.seq;
-          const size = r.envelope?.length ?? 0;
+        // Sizes first (length() of a blob does not read it), then only the rows that fit: a
+        // batch of a few large records must not read the next hundreds of envelopes from disk.
+        const metas = this.stmt(`SELECT seq, length(envelope) AS len FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
+          .all(lastSeq, Math.max(maxRecords, 16)) as { seq: number; len: number | null }[];
+        if (metas.length === 0) break;
+        for (const m of metas) {
+          lastSeq = m.seq;
+          const size = m.len ?? 0;
           if (items.length > 0 && bytes + size > maxBytes) break outer;
+          const r = this.stmt(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE seq = ?`).get(m.seq) as RecordRow;
           const bad = this.verifyRow(r);
           if (bad) {
             this.markTampered(r, bad);
