@@ -7,14 +7,15 @@
  * Then: drain of a 10,000-record backlog of small records and the station's RSS.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createPrivateKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import mqtt from 'mqtt';
 import { startMosquitto } from '../helpers/mosquitto';
 import { makeFixture, openOutbox, type Fixture, type TestOutbox } from '../uplink/helpers';
 import { Uplink } from '../../sync/uplink';
-import { buildFrames } from '../../sync/uplink/frame';
+import { buildFrames, sha256Hex } from '../../sync/uplink/frame';
+import { verifyEnvelope } from '../../sync/wire/envelope';
 import { topics } from '../../sync/topics';
 import pino from 'pino';
 import Database from 'better-sqlite3';
@@ -175,6 +176,13 @@ export async function run(): Promise<void> {
     // synchronous=FULL) inserting the same envelopes, one transaction per batch of the same grouping.
     const sqlMs = durableInsertMs(join(f.root, 'ceiling.db'), items);
     const sqlMBs = totalBytes / 1e6 / (sqlMs / 1000);
+    // what HQ must also do per record before it may store it: hash + station signature check
+    const stationPub = createPublicKey(f.stationPubPem);
+    const v0 = process.hrtime.bigint();
+    for (const i of items) { sha256Hex(i.envelope); verifyEnvelope(i.envelope, stationPub); }
+    const verifyMs = Number(process.hrtime.bigint() - v0) / 1e6;
+    const hqMinMBs = totalBytes / 1e6 / ((sqlMs + verifyMs) / 1000);
+    console.error(`HQ verification alone (SHA-256 + Ed25519 of every envelope): ${verifyMs.toFixed(0)} ms; verify + durable insert on one core: ${hqMinMBs.toFixed(1)} MB/s → ratio ceiling ${(Math.min(hqMinMBs, bareMBs) / bareMBs).toFixed(3)}`);
     console.error(`bare SQLite durable insert at HQ (same envelopes and grouping, WAL + FULL): ${sqlMs.toFixed(0)} ms → ${sqlMBs.toFixed(1)} MB/s; ceiling ratio ${(Math.min(sqlMBs, bareMBs) / bareMBs).toFixed(3)} (pipelined) / ${((1 / (1 / sqlMBs + 1 / bareMBs)) / bareMBs).toFixed(3)} (serial)`);
 
     // ---- drain of a 10k backlog
@@ -201,6 +209,7 @@ export async function run(): Promise<void> {
       transportOnlyMBps: Number(memMBs.toFixed(2)), transportOnlyRatio: Number((memMBs / bareMBs).toFixed(3)),
       bareRecordsPerS: Number((RECORDS / (bareMs / 1000)).toFixed(1)), bareMBps: Number(bareMBs.toFixed(2)),
       hqDurableInsertMBps: Number(sqlMBs.toFixed(2)), ceilingRatio: Number((Math.min(sqlMBs, bareMBs) / bareMBs).toFixed(3)),
+      hqVerifyAndInsertMBps: Number(hqMinMBs.toFixed(2)), verifyCeilingRatio: Number((Math.min(hqMinMBs, bareMBs) / bareMBs).toFixed(3)),
       drainRecords: DRAIN_RECORDS, drainRecordBytes: Math.round(drainBytes / DRAIN_RECORDS), drainSeconds: Number((d.ms / 1000).toFixed(2)),
       drainMaxRssMB: Math.round(d.maxRss / 1e6),
     }));
