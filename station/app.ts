@@ -361,10 +361,10 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       chip: chipPort(parts.card!, { ...(config.devices.card.reader ? { reader: config.devices.card.reader } : {}), ...(csca ? { csca } : {}), logger: log.child({ component: 'chip' }) }),
       officerCard: officerCardPort(parts.card!),
       sealer: {
-        // a new record: wake the uplink so it goes out now rather than at the next reconnect
+        // a new record: wake the uplink so it goes out now (notify respects backoff and the ingest pause)
         seal: async (draft) => {
           const r = await sealer.seal(draft);
-          parts.uplink?.syncNow();
+          parts.uplink?.notify();
           return r;
         },
       },
