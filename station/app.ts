@@ -36,6 +36,7 @@ import { gpioLines } from './gpio-lines';
 import { gpioTouchLine, type TouchLine } from './touch';
 import { Lifecycle, component } from './lifecycle';
 import { StationState } from './state';
+import { PolicyWatch } from './policy';
 import { VERSION } from './version';
 import { brokerConnectOptions } from './broker-options';
 
@@ -254,11 +255,13 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       lock: ({ reason }) => {
         state.setLock(reason ?? 'locked by headquarters', 'headquarters');
         vault.audit.append('command_received', { name: 'lock', reason: reason ?? null });
+        void parts.uplink?.publishEvent('locked', { by: 'headquarters', reason: reason ?? null });
         return { locked: true };
       },
       unlock: () => {
         const was = state.unlock();
         vault.audit.append('command_received', { name: 'unlock' });
+        void parts.uplink?.publishEvent('unlocked', { wasLockedBy: was?.by ?? null });
         return { unlocked: true, wasLockedBy: was?.by ?? null };
       },
       setPolicy: (p: OfflinePolicy) => {
@@ -401,6 +404,25 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
 
   // ── status LEDs follow the station's state
   let ledTimer: NodeJS.Timeout | undefined;
+  // ── offline policy: tell headquarters when the station nears (80 %) or reaches its limits, once per crossing
+  let policyTimer: NodeJS.Timeout | undefined;
+  const policyWatch = new PolicyWatch((r) => {
+    const { level, ...data } = r;
+    log.warn(data, level === 'reached' ? 'offline policy limit reached: new enrollments are refused' : 'offline policy limit near');
+    void parts.uplink?.publishEvent(level === 'reached' ? 'policy-limit-reached' : 'policy-limit-near', data);
+  });
+  const checkPolicy = (): void => {
+    if (parts.vault) policyWatch.check(parts.vault.stats(), state.policy);
+  };
+  step('policy', () => {
+    checkPolicy();
+    policyTimer = setInterval(() => checkPolicy(), 60_000);
+    policyTimer.unref();
+    parts.workflow?.on('sealed', () => checkPolicy());
+  }, () => {
+    if (policyTimer) clearInterval(policyTimer);
+  });
+
   step('status-leds', () => {
     const g = parts.gpio;
     if (!g) return;

@@ -16,6 +16,7 @@ import type { CardReaderDriver } from '../../drivers/card/reader';
 import type { CscaStore } from '../../drivers/card/passive-auth';
 import type { EnrollmentRecord, FingerprintEntry, PassiveAuthVerdict as WirePaVerdict, PersonalDetails as WireDetails } from '../../sync/wire/record';
 import type { OutboxStats } from '../../sync/outbox';
+import { evaluatePolicy } from '../policy';
 import type {
   CameraPort, ChipPort, ChipReadResult, EnrollmentDraft, FingerprintPort, GuardVerdict, OfficerCardPort, PersonalDetails,
   SealerPort, StationGuardPort, UplinkStatus, UplinkStatusPort, DeviceState, DeviceStatusPort,
@@ -247,18 +248,12 @@ export function stationGuard(src: GuardSources): StationGuardPort {
       }
       const p = src.policy();
       if (p) {
-        const now = (src.now ?? Date.now)();
-        const s = src.vault.stats(now);
-        const unacked = s.sealed + s.inFlight;
-        if (p.maxUnacked !== null && unacked >= p.maxUnacked) {
-          return { ok: false, code: 'offline_policy', message: `${unacked} records are waiting for headquarters; the offline policy allows at most ${p.maxUnacked}`, hint: 'connect the booth to the network so it can upload' };
-        }
-        if (p.maxDaysSinceReceipt !== null && unacked > 0) {
-          const ageMs = s.lastReceiptAt !== null ? now - s.lastReceiptAt : (s.oldestUnackedAgeMs ?? 0);
-          const days = ageMs / 86_400_000;
-          if (days > p.maxDaysSinceReceipt) {
-            return { ok: false, code: 'offline_policy', message: `no receipt from headquarters for ${days.toFixed(1)} days; the offline policy allows ${p.maxDaysSinceReceipt}`, hint: 'connect the booth to the network so it can upload' };
-          }
+        const r = evaluatePolicy(src.vault.stats((src.now ?? Date.now)()), p, (src.now ?? Date.now)());
+        if (r.level === 'reached') {
+          const byCount = p.maxUnacked !== null && r.unacknowledged >= p.maxUnacked;
+          return byCount
+            ? { ok: false, code: 'offline_policy', message: `${r.unacknowledged} records are waiting for headquarters; the offline policy allows at most ${p.maxUnacked}`, hint: 'connect the booth to the network so it can upload' }
+            : { ok: false, code: 'offline_policy', message: `no receipt from headquarters for ${r.daysSinceReceipt.toFixed(1)} days; the offline policy allows ${p.maxDaysSinceReceipt}`, hint: 'connect the booth to the network so it can upload' };
         }
       }
       return { ok: true };
