@@ -189,6 +189,7 @@ function loadCodec(): Promise<OpenJpegModule> {
   if (!codec) {
     const keep = (s: string): void => { if (/\[(ERROR|WARNING)\]/.test(s) && codecMessages.length < 20) codecMessages.push(s.replace(/^\[\w+\]\s*/, '').trim()); };
     codec = Promise.resolve().then(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the codec has no typings; loaded only when a JPEG 2000 face is met
       const factory = require('@cornerstonejs/codec-openjpeg/wasmjs') as OpenJpegFactory;
       return factory({ print: keep, printErr: keep });
     });

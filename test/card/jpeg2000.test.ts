@@ -15,6 +15,7 @@ import { buildDocument } from '../../drivers/card/emulator/document';
 interface Encoder { getDecodedBuffer(fi: object): Uint8Array; encode(): void; getEncodedBuffer(): Uint8Array; delete(): void }
 let codec: { J2KEncoder: new () => Encoder };
 beforeAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- the codec has no typings; loaded only when a JPEG 2000 face is met
   const factory = require('@cornerstonejs/codec-openjpeg/wasmjs') as (a: object) => Promise<typeof codec>;
   codec = await factory({ print: () => {}, printErr: () => {} });
 });
