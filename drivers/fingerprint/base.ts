@@ -128,6 +128,42 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   }
 
   /** Called by the family parser for every valid frame. */
+  /**
+   * Finds the module's line speed: the configured one first, then `preferred` (e.g. a speed
+   * set but not yet applied), the model's default, then the rest from fastest. `probe` must
+   * get an answer at the current speed within its timeout. Returns the speed that answered.
+   */
+  protected async findBaud(preferred: (number | undefined)[], probe: (timeoutMs?: number) => Promise<void>): Promise<number> {
+    const first = this.line.baud;
+    const order = [first, ...preferred, this.m.defaultBaud, ...[...this.m.bauds].reverse()].filter((b, i, a): b is number => b !== undefined && a.indexOf(b) === i);
+    const auto = this.opts.autoBaud !== false;
+    let lastErr: unknown;
+    for (const baud of auto ? order : [first]) {
+      if (baud !== this.line.baud) await this.line.setBaud(baud);
+      try {
+        await probe(auto ? Math.min(this.inactivityMs, PROBE_MS) : undefined);
+        if (baud !== first) {
+          this.log.warn({ configured: first, found: baud }, 'module answered at a different baud rate');
+          this.emit('warning', `module on ${this.port} answered at ${baud} baud, not ${first}`);
+        }
+        this.checksumErrorsAtBaud = 0;
+        return baud;
+      } catch (e) {
+        const code = (e as StationError).code;
+        if (code !== 'FP_TIMEOUT' && code !== 'FP_CORRUPT') throw e;
+        lastErr = e;
+      }
+    }
+    if (auto) {
+      await this.line.setBaud(first).catch(() => undefined);
+      throw new StationError('FP_NO_ANSWER', `no ${this.m.label} fingerprint module answered on ${this.port} at any of ${order.join(', ')} baud`, {
+        hint: (lastErr as StationError)?.hint ?? 'check power, wiring and the configured model',
+        cause: lastErr,
+      });
+    }
+    throw lastErr;
+  }
+
   protected onFrame(f: F): void {
     const w = this.waiter;
     if (!w) {

@@ -2,7 +2,7 @@
  * Driver for the ADH-Tech GT-521F32 / GT-521F52.
  */
 import { StationError } from '../common/errors';
-import { PROBE_MS, ScannerBase, sleep } from './base';
+import { ScannerBase, sleep } from './base';
 import { processImage } from './image';
 import { GT, GT_ACK, GT_NACK, GtParser, encodeGtCommand, gtNackText, type GtFrame } from './gt-codec';
 import type { BaudResult, CapturedImage, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
@@ -104,30 +104,7 @@ export class GtScanner extends ScannerBase<GtFrame> {
   }
 
   private async contact(): Promise<void> {
-    const first = this.line.baud;
-    const auto = this.opts.autoBaud !== false;
-    const order = [first, this.m.defaultBaud, ...[...this.m.bauds].reverse()].filter((b, i, a) => a.indexOf(b) === i);
-    let lastErr: unknown;
-    for (const baud of auto ? order : [first]) {
-      if (baud !== this.line.baud) await this.line.setBaud(baud);
-      try {
-        await this.openDevice(auto ? Math.min(this.inactivityMs, PROBE_MS) : undefined);
-        if (baud !== first) this.emit('warning', `module on ${this.port} answered at ${baud} baud, not ${first}`);
-        this.checksumErrorsAtBaud = 0;
-        return;
-      } catch (e) {
-        const code = (e as StationError).code;
-        if (code !== 'FP_TIMEOUT' && code !== 'FP_CORRUPT') throw e;
-        lastErr = e;
-      }
-    }
-    if (auto) {
-      await this.line.setBaud(first).catch(() => undefined);
-      throw new StationError('FP_NO_ANSWER', `no ${this.m.label} fingerprint module answered on ${this.port} at any of ${order.join(', ')} baud`, {
-        hint: (lastErr as StationError)?.hint ?? 'check power, wiring and the configured model', cause: lastErr,
-      });
-    }
-    throw lastErr;
+    await this.findBaud([], (timeoutMs) => this.openDevice(timeoutMs));
   }
 
   protected async handshake(): Promise<ScannerInfo> {

@@ -2,7 +2,7 @@
  * Driver for the R30x / AS608 / ZFM family (R307, R503, AS608, ZFM-20).
  */
 import { StationError } from '../common/errors';
-import { PROBE_MS, ScannerBase, sleep } from './base';
+import { ScannerBase, sleep } from './base';
 import { processImage } from './image';
 import { imageWireBytes } from './models';
 import {
@@ -98,33 +98,8 @@ export class R30xScanner extends ScannerBase<R30xFrame> {
 
   /** Find the module's speed: the configured one first, then a pending one, the default, the rest. */
   private async contact(): Promise<void> {
-    const first = this.line.baud;
-    const order = [first, this.pendingBaud, this.m.defaultBaud, ...[...this.m.bauds].reverse()].filter((b, i, a): b is number => b !== undefined && a.indexOf(b) === i);
-    const auto = this.opts.autoBaud !== false;
-    let lastErr: unknown;
-    for (const baud of auto ? order : [first]) {
-      if (baud !== this.line.baud) await this.line.setBaud(baud);
-      try {
-        await this.verifyPassword(auto ? Math.min(this.inactivityMs, PROBE_MS) : undefined);
-        if (baud !== first) {
-          this.log.warn({ configured: first, found: baud }, 'module answered at a different baud rate');
-          this.emit('warning', `module on ${this.port} answered at ${baud} baud, not ${first}`);
-        }
-        if (baud === this.pendingBaud) this.pendingBaud = undefined;
-        this.checksumErrorsAtBaud = 0;
-        return;
-      } catch (e) {
-        if ((e as StationError).code !== 'FP_TIMEOUT' && (e as StationError).code !== 'FP_CORRUPT') throw e;
-        lastErr = e;
-      }
-    }
-    if (auto) {
-      await this.line.setBaud(first).catch(() => undefined);
-      throw new StationError('FP_NO_ANSWER', `no ${this.m.label} fingerprint module answered on ${this.port} at any of ${order.join(', ')} baud`, {
-        hint: (lastErr as StationError)?.hint ?? 'check power, wiring and the configured model', cause: lastErr,
-      });
-    }
-    throw lastErr;
+    const found = await this.findBaud([this.pendingBaud], (timeoutMs) => this.verifyPassword(timeoutMs));
+    if (found === this.pendingBaud) this.pendingBaud = undefined;
   }
 
   protected async handshake(): Promise<ScannerInfo> {
