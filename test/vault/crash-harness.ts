@@ -4,7 +4,7 @@
  * tsc into node_modules/.cache so each restart is a plain, fast `node` start.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { openEnvelope, verifyAuditChain, type HqPrivateKeys, type StationSigningKey } from '../../sync/wire';
@@ -124,7 +124,12 @@ export async function crashRounds(o: CrashOptions): Promise<CrashSummary> {
 
     // --- checks after every kill
     const path = vaultPath(o.dataDir);
-    const db = new Database(path, { fileMustExist: promised.size > 0 });
+    if (!existsSync(path)) {
+      // killed before the child created its vault: legitimate only while nothing was reported sealed
+      if (promised.size > 0) throw new Error(`round ${round}: vault file ${path} missing after records were reported sealed`);
+      continue;
+    }
+    const db = new Database(path, { fileMustExist: true });
     try {
       const ic = db.pragma('integrity_check', { simple: true });
       if (ic !== 'ok') throw new Error(`round ${round}: integrity_check = ${String(ic)}`);
