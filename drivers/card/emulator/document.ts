@@ -42,7 +42,9 @@ function makeName(country: string, cn: string): Name {
 
 function issue(subject: Name, subjectKey: KeyObject, issuer: Name, issuerKey: KeyObject, ca: boolean, years: number): { cert: Buffer; serial: Buffer } {
   const serial = randomBytes(8);
-  serial[0] = serial[0]! & 0x7f;
+  // DER INTEGER: positive (top bit clear) and minimal (a leading 0x00 before a
+  // byte below 0x80 is padding OpenSSL rejects), so the first byte is 0x01–0x7f.
+  serial[0] = (serial[0]! & 0x7f) | 0x01;
   const alg = new AlgorithmIdentifier({ algorithm: OID_ECDSA_SHA256 });
   const now = new Date();
   const tbs = new TBSCertificate({
