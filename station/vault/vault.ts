@@ -551,7 +551,7 @@ export class Vault implements Outbox {
    */
   maintenance(now: number = this.now()): { released: number; purged: number } {
     this.assertOpen();
-    return this.db.transaction(() => {
+    const r = this.db.transaction(() => {
       const due = this.stmt(`SELECT seq, record_id FROM records WHERE state = 'acknowledged' AND acked_at <= ?`)
         .all(now - this.retention.releaseAfterAckMs) as { seq: number; record_id: string }[];
       const rel = this.stmt(`UPDATE records SET state = 'released', envelope = NULL, released_at = ? WHERE seq = ? AND state = 'acknowledged'`);
@@ -562,6 +562,15 @@ export class Vault implements Outbox {
       this.stmt(`DELETE FROM batches WHERE acked_at IS NOT NULL AND acked_at < ? AND NOT EXISTS (SELECT 1 FROM records WHERE records.batch_id = batches.batch_id)`).run(cutoff);
       return { released: due.length, purged };
     }).immediate();
+    // A secure delete rewrites every page it frees, so a release leaves megabytes in the WAL.
+    // Copy them into the database file now (PASSIVE: never waits for the writer thread) rather
+    // than leaving that work to the next record's commit.
+    if (r.released > 0 || r.purged > 0) {
+      try {
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {}
+    }
+    return r;
   }
 
   stats(now: number = this.now()): VaultStats {

@@ -4,7 +4,11 @@
  * against the raw limit measured in the same run: a bare AEAD pass over the
  * same bytes plus a bare better-sqlite3 insert of them with the same pragmas
  * (WAL, synchronous=FULL, secure_delete, one row per transaction).
- * Passes alternate raw/vault so machine noise hits both alike; medians.
+ * Passes alternate raw/vault chunks (BENCH_CHUNK records each) so machine
+ * noise — above all the disk's fsync time, which varies several-fold on a shared
+ * machine — hits both alike; medians. Between passes both sides are emptied the
+ * way they are in service: the raw table is deleted and checkpointed, the vault's
+ * records are acknowledged and released (which checkpoints too).
  * The vault is driven with 2 seals in flight (BENCH_WINDOW): the station seals
  * on the main thread and stores on its writer thread, so consecutive records
  * overlap. The one-at-a-time figure is reported too.
@@ -19,7 +23,8 @@ import { encodeRecord, type SuiteName } from '../../sync/wire';
 import { makeParts, makeRecord, makeWorld } from '../vault/fixtures';
 
 const PASSES = Number(process.env.BENCH_PASSES ?? 5);
-const PER_PASS = Number(process.env.BENCH_RECORDS ?? 30);
+const PER_PASS = Number(process.env.BENCH_RECORDS ?? 40);
+const CHUNK = Number(process.env.BENCH_CHUNK ?? 20);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 2);
 const SLICE = 64 * 1024;
 
@@ -91,12 +96,11 @@ export async function run(): Promise<void> {
     };
 
     // Warm-up.
-    rawChunk('chacha20-poly1305', 10);
-    for (const s of suites) await vaultChunk(s.suite, 10);
+    rawChunk('chacha20-poly1305', CHUNK);
+    for (const s of suites) await vaultChunk(s.suite, CHUNK);
 
     // Each pass alternates short raw and vault chunks, so the (shared, noisy)
     // machine's load hits both alike; a pass's ratio is vault rate / raw rate.
-    const CHUNK = 10;
     const chunks = Math.max(1, Math.round(PER_PASS / CHUNK));
     const results: Record<string, { ratio: number[]; rate: number[]; rawRate: number[] }> = {};
     for (const s of suites) results[s.label] = { ratio: [], rate: [], rawRate: [] };
