@@ -67,6 +67,27 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'vault: the audit log is append-only'); END;
 `,
   },
+  {
+    // The ciphertext moves to its own table. SQLite rewrites a whole row on any UPDATE, so with the
+    // envelope inside `records` every state change (sealed → in_flight → acknowledged) copied the
+    // 100–400 KB ciphertext again, and secure_delete zeroed the old copy: four times the record's size
+    // written per upload. Now state changes touch a ~200-byte row; release deletes the envelope row.
+    version: 2,
+    sql: `
+CREATE TABLE envelopes (
+  seq      INTEGER PRIMARY KEY,
+  envelope BLOB    NOT NULL
+) STRICT;
+INSERT INTO envelopes (seq, envelope) SELECT seq, envelope FROM records WHERE envelope IS NOT NULL;
+DROP TRIGGER records_keep_ciphertext;
+ALTER TABLE records DROP COLUMN envelope;
+
+-- The ciphertext of a record that is not released may not be dropped.
+CREATE TRIGGER envelopes_keep_unreleased BEFORE DELETE ON envelopes
+  WHEN (SELECT state FROM records WHERE seq = OLD.seq) IS NOT 'released'
+  BEGIN SELECT RAISE(ABORT, 'vault: refusing to drop the ciphertext of a record that is not released'); END;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

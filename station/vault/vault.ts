@@ -430,7 +430,7 @@ export class Vault implements Outbox {
         .all() as { batch_id: string; created_at: number; attempts: number; last_attempt_at: number | null }[];
       const out: PendingBatch[] = [];
       for (const b of batches) {
-        const rows = this.stmt(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE batch_id = ? AND state = 'in_flight' AND tampered_at IS NULL ORDER BY seq`)
+        const rows = this.stmt(`SELECT r.seq, r.record_id, e.envelope, r.sha256, r.sealed_at, r.state, r.batch_id FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.batch_id = ? AND r.state = 'in_flight' AND r.tampered_at IS NULL ORDER BY r.seq`)
           .all(b.batch_id) as RecordRow[];
         const items: OutboxItem[] = [];
         for (const r of rows) {
@@ -457,14 +457,14 @@ export class Vault implements Outbox {
       outer: for (;;) {
         // Sizes first (length() of a blob does not read it), then only the rows that fit: a
         // batch of a few large records must not read the next hundreds of envelopes from disk.
-        const metas = this.stmt(`SELECT seq, length(envelope) AS len FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
+        const metas = this.stmt(`SELECT seq, size AS len FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
           .all(lastSeq, Math.max(maxRecords, 16)) as { seq: number; len: number | null }[];
         if (metas.length === 0) break;
         for (const m of metas) {
           lastSeq = m.seq;
           const size = m.len ?? 0;
           if (items.length > 0 && bytes + size > maxBytes) break outer;
-          const r = this.stmt(`SELECT seq, record_id, envelope, sha256, sealed_at, state, batch_id FROM records WHERE seq = ?`).get(m.seq) as RecordRow;
+          const r = this.stmt(`SELECT r.seq, r.record_id, e.envelope, r.sha256, r.sealed_at, r.state, r.batch_id FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.seq = ?`).get(m.seq) as RecordRow;
           const bad = this.verifyRow(r);
           if (bad) {
             this.markTampered(r, bad);
@@ -554,8 +554,12 @@ export class Vault implements Outbox {
     const r = this.db.transaction(() => {
       const due = this.stmt(`SELECT seq, record_id FROM records WHERE state = 'acknowledged' AND acked_at <= ?`)
         .all(now - this.retention.releaseAfterAckMs) as { seq: number; record_id: string }[];
-      const rel = this.stmt(`UPDATE records SET state = 'released', envelope = NULL, released_at = ? WHERE seq = ? AND state = 'acknowledged'`);
-      for (const r of due) rel.run(now, r.seq);
+      const rel = this.stmt(`UPDATE records SET state = 'released', released_at = ? WHERE seq = ? AND state = 'acknowledged'`);
+      const drop = this.stmt(`DELETE FROM envelopes WHERE seq = ?`);
+      for (const r of due) {
+        rel.run(now, r.seq);
+        drop.run(r.seq);
+      }
       if (due.length > 0) this.appendAudit('release', { records: due.length, firstRecordId: due[0].record_id, lastRecordId: due[due.length - 1].record_id });
       const cutoff = now - this.retention.metadataDays * DAY_MS;
       const purged = this.stmt(`DELETE FROM records WHERE state = 'released' AND released_at < ?`).run(cutoff).changes;

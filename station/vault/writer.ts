@@ -33,7 +33,8 @@ const HASH_CONTEXT = Buffer.from('enroll-station/audit/v1\0', 'ascii');
 const HEAD_CONTEXT = Buffer.from('enroll-station/audit-head/v1\0', 'ascii');
 const GENESIS = '0'.repeat(64);
 const sid = Buffer.from(workerData.stationId, 'ascii');
-const insRec = db.prepare("INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)");
+const insRec = db.prepare("INSERT INTO records (record_id, state, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?)");
+const insEnv = db.prepare('INSERT INTO envelopes (seq, envelope) VALUES (?, ?)');
 const headStmt = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
 const insAudit = db.prepare('INSERT INTO audit (seq, ts, kind, data, prev_hash, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?)');
 function cborUint(n) {
@@ -53,7 +54,8 @@ function headMessage(seq, hash) {
   return b;
 }
 const store = db.transaction((m) => {
-  insRec.run(m.recordId, Buffer.from(m.envelope), m.sha256, m.size, m.suite, m.sealedAt);
+  const recSeq = insRec.run(m.recordId, m.sha256, m.size, m.suite, m.sealedAt).lastInsertRowid;
+  insEnv.run(recSeq, Buffer.from(m.envelope));
   const h = headStmt.get() || { seq: 0, hash: GENESIS };
   const seq = h.seq + 1;
   const hash = createHash('sha256').update(HASH_CONTEXT).update(m.pre).update(cborUint(seq)).update(m.post)

@@ -123,8 +123,18 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   // Alarms about unknown stations are raised once per station per process.
   const unknownReported = new Set<string>();
 
-  /** Handles one complete batch (a batch frame, or reassembled chunks). */
-  const handleBatch = async (stationId: string, f: Frame): Promise<void> => {
+  interface VerifiedBatch {
+    stationId: string;
+    batchId: string;
+    order: string[];
+    sizes: Map<string, number>;
+    verified: StoredRecordInput[];
+    rejected: StoreOutcome[];
+    bytes: number;
+  }
+
+  /** Checks one complete batch (a batch frame, or reassembled chunks); null when it gets no receipt. */
+  const verifyBatch = (stationId: string, f: Frame): VerifiedBatch | null => {
     const h = f.header;
     const keys = store.stationKeys(stationId);
     if (keys.length === 0) {
@@ -132,19 +142,21 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
         unknownReported.add(stationId);
         alarm('unknown-station', `batch ${h.batchId} from unregistered station ${stationId}; register it with \`hq register\``, stationId);
       }
-      return; // no receipt: the station keeps the batch and resends after registration
+      return null; // no receipt: the station keeps the batch and resends after registration
     }
     const envelopes = splitBody(f);
     const verified: StoredRecordInput[] = [];
     const rejected: StoreOutcome[] = [];
+    let bytes = 0;
     for (let i = 0; i < h.records.length; i++) {
       const r = h.records[i]!;
       const env = envelopes[i]!;
+      bytes += env.length;
       const sha = sha256Hex(env);
       if (sha !== r.sha256) {
         // Transport damage (or a forged frame): no receipt, the station resends.
         alarm('hash-mismatch', `record ${r.id} in batch ${h.batchId} does not match its announced hash; batch not acknowledged`, stationId, r.id);
-        return;
+        return null;
       }
       let parsed: ReturnType<typeof verifyEnvelope> | null = null;
       let lastErr = 'no station key';
@@ -163,22 +175,83 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       }
       verified.push({ recordId: r.id, sha256: sha, envelope: env, sealedAt: parsed.sealedAt });
     }
-    const order = h.records.map((r) => r.id);
-    const { outcomes, receiptText } = store.storeBatch(stationId, h.batchId, workerId, verified, rejected, (outs) => {
-      const hash = batchHash(h.batchId, outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256 })));
-      const body: ReceiptBody = { type: 'receipt', stationId, batchId: h.batchId, batchHash: hash, results: outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) })), at: Date.now(), worker: workerId };
-      return { receiptText: encodeSigned(signMessage(body, receiptKey)).toString('utf8'), batchHash: hash };
-    }, order);
-    // Committed: now the receipt may go out. Not awaited: its PUBACK is read by the same packet loop
-    // this handler is holding (see handleMessage below); a lost receipt is answered again on resend.
-    publish(t.receipt(stationId), Buffer.from(receiptText, 'utf8')).catch((e: Error) => log.info({ stationId, batchId: h.batchId, err: e.message }, 'receipt publish failed; the station will resend'));
-    const sizes = new Map(h.records.map((r) => [r.id, r.len]));
-    for (const x of outcomes) {
-      const ev: StoredRecordEvent = { stationId, recordId: x.recordId, sha256: x.sha256, size: sizes.get(x.recordId) ?? 0, batchId: h.batchId, status: x.status, ...(x.reason ? { reason: x.reason } : {}) };
-      events.emit('record', ev);
+    return { stationId, batchId: h.batchId, order: h.records.map((r) => r.id), sizes: new Map(h.records.map((r) => [r.id, r.len])), verified, rejected, bytes };
+  };
+
+  /*
+   * Group commit. A verified batch is queued and its PUBACK sent at once (the PUBACK only says
+   * "received"; the signed receipt, sent after the commit, is what lets a station release). The queue
+   * is committed in ONE transaction — one fsync for every batch that arrived meanwhile — as soon as
+   * the event loop is free; while a commit runs, the next batches gather in the socket. A crash
+   * between PUBACK and commit loses nothing: the station has no receipt and resends after its timeout.
+   * Past COMMIT_QUEUE_BYTES, PUBACKs wait for the commit, so the broker holds the rest.
+   */
+  const COMMIT_QUEUE_BYTES = 16 * 1024 * 1024;
+  let queue: VerifiedBatch[] = [];
+  let queuedBytes = 0;
+  let flushScheduled = false;
+  let flushed: { promise: Promise<void>; resolve: () => void } | null = null;
+
+  const flush = (): void => {
+    flushScheduled = false;
+    const group = queue;
+    const done = flushed;
+    queue = [];
+    queuedBytes = 0;
+    flushed = null;
+    if (group.length === 0) { done?.resolve(); return; }
+    const committed: { b: VerifiedBatch; outcomes: StoreOutcome[]; receiptText: string }[] = [];
+    try {
+      db.transaction(() => {
+        for (const b of group) {
+          try {
+            // nested: a savepoint per batch, so one failing batch does not take the others with it
+            const { outcomes, receiptText } = store.storeBatch(b.stationId, b.batchId, workerId, b.verified, b.rejected, (outs) => {
+              const hash = batchHash(b.batchId, outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256 })));
+              const body: ReceiptBody = { type: 'receipt', stationId: b.stationId, batchId: b.batchId, batchHash: hash, results: outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) })), at: Date.now(), worker: workerId };
+              return { receiptText: encodeSigned(signMessage(body, receiptKey)).toString('utf8'), batchHash: hash };
+            }, b.order);
+            committed.push({ b, outcomes, receiptText });
+          } catch (e) {
+            log.error({ stationId: b.stationId, batchId: b.batchId, err: e }, 'batch could not be stored; no receipt (the station resends)');
+          }
+        }
+      }).immediate();
+    } catch (e) {
+      log.error({ err: e, batches: group.length }, 'group commit failed; no receipts (the stations resend)');
+      committed.length = 0;
+    } finally {
+      done?.resolve();
     }
-    events.emit('receipt', { stationId, batchId: h.batchId, outcomes });
-    log.debug({ stationId, batchId: h.batchId, records: outcomes.length }, 'batch committed and receipted');
+    // Committed: now the receipts may go out. Not awaited: their PUBACKs are read by the packet loop.
+    for (const { b, outcomes, receiptText } of committed) {
+      publish(t.receipt(b.stationId), Buffer.from(receiptText, 'utf8')).catch((e: Error) => log.info({ stationId: b.stationId, batchId: b.batchId, err: e.message }, 'receipt publish failed; the station will resend'));
+      for (const x of outcomes) {
+        const ev: StoredRecordEvent = { stationId: b.stationId, recordId: x.recordId, sha256: x.sha256, size: b.sizes.get(x.recordId) ?? 0, batchId: b.batchId, status: x.status, ...(x.reason ? { reason: x.reason } : {}) };
+        events.emit('record', ev);
+      }
+      events.emit('receipt', { stationId: b.stationId, batchId: b.batchId, outcomes });
+      log.debug({ stationId: b.stationId, batchId: b.batchId, records: outcomes.length, group: committed.length }, 'batch committed and receipted');
+    }
+  };
+
+  /** Queues a verified batch for the next group commit; resolves when its PUBACK may go. */
+  const enqueue = (b: VerifiedBatch): Promise<void> => {
+    queue.push(b);
+    queuedBytes += b.bytes;
+    if (!flushed) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      flushed = { promise, resolve };
+    }
+    const wait = flushed.promise;
+    if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
+    return queuedBytes > COMMIT_QUEUE_BYTES ? wait : Promise.resolve();
+  };
+
+  const handleBatch = async (stationId: string, f: Frame): Promise<void> => {
+    const b = verifyBatch(stationId, f);
+    if (b) await enqueue(b);
   };
 
   const onBatch = async (stationId: string, payload: Buffer): Promise<void> => {
@@ -386,6 +459,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       stopping = true;
       clearInterval(pruneTimer);
       await Promise.race([chain, new Promise((r) => setTimeout(r, 5_000))]);
+      flush(); // batches received but not yet committed (their receipts still go out if connected)
       if (isConnected && announce) {
         await Promise.race([publish(t.ingest(workerId), flag(false), true).catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
       }

@@ -60,7 +60,7 @@ async function stopChild(p: ChildProcess): Promise<void> {
 /** The frames the uplink will publish for the sealed backlog: same grouping as Uplink + Vault.openBatch. */
 function framesFor(ob: TestOutbox, stationId: string): Buffer[] {
   const db = (ob as unknown as { db: { prepare(s: string): { all(): { record_id: string; envelope: Buffer; sha256: string }[] } } }).db;
-  const rows = db.prepare("SELECT record_id, envelope, sha256 FROM records WHERE state = 'sealed' ORDER BY seq").all();
+  const rows = db.prepare("SELECT r.record_id, e.envelope, r.sha256 FROM records r JOIN envelopes e ON e.seq = r.seq WHERE r.state = 'sealed' ORDER BY r.seq").all();
   const cap = 1024 * 1024 - 512;
   const maxBytes = Math.max(1024, cap - 1024 - MAX_BATCH_RECORDS * 200);
   const frames: Buffer[] = [];
@@ -253,7 +253,7 @@ class MemoryOutbox implements Outbox {
 
 function sealedItems(ob: TestOutbox): OutboxItem[] {
   const db = (ob as unknown as { db: { prepare(s: string): { all(): { record_id: string; envelope: Buffer; sha256: string; sealed_at: number }[] } } }).db;
-  return db.prepare("SELECT record_id, envelope, sha256, sealed_at FROM records WHERE state = 'sealed' ORDER BY seq").all()
+  return db.prepare("SELECT r.record_id, e.envelope, r.sha256, r.sealed_at FROM records r JOIN envelopes e ON e.seq = r.seq WHERE r.state = 'sealed' ORDER BY r.seq").all()
     .map((r) => ({ recordId: r.record_id, envelope: r.envelope, sha256: r.sha256, sealedAt: r.sealed_at }));
 }
 

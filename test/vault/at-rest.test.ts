@@ -99,7 +99,7 @@ describe('nothing readable at rest', () => {
 
     // Sanity: the scanner does find the markers where they are (in memory → the sealed bytes opened at HQ).
     const db = (await import('better-sqlite3')).default(vaultPath(w.dataDir), { readonly: true });
-    const row = db.prepare('SELECT envelope FROM records WHERE record_id = ?').get(ids[5]) as { envelope: Buffer };
+    const row = db.prepare('SELECT e.envelope FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.record_id = ?').get(ids[5]) as { envelope: Buffer };
     db.close();
     const { record } = await openEnvelope(row.envelope, { stationPublicKey: w.station.publicKey, hq: w.hq });
     expect(record.details.surname).toBe(markers.surname.toString());
@@ -128,7 +128,7 @@ describe('nothing readable at rest', () => {
     await v.seal(makeRecord(w.stationId, parts));
     await v.close();
     const db = (await import('better-sqlite3')).default(vaultPath(w.dataDir), { readonly: true });
-    const { envelope } = db.prepare("SELECT envelope FROM records WHERE state = 'sealed' ORDER BY seq DESC LIMIT 1").get() as { envelope: Buffer };
+    const { envelope } = db.prepare("SELECT e.envelope FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.state = 'sealed' ORDER BY r.seq DESC LIMIT 1").get() as { envelope: Buffer };
     db.close();
 
     // The HQ secrets do not occur anywhere on the station, in any common encoding.

@@ -142,7 +142,7 @@ export async function crashRounds(o: CrashOptions): Promise<CrashSummary> {
       if (dups.length) throw new Error(`round ${round}: duplicated records ${JSON.stringify(dups)}`);
       const dupSha = db.prepare('SELECT sha256, COUNT(*) AS n FROM records GROUP BY sha256 HAVING n > 1').all();
       if (dupSha.length) throw new Error(`round ${round}: duplicated envelopes ${JSON.stringify(dupSha)}`);
-      const get = db.prepare('SELECT envelope, sha256, state FROM records WHERE record_id = ?');
+      const get = db.prepare('SELECT e.envelope, r.sha256, r.state FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.record_id = ?');
       for (const [id, sha] of promised) {
         const row = get.get(id) as { envelope: Buffer | null; sha256: string; state: string } | undefined;
         if (!row) throw new Error(`round ${round}: record ${id} was reported sealed but is missing`);

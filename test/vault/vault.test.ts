@@ -1,7 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync, copyFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { loadStationSigningKey, openEnvelope, verifyAuditChain, verifyEnvelope, writeStationKeyPair } from '../../sync/wire';
+import { loadHqPublicIdentity, loadStationSigningKey, openEnvelope, Sealer, verifyAuditChain, verifyEnvelope, writeStationKeyPair } from '../../sync/wire';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../station/vault/schema';
 import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
 import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
 
@@ -29,7 +31,7 @@ describe('vault', () => {
     await v.close();
     const db = new Database(vaultPath(w.dataDir), { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    const row = db.prepare('SELECT envelope, sha256, state FROM records WHERE record_id = ?').get(r.recordId) as { envelope: Buffer; sha256: string; state: string };
+    const row = db.prepare('SELECT e.envelope, r.sha256, r.state FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.record_id = ?').get(r.recordId) as { envelope: Buffer; sha256: string; state: string };
     db.close();
     expect(row.state).toBe('sealed');
     expect(row.sha256).toBe(res.sha256);
@@ -69,7 +71,7 @@ describe('vault', () => {
     expect(v.recordState(ids[0])?.state).toBe('released');
     // Ciphertext is gone after release, metadata stays.
     const db = new Database(vaultPath(w.dataDir), { readonly: true });
-    const rel = db.prepare('SELECT envelope, sha256 FROM records WHERE record_id = ?').get(ids[0]) as { envelope: Buffer | null; sha256: string };
+    const rel = db.prepare('SELECT e.envelope, r.sha256 FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.record_id = ?').get(ids[0]) as { envelope: Buffer | null; sha256: string };
     db.close();
     expect(rel.envelope).toBeNull();
     expect(rel.sha256).toBe(b1!.items[0].sha256);
@@ -96,13 +98,41 @@ describe('vault', () => {
     await v.close();
   });
 
+  it('migrates a schema-1 vault (envelope inside records) to schema 2 without losing a record', async () => {
+    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
+    const sealed = [await sealer.seal(makeRecord(w.stationId, parts)), await sealer.seal(makeRecord(w.stationId, parts))];
+    mkdirSync(join(w.dataDir, 'vault'), { recursive: true });
+    const old = new Database(vaultPath(w.dataDir));
+    old.pragma('journal_mode = WAL');
+    old.exec(MIGRATIONS[0]!.sql);
+    old.pragma('user_version = 1');
+    old.prepare(`INSERT INTO meta (key, value) VALUES ('station_id', ?)`).run(w.stationId);
+    const ins = old.prepare(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`);
+    for (const x of sealed) ins.run(x.recordId, x.envelope, x.sha256, x.envelope.length, x.suite, x.sealedAt);
+    old.close();
+
+    const v = await open();
+    const b = v.openBatch(10, 1e9)!;
+    expect(b.items.map((i) => [i.recordId, i.sha256])).toEqual(sealed.map((x) => [x.recordId, x.sha256]));
+    for (const [i, item] of b.items.entries()) expect(item.envelope.equals(sealed[i]!.envelope)).toBe(true);
+    v.acknowledge(b.batchId, Buffer.from('receipt'), [{ recordId: sealed[0]!.recordId, sha256: sealed[0]!.sha256, status: 'stored' }]);
+    await v.close();
+    const db = new Database(vaultPath(w.dataDir), { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect((db.prepare(`SELECT name FROM pragma_table_info('records')`).all() as { name: string }[]).map((c) => c.name)).not.toContain('envelope');
+    const rows = db.prepare('SELECT r.record_id, r.state, e.envelope IS NOT NULL AS has FROM records r LEFT JOIN envelopes e ON e.seq = r.seq ORDER BY r.seq').all();
+    db.close();
+    // the acknowledged one is released (ciphertext gone); the one the receipt did not cover is back in the queue, ciphertext kept
+    expect(rows).toEqual([{ record_id: sealed[0]!.recordId, state: 'released', has: 0 }, { record_id: sealed[1]!.recordId, state: 'sealed', has: 1 }]);
+  });
+
   it('never deletes an unacknowledged record, even by direct SQL', async () => {
     const v = await open();
     const { recordId } = await v.seal(makeRecord(w.stationId, parts));
     await v.close();
     const db = new Database(vaultPath(w.dataDir));
     expect(() => db.prepare('DELETE FROM records WHERE record_id = ?').run(recordId)).toThrow(/not released/);
-    expect(() => db.prepare('UPDATE records SET envelope = NULL WHERE record_id = ?').run(recordId)).toThrow(/not released/);
+    expect(() => db.prepare('DELETE FROM envelopes WHERE seq = (SELECT seq FROM records WHERE record_id = ?)').run(recordId)).toThrow(/not released/);
     expect(() => db.prepare('DELETE FROM audit').run()).toThrow(/append-only/);
     expect(() => db.prepare("UPDATE audit SET kind = 'login' WHERE seq = 1").run()).toThrow(/append-only/);
     db.close();
@@ -127,10 +157,10 @@ describe('vault', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await v.seal(makeRecord(w.stationId, parts))).recordId);
     const db = new Database(vaultPath(w.dataDir));
-    const row = db.prepare('SELECT envelope FROM records WHERE record_id = ?').get(ids[1]) as { envelope: Buffer };
+    const row = db.prepare('SELECT e.envelope FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.record_id = ?').get(ids[1]) as { envelope: Buffer };
     const env = Buffer.from(row.envelope);
     env[env.length - 100] ^= 0xff;
-    db.prepare('UPDATE records SET envelope = ? WHERE record_id = ?').run(env, ids[1]);
+    db.prepare('UPDATE envelopes SET envelope = ? WHERE seq = (SELECT seq FROM records WHERE record_id = ?)').run(env, ids[1]);
     // Also re-hash so only the signature check can catch it.
     const { createHash } = await import('node:crypto');
     db.prepare('UPDATE records SET sha256 = ? WHERE record_id = ?').run(createHash('sha256').update(env).digest('hex'), ids[1]);
