@@ -30,7 +30,7 @@ import {
   type AuditEntry,
   type AuditKind,
 } from '../../sync/wire/audit';
-import { parseEnvelope, signedMessage, Sealer } from '../../sync/wire/envelope';
+import { checkSignature, digestEnvelope, Sealer } from '../../sync/wire/envelope';
 import { loadHqPublicIdentity, stationSigningKeyFrom, type HqPublicIdentity, type StationSigningKey } from '../../sync/wire/keys';
 import { STATION_ID_RE, type EnrollmentRecord } from '../../sync/wire/record';
 import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
@@ -396,17 +396,16 @@ export class Vault implements Outbox {
   /** Checks a stored row against its hash, signature and id; returns why it is bad, or null. */
   private verifyRow(r: RecordRow): string | null {
     if (!r.envelope) return 'ciphertext missing';
-    const h = createHash('sha256').update(r.envelope).digest('hex');
-    if (h !== r.sha256) return 'stored hash does not match the envelope';
+    let d: ReturnType<typeof digestEnvelope>;
     try {
-      const p = parseEnvelope(r.envelope);
-      if (p.recordId !== r.record_id) return 'envelope record id does not match the row';
-      if (p.stationId !== this.stationId) return 'envelope names another station';
-      const msg = signedMessage(p.headerBytes, p.enc, p.ct);
-      if (!this.verifyKeys.some((k) => edVerify(null, msg, k, p.signature))) return 'station signature does not verify';
+      d = digestEnvelope(r.envelope); // one hashing pass: the row's hash and the signed digest
     } catch (e) {
-      return (e as Error).message;
+      return createHash('sha256').update(r.envelope).digest('hex') !== r.sha256 ? 'stored hash does not match the envelope' : (e as Error).message;
     }
+    if (d.sha256 !== r.sha256) return 'stored hash does not match the envelope';
+    if (d.parsed.recordId !== r.record_id) return 'envelope record id does not match the row';
+    if (d.parsed.stationId !== this.stationId) return 'envelope names another station';
+    if (!this.verifyKeys.some((k) => checkSignature(d, k))) return 'station signature does not verify';
     return null;
   }
 

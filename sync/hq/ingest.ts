@@ -16,7 +16,7 @@ import { makeTopics, type AuditAckBody, type AuditSlicePayload, type CommandResu
 import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../uplink/frame';
 import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySigned, type KeyInput } from '../uplink/signed';
 import { HqStore, openHqDb, type Db, type StoreOutcome, type StoredRecordInput } from './store';
-import { verifyEnvelope } from '../wire/envelope';
+import { checkSignature, digestEnvelope, type ParsedEnvelope } from '../wire/envelope';
 import { loadHqPrivateKeys } from '../wire/keys';
 import { auditEntryHash, verifyAuditChain, type AuditEntry } from '../wire/audit';
 
@@ -152,16 +152,20 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       const r = h.records[i]!;
       const env = envelopes[i]!;
       bytes += env.length;
-      const sha = sha256Hex(env);
+      // One hashing pass gives both the envelope's hash and the digest its signature covers.
+      let d: ReturnType<typeof digestEnvelope> | null = null;
+      let lastErr = 'no station key';
+      try { d = digestEnvelope(env); } catch (e) { lastErr = (e as Error).message; }
+      const sha = d ? d.sha256 : sha256Hex(env);
       if (sha !== r.sha256) {
         // Transport damage (or a forged frame): no receipt, the station resends.
         alarm('hash-mismatch', `record ${r.id} in batch ${h.batchId} does not match its announced hash; batch not acknowledged`, stationId, r.id);
         return null;
       }
-      let parsed: ReturnType<typeof verifyEnvelope> | null = null;
-      let lastErr = 'no station key';
-      for (const k of keys) {
-        try { parsed = verifyEnvelope(env, k); break; } catch (e) { lastErr = (e as Error).message; }
+      let parsed: ParsedEnvelope | null = null;
+      if (d) {
+        if (keys.some((k) => checkSignature(d, k))) parsed = d.parsed;
+        else lastErr = `record ${d.parsed.recordId}: station signature does not verify`;
       }
       if (!parsed) {
         alarm('bad-signature', `record ${r.id} from ${stationId}: ${lastErr}`, stationId, r.id);
@@ -341,7 +345,8 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       } else {
         let best: ReturnType<typeof verifyAuditChain> | null = null;
         for (const k of keys) {
-          const r = verifyAuditChain(fresh, k, { stationId, anchor: head.seq > 0 ? head : undefined, requireSignedTail: true });
+          // The last head signature covers the slice through the hash chain; checking each one is ~0.15 ms an entry.
+          const r = verifyAuditChain(fresh, k, { stationId, anchor: head.seq > 0 ? head : undefined, requireSignedTail: true, signatures: 'last' });
           if (r.ok) { best = r; break; }
           if (!best || r.lastSeq > best.lastSeq) best = r;
         }
@@ -350,7 +355,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
           alarm('audit-chain', `${stationId}: ${error}`, stationId);
         }
         const goodThrough = best ? (best.ok ? fresh[fresh.length - 1]!.seq : Math.min(best.lastSeq, best.signedThrough || 0)) : head.seq;
-        const good = fresh.filter((e) => e.seq <= goodThrough);
+        // Kept: the entries through the checked head; a signature is kept only where it was checked.
+        const checkedSig = best?.ok ? best.signedThrough : -1;
+        const good = fresh.filter((e) => e.seq <= goodThrough).map((e) => (best?.ok && e.sig !== undefined && e.seq !== checkedSig ? { ...e, sig: undefined } : e));
         if (good.length > 0) {
           store.appendAudit(stationId, good);
           newHead = { seq: good[good.length - 1]!.seq, hash: good[good.length - 1]!.hash };

@@ -40,6 +40,10 @@ export interface StoreOutcome {
 export function openHqDb(path: string): Db {
   mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
+  // 64 KiB pages for a new database (an existing one keeps its own): envelopes are 100–400 KB blobs,
+  // and with 4 KiB pages each is a chain of ~100 overflow pages, written twice (WAL, then checkpoint).
+  // Measured here: durable inserts of 150 KB envelopes go from ~180 to ~300 MB/s.
+  db.pragma('page_size = 65536');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 10000');
@@ -93,10 +97,21 @@ export class HqStore {
     return this.db.prepare('SELECT * FROM stations ORDER BY station_id').all() as StationRow[];
   }
 
-  /** All keys of a station, current first. */
+  /** Parsed keys by PEM: every batch needs its station's keys, and parsing a PEM costs ~0.15 ms. */
+  private readonly keyCache = new Map<string, KeyObject>();
+
+  /** All keys of a station, current first (read from the database each time: another worker may register). */
   stationKeys(stationId: string): KeyObject[] {
     const rows = this.db.prepare('SELECT public_key FROM station_keys WHERE station_id = ? ORDER BY retired_at IS NOT NULL, registered_at DESC').all(stationId) as { public_key: string }[];
-    return rows.map((r) => createPublicKey(r.public_key));
+    return rows.map((r) => {
+      let k = this.keyCache.get(r.public_key);
+      if (!k) {
+        k = createPublicKey(r.public_key);
+        if (this.keyCache.size > 10_000) this.keyCache.clear();
+        this.keyCache.set(r.public_key, k);
+      }
+      return k;
+    });
   }
 
   alarm(kind: string, detail: string, stationId: string | null = null, recordId: string | null = null, now = Date.now()): void {

@@ -692,10 +692,22 @@ export class Uplink extends EventEmitter {
     })();
   }
 
+  /** Batches taking a window slot: being published, or published and waiting for their receipt. */
   private awaitingCount(): number {
     let n = 0;
-    for (const p of this.pending.values()) if (p.sentAt !== null && Date.now() < p.dueAt) n++;
+    const now = Date.now();
+    for (const p of this.pending.values()) if (p.sending || (p.sentAt !== null && now < p.dueAt)) n++;
     return n;
+  }
+
+  /**
+   * Publishes a batch without holding up the pump: the window's batches are on the wire together
+   * (mqtt.js keeps several QoS 1 publishes in flight), instead of each waiting for the previous
+   * one's PUBACK. When it is out, the pump runs again (to fill the window, and to schedule).
+   */
+  private launch(p: Pending): void {
+    p.sending = true;
+    void this.send(p).finally(() => this.kick());
   }
 
   private async pumpOnce(): Promise<void> {
@@ -710,7 +722,7 @@ export class Uplink extends EventEmitter {
       if (!this.connected || this.stopping) return;
       if (p.sending || Date.now() < p.dueAt) continue;
       if (this.awaitingCount() >= this.o.maxInFlightBatches) break;
-      await this.send(p);
+      this.launch(p);
     }
     // 2) open new batches while the window has room
     while (this.connected && !this.stopping && (force || !this.paused()) && this.awaitingCount() < this.o.maxInFlightBatches) {
@@ -729,7 +741,7 @@ export class Uplink extends EventEmitter {
       if (!b) break;
       const p: Pending = { batch: b, sending: false, sentAt: null, dueAt: 0 };
       this.pending.set(b.batchId, p);
-      await this.send(p);
+      this.launch(p);
     }
     if (force || !this.paused()) await this.sendAudit();
     // Records sealed since this pass (without a notify()) are picked up by the next poll.

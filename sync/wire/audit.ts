@@ -109,9 +109,28 @@ export interface AuditChainResult {
 export function verifyAuditChain(
   entries: AuditEntry[],
   stationPublicKey: KeyObject | KeyObject[],
-  opts: { stationId: string; anchor?: { seq: number; hash: string }; requireSignedTail?: boolean },
+  opts: {
+    stationId: string;
+    anchor?: { seq: number; hash: string };
+    requireSignedTail?: boolean;
+    /**
+     * 'all' (default): every head signature present is checked. 'last': the hash chain is checked
+     * entry by entry, but only the last signature present — it covers every entry before it through
+     * the chain. A receiver that trusts entries on that basis must not keep the unchecked earlier
+     * signatures as if checked. On any failure the slice is checked again with 'all', so the error
+     * and `signedThrough` are the same as 'all' would give.
+     */
+    signatures?: 'all' | 'last';
+  },
 ): AuditChainResult {
   const keys = Array.isArray(stationPublicKey) ? stationPublicKey : [stationPublicKey];
+  if (opts.signatures === 'last') {
+    let lastSigned = -1;
+    for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.sig !== undefined) { lastSigned = i; break; }
+    const unsigned = entries.map((e, i) => (i === lastSigned || e.sig === undefined ? e : { ...e, sig: undefined }));
+    const r = verifyAuditChain(unsigned, keys, { ...opts, signatures: 'all' });
+    return r.ok ? r : verifyAuditChain(entries, keys, { ...opts, signatures: 'all' });
+  }
   const res: AuditChainResult = { ok: true, count: 0, lastSeq: 0, lastHash: GENESIS_HASH, signedThrough: 0 };
   const fail = (msg: string): AuditChainResult => ({ ...res, ok: false, error: msg });
   if (entries.length === 0) return res;

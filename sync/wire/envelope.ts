@@ -261,6 +261,26 @@ export function verifyEnvelope(envelope: Buffer, stationPublicKey: KeyObject): P
 }
 
 /**
+ * One pass over an envelope for a receiver: parses it, and hashes it once for
+ * both digests it needs — the signed message (SHA-256 of everything before the
+ * signature, which is exactly header‖len‖enc‖len‖ct) and the SHA-256 of the
+ * whole envelope (that prefix continued over the signature), the outbox hash.
+ * Throws WIRE_ENVELOPE_MALFORMED. Check the signature with `checkSignature`.
+ */
+export function digestEnvelope(envelope: Buffer): { parsed: ParsedEnvelope; message: Buffer; sha256: string } {
+  const parsed = parseEnvelope(envelope);
+  const h = createHash('sha256').update(envelope.subarray(0, envelope.length - SIG_LEN));
+  const message = Buffer.concat([SIG_CONTEXT, h.copy().digest()]);
+  const sha256 = h.update(parsed.signature).digest('hex');
+  return { parsed, message, sha256 };
+}
+
+/** The station signature over a digested envelope. */
+export function checkSignature(d: { parsed: ParsedEnvelope; message: Buffer }, stationPublicKey: KeyObject): boolean {
+  return edVerify(null, d.message, stationPublicKey, d.parsed.signature);
+}
+
+/**
  * Headquarters side: verifies the signature, opens the HPKE ciphertext and
  * checks the record's ids match its header. `impl: 'reference'` uses the pure-JS
  * @hpke packages (interop checks).

@@ -33,7 +33,9 @@ const MAX_BATCH_RECORDS = 200;
 const children = new Set<ChildProcess>();
 
 function child(args: string[]): { p: ChildProcess; wait: (re: RegExp, ms: number) => Promise<string> } {
-  const p = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'uplink', 'hq-proc.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // UPLINK_BENCH_CHILD_PROF=DIR: a V8 CPU profile of each headquarters / sink process (for finding where time goes)
+  const prof = process.env.UPLINK_BENCH_CHILD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.UPLINK_BENCH_CHILD_PROF}`] : [];
+  const p = spawn(process.execPath, [...prof, '-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'uplink', 'hq-proc.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(p);
   p.once('exit', () => children.delete(p));
   let out = '';
@@ -55,6 +57,29 @@ async function stopChild(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return;
   p.kill('SIGTERM');
   await new Promise<void>((r) => { const t = setTimeout(() => { p.kill('SIGKILL'); r(); }, 5_000); p.once('exit', () => { clearTimeout(t); r(); }); });
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc. */
+function procCpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100; // utime + stime, in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU ms used by this process and the given ones while `fn` runs. */
+async function cpuDuring<T>(pids: Record<string, number | undefined>, fn: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, procCpuMs(pid)]));
+  const self0 = process.cpuUsage();
+  const result = await fn();
+  const self = process.cpuUsage(self0);
+  const cpu: Record<string, number> = { station: Math.round((self.user + self.system) / 1000) };
+  for (const [k, pid] of Object.entries(pids)) cpu[k] = Math.round(procCpuMs(pid) - before[k]!);
+  return { result, cpu };
 }
 
 /** The frames the uplink will publish for the sealed backlog: same grouping as Uplink + Vault.openBatch. */
@@ -147,7 +172,7 @@ export async function run(): Promise<void> {
     await hq.wait(/ready/, 60_000);
     const frames = framesFor(ob, f.stationId);
     const items = sealedItems(ob);
-    const up = await drainThroughUplink(broker.url, f, ob, RECORDS);
+    const { result: up, cpu: upCpu } = await cpuDuring({ hq: hq.p.pid, broker: broker.pid }, () => drainThroughUplink(broker.url, f, ob, RECORDS));
     await stopChild(hq.p);
     ob.close();
     // same records again from memory, to a fresh HQ database: uplink + HQ without the station vault's cost
@@ -157,7 +182,7 @@ export async function run(): Promise<void> {
     cpSync(join(f.hqDir, 'keys'), join(f3.hqDir, 'keys'), { recursive: true });
     const hq3 = child(['hq', broker.url, f3.hqDir, f.stationId, pubFile]);
     await hq3.wait(/ready/, 60_000);
-    const mem = await drainThroughUplink(broker.url, { ...f, stationDir: f3.stationDir }, new MemoryOutbox(items), RECORDS);
+    const { result: mem, cpu: memCpu } = await cpuDuring({ hq: hq3.p.pid, broker: broker.pid }, () => drainThroughUplink(broker.url, { ...f, stationDir: f3.stationDir }, new MemoryOutbox(items), RECORDS));
     await stopChild(hq3.p);
     // the bare run is short and noisy: median of three passes
     const bareRuns: number[] = [];
@@ -168,8 +193,10 @@ export async function run(): Promise<void> {
     const upMBs = totalBytes / 1e6 / (up.ms / 1000);
     const bareMBs = totalBytes / 1e6 / (bareMs / 1000);
     console.error(`uplink: ${RECORDS} records, ${(totalBytes / 1e6).toFixed(1)} MB in ${up.ms.toFixed(0)} ms → ${upRps.toFixed(0)} rec/s, ${upMBs.toFixed(1)} MB/s (${up.sent} frames sent by the uplink, ${frames.length} in the bare run, ${(frameBytes / 1e6).toFixed(1)} MB on the wire)`);
+    console.error(`  CPU ms while draining (2 cores = ${Math.round(2 * up.ms)} ms available): ${JSON.stringify(upCpu)}`);
     const memMBs = totalBytes / 1e6 / (mem.ms / 1000);
     console.error(`uplink from an in-memory outbox (same envelopes; HQ still verifies, commits with fsync and signs): ${mem.ms.toFixed(0)} ms → ${(RECORDS / (mem.ms / 1000)).toFixed(0)} rec/s, ${memMBs.toFixed(1)} MB/s`);
+    console.error(`  CPU ms while draining (${Math.round(2 * mem.ms)} ms available): ${JSON.stringify(memCpu)}`);
     console.error(`bare mqtt.js QoS 1 (same frames, subscriber in another process; median of ${bareRuns.map((x) => x.toFixed(0)).join('/')} ms): ${bareMs.toFixed(0)} ms → ${(RECORDS / (bareMs / 1000)).toFixed(0)} rec/s, ${bareMBs.toFixed(1)} MB/s`);
 
     // ---- ceiling: every byte must be written durably at headquarters once. Bare SQLite (WAL,
@@ -183,7 +210,7 @@ export async function run(): Promise<void> {
     const verifyMs = Number(process.hrtime.bigint() - v0) / 1e6;
     const hqMinMBs = totalBytes / 1e6 / ((sqlMs + verifyMs) / 1000);
     console.error(`HQ verification alone (SHA-256 + Ed25519 of every envelope): ${verifyMs.toFixed(0)} ms; verify + durable insert on one core: ${hqMinMBs.toFixed(1)} MB/s → ratio ceiling ${(Math.min(hqMinMBs, bareMBs) / bareMBs).toFixed(3)}`);
-    console.error(`bare SQLite durable insert at HQ (same envelopes and grouping, WAL + FULL): ${sqlMs.toFixed(0)} ms → ${sqlMBs.toFixed(1)} MB/s; ceiling ratio ${(Math.min(sqlMBs, bareMBs) / bareMBs).toFixed(3)} (pipelined) / ${((1 / (1 / sqlMBs + 1 / bareMBs)) / bareMBs).toFixed(3)} (serial)`);
+    console.error(`bare SQLite durable insert at HQ (same envelopes and grouping, WAL + FULL, 64 KiB pages): ${sqlMs.toFixed(0)} ms → ${sqlMBs.toFixed(1)} MB/s; ceiling ratio ${(Math.min(sqlMBs, bareMBs) / bareMBs).toFixed(3)} (pipelined) / ${((1 / (1 / sqlMBs + 1 / bareMBs)) / bareMBs).toFixed(3)} (serial)`);
 
     // ---- drain of a 10k backlog
     const f2 = await makeFixture('bench-st-2');
@@ -325,6 +352,7 @@ async function drainInStationProcess(brokerUrl: string, f: Fixture, total: numbe
 /** Durable insert of the envelopes into a fresh SQLite file, grouped as the uplink batches them. */
 function durableInsertMs(path: string, items: OutboxItem[]): number {
   const db = new Database(path);
+  db.pragma('page_size = 65536'); // as headquarters' own database (sync/hq/store.ts)
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE r (record_id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, envelope BLOB NOT NULL)');

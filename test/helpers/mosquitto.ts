@@ -57,6 +57,8 @@ export class Mosquitto {
 
   get url(): string { return `mqtt://127.0.0.1:${this.port}`; }
   get running(): boolean { return this.proc !== null && this.proc.exitCode === null && this.proc.signalCode === null; }
+  /** The broker's process id while it runs (benchmarks read its CPU time). */
+  get pid(): number | undefined { return this.running ? this.proc!.pid : undefined; }
   /** Broker stdout/stderr so far (for failure messages). */
   get output(): string { return this.log; }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ import {
   stationSigningKeyFrom,
   SUITE_NAMES,
   verifyEnvelope,
+  digestEnvelope,
+  checkSignature,
   verifyAuditChain,
   auditEntryHash,
   signAuditHead,
@@ -143,6 +145,26 @@ describe('sealed envelope', () => {
     expect(() => verifyEnvelope(sealed.envelope, other.publicKey)).toThrow(/signature/);
   });
 
+  it('digestEnvelope: one pass gives the outbox hash and the signed digest; checkSignature agrees with verifyEnvelope', async () => {
+    const r = makeRecord('ST-1', await makeParts({ fingers: 1 }));
+    const sealed = await new Sealer('x25519-chacha20poly1305', hqPub, station).seal(r);
+    const d = digestEnvelope(sealed.envelope);
+    expect(d.sha256).toBe(createHash('sha256').update(sealed.envelope).digest('hex'));
+    expect(d.sha256).toBe(sealed.sha256);
+    const p = parseEnvelope(sealed.envelope);
+    expect(d.message.equals(signedMessage(p.headerBytes, p.enc, p.ct))).toBe(true);
+    expect(checkSignature(d, station.publicKey)).toBe(true);
+    const other = stationSigningKeyFrom(generateKeyPairSync('ed25519').privateKey);
+    expect(checkSignature(d, other.publicKey)).toBe(false);
+    for (const pos of [20, Math.floor(sealed.envelope.length / 2), sealed.envelope.length - 1]) {
+      const bad = Buffer.from(sealed.envelope);
+      bad[pos] ^= 0x01;
+      const db = digestEnvelope(bad);
+      expect(db.sha256).not.toBe(sealed.sha256);
+      expect(checkSignature(db, station.publicKey), `byte ${pos}`).toBe(false);
+    }
+  });
+
   it('binds the header via AAD: a re-signed envelope with another record id does not open', async () => {
     const r = makeRecord('ST-1', await makeParts({ fingers: 1 }));
     const sealer = new Sealer('x25519-chacha20poly1305', hqPub, station);
@@ -252,5 +274,25 @@ describe('audit chain', () => {
     const forgedSig = c.map((e) => ({ ...e }));
     forgedSig[5].sig = signAuditHead(stationId, 6, forgedSig[5].hash, generateKeyPairSync('ed25519').privateKey);
     expect(verifyAuditChain(forgedSig, key.publicKey, { stationId }).error).toMatch(/seq 6: head signature/);
+  });
+
+  it("signatures 'last' checks the chain and only the last head signature, and on failure reports like 'all'", () => {
+    const c = chain(9, 2);
+    expect(verifyAuditChain(c, key.publicKey, { stationId, signatures: 'last' })).toMatchObject({ ok: true, count: 9, signedThrough: 9 });
+    // an edited entry is still caught (the chain is checked entry by entry)
+    const edited = c.map((e) => ({ ...e, data: { ...e.data } }));
+    edited[3].data.n = 99;
+    expect(verifyAuditChain(edited, key.publicKey, { stationId, signatures: 'last' }).error).toMatch(/seq 4: hash/);
+    // a bad last signature: same answer as checking them all (signed through the last good head)
+    const badTail = c.map((e) => ({ ...e }));
+    badTail[8].sig = signAuditHead(stationId, 9, badTail[8].hash, generateKeyPairSync('ed25519').privateKey);
+    const all = verifyAuditChain(badTail, key.publicKey, { stationId });
+    expect(verifyAuditChain(badTail, key.publicKey, { stationId, signatures: 'last' })).toEqual(all);
+    expect(all).toMatchObject({ ok: false, signedThrough: 8 });
+    // a bad earlier signature is not looked at when the last one holds (the chain covers it)
+    const badEarly = c.map((e) => ({ ...e }));
+    badEarly[1].sig = badTail[8].sig;
+    expect(verifyAuditChain(badEarly, key.publicKey, { stationId, signatures: 'last' }).ok).toBe(true);
+    expect(verifyAuditChain(badEarly, key.publicKey, { stationId }).ok).toBe(false);
   });
 });
