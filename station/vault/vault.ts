@@ -11,7 +11,7 @@
  *   the schema make deleting an unreleased record impossible.
  * - Audit log: hash chain, every entry's head signed by the station key.
  */
-import { createHash, createPublicKey, verify as edVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
