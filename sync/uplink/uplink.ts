@@ -60,7 +60,10 @@ export interface UplinkOptions {
   maxBatchRecords?: number;
   /** Upper bound for one publish packet; lowered to the broker's CONNACK maximum packet size. */
   maxPacketBytes?: number;
-  /** Batches published and awaiting their receipt at once. */
+  /**
+   * Batches being published or awaiting their receipt at once (default 16, each at most one packet,
+   * ~1 MB): enough that headquarters' commit of some overlaps the transfer of the next ones.
+   */
   maxInFlightBatches?: number;
   /** First wait for a receipt before resending; doubles per attempt (with jitter) up to receiptTimeoutMaxMs. */
   receiptTimeoutMs?: number;
@@ -111,7 +114,7 @@ const DEFAULTS = {
   keepaliveSec: 30,
   maxBatchRecords: 200,
   maxPacketBytes: 1024 * 1024,
-  maxInFlightBatches: 4,
+  maxInFlightBatches: 16,
   receiptTimeoutMs: 30_000,
   receiptTimeoutMaxMs: 10 * 60_000,
   reconnectBaseMs: 1_000,

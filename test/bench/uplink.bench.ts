@@ -128,10 +128,20 @@ async function drainThroughUplink(brokerUrl: string, f: Fixture, ob: Outbox, tot
     const t = setTimeout(() => reject(new Error('drain timed out')), 600_000);
     up.on('acknowledged', (e: { results: unknown[] }) => { acked += e.results.length; if (acked >= total) { clearTimeout(t); resolve(); } });
   });
+  // UPLINK_BENCH_STATION_PROF=FILE: a V8 CPU profile of this (station) process during the drain only
+  const profFile = process.env.UPLINK_BENCH_STATION_PROF;
+  const session = profFile ? new (await import('node:inspector')).Session() : null;
+  const post = (m: string, p?: object) => new Promise<unknown>((res, rej) => session!.post(m, p ?? {}, (e, r) => (e ? rej(e) : res(r))));
+  if (session) { session.connect(); await post('Profiler.enable'); await post('Profiler.start'); }
   const t0 = process.hrtime.bigint();
   await up.start();
   await done;
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (session) {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(`${profFile}.${ob instanceof MemoryOutbox ? 'memory' : 'vault'}.cpuprofile`, JSON.stringify(profile));
+    session.disconnect();
+  }
   clearInterval(iv);
   if (process.env.UPLINK_BENCH_PROFILE) console.error('# vault time (ms):', JSON.stringify(Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, Math.round(v)]))));
   await up.stop();
