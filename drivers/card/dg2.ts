@@ -273,3 +273,24 @@ export async function jpeg2000ToJpeg(image: Buffer, quality = 90): Promise<{ jpe
     pixels.fill(0);
   }
 }
+
+/**
+ * Format and size of a face image for DG2 (the emulator's `--face`): JPEG through sharp, JPEG 2000
+ * from its SIZ marker (nothing decoded). Throws CardDataError when it is neither, or has no size.
+ */
+export async function faceImageInfo(image: Buffer): Promise<{ format: 'jpeg' | 'jpeg2000'; width: number; height: number }> {
+  if (image.length >= 2 && image[0] === 0xff && image[1] === 0xd8) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- sharp only when a JPEG face is given
+    const sharp = require('sharp') as typeof import('sharp');
+    let md: { width?: number; height?: number };
+    try {
+      md = await sharp(image).metadata();
+    } catch (e) {
+      throw new CardDataError(F, `JPEG face image is unreadable (${(e as Error).message})`);
+    }
+    if (!md.width || !md.height) throw new CardDataError(F, 'JPEG face image has no size');
+    return { format: 'jpeg', width: md.width, height: md.height };
+  }
+  const h = readJpeg2000Header(image);
+  return { format: 'jpeg2000', width: h.width, height: h.height };
+}

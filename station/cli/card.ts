@@ -11,6 +11,7 @@ import { bacInputFromMrz, normaliseBacInput, type BacKeyInput } from '../../driv
 import { loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
 import { EmulatedEmrtd, type CardFaults } from '../../drivers/card/emulator/card';
 import { buildDocument, pem } from '../../drivers/card/emulator/document';
+import { faceImageInfo } from '../../drivers/card/dg2';
 import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
 import { action, intOption, printJson } from './util';
 
@@ -173,10 +174,20 @@ export function register(program: Command): void {
       let face: { image: Buffer; width: number; height: number; format: 'jpeg' | 'jpeg2000' } | undefined;
       if (opts.face) {
         const { readFileSync } = await import('node:fs');
-        const image = readFileSync(opts.face);
-        const format = image[0] === 0xff && image[1] === 0xd8 ? 'jpeg' : 'jpeg2000';
-        let width = 0, height = 0;
-        try { const sharp = (await import('sharp')).default; const md = await sharp(image).metadata(); width = md.width ?? 0; height = md.height ?? 0; } catch { /* unknown size */ }
+        let image: Buffer;
+        try {
+          image = readFileSync(opts.face);
+        } catch (e) {
+          throw new UsageError(`--face ${opts.face}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, 'give the path of a JPEG or JPEG 2000 face image');
+        }
+        // DG2 records the image size: JPEG through sharp, JPEG 2000 from its SIZ marker.
+        let info: Awaited<ReturnType<typeof faceImageInfo>>;
+        try {
+          info = await faceImageInfo(image);
+        } catch (e) {
+          throw new UsageError(`--face ${opts.face}: not a readable JPEG or JPEG 2000 image (${(e as Error).message})`, 'give a JPEG (FF D8 …) or a JPEG 2000 file (JP2 or raw codestream)');
+        }
+        const { width, height, format } = info;
         face = { image, width, height, format };
       }
       if (opts.mrz) bacInputFromMrz(opts.mrz); // validates the MRZ shape with a clear usage error

@@ -58,7 +58,7 @@ export interface StoredRecordEvent {
 export interface HqHandle {
   readonly db: Db;
   readonly store: HqStore;
-  readonly events: EventEmitter; // 'record' (StoredRecordEvent), 'receipt', 'alarm', 'status', 'health', 'event', 'command-result', 'connected'
+  readonly events: EventEmitter; // 'record' (StoredRecordEvent), 'receipt', 'commit' ({batches, failed}), 'alarm', 'status', 'health', 'event', 'command-result', 'connected'
   readonly workerId: string;
   /** Connected and subscribed (batches published from now on reach this worker or its group). */
   connected(): boolean;
@@ -227,6 +227,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     } finally {
       done?.resolve();
     }
+    events.emit('commit', { batches: committed.length, failed: group.length - committed.length });
     // Committed: now the receipts may go out. Not awaited: their PUBACKs are read by the packet loop.
     for (const { b, outcomes, receiptText } of committed) {
       publish(t.receipt(b.stationId), Buffer.from(receiptText, 'utf8')).catch((e: Error) => log.info({ stationId: b.stationId, batchId: b.batchId, err: e.message }, 'receipt publish failed; the station will resend'));

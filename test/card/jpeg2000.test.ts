@@ -5,7 +5,11 @@
  */
 import { describe, expect, it, beforeAll } from 'vitest';
 import sharp from 'sharp';
-import { buildDg2, extractFace, jpeg2000ToJpeg, MAX_FACE_PIXELS, readJpeg2000Header } from '../../drivers/card/dg2';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildDg2, extractFace, faceImageInfo, jpeg2000ToJpeg, MAX_FACE_PIXELS, readJpeg2000Header } from '../../drivers/card/dg2';
+import { runCardCli } from './cli-helper';
 import { CardDataError } from '../../drivers/card/tlv';
 import { createCardReader, SimulatedCardReader } from '../../drivers/card';
 import { bacInputFromMrz } from '../../drivers/card/mrz';
@@ -174,6 +178,32 @@ describe('JPEG 2000 face → display JPEG', () => {
     await expect(jpeg2000ToJpeg(huge)).rejects.toThrow(/in DG2: JPEG 2000 face is 60000×50000, larger than .* not decoded/);
     await expect(jpeg2000ToJpeg(toJp2(huge, 60_000, 50_000, 3))).rejects.toMatchObject({ code: 'CARD_BAD_DATA', details: { file: 'DG2' } });
     expect(performance.now() - t).toBeLessThan(5_000);
+  });
+});
+
+describe('face images given to the card emulator (station card emulate --face)', () => {
+  it('are sized from the image itself: JPEG through sharp, JP2 and raw codestreams from their SIZ marker', async () => {
+    const { cs } = encodeJ2k(72, 90, 3);
+    expect(await faceImageInfo(toJp2(cs, 72, 90, 3))).toEqual({ format: 'jpeg2000', width: 72, height: 90 });
+    expect(await faceImageInfo(cs)).toEqual({ format: 'jpeg2000', width: 72, height: 90 });
+    const jpeg = await sharp({ create: { width: 64, height: 80, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    expect(await faceImageInfo(jpeg)).toEqual({ format: 'jpeg', width: 64, height: 80 });
+  });
+
+  it('anything else is a usage error naming the file (exit 2), before a card is emulated', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'face-'));
+    try {
+      const txt = join(dir, 'face.txt');
+      writeFileSync(txt, 'not an image');
+      const bad = await runCardCli(['card', 'emulate', '--port', '1', '--face', txt]);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain(`--face ${txt}: not a readable JPEG or JPEG 2000 image`);
+      const missing = await runCardCli(['card', 'emulate', '--port', '1', '--face', join(dir, 'nope.jp2')]);
+      expect(missing.code).toBe(2);
+      expect(missing.err).toContain('cannot read the file (ENOENT)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -121,6 +121,37 @@ describe('uplink scenarios (real Mosquitto)', () => {
     invariant(f, ob, hq, ids);
   });
 
+  it('batches arriving together are committed together; one that cannot be stored gets no receipt and takes no other down', async () => {
+    const { broker, f, ob } = await env('st-group');
+    const hq = await hqOn(broker, f);
+    await ob.sealN(12, 2_000);
+    const batches = [0, 1, 2, 3].map(() => ob.openBatch(3, 1 << 20)!);
+    const frames = batches.map((b) => buildFrames({ stationId: f.stationId, batchId: b.batchId, attempt: 1, items: b.items }, 1 << 20)[0]!);
+    // headquarters' database refuses one record of the second batch
+    const bad = batches[1]!.items[1]!.recordId;
+    hq.db.exec(`CREATE TEMP TRIGGER refuse_one BEFORE INSERT ON records WHEN NEW.record_id = '${bad}' BEGIN SELECT RAISE(ABORT, 'test: refused'); END`);
+    const commits: { batches: number; failed: number }[] = [];
+    hq.events.on('commit', (e: { batches: number; failed: number }) => commits.push(e));
+    const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    cleanups.push(() => c.endAsync());
+    const receipts: { batchId: string; results: { status: string }[] }[] = [];
+    c.on('message', (_t, p) => receipts.push(JSON.parse((JSON.parse(p.toString()) as { body: string }).body)));
+    await c.subscribeAsync(topics.receipt(f.stationId), { qos: 1 });
+    await Promise.all(frames.map((fr) => c.publishAsync(topics.batch(f.stationId), fr, { qos: 1 })));
+    await waitFor(() => receipts.length === 3 && commits.reduce((n, x) => n + x.batches + x.failed, 0) === 4, 20_000, 'three receipts');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(receipts.map((r) => r.batchId).sort()).toEqual([batches[0]!, batches[2]!, batches[3]!].map((b) => b.batchId).sort());
+    expect(commits.reduce((n, x) => n + x.failed, 0)).toBe(1);
+    expect(hq.store.recordCount(f.stationId)).toBe(9); // nothing of the refused batch, all of the others
+    // the cause goes away; the station's resend is stored and answered
+    hq.db.exec('DROP TRIGGER temp.refuse_one');
+    await c.publishAsync(topics.batch(f.stationId), frames[1]!, { qos: 1 });
+    await waitFor(() => receipts.length === 4, 20_000, 'receipt for the resent batch');
+    expect(receipts[3]!.batchId).toBe(batches[1]!.batchId);
+    expect(receipts[3]!.results.map((x) => x.status)).toEqual(['stored', 'stored', 'stored']);
+    expect(hq.store.recordCount(f.stationId)).toBe(12);
+  });
+
   it('a forged receipt and a receipt for an unknown batch are ignored and reported', async () => {
     const { broker, f, ob } = await env('st-forged');
     const ids = await ob.sealN(4, 2_000);
