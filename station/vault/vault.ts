@@ -454,8 +454,8 @@ export class Vault implements Outbox {
       let lastSeq = 0;
       // Walk sealed rows oldest first; skip (and report) tampered ones.
       outer: for (;;) {
-        // Sizes first (length() of a blob does not read it), then only the rows that fit: a
-        // batch of a few large records must not read the next hundreds of envelopes from disk.
+        // Sizes first (from the small records rows), then only the envelopes that fit: a batch
+        // of a few large records must not read the next hundreds of envelopes from disk.
         const metas = this.stmt(`SELECT seq, size AS len FROM records WHERE state = 'sealed' AND tampered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?`)
           .all(lastSeq, Math.max(maxRecords, 16)) as { seq: number; len: number | null }[];
         if (metas.length === 0) break;

@@ -255,6 +255,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   };
 
   const handleBatch = async (stationId: string, f: Frame): Promise<void> => {
+    if (stopping) return; // after the last commit: no receipt, the station resends to a running worker
     const b = verifyBatch(stationId, f);
     if (b) await enqueue(b);
   };
