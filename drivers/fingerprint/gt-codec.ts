@@ -4,6 +4,7 @@
  *  data:             5A A5 | device id u16 | N bytes | checksum u16 (sum of every preceding byte)
  * Data packets do not announce their length: the driver tells the parser how many bytes to expect.
  */
+import { FrameBuffer } from './frame-buffer';
 export const GT_CMD_START = [0x55, 0xaa] as const;
 export const GT_DATA_START = [0x5a, 0xa5] as const;
 export const GT_ACK = 0x30;
@@ -87,13 +88,13 @@ export interface GtParserOptions {
   deviceId?: number;
 }
 
-export class GtParser {
+export class GtParser extends FrameBuffer<'checksum' | 'unexpected-data'> {
   readonly stats: GtParserStats = { frames: 0, discardedBytes: 0, checksumErrors: 0, foreignHeaders: 0, truncated: 0 };
-  private buf: Buffer = Buffer.alloc(0);
   private expectData = 0;
   private readonly maxData: number;
   private readonly deviceId: number;
   constructor(private readonly opts: GtParserOptions) {
+    super(opts.onDiscard);
     this.maxData = opts.maxData ?? 64 * 1024;
     this.deviceId = opts.deviceId ?? GT_DEVICE_ID;
   }
@@ -106,30 +107,6 @@ export class GtParser {
 
   get expecting(): number {
     return this.expectData;
-  }
-
-  get pending(): number {
-    return this.buf.length;
-  }
-
-  reset(): number {
-    const n = this.buf.length;
-    if (n) this.discard('garbage', n);
-    this.buf = Buffer.alloc(0);
-    return n;
-  }
-
-  /**
-   * The line went quiet with a partial frame buffered: that "frame" was a false header in noise
-   * or a truncated packet. Drop its header and look for frames in the bytes after it.
-   */
-  rescan(): void {
-    if (this.buf.length === 0) return;
-    const rest = this.buf.subarray(Math.min(2, this.buf.length));
-    this.stats.truncated++;
-    this.discard('garbage', this.buf.length - rest.length);
-    this.buf = Buffer.alloc(0);
-    if (rest.length) this.push(Buffer.from(rest));
   }
 
   push(chunk: Uint8Array): void {
@@ -187,14 +164,6 @@ export class GtParser {
     this.buf = pos === 0 ? buf : Buffer.from(buf.subarray(pos));
   }
 
-  private discard(reason: 'garbage' | 'checksum' | 'unexpected-data', n: number): void {
-    this.stats.discardedBytes += n;
-    try {
-      this.opts.onDiscard?.(reason, n);
-    } catch {
-      /* ignore */
-    }
-  }
 }
 
 /** Line time in ms for a GT data packet of n bytes (plus its 6 framing bytes) at baud. */

@@ -6,6 +6,7 @@
  * The parser never throws: garbage, boot bytes, foreign addresses, bad lengths and bad checksums
  * are skipped and counted, and it resynchronises on the next EF 01.
  */
+import { FrameBuffer } from './frame-buffer';
 export const R30X_HEADER = 0xef01;
 export const DEFAULT_ADDRESS = 0xffffffff;
 
@@ -91,42 +92,16 @@ export interface R30xParserOptions {
  * Streaming parser. push() any chunk; complete valid frames come out of onFrame in order.
  * Memory is bounded: at most one maximal frame is buffered.
  */
-export class R30xParser {
+export class R30xParser extends FrameBuffer<DiscardReason> {
   readonly stats: ParserStats = { frames: 0, discardedBytes: 0, checksumErrors: 0, lengthErrors: 0, pidErrors: 0, addressMismatches: 0, truncated: 0 };
-  private buf: Buffer = Buffer.alloc(0);
   private address: number;
   constructor(private readonly opts: R30xParserOptions) {
+    super(opts.onDiscard);
     this.address = (opts.address ?? DEFAULT_ADDRESS) >>> 0;
   }
 
   setAddress(a: number): void {
     this.address = a >>> 0;
-  }
-
-  /** Drop everything buffered (stale input before a new command). Returns bytes dropped. */
-  reset(): number {
-    const n = this.buf.length;
-    if (n) this.discard('garbage', n);
-    this.buf = Buffer.alloc(0);
-    return n;
-  }
-
-  /** Bytes waiting for the rest of a frame. */
-  get pending(): number {
-    return this.buf.length;
-  }
-
-  /**
-   * The line went quiet with a partial frame buffered: that "frame" was a false header in noise
-   * or a truncated packet. Drop its header and look for frames in the bytes after it.
-   */
-  rescan(): void {
-    if (this.buf.length === 0) return;
-    const rest = this.buf.subarray(Math.min(2, this.buf.length));
-    this.stats.truncated++;
-    this.discard('garbage', this.buf.length - rest.length);
-    this.buf = Buffer.alloc(0);
-    if (rest.length) this.push(Buffer.from(rest));
   }
 
   push(chunk: Uint8Array): void {
@@ -192,14 +167,6 @@ export class R30xParser {
     this.buf = pos === 0 ? buf : Buffer.from(buf.subarray(pos));
   }
 
-  private discard(reason: DiscardReason, n: number): void {
-    this.stats.discardedBytes += n;
-    try {
-      this.opts.onDiscard?.(reason, n);
-    } catch {
-      /* never let a listener break the parser */
-    }
-  }
 }
 
 /** Confirmation codes → short text (for error messages). */
