@@ -148,6 +148,8 @@ export class Uplink extends EventEmitter {
   private ingestFlagAt = new Map<string, number>();
   private forceOnce = false;
   private pumping: Promise<void> | null = null;
+  /** Batches being published (launched by the pump, not awaited by it). */
+  private readonly sends = new Set<Promise<void>>();
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -211,6 +213,7 @@ export class Uplink extends EventEmitter {
     const client = this.client;
     if (!client) return;
     if (this.pumping) await withTimeout(this.pumping, Math.max(0, deadline - Date.now()));
+    if (this.sends.size) await withTimeout(Promise.all([...this.sends]), Math.max(0, deadline - Date.now()));
     if (this.connected) {
       const p: StatusPayload = { v: 1, state: 'offline', session: this.session, at: Date.now(), ...(this.o.version ? { version: this.o.version } : {}) };
       await withTimeout(this.publish(this.t.status(this.o.stationId), Buffer.from(JSON.stringify(p)), { retain: true }).catch(() => undefined), Math.max(0, deadline - Date.now()));
@@ -710,7 +713,11 @@ export class Uplink extends EventEmitter {
    */
   private launch(p: Pending): void {
     p.sending = true;
-    void this.send(p).finally(() => this.kick());
+    const sending = this.send(p).finally(() => {
+      this.sends.delete(sending);
+      this.kick();
+    });
+    this.sends.add(sending);
   }
 
   private async pumpOnce(): Promise<void> {
