@@ -67,6 +67,12 @@ export interface Outbox {
    * already verified the receipt's signature and that it matches the batch.
    */
   acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void;
+  /**
+   * Optional: several receipts in ONE durable transaction (one fsync), each
+   * applied as `acknowledge` would. Returns, per receipt in order, null when it
+   * was applied and the error when it was not (the others are applied anyway).
+   */
+  acknowledgeMany?(receipts: { batchId: string; receipt: Buffer; results: ReceiptResult[] }[]): (Error | null)[];
   stats(now?: number): OutboxStats;
   /**
    * The station's audit chain: entries with seq > afterSeq, oldest first, at

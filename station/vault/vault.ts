@@ -499,9 +499,40 @@ export class Vault implements Outbox {
   }
 
   acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void {
+    const err = this.acknowledgeMany([{ batchId, receipt, results }])[0];
+    if (err) throw err;
+  }
+
+  /**
+   * Receipts that arrived together, in one transaction (one fsync instead of one per receipt);
+   * each is applied in its own savepoint, so one that cannot be applied leaves the others.
+   */
+  acknowledgeMany(receipts: { batchId: string; receipt: Buffer; results: ReceiptResult[] }[]): (Error | null)[] {
     this.assertOpen();
     const rejected: { recordId: string; reason: string }[] = [];
-    const done = this.db.transaction(() => {
+    const errors: (Error | null)[] = receipts.map(() => null);
+    let applied = false;
+    this.db.transaction(() => {
+      receipts.forEach((r, i) => {
+        try {
+          if (this.applyReceipt(r.batchId, r.receipt, r.results, rejected)) applied = true;
+        } catch (e) {
+          errors[i] = e as Error;
+        }
+      });
+    }).immediate();
+    for (const r of rejected) {
+      this.log?.error({ recordId: r.recordId, reason: r.reason }, 'headquarters rejected a record; it is kept');
+      this.alert({ code: 'VAULT_REJECTED', message: `headquarters rejected record ${r.recordId}: ${r.reason}`, recordId: r.recordId });
+    }
+    if (applied && this.retention.releaseOnAck) this.maintenance();
+    return errors;
+  }
+
+  /** One receipt, inside the caller's transaction (as a savepoint). False when it was already applied. */
+  private applyReceipt(batchId: string, receipt: Buffer, results: ReceiptResult[], rejectedOut: { recordId: string; reason: string }[]): boolean {
+    const rejected: { recordId: string; reason: string }[] = [];
+    const applied = this.db.transaction(() => {
       const b = this.stmt(`SELECT acked_at FROM batches WHERE batch_id = ?`).get(batchId) as { acked_at: number | null } | undefined;
       if (!b) throw new StationError('VAULT_UNKNOWN_BATCH', `receipt for unknown batch ${batchId}`, { hint: 'ignore it; the batch may have been acknowledged before a restart' });
       if (b.acked_at !== null) return false; // a repeated receipt: already applied
@@ -535,12 +566,9 @@ export class Vault implements Outbox {
       this.stmt(`UPDATE batches SET acked_at = ?, receipt = ? WHERE batch_id = ?`).run(t, receipt, batchId);
       this.appendAudit('receipt_received', { batchId, stored, duplicate, rejected: rejected.length, requeued });
       return true;
-    }).immediate();
-    for (const r of rejected) {
-      this.log?.error({ recordId: r.recordId, reason: r.reason }, 'headquarters rejected a record; it is kept');
-      this.alert({ code: 'VAULT_REJECTED', message: `headquarters rejected record ${r.recordId}: ${r.reason}`, recordId: r.recordId });
-    }
-    if (done && this.retention.releaseOnAck) this.maintenance();
+    })();
+    rejectedOut.push(...rejected); // only once its savepoint holds
+    return applied;
   }
 
   /**

@@ -150,6 +150,9 @@ export class Uplink extends EventEmitter {
   private pumping: Promise<void> | null = null;
   /** Batches being published (launched by the pump, not awaited by it). */
   private readonly sends = new Set<Promise<void>>();
+  /** Verified receipts waiting to be stored together (flushAcks). */
+  private ackQueue: { batchId: string; receipt: Buffer; results: ReceiptResult[] }[] = [];
+  private ackScheduled = false;
   private again = false;
   private timer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -207,6 +210,7 @@ export class Uplink extends EventEmitter {
     if (!this.started) return;
     this.stopping = true;
     this.started = false;
+    this.flushAcks(); // receipts already verified are stored before the vault may close
     for (const t of [this.timer, this.healthTimer, this.reconnectTimer, this.healthSoonTimer]) if (t) clearTimeout(t);
     this.timer = this.healthTimer = this.reconnectTimer = this.healthSoonTimer = null;
     const deadline = Date.now() + timeoutMs;
@@ -527,21 +531,50 @@ export class Uplink extends EventEmitter {
       this.securityEvent(`receipt ignored: ${mismatch}`, { kind: 'receipt-mismatch', batchId: r.batchId });
       return;
     }
-    const results: ReceiptResult[] = r.results.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) }));
-    try {
-      this.o.outbox.acknowledge(r.batchId, raw, results);
-    } catch (e) {
-      this.log.error({ err: e, batchId: r.batchId }, 'vault could not store the receipt; the batch stays in flight');
+    if (this.ackQueue.some((q) => q.batchId === r.batchId)) {
+      this.log.debug({ batchId: r.batchId }, 'second receipt for a batch being acknowledged');
       return;
     }
-    this.pending.delete(r.batchId);
-    this.recentlyAcked.set(r.batchId, Date.now());
-    if (this.recentlyAcked.size > 1000) this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
-    this.lastReceiptAt = Date.now();
-    const rejected = results.filter((x) => x.status === 'rejected');
-    if (rejected.length) this.log.warn({ batchId: r.batchId, rejected: rejected.map((x) => ({ recordId: x.recordId, reason: x.reason })) }, 'headquarters rejected records');
-    this.log.debug({ batchId: r.batchId, records: results.length }, 'batch acknowledged');
-    this.emit('acknowledged', { batchId: r.batchId, results });
+    const results: ReceiptResult[] = r.results.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) }));
+    // Receipts that arrive together (headquarters commits batches in groups) are stored in one
+    // vault transaction, one fsync, as soon as this burst of incoming packets has been read.
+    this.ackQueue.push({ batchId: r.batchId, receipt: raw, results });
+    if (!this.ackScheduled) {
+      this.ackScheduled = true;
+      setImmediate(() => this.flushAcks());
+    }
+  }
+
+  /** Stores the queued receipts in the vault; only then are their batches done. */
+  private flushAcks(): void {
+    this.ackScheduled = false;
+    const q = this.ackQueue;
+    this.ackQueue = [];
+    if (q.length === 0) return;
+    let errors: (Error | null)[];
+    try {
+      errors = this.o.outbox.acknowledgeMany
+        ? this.o.outbox.acknowledgeMany(q)
+        : q.map((x) => {
+            try { this.o.outbox.acknowledge(x.batchId, x.receipt, x.results); return null; } catch (e) { return e as Error; }
+          });
+    } catch (e) {
+      errors = q.map(() => e as Error);
+    }
+    q.forEach(({ batchId, results }, i) => {
+      if (errors[i]) {
+        this.log.error({ err: errors[i], batchId }, 'vault could not store the receipt; the batch stays in flight');
+        return;
+      }
+      this.pending.delete(batchId);
+      this.recentlyAcked.set(batchId, Date.now());
+      if (this.recentlyAcked.size > 1000) this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
+      this.lastReceiptAt = Date.now();
+      const rejected = results.filter((x) => x.status === 'rejected');
+      if (rejected.length) this.log.warn({ batchId, rejected: rejected.map((x) => ({ recordId: x.recordId, reason: x.reason })) }, 'headquarters rejected records');
+      this.log.debug({ batchId, records: results.length }, 'batch acknowledged');
+      this.emit('acknowledged', { batchId, results });
+    });
     this.healthSoon();
     this.kick();
   }

@@ -126,6 +126,29 @@ describe('vault', () => {
     expect(rows).toEqual([{ record_id: sealed[0]!.recordId, state: 'released', has: 0 }, { record_id: sealed[1]!.recordId, state: 'sealed', has: 1 }]);
   });
 
+  it('acknowledgeMany: receipts that arrive together are applied in one transaction; one that cannot be applied leaves the others', async () => {
+    const v = await open({ retention: { releaseOnAck: false } });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) ids.push((await v.seal(makeRecord(w.stationId, parts))).recordId);
+    const b1 = v.openBatch(2, 1e9)!;
+    const b2 = v.openBatch(2, 1e9)!;
+    const ok = (b: typeof b1) => b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' as const }));
+    const rejectFirst = [{ recordId: b2.items[0]!.recordId, sha256: b2.items[0]!.sha256, status: 'rejected' as const, reason: 'test' }, ok(b2)[1]!];
+    const errors = v.acknowledgeMany([
+      { batchId: b1.batchId, receipt: Buffer.from('r1'), results: ok(b1) },
+      { batchId: 'no-such-batch', receipt: Buffer.from('rx'), results: [] },
+      { batchId: b2.batchId, receipt: Buffer.from('r2'), results: rejectFirst },
+      { batchId: b1.batchId, receipt: Buffer.from('r1 again'), results: ok(b1) },
+    ]);
+    expect(errors.map((e) => (e as { code?: string } | null)?.code ?? null)).toEqual([null, 'VAULT_UNKNOWN_BATCH', null, null]);
+    expect(ids.map((id) => v.recordState(id)?.state)).toEqual(['acknowledged', 'acknowledged', 'rejected', 'acknowledged']);
+    expect(v.receipt(b1.batchId)?.toString()).toBe('r1'); // the repeated receipt changed nothing
+    expect(alerts.filter((a) => a.code === 'VAULT_REJECTED').map((a) => a.recordId)).toEqual([ids[2]]);
+    const kinds = v.audit.entriesSince(0).map((e) => e.kind);
+    expect(kinds.filter((k) => k === 'receipt_received')).toHaveLength(2);
+    await v.close();
+  });
+
   it('never deletes an unacknowledged record, even by direct SQL', async () => {
     const v = await open();
     const { recordId } = await v.seal(makeRecord(w.stationId, parts));
