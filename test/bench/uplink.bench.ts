@@ -247,6 +247,7 @@ export async function run(): Promise<void> {
       bareRecordsPerS: Number((RECORDS / (bareMs / 1000)).toFixed(1)), bareMBps: Number(bareMBs.toFixed(2)),
       hqDurableInsertMBps: Number(sqlMBs.toFixed(2)), ceilingRatio: Number((Math.min(sqlMBs, bareMBs) / bareMBs).toFixed(3)),
       hqVerifyAndInsertMBps: Number(hqMinMBs.toFixed(2)), verifyCeilingRatio: Number((Math.min(hqMinMBs, bareMBs) / bareMBs).toFixed(3)),
+      cpuMsWhileDraining: upCpu, transportOnlyCpuMs: memCpu, wallMsWhileDraining: Math.round(up.ms),
       drainRecords: DRAIN_RECORDS, drainRecordBytes: Math.round(drainBytes / DRAIN_RECORDS), drainSeconds: Number((d.ms / 1000).toFixed(2)),
       drainMaxRssMB: Math.round(d.maxRss / 1e6),
     }));
