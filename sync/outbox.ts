@@ -59,6 +59,11 @@ export interface Outbox {
    * (throws / raises an alert) and never sent or dropped silently.
    */
   openBatch(maxRecords: number, maxBytes: number): PendingBatch | null;
+  /**
+   * Optional: up to `count` batches as `openBatch` would open them one after another, in ONE
+   * durable transaction (one fsync). Returns [] when nothing is sealed.
+   */
+  openBatches?(count: number, maxRecords: number, maxBytes: number): PendingBatch[];
   /** Records one more send attempt of a batch (for backoff and reporting). */
   markAttempt(batchId: string, at?: number): void;
   /**

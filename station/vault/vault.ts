@@ -486,6 +486,20 @@ export class Vault implements Outbox {
     }).immediate();
   }
 
+  /** Several batches in one transaction (a savepoint each): the uplink fills its window with one fsync. */
+  openBatches(count: number, maxRecords: number, maxBytes: number): PendingBatch[] {
+    this.assertOpen();
+    const out: PendingBatch[] = [];
+    this.db.transaction(() => {
+      for (let i = 0; i < count; i++) {
+        const b = this.openBatch(maxRecords, maxBytes);
+        if (!b) break;
+        out.push(b);
+      }
+    }).immediate();
+    return out;
+  }
+
   markAttempt(batchId: string, at: number = this.now()): void {
     this.assertOpen();
     // Bookkeeping only (backoff, reporting): committed without its own fsync. A count lost in a power

@@ -772,19 +772,27 @@ export class Uplink extends EventEmitter {
       const cap = this.frameCap();
       const maxRecords = this.o.maxBatchRecords;
       const maxBytes = Math.max(1024, cap - 1024 - maxRecords * HEADER_PER_RECORD);
-      let b: PendingBatch | null;
+      const room = this.o.maxInFlightBatches - this.awaitingCount();
+      let opened: PendingBatch[];
       try {
-        b = this.o.outbox.openBatch(maxRecords, maxBytes);
+        // As many batches as the window has room for, in one vault transaction when it can.
+        if (this.o.outbox.openBatches) opened = this.o.outbox.openBatches(room, maxRecords, maxBytes);
+        else {
+          const b = this.o.outbox.openBatch(maxRecords, maxBytes);
+          opened = b ? [b] : [];
+        }
       } catch (e) {
         this.log.error({ err: e }, 'vault could not open a batch (tampered row?); will retry');
         this.emit('outbox-error', e);
         retryAt = Date.now() + Math.min(30_000, this.o.receiptTimeoutMs);
         break;
       }
-      if (!b) break;
-      const p: Pending = { batch: b, sending: false, sentAt: null, dueAt: 0 };
-      this.pending.set(b.batchId, p);
-      this.launch(p);
+      if (opened.length === 0) break;
+      for (const b of opened) {
+        const p: Pending = { batch: b, sending: false, sentAt: null, dueAt: 0 };
+        this.pending.set(b.batchId, p);
+        this.launch(p);
+      }
     }
     if (force || !this.paused()) await this.sendAudit();
     // Records sealed since this pass (without a notify()) are picked up by the next poll.

@@ -149,6 +149,19 @@ describe('vault', () => {
     await v.close();
   });
 
+  it('openBatches: several batches in one transaction, oldest records first, each as openBatch would make it', async () => {
+    const v = await open();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await v.seal(makeRecord(w.stationId, parts))).recordId);
+    const bs = v.openBatches(4, 2, 1e9);
+    expect(bs.map((b) => b.items.map((i) => i.recordId))).toEqual([[ids[0], ids[1]], [ids[2], ids[3]], [ids[4]]]);
+    expect(ids.map((id) => v.recordState(id)?.state)).toEqual(Array(5).fill('in_flight'));
+    expect(v.inFlightBatches().map((b) => b.batchId)).toEqual(bs.map((b) => b.batchId));
+    expect(v.audit.entriesSince(0).filter((e) => e.kind === 'batch_sent')).toHaveLength(3);
+    expect(v.openBatches(4, 2, 1e9)).toEqual([]);
+    await v.close();
+  });
+
   it('never deletes an unacknowledged record, even by direct SQL', async () => {
     const v = await open();
     const { recordId } = await v.seal(makeRecord(w.stationId, parts));
