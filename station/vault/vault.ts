@@ -265,7 +265,19 @@ export class Vault implements Outbox {
           hint: 'install the station software version that created it; never downgrade a vault',
         });
       }
-      migrate(db);
+      try {
+        migrate(db);
+      } catch (e) {
+        // Each migration is one transaction: a failed one (typically a full disk — schema 2 copies
+        // every stored envelope once) leaves the file exactly as it was.
+        const full = isSqliteFull(e);
+        throw new StationError('VAULT_MIGRATION_FAILED', `the vault ${path} could not be upgraded from schema ${v} to ${SCHEMA_VERSION}: ${full ? 'the disk is full' : (e as Error).message}; nothing was changed`, {
+          cause: e,
+          hint: full
+            ? 'free disk space (the upgrade needs about the size of the records not yet released) and start again; never delete the vault'
+            : 'start the previous software version, or copy the whole vault directory off the booth and contact support; never delete the vault',
+        });
+      }
       const row = db.prepare(`SELECT value FROM meta WHERE key = 'station_id'`).get() as { value: string } | undefined;
       if (!row) {
         db.prepare(`INSERT INTO meta (key, value) VALUES ('station_id', ?), ('created_at', ?)`).run(opts.stationId, String((opts.now ?? Date.now)()));

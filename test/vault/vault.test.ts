@@ -126,6 +126,27 @@ describe('vault', () => {
     expect(rows).toEqual([{ record_id: sealed[0]!.recordId, state: 'released', has: 0 }, { record_id: sealed[1]!.recordId, state: 'sealed', has: 1 }]);
   });
 
+  it('a schema upgrade that fails changes nothing and says so (VAULT_MIGRATION_FAILED)', async () => {
+    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
+    const x = await sealer.seal(makeRecord(w.stationId, parts));
+    mkdirSync(join(w.dataDir, 'vault'), { recursive: true });
+    const old = new Database(vaultPath(w.dataDir));
+    old.pragma('journal_mode = WAL');
+    old.exec(MIGRATIONS[0]!.sql);
+    old.pragma('user_version = 1');
+    old.prepare(`INSERT INTO meta (key, value) VALUES ('station_id', ?)`).run(w.stationId);
+    old.prepare(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`).run(x.recordId, x.envelope, x.sha256, x.envelope.length, x.suite, x.sealedAt);
+    old.exec('DROP TRIGGER records_keep_ciphertext'); // the upgrade's own DROP TRIGGER now fails half-way
+    old.close();
+    await expect(open()).rejects.toMatchObject({ code: 'VAULT_MIGRATION_FAILED', message: expect.stringMatching(/could not be upgraded from schema 1 to 2: .*nothing was changed/) });
+    const db = new Database(vaultPath(w.dataDir), { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.prepare(`SELECT name FROM sqlite_master WHERE name = 'envelopes'`).get()).toBeUndefined();
+    const row = db.prepare('SELECT envelope, sha256 FROM records').get() as { envelope: Buffer; sha256: string };
+    db.close();
+    expect(row.envelope.equals(x.envelope)).toBe(true);
+  });
+
   it('acknowledgeMany: receipts that arrive together are applied in one transaction; one that cannot be applied leaves the others', async () => {
     const v = await open({ retention: { releaseOnAck: false } });
     const ids: string[] = [];
