@@ -384,8 +384,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   };
 
   // Serialise handling per worker (SQLite writes are serial anyway). mqtt.js hands us one incoming
-  // PUBLISH at a time and sends its PUBACK (and reads the next packet) only when we call back, so a
-  // slow database slows the broker's delivery to this worker instead of piling messages up in memory.
+  // PUBLISH at a time and sends its PUBACK (and reads the next packet) only when we call back. A batch
+  // calls back once verified and queued for the group commit; past COMMIT_QUEUE_BYTES only after that
+  // commit, so a slow database slows the broker's delivery to this worker instead of piling up memory.
   let chain: Promise<void> = Promise.resolve();
   const origHandle = client.handleMessage.bind(client);
   client.handleMessage = (packet, callback) => {
