@@ -205,3 +205,29 @@ export class SerialQueue {
     return next;
   }
 }
+
+/**
+ * The capture programs a camera backend has running: each run follows the caller's abort signal,
+ * and close() aborts them all (their process groups are killed by runChild).
+ */
+export class ChildRuns {
+  private readonly running = new Set<AbortController>();
+
+  async run(o: Omit<ChildRunOptions, 'signal'>, signal?: AbortSignal): Promise<Buffer> {
+    const ac = new AbortController();
+    const onAbort = (): void => ac.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) ac.abort();
+    this.running.add(ac);
+    try {
+      return await runChild({ ...o, signal: ac.signal });
+    } finally {
+      this.running.delete(ac);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  abortAll(): void {
+    for (const a of this.running) a.abort();
+  }
+}

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { StationError } from '../common/errors';
-import { findExecutable, runChild, SerialQueue } from './child';
+import { ChildRuns, findExecutable, SerialQueue } from './child';
 import type { Camera, CaptureOptions, CaptureResult } from './types';
 
 export interface RpicamOptions {
@@ -31,7 +31,7 @@ export class RpicamCamera implements Camera {
   readonly backend = 'rpicam' as const;
   private path: string | null = null;
   private readonly queue = new SerialQueue();
-  private readonly aborts = new Set<AbortController>();
+  private readonly children = new ChildRuns();
 
   constructor(private readonly o: RpicamOptions) {}
 
@@ -55,7 +55,7 @@ export class RpicamCamera implements Camera {
   }
 
   async close(): Promise<void> {
-    for (const a of this.aborts) a.abort();
+    this.children.abortAll();
   }
 
   private args(width: number, height: number, quality: number, settleMs: number): string[] {
@@ -67,17 +67,7 @@ export class RpicamCamera implements Camera {
 
   private async run(args: string[], signal?: AbortSignal): Promise<Buffer> {
     if (!this.path) await this.open();
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) ac.abort();
-    this.aborts.add(ac);
-    try {
-      return await runChild({ command: this.path!, args, what: 'rpicam-still', timeoutMs: this.o.timeoutMs, signal: ac.signal, env: this.o.env, logger: this.o.logger });
-    } finally {
-      this.aborts.delete(ac);
-      signal?.removeEventListener('abort', onAbort);
-    }
+    return this.children.run({ command: this.path!, args, what: 'rpicam-still', timeoutMs: this.o.timeoutMs, env: this.o.env, logger: this.o.logger }, signal);
   }
 
   capture(opts: CaptureOptions = {}): Promise<CaptureResult> {

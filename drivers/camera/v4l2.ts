@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { StationError } from '../common/errors';
-import { findExecutable, runChild, SerialQueue } from './child';
+import { ChildRuns, findExecutable, SerialQueue } from './child';
 import type { Camera, CaptureOptions, CaptureResult } from './types';
 
 export type V4l2Tool = 'ffmpeg' | 'fswebcam';
@@ -29,7 +29,7 @@ export class V4l2Camera implements Camera {
   private path: string | null = null;
   private tool: V4l2Tool | null = null;
   private readonly queue = new SerialQueue();
-  private readonly aborts = new Set<AbortController>();
+  private readonly children = new ChildRuns();
   private readonly device: string;
 
   constructor(private readonly o: V4l2Options) {
@@ -74,7 +74,7 @@ export class V4l2Camera implements Camera {
   }
 
   async close(): Promise<void> {
-    for (const a of this.aborts) a.abort();
+    this.children.abortAll();
   }
 
   private args(width: number, height: number, warmup: number): string[] {
@@ -91,17 +91,7 @@ export class V4l2Camera implements Camera {
   private async run(args: () => string[], signal?: AbortSignal): Promise<Buffer> {
     if (!this.path) await this.open();
     else await this.checkDevice();
-    const ac = new AbortController();
-    const onAbort = (): void => ac.abort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (signal?.aborted) ac.abort();
-    this.aborts.add(ac);
-    try {
-      return await runChild({ command: this.path!, args: args(), what: this.tool!, device: this.device, timeoutMs: this.o.timeoutMs, signal: ac.signal, env: this.o.env, logger: this.o.logger });
-    } finally {
-      this.aborts.delete(ac);
-      signal?.removeEventListener('abort', onAbort);
-    }
+    return this.children.run({ command: this.path!, args: args(), what: this.tool!, device: this.device, timeoutMs: this.o.timeoutMs, env: this.o.env, logger: this.o.logger }, signal);
   }
 
   capture(opts: CaptureOptions = {}): Promise<CaptureResult> {

@@ -80,10 +80,12 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   }
 
   // ---- to be provided by each family
-  protected abstract parserPush(b: Buffer): void;
-  protected abstract parserReset(): number;
-  protected abstract parserPending(): number;
-  protected abstract parserRescan(): void;
+  /** The family's streaming frame parser (both extend FrameBuffer). */
+  protected abstract readonly parser: { push(b: Uint8Array): void; readonly pending: number; rescan(): void; reset(): number };
+  /** Drops buffered input before a command; a family with more parser state clears it too. */
+  protected parserReset(): number {
+    return this.parser.reset();
+  }
   /** First contact after the port opens: password, parameters, LED. Returns the info. */
   protected abstract handshake(): Promise<ScannerInfo>;
   protected abstract describeProtocol(): string;
@@ -107,8 +109,8 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   // ---- frames
   private idleTimer?: NodeJS.Timeout;
   private onBytes(b: Buffer): void {
-    this.parserPush(b);
-    if (this.parserPending() > 0 && !this.idleTimer) this.armIdle();
+    this.parser.push(b);
+    if (this.parser.pending > 0 && !this.idleTimer) this.armIdle();
   }
 
   /** A partial frame that sees no byte for IDLE_RESCAN_MS was noise or truncated: rescan past it. */
@@ -118,10 +120,10 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
       // let any bytes already waiting in the kernel be read first (the event loop may have been busy)
       setImmediate(() => {
         this.idleTimer = undefined;
-        if (this.parserPending() === 0) return;
+        if (this.parser.pending === 0) return;
         if (this.line.lastByteAt > armedAt) return this.armIdle();
-        this.parserRescan();
-        if (this.parserPending() > 0) this.armIdle();
+        this.parser.rescan();
+        if (this.parser.pending > 0) this.armIdle();
       });
     }, IDLE_RESCAN_MS);
     this.idleTimer.unref();
@@ -190,8 +192,14 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     }
   }
 
-  /** Called by the family parser on a checksum failure. */
-  protected onChecksumError(): void {
+  /** Given to the family parser as its onDiscard: every byte it skips, and why. */
+  protected parserDiscarded(reason: string, bytes: number): void {
+    if (reason === 'checksum') this.onChecksumError();
+    this.log.debug({ reason, bytes }, 'discarded input');
+  }
+
+  /** A checksum failure from the family parser. */
+  private onChecksumError(): void {
     this.checksumErrorsAtBaud++;
     const w = this.waiter;
     if (w && !w.corrupt && !w.streaming) {

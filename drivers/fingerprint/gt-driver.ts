@@ -17,7 +17,7 @@ const OPEN_INFO_BYTES = 24;
 const NACK_FINGER_NOT_PRESSED = 0x1012;
 
 export class GtScanner extends ScannerBase<GtFrame> {
-  private readonly parser: GtParser;
+  protected readonly parser: GtParser;
   private ledOn = false;
   private firmware?: string;
   private serial?: string;
@@ -28,25 +28,13 @@ export class GtScanner extends ScannerBase<GtFrame> {
     this.parser = new GtParser({
       onFrame: (f) => this.onFrame(f),
       maxData: 64 * 1024,
-      onDiscard: (reason, n) => {
-        if (reason === 'checksum') this.onChecksumError();
-        this.log.debug({ reason, bytes: n }, 'discarded input');
-      },
+      onDiscard: (reason, n) => this.parserDiscarded(reason, n),
     });
   }
 
-  protected parserPush(b: Buffer): void {
-    this.parser.push(b);
-  }
-  protected parserReset(): number {
-    this.parser.expect(0);
+  protected override parserReset(): number {
+    this.parser.expect(0); // a data packet announced before the stale input no longer comes
     return this.parser.reset();
-  }
-  protected parserPending(): number {
-    return this.parser.pending;
-  }
-  protected parserRescan(): void {
-    this.parser.rescan();
   }
   protected describeProtocol(): string {
     return `${this.m.label} (GT-521 protocol)`;

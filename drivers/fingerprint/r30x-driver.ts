@@ -19,7 +19,7 @@ export interface Ack {
 }
 
 export class R30xScanner extends ScannerBase<R30xFrame> {
-  private readonly parser: R30xParser;
+  protected readonly parser: R30xParser;
   private readonly address: number;
   private readonly password: number;
   private params?: SysParams;
@@ -40,25 +40,10 @@ export class R30xScanner extends ScannerBase<R30xFrame> {
     this.parser = new R30xParser({
       address: this.address,
       onFrame: (f) => this.onFrame(f),
-      onDiscard: (reason, n) => {
-        if (reason === 'checksum') this.onChecksumError();
-        this.log.debug({ reason, bytes: n }, 'discarded input');
-      },
+      onDiscard: (reason, n) => this.parserDiscarded(reason, n),
     });
   }
 
-  protected parserPush(b: Buffer): void {
-    this.parser.push(b);
-  }
-  protected parserReset(): number {
-    return this.parser.reset();
-  }
-  protected parserPending(): number {
-    return this.parser.pending;
-  }
-  protected parserRescan(): void {
-    this.parser.rescan();
-  }
   protected describeProtocol(): string {
     return `${this.m.label} (R30x protocol, address ${this.address.toString(16).toUpperCase()})`;
   }
