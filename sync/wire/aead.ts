@@ -24,6 +24,19 @@ function view(b: Bytes): Uint8Array {
 
 type Algo = 'chacha20-poly1305' | 'aes-256-gcm';
 
+/** Runs input through the cipher in SLICE-sized updates, writing the output into `o`; returns bytes written. */
+function pump(c: { update(b: Uint8Array): Buffer; final(): Buffer }, input: Uint8Array, o: Uint8Array): number {
+  let w = 0;
+  for (let i = 0; i < input.length; i += SLICE) {
+    const part = c.update(input.subarray(i, Math.min(i + SLICE, input.length)));
+    o.set(part, w);
+    w += part.length;
+  }
+  const fin = c.final();
+  o.set(fin, w);
+  return w + fin.length;
+}
+
 class NodeAeadContext implements AeadEncryptionContext {
   private readonly key: Buffer;
   constructor(private readonly algo: Algo, key: Bytes) {
@@ -36,15 +49,7 @@ class NodeAeadContext implements AeadEncryptionContext {
     c.setAAD(view(aad), { plaintextLength: pt.length });
     const out = new ArrayBuffer(pt.length + TAG);
     const o = new Uint8Array(out);
-    let w = 0;
-    for (let i = 0; i < pt.length; i += SLICE) {
-      const part = c.update(pt.subarray(i, Math.min(i + SLICE, pt.length)));
-      o.set(part, w);
-      w += part.length;
-    }
-    const fin = c.final();
-    o.set(fin, w);
-    w += fin.length;
+    const w = pump(c, pt, o);
     o.set(c.getAuthTag(), w);
     return out;
   }
@@ -58,15 +63,8 @@ class NodeAeadContext implements AeadEncryptionContext {
     d.setAuthTag(ct.subarray(ct.length - TAG));
     const out = new ArrayBuffer(body.length);
     const o = new Uint8Array(out);
-    let w = 0;
     try {
-      for (let i = 0; i < body.length; i += SLICE) {
-        const part = d.update(body.subarray(i, Math.min(i + SLICE, body.length)));
-        o.set(part, w);
-        w += part.length;
-      }
-      const fin = d.final();
-      o.set(fin, w);
+      pump(d, body, o);
     } catch (e) {
       o.fill(0);
       throw new OpenError(e);
