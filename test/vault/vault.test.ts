@@ -23,6 +23,24 @@ describe('vault', () => {
   });
   afterEach(() => w.cleanup());
 
+  /** A schema-1 vault file (envelope inside `records`) holding n sealed records; `extraSql` runs last. */
+  async function schema1Vault(n: number, extraSql?: string) {
+    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
+    const sealed = [];
+    for (let i = 0; i < n; i++) sealed.push(await sealer.seal(makeRecord(w.stationId, parts)));
+    mkdirSync(join(w.dataDir, 'vault'), { recursive: true });
+    const old = new Database(vaultPath(w.dataDir));
+    old.pragma('journal_mode = WAL');
+    old.exec(MIGRATIONS[0]!.sql);
+    old.pragma('user_version = 1');
+    old.prepare(`INSERT INTO meta (key, value) VALUES ('station_id', ?)`).run(w.stationId);
+    const ins = old.prepare(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`);
+    for (const x of sealed) ins.run(x.recordId, x.envelope, x.sha256, x.envelope.length, x.suite, x.sealedAt);
+    if (extraSql) old.exec(extraSql);
+    old.close();
+    return sealed;
+  }
+
   it('seals durably: the stored envelope opens with the HQ key and matches the returned hash', async () => {
     const v = await open();
     const r = makeRecord(w.stationId, parts);
@@ -99,17 +117,7 @@ describe('vault', () => {
   });
 
   it('migrates a schema-1 vault (envelope inside records) to schema 2 without losing a record', async () => {
-    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
-    const sealed = [await sealer.seal(makeRecord(w.stationId, parts)), await sealer.seal(makeRecord(w.stationId, parts))];
-    mkdirSync(join(w.dataDir, 'vault'), { recursive: true });
-    const old = new Database(vaultPath(w.dataDir));
-    old.pragma('journal_mode = WAL');
-    old.exec(MIGRATIONS[0]!.sql);
-    old.pragma('user_version = 1');
-    old.prepare(`INSERT INTO meta (key, value) VALUES ('station_id', ?)`).run(w.stationId);
-    const ins = old.prepare(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`);
-    for (const x of sealed) ins.run(x.recordId, x.envelope, x.sha256, x.envelope.length, x.suite, x.sealedAt);
-    old.close();
+    const sealed = await schema1Vault(2);
 
     const v = await open();
     const b = v.openBatch(10, 1e9)!;
@@ -127,17 +135,8 @@ describe('vault', () => {
   });
 
   it('a schema upgrade that fails changes nothing and says so (VAULT_MIGRATION_FAILED)', async () => {
-    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
-    const x = await sealer.seal(makeRecord(w.stationId, parts));
-    mkdirSync(join(w.dataDir, 'vault'), { recursive: true });
-    const old = new Database(vaultPath(w.dataDir));
-    old.pragma('journal_mode = WAL');
-    old.exec(MIGRATIONS[0]!.sql);
-    old.pragma('user_version = 1');
-    old.prepare(`INSERT INTO meta (key, value) VALUES ('station_id', ?)`).run(w.stationId);
-    old.prepare(`INSERT INTO records (record_id, state, envelope, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?, ?)`).run(x.recordId, x.envelope, x.sha256, x.envelope.length, x.suite, x.sealedAt);
-    old.exec('DROP TRIGGER records_keep_ciphertext'); // the upgrade's own DROP TRIGGER now fails half-way
-    old.close();
+    // the upgrade's own DROP TRIGGER then fails half-way
+    const [x] = await schema1Vault(1, 'DROP TRIGGER records_keep_ciphertext');
     await expect(open()).rejects.toMatchObject({ code: 'VAULT_MIGRATION_FAILED', message: expect.stringMatching(/could not be upgraded from schema 1 to 2: .*nothing was changed/) });
     const db = new Database(vaultPath(w.dataDir), { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(1);
