@@ -65,6 +65,12 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     this.inactivityMs = opts.inactivityMs ?? 1500;
     this.line = new Line(opts.port, opts.baud ?? this.m.defaultBaud, opts.portFactory ?? serialPortFactory, (b) => this.onBytes(b));
     this.line.on('disconnected', (cause?: Error) => {
+      if (this.closed) {
+        // our own close() (or the port going away while it runs): not a device loss to report
+        this.log.debug({ err: cause?.message }, 'fingerprint port closed');
+        this.failWaiter(this.line.disconnectedError(cause));
+        return;
+      }
       this.log.warn({ err: cause?.message }, 'fingerprint scanner disconnected');
       this.failWaiter(this.line.disconnectedError(cause));
       this.emit('disconnected', cause);

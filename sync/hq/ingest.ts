@@ -455,6 +455,8 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   });
   client.on('error', (err) => {
     const code = (err as { code?: unknown }).code;
+    // While stopping on purpose, mqtt.js may still report the socket it is closing ("write after end").
+    if (stopping) { log.debug({ err: err.message }, 'connection error while stopping'); return; }
     log.error({ reasonCode: code, broker: o.brokerUrl }, typeof code === 'number' ? `broker refused the connection: reason code 0x${code.toString(16)} (${err.message})` : `broker connection error: ${err.message}`);
   });
 

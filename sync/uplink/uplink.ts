@@ -334,6 +334,8 @@ export class Uplink extends EventEmitter {
     client.on('message', (topic, payload, packet) => { this.onMessage(topic, payload, packet); });
     client.on('error', (err) => {
       const code = (err as { code?: unknown }).code;
+      // While stopping on purpose, mqtt.js may still report the socket it is closing ("write after end").
+      if (this.stopping) { this.log.debug({ err: { message: err.message, code } }, 'connection error while stopping'); return; }
       if (typeof code === 'number') {
         this.log.error({ reasonCode: code, broker: this.o.brokerUrl }, `broker refused the connection: reason code 0x${code.toString(16)} (${err.message})`);
       } else {
