@@ -481,6 +481,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       const disconnect = v5 && !o.keepSessionOnStop ? { properties: { sessionExpiryInterval: 0 } } : {};
       await Promise.race([new Promise<void>((r) => client.end(false, disconnect, () => r())), new Promise((r) => setTimeout(r, 3_000))]);
       if (!client.disconnected) client.end(true);
+      if (client.stream && !client.stream.destroyed) client.stream.destroy(); // stopped while connecting: see the uplink
       db.close();
     },
   };

@@ -223,7 +223,10 @@ export class Uplink extends EventEmitter {
       await withTimeout(this.publish(this.t.status(this.o.stationId), Buffer.from(JSON.stringify(p)), { retain: true }).catch(() => undefined), Math.max(0, deadline - Date.now()));
     }
     await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), Math.max(100, deadline - Date.now()));
-    if (!client.disconnected) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+    if (!client.disconnected) await withTimeout(new Promise<void>((resolve) => client.end(true, {}, () => resolve())), 1_000);
+    // Stopped while still connecting, mqtt.js can leave its socket open after end(), and that socket
+    // alone keeps the process from exiting: close it ourselves.
+    if (client.stream && !client.stream.destroyed) client.stream.destroy();
     this.client = null;
     this.connected = false;
   }
