@@ -8,6 +8,12 @@
  * RFC 9180 §7.3), so the bytes are the same: test/wire checks that records
  * sealed with these open with the library's own AEADs and vice versa.
  * Input is fed in 64 KiB slices (one huge update() is slowed by allocation).
+ *
+ * A caller that builds a larger message around the ciphertext (the sealed
+ * envelope) can ask for it to be written in place: `sealInto(plaintext, out,
+ * offset)` before the library's seal of that exact plaintext ArrayBuffer makes
+ * the AEAD write ciphertext‖tag into `out` at `offset` and hand the library
+ * an empty result. This saves a copy of the whole ciphertext per record.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { AeadId, OpenError, type AeadEncryptionContext, type AeadInterface } from '@hpke/core';
@@ -37,6 +43,19 @@ function pump(c: { update(b: Uint8Array): Buffer; final(): Buffer }, input: Uint
   return w + fin.length;
 }
 
+/** Where the seal of a given plaintext buffer writes its output (see `sealInto`). */
+const targets = new WeakMap<object, { out: Uint8Array; offset: number }>();
+
+/**
+ * The next seal of exactly `plaintext` (the same ArrayBuffer) writes its
+ * ciphertext and tag into `out` at `offset` and returns an empty ArrayBuffer.
+ * Returns a function that tells whether that happened (and forgets the request).
+ */
+export function sealInto(plaintext: ArrayBuffer, out: Uint8Array, offset: number): () => boolean {
+  targets.set(plaintext, { out, offset });
+  return () => !targets.delete(plaintext);
+}
+
 class NodeAeadContext implements AeadEncryptionContext {
   private readonly key: Buffer;
   constructor(private readonly algo: Algo, key: Bytes) {
@@ -47,6 +66,15 @@ class NodeAeadContext implements AeadEncryptionContext {
     const pt = view(data);
     const c = createCipheriv(this.algo as 'chacha20-poly1305', this.key, view(iv), { authTagLength: TAG });
     c.setAAD(view(aad), { plaintextLength: pt.length });
+    const target = ArrayBuffer.isView(data) ? undefined : targets.get(data);
+    if (target) {
+      targets.delete(data);
+      const o = target.out.subarray(target.offset, target.offset + pt.length + TAG);
+      if (o.length !== pt.length + TAG) throw new Error('sealInto: the output buffer is too small');
+      const w = pump(c, pt, o);
+      o.set(c.getAuthTag(), w);
+      return new ArrayBuffer(0);
+    }
     const out = new ArrayBuffer(pt.length + TAG);
     const o = new Uint8Array(out);
     const w = pump(c, pt, o);

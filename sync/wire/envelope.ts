@@ -21,6 +21,7 @@ import { decodeRecord, encodeRecord, isUuidV7, STATION_ID_RE, type EnrollmentRec
 import { cipherSuite, suiteByIds, suiteInfo, type SuiteInfo, type SuiteName } from './suites';
 import type { HqPrivateKeys, HqPublicIdentity, StationSigningKey } from './keys';
 import { StationError } from './errors';
+import { sealInto } from './aead';
 
 export const ENVELOPE_MAGIC = Buffer.from('ESRE', 'ascii');
 export const ENVELOPE_VERSION = 1;
@@ -163,6 +164,7 @@ export class Sealer {
   private readonly suite: CipherSuite;
   private recipient: webcrypto.CryptoKey | null = null;
   private nextContext: Promise<SenderContext> | null = null;
+  private preparing = false;
   private readonly hqKeyId: Buffer;
   private readonly hqKeyBytes: Buffer;
   private readonly privateKey: KeyObject;
@@ -182,13 +184,23 @@ export class Sealer {
 
   /**
    * The HPKE sender context (fresh ephemeral key, encapsulation, key schedule)
-   * does not depend on the record, so the next one is prepared in the
-   * background right after one is taken: a seal then only runs the AEAD.
+   * does not depend on the record, so the next one is prepared ahead: right
+   * after a seal, on the next turn of the event loop (while the caller waits
+   * for the record to be stored), so a seal usually only runs the AEAD.
    */
   private takeContext(recipient: webcrypto.CryptoKey): Promise<SenderContext> {
     const ready = this.nextContext ?? this.newContext(recipient);
-    this.nextContext = this.newContext(recipient);
+    this.nextContext = null;
     return ready;
+  }
+
+  private prepareNext(recipient: webcrypto.CryptoKey): void {
+    if (this.nextContext || this.preparing) return;
+    this.preparing = true;
+    setImmediate(() => {
+      this.preparing = false;
+      this.nextContext ??= this.newContext(recipient);
+    });
   }
 
   private newContext(recipient: webcrypto.CryptoKey): Promise<SenderContext> {
@@ -225,21 +237,35 @@ export class Sealer {
     if (testEphemeral) {
       ctx = await this.suite.createSenderContext({ recipientPublicKey: recipient, info: HPKE_INFO, ekm: testEphemeral } as never);
     } else {
-      ctx = await this.takeContext(recipient);
+      try {
+        ctx = await this.takeContext(recipient);
+      } finally {
+        this.prepareNext(recipient);
+      }
     }
+    // The envelope is laid out first and the AEAD writes the ciphertext straight
+    // into it (sealInto); the library's own AEADs return it and it is copied in.
+    const encB = Buffer.from(ctx.enc);
+    const ctLength = plaintext.byteLength + this.suite.aead.tagSize;
+    const ctAt = headerBytes.length + 2 + encB.length + 4;
+    const envelope = Buffer.allocUnsafe(ctAt + ctLength + SIG_LEN);
+    let o = headerBytes.copy(envelope, 0);
+    o = envelope.writeUInt16BE(encB.length, o);
+    o += encB.copy(envelope, o);
+    envelope.writeUInt32BE(ctLength, o);
+    const wroteInPlace = ptArg instanceof ArrayBuffer ? sealInto(ptArg, envelope, ctAt) : () => false;
     // Each context seals exactly one message (sequence number 0), as single-shot HPKE does.
-    const ciphertext = await ctx.seal(ptArg as ArrayBuffer, headerBytes);
-    const enc = ctx.enc;
-    const encB = Buffer.from(enc);
-    const ctB = Buffer.from(ciphertext);
-    const encLen = lenU16(encB.length);
-    const ctLen = lenU32(ctB.length);
+    const returned = await ctx.seal(ptArg as ArrayBuffer, headerBytes);
+    if (!wroteInPlace()) {
+      if (returned.byteLength !== ctLength) throw wireError('WIRE_SEAL_FAILED', `HPKE returned ${returned.byteLength} bytes of ciphertext, expected ${ctLength}`);
+      envelope.set(new Uint8Array(returned), ctAt);
+    }
     // One pass over the ciphertext: the running hash of header||body is copied
     // for the signature, then continued over the signature for the outbox hash.
-    const h = createHash('sha256').update(headerBytes).update(encLen).update(encB).update(ctLen).update(ctB);
+    const h = createHash('sha256').update(envelope.subarray(0, ctAt + ctLength));
     const signature = edSign(null, Buffer.concat([SIG_CONTEXT, h.copy().digest()]), this.privateKey);
+    signature.copy(envelope, ctAt + ctLength);
     const sha256 = h.update(signature).digest('hex');
-    const envelope = Buffer.concat([headerBytes, encLen, encB, ctLen, ctB, signature]);
     return { recordId, envelope, sha256, sealedAt, suite: this.info.name };
   }
 }
