@@ -83,6 +83,12 @@ export interface VaultOptions {
   /** Injected for tests (simulate a nearly full disk). */
   diskSpace?: (path: string) => DiskSpace;
   now?: () => number;
+  /**
+   * WAL bytes sealed between checkpoints, which a checkpointer thread runs beside
+   * the writer so that no seal waits for one (default 4 MiB, SQLite's 1000 pages;
+   * 0 = every commit checkpoints inline when due, SQLite's default behaviour).
+   */
+  checkpointBytes?: number;
 }
 
 export interface DiskStatus {
@@ -311,7 +317,14 @@ export class Vault implements Outbox {
     }
     vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
     // The writer thread starts with the first seal and stops when idle (see LazySealWriter).
-    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing.privateKey);
+    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing.privateKey, undefined, {
+      checkpointBytes: opts.checkpointBytes,
+      onCheckpoint: (e) => {
+        if (e.lost) vault.log?.warn({ reason: e.message }, 'vault checkpointer stopped; seals checkpoint the WAL themselves from now on');
+        else if (!e.ok) vault.log?.warn({ reason: e.message }, 'vault WAL checkpoint failed; it is retried after the next seals');
+        else vault.log?.debug({ frames: e.frames }, 'vault WAL checkpointed');
+      },
+    });
     return vault;
   }
 

@@ -11,6 +11,12 @@
  * thread passes the canonical CBOR pieces that do not depend on the chain head,
  * the worker adds seq and prev_hash inside the transaction. Tests verify every
  * entry it writes with the reference implementation.
+ *
+ * The writer's connection does not checkpoint: every `checkpointBytes` of
+ * commits it asks a second thread (the checkpointer, started on first need,
+ * with its own connection) to copy the WAL into the database file, so a seal
+ * never also waits for a checkpoint of the records before it. Should that
+ * thread fail, commits fall back to SQLite's inline auto-checkpoint.
  */
 import { Worker } from 'node:worker_threads';
 import type { KeyObject } from 'node:crypto';
@@ -20,7 +26,7 @@ import type { AuditData, AuditKind } from '../../sync/wire/audit';
 
 const WORKER_SOURCE = String.raw`
 'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, workerData, Worker } = require('node:worker_threads');
 const { createHash, sign } = require('node:crypto');
 const Database = require(workerData.sqlitePath);
 const db = new Database(workerData.dbPath, { fileMustExist: true });
@@ -28,6 +34,58 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('secure_delete = ON');
 db.pragma('busy_timeout = 10000');
+// Commits do not copy the WAL back into the database file themselves: a
+// checkpointer thread does that beside them (CHECKPOINTER_SOURCE below).
+const ckpt = { every: workerData.checkpointBytes, worker: null, busy: false, pending: 0, off: !(workerData.checkpointBytes > 0) };
+if (!ckpt.off) db.pragma('wal_autocheckpoint = 0');
+function checkpointInline() {
+  ckpt.pending = 0;
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) {}
+}
+function checkpointerLost(message) {
+  // Commits checkpoint for themselves again (SQLite's default), so the WAL stays bounded.
+  ckpt.worker = null; ckpt.busy = false; ckpt.off = true;
+  try { db.pragma('wal_autocheckpoint = 1000'); } catch (e) {}
+  parentPort.postMessage({ type: 'checkpoint', ok: false, lost: true, message });
+}
+function startCheckpointer() {
+  const w = new Worker(workerData.checkpointerSource, { eval: true, workerData: { dbPath: workerData.dbPath, sqlitePath: workerData.sqlitePath } });
+  ckpt.worker = w;
+  w.on('message', (m) => {
+    ckpt.busy = false;
+    parentPort.postMessage({ type: 'checkpoint', ok: m.ok, frames: m.frames, message: m.message });
+  });
+  w.on('error', (e) => { if (ckpt.worker === w) checkpointerLost(String(e && e.message || e)); });
+  w.on('exit', (code) => { if (ckpt.worker === w) checkpointerLost('checkpointer thread exited (code ' + code + ')'); });
+}
+function afterCommit(bytes) {
+  ckpt.pending += bytes;
+  if (ckpt.off || ckpt.pending < ckpt.every) return;
+  if (ckpt.busy) {
+    if (ckpt.pending >= ckpt.every * 8) checkpointInline(); // it is far behind: bound the WAL
+    return;
+  }
+  try {
+    if (!ckpt.worker) startCheckpointer();
+    ckpt.busy = true;
+    ckpt.pending = 0;
+    ckpt.worker.postMessage({ type: 'checkpoint' });
+  } catch (e) {
+    checkpointerLost(String(e && e.message || e));
+  }
+}
+function closeAll(done) {
+  const w = ckpt.worker;
+  ckpt.worker = null;
+  const finish = () => {
+    if (ckpt.pending > 0) checkpointInline(); // idle now: fold the last commits into the file
+    db.close();
+    done();
+  };
+  if (!w) return finish();
+  w.once('exit', finish);
+  w.postMessage({ type: 'close' });
+}
 let key = workerData.key;
 const HASH_CONTEXT = Buffer.from('enroll-station/audit/v1\0', 'ascii');
 const HEAD_CONTEXT = Buffer.from('enroll-station/audit-head/v1\0', 'ascii');
@@ -65,10 +123,18 @@ const store = db.transaction((m) => {
 });
 parentPort.on('message', (m) => {
   try {
-    if (m.type === 'store') store.immediate(m);
+    if (m.type === 'store') {
+      store.immediate(m);
+      parentPort.postMessage({ id: m.id, ok: true });
+      afterCommit(m.size);
+      return;
+    }
     else if (m.type === 'pragma') db.pragma(m.sql);
     else if (m.type === 'key') key = m.key;
-    else if (m.type === 'close') { db.close(); parentPort.postMessage({ id: m.id, ok: true }); parentPort.close(); return; }
+    else if (m.type === 'close') {
+      closeAll(() => { parentPort.postMessage({ id: m.id, ok: true }); parentPort.close(); });
+      return;
+    }
     parentPort.postMessage({ id: m.id, ok: true });
   } catch (e) {
     parentPort.postMessage({ id: m.id, ok: false, code: e && e.code, message: String(e && e.message || e) });
@@ -76,6 +142,35 @@ parentPort.on('message', (m) => {
 });
 parentPort.postMessage({ type: 'ready' });
 `;
+
+/**
+ * The checkpointer: copies committed WAL frames into the database file
+ * (PASSIVE: never blocks the writer or readers) on its own connection and
+ * thread, when the writer has committed `checkpointBytes` since it last asked.
+ * A commit then costs one WAL append and fsync, never also a checkpoint of
+ * everything before it (on an SD card that is tens of milliseconds of the
+ * officer's confirm). If it cannot run, commits checkpoint inline again.
+ */
+const CHECKPOINTER_SOURCE = String.raw`
+'use strict';
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlitePath);
+const db = new Database(workerData.dbPath, { fileMustExist: true });
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = 10000');
+parentPort.on('message', (m) => {
+  if (m.type === 'close') { db.close(); parentPort.close(); return; }
+  try {
+    const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
+    parentPort.postMessage({ ok: true, frames: r.checkpointed });
+  } catch (e) {
+    parentPort.postMessage({ ok: false, message: String(e && e.message || e) });
+  }
+});
+`;
+
+/** WAL bytes committed by the writer between checkpoints (SQLite's default: 1000 pages of 4 KiB). */
+export const CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 export interface StoreRequest {
   recordId: string;
@@ -92,6 +187,22 @@ interface Reply {
   ok?: boolean;
   code?: string;
   message?: string;
+  frames?: number;
+  lost?: boolean;
+}
+
+/** What the checkpointer did: copied `frames` WAL frames, failed once, or is gone (`lost`: commits checkpoint inline again). */
+export interface CheckpointEvent {
+  ok: boolean;
+  frames?: number;
+  lost?: boolean;
+  message?: string;
+}
+
+export interface WriterOptions {
+  /** WAL bytes committed between checkpoints by the checkpointer thread; 0 = commits checkpoint inline (SQLite's default). */
+  checkpointBytes?: number;
+  onCheckpoint?: (e: CheckpointEvent) => void;
 }
 
 export class WriterError extends Error {
@@ -113,10 +224,12 @@ export class SealWriter {
   private constructor(
     private readonly worker: Worker,
     stationId: string,
+    onCheckpoint?: (e: CheckpointEvent) => void,
   ) {
     // CBOR array of 6 + station id: the part of every entry's hash input before seq.
     this.pre = Buffer.concat([Buffer.from([0x86]), encodeCbor(stationId)]);
     worker.on('message', (m: Reply) => {
+      if (m.type === 'checkpoint') onCheckpoint?.({ ok: m.ok === true, frames: m.frames, lost: m.lost, message: m.message });
       if (m.id === undefined) return;
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -133,8 +246,12 @@ export class SealWriter {
     worker.on('exit', (code) => fail(new Error(`vault writer thread exited (code ${code})`)));
   }
 
-  static async start(dbPath: string, stationId: string, key: KeyObject): Promise<SealWriter> {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { dbPath, stationId, key, sqlitePath: require.resolve('better-sqlite3') } });
+  static async start(dbPath: string, stationId: string, key: KeyObject, opts: WriterOptions = {}): Promise<SealWriter> {
+    const checkpointBytes = opts.checkpointBytes ?? CHECKPOINT_BYTES;
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { dbPath, stationId, key, sqlitePath: require.resolve('better-sqlite3'), checkpointerSource: CHECKPOINTER_SOURCE, checkpointBytes },
+    });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: Reply) => {
         if (m.type === 'ready') {
@@ -147,7 +264,7 @@ export class SealWriter {
       worker.on('message', onMsg);
       worker.once('error', onErr);
     });
-    return new SealWriter(worker, stationId);
+    return new SealWriter(worker, stationId, opts.onCheckpoint);
   }
 
   private send(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<void> {
@@ -226,6 +343,7 @@ export class LazySealWriter {
     private readonly stationId: string,
     key: KeyObject,
     private readonly idleMs = 30_000,
+    private readonly opts: WriterOptions = {},
   ) {
     this.key = key;
   }
@@ -243,7 +361,7 @@ export class LazySealWriter {
     }
     this.inUse++;
     if (!this.current) {
-      const starting = SealWriter.start(this.dbPath, this.stationId, this.key).then(async (w) => {
+      const starting = SealWriter.start(this.dbPath, this.stationId, this.key, this.opts).then(async (w) => {
         for (const sql of this.pragmas) await w.pragma(sql);
         return w;
       });

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, copyFileSync, mkdirSync, statSync } from 'node:fs';
+import pino from 'pino';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { loadHqPublicIdentity, loadStationSigningKey, openEnvelope, Sealer, verifyAuditChain, verifyEnvelope, writeStationKeyPair } from '../../sync/wire';
+import { encodeRecord, loadHqPublicIdentity, loadStationSigningKey, openEnvelope, Sealer, verifyAuditChain, verifyEnvelope, writeStationKeyPair } from '../../sync/wire';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../station/vault/schema';
 import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
 import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
@@ -180,6 +181,38 @@ describe('vault', () => {
     expect(v.audit.entriesSince(0).filter((e) => e.kind === 'batch_sent')).toHaveLength(3);
     expect(v.openBatches(4, 2, 1e9)).toEqual([]);
     await v.close();
+  });
+
+  it('seals leave WAL checkpoints to the checkpointer thread, which folds the records into the database file', async () => {
+    const lines: { msg: string; frames?: number }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { msg: string; frames?: number }) });
+    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
+    const v = await open({ checkpointBytes: 64 * 1024, logger });
+    const before = fileSize();
+    let sealedBytes = 0;
+    for (let i = 0; i < 3; i++) {
+      const r = makeRecord(w.stationId, parts);
+      sealedBytes += encodeRecord(r).length;
+      await v.seal(r);
+    }
+    // Nothing on this thread writes after the seals: only the checkpointer can grow the database file.
+    await expect.poll(() => lines.filter((l) => l.msg === 'vault WAL checkpointed').length, { timeout: 5000 }).toBeGreaterThan(0);
+    expect(lines.find((l) => l.msg === 'vault WAL checkpointed')!.frames).toBeGreaterThan(0);
+    await expect.poll(fileSize, { timeout: 5000 }).toBeGreaterThan(before + sealedBytes);
+    await v.close();
+
+    // checkpointBytes 0: SQLite's own auto-checkpoint (1000 pages) — three small records stay in the WAL.
+    const w2 = await makeWorld();
+    try {
+      const v2 = await Vault.open({ dataDir: w2.dataDir, stationId: w2.stationId, signingKey: w2.station, hqIdentity: w2.hqPublicPath, reserveBytes: 1024 * 1024, checkpointBytes: 0 });
+      const size0 = statSync(vaultPath(w2.dataDir)).size;
+      for (let i = 0; i < 3; i++) await v2.seal(makeRecord(w2.stationId, parts));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(statSync(vaultPath(w2.dataDir)).size).toBe(size0);
+      await v2.close();
+    } finally {
+      w2.cleanup();
+    }
   });
 
   it('never deletes an unacknowledged record, even by direct SQL', async () => {
