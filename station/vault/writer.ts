@@ -13,10 +13,10 @@
  * entry it writes with the reference implementation.
  *
  * The writer's connection does not checkpoint: every `checkpointBytes` of
- * commits it asks a second thread (the checkpointer, started on first need,
- * with its own connection) to copy the WAL into the database file, so a seal
- * never also waits for a checkpoint of the records before it. Should that
- * thread fail, commits fall back to SQLite's inline auto-checkpoint.
+ * commits it asks a second thread (the checkpointer, started with it, with its
+ * own connection) to copy the WAL into the database file, so a seal never also
+ * waits for a checkpoint of the records before it. Should that thread fail,
+ * commits fall back to SQLite's inline auto-checkpoint.
  */
 import { Worker } from 'node:worker_threads';
 import type { KeyObject } from 'node:crypto';
@@ -36,10 +36,10 @@ db.pragma('secure_delete = ON');
 db.pragma('busy_timeout = 10000');
 // Commits do not copy the WAL back into the database file themselves: a
 // checkpointer thread does that beside them (CHECKPOINTER_SOURCE below).
-const ckpt = { every: workerData.checkpointBytes, worker: null, busy: false, pending: 0, off: !(workerData.checkpointBytes > 0) };
-if (!ckpt.off) db.pragma('wal_autocheckpoint = 0');
+const ckpt = { every: workerData.checkpointBytes, worker: null, busy: false, pending: 0, sinceRestart: 0, off: !(workerData.checkpointBytes > 0) };
 function checkpointInline() {
   ckpt.pending = 0;
+  ckpt.sinceRestart = 0;
   try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) {}
 }
 function checkpointerLost(message) {
@@ -53,6 +53,12 @@ function startCheckpointer() {
   ckpt.worker = w;
   w.on('message', (m) => {
     ckpt.busy = false;
+    // SQLite starts a WAL over from the top only when a transaction begins with
+    // every frame already copied, which never happens while seals keep coming
+    // during the checkpointer's passes: the WAL would grow for as long as they
+    // do. Once it holds 4 rounds' worth, the frames committed during this pass
+    // are copied here, between two commits, so the next commit restarts it.
+    if (m.ok && ckpt.sinceRestart >= ckpt.every * 4) checkpointInline();
     parentPort.postMessage({ type: 'checkpoint', ok: m.ok, frames: m.frames, message: m.message });
   });
   w.on('error', (e) => { if (ckpt.worker === w) checkpointerLost(String(e && e.message || e)); });
@@ -60,13 +66,9 @@ function startCheckpointer() {
 }
 function afterCommit(bytes) {
   ckpt.pending += bytes;
-  if (ckpt.off || ckpt.pending < ckpt.every) return;
-  if (ckpt.busy) {
-    if (ckpt.pending >= ckpt.every * 8) checkpointInline(); // it is far behind: bound the WAL
-    return;
-  }
+  ckpt.sinceRestart += bytes;
+  if (ckpt.off || ckpt.busy || ckpt.pending < ckpt.every) return;
   try {
-    if (!ckpt.worker) startCheckpointer();
     ckpt.busy = true;
     ckpt.pending = 0;
     ckpt.worker.postMessage({ type: 'checkpoint' });
@@ -85,6 +87,12 @@ function closeAll(done) {
   if (!w) return finish();
   w.once('exit', finish);
   w.postMessage({ type: 'close' });
+}
+if (!ckpt.off) {
+  // Started with the writer (which itself only runs while records are being sealed),
+  // so that it is ready by the time the first checkpoint is due.
+  db.pragma('wal_autocheckpoint = 0');
+  try { startCheckpointer(); } catch (e) { checkpointerLost(String(e && e.message || e)); }
 }
 let key = workerData.key;
 const HASH_CONTEXT = Buffer.from('enroll-station/audit/v1\0', 'ascii');
