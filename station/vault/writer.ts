@@ -88,12 +88,7 @@ function closeAll(done) {
   w.once('exit', finish);
   w.postMessage({ type: 'close' });
 }
-if (!ckpt.off) {
-  // Started with the writer (which itself only runs while records are being sealed),
-  // so that it is ready by the time the first checkpoint is due.
-  db.pragma('wal_autocheckpoint = 0');
-  try { startCheckpointer(); } catch (e) { checkpointerLost(String(e && e.message || e)); }
-}
+if (!ckpt.off) db.pragma('wal_autocheckpoint = 0');
 let key = workerData.key;
 const HASH_CONTEXT = Buffer.from('enroll-station/audit/v1\0', 'ascii');
 const HEAD_CONTEXT = Buffer.from('enroll-station/audit-head/v1\0', 'ascii');
@@ -149,6 +144,11 @@ parentPort.on('message', (m) => {
   }
 });
 parentPort.postMessage({ type: 'ready' });
+// Started with the writer (which itself only runs while records are being sealed), so that
+// it is ready by the time the first checkpoint is due; after 'ready', so a failure is reported.
+if (!ckpt.off) {
+  try { startCheckpointer(); } catch (e) { checkpointerLost(String(e && e.message || e)); }
+}
 `;
 
 /**
