@@ -49,7 +49,7 @@ function checkpointerLost(message) {
   parentPort.postMessage({ type: 'checkpoint', ok: false, lost: true, message });
 }
 function startCheckpointer() {
-  const w = new Worker(workerData.checkpointerSource, { eval: true, workerData: { dbPath: workerData.dbPath, sqlitePath: workerData.sqlitePath } });
+  const w = new Worker(workerData.checkpointerSource, { eval: true, execArgv: [], workerData: { dbPath: workerData.dbPath, sqlitePath: workerData.sqlitePath } });
   ckpt.worker = w;
   w.on('message', (m) => {
     ckpt.busy = false;
@@ -258,6 +258,7 @@ export class SealWriter {
     const checkpointBytes = opts.checkpointBytes ?? CHECKPOINT_BYTES;
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      execArgv: [],
       workerData: { dbPath, stationId, key, sqlitePath: require.resolve('better-sqlite3'), checkpointerSource: CHECKPOINTER_SOURCE, checkpointBytes },
     });
     await new Promise<void>((resolve, reject) => {

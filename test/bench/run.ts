@@ -1,14 +1,20 @@
 /**
- * `npm run bench [-- NAME ...]`: runs test/bench/NAME.bench.ts (all when no name).
+ * `npm run bench [-- NAME ...]`: runs test/bench/NAME.bench.ts (all when no name),
+ * compiled (see paths.ts).
  * Each bench measures the raw limit in the same run and ends with one JSON line:
  * {"bench": NAME, "ratio": R, "goal": G, "better": "higher"|"lower", ...figures}
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { COMPILED } from './paths';
 
 async function main(): Promise<void> {
+  if (!COMPILED) {
+    console.error('run the benchmarks with `npm run bench [-- NAME]`: it compiles them and runs them with plain node, as the station runs');
+    process.exit(2);
+  }
   const dir = __dirname;
-  const all = readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace(/\.bench\.ts$/, '')).sort();
+  const all = readdirSync(dir).filter((f) => f.endsWith('.bench.js')).map((f) => f.replace(/\.bench\.js$/, '')).sort();
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length ? wanted : all;
   for (const n of names) {
@@ -21,7 +27,7 @@ async function main(): Promise<void> {
   for (const n of names) {
     console.error(`# bench ${n}`);
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, only when needed
-    const mod = require(join(dir, `${n}.bench.ts`)) as { run: () => Promise<void> };
+    const mod = require(join(dir, `${n}.bench.js`)) as { run: () => Promise<void> };
     try {
       await mod.run();
     } catch (e) {

@@ -7,9 +7,9 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROOT } from './paths';
 import { provisionedStation } from '../helpers/station';
 
-const ROOT = join(__dirname, '..', '..');
 
 /** The node flags the systemd unit starts the daemon with: measure the daemon as deployed. */
 function unitNodeFlags(): string[] {

@@ -8,8 +8,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startMosquitto } from '../helpers/mosquitto';
 import { makeFixture, openOutbox, type Fixture, type TestOutbox } from '../uplink/helpers';
@@ -20,10 +20,10 @@ import { topics } from '../../sync/topics';
 import pino from 'pino';
 import Database from 'better-sqlite3';
 import type { Outbox, OutboxItem, OutboxStats, PendingBatch } from '../../sync/outbox';
+import { compiled, ROOT } from './paths';
 
 const benchLog = process.env.UPLINK_BENCH_LOG ? pino({ level: process.env.UPLINK_BENCH_LOG }, pino.destination(2)) : undefined;
 
-const ROOT = join(__dirname, '..', '..');
 const RECORDS = Number(process.env.UPLINK_BENCH_RECORDS ?? 300);
 const PORTRAIT = Number(process.env.UPLINK_BENCH_PORTRAIT ?? 150_000);
 const DRAIN_RECORDS = Number(process.env.UPLINK_BENCH_DRAIN ?? 10_000);
@@ -35,7 +35,7 @@ const children = new Set<ChildProcess>();
 function child(args: string[]): { p: ChildProcess; wait: (re: RegExp, ms: number) => Promise<string> } {
   // UPLINK_BENCH_CHILD_PROF=DIR: a V8 CPU profile of each headquarters / sink process (for finding where time goes)
   const prof = process.env.UPLINK_BENCH_CHILD_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.UPLINK_BENCH_CHILD_PROF}`] : [];
-  const p = spawn(process.execPath, [...prof, '-r', 'ts-node/register/transpile-only', join(ROOT, 'test', 'uplink', 'hq-proc.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [...prof, compiled('test/uplink/hq-proc.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(p);
   p.once('exit', () => children.delete(p));
   let out = '';
@@ -236,7 +236,7 @@ export async function run(): Promise<void> {
     ob2.close();
     const d = await drainInStationProcess(broker.url, f2, DRAIN_RECORDS);
     await stopChild(hq2.p);
-    console.error(`drain: ${DRAIN_RECORDS} records (${(drainBytes / DRAIN_RECORDS / 1000).toFixed(1)} KB each) in ${(d.ms / 1000).toFixed(1)} s (station process: vault + uplink), station RSS ${(d.startRss / 1e6).toFixed(0)} MB when started (plain node, no ts-node), max ${(d.maxRss / 1e6).toFixed(0)} MB while draining`);
+    console.error(`drain: ${DRAIN_RECORDS} records (${(drainBytes / DRAIN_RECORDS / 1000).toFixed(1)} KB each) in ${(d.ms / 1000).toFixed(1)} s (station process: vault + uplink), station RSS ${(d.startRss / 1e6).toFixed(0)} MB when started (compiled, plain node), max ${(d.maxRss / 1e6).toFixed(0)} MB while draining`);
 
     const ratio = upMBs / bareMBs;
     console.log(JSON.stringify({
@@ -295,38 +295,11 @@ function sealedItems(ob: TestOutbox): OutboxItem[] {
     .map((r) => ({ recordId: r.record_id, envelope: r.envelope, sha256: r.sha256, sealedAt: r.sealed_at }));
 }
 
-/**
- * Transpiles the station-side modules to plain JS under node_modules/.cache so
- * the station process runs without ts-node (whose compiler would dominate RSS).
- */
-function transpileStation(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ts = require('typescript') as typeof import('typescript');
-  const out = join(ROOT, 'node_modules', '.cache', 'uplink-bench');
-  const files: string[] = [join(ROOT, 'test', 'uplink', 'station-proc.ts')];
-  const walk = (dir: string): void => {
-    for (const e of readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) files.push(p);
-    }
-  };
-  for (const d of ['sync', 'config', join('station', 'vault'), join('drivers', 'common')]) walk(join(ROOT, d));
-  files.push(join(ROOT, 'station', 'log.ts'));
-  for (const file of files) {
-    const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true }, fileName: file }).outputText;
-    const dest = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
-    mkdirSync(dirname(dest), { recursive: true });
-    writeFileSync(dest, js);
-  }
-  return join(out, 'test', 'uplink', 'station-proc.js');
-}
-
 /** Runs the station (vault + uplink, nothing else) in its own process and times the drain from its first connect. */
 async function drainInStationProcess(brokerUrl: string, f: Fixture, total: number): Promise<{ ms: number; maxRss: number; startRss: number }> {
   const cfgPath = join(f.root, 'station.json');
   writeFileSync(cfgPath, JSON.stringify({ brokerUrl, stationId: f.stationId, stationDir: f.stationDir, stationKeyPem: f.stationKeyPem, hqPublicPath: join(f.hqDir, 'keys', 'hq-public.json'), maxBatchRecords: MAX_BATCH_RECORDS, receiptTimeoutMs: 30_000, reportRss: true, releaseOnAck: false }));
-  const p = spawn(process.execPath, [transpileStation(), cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const p = spawn(process.execPath, [compiled('test/uplink/station-proc.ts'), cfgPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(p);
   p.once('exit', () => children.delete(p));
   let out = '';

@@ -9,10 +9,9 @@
  * insert with synchronous=FULL). The devices answer instantly with realistic
  * bytes (256×288 PNG per finger, 480×640 JPEG portrait): zero device latency.
  *
- * The station side runs in its own Node process from plain JavaScript
- * (transpiled here, no ts-node) so the RSS measured — the kernel's peak
- * (VmHWM) — is what the daemon itself would use; this process only drives
- * the HTTP calls.
+ * The station side runs in its own Node process from the compiled JavaScript
+ * (no ts-node) so the RSS measured — the kernel's peak (VmHWM) — is what the
+ * daemon itself would use; this process only drives the HTTP calls.
  *
  * Figures: ms per enrollment (median of the passes) and peak RSS. Goal
  * ≤ 300 ms per enrollment and RSS ≤ 150 MB; ratio = the worse of
@@ -21,12 +20,11 @@
  * workflow cannot avoid.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import ts from 'typescript';
 import { v7 as uuidv7 } from 'uuid';
 import { nullLogger } from '../../station/log';
 import { Vault } from '../../station/vault';
@@ -35,6 +33,7 @@ import { createWorkflow } from '../../station/workflow/machine';
 import { draftToRecord } from '../../station/workflow/adapters';
 import { FakeCamera, FakeFingerprint, MemorySealer } from '../../station/workflow/fakes';
 import { generateHqKeys, writeHqKeys, writeStationKeyPair, loadStationSigningKey } from '../../sync/wire';
+import { compiled, ROOT } from './paths';
 
 const WARMUP = 5;
 const PASSES = 40;
@@ -58,29 +57,9 @@ function call(port: number, path: string, token: string | null, body: unknown = 
 
 function median(a: number[]): number { const s = [...a].sort((x, y) => x - y); return s[Math.floor(s.length / 2)]!; }
 
-const ROOT = join(__dirname, '..', '..');
-
-/** Transpiles our TypeScript (no type check) to CommonJS under `out`, mirroring the tree. */
-function transpileTree(out: string): void {
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) { walk(p); continue; }
-      if (!name.endsWith('.ts') || name.endsWith('.d.ts')) continue;
-      const js = ts.transpileModule(readFileSync(p, 'utf8'), {
-        fileName: p, compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, resolveJsonModule: true },
-      }).outputText;
-      const dest = join(out, relative(ROOT, p)).replace(/\.ts$/, '.js');
-      mkdirSync(dirname(dest), { recursive: true });
-      writeFileSync(dest, js);
-    }
-  };
-  for (const d of ['station', 'drivers', 'sync', 'config']) walk(join(ROOT, d));
-  mkdirSync(join(out, 'test', 'bench'), { recursive: true });
-  writeFileSync(join(out, 'test', 'bench', 'workflow-station.js'), ts.transpileModule(readFileSync(join(__dirname, 'workflow-station.ts'), 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
-  }).outputText);
-  for (const d of ['public', 'i18n']) cpSync(join(ROOT, 'station', 'kiosk', d), join(out, 'station', 'kiosk', d), { recursive: true });
+/** The kiosk's page and translations next to the compiled kiosk server, where it looks first. */
+function kioskAssets(): void {
+  for (const d of ['public', 'i18n']) cpSync(join(ROOT, 'station', 'kiosk', d), join(dirname(compiled('station/kiosk/server.ts')), d), { recursive: true });
 }
 
 function readLine(child: ChildProcess): Promise<Record<string, unknown>> {
@@ -94,16 +73,13 @@ function readLine(child: ChildProcess): Promise<Record<string, unknown>> {
 export async function run(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'bench-workflow-'));
   const dataDir = join(root, 'station');
-  const js = join(root, 'js');
   let child: ChildProcess | null = null;
   try {
     const keys = await generateHqKeys('bench');
     writeHqKeys(join(root, 'hq'), keys);
     writeStationKeyPair(dataDir);
-    transpileTree(js);
-    child = spawn(process.execPath, [join(js, 'test', 'bench', 'workflow-station.js'), dataDir, join(root, 'hq', 'hq-public.json')], {
-      env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules') }, stdio: ['pipe', 'pipe', 'inherit'],
-    });
+    kioskAssets();
+    child = spawn(process.execPath, [compiled('test/bench/workflow-station.ts'), dataDir, join(root, 'hq', 'hq-public.json')], { stdio: ['pipe', 'pipe', 'inherit'] });
     const ready = await readLine(child);
     const port = Number(ready.port);
     const token = String(ready.token);

@@ -1,8 +1,18 @@
 /** Runs the compiled `station` CLI (npm test builds first) as a technician would. */
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
-export const ROOT = join(__dirname, '..', '..');
+/** The repository: the nearest directory up with a package.json (also from the compiled benchmarks' tree). */
+export const ROOT = ((): string => {
+  let d = __dirname;
+  while (!existsSync(join(d, 'package.json'))) {
+    const up = dirname(d);
+    if (up === d) throw new Error(`no package.json above ${__dirname}`);
+    d = up;
+  }
+  return d;
+})();
 export const STATION_JS = join(ROOT, 'dist', 'station', 'cli', 'main.js');
 
 export interface CliResult {
