@@ -177,6 +177,15 @@ parentPort.on('message', (m) => {
 });
 `;
 
+/**
+ * Node options for the writer and checkpointer threads: none. They run
+ * self-contained JavaScript, so a `-r ts-node/register` or loader of the parent
+ * (tests, scripts) must not be inherited: it would load the TypeScript compiler
+ * into every thread. (V8 flags such as the daemon's --max-semi-space-size are
+ * process-wide and apply to the threads anyway.)
+ */
+const THREAD_EXEC_ARGV: string[] = [];
+
 /** WAL bytes committed by the writer between checkpoints (SQLite's default: 1000 pages of 4 KiB). */
 export const CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
@@ -258,7 +267,7 @@ export class SealWriter {
     const checkpointBytes = opts.checkpointBytes ?? CHECKPOINT_BYTES;
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
-      execArgv: [],
+      execArgv: THREAD_EXEC_ARGV,
       workerData: { dbPath, stationId, key, sqlitePath: require.resolve('better-sqlite3'), checkpointerSource: CHECKPOINTER_SOURCE, checkpointBytes },
     });
     await new Promise<void>((resolve, reject) => {
