@@ -358,6 +358,8 @@ describe('vault', () => {
     const entries = v.auditEntriesSince(0);
     expect(entries.map((e) => e.kind)).toEqual(['vault_open', 'login', 'record_sealed', 'batch_sent', 'receipt_received', 'release', 'config_change', 'command_received', 'logout']);
     expect(verifyAuditChain(entries, w.station.publicKey, { stationId: w.stationId })).toMatchObject({ ok: true, count: 9 });
+    // The writer thread's record_sealed entry names the record and the hash seal() returned.
+    expect(entries[2]!.data).toEqual({ recordId: a.recordId, sha256: a.sha256, size: expect.any(Number), suite: 'x25519-chacha20poly1305' });
     // A later slice verifies from the anchor HQ already holds.
     const tail = v.auditEntriesSince(5);
     expect(verifyAuditChain(tail, w.station.publicKey, { stationId: w.stationId, anchor: { seq: 5, hash: entries[4].hash } }).ok).toBe(true);
