@@ -6,7 +6,8 @@
  * (WAL, synchronous=FULL, secure_delete, one row per transaction).
  * Passes alternate raw/vault chunks (BENCH_CHUNK records each) so machine
  * noise — above all the disk's fsync time, which varies several-fold on a shared
- * machine — hits both alike; medians. Between passes both sides are emptied the
+ * machine — hits both alike; the figures are medians over 9 passes (BENCH_PASSES),
+ * as single passes range from about 0.65 to 1.1 here. Between passes both sides are emptied the
  * way they are in service: the raw table is deleted and checkpointed, the vault's
  * records are acknowledged and released (which checkpoints too).
  * The vault is driven with 2 seals in flight (BENCH_WINDOW): the station seals
@@ -27,7 +28,7 @@ import { Vault, vaultPath } from '../../station/vault';
 import { encodeRecord, type SuiteName } from '../../sync/wire';
 import { makeParts, makeRecord, makeWorld } from '../vault/fixtures';
 
-const PASSES = Number(process.env.BENCH_PASSES ?? 5);
+const PASSES = Number(process.env.BENCH_PASSES ?? 9);
 const PER_PASS = Number(process.env.BENCH_RECORDS ?? 40);
 const CHUNK = Number(process.env.BENCH_CHUNK ?? 20);
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 2);
