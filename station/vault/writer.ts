@@ -220,6 +220,8 @@ export interface WriterOptions {
   /** WAL bytes committed between checkpoints by the checkpointer thread; 0 = commits checkpoint inline (SQLite's default). */
   checkpointBytes?: number;
   onCheckpoint?: (e: CheckpointEvent) => void;
+  /** Tests only: the checkpointer thread's program (to see the writer cope with one that dies). */
+  checkpointerSource?: string;
 }
 
 export class WriterError extends Error {
@@ -268,7 +270,7 @@ export class SealWriter {
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: THREAD_EXEC_ARGV,
-      workerData: { dbPath, stationId, key, sqlitePath: require.resolve('better-sqlite3'), checkpointerSource: CHECKPOINTER_SOURCE, checkpointBytes },
+      workerData: { dbPath, stationId, key, sqlitePath: require.resolve('better-sqlite3'), checkpointerSource: opts.checkpointerSource ?? CHECKPOINTER_SOURCE, checkpointBytes },
     });
     await new Promise<void>((resolve, reject) => {
       const onMsg = (m: Reply) => {

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { encodeRecord, loadHqPublicIdentity, loadStationSigningKey, openEnvelope, Sealer, verifyAuditChain, verifyEnvelope, writeStationKeyPair } from '../../sync/wire';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../station/vault/schema';
 import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
+import { SealWriter, type CheckpointEvent } from '../../station/vault/writer';
 import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
@@ -219,6 +220,31 @@ describe('vault', () => {
     } finally {
       w2.cleanup();
     }
+  });
+
+  it('a checkpointer thread that dies is reported, and seals go on with SQLite checkpointing inline', async () => {
+    const v = await open();
+    await v.close(); // a vault file with its schema; the writer below runs on it alone
+    const events: CheckpointEvent[] = [];
+    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, {
+      checkpointBytes: 64 * 1024,
+      onCheckpoint: (e) => events.push(e),
+      checkpointerSource: 'process.exit(3)',
+    });
+    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
+    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
+    const before = fileSize();
+    await expect.poll(() => events.filter((e) => e.lost).length, { timeout: 5000 }).toBe(1);
+    expect(events[0]!.message).toMatch(/exited \(code 3\)/);
+    // Past SQLite's own 1000-page threshold: a commit checkpoints inline, nothing else is running.
+    let stored = 0;
+    while (stored < 5 * 1024 * 1024) {
+      const s = await sealer.seal(makeRecord(w.stationId, parts));
+      stored += s.envelope.length;
+      await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
+    }
+    expect(fileSize()).toBeGreaterThan(before + 3 * 1024 * 1024);
+    await writer.close();
   });
 
   it('never deletes an unacknowledged record, even by direct SQL', async () => {
