@@ -317,7 +317,7 @@ export class Vault implements Outbox {
     }
     vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
     // The writer thread starts with the first seal and stops when idle (see LazySealWriter).
-    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing.privateKey, undefined, {
+    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing.privateKey, {
       checkpointBytes: opts.checkpointBytes,
       onCheckpoint: (e) => {
         if (e.lost) vault.log?.warn({ reason: e.message }, 'vault checkpointer stopped; seals checkpoint the WAL themselves from now on');

@@ -346,7 +346,7 @@ export class SealWriter {
 
 /**
  * The writer thread on demand: started by the first write, stopped again after
- * `idleMs` without writes. A booth seals a record every few minutes, and an idle
+ * `idleMs` (default 30 s) without writes. A booth seals a record every few minutes, and an idle
  * worker isolate costs ~14 MB of RSS on a 1–4 GB board for nothing.
  * Key changes and PRAGMAs are remembered and replayed on the next start.
  */
@@ -362,8 +362,7 @@ export class LazySealWriter {
     private readonly dbPath: string,
     private readonly stationId: string,
     key: KeyObject,
-    private readonly idleMs = 30_000,
-    private readonly opts: WriterOptions = {},
+    private readonly opts: WriterOptions & { idleMs?: number } = {},
   ) {
     this.key = key;
   }
@@ -407,7 +406,7 @@ export class LazySealWriter {
       if (this.inUse > 0 || !w) return;
       this.current = null;
       void w.then((x) => x.close()).catch(() => undefined);
-    }, this.idleMs);
+    }, this.opts.idleMs ?? 30_000);
     this.idleTimer.unref();
   }
 

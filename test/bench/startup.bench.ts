@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { ROOT } from './paths';
 import { provisionedStation } from '../helpers/station';
 
-
 /** The node flags the systemd unit starts the daemon with: measure the daemon as deployed. */
 function unitNodeFlags(): string[] {
   const unit = readFileSync(join(ROOT, 'systemd', 'enroll-station.service'), 'utf8');
