@@ -49,6 +49,20 @@ export class FastHkdfSha256 extends HkdfSha256 {
   }
 }
 
+/**
+ * The X25519 base point (u = 9) as a public key: X25519(k, 9) is k's public key
+ * (RFC 7748 §6.1), so the ephemeral public key comes out of a Diffie-Hellman
+ * call instead of a key export. Exporting a key fresh from generateKeyPairSync
+ * can hang the thread for good on Node 20: the export holds the key's mutex
+ * while it allocates the JWK strings; if that allocation runs a garbage
+ * collection which finalizes the (already unreachable) key-generation job, the
+ * job's destructor waits for the same mutex. Seen here as a vault benchmark
+ * that stopped forever (gdb: ExportJWKEdKey → GC → ~KeyGenJob → mutex lock);
+ * a loop of generate + export hangs within some 4,000–40,000 rounds.
+ * diffieHellman releases the keys' mutexes before it allocates its result.
+ */
+const X25519_BASE_POINT = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: Buffer.concat([Buffer.from([9]), Buffer.alloc(31)]).toString('base64url') }, format: 'jwk' });
+
 const LABEL_EAE_PRK = new TextEncoder().encode('eae_prk');
 const LABEL_SHARED_SECRET = new TextEncoder().encode('shared_secret');
 
@@ -84,10 +98,10 @@ export class FastDhkemX25519HkdfSha256 extends DhkemX25519HkdfSha256 {
   override async encap(params: SenderContextParams): Promise<{ sharedSecret: ArrayBuffer; enc: ArrayBuffer }> {
     const known = params.ekm === undefined && params.senderKey === undefined ? this.rawPublic.get(params.recipientPublicKey) : undefined;
     if (!known) return super.encap(params);
-    const eph = generateKeyPairSync('x25519');
-    const dh = diffieHellman({ privateKey: eph.privateKey, publicKey: known.key });
+    const { privateKey: eph } = generateKeyPairSync('x25519');
+    const dh = diffieHellman({ privateKey: eph, publicKey: known.key });
     if (dh.every((b) => b === 0)) throw new Error('X25519 shared secret is all zero');
-    const enc = Buffer.from((eph.publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url');
+    const enc = diffieHellman({ privateKey: eph, publicKey: X25519_BASE_POINT }); // the ephemeral public key; see X25519_BASE_POINT
     const kemContext = Buffer.concat([enc, known.raw]);
     const labeledIkm = this._kdf.buildLabeledIkm(LABEL_EAE_PRK, dh);
     const labeledInfo = this._kdf.buildLabeledInfo(LABEL_SHARED_SECRET, kemContext, 32);

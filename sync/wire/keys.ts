@@ -78,12 +78,22 @@ export interface StationSigningKey {
   fingerprint: string;
 }
 
+/**
+ * A fresh Ed25519 pair as PEM, encoded by the key-generation job itself: on Node
+ * 20, exporting a key object fresh from generateKeyPairSync can deadlock when a
+ * garbage collection during the export finalizes the generation job (see
+ * X25519_BASE_POINT in kdf.ts).
+ */
+function ed25519PemPair(): { privateKeyPem: string; publicKeyPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519', {
+    privateKeyEncoding: { format: 'pem', type: 'pkcs8' },
+    publicKeyEncoding: { format: 'pem', type: 'spki' },
+  });
+  return { privateKeyPem: privateKey, publicKeyPem: publicKey };
+}
+
 export function generateStationKeyPair(): StationKeyPairPem {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return {
-    privateKeyPem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    publicKeyPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-  };
+  return ed25519PemPair();
 }
 
 /**
@@ -233,15 +243,15 @@ export async function generateHqKeys(comment?: string): Promise<HqKeySet> {
   const xkp = await x.generateKeyPair();
   const xw = new XWing();
   const wkp = await xw.generateKeyPair();
-  const receipt = generateKeyPairSync('ed25519');
-  const ops = generateKeyPairSync('ed25519');
+  const receipt = ed25519PemPair();
+  const ops = ed25519PemPair();
   const publicJson: HqPublicJson = {
     format: HQ_PUBLIC_FORMAT,
     version: HQ_KEY_VERSION,
     hpkeX25519: b64(await x.serializePublicKey(xkp.publicKey)),
     xWing: b64(await xw.serializePublicKey(wkp.publicKey)),
-    receiptEd25519: b64(ed25519RawPublic(receipt.publicKey)),
-    opsEd25519: b64(ed25519RawPublic(ops.publicKey)),
+    receiptEd25519: b64(ed25519RawPublic(createPublicKey(receipt.publicKeyPem))),
+    opsEd25519: b64(ed25519RawPublic(createPublicKey(ops.publicKeyPem))),
     ...(comment ? { comment } : {}),
   };
   const privateJson: HqPrivateJson = {
@@ -249,8 +259,8 @@ export async function generateHqKeys(comment?: string): Promise<HqKeySet> {
     version: HQ_KEY_VERSION,
     hpkeX25519: b64(await x.serializePrivateKey(xkp.privateKey)),
     xWing: b64(await xw.serializePrivateKey(wkp.privateKey)),
-    receiptEd25519: receipt.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-    opsEd25519: ops.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    receiptEd25519: receipt.privateKeyPem,
+    opsEd25519: ops.privateKeyPem,
     public: publicJson,
   };
   return { publicJson, privateJson };

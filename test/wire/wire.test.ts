@@ -37,6 +37,7 @@ import {
   type StationSigningKey,
 } from '../../sync/wire';
 import { makeParts, makeRecord } from '../vault/fixtures';
+import { ROOT } from '../helpers/cli';
 
 describe('canonical CBOR', () => {
   it('sorts map keys by encoded bytes and uses shortest integers', () => {
@@ -187,6 +188,41 @@ describe('sealed envelope', () => {
     const sealed = await new Sealer('x25519-chacha20poly1305', hqPub, station).seal(r);
     await expect(openEnvelope(sealed.envelope, { stationPublicKey: station.publicKey, hq: parseHqPrivateKeys(k2.privateJson) })).rejects.toThrow(/another headquarters key/);
   });
+});
+
+describe('X25519 encapsulation under garbage collection', () => {
+  // Node 20 can deadlock when a key fresh from generateKeyPairSync is exported and a garbage
+  // collection during the export finalizes the generation job (kdf.ts, X25519_BASE_POINT): the
+  // seal's thread then waits forever. Generating and exporting in a loop hung after 4,000–40,000
+  // rounds here. The seal's encapsulation runs 30,000 times in a child process with a tiny young
+  // generation (a collection every few hundred rounds) and must finish.
+  it('30,000 encapsulations in a row, with frequent collections, never hang', async () => {
+    const kdf = join(ROOT, 'dist', 'sync', 'wire', 'kdf.js');
+    const script = `
+      const { FastDhkemX25519HkdfSha256 } = require(${JSON.stringify(kdf)});
+      const { generateKeyPairSync } = require('node:crypto');
+      (async () => {
+        const kem = new FastDhkemX25519HkdfSha256();
+        const raw = Buffer.from(generateKeyPairSync('x25519', { publicKeyEncoding: { format: 'der', type: 'spki' } }).publicKey.subarray(12));
+        const pk = await kem.deserializePublicKey(raw);
+        const encs = new Set();
+        for (let i = 0; i < 30000; i++) {
+          const { enc } = await kem.encap({ recipientPublicKey: pk });
+          if (i < 50) encs.add(Buffer.from(enc).toString('hex'));
+        }
+        process.stdout.write('done ' + encs.size);
+      })();`;
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const code = await new Promise<number | string>((resolve) => {
+      const t = setTimeout(() => { child.kill('SIGKILL'); resolve('hung'); }, 60_000);
+      child.on('exit', (c) => { clearTimeout(t); resolve(c ?? 'killed'); });
+    });
+    expect({ code, out }).toEqual({ code: 0, out: 'done 50' });
+  }, 70_000);
 });
 
 describe('key files', () => {
