@@ -36,10 +36,10 @@ db.pragma('secure_delete = ON');
 db.pragma('busy_timeout = 10000');
 // Commits do not copy the WAL back into the database file themselves: a
 // checkpointer thread does that beside them (CHECKPOINTER_SOURCE below).
-const ckpt = { every: workerData.checkpointBytes, worker: null, busy: false, pending: 0, sinceRestart: 0, off: !(workerData.checkpointBytes > 0) };
+const ckpt = { every: workerData.checkpointBytes, worker: null, busy: false, pending: 0, off: !(workerData.checkpointBytes > 0) };
+const pageSize = db.pragma('page_size', { simple: true });
 function checkpointInline() {
   ckpt.pending = 0;
-  ckpt.sinceRestart = 0;
   try { db.pragma('wal_checkpoint(PASSIVE)'); } catch (e) {}
 }
 function checkpointerLost(message) {
@@ -56,17 +56,18 @@ function startCheckpointer() {
     // SQLite starts a WAL over from the top only when a transaction begins with
     // every frame already copied, which never happens while seals keep coming
     // during the checkpointer's passes: the WAL would grow for as long as they
-    // do. Once it holds 4 rounds' worth, the frames committed during this pass
-    // are copied here, between two commits, so the next commit restarts it.
-    if (m.ok && ckpt.sinceRestart >= ckpt.every * 4) checkpointInline();
-    parentPort.postMessage({ type: 'checkpoint', ok: m.ok, frames: m.frames, message: m.message });
+    // do. Once it holds 4 rounds' worth (the pass reports its length in frames;
+    // it is short again whenever it did start over, e.g. after a pause), the
+    // frames committed during this pass are copied here, between two commits,
+    // so the next commit restarts it.
+    if (m.ok && m.log * pageSize >= ckpt.every * 4) checkpointInline();
+    parentPort.postMessage({ type: 'checkpoint', ok: m.ok, frames: m.frames, log: m.log, message: m.message });
   });
   w.on('error', (e) => { if (ckpt.worker === w) checkpointerLost(String(e && e.message || e)); });
   w.on('exit', (code) => { if (ckpt.worker === w) checkpointerLost('checkpointer thread exited (code ' + code + ')'); });
 }
 function afterCommit(bytes) {
   ckpt.pending += bytes;
-  ckpt.sinceRestart += bytes;
   if (ckpt.off || ckpt.busy || ckpt.pending < ckpt.every) return;
   try {
     ckpt.busy = true;
@@ -170,7 +171,7 @@ parentPort.on('message', (m) => {
   if (m.type === 'close') { db.close(); parentPort.close(); return; }
   try {
     const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    parentPort.postMessage({ ok: true, frames: r.checkpointed });
+    parentPort.postMessage({ ok: true, frames: r.checkpointed, log: r.log });
   } catch (e) {
     parentPort.postMessage({ ok: false, message: String(e && e.message || e) });
   }
@@ -205,13 +206,18 @@ interface Reply {
   code?: string;
   message?: string;
   frames?: number;
+  log?: number;
   lost?: boolean;
 }
 
-/** What the checkpointer did: copied `frames` WAL frames, failed once, or is gone (`lost`: commits checkpoint inline again). */
+/**
+ * What the checkpointer did: copied WAL frames up to `frames` of the `log` the WAL
+ * held, failed once, or is gone (`lost`: commits checkpoint inline again).
+ */
 export interface CheckpointEvent {
   ok: boolean;
   frames?: number;
+  log?: number;
   lost?: boolean;
   message?: string;
 }
@@ -248,7 +254,7 @@ export class SealWriter {
     // CBOR array of 6 + station id: the part of every entry's hash input before seq.
     this.pre = Buffer.concat([Buffer.from([0x86]), encodeCbor(stationId)]);
     worker.on('message', (m: Reply) => {
-      if (m.type === 'checkpoint') onCheckpoint?.({ ok: m.ok === true, frames: m.frames, lost: m.lost, message: m.message });
+      if (m.type === 'checkpoint') onCheckpoint?.({ ok: m.ok === true, frames: m.frames, log: m.log, lost: m.lost, message: m.message });
       if (m.id === undefined) return;
       const p = this.pending.get(m.id);
       if (!p) return;

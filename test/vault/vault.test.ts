@@ -224,9 +224,15 @@ describe('vault', () => {
     const v = await open();
     await v.close();
     // A checkpointer whose passes copy nothing, as when every pass overlaps new commits: only the
-    // writer's own copy after four rounds folds the WAL into the file and lets it start over.
-    const idle = `const { parentPort } = require('node:worker_threads');
-      parentPort.on('message', (m) => { if (m.type === 'close') parentPort.close(); else parentPort.postMessage({ ok: true, frames: 0 }); });`;
+    // writer's own copy, once the WAL holds four rounds, folds it into the file and lets it start
+    // over. The pass reports the WAL's real length (SQLite's NOOP checkpoint counts without copying).
+    const idle = `const { parentPort, workerData } = require('node:worker_threads');
+      const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
+      parentPort.on('message', (m) => {
+        if (m.type === 'close') { db.close(); parentPort.close(); return; }
+        const r = db.pragma('wal_checkpoint(NOOP)')[0];
+        parentPort.postMessage({ ok: true, frames: 0, log: r.log });
+      });`;
     const answered: CheckpointEvent[] = [];
     const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes: 64 * 1024, checkpointerSource: idle, onCheckpoint: (e) => answered.push(e) });
     const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
@@ -247,6 +253,48 @@ describe('vault', () => {
     expect(fileSize()).toBeGreaterThan(before + (stored - from) / 2);
     // The WAL is reused from the top instead of extended: 6 MB more went through it, and it barely grew.
     expect(walSize() - walBefore).toBeLessThan(1024 * 1024);
+    await writer.close();
+  });
+
+  it('a WAL that started over is not copied again by the writer before it holds four rounds', async () => {
+    const v = await open();
+    await v.close();
+    // The same checkpointer that copies nothing. Between groups of seals another connection folds
+    // the WAL in and restarts it (as a release's checkpoint does): the writer must not stop a seal to
+    // copy frames because four rounds' worth went through the WAL since its last copy; only the WAL's
+    // real length counts. Nothing else writes the database file, so it must not change during a group.
+    const idle = `const { parentPort, workerData } = require('node:worker_threads');
+      const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
+      parentPort.on('message', (m) => {
+        if (m.type === 'close') { db.close(); parentPort.close(); return; }
+        parentPort.postMessage({ ok: true, frames: 0, log: db.pragma('wal_checkpoint(NOOP)')[0].log });
+      });`;
+    const answered: CheckpointEvent[] = [];
+    const round = 512 * 1024;
+    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes: round, checkpointerSource: idle, onCheckpoint: (e) => answered.push(e) });
+    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
+    const side = new Database(vaultPath(w.dataDir));
+    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
+    let stored = 0;
+    const sealAndStore = async () => {
+      const s = await sealer.seal(makeRecord(w.stationId, parts));
+      stored += s.envelope.length;
+      await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
+    };
+    while (answered.length === 0) await sealAndStore();
+    for (let group = 0; group < 4; group++) {
+      expect((side.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0].busy).toBe(0);
+      const before = fileSize();
+      const seenBefore = answered.length;
+      const from = stored;
+      // Two rounds per group: eight rounds went through the WAL by the last group.
+      while (stored - from < 2 * round) await sealAndStore();
+      // Until the checkpointer has answered in this group (the writer decides on each answer, before it is reported).
+      while (answered.length === seenBefore) await new Promise((r) => setTimeout(r, 5));
+      expect(answered.at(-1)!.log).toBeGreaterThan(0);
+      expect(fileSize()).toBe(before);
+    }
+    side.close();
     await writer.close();
   });
 
