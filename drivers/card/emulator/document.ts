@@ -3,7 +3,7 @@
  * image, EF.COM, and an EF.SOD signed by a generated Document Signer whose
  * certificate is issued by a generated CSCA (ECDSA P-256).
  */
-import { createHash, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, BasicConstraints, Certificate, Extension, Extensions,
@@ -66,8 +66,14 @@ function issue(subject: Name, subjectKey: KeyObject, issuer: Name, issuerKey: Ke
 /** A fresh CSCA and a Document Signer issued by it, for one country code. */
 export function createTestPki(country = 'UTO'): TestPki {
   const c2 = country.slice(0, 2).toUpperCase();
-  const cscaKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const dsKeys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  // The public halves come out encoded by the generation job: exporting a key fresh from
+  // generateKeyPairSync can deadlock on Node 20 (see X25519_BASE_POINT in sync/wire/kdf.ts).
+  const ecPair = () => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    return { privateKey: createPrivateKey({ key: k.privateKey, format: 'der', type: 'pkcs8' }), publicKey: createPublicKey({ key: k.publicKey, format: 'der', type: 'spki' }) };
+  };
+  const cscaKeys = ecPair();
+  const dsKeys = ecPair();
   const cscaName = makeName(c2, `CSCA ${country} (test)`);
   const dsName = makeName(c2, `Document Signer ${country} (test)`);
   const csca = issue(cscaName, cscaKeys.publicKey, cscaName, cscaKeys.privateKey, true, 15);
