@@ -5,6 +5,8 @@
  * very same batch frames to the same broker, with a subscriber in a separate
  * process receiving them (waiting for each PUBACK, the fastest bare mode).
  * Then: drain of a 10,000-record backlog of small records and the station's RSS.
+ * Also printed: the CPU floor of any uplink on this machine (the bare run's CPU
+ * plus the checks and the durable insert the issues require, over the cores).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
