@@ -220,49 +220,14 @@ describe('vault', () => {
     }
   });
 
-  it('under steady sealing the writer copies what a checkpointer pass left, so the WAL starts over instead of growing', async () => {
+  /**
+   * A vault file and a writer on it alone, whose checkpointer copies nothing, as when every pass
+   * overlaps new commits: only the writer's own copy can fold the WAL into the file. Each pass
+   * reports the WAL's real length (SQLite's NOOP checkpoint counts without copying).
+   */
+  async function writerWithIdleCheckpointer(checkpointBytes: number) {
     const v = await open();
     await v.close();
-    // A checkpointer whose passes copy nothing, as when every pass overlaps new commits: only the
-    // writer's own copy, once the WAL holds four rounds, folds it into the file and lets it start
-    // over. The pass reports the WAL's real length (SQLite's NOOP checkpoint counts without copying).
-    const idle = `const { parentPort, workerData } = require('node:worker_threads');
-      const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
-      parentPort.on('message', (m) => {
-        if (m.type === 'close') { db.close(); parentPort.close(); return; }
-        const r = db.pragma('wal_checkpoint(NOOP)')[0];
-        parentPort.postMessage({ ok: true, frames: 0, log: r.log });
-      });`;
-    const answered: CheckpointEvent[] = [];
-    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes: 64 * 1024, checkpointerSource: idle, onCheckpoint: (e) => answered.push(e) });
-    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
-    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
-    const walSize = () => statSync(`${vaultPath(w.dataDir)}-wal`).size;
-    let stored = 0;
-    const sealAndStore = async () => {
-      const s = await sealer.seal(makeRecord(w.stationId, parts));
-      stored += s.envelope.length;
-      await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
-    };
-    // Until the checkpointer thread is up and answering (its start takes a moment on a busy machine).
-    while (answered.length === 0) await sealAndStore();
-    const before = fileSize();
-    const walBefore = walSize();
-    const from = stored;
-    while (stored - from < 6 * 1024 * 1024) await sealAndStore();
-    expect(fileSize()).toBeGreaterThan(before + (stored - from) / 2);
-    // The WAL is reused from the top instead of extended: 6 MB more went through it, and it barely grew.
-    expect(walSize() - walBefore).toBeLessThan(1024 * 1024);
-    await writer.close();
-  });
-
-  it('a WAL that started over is not copied again by the writer before it holds four rounds', async () => {
-    const v = await open();
-    await v.close();
-    // The same checkpointer that copies nothing. Between groups of seals another connection folds
-    // the WAL in and restarts it (as a release's checkpoint does): the writer must not stop a seal to
-    // copy frames because four rounds' worth went through the WAL since its last copy; only the WAL's
-    // real length counts. Nothing else writes the database file, so it must not change during a group.
     const idle = `const { parentPort, workerData } = require('node:worker_threads');
       const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
       parentPort.on('message', (m) => {
@@ -270,32 +235,61 @@ describe('vault', () => {
         parentPort.postMessage({ ok: true, frames: 0, log: db.pragma('wal_checkpoint(NOOP)')[0].log });
       });`;
     const answered: CheckpointEvent[] = [];
-    const round = 512 * 1024;
-    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes: round, checkpointerSource: idle, onCheckpoint: (e) => answered.push(e) });
+    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes, checkpointerSource: idle, onCheckpoint: (e) => answered.push(e) });
     const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
-    const side = new Database(vaultPath(w.dataDir));
-    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
-    let stored = 0;
-    const sealAndStore = async () => {
-      const s = await sealer.seal(makeRecord(w.stationId, parts));
-      stored += s.envelope.length;
-      await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
+    const t = {
+      writer,
+      answered,
+      /** Envelope bytes stored so far. */
+      stored: 0,
+      fileSize: () => statSync(vaultPath(w.dataDir)).size,
+      walSize: () => statSync(`${vaultPath(w.dataDir)}-wal`).size,
+      sealAndStore: async () => {
+        const s = await sealer.seal(makeRecord(w.stationId, parts));
+        t.stored += s.envelope.length;
+        await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
+      },
     };
-    while (answered.length === 0) await sealAndStore();
+    // Until the checkpointer thread is up and answering (its start takes a moment on a busy machine).
+    while (answered.length === 0) await t.sealAndStore();
+    return t;
+  }
+
+  it('under steady sealing the writer copies what a checkpointer pass left, so the WAL starts over instead of growing', async () => {
+    // Once the WAL holds four rounds, the writer copies it in itself and the next commit starts it over.
+    const t = await writerWithIdleCheckpointer(64 * 1024);
+    const before = t.fileSize();
+    const walBefore = t.walSize();
+    const from = t.stored;
+    while (t.stored - from < 6 * 1024 * 1024) await t.sealAndStore();
+    expect(t.fileSize()).toBeGreaterThan(before + (t.stored - from) / 2);
+    // The WAL is reused from the top instead of extended: 6 MB more went through it, and it barely grew.
+    expect(t.walSize() - walBefore).toBeLessThan(1024 * 1024);
+    await t.writer.close();
+  });
+
+  it('a WAL that started over is not copied again by the writer before it holds four rounds', async () => {
+    // Between groups of seals another connection folds the WAL in and restarts it (as a release's
+    // checkpoint does): the writer must not stop a seal to copy frames because four rounds' worth
+    // went through the WAL since its last copy; only the WAL's real length counts. Nothing else
+    // writes the database file, so it must not change during a group.
+    const round = 512 * 1024;
+    const t = await writerWithIdleCheckpointer(round);
+    const side = new Database(vaultPath(w.dataDir));
     for (let group = 0; group < 4; group++) {
       expect((side.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0].busy).toBe(0);
-      const before = fileSize();
-      const seenBefore = answered.length;
-      const from = stored;
+      const before = t.fileSize();
+      const seenBefore = t.answered.length;
+      const from = t.stored;
       // Two rounds per group: eight rounds went through the WAL by the last group.
-      while (stored - from < 2 * round) await sealAndStore();
+      while (t.stored - from < 2 * round) await t.sealAndStore();
       // Until the checkpointer has answered in this group (the writer decides on each answer, before it is reported).
-      while (answered.length === seenBefore) await new Promise((r) => setTimeout(r, 5));
-      expect(answered.at(-1)!.log).toBeGreaterThan(0);
-      expect(fileSize()).toBe(before);
+      while (t.answered.length === seenBefore) await new Promise((r) => setTimeout(r, 5));
+      expect(t.answered.at(-1)!.log).toBeGreaterThan(0);
+      expect(t.fileSize()).toBe(before);
     }
     side.close();
-    await writer.close();
+    await t.writer.close();
   });
 
   it('a checkpointer thread that dies is reported, and seals go on with SQLite checkpointing inline', async () => {
