@@ -62,13 +62,19 @@ function startCheckpointer() {
     // so the next commit restarts it.
     if (m.ok && m.log * pageSize >= ckpt.every * 4) checkpointInline();
     parentPort.postMessage({ type: 'checkpoint', ok: m.ok, frames: m.frames, log: m.log, message: m.message });
+    // A round's worth committed during the pass: another pass now, not only
+    // after the next commit (after the last seal of a burst there is none).
+    requestCheckpoint();
   });
   w.on('error', (e) => { if (ckpt.worker === w) checkpointerLost(String(e && e.message || e)); });
   w.on('exit', (code) => { if (ckpt.worker === w) checkpointerLost('checkpointer thread exited (code ' + code + ')'); });
 }
 function afterCommit(bytes) {
   ckpt.pending += bytes;
-  if (ckpt.off || ckpt.busy || ckpt.pending < ckpt.every) return;
+  requestCheckpoint();
+}
+function requestCheckpoint() {
+  if (ckpt.off || ckpt.busy || !ckpt.worker || ckpt.pending < ckpt.every) return;
   try {
     ckpt.busy = true;
     ckpt.pending = 0;
