@@ -220,22 +220,12 @@ describe('vault', () => {
     }
   });
 
-  /**
-   * A vault file and a writer on it alone, whose checkpointer copies nothing, as when every pass
-   * overlaps new commits: only the writer's own copy can fold the WAL into the file. Each pass
-   * reports the WAL's real length (SQLite's NOOP checkpoint counts without copying).
-   */
-  async function writerWithIdleCheckpointer(checkpointBytes: number) {
+  /** A vault file and a writer on it alone, with the given checkpointer program (as a test supplies it). */
+  async function writerWith(checkpointerSource: string, checkpointBytes: number) {
     const v = await open();
     await v.close();
-    const idle = `const { parentPort, workerData } = require('node:worker_threads');
-      const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
-      parentPort.on('message', (m) => {
-        if (m.type === 'close') { db.close(); parentPort.close(); return; }
-        parentPort.postMessage({ ok: true, frames: 0, log: db.pragma('wal_checkpoint(NOOP)')[0].log });
-      });`;
     const answered: CheckpointEvent[] = [];
-    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes, checkpointerSource: idle, onCheckpoint: (e) => answered.push(e) });
+    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes, checkpointerSource, onCheckpoint: (e) => answered.push(e) });
     const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
     const t = {
       writer,
@@ -250,8 +240,24 @@ describe('vault', () => {
         await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
       },
     };
+    return t;
+  }
+
+  /**
+   * A writer whose checkpointer copies nothing, as when every pass overlaps new commits: only the
+   * writer's own copy can fold the WAL into the file. Each pass reports the WAL's real length
+   * (SQLite's NOOP checkpoint counts without copying).
+   */
+  async function writerWithIdleCheckpointer(checkpointBytes: number) {
+    const idle = `const { parentPort, workerData } = require('node:worker_threads');
+      const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
+      parentPort.on('message', (m) => {
+        if (m.type === 'close') { db.close(); parentPort.close(); return; }
+        parentPort.postMessage({ ok: true, frames: 0, log: db.pragma('wal_checkpoint(NOOP)')[0].log });
+      });`;
+    const t = await writerWith(idle, checkpointBytes);
     // Until the checkpointer thread is up and answering (its start takes a moment on a busy machine).
-    while (answered.length === 0) await t.sealAndStore();
+    while (t.answered.length === 0) await t.sealAndStore();
     return t;
   }
 
@@ -295,8 +301,6 @@ describe('vault', () => {
   });
 
   it('commits that land while the checkpointer is busy get a pass of their own, also after the last seal', async () => {
-    const v = await open();
-    await v.close();
     // A real PASSIVE pass that then takes half a second to answer: the seals after the first commit
     // while it is busy, and none comes after them. Only a new pass, asked for when the busy one
     // answers, can copy them into the database file before the writer stops.
@@ -309,27 +313,18 @@ describe('vault', () => {
         Atomics.wait(nap, 0, 0, 500);
         parentPort.postMessage({ ok: true, frames: r.checkpointed, log: r.log });
       });`;
-    const answered: CheckpointEvent[] = [];
     // Rounds of 200 KiB (two records): four rounds are more than the burst below, so the writer's
     // own remainder copy does not come into play.
-    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes: 200 * 1024, checkpointerSource: slow, onCheckpoint: (e) => answered.push(e) });
-    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
-    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
-    let stored = 0;
-    const sealAndStore = async () => {
-      const s = await sealer.seal(makeRecord(w.stationId, parts));
-      stored += s.envelope.length;
-      await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
-    };
+    const t = await writerWith(slow, 200 * 1024);
     // Two records ask for a pass; it copies both (nothing else is committed until it answers).
-    await sealAndStore();
-    await sealAndStore();
-    await expect.poll(() => answered.length, { timeout: 10_000 }).toBe(1);
-    const before = fileSize();
-    const from = stored;
-    for (let i = 0; i < 6; i++) await sealAndStore();
-    await expect.poll(fileSize, { timeout: 5000 }).toBeGreaterThan(before + 0.9 * (stored - from));
-    await writer.close();
+    await t.sealAndStore();
+    await t.sealAndStore();
+    await expect.poll(() => t.answered.length, { timeout: 10_000 }).toBe(1);
+    const before = t.fileSize();
+    const from = t.stored;
+    for (let i = 0; i < 6; i++) await t.sealAndStore();
+    await expect.poll(t.fileSize, { timeout: 5000 }).toBeGreaterThan(before + 0.9 * (t.stored - from));
+    await t.writer.close();
   });
 
   it('a checkpointer thread that dies is reported, and seals go on with SQLite checkpointing inline', async () => {

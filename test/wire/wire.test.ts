@@ -1,4 +1,5 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest';
+import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -212,7 +213,6 @@ describe('X25519 encapsulation under garbage collection', () => {
         }
         process.stdout.write('done ' + encs.size);
       })();`;
-    const { spawn } = await import('node:child_process');
     const child = spawn(process.execPath, ['--max-semi-space-size=1', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
