@@ -334,7 +334,7 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', { timeout:
     const onRemove = (n: string) => readerEvents.push(`-${n}`);
     driver.on('reader-added', onAdd);
     driver.on('reader-removed', onRemove);
-    await pcscd.stop('SIGKILL');
+    await pcscd.stop('SIGKILL', { keepLock: true });
     expect(isListening(VPCD_PORT)).toBe(false);
     await lost;
     expect(driver.serviceUp).toBe(false);

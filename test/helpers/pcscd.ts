@@ -92,17 +92,44 @@ export function ownsCommSocket(pid: number): boolean {
   return false;
 }
 
+/**
+ * pcscd and vpcd's port are one per machine, but several checkouts of this
+ * repository (or a test run beside `npm run bench -- card`) may want them at
+ * once. A machine-wide lock, `flock` on a file, serialises them: a `flock`
+ * child holds it until it is killed or our process dies (its stdin closes).
+ */
+const MACHINE_LOCK = '/tmp/enroll-station-pcscd.lock';
+
+async function acquireMachineLock(timeoutMs: number): Promise<ChildProcess> {
+  const holder = spawn('flock', ['-x', '-w', String(Math.ceil(timeoutMs / 1000)), MACHINE_LOCK, '-c', 'echo locked; exec cat >/dev/null'],
+    { stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  holder.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.once('data', () => resolve());
+    holder.once('exit', (code) => reject(new Error(`could not take the machine-wide pcscd lock ${MACHINE_LOCK} within ${timeoutMs} ms (another test run or benchmark holds it; flock exit ${code}) ${err}`)));
+    holder.once('error', reject);
+  });
+  holder.unref();
+  (holder.stdout as unknown as { unref?: () => void }).unref?.();
+  (holder.stdin as unknown as { unref?: () => void }).unref?.();
+  (holder.stderr as unknown as { unref?: () => void }).unref?.();
+  return holder;
+}
+
 export class PcscdProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
+  private lock?: ChildProcess;
   log = '';
 
   get pid(): number | undefined { return this.child?.pid; }
   get running(): boolean { return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null; }
 
   /** Starts `pcscd --foreground` and waits until vpcd listens and the client socket exists. */
-  async start(timeoutMs = 20_000): Promise<void> {
+  async start(timeoutMs = 20_000, lockTimeoutMs = 15 * 60_000): Promise<void> {
     if (this.running) return;
+    this.lock ??= await acquireMachineLock(lockTimeoutMs);
     await stopForeignPcscd();
     const child = spawn('pcscd', ['--foreground'], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
@@ -122,20 +149,26 @@ export class PcscdProcess {
     }
   }
 
-  /** Stops pcscd (SIGTERM, or SIGKILL to make it vanish) and waits until vpcd's port is closed. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /**
+   * Stops pcscd (SIGTERM, or SIGKILL to make it vanish) and waits until vpcd's
+   * port is closed; then gives up the machine-wide lock unless `keepLock` (a
+   * test that restarts pcscd on purpose keeps it, so nobody else's pcscd runs in between).
+   */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', opts: { keepLock?: boolean } = {}): Promise<void> {
     const child = this.child;
-    if (!child) return;
-    if (this.running) child.kill(signal);
-    const timer = setTimeout(() => { if (this.running) child.kill('SIGKILL'); }, 10_000);
-    await this.exited;
-    clearTimeout(timer);
-    this.child = undefined;
-    await until('vpcd port to close', () => !isListening(VPCD_PORT), 10_000);
+    if (child) {
+      if (this.running) child.kill(signal);
+      const timer = setTimeout(() => { if (this.running) child.kill('SIGKILL'); }, 10_000);
+      await this.exited;
+      clearTimeout(timer);
+      this.child = undefined;
+      await until('vpcd port to close', () => !isListening(VPCD_PORT), 10_000);
+    }
+    if (!opts.keepLock && this.lock) { this.lock.kill('SIGKILL'); this.lock = undefined; }
   }
 
   async restart(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    await this.stop(signal);
+    await this.stop(signal, { keepLock: true });
     await this.start();
   }
 }
