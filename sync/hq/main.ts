@@ -3,7 +3,7 @@
  * `hq` — the headquarters tool: keys, station registry, ingest worker, fleet
  * view, record opening for audits, and signed commands.
  */
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { userInfo } from 'node:os';
@@ -25,6 +25,7 @@ interface Globals {
   broker: string;
   username?: string;
   password?: string;
+  passwordFile?: string;
   ca?: string;
   cert?: string;
   key?: string;
@@ -36,10 +37,35 @@ function globals(cmd: Command): Globals {
   return cmd.optsWithGlobals() as Globals;
 }
 
+/**
+ * The broker password, from a file (--password-file or HQ_BROKER_PASSWORD_FILE) or from
+ * HQ_BROKER_PASSWORD — never from the command line, where `ps` and shell history show it.
+ */
+export function brokerPassword(g: Pick<Globals, 'password' | 'passwordFile'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (g.password !== undefined) {
+    throw new UsageError('--password is not accepted: a password on the command line is visible to every user in `ps` and stays in shell history',
+      'put it in a file readable only by you and pass --password-file FILE (or set HQ_BROKER_PASSWORD_FILE), or set HQ_BROKER_PASSWORD in the environment', 'HQ_PASSWORD_ARGV');
+  }
+  const file = g.passwordFile ?? env.HQ_BROKER_PASSWORD_FILE;
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the broker password file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        'give the path of a file holding the password on its first line (mode 0600)', 'HQ_PASSWORD_FILE');
+    }
+    const pw = text.split(/\r?\n/)[0]!;
+    if (!pw) throw new UsageError(`the broker password file ${file} is empty`, 'write the password on its first line', 'HQ_PASSWORD_FILE');
+    return pw;
+  }
+  return env.HQ_BROKER_PASSWORD || undefined;
+}
+
 function mqttOptions(g: Globals): IClientOptions {
   const o: IClientOptions = {};
   if (g.username) o.username = g.username;
-  const pw = g.password ?? process.env.HQ_BROKER_PASSWORD;
+  const pw = brokerPassword(g);
   if (pw) o.password = pw;
   if (g.ca) o.ca = readFileSync(g.ca);
   if (g.cert) o.cert = readFileSync(g.cert);
@@ -96,7 +122,9 @@ export function buildProgram(): Command {
     .option('-d, --data-dir <dir>', 'headquarters data directory (keys/, hq.db)', process.env.HQ_DATA_DIR ?? './hq-data')
     .option('-b, --broker <url>', 'MQTT broker URL', process.env.HQ_BROKER_URL ?? 'mqtt://127.0.0.1:1883')
     .option('--username <name>', 'broker username')
-    .option('--password <pw>', 'broker password (or HQ_BROKER_PASSWORD)')
+    .option('--password-file <file>', 'file whose first line is the broker password (or HQ_BROKER_PASSWORD_FILE, or the password itself in HQ_BROKER_PASSWORD)')
+    // refused with an explanation rather than "unknown option": scripts written for the old flag learn what to use
+    .addOption(new Option('--password <pw>').hideHelp())
     .option('--ca <file>', 'CA certificate (PEM) of the broker')
     .option('--cert <file>', 'client certificate (PEM)')
     .option('--key <file>', 'client certificate key (PEM)')
