@@ -5,11 +5,14 @@
  * `description`; `x-secret: true` marks values redacted by `station config show`.
  */
 
+import { FINGER_POSITIONS, STATION_ID_PATTERN, STATION_ID_RULE, SUITE_NAMES, type FingerPosition, type SuiteName } from './domain';
+
 export const CONFIG_VERSION = 1;
 
 export const FINGERPRINT_MODELS = ['r307', 'r503', 'as608', 'zfm20', 'gt521f32', 'gt521f52'] as const;
 export const CAMERA_BACKENDS = ['rpicam', 'v4l2'] as const;
-export const VAULT_SUITES = ['x25519-chacha20poly1305', 'xwing-chacha20poly1305', 'x25519-aes256gcm'] as const;
+/** Every suite the wire format defines (config/domain.ts SUITE_NAMES). */
+export const VAULT_SUITES = SUITE_NAMES;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const R30X_BAUDS = [9600, 19200, 28800, 38400, 48000, 57600, 67200, 76800, 86400, 96000, 105600, 115200];
 export const GT_BAUDS = [9600, 19200, 38400, 57600, 115200];
@@ -41,8 +44,8 @@ export const configSchema = {
       properties: {
         id: {
           type: 'string',
-          pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$',
-          description: 'Station id as registered at headquarters (letters, digits, - and _; 3–64 characters). Used in MQTT topics.',
+          pattern: STATION_ID_PATTERN,
+          description: `Station id as registered at headquarters (${STATION_ID_RULE}). Used in MQTT topics and in every record.`,
         },
         unit: {
           type: 'object',
@@ -104,7 +107,7 @@ export const configSchema = {
             maxAttempts: { type: 'integer', minimum: 1, maximum: 10, default: 3, description: 'Capture attempts per finger before the officer must record an exception.' },
             positions: {
               type: 'array',
-              items: { type: 'integer', minimum: 1, maximum: 10 },
+              items: { type: 'integer', minimum: Math.min(...FINGER_POSITIONS), maximum: Math.max(...FINGER_POSITIONS) },
               minItems: 1,
               uniqueItems: true,
               default: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
@@ -189,7 +192,7 @@ export const configSchema = {
       additionalProperties: false,
       default: {},
       properties: {
-        suite: { enum: [...VAULT_SUITES], default: 'x25519-chacha20poly1305', description: 'HPKE suite records are sealed with; `xwing-chacha20poly1305` is the post-quantum hybrid.' },
+        suite: { enum: [...VAULT_SUITES], default: 'x25519-chacha20poly1305', description: 'HPKE suite records are sealed with; the `xwing-` suites are the post-quantum hybrid (X25519 + ML-KEM-768).' },
         reserveMb: { type: 'integer', minimum: 1, default: 512, description: 'Free space that must remain on the data disk; below it new enrollments are refused.' },
         retentionDays: { type: 'integer', minimum: 0, default: 90, description: 'Days to keep metadata and receipts of released records.' },
       },
@@ -208,7 +211,7 @@ export const configSchema = {
 } as const;
 
 export type FingerprintModel = (typeof FINGERPRINT_MODELS)[number];
-export type VaultSuite = (typeof VAULT_SUITES)[number];
+export type VaultSuite = SuiteName;
 
 export interface Pins {
   ready: number | null; busy: number | null; error: number | null; syncing: number | null;
@@ -223,7 +226,7 @@ export interface Config {
   log: { level: (typeof LOG_LEVELS)[number] };
   kiosk: { port: number; language: 'vi' | 'en'; idleLogoutSeconds: number };
   devices: {
-    fingerprint: { simulated: boolean; model: FingerprintModel; port: string; baud: number; password: number; upgradeBaud: number | null; qualityThreshold: number; maxAttempts: number; positions: number[] };
+    fingerprint: { simulated: boolean; model: FingerprintModel; port: string; baud: number; password: number; upgradeBaud: number | null; qualityThreshold: number; maxAttempts: number; positions: FingerPosition[] };
     camera: { simulated: boolean; backend: (typeof CAMERA_BACKENDS)[number]; device: string; timeoutMs: number; portraitWidth: number; portraitHeight: number; maxJpegBytes: number };
     card: { simulated: boolean; reader: string; cscaDir: string | null };
     gpio: { simulated: boolean; lineBase: 'auto' | number; pins: Pins };

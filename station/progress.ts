@@ -11,8 +11,10 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StationError } from '../drivers/common/errors';
+import type { RecordKind } from '../config/domain';
 
-export type ProgressKind = 'enrollment' | 'activation';
+/** The record's kind (config/domain.ts RECORD_KINDS); e-ID activations are counted in their own column. */
+export type ProgressKind = RecordKind;
 
 export interface ProgressRow {
   day: string;
@@ -77,7 +79,7 @@ export class ProgressCounters {
 
   /** Counts one sealed record. */
   record(kind: ProgressKind, unit: string, at = this.now()): void {
-    const col = kind === 'activation' ? 'activations' : 'enrollments';
+    const col = kind === 'eid-activation' ? 'activations' : 'enrollments';
     this.d.prepare(`INSERT INTO progress (day, unit, ${col}) VALUES (?, ?, 1)
       ON CONFLICT(day, unit) DO UPDATE SET ${col} = ${col} + 1`).run(dayOf(at, this.offset), unit);
   }

@@ -9,12 +9,10 @@ export const TOPIC_ROOT = 'enroll';
 export const TOPIC_VERSION = 'v1';
 export const NS = `${TOPIC_ROOT}/${TOPIC_VERSION}`;
 
-/** Station ids become topic levels: no wildcards, no separators, no `$`. */
-export const STATION_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Station ids become topic levels: the one station-id rule (config/domain.ts) allows no wildcards, no separators, no `$`. */
+import { isValidStationId, STATION_ID_RE } from '../config/domain';
 
-export function isValidStationId(id: string): boolean {
-  return STATION_ID_RE.test(id);
-}
+export { isValidStationId, STATION_ID_RE };
 
 function checkPrefix(prefix: string): string {
   if (!/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/.test(prefix)) throw new Error(`invalid topic prefix ${JSON.stringify(prefix)}`);

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { StationError } from '../common/errors';
+import type { PortraitReasonCode, PortraitVerdict } from '../../config/domain';
 
 /**
  * The portrait pipeline: camera JPEG → ID photo JPEG + quality verdict.
@@ -19,7 +20,8 @@ import { StationError } from '../common/errors';
  * the frame, placed so the head top sits 8 % below its top edge; it is clamped to
  * the frame, so a person standing too far aside stays off-centre and is refused.
  */
-export type ReasonCode = 'too-dark' | 'too-bright' | 'low-contrast' | 'no-subject' | 'off-centre' | 'blurred' | 'background-not-uniform';
+/** Reason codes and verdicts are the domain's (config/domain.ts PORTRAIT_REASON_CODES, PORTRAIT_VERDICTS). */
+export type ReasonCode = PortraitReasonCode;
 
 /** English text for each reason code; the kiosk translates by code. */
 export const PORTRAIT_REASONS: Record<ReasonCode, string> = {
@@ -110,7 +112,7 @@ export interface PortraitResult {
   height: number;
   quality: number;
   metrics: PortraitMetrics;
-  verdict: 'ok' | 'rejected';
+  verdict: PortraitVerdict;
   reasons: PortraitReason[];
   /** The crop in the (orientation-corrected) camera frame, in camera pixels. */
   crop: { left: number; top: number; width: number; height: number };
@@ -415,7 +417,7 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
     height: outH,
     quality,
     metrics,
-    verdict: codes.length ? 'rejected' : 'ok',
+    verdict: codes.length ? 'reject' : 'accept',
     reasons: codes.map((code) => ({ code, message: PORTRAIT_REASONS[code] })),
     crop: { left: Math.round(left / scale), top: Math.round(top / scale), width: Math.round(outW / scale), height: Math.round(outH / scale) },
     source: { width: W, height: H, orientation },

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { ContentInfo, SignedData, id_signedData } from '@peculiar/asn1-cms';
 import { StationError } from '../common/errors';
+import type { PaReasonCode, PaVerdict } from '../../config/domain';
 import { CardDataError, expectTlv, readAll, readTlv } from './tlv';
 
-export type PassiveAuthVerdict = 'valid' | 'invalid' | 'not-checkable';
+/** The verdict and reason codes are the domain's (config/domain.ts PA_VERDICTS, PA_REASONS). */
+export type PassiveAuthVerdict = PaVerdict;
 
 /** Machine-readable reason (stable; `reason` is the sentence for people). */
-export type PassiveAuthReasonCode =
-  | 'dg-not-in-sod' | 'dg-hash-mismatch' | 'message-digest-missing' | 'message-digest-mismatch' | 'bad-signature' | 'ds-not-signed-by-csca'
-  | 'no-ds-certificate' | 'unsupported-algorithm' | 'no-csca-store' | 'no-csca-for-issuer';
+export type PassiveAuthReasonCode = PaReasonCode;
 
 export interface PassiveAuthResult {
   verdict: PassiveAuthVerdict;

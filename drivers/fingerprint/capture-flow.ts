@@ -4,21 +4,12 @@
  * exception (missing, amputated, bandaged, unable) with the officer's reason.
  *
  * The result objects have the same shape as FingerprintCapture / FingerprintException in
- * sync/wire/record.ts (drivers may not import sync/, so the shapes are repeated here).
+ * sync/wire/record.ts; positions and exception codes are the domain's (config/domain.ts).
  */
 import type { Logger } from 'pino';
 import { DisconnectedError, StationError, UsageError } from '../common/errors';
+import { FINGER_EXCEPTIONS, FINGER_NAMES, isFingerException, type FingerExceptionCode, type FingerPosition } from '../../config/domain';
 import type { CapturedImage, FingerprintScanner } from './types';
-
-/** ISO/IEC 19794-2 / ANSI-NIST finger position codes. */
-export type FingerPosition = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
-export const FINGER_POSITIONS: Readonly<Record<FingerPosition, string>> = {
-  1: 'right thumb', 2: 'right index', 3: 'right middle', 4: 'right ring', 5: 'right little',
-  6: 'left thumb', 7: 'left index', 8: 'left middle', 9: 'left ring', 10: 'left little',
-};
-
-export type FingerExceptionKind = 'missing' | 'amputated' | 'bandaged' | 'unable';
-export const FINGER_EXCEPTIONS: readonly FingerExceptionKind[] = ['missing', 'amputated', 'bandaged', 'unable'];
 
 export interface FingerCapture {
   position: FingerPosition;
@@ -40,7 +31,7 @@ export interface FingerCapture {
 export interface FingerException {
   position: FingerPosition;
   status: 'exception';
-  exception: FingerExceptionKind;
+  exception: FingerExceptionCode;
   reason: string;
 }
 
@@ -93,7 +84,7 @@ export async function captureFinger(scanner: FingerprintScanner, opts: CaptureFl
   const qualities: number[] = [];
   let lastErr: unknown;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    if (opts.signal?.aborted) throw new StationError('FP_ABORTED', `capture of the ${FINGER_POSITIONS[position]} was cancelled`);
+    if (opts.signal?.aborted) throw new StationError('FP_ABORTED', `capture of the ${FINGER_NAMES[position]} was cancelled`);
     if (attempt > 1 && opts.waitForRemoval !== false) {
       await scanner.waitForFingerRemoved({ timeoutMs: opts.fingerTimeoutMs ?? 20000, signal: opts.signal });
     }
@@ -117,7 +108,7 @@ export async function captureFinger(scanner: FingerprintScanner, opts: CaptureFl
     opts.onAttempt?.({ position, attempt, quality: img.quality.score, best: best.quality.score });
     if (img.quality.score >= threshold) break;
   }
-  if (!best) throw lastErr ?? new StationError('FP_CAPTURE_FAILED', `no usable image of the ${FINGER_POSITIONS[position]} after ${maxAttempts} attempts`);
+  if (!best) throw lastErr ?? new StationError('FP_CAPTURE_FAILED', `no usable image of the ${FINGER_NAMES[position]} after ${maxAttempts} attempts`);
   return {
     position, status: 'captured', png: best.png, width: best.width, height: best.height, ppi: best.ppi,
     quality: best.quality.score, attempts: qualities.length, meetsThreshold: best.quality.score >= threshold, attemptQualities: qualities,
@@ -127,11 +118,11 @@ export async function captureFinger(scanner: FingerprintScanner, opts: CaptureFl
 /** Record that a finger cannot be captured. The reason is required (it goes into the record). */
 export function declareException(position: number, exception: string, reason: string): FingerException {
   const pos = checkPosition(position);
-  if (!(FINGER_EXCEPTIONS as readonly string[]).includes(exception)) {
+  if (!isFingerException(exception)) {
     throw new UsageError(`finger exception must be one of ${FINGER_EXCEPTIONS.join(', ')}, got "${exception}"`, undefined, 'FP_EXCEPTION');
   }
   const r = (reason ?? '').trim();
-  if (!r) throw new UsageError(`a reason is required when the ${FINGER_POSITIONS[pos]} is recorded as ${exception}`, undefined, 'FP_EXCEPTION');
+  if (!r) throw new UsageError(`a reason is required when the ${FINGER_NAMES[pos]} is recorded as ${exception}`, undefined, 'FP_EXCEPTION');
   if (r.length > 500) throw new UsageError('the exception reason is limited to 500 characters', undefined, 'FP_EXCEPTION');
-  return { position: pos, status: 'exception', exception: exception as FingerExceptionKind, reason: r };
+  return { position: pos, status: 'exception', exception, reason: r };
 }

@@ -12,7 +12,7 @@ export * from './types';
 export { MODELS, MODEL_TABLE, isModel, modelInfo, type FingerprintModel, type ModelInfo } from './models';
 export { serialPortFactory, type PortFactory, type SerialLike } from './port';
 export { qualityScore, unpack4, toPng, processImage, QUALITY, type QualityReport } from './image';
-export { captureFinger, declareException, FINGER_POSITIONS, FINGER_EXCEPTIONS, type FingerCapture, type FingerException, type FingerResult, type CaptureFlowOptions, type FingerExceptionKind } from './capture-flow';
+export { captureFinger, declareException, type FingerCapture, type FingerException, type FingerResult, type CaptureFlowOptions } from './capture-flow';
 export { startSimulator, type SimulatorOptions, type SimulatorHandle } from './sim';
 export { R30xScanner } from './r30x-driver';
 export { GtScanner } from './gt-driver';

@@ -44,7 +44,7 @@ function human(r: PortraitResult, out: string, cam: { description: string; ms: n
   const lines = [
     `camera:   ${cam.description} — ${cam.frame} in ${cam.ms} ms`,
     `portrait: ${out} ${r.width}×${r.height}, ${(r.jpeg.length / 1000).toFixed(1)} kB (JPEG quality ${r.quality})`,
-    `verdict:  ${r.verdict === 'ok' ? 'OK' : 'REJECTED'}`,
+    `verdict:  ${r.verdict === 'accept' ? 'OK' : 'REJECTED'}`,
     ...r.reasons.map((x) => `  - ${x.message}  [${x.code}]`),
     `metrics:  exposure ${m.exposure}${m.faceExposure !== null ? ` (face ${m.faceExposure})` : ''}, contrast ${m.contrast}, ` +
       `sharpness ${m.sharpness} (normalised ${m.sharpnessNormalised}), background σ ${m.backgroundStdDev} (uniformity ${m.backgroundUniformity}), ` +
@@ -103,7 +103,7 @@ export function register(program: Command): void {
         const frame = `${r.source.width}×${r.source.height}`;
         if (opts.json) {
           printJson({
-            ok: r.verdict === 'ok',
+            ok: r.verdict === 'accept',
             verdict: r.verdict,
             reasons: r.reasons,
             metrics: r.metrics,
@@ -118,7 +118,7 @@ export function register(program: Command): void {
         } else {
           process.stdout.write(human(r, opts.out, { description: cam.description, ms: shot.durationMs, frame }));
         }
-        return r.verdict === 'ok' ? 0 : 1;
+        return r.verdict === 'accept' ? 0 : 1;
       }),
     );
 }

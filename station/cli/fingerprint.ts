@@ -5,8 +5,9 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { UsageError } from '../../drivers/common/errors';
+import { FINGER_NAMES } from '../../config/domain';
 import {
-  FINGER_POSITIONS, MODELS, captureFinger, createScanner, isModel, modelInfo, startSimulator,
+  MODELS, captureFinger, createScanner, isModel, modelInfo, startSimulator,
   type FingerprintModel, type FingerprintScanner, type SimulatorHandle,
 } from '../../drivers/fingerprint';
 import { FINGER_IMAGE_KINDS, type FingerImageKind } from '../../drivers/fingerprint/sim';
@@ -125,7 +126,7 @@ export function register(program: Command): void {
             onAttempt: (a) => { if (!opts.json) process.stderr.write(`  attempt ${a.attempt}: ${a.error ?? `quality ${a.quality}`}${a.attempt < attempts && (a.quality ?? 0) < threshold ? ' — lift and place again' : ''}\n`); },
           });
           png = r.png;
-          result = { position, finger: FINGER_POSITIONS[r.position], width: r.width, height: r.height, ppi: r.ppi, quality: r.quality, attempts: r.attempts, meetsThreshold: r.meetsThreshold, attemptQualities: r.attemptQualities };
+          result = { position, finger: FINGER_NAMES[r.position], width: r.width, height: r.height, ppi: r.ppi, quality: r.quality, attempts: r.attempts, meetsThreshold: r.meetsThreshold, attemptQualities: r.attemptQualities };
         } else {
           const img = await c.scanner.captureImage({ timeoutMs });
           png = img.png;

@@ -32,7 +32,8 @@ import {
 } from '../../sync/wire/audit';
 import { checkSignature, digestEnvelope, Sealer } from '../../sync/wire/envelope';
 import { loadHqPublicIdentity, stationSigningKeyFrom, type HqPublicIdentity, type StationSigningKey } from '../../sync/wire/keys';
-import { STATION_ID_RE, type EnrollmentRecord } from '../../sync/wire/record';
+import type { EnrollmentRecord } from '../../sync/wire/record';
+import { isValidStationId, STATION_ID_RULE } from '../../config/domain';
 import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
 import { diskSpace, type DiskSpace } from './disk';
 import { currentVersion, migrate, SCHEMA_VERSION } from './schema';
@@ -248,8 +249,8 @@ export class Vault implements Outbox {
    * refused with VAULT_CORRUPT and never modified.
    */
   static async open(opts: VaultOptions): Promise<Vault> {
-    if (!STATION_ID_RE.test(opts.stationId)) {
-      throw new StationError('VAULT_BAD_STATION_ID', `station id "${opts.stationId}" is not usable in the vault`, { hint: 'use 1..64 characters A-Z a-z 0-9 . _ -', exitCode: 2 });
+    if (!isValidStationId(opts.stationId)) {
+      throw new StationError('VAULT_BAD_STATION_ID', `station id "${opts.stationId}" is not usable in the vault`, { hint: `use ${STATION_ID_RULE}`, exitCode: 2 });
     }
     const dir = join(opts.dataDir, VAULT_DIR);
     mkdirSync(dir, { recursive: true, mode: 0o700 });

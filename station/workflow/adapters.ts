@@ -15,6 +15,7 @@ import { processPortrait, type PortraitOptions } from '../../drivers/camera/port
 import type { CardReaderDriver } from '../../drivers/card/reader';
 import type { CscaStore } from '../../drivers/card/passive-auth';
 import type { EnrollmentRecord, FingerprintEntry, PassiveAuthVerdict as WirePaVerdict, PersonalDetails as WireDetails } from '../../sync/wire/record';
+import { recordedFingerException, recordPaVerdict } from '../../config/domain';
 import type { OutboxStats } from '../../sync/outbox';
 import { evaluatePolicy } from '../policy';
 import type {
@@ -68,7 +69,7 @@ export function cameraPort(camera: Camera, portrait: PortraitOptions = {}): Came
         else if (typeof v === 'boolean') metrics[k] = v ? 1 : 0;
       }
       metrics.quality = p.quality;
-      return { jpeg: p.jpeg, width: p.width, height: p.height, metrics, verdict: p.verdict === 'ok' ? 'accept' : 'reject', reasons: p.reasons.map((r) => ({ code: r.code, message: r.message })) };
+      return { jpeg: p.jpeg, width: p.width, height: p.height, metrics, verdict: p.verdict, reasons: p.reasons.map((r) => ({ code: r.code, message: r.message })) };
     },
     previewFrame({ signal }) {
       return camera.previewFrame({ signal });
@@ -100,9 +101,10 @@ export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): 
         expirationDate: r.mrz.expirationDate, sex: r.mrz.sex, nationality: r.mrz.nationality, issuingState: r.mrz.issuingState,
       };
       const v = r.passiveAuth;
+      const code = v.reasonCode ? { reasonCode: v.reasonCode } : {};
       const passiveAuth: ChipReadResult['passiveAuth'] = v.verdict === 'valid' ? { status: 'valid' }
-        : v.verdict === 'invalid' ? { status: 'invalid', reason: v.reason ?? 'passive authentication failed' }
-          : { status: 'not_checkable', reason: v.reason ?? 'no CSCA certificate configured', ...(v.reasonCode ? { reasonCode: v.reasonCode } : {}) };
+        : v.verdict === 'invalid' ? { status: 'invalid', reason: v.reason ?? 'passive authentication failed', ...code }
+          : { status: 'not-checkable', reason: v.reason ?? 'the chip\'s signature could not be checked', ...code };
       return { dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth };
     },
   };
@@ -154,12 +156,10 @@ function wireDetails(d: PersonalDetails, extra: Record<string, string>): WireDet
   return out;
 }
 
+/** The chip check → the record's verdict, by reason code (config/domain.ts PA_REASONS); the sentence travels as it was. */
 function wirePa(v: ChipReadResult['passiveAuth']): { verdict: WirePaVerdict; reason?: string } {
   if (v.status === 'valid') return { verdict: 'valid' };
-  if (v.status === 'invalid') return { verdict: 'invalid', reason: v.reason };
-  // the chip was genuine as far as it could be checked; what was missing is the country's CSCA certificate, or something else
-  const noCsca = v.reasonCode !== undefined ? v.reasonCode.startsWith('no-csca') : /csca/i.test(v.reason);
-  return { verdict: noCsca ? 'no-csca' : 'not-checked', reason: v.reason };
+  return { verdict: recordPaVerdict(v.status, v.reasonCode), reason: v.reason };
 }
 
 /** The workflow's draft → the wire record (sync/wire/record.ts). */
@@ -172,9 +172,7 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
     }
     // The record knows missing | amputated | bandaged | unable; a device failure is "unable" with the reason saying so.
     const e = f.exception!;
-    return e.code === 'device_failure'
-      ? { position: f.position, status: 'exception', exception: 'unable', reason: `device failure: ${e.reason}` }
-      : { position: f.position, status: 'exception', exception: e.code as 'missing' | 'amputated' | 'bandaged' | 'unable', reason: e.reason };
+    return { position: f.position, status: 'exception', ...recordedFingerException(e.code, e.reason) };
   });
   let portrait: EnrollmentRecord['portrait'];
   if (draft.portrait.capture) {
@@ -191,7 +189,7 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
     extra.chipException = `${draft.chip.exception.code}: ${draft.chip.exception.reason}`;
   }
   return {
-    recordId, stationId, officerId: draft.officerId, kind: draft.kind === 'activation' ? 'eid-activation' : 'enrollment',
+    recordId, stationId, officerId: draft.officerId, kind: draft.kind,
     startedAt: draft.startedAt, completedAt, details: wireDetails(draft.details, extra), fingerprints,
     ...(portrait ? { portrait } : {}), ...(chip ? { chip } : {}),
   };

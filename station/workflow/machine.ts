@@ -19,8 +19,8 @@ import type { Logger } from 'pino';
 import { StationError } from '../../drivers/common/errors';
 import type { LoginResult, Officer } from '../officers/store';
 import type { ProgressCounters } from '../progress';
+import { CAPTURE_EXCEPTIONS, FINGER_POSITIONS, RECORD_KINDS, isExceptionFor, isFingerPosition, isRecordKind } from '../../config/domain';
 import {
-  FINGER_EXCEPTIONS, FINGER_POSITIONS,
   type CameraPort, type CaptureProgress, type ChipPort, type ChipReadResult, type DeviceState, type DeviceStatusPort, type EnrollmentDraft,
   type EnrollmentKind, type ExceptionCode, type FingerCaptureResult, type FingerEntry, type FingerPosition, type FingerprintPort,
   type GuardVerdict, type MrzInfo, type OfficerCardPort, type PersonalDetails, type PortraitResult, type SealerPort,
@@ -145,7 +145,7 @@ export class Workflow extends EventEmitter {
     super();
     this.setMaxListeners(100);
     const pos = (deps.positions.length ? deps.positions : FINGER_POSITIONS) as number[];
-    for (const p of pos) if (!Number.isInteger(p) || p < 1 || p > 10) throw new StationError('WORKFLOW_CONFIG', `finger position ${p} is not an ISO/IEC 19794-4 code 1–10`, { exitCode: 2 });
+    for (const p of pos) if (!isFingerPosition(p)) throw new StationError('WORKFLOW_CONFIG', `finger position ${p} is not an ISO/IEC 19794-4 code 1–10`, { exitCode: 2 });
     this.positions = [...new Set(pos)] as FingerPosition[];
     this.now = deps.now ?? Date.now;
     this.log = deps.logger;
@@ -159,7 +159,7 @@ export class Workflow extends EventEmitter {
       try {
         if (existsSync(f)) {
           const m = JSON.parse(readFileSync(f, 'utf8')) as Omit<LostSessionInfo, 'lostDetectedAt'>;
-          this.lost = { sessionId: String(m.sessionId), officerId: String(m.officerId), kind: m.kind ?? null, step: m.step, startedAt: Number(m.startedAt), lostDetectedAt: this.now() };
+          this.lost = { sessionId: String(m.sessionId), officerId: String(m.officerId), kind: markerKind(m.kind), step: m.step, startedAt: Number(m.startedAt), lostDetectedAt: this.now() };
           writeFileSync(lostFile, JSON.stringify(this.lost), { mode: 0o600 });
           unlinkSync(f);
           this.log.warn({ sessionId: this.lost.sessionId, step: this.lost.step }, 'an unsealed session was lost when the station stopped');
@@ -327,8 +327,8 @@ export class Workflow extends EventEmitter {
 
   chooseKind(token: string, kind: EnrollmentKind): WorkflowView {
     const s = this.expect(token, ['kind']);
-    if (kind !== 'enrollment' && kind !== 'activation') throw httpish('WORKFLOW_INPUT', `unknown session kind "${String(kind)}"`, 'choose enrollment or activation');
-    if (kind === 'activation' && !this.deps.chip) throw httpish('WORKFLOW_REFUSED', 'e-ID activation needs a card reader, and none is configured', 'configure devices.card', { reason: 'no_card_reader' });
+    if (!isRecordKind(kind)) throw httpish('WORKFLOW_INPUT', `unknown session kind "${String(kind)}"`, `choose one of ${RECORD_KINDS.join(', ')}`);
+    if (kind === 'eid-activation' && !this.deps.chip) throw httpish('WORKFLOW_REFUSED', 'e-ID activation needs a card reader, and none is configured', 'configure devices.card', { reason: 'no_card_reader' });
     s.kind = kind;
     this.complete(s, 'kind', 'details');
     return this.view(token);
@@ -390,14 +390,13 @@ export class Workflow extends EventEmitter {
     const s = this.expect(token, ['fingerprints']);
     const pos = position as FingerPosition;
     if (!this.positions.includes(pos)) throw httpish('WORKFLOW_INPUT', `finger position ${position} is not one of the configured positions`);
-    const allowed = [...FINGER_EXCEPTIONS, 'device_failure'] as string[];
-    if (!allowed.includes(code)) throw httpish('WORKFLOW_INPUT', `exception "${code}" is not one of ${allowed.join(', ')}`);
+    if (!isExceptionFor('finger', code)) throw httpish('WORKFLOW_INPUT', `exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.finger.join(', ')}`);
     const text = this.reasonText(reason);
     const cand = s.fingerCandidates.get(pos);
     if (cand) { wipe(cand.png); s.fingerCandidates.delete(pos); }
     const prev = s.fingers.get(pos);
     if (prev?.capture) wipe(prev.capture.png);
-    s.fingers.set(pos, { position: pos, exception: { code: code as ExceptionCode, reason: text } });
+    s.fingers.set(pos, { position: pos, exception: { code, reason: text } });
     if (s.lastError?.op === 'finger') s.lastError = null;
     this.changed();
     return this.view(token);
@@ -428,7 +427,7 @@ export class Workflow extends EventEmitter {
 
   portraitException(token: string, code: string, reason: unknown): WorkflowView {
     const s = this.expect(token, ['portrait']);
-    if (code !== 'unable' && code !== 'device_failure') throw httpish('WORKFLOW_INPUT', `portrait exception "${code}" is not one of unable, device_failure`);
+    if (!isExceptionFor('portrait', code)) throw httpish('WORKFLOW_INPUT', `portrait exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.portrait.join(', ')}`);
     const text = this.reasonText(reason);
     if (s.portraitCandidate) { wipe(s.portraitCandidate.jpeg); s.portraitCandidate = null; }
     s.portrait = { exception: { code, reason: text } };
@@ -461,7 +460,7 @@ export class Workflow extends EventEmitter {
 
   chipException(token: string, code: string, reason: unknown): WorkflowView {
     const s = this.expect(token, ['chip']);
-    if (code !== 'unable' && code !== 'device_failure') throw httpish('WORKFLOW_INPUT', `chip exception "${code}" is not one of unable, device_failure`);
+    if (!isExceptionFor('chip', code)) throw httpish('WORKFLOW_INPUT', `chip exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.chip.join(', ')}`);
     const text = this.reasonText(reason);
     this.wipeChip(s);
     s.chip = { exception: { code, reason: text } };
@@ -479,7 +478,7 @@ export class Workflow extends EventEmitter {
       this.complete(s, 'fingerprints', 'portrait');
     } else if (s.step === 'portrait') {
       if (!s.portrait) throw httpish('WORKFLOW_INCOMPLETE', s.portraitCandidate ? 'the portrait was rejected; take it again' : 'no portrait yet', 'take an acceptable portrait or record why it cannot be taken');
-      this.complete(s, 'portrait', s.kind === 'activation' ? 'chip' : 'review');
+      this.complete(s, 'portrait', s.kind === 'eid-activation' ? 'chip' : 'review');
     } else {
       if (!s.chip) throw httpish('WORKFLOW_INCOMPLETE', s.chipCandidate ? 'the chip failed passive authentication' : 'the chip has not been read', 'read the chip again or record why it cannot be read');
       this.complete(s, 'chip', 'review');
@@ -509,7 +508,7 @@ export class Workflow extends EventEmitter {
     }
     const draft: EnrollmentDraft = {
       sessionId: s.id, kind: s.kind!, officerId: s.officerId, startedAt: s.startedAt, confirmedAt: this.now(), details: s.details!,
-      fingerprints: this.positions.map((p) => s.fingers.get(p)!), portrait: s.portrait!, ...(s.kind === 'activation' ? { chip: s.chip! } : {}),
+      fingerprints: this.positions.map((p) => s.fingers.get(p)!), portrait: s.portrait!, ...(s.kind === 'eid-activation' ? { chip: s.chip! } : {}),
     };
     s.step = 'sealing';
     s.busy = { op: 'seal' };
@@ -622,7 +621,7 @@ export class Workflow extends EventEmitter {
       officer, idleLogoutMs: this.deps.idleLogoutMs, positions: this.positions, defaultUnit: this.deps.defaultUnit,
       guard: this.guardCache, lostSession: this.lost, today: this.todayProgress(),
       session: s && {
-        id: s.id, kind: s.kind, step: s.step, steps: s.kind === 'activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT, completed: [...s.completed], startedAt: s.startedAt,
+        id: s.id, kind: s.kind, step: s.step, steps: s.kind === 'eid-activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT, completed: [...s.completed], startedAt: s.startedAt,
         details: s.details, draftDetails: s.draftDetails, detailErrors: s.detailErrors,
         fingers: this.positions.map((p) => {
           const e = s.fingers.get(p);
@@ -638,7 +637,7 @@ export class Workflow extends EventEmitter {
           : s.portrait?.exception ? { status: 'exception', exception: s.portrait.exception }
             : s.portraitCandidate ? { status: 'rejected', verdict: s.portraitCandidate.verdict, metrics: s.portraitCandidate.metrics, reasons: s.portraitCandidate.reasons }
               : { status: 'pending' },
-        chip: s.kind !== 'activation' ? null
+        chip: s.kind !== 'eid-activation' ? null
           : s.chip?.read ? { status: 'read', mrzFields: s.chip.read.mrzFields, passiveAuth: s.chip.read.passiveAuth, hasFace: Boolean(s.chip.read.faceJpeg) }
             : s.chip?.exception ? { status: 'exception', exception: s.chip.exception }
               : s.chipCandidate ? { status: 'rejected', mrzFields: s.chipCandidate.mrzFields, passiveAuth: s.chipCandidate.passiveAuth, hasFace: Boolean(s.chipCandidate.faceJpeg) }
@@ -676,7 +675,7 @@ export class Workflow extends EventEmitter {
     s.lastError = null;
     if (s.editingFromReview && done !== 'kind') {
       // Editing from review: go to the first step that is no longer complete, or back to review.
-      const needed = (s.kind === 'activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT).filter((x) => x !== 'review' && x !== 'sealed');
+      const needed = (s.kind === 'eid-activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT).filter((x) => x !== 'review' && x !== 'sealed');
       const open = needed.find((x) => !s.completed.has(x));
       if (open === undefined) { next = 'review'; s.editingFromReview = false; } else next = open;
     }
@@ -793,4 +792,10 @@ export class Workflow extends EventEmitter {
 
 export function createWorkflow(deps: WorkflowDeps): Workflow {
   return new Workflow(deps);
+}
+
+/** A marker's kind; markers written before the one vocabulary (config/domain.ts) said 'activation'. */
+function markerKind(k: unknown): EnrollmentKind | null {
+  if (isRecordKind(k)) return k;
+  return k === 'activation' ? 'eid-activation' : null;
 }

@@ -5,14 +5,10 @@
  * and ./fakes.ts provides in-memory versions for tests, benches and demos.
  */
 
-/** ISO/IEC 19794-4 finger position codes: 1 right thumb … 5 right little, 6 left thumb … 10 left little. */
-export type FingerPosition = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
+import type { ExceptionCode, FingerPosition, PaReasonCode, PortraitVerdict, RecordKind } from '../../config/domain';
 
-export const FINGER_POSITIONS: readonly FingerPosition[] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
-
-/** Why a finger (or the portrait, or the chip) was not captured. */
-export type ExceptionCode = 'missing' | 'amputated' | 'bandaged' | 'unable' | 'device_failure';
-export const FINGER_EXCEPTIONS: readonly ExceptionCode[] = ['missing', 'amputated', 'bandaged', 'unable'];
+// Positions, exception codes, verdicts and kinds are the domain's (config/domain.ts).
+export type { ExceptionCode, FingerPosition };
 
 /** A progress event while a device works (shown live on the kiosk). */
 export interface CaptureProgress {
@@ -58,7 +54,7 @@ export interface PortraitResult {
   height: number;
   /** Quality metrics as computed by the pipeline (exposure, contrast, sharpness, …). */
   metrics: Record<string, number>;
-  verdict: 'accept' | 'reject';
+  verdict: PortraitVerdict;
   reasons: PortraitReason[];
 }
 
@@ -77,10 +73,11 @@ export interface MrzInfo {
   expiryDate: string;
 }
 
+/** The chip check's verdict (config/domain.ts PA_VERDICTS), with its reason code (PA_REASONS) when not valid. */
 export type PassiveAuthVerdict =
   | { status: 'valid' }
-  | { status: 'invalid'; reason: string }
-  | { status: 'not_checkable'; reason: string; /** e.g. 'no-csca-store', 'no-csca-for-issuer' (drivers/card passive-auth reason codes) */ reasonCode?: string };
+  | { status: 'invalid'; reason: string; reasonCode?: PaReasonCode }
+  | { status: 'not-checkable'; reason: string; reasonCode?: PaReasonCode };
 
 export interface ChipReadResult {
   /** Raw data groups as read (kept only in memory, sealed with the record). */
@@ -122,7 +119,8 @@ export interface PersonalDetails {
   documentExpiry: string;
 }
 
-export type EnrollmentKind = 'enrollment' | 'activation';
+/** The session's kind is the record's kind (config/domain.ts RECORD_KINDS). */
+export type EnrollmentKind = RecordKind;
 
 /** Everything the officer confirmed; handed to the sealer (memory only). */
 export interface EnrollmentDraft {

@@ -103,7 +103,7 @@ export function validateDetails(d: PersonalDetails, kind: EnrollmentKind, now = 
         }
       }
     }
-  } else if (kind === 'activation') {
+  } else if (kind === 'eid-activation') {
     err('nationalId', 'required', 'personal identification number is required for an e-ID activation');
   }
 
@@ -115,7 +115,7 @@ export function validateDetails(d: PersonalDetails, kind: EnrollmentKind, now = 
 
   if (d.phone && !/^(\+84|0)\d{9,10}$/.test(d.phone)) err('phone', 'phone_format', 'phone must be a Vietnamese number: 0 or +84 followed by 9–10 digits');
 
-  if (kind === 'activation') {
+  if (kind === 'eid-activation') {
     if (!d.documentNumber) err('documentNumber', 'required', 'document number of the card is required for activation');
     else if (!/^[A-Z0-9]{6,12}$/.test(d.documentNumber)) err('documentNumber', 'doc_format', 'document number must be 6–12 letters or digits');
     const exp = d.documentExpiry ? parseIsoDate(d.documentExpiry) : null;

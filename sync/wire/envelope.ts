@@ -17,7 +17,8 @@
 import { createHash, sign as edSign, verify as edVerify, type KeyObject, type webcrypto } from 'node:crypto';
 import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
 import type { CipherSuite, SenderContext } from '@hpke/core';
-import { decodeRecord, encodeRecord, isUuidV7, STATION_ID_RE, type EnrollmentRecord } from './record';
+import { decodeRecord, encodeRecord, isUuidV7, type EnrollmentRecord } from './record';
+import { isValidStationId } from '../../config/domain';
 import { cipherSuite, suiteByIds, suiteInfo, type SuiteInfo, type SuiteName } from './suites';
 import type { HqPrivateKeys, HqPublicIdentity, StationSigningKey } from './keys';
 import { StationError } from './errors';
@@ -103,7 +104,7 @@ export function parseEnvelope(buf: Buffer): ParsedEnvelope {
   let o = FIXED_HEADER + sidLen;
   if (buf.length < o + 2) throw bad('truncated header');
   const stationId = buf.subarray(FIXED_HEADER, o).toString('ascii');
-  if (!STATION_ID_RE.test(stationId)) throw bad('station id has invalid characters');
+  if (!isValidStationId(stationId)) throw bad('station id has invalid characters');
   const headerBytes = buf.subarray(0, o);
   const encLen = buf.readUInt16BE(o);
   o += 2;
@@ -226,7 +227,7 @@ export class Sealer {
   /** Seals an already-serialized record (the benchmark uses this to separate costs). */
   async sealBytes(recordId: string, stationId: string, plaintext: Uint8Array, sealedAt: number, testEphemeral?: Uint8Array): Promise<SealedRecord> {
     if (!isUuidV7(recordId)) throw wireError('WIRE_BAD_RECORD', 'record id is not a lower-case UUIDv7');
-    if (!STATION_ID_RE.test(stationId)) throw wireError('WIRE_BAD_RECORD', 'station id must be 1..64 chars [A-Za-z0-9._-]');
+    if (!isValidStationId(stationId)) throw wireError('WIRE_BAD_RECORD', 'station id must be 1..64 chars [A-Za-z0-9._-]');
     if (!this.recipient) this.recipient = (await this.suite.kem.deserializePublicKey(this.hqKeyBytes)) as webcrypto.CryptoKey;
     const recipient = this.recipient;
     const headerBytes = encodeHeader({ kemId: this.info.kemId, kdfId: this.info.kdfId, aeadId: this.info.aeadId, recordId, sealedAt, hqKeyId: this.hqKeyId, stationId });

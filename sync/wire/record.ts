@@ -4,16 +4,18 @@
  * docs/wire-format.md §3) and sealed for headquarters before it touches disk.
  */
 import { CborError, decodeCbor, encodeCbor, type CborValue } from './cbor';
+import {
+  FINGER_EXCEPTIONS, RECORD_KINDS, RECORD_PA_VERDICTS, STATION_ID_RE, isFingerException, isRecordKind, isValidStationId,
+  type FingerExceptionCode, type FingerPosition, type RecordKind, type RecordPaVerdict,
+} from '../../config/domain';
+
+// The record's codes are the domain's (config/domain.ts); re-exported under the names the wire format uses.
+export { STATION_ID_RE, type FingerPosition, type RecordKind };
 
 /** Version of the record layout inside the sealed envelope. */
 export const RECORD_FORMAT_VERSION = 1;
 
-export type RecordKind = 'enrollment' | 'eid-activation';
-
-/** ISO/IEC 19794-2 / ANSI-NIST finger position code: 1 right thumb … 5 right little, 6 left thumb … 10 left little. */
-export type FingerPosition = 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
-
-export type FingerExceptionReason = 'missing' | 'amputated' | 'bandaged' | 'unable';
+export type FingerExceptionReason = FingerExceptionCode;
 
 export interface FingerprintCapture {
   position: FingerPosition;
@@ -52,7 +54,7 @@ export interface Portrait {
   metrics: PortraitMetrics;
 }
 
-export type PassiveAuthVerdict = 'valid' | 'invalid' | 'no-csca' | 'not-checked';
+export type PassiveAuthVerdict = RecordPaVerdict;
 
 export interface ChipData {
   dg1: Buffer;
@@ -105,7 +107,6 @@ export class RecordFormatError extends Error {
 }
 
 const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-export const STATION_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function isUuidV7(s: string): boolean {
   return UUID_V7.test(s);
@@ -139,9 +140,9 @@ export function validateRecord(r: EnrollmentRecord): void {
 
 function toCborValue(r: EnrollmentRecord): CborValue {
   if (!isUuidV7(r.recordId)) fail('recordId', 'expected a lower-case UUIDv7');
-  if (!STATION_ID_RE.test(r.stationId)) fail('stationId', 'expected 1..64 chars [A-Za-z0-9._-]');
+  if (!isValidStationId(r.stationId)) fail('stationId', 'expected 1..64 chars [A-Za-z0-9._-]');
   str(r.officerId, 'officerId');
-  if (r.kind !== 'enrollment' && r.kind !== 'eid-activation') fail('kind', "expected 'enrollment' or 'eid-activation'");
+  if (!isRecordKind(r.kind)) fail('kind', `expected ${RECORD_KINDS.map((k) => `'${k}'`).join(' or ')}`);
   int(r.startedAt, 'startedAt', 0, Number.MAX_SAFE_INTEGER);
   int(r.completedAt, 'completedAt', 0, Number.MAX_SAFE_INTEGER);
   const d = obj(r.details, 'details') as unknown as PersonalDetails;
@@ -184,7 +185,7 @@ function toCborValue(r: EnrollmentRecord): CborValue {
     }
     if (f.status === 'exception') {
       const ex = f.exception;
-      if (ex !== 'missing' && ex !== 'amputated' && ex !== 'bandaged' && ex !== 'unable') fail(`${p}.exception`, 'expected missing|amputated|bandaged|unable');
+      if (!isFingerException(ex)) fail(`${p}.exception`, `expected ${FINGER_EXCEPTIONS.join('|')}`);
       return { position, status: 'exception', exception: ex, reason: str(f.reason, `${p}.reason`) as string };
     }
     return fail(`${p}.status`, "expected 'captured' or 'exception'");
@@ -218,7 +219,7 @@ function toCborValue(r: EnrollmentRecord): CborValue {
   if (r.chip !== undefined) {
     const c = r.chip;
     const v = c.passiveAuth?.verdict;
-    if (v !== 'valid' && v !== 'invalid' && v !== 'no-csca' && v !== 'not-checked') fail('chip.passiveAuth.verdict', 'expected valid|invalid|no-csca|not-checked');
+    if (!(RECORD_PA_VERDICTS as readonly unknown[]).includes(v)) fail('chip.passiveAuth.verdict', `expected ${RECORD_PA_VERDICTS.join('|')}`);
     out.chip = {
       dg1: bytes(c.dg1, 'chip.dg1'),
       dg2: c.dg2 === undefined ? undefined : bytes(c.dg2, 'chip.dg2'),

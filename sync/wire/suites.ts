@@ -12,9 +12,10 @@ import { NodeAes256Gcm, NodeChacha20Poly1305 } from './aead';
 import { FastDhkemX25519HkdfSha256, FastHkdfSha256 } from './kdf';
 import { StationError } from './errors';
 
-export const SUITE_NAMES = ['x25519-chacha20poly1305', 'xwing-chacha20poly1305', 'x25519-aes256gcm', 'xwing-aes256gcm'] as const;
-export type SuiteName = (typeof SUITE_NAMES)[number];
-export const DEFAULT_SUITE: SuiteName = 'x25519-chacha20poly1305';
+import { DEFAULT_SUITE, SUITE_NAMES, isSuiteName, type SuiteName } from '../../config/domain';
+
+// The suite names are the domain's (config/domain.ts); this module binds each to its algorithms.
+export { DEFAULT_SUITE, SUITE_NAMES, isSuiteName, type SuiteName };
 
 /** RFC 9180 registry values (X-Wing: draft-connolly-cfrg-xwing-kem). */
 export const KEM_X25519 = 0x0020;
@@ -38,10 +39,6 @@ const INFO: Record<SuiteName, SuiteInfo> = {
   'x25519-aes256gcm': { name: 'x25519-aes256gcm', kemId: KEM_X25519, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'hpkeX25519' },
   'xwing-aes256gcm': { name: 'xwing-aes256gcm', kemId: KEM_XWING, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'xWing' },
 };
-
-export function isSuiteName(s: string): s is SuiteName {
-  return (SUITE_NAMES as readonly string[]).includes(s);
-}
 
 export function suiteInfo(name: string): SuiteInfo {
   if (!isSuiteName(name)) {

@@ -25,7 +25,7 @@ export async function run(): Promise<void> {
   };
   const pipeline = async (): Promise<void> => {
     const r = await processPortrait(frame, { ratio: 0.75, width: 480, height: 640, maxBytes: 1_000_000, quality });
-    if (r.verdict !== 'ok') throw new Error(`bench frame was rejected: ${r.reasons.map((x) => x.code).join(', ')}`);
+    if (r.verdict !== 'accept') throw new Error(`bench frame was rejected: ${r.reasons.map((x) => x.code).join(', ')}`);
   };
   // Warm up both (libvips caches, JIT).
   for (let i = 0; i < 3; i++) { await bare(); await pipeline(); }

@@ -61,7 +61,7 @@ describe('camera child processes (fake camera program behind real rpicam/ffmpeg/
     expect(argv.slice(-2)).toEqual(['-o', '-']);
     expect(argv).toContain('--nopreview');
     // Through the portrait pipeline: a good photo.
-    expect((await processPortrait(shot.jpeg)).verdict).toBe('ok');
+    expect((await processPortrait(shot.jpeg)).verdict).toBe('accept');
     // A dark scene from the same program is refused for the right reason.
     const dark = await rpicam('dark').capture();
     expect((await processPortrait(dark.jpeg)).reasons.map((r) => r.code)).toContain('too-dark');

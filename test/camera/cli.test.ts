@@ -35,7 +35,7 @@ describe('station camera capture', () => {
     const r = await station('camera', 'capture', '--backend', 'sim', '--fault', 'dark', '--out', file, '--json');
     expect(r.code).toBe(1);
     const j = JSON.parse(r.out);
-    expect(j).toMatchObject({ ok: false, verdict: 'rejected', width: 480, height: 640, camera: { backend: 'simulated' } });
+    expect(j).toMatchObject({ ok: false, verdict: 'reject', width: 480, height: 640, camera: { backend: 'simulated' } });
     expect(j.reasons[0]).toEqual({ code: 'too-dark', message: expect.stringMatching(/^too dark/) });
     expect(j.bytes).toBe(readFileSync(file).length);
   });

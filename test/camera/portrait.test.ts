@@ -16,7 +16,7 @@ describe('portrait pipeline on generated scenes', () => {
 
   it('accepts a well-lit, sharp, centred person and produces a 480×640 JPEG within budget', async () => {
     const r = await processPortrait(good, { ratio: 0.75, width: 480, height: 640, maxBytes: 80_000 });
-    expect(r.verdict).toBe('ok');
+    expect(r.verdict).toBe('accept');
     expect(r.reasons).toEqual([]);
     expect(r.jpeg.length).toBeLessThanOrEqual(80_000);
     const meta = await sharp(r.jpeg).metadata();
@@ -41,7 +41,7 @@ describe('portrait pipeline on generated scenes', () => {
   for (const [fault, code] of cases) {
     it(`refuses a ${fault} photo with reason ${code}`, async () => {
       const r = await processPortrait(await renderScene({ width: W, height: H, fault, seed: 3 }));
-      expect(r.verdict).toBe('rejected');
+      expect(r.verdict).toBe('reject');
       expect(codes(r)).toContain(code);
       const reason = r.reasons.find((x) => x.code === code)!;
       expect(reason.message).toBe(PORTRAIT_REASONS[code as keyof typeof PORTRAIT_REASONS]);
@@ -81,7 +81,7 @@ describe('portrait pipeline on generated scenes', () => {
       expect(meta.orientation).toBe(orientation);
       const r = await processPortrait(turned);
       expect(r.source).toEqual({ width: W, height: H, orientation });
-      expect(r.verdict).toBe('ok');
+      expect(r.verdict).toBe('accept');
       expect(Math.abs(r.metrics.centreOffset!)).toBeLessThan(0.03);
       expect(r.metrics.headTop!).toBeLessThan(0.3);
     });
@@ -115,7 +115,7 @@ describe('portrait pipeline on generated scenes', () => {
     expect((await sharp(r.jpeg).metadata()).width).toBe(350);
     const grey = await processPortrait(await sharp(good).greyscale().jpeg().toBuffer());
     expect(grey.metrics.subjectFound).toBe(true);
-    expect(grey.verdict).toBe('ok');
+    expect(grey.verdict).toBe('accept');
   });
 
   it('rejects a size that does not match the ratio as a configuration error', async () => {

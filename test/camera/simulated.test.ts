@@ -19,14 +19,14 @@ describe('simulated camera', () => {
     await cam.open();
     expect(cam.sim).toBeDefined();
     const first = await processPortrait((await cam.capture()).jpeg);
-    expect(first.verdict).toBe('ok');
+    expect(first.verdict).toBe('accept');
     cam.sim!.setNextFault('dark');
     expect(cam.sim!.fault).toBe('dark');
     const bad = await processPortrait((await cam.capture()).jpeg);
-    expect(bad.verdict).toBe('rejected');
+    expect(bad.verdict).toBe('reject');
     expect(bad.reasons[0]).toEqual({ code: 'too-dark', message: expect.stringMatching(/^too dark/) });
     const again = await processPortrait((await cam.capture()).jpeg);
-    expect(again.verdict).toBe('ok');
+    expect(again.verdict).toBe('accept');
     expect(cam.sim!.captures).toBe(3);
     await cam.close();
   });
@@ -36,7 +36,7 @@ describe('simulated camera', () => {
     await cam.open();
     for (let i = 0; i < 2; i++) expect((await processPortrait((await cam.capture()).jpeg)).reasons.map((r) => r.code)).toContain('off-centre');
     cam.sim!.setFault(null);
-    expect((await processPortrait((await cam.capture()).jpeg)).verdict).toBe('ok');
+    expect((await processPortrait((await cam.capture()).jpeg)).verdict).toBe('accept');
   });
 
   it('slow → CAM_TIMEOUT at the configured timeout; close() ends a pending capture', async () => {

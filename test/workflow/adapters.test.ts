@@ -65,7 +65,7 @@ async function realRig(opts: { free?: number } = {}): Promise<{ rig: Rig; vault:
   return { rig, vault, w, card, locked, policy };
 }
 
-async function toReview(r: Rig, kind: 'enrollment' | 'activation', details: Record<string, string> = GOOD_DETAILS): Promise<string> {
+async function toReview(r: Rig, kind: 'enrollment' | 'eid-activation', details: Record<string, string> = GOOD_DETAILS): Promise<string> {
   const t = (await r.wf.login('off1', '123456')).token;
   await r.wf.startSession(t);
   r.wf.chooseKind(t, kind);
@@ -107,7 +107,7 @@ describe('workflow with the real camera pipeline, chip reader and vault', () => 
 
   it('e-ID activation reads the simulated chip with BAC and passive authentication and seals the chip data', async () => {
     const { rig, vault, w } = await realRig();
-    const t = await toReview(rig, 'activation', { ...GOOD_DETAILS, documentNumber: '001090012', documentExpiry: '2035-05-17' });
+    const t = await toReview(rig, 'eid-activation', { ...GOOD_DETAILS, documentNumber: '001090012', documentExpiry: '2035-05-17' });
     expect(rig.wf.currentStep()).toBe('chip');
     const v = await rig.wf.readChip(t);
     expect(v.session!.lastError).toBeNull();
@@ -124,7 +124,7 @@ describe('workflow with the real camera pipeline, chip reader and vault', () => 
 
   it('a wrong document number is refused by the chip once, with retry or exception offered', async () => {
     const { rig } = await realRig();
-    const t = await toReview(rig, 'activation', { ...GOOD_DETAILS, documentNumber: '001090099', documentExpiry: '2035-05-17' });
+    const t = await toReview(rig, 'eid-activation', { ...GOOD_DETAILS, documentNumber: '001090099', documentExpiry: '2035-05-17' });
     const v = await rig.wf.readChip(t);
     expect(v.session!.lastError).toMatchObject({ op: 'chip', code: 'CARD_ACCESS_DENIED' });
     expect(v.session!.lastError!.message).toMatch(/access denied/);

@@ -95,7 +95,7 @@ describe('progress counters', () => {
     let p = new ProgressCounters(file).open();
     p.record('enrollment', '00004', at);
     p.record('enrollment', '00004', at);
-    p.record('activation', '00004', at);
+    p.record('eid-activation', '00004', at);
     p.record('enrollment', '00007', at);
     p.record('enrollment', '00004', at + 2 * 60_000); // next local day
     p.close();

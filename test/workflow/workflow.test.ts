@@ -136,7 +136,7 @@ describe('enrollment workflow', () => {
     rig.chip.verdict = { status: 'invalid', reason: 'DG2 hash does not match the SOD' };
     const t = await login(rig);
     await rig.wf.startSession(t);
-    rig.wf.chooseKind(t, 'activation');
+    rig.wf.chooseKind(t, 'eid-activation');
     const bad = rig.wf.submitDetails(t, GOOD_DETAILS);
     expect(bad.errors.map((e) => e.field).sort()).toEqual(['documentExpiry', 'documentNumber']);
     rig.wf.submitDetails(t, { ...GOOD_DETAILS, documentNumber: '001090012345', documentExpiry: '2035-05-17' });
@@ -152,7 +152,7 @@ describe('enrollment workflow', () => {
     rig.wf.next(t);
     await rig.wf.confirm(t);
     const draft = rig.sealer.sealed[0]!.draft;
-    expect(draft.kind).toBe('activation');
+    expect(draft.kind).toBe('eid-activation');
     expect(rig.progress.today('00004')).toMatchObject({ activations: 1, enrollments: 0 });
   });
 
@@ -308,7 +308,7 @@ describe('enrollment workflow', () => {
     rig = await makeRig();
     const t = await login(rig);
     await rig.wf.startSession(t);
-    rig.wf.chooseKind(t, 'activation');
+    rig.wf.chooseKind(t, 'eid-activation');
     rig.wf.submitDetails(t, { ...GOOD_DETAILS, documentNumber: '001090012345', documentExpiry: '2035-05-17' });
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     await rig.wf.capturePortrait(t); rig.wf.next(t);

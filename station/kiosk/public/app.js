@@ -343,14 +343,14 @@
     };
     card.appendChild(h('div', { class: 'actions' },
       btn(tt('home.enroll'), start('enrollment'), 'primary big', 'start-enrollment'),
-      btn(tt('home.activate'), start('activation'), 'big', 'start-activation')));
+      btn(tt('home.activate'), start('eid-activation'), 'big', 'start-activation')));
     return card;
   }
 
   function viewKind() {
     return h('div', { class: 'card' }, h('h1', { text: tt('kind.title') }), h('div', { class: 'actions' },
       btn(tt('home.enroll'), function () { act('/api/session/kind', { kind: 'enrollment' }); }, 'primary big', 'kind-enrollment'),
-      btn(tt('home.activate'), function () { act('/api/session/kind', { kind: 'activation' }); }, 'big', 'kind-activation')));
+      btn(tt('home.activate'), function () { act('/api/session/kind', { kind: 'eid-activation' }); }, 'big', 'kind-activation')));
   }
 
   var FIELDS = ['fullName', 'dateOfBirth', 'sex', 'nationalId', 'nationality', 'placeOfOrigin', 'address', 'unitCode', 'phone'];
@@ -360,7 +360,7 @@
     var d = s.draftDetails || s.details || {};
     var errs = {};
     (s.detailErrors || []).forEach(function (e) { errs[e.field] = e; });
-    var fields = FIELDS.concat(s.kind === 'activation' ? ACT_FIELDS : []);
+    var fields = FIELDS.concat(s.kind === 'eid-activation' ? ACT_FIELDS : []);
     var inputs = {};
     var grid = h('div', { class: 'grid2' });
     fields.forEach(function (f) {
@@ -547,7 +547,7 @@
     var d = s.details || {};
     var edit = function (step) { return btn(tt('review.edit'), function () { act('/api/session/goto', { step: step }); }, '', 'edit-' + step, s.step !== 'review'); };
     var tb = h('table', { class: 'kv', 'data-testid': 'review-details' }, h('tr', null, h('td', { text: tt('review.kind') }), h('td', { text: tt('kind.' + s.kind) })));
-    FIELDS.concat(s.kind === 'activation' ? ACT_FIELDS : []).forEach(function (f) {
+    FIELDS.concat(s.kind === 'eid-activation' ? ACT_FIELDS : []).forEach(function (f) {
       var v = f === 'sex' && d[f] ? tt('sex.' + d[f]) : d[f];
       tb.appendChild(h('tr', null, h('td', { text: tt('field.' + f) }), h('td', { text: v || '—' })));
     });

@@ -1,0 +1,188 @@
+/**
+ * The domain vocabulary: every code a record, a driver, the workflow, the wire
+ * format and the configuration share. One name per thing, defined here once.
+ *
+ * It lives in config/ because config is the dependency-free bottom layer
+ * (config ← drivers ← station → sync): drivers, the workflow, the wire format
+ * (sync/wire) and headquarters all import it; it imports nothing.
+ *
+ * To add a code, add it to the list (or table) below: the types, the checks
+ * (`isX`), the config schema, the record validation and the docs' tables
+ * (test/config/domain.test.ts checks docs against these lists) follow.
+ * Never rename or remove a code that can be in a sealed record: records are
+ * kept for years and headquarters must still read them.
+ */
+
+// ───────────────────────── finger positions ─────────────────────────
+
+/** ISO/IEC 19794-2 / ANSI-NIST finger position codes. */
+export const FINGER_POSITIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
+export type FingerPosition = (typeof FINGER_POSITIONS)[number];
+
+/** English name of each position (messages and logs; the kiosk translates by number). */
+export const FINGER_NAMES: Readonly<Record<FingerPosition, string>> = {
+  1: 'right thumb', 2: 'right index', 3: 'right middle', 4: 'right ring', 5: 'right little',
+  6: 'left thumb', 7: 'left index', 8: 'left middle', 9: 'left ring', 10: 'left little',
+};
+
+export function isFingerPosition(v: unknown): v is FingerPosition {
+  return typeof v === 'number' && (FINGER_POSITIONS as readonly number[]).includes(v);
+}
+
+// ───────────────────────── exceptions ─────────────────────────
+
+/**
+ * Why a finger was not captured, as the record carries it
+ * (`fingerprints[].exception`, docs/wire-format.md §3).
+ */
+export const FINGER_EXCEPTIONS = ['missing', 'amputated', 'bandaged', 'unable'] as const;
+export type FingerExceptionCode = (typeof FINGER_EXCEPTIONS)[number];
+
+/**
+ * Why something could not be captured, as the officer records it at the booth.
+ * `device_failure` is the officer's answer to a device that keeps failing; the
+ * record has no such code and carries it as `unable` with a reason that starts
+ * with "device failure: " (see recordedFingerException).
+ */
+export const EXCEPTION_CODES = [...FINGER_EXCEPTIONS, 'device_failure'] as const;
+export type ExceptionCode = (typeof EXCEPTION_CODES)[number];
+
+/** The exceptions the officer may record, per capture. */
+export const CAPTURE_EXCEPTIONS = {
+  finger: EXCEPTION_CODES,
+  portrait: ['unable', 'device_failure'],
+  chip: ['unable', 'device_failure'],
+} as const satisfies Record<string, readonly ExceptionCode[]>;
+export type CaptureKind = keyof typeof CAPTURE_EXCEPTIONS;
+
+export function isExceptionFor(what: CaptureKind, code: unknown): code is ExceptionCode {
+  return typeof code === 'string' && (CAPTURE_EXCEPTIONS[what] as readonly string[]).includes(code);
+}
+
+export function isFingerException(v: unknown): v is FingerExceptionCode {
+  return typeof v === 'string' && (FINGER_EXCEPTIONS as readonly string[]).includes(v);
+}
+
+/** Prefix of the record's reason text for a finger the officer recorded as `device_failure`. */
+export const DEVICE_FAILURE_PREFIX = 'device failure: ';
+
+/** The officer's exception → the record's finger exception and reason text. */
+export function recordedFingerException(code: ExceptionCode, reason: string): { exception: FingerExceptionCode; reason: string } {
+  return code === 'device_failure' ? { exception: 'unable', reason: `${DEVICE_FAILURE_PREFIX}${reason}` } : { exception: code, reason };
+}
+
+/**
+ * Keys of `details.extra` in the record (text → text) that the station itself
+ * writes; docs/wire-format.md §3.1 describes each. A programme may add its own.
+ */
+export const DETAILS_EXTRA_KEYS = {
+  sessionId: 'the kiosk session the record was captured in (id of the booth\'s session, not of the person)',
+  fullName: 'the full name exactly as the officer typed it (surname and givenNames are split from it)',
+  unitCode: 'administrative unit (ward/commune) code the person is registered in',
+  placeOfOrigin: 'place of origin (quê quán), when given',
+  documentExpiry: 'e-ID activation: expiry date (YYYY-MM-DD) of the card being activated',
+  portraitException: 'when no portrait was taken: "<exception code>: <officer\'s reason>"',
+  chipException: 'e-ID activation, when the chip could not be read: "<exception code>: <officer\'s reason>"',
+} as const;
+export type DetailsExtraKey = keyof typeof DETAILS_EXTRA_KEYS;
+
+// ───────────────────────── record kinds ─────────────────────────
+
+/** What a session produces; the same code in the kiosk API, the workflow, the record and the counters. */
+export const RECORD_KINDS = ['enrollment', 'eid-activation'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+
+export function isRecordKind(v: unknown): v is RecordKind {
+  return typeof v === 'string' && (RECORD_KINDS as readonly string[]).includes(v);
+}
+
+// ───────────────────────── passive authentication ─────────────────────────
+
+/** What the chip check concluded (drivers/card, the workflow, the kiosk). */
+export const PA_VERDICTS = ['valid', 'invalid', 'not-checkable'] as const;
+export type PaVerdict = (typeof PA_VERDICTS)[number];
+
+/**
+ * The verdict as the sealed record carries it (`chip.passiveAuth.verdict`,
+ * docs/wire-format.md §3). Fixed by format version 1: a not-checkable chip is
+ * `no-csca` when only the country's CSCA certificate was missing (data and
+ * document signer verified), `not-checked` otherwise.
+ */
+export const RECORD_PA_VERDICTS = ['valid', 'invalid', 'no-csca', 'not-checked'] as const;
+export type RecordPaVerdict = (typeof RECORD_PA_VERDICTS)[number];
+
+/**
+ * Every reason a chip is not `valid`, with the verdict it leads to and how the
+ * record carries it. Add a row to add a reason (e.g. a clone-detection check).
+ */
+export const PA_REASONS = {
+  'dg-not-in-sod': { verdict: 'invalid', record: 'invalid', text: 'a data group read from the chip is not listed in EF.SOD' },
+  'dg-hash-mismatch': { verdict: 'invalid', record: 'invalid', text: 'a data group does not match its hash in EF.SOD' },
+  'message-digest-missing': { verdict: 'invalid', record: 'invalid', text: 'the SOD signature has no message-digest attribute' },
+  'message-digest-mismatch': { verdict: 'invalid', record: 'invalid', text: 'the SOD message digest does not match its content' },
+  'bad-signature': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer signature over EF.SOD does not verify' },
+  'ds-not-signed-by-csca': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer certificate is not signed by a trusted CSCA' },
+  'no-ds-certificate': { verdict: 'not-checkable', record: 'not-checked', text: 'EF.SOD carries no Document Signer certificate' },
+  'unsupported-algorithm': { verdict: 'not-checkable', record: 'not-checked', text: 'the signature algorithm is not supported' },
+  'no-csca-store': { verdict: 'not-checkable', record: 'no-csca', text: 'no CSCA store is configured' },
+  'no-csca-for-issuer': { verdict: 'not-checkable', record: 'no-csca', text: 'the CSCA store has no certificate for the document\'s issuer' },
+} as const satisfies Record<string, { verdict: Exclude<PaVerdict, 'valid'>; record: Exclude<RecordPaVerdict, 'valid'>; text: string }>;
+export type PaReasonCode = keyof typeof PA_REASONS;
+export const PA_REASON_CODES = Object.keys(PA_REASONS) as PaReasonCode[];
+
+export function isPaReasonCode(v: unknown): v is PaReasonCode {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(PA_REASONS, v);
+}
+
+/**
+ * The record's verdict for a chip check. Fails closed: a verdict that is not
+ * `valid` without a known reason code is `invalid` when the check said invalid
+ * and `not-checked` otherwise — never `valid` or `no-csca` by guess.
+ */
+export function recordPaVerdict(verdict: PaVerdict, reasonCode?: string): RecordPaVerdict {
+  if (verdict === 'valid') return 'valid';
+  if (verdict === 'invalid') return 'invalid';
+  if (reasonCode !== undefined && isPaReasonCode(reasonCode) && PA_REASONS[reasonCode].verdict === verdict) return PA_REASONS[reasonCode].record;
+  return 'not-checked';
+}
+
+// ───────────────────────── portrait ─────────────────────────
+
+/** The portrait pipeline's verdict on a photo (drivers/camera, the workflow, the kiosk). */
+export const PORTRAIT_VERDICTS = ['accept', 'reject'] as const;
+export type PortraitVerdict = (typeof PORTRAIT_VERDICTS)[number];
+
+/** Why a portrait was rejected (stable codes; the kiosk translates them, drivers/camera has the English text). */
+export const PORTRAIT_REASON_CODES = ['too-dark', 'too-bright', 'low-contrast', 'no-subject', 'off-centre', 'blurred', 'background-not-uniform'] as const;
+export type PortraitReasonCode = (typeof PORTRAIT_REASON_CODES)[number];
+
+// ───────────────────────── station id ─────────────────────────
+
+/**
+ * One rule for a station id everywhere: the configuration, the record and its
+ * envelope header, MQTT topics, headquarters' registry. 1–64 ASCII letters,
+ * digits, `.`, `_`, `-`, the first a letter or digit: a valid MQTT topic level
+ * (no `+`, `#`, `/`, `$`), a safe file name (never `.` or `..`), and every id
+ * format version 1 could already carry.
+ */
+export const STATION_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+export const STATION_ID_RE = new RegExp(STATION_ID_PATTERN);
+export const STATION_ID_RULE = '1–64 characters of letters, digits, ".", "_" and "-", starting with a letter or digit';
+
+export function isValidStationId(v: unknown): v is string {
+  return typeof v === 'string' && STATION_ID_RE.test(v);
+}
+
+// ───────────────────────── HPKE suites ─────────────────────────
+
+/**
+ * HPKE suites a station can seal with (config `vault.suite`, docs/wire-format.md).
+ * sync/wire/suites.ts binds each name to its algorithm ids and implementation.
+ */
+export const SUITE_NAMES = ['x25519-chacha20poly1305', 'xwing-chacha20poly1305', 'x25519-aes256gcm', 'xwing-aes256gcm'] as const;
+export type SuiteName = (typeof SUITE_NAMES)[number];
+export const DEFAULT_SUITE: SuiteName = 'x25519-chacha20poly1305';
+
+export function isSuiteName(v: unknown): v is SuiteName {
+  return typeof v === 'string' && (SUITE_NAMES as readonly string[]).includes(v);
+}
