@@ -84,6 +84,20 @@ export const configSchema = {
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080, description: 'TCP port on 127.0.0.1 (0 = any free port).' },
         language: { enum: ['vi', 'en'], default: 'vi', description: 'Default language of the kiosk page.' },
         idleLogoutSeconds: { type: 'integer', minimum: 30, maximum: 86400, default: 300, description: 'An idle officer session is logged out after this many seconds.' },
+        loginLifetimeMinutes: { type: 'integer', minimum: 5, maximum: 1440, default: 240, description: 'An officer login ends after this many minutes however active it is; a person\'s session in progress may still be finished (at most 30 minutes more), then the officer logs in again.' },
+      },
+    },
+    officers: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Officer login: PIN policy, lockout and the station-wide rate limit.',
+      properties: {
+        pinMinLength: { type: 'integer', minimum: 6, maximum: 16, default: 6, description: 'Shortest PIN (digits) `station officer add` and `hash-pin` accept; PINs are at most 16 digits.' },
+        maxFailures: { type: 'integer', minimum: 1, maximum: 20, default: 5, description: 'Wrong PINs in a row after which the officer is locked (the right PIN is refused too until the lock ends or `station officer unlock`).' },
+        lockoutSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300, description: 'First lock duration; every further wrong PIN past the limit doubles it (at most 24 h).' },
+        rateLimitAttempts: { type: 'integer', minimum: 1, maximum: 1000, default: 20, description: 'At most this many PIN checks on the station (all officer ids together) per rate-limit window; past it every login is refused without a check.' },
+        rateLimitWindowSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 300, description: 'Length of the sliding rate-limit window in seconds.' },
       },
     },
     devices: {
@@ -224,7 +238,8 @@ export interface Config {
   station: { id: string; unit: { code: string; name: string; district: string; dailyQuota: number } };
   dataDir: string;
   log: { level: (typeof LOG_LEVELS)[number] };
-  kiosk: { port: number; language: 'vi' | 'en'; idleLogoutSeconds: number };
+  kiosk: { port: number; language: 'vi' | 'en'; idleLogoutSeconds: number; loginLifetimeMinutes: number };
+  officers: { pinMinLength: number; maxFailures: number; lockoutSeconds: number; rateLimitAttempts: number; rateLimitWindowSeconds: number };
   devices: {
     fingerprint: { simulated: boolean; model: FingerprintModel; port: string; baud: number; password: number; upgradeBaud: number | null; qualityThreshold: number; maxAttempts: number; positions: FingerPosition[] };
     camera: { simulated: boolean; backend: (typeof CAMERA_BACKENDS)[number]; device: string; timeoutMs: number; portraitWidth: number; portraitHeight: number; maxJpegBytes: number };

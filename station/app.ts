@@ -23,7 +23,7 @@ import { Uplink } from '../sync/uplink';
 import type { CommandHandlers, OfflinePolicy } from '../sync/commands';
 import type { HealthPayload } from '../sync/topics';
 import { loadHqPublicIdentity, loadStationSigningKey, writeStationKeyPair } from '../sync/wire/keys';
-import { OfficerStore } from './officers/store';
+import { OfficerStore, officerStoreOptions } from './officers/store';
 import { ProgressCounters } from './progress';
 import { createWorkflow, type Workflow } from './workflow/machine';
 import { startKiosk, type KioskHandle } from './kiosk/server';
@@ -131,7 +131,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
 
   // ── officers and progress counters (small SQLite files of their own)
   step('officers', () => {
-    parts.officers = new OfficerStore(join(config.dataDir, 'officers.db')).open();
+    parts.officers = new OfficerStore(join(config.dataDir, 'officers.db'), officerStoreOptions(config)).open();
     parts.progress = new ProgressCounters(join(config.dataDir, 'progress.db')).open();
   }, () => {
     parts.officers?.close();
@@ -383,6 +383,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       defaultUnit: config.station.unit.code,
       dailyQuota: config.station.unit.dailyQuota,
       idleLogoutMs: config.kiosk.idleLogoutSeconds * 1000,
+      loginLifetimeMs: config.kiosk.loginLifetimeMinutes * 60_000,
       markerFile: join(config.dataDir, 'session.marker'),
       logger: log.child({ component: 'workflow' }),
     });

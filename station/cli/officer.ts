@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { loadConfig } from '../../config';
 import { UsageError } from '../../drivers/common/errors';
 import { createCardReader } from '../../drivers/card';
-import { OfficerStore, hashPin, validatePin } from '../officers/store';
+import { OfficerStore, hashPin, officerStoreOptions, validatePin, type OfficerStoreOptions } from '../officers/store';
 import { officerCardPort } from '../workflow/adapters';
 import { action, globalOpts, printJson } from './util';
 
@@ -22,6 +22,17 @@ function dataDirFrom(cmd: Command, override?: string): string {
   if (override) return override;
   if (process.env.STATION_DATA_DIR) return process.env.STATION_DATA_DIR;
   return loadConfig(globalOpts(cmd).config).config.dataDir;
+}
+
+/** Store options (PIN policy, lockout) from the configuration; with --data-dir and no --config, the defaults. */
+function storeOptionsFrom(cmd: Command, dataDirOverride?: string): OfficerStoreOptions {
+  const explicit = globalOpts(cmd).config ?? process.env.ENROLL_CONFIG;
+  if ((dataDirOverride || process.env.STATION_DATA_DIR) && !explicit) return {};
+  return officerStoreOptions(loadConfig(explicit).config);
+}
+
+function openStore(cmd: Command, dataDirOverride?: string): OfficerStore {
+  return new OfficerStore(officersDbPath(dataDirFrom(cmd, dataDirOverride)), storeOptionsFrom(cmd, dataDirOverride)).open();
 }
 
 async function readLineStdin(): Promise<string> {
@@ -54,15 +65,15 @@ async function askHidden(prompt: string): Promise<string> {
   });
 }
 
-async function readPin(): Promise<string> {
+async function readPin(minLength: number): Promise<string> {
   if (!process.stdin.isTTY) {
     const pin = await readLineStdin();
     if (!pin) throw new UsageError('no PIN on standard input', 'pipe the PIN as the first line, or run in a terminal to be asked');
-    validatePin(pin);
+    validatePin(pin, minLength);
     return pin;
   }
-  const a = await askHidden('PIN (6–12 digits): ');
-  validatePin(a);
+  const a = await askHidden(`PIN (${minLength}–16 digits): `);
+  validatePin(a, minLength);
   const b = await askHidden('PIN again: ');
   if (a !== b) throw new UsageError('the two PINs differ', 'run the command again');
   return a;
@@ -91,10 +102,10 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'data directory (default: from the configuration)')
     .option('--json', 'machine-readable output')
     .action(action(async (id: string, opts: { name: string; card?: boolean; reader?: string; dataDir?: string; json?: boolean }, cmd: Command) => {
-      const store = new OfficerStore(officersDbPath(dataDirFrom(cmd, opts.dataDir))).open();
+      const store = openStore(cmd, opts.dataDir);
       try {
         if (store.get(id)) throw new UsageError(`officer "${id}" already exists`, `remove it first: station officer remove ${id}`, 'OFFICER_EXISTS');
-        const pin = await readPin();
+        const pin = await readPin(store.pinMinLength);
         const card = opts.card ? await readOfficerCard(opts.reader) : null;
         const o = await store.add({ id, name: opts.name, pin, card });
         if (opts.json) printJson({ id: o.id, name: o.name, cardBound: o.cardBound });
@@ -110,7 +121,7 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'data directory (default: from the configuration)')
     .option('--json', 'machine-readable output')
     .action(action((opts: { dataDir?: string; json?: boolean }, cmd: Command) => {
-      const store = new OfficerStore(officersDbPath(dataDirFrom(cmd, opts.dataDir))).open();
+      const store = openStore(cmd, opts.dataDir);
       try {
         const now = Date.now();
         const list = store.list().map((o) => ({
@@ -132,7 +143,7 @@ export function register(program: Command): void {
     .description('remove an officer')
     .option('--data-dir <dir>', 'data directory (default: from the configuration)')
     .action(action((id: string, opts: { dataDir?: string }, cmd: Command) => {
-      const store = new OfficerStore(officersDbPath(dataDirFrom(cmd, opts.dataDir))).open();
+      const store = openStore(cmd, opts.dataDir);
       try {
         if (!store.remove(id)) throw new UsageError(`no officer "${id}"`, 'see: station officer list', 'OFFICER_UNKNOWN');
         process.stdout.write(`removed officer ${id}\n`);
@@ -146,7 +157,7 @@ export function register(program: Command): void {
     .description('clear a lockout after too many wrong PINs')
     .option('--data-dir <dir>', 'data directory (default: from the configuration)')
     .action(action((id: string, opts: { dataDir?: string }, cmd: Command) => {
-      const store = new OfficerStore(officersDbPath(dataDirFrom(cmd, opts.dataDir))).open();
+      const store = openStore(cmd, opts.dataDir);
       try {
         if (!store.unlock(id)) throw new UsageError(`no officer "${id}"`, 'see: station officer list', 'OFFICER_UNKNOWN');
         process.stdout.write(`officer ${id} unlocked\n`);
@@ -157,8 +168,11 @@ export function register(program: Command): void {
 
   officer
     .command('hash-pin')
-    .description('print the scrypt hash of a PIN, for an officer-push command from headquarters (the PIN itself never travels)')
-    .action(action(async () => {
-      process.stdout.write(`${await hashPin(await readPin())}\n`);
+    .description('print the scrypt hash of a PIN, for an officer-push command from headquarters (the PIN itself never travels; each booth binds the hash to its own key on arrival)')
+    .option('--min-length <n>', 'shortest PIN accepted (default 6, the officers.pinMinLength of the fleet)', '6')
+    .action(action(async (opts: { minLength: string }) => {
+      const min = Number(opts.minLength);
+      if (!Number.isInteger(min) || min < 6 || min > 16) throw new UsageError(`--min-length ${opts.minLength} is not a whole number 6–16`, undefined, 'USAGE');
+      process.stdout.write(`${await hashPin(await readPin(min))}\n`);
     }));
 }

@@ -57,6 +57,12 @@ export interface WorkflowDeps {
   defaultUnit: string;
   /** Idle officer sessions are logged out after this (config kiosk.idleLogoutSeconds × 1000). */
   idleLogoutMs: number;
+  /**
+   * Absolute lifetime of an officer login, however active (config kiosk.loginLifetimeMinutes;
+   * default 4 h). At the end the officer is logged out, except that a person's session in
+   * progress may be finished for up to LOGIN_GRACE_MS more; no new session starts meanwhile.
+   */
+  loginLifetimeMs?: number;
   /** `<dataDir>/session.marker`; null disables the lost-session marker (benches). */
   markerFile: string | null;
   logger: Logger;
@@ -90,12 +96,18 @@ interface Session {
   recordId: string | null;
 }
 
-interface OfficerSession { token: string; officer: { id: string; name: string }; createdAt: number }
+interface OfficerSession { token: string; officer: { id: string; name: string }; createdAt: number; expiresAt: number }
+
+export const DEFAULT_LOGIN_LIFETIME_MS = 4 * 3_600_000;
+/** After a login's lifetime, how long a session already in progress may still be finished. */
+export const LOGIN_GRACE_MS = 30 * 60_000;
 
 /** Everything the kiosk shows, without images (those come from the preview calls). */
 export interface WorkflowView {
   officer: { id: string; name: string } | null;
   idleLogoutMs: number;
+  /** When this login ends regardless of activity (ms since epoch); past it only the session in progress may be finished. */
+  loginExpiresAt: number | null;
   positions: FingerPosition[];
   defaultUnit: string;
   guard: GuardVerdict;
@@ -137,6 +149,7 @@ export class Workflow extends EventEmitter {
   private session: Session | null = null;
   private lastActivity = 0;
   private idleTimer: NodeJS.Timeout | null = null;
+  private lifetimeTimer: NodeJS.Timeout | null = null;
   private lost: LostSessionInfo | null = null;
   private guardCache: GuardVerdict = { ok: true };
   private stopped = false;
@@ -181,6 +194,8 @@ export class Workflow extends EventEmitter {
     if (this.session) this.discard('station stopping');
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
+    if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
+    this.lifetimeTimer = null;
     this.officerSessions.clear();
     this.activeOfficer = null;
     this.removeAllListeners();
@@ -198,6 +213,7 @@ export class Workflow extends EventEmitter {
       const msg: Record<string, string> = {
         OFFICER_BAD_CREDENTIALS: 'wrong officer id or PIN',
         OFFICER_LOCKED: 'this officer is locked after too many wrong PINs',
+        OFFICER_RATE_LIMITED: 'too many login attempts on this station; wait before trying again',
         OFFICER_CARD_REQUIRED: 'this officer must also present their officer card in the officer reader',
         OFFICER_CARD_MISMATCH: 'the card in the officer reader is not this officer’s card',
       };
@@ -209,9 +225,11 @@ export class Workflow extends EventEmitter {
       this.logoutAll('replaced');
     }
     const token = randomBytes(32).toString('base64url');
-    this.officerSessions.set(token, { token, officer: { id: officer.id, name: officer.name }, createdAt: this.now() });
+    const createdAt = this.now();
+    this.officerSessions.set(token, { token, officer: { id: officer.id, name: officer.name }, createdAt, expiresAt: createdAt + this.lifetimeMs });
     this.activeOfficer = { id: officer.id, name: officer.name };
     this.touch();
+    this.scheduleLifetime();
     this.log.info({ officerId: officer.id }, 'officer logged in');
     this.emit('audit', { kind: 'login', officerId: officer.id, result: 'ok' });
     this.changed();
@@ -222,8 +240,42 @@ export class Workflow extends EventEmitter {
   auth(token: string | undefined | null, passive = false): { id: string; name: string } {
     const s = token ? this.officerSessions.get(token) : undefined;
     if (!s) throw httpish('WORKFLOW_AUTH', 'no valid officer session', 'log in again');
+    const t = this.now();
+    if (t >= s.expiresAt && (t >= s.expiresAt + LOGIN_GRACE_MS || !this.sessionInProgress())) {
+      this.expireLogins();
+      throw httpish('WORKFLOW_AUTH', 'the officer login has reached its maximum lifetime', 'log in again with your PIN');
+    }
     if (!passive) this.touch();
     return s.officer;
+  }
+
+  private get lifetimeMs(): number { return this.deps.loginLifetimeMs ?? DEFAULT_LOGIN_LIFETIME_MS; }
+
+  /** A person's session that logging out now would discard. */
+  private sessionInProgress(): boolean { return this.session !== null && this.session.step !== 'sealed'; }
+
+  private expireLogins(): void {
+    if (!this.officerSessions.size) return;
+    this.log.info({ officerId: this.activeOfficer?.id }, 'officer login reached its maximum lifetime');
+    this.logoutAll('expired');
+    this.changed();
+  }
+
+  /** Wakes at the end of the oldest login's lifetime (and of its grace while a session is in progress). */
+  private scheduleLifetime(): void {
+    if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
+    this.lifetimeTimer = null;
+    if (this.stopped || !this.officerSessions.size) return;
+    const first = Math.min(...[...this.officerSessions.values()].map((o) => o.expiresAt));
+    const t = this.now();
+    const due = t < first ? first : this.sessionInProgress() ? first + LOGIN_GRACE_MS : t;
+    this.lifetimeTimer = setTimeout(() => {
+      this.lifetimeTimer = null;
+      const now = this.now();
+      if (now >= first && (now >= first + LOGIN_GRACE_MS || !this.sessionInProgress())) this.expireLogins();
+      else this.scheduleLifetime();
+    }, Math.max(0, due - t) + 5);
+    this.lifetimeTimer.unref();
   }
 
   logout(token: string): void {
@@ -240,10 +292,10 @@ export class Workflow extends EventEmitter {
     this.changed();
   }
 
-  private logoutAll(reason: 'idle' | 'replaced'): void {
+  private logoutAll(reason: 'idle' | 'replaced' | 'expired'): void {
     const tokens = [...this.officerSessions.keys()];
     if (this.activeOfficer) this.emit('audit', { kind: 'logout', officerId: this.activeOfficer.id, result: 'ok', reason });
-    if (this.session) this.discard(reason === 'idle' ? 'idle logout' : 'another officer logged in');
+    if (this.session) this.discard(reason === 'idle' ? 'idle logout' : reason === 'expired' ? 'officer login expired' : 'another officer logged in');
     this.officerSessions.clear();
     this.activeOfficer = null;
     this.emit('logout', { reason, tokens });
@@ -618,7 +670,7 @@ export class Workflow extends EventEmitter {
     const officer = this.auth(token, true);
     const s = this.session;
     return {
-      officer, idleLogoutMs: this.deps.idleLogoutMs, positions: this.positions, defaultUnit: this.deps.defaultUnit,
+      officer, idleLogoutMs: this.deps.idleLogoutMs, loginExpiresAt: this.officerSessions.get(token)?.expiresAt ?? null, positions: this.positions, defaultUnit: this.deps.defaultUnit,
       guard: this.guardCache, lostSession: this.lost, today: this.todayProgress(),
       session: s && {
         id: s.id, kind: s.kind, step: s.step, steps: s.kind === 'eid-activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT, completed: [...s.completed], startedAt: s.startedAt,
@@ -787,7 +839,14 @@ export class Workflow extends EventEmitter {
     try { unlinkSync(f); } catch { /* none */ }
   }
 
-  private changed(): void { this.emit('change'); }
+  private changed(): void {
+    // a login past its lifetime ends as soon as no person's session needs it any more
+    if (this.officerSessions.size && !this.sessionInProgress()) {
+      const t = this.now();
+      for (const o of this.officerSessions.values()) if (t >= o.expiresAt) { this.scheduleLifetime(); break; }
+    }
+    this.emit('change');
+  }
 }
 
 export function createWorkflow(deps: WorkflowDeps): Workflow {

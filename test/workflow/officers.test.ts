@@ -16,12 +16,13 @@ function store(dir: string, now?: () => number): OfficerStore {
 }
 
 describe('officer store', () => {
-  it('stores only a scrypt hash of the PIN', async () => {
+  it('stores only a booth-bound scrypt verifier of the PIN', async () => {
     const dir = tmp();
     const s = store(dir);
     await s.add({ id: 'an.nguyen', name: 'Nguyễn An', pin: '80417263' });
     s.close();
-    for (const f of readdirSync(dir)) expect(readFileSync(join(dir, f)).includes(Buffer.from('80417263'))).toBe(false);
+    for (const f of readdirSync(dir)) if (f.startsWith('officers.db')) expect(readFileSync(join(dir, f)).includes(Buffer.from('80417263'))).toBe(false);
+    expect(readFileSync(join(dir, 'officers.db')).includes(Buffer.from('bound1$1024$8$1$'))).toBe(true);
     const h = await hashPin('80417263', FAST_SCRYPT);
     expect(h).toMatch(/^scrypt\$1024\$8\$1\$/);
     expect(await verifyPin('80417263', h)).toBe(true);
@@ -55,7 +56,12 @@ describe('officer store', () => {
     expect(await s.verify('o2', '222222')).toMatchObject({ ok: false, code: 'OFFICER_CARD_REQUIRED' });
     expect(await s.verify('o2', '222222', async () => ({ atr: '3b8f8001804f', uid: '04a1b2c4' }))).toMatchObject({ ok: false, code: 'OFFICER_CARD_MISMATCH' });
     expect(await s.verify('o2', '222222', async () => { throw new Error('no card'); })).toMatchObject({ ok: false, code: 'OFFICER_CARD_REQUIRED' });
+    // a login without the right card is a failed attempt like a wrong PIN: the third locks (maxFailures 3)
+    expect(s.get('o2')!.failedAttempts).toBe(3);
+    expect(await s.verify('o2', '222222', async () => ({ atr: '3b8f8001804f', uid: '04a1b2c3' }))).toMatchObject({ ok: false, code: 'OFFICER_LOCKED' });
+    s.unlock('o2');
     expect((await s.verify('o2', '222222', async () => ({ atr: '3b8f8001804f', uid: '04a1b2c3' }))).ok).toBe(true);
+    expect(s.get('o2')!.failedAttempts).toBe(0);
     s.close();
   });
 
@@ -131,7 +137,7 @@ describe('station officer CLI', () => {
     expect(add.stdout).toMatch(/added officer lan\.tran/);
     const bad = await cli(['officer', 'add', 'x1', '--name', 'X', '--data-dir', dir], '12\n');
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/PIN must be 6–12 digits/);
+    expect(bad.stderr).toMatch(/PIN must be 6–16 digits/);
     expect(bad.stderr).not.toMatch(/\n\s+at /);
     const list = await cli(['officer', 'list', '--json', '--data-dir', dir], '');
     expect(JSON.parse(list.stdout)).toEqual([{ id: 'lan.tran', name: 'Trần Thị Lan', cardBound: false, active: true, source: 'local', failedAttempts: 0, lockedUntil: null }]);

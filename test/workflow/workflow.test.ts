@@ -245,8 +245,9 @@ describe('enrollment workflow', () => {
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t);
     // Everything in the data directory: nothing of the person may be there.
-    for (const f of readdirSync(rig.dir)) {
-      const bytes = readFileSync(join(rig.dir, f));
+    for (const f of readdirSync(rig.dir, { recursive: true, withFileTypes: true })) {
+      if (!f.isFile()) continue;
+      const bytes = readFileSync(join(f.parentPath, f.name));
       expect(bytes.includes(Buffer.from('Nguyễn'))).toBe(false);
       expect(bytes.includes(Buffer.from('001090012345'))).toBe(false);
     }
