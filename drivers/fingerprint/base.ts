@@ -10,7 +10,7 @@ import pino from 'pino';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
 import { MODEL_TABLE, type FingerprintModel, type ModelInfo } from './models';
 import { Line, serialPortFactory } from './port';
-import type { BaudResult, CaptureOptions, CapturedImage, FingerprintScanner, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions, WaitOptions } from './types';
+import type { BaudResult, CaptureOptions, CapturedImage, FingerprintScanner, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions, SessionMatch, WaitOptions } from './types';
 
 /**
  * A waiter consumes frames: the handler returns true when the exchange is complete (the
@@ -35,6 +35,8 @@ interface Waiter<F> {
 }
 
 export const CORRUPT_QUIET_MS = 150;
+/** Library slots reserved for the session duplicate check (one per finger position). */
+export const SESSION_SLOTS = 10;
 export const IDLE_RESCAN_MS = 200;
 /** Reply limit for each speed tried while looking for the module (auto-baud). */
 export const PROBE_MS = 800;
@@ -111,6 +113,21 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   protected abstract enrollBegin(id: number): Promise<void>;
   /** The finger is on the sensor (just detected): search the library. */
   protected abstract doIdentify(): Promise<IdentifyResult | null>;
+  /** Capacity of the library the module reported (or the model's). */
+  protected abstract libraryCapacity(): number;
+  protected abstract doSessionMatch(position: number, others: number[]): Promise<SessionMatch | null>;
+  protected abstract doSessionHold(position: number): Promise<void>;
+  protected abstract doSessionCommit(position: number): Promise<void>;
+  /** Empties the slots of these positions (all ten for begin/end). */
+  protected abstract doSessionClear(positions: number[]): Promise<void>;
+
+  /** Positions whose template is in its session slot now. */
+  protected readonly sessionHeld = new Set<number>();
+
+  /** Library id of a position's session slot: the top ten ids, right thumb first. */
+  protected sessionSlot(position: number): number {
+    return this.libraryCapacity() - SESSION_SLOTS + (position - 1);
+  }
 
   // ---- frames
   private idleTimer?: NodeJS.Timeout;
@@ -498,8 +515,43 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     return this.exclusive(() => this.doIdentify());
   }
 
-    clearTemplates(): Promise<void> {
+  clearTemplates(): Promise<void> {
     return this.exclusive(() => this.doClearTemplates());
+  }
+
+  sessionBegin(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.doSessionClear(ALL_POSITIONS);
+      this.sessionHeld.clear();
+    });
+  }
+  async sessionMatch(position: number): Promise<SessionMatch | null> {
+    checkSessionPosition(position);
+    return this.exclusive(() => this.doSessionMatch(position, [...this.sessionHeld].filter((p) => p !== position).sort((a, b) => a - b)));
+  }
+  async sessionHold(position: number): Promise<void> {
+    checkSessionPosition(position);
+    return this.exclusive(() => this.doSessionHold(position));
+  }
+  async sessionCommit(position: number): Promise<void> {
+    checkSessionPosition(position);
+    return this.exclusive(async () => {
+      await this.doSessionCommit(position);
+      this.sessionHeld.add(position);
+    });
+  }
+  async sessionForget(position: number): Promise<void> {
+    checkSessionPosition(position);
+    return this.exclusive(async () => {
+      if (this.sessionHeld.has(position)) await this.doSessionClear([position]);
+      this.sessionHeld.delete(position);
+    });
+  }
+  sessionEnd(): Promise<void> {
+    return this.exclusive(async () => {
+      await this.doSessionClear(ALL_POSITIONS);
+      this.sessionHeld.clear();
+    });
   }
   setBaud(baud: number): Promise<BaudResult> {
     if (!this.m.bauds.includes(baud)) {
@@ -520,6 +572,18 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
   get baud(): number {
     return this.line.baud;
   }
+}
+
+const ALL_POSITIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+function checkSessionPosition(p: number): void {
+  if (!Number.isInteger(p) || p < 1 || p > 10) throw new StationError('FP_POSITION', `finger position must be 1..10, got ${p}`);
+}
+
+/** The matcher's answer makes no sense: refuse rather than pass the finger. */
+export function matcherNonsense(port: string, label: string, what: string): StationError {
+  return new StationError('FP_MATCHER', `fingerprint scanner on ${port}: the ${label}'s matcher answered nonsense: ${what}`, {
+    hint: 'the duplicate check cannot be trusted: retry the finger; if it persists, power-cycle the module and check devices.fingerprint.model',
+  });
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

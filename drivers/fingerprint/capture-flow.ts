@@ -24,6 +24,12 @@ export interface FingerCapture {
   attempts: number;
   /** Whether the kept image reached the threshold (false = best of N, below threshold). */
   meetsThreshold: boolean;
+  /**
+   * With `duplicateCheck`: 'checked' = compared with the session's other fingers by the module's
+   * matcher and kept as this finger's template; 'unchecked' = the module could extract no
+   * features from the kept image (a poor print), so it could not be compared.
+   */
+  duplicateCheck?: 'checked' | 'unchecked';
   /** Quality of every attempt in order (0 for attempts that failed). */
   attemptQualities: number[];
 }
@@ -58,6 +64,21 @@ export interface CaptureFlowOptions {
   signal?: AbortSignal;
   onAttempt?: (r: AttemptReport) => void;
   logger?: Logger;
+  /**
+   * Same finger twice: every attempt is compared by the scanner's own matcher with the fingers
+   * kept so far in this session (scanner.sessionBegin() must have been called); a match stops the
+   * finger with FP_DUPLICATE_FINGER, and the kept attempt becomes this finger's session template.
+   */
+  duplicateCheck?: boolean;
+}
+
+/** The error that stops a finger which the matcher says is another finger of this session. */
+export function duplicateFingerError(position: FingerPosition, matched: number, score?: number): StationError {
+  const other = FINGER_NAMES[matched as FingerPosition] ?? `finger ${matched}`;
+  return new StationError('FP_DUPLICATE_FINGER', `this looks like the ${other} already captured`, {
+    hint: `place the ${FINGER_NAMES[position]} on the sensor (the scanner matched it with the ${other} of this session); if that finger is missing, record an exception`,
+    details: { position, matchedPosition: matched, ...(score !== undefined ? { score } : {}) },
+  });
 }
 
 export function checkPosition(position: number): FingerPosition {
@@ -81,8 +102,10 @@ export async function captureFinger(scanner: FingerprintScanner, opts: CaptureFl
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20) throw new UsageError(`maxAttempts must be 1..20, got ${maxAttempts}`);
   if (!(threshold >= 0 && threshold <= 100)) throw new UsageError(`quality threshold must be 0..100, got ${threshold}`);
   let best: CapturedImage | undefined;
+  let bestChecked = false;
   const qualities: number[] = [];
   let lastErr: unknown;
+  const dup = opts.duplicateCheck === true;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     if (opts.signal?.aborted) throw new StationError('FP_ABORTED', `capture of the ${FINGER_NAMES[position]} was cancelled`);
     if (attempt > 1 && opts.waitForRemoval !== false) {
@@ -103,15 +126,47 @@ export async function captureFinger(scanner: FingerprintScanner, opts: CaptureFl
       continue;
     }
     qualities.push(img.quality.score);
-    if (!best || img.quality.score > best.quality.score) best = img;
+    let checked = false;
+    if (dup) {
+      // the attempt is compared even when its quality is low: a duplicate is a duplicate
+      try {
+        const hit = await scanner.sessionMatch(position);
+        if (hit) {
+          opts.logger?.warn({ position, matched: hit.position, score: hit.score }, 'duplicate finger in this session');
+          throw duplicateFingerError(position, hit.position, hit.score);
+        }
+        checked = true;
+      } catch (e) {
+        if ((e as StationError)?.code !== 'FP_POOR_IMAGE') throw e;
+        opts.logger?.info({ position, attempt }, 'no features for the duplicate check in this attempt');
+      }
+    }
+    // a comparable attempt beats an uncomparable one of the same quality
+    if (!best || img.quality.score > best.quality.score || (checked && !bestChecked && img.quality.score === best.quality.score)) {
+      best = img;
+      bestChecked = checked;
+      if (checked) {
+        try {
+          await scanner.sessionHold(position);
+        } catch (e) {
+          if ((e as StationError)?.code !== 'FP_POOR_IMAGE') throw e;
+          bestChecked = false;
+        }
+      }
+    }
     opts.logger?.info({ position, attempt, quality: img.quality.score, best: best.quality.score }, 'capture attempt');
     opts.onAttempt?.({ position, attempt, quality: img.quality.score, best: best.quality.score });
     if (img.quality.score >= threshold) break;
   }
   if (!best) throw lastErr ?? new StationError('FP_CAPTURE_FAILED', `no usable image of the ${FINGER_NAMES[position]} after ${maxAttempts} attempts`);
+  if (dup) {
+    if (bestChecked) await scanner.sessionCommit(position);
+    else await scanner.sessionForget(position); // an earlier capture of this finger no longer stands for it
+  }
   return {
     position, status: 'captured', png: best.png, width: best.width, height: best.height, ppi: best.ppi,
     quality: best.quality.score, attempts: qualities.length, meetsThreshold: best.quality.score >= threshold, attemptQualities: qualities,
+    ...(dup ? { duplicateCheck: bestChecked ? 'checked' as const : 'unchecked' as const } : {}),
   };
 }
 

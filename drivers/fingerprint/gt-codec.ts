@@ -26,8 +26,22 @@ export const GT_NACK_TEXT: Readonly<Record<number, string>> = {
   0x1011: 'invalid parameter', 0x1012: 'finger not pressed',
 };
 
-export function gtNackText(code: number): string {
-  return GT_NACK_TEXT[code] ?? `error 0x${code.toString(16)}`;
+/** Command code → name (for messages). */
+export const GT_COMMAND_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(GT).map(([k, v]) => [v, k]));
+
+/**
+ * A NACK parameter as text, naming the command: the documented meaning, the duplicate id that
+ * Enroll3/SetTemplate report (below the capacity), or "unknown" with the raw value — never a bare
+ * "error 0x0".
+ */
+export function gtNackText(code: number, command?: number, capacity?: number): string {
+  const c = code >>> 0;
+  const known = GT_NACK_TEXT[c];
+  if (known) return `${known} (0x${c.toString(16).padStart(4, '0')})`;
+  const name = command === undefined ? undefined : GT_COMMAND_NAME[command] ?? `command 0x${command.toString(16)}`;
+  const dupOk = command === GT.Enroll3 || command === GT.Enroll1 || command === GT.Enroll2 || command === GT.SetTemplate;
+  if (dupOk && capacity !== undefined && c < capacity) return `the finger duplicates template ${c}`;
+  return `unknown NACK code 0x${c.toString(16).padStart(4, '0')} (raw value ${c})${name ? ` in the answer to ${name}` : ''}`;
 }
 
 function sum16(b: Uint8Array, end: number): number {

@@ -2,10 +2,11 @@
  * Driver for the ADH-Tech GT-521F32 / GT-521F52.
  */
 import { StationError } from '../common/errors';
-import { ScannerBase, sleep } from './base';
+import { checkTemplateCount } from './answers';
+import { ScannerBase, matcherNonsense, sleep } from './base';
 import { processImage } from './image';
-import { GT, GT_ACK, GT_NACK, GtParser, encodeGtCommand, gtNackText, type GtFrame } from './gt-codec';
-import type { BaudResult, CapturedImage, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions } from './types';
+import { GT, GT_ACK, GT_NACK, GtParser, encodeGtCommand, encodeGtData, gtNackText, type GtFrame } from './gt-codec';
+import type { BaudResult, CapturedImage, IdentifyResult, LedColour, LedMode, ScannerInfo, ScannerOptions, SessionMatch } from './types';
 
 export interface GtReply {
   ack: boolean;
@@ -14,6 +15,8 @@ export interface GtReply {
 }
 
 const OPEN_INFO_BYTES = 24;
+/** Template size (496 bytes + 2 checksum), GetTemplate / MakeTemplate / SetTemplate. */
+export const GT_TEMPLATE_BYTES = 498;
 const NACK_FINGER_NOT_PRESSED = 0x1012;
 
 export class GtScanner extends ScannerBase<GtFrame> {
@@ -70,21 +73,24 @@ export class GtScanner extends ScannerBase<GtFrame> {
     return reply as GtReply;
   }
 
-  private fail(what: string, parameter: number): StationError {
-    return new StationError('FP_DEVICE', `fingerprint scanner on ${this.port}: ${what} failed: ${gtNackText(parameter)} (0x${parameter.toString(16)})`, {
-      hint: 'try again; if it persists, power-cycle the module', details: { nack: parameter },
+  private fail(code: number, what: string, parameter: number): StationError {
+    const text = gtNackText(parameter, code, this.m.capacity);
+    const odd = text.startsWith('unknown');
+    return new StationError('FP_DEVICE', `fingerprint scanner on ${this.port}: ${what} failed: ${text}`, {
+      hint: odd ? `no ${this.m.label} answers that: check devices.fingerprint.model (now ${this.model}) and the baud rate, then power-cycle the module` : 'try again; if it persists, power-cycle the module',
+      details: { nack: parameter >>> 0, command: what },
     });
   }
 
   private async ok(code: number, parameter: number, what: string, dataBytes = 0, limitMs?: number): Promise<GtReply> {
     const r = await this.retrying(what, () => this.command(code, parameter, what, dataBytes, limitMs));
-    if (!r.ack) throw this.fail(what, r.parameter);
+    if (!r.ack) throw this.fail(code, what, r.parameter);
     return r;
   }
 
   private async openDevice(limitMs?: number): Promise<void> {
     const r = await this.command(GT.Open, 1, 'Open', OPEN_INFO_BYTES, limitMs);
-    if (!r.ack) throw this.fail('Open', r.parameter);
+    if (!r.ack) throw this.fail(GT.Open, 'Open', r.parameter);
     if (r.data && r.data.length >= OPEN_INFO_BYTES) {
       this.firmware = r.data.readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
       this.serial = r.data.subarray(8, 24).toString('hex').toUpperCase();
@@ -102,11 +108,15 @@ export class GtScanner extends ScannerBase<GtFrame> {
   }
 
   protected async doInfo(): Promise<ScannerInfo> {
-    const count = await this.ok(GT.GetEnrollCount, 0, 'GetEnrollCount');
+    const count = await this.doTemplateCount();
     return {
       model: this.model, family: 'gt521', label: this.m.label, port: this.port, baud: this.line.baud, width: this.m.width,
-      height: this.m.height, ppi: this.m.ppi, capacity: this.m.capacity, templateCount: count.parameter, firmware: this.firmware, serial: this.serial,
+      height: this.m.height, ppi: this.m.ppi, capacity: this.m.capacity, templateCount: count, firmware: this.firmware, serial: this.serial,
     };
+  }
+
+  protected libraryCapacity(): number {
+    return this.m.capacity;
   }
 
   private async setLed(on: boolean): Promise<void> {
@@ -126,7 +136,7 @@ export class GtScanner extends ScannerBase<GtFrame> {
     const cap = await this.retrying('CaptureFinger', () => this.command(GT.CaptureFinger, 1, 'CaptureFinger'));
     if (!cap.ack) {
       if (cap.parameter === NACK_FINGER_NOT_PRESSED) throw new StationError('FP_NO_FINGER', `no finger on the scanner (${this.port})`, { hint: 'place a finger on the sensor, then capture' });
-      throw this.fail('CaptureFinger', cap.parameter);
+      throw this.fail(GT.CaptureFinger, 'CaptureFinger', cap.parameter);
     }
     const n = this.m.width * this.m.height;
     const t0 = performance.now();
@@ -144,13 +154,100 @@ export class GtScanner extends ScannerBase<GtFrame> {
   }
 
   protected async doTemplateCount(): Promise<number> {
-    return (await this.ok(GT.GetEnrollCount, 0, 'GetEnrollCount')).parameter;
+    const n = (await this.ok(GT.GetEnrollCount, 0, 'GetEnrollCount')).parameter;
+    checkTemplateCount(this.m, n, this.m.capacity, this.port);
+    return n;
+  }
+
+  // ---- session duplicate check: Identify / Verify against the session's slots, templates in by SetTemplate
+  private held?: { position: number; template: Buffer };
+
+  protected async doSessionMatch(position: number, others: number[]): Promise<SessionMatch | null> {
+    if (this.held && this.held.position !== position) this.dropHeld();
+    if (others.length === 0) return null;
+    const slots = new Map(others.map((p) => [this.sessionSlot(p), p]));
+    // 1:N first (one command); the finger's own slot or a template outside the session can shadow a
+    // session finger, so then each other slot is verified 1:1
+    const r = await this.retrying('Identify', () => this.command(GT.Identify, 0, 'Identify (duplicate check)', 0, 3000));
+    if (r.ack) {
+      const id = r.parameter >>> 0;
+      if (id >= this.m.capacity) throw matcherNonsense(this.port, this.m.label, `Identify reported template ${id} in a library of ${this.m.capacity}`);
+      const p = slots.get(id);
+      if (p !== undefined) return { position: p };
+    } else if (r.parameter === 0x100a) {
+      throw matcherNonsense(this.port, this.m.label, `Identify says the library is empty while it holds this session's ${others.length} finger(s)`);
+    } else if (r.parameter === 0x1008) {
+      return null;
+    } else if (r.parameter === 0x100c) {
+      throw this.poor('Identify');
+    } else {
+      throw this.fail(GT.Identify, 'Identify (duplicate check)', r.parameter);
+    }
+    for (const [slot, p] of slots) {
+      const v = await this.retrying('Verify', () => this.command(GT.Verify, slot, `Verify (duplicate check, id ${slot})`, 0, 3000));
+      if (v.ack) return { position: p };
+      if (v.parameter === 0x1004) throw matcherNonsense(this.port, this.m.label, `Verify says template ${slot} is not used, but this session stored finger ${p} there`);
+      if (v.parameter === 0x100c) throw this.poor('Verify');
+      if (v.parameter !== 0x1007) throw this.fail(GT.Verify, `Verify (id ${slot})`, v.parameter);
+    }
+    return null;
+  }
+
+  private poor(what: string): StationError {
+    return new StationError('FP_POOR_IMAGE', `${this.m.label} on ${this.port}: ${what}: bad finger image, no template can be made`, { hint: 'clean the sensor and the finger, press flat and try again' });
+  }
+
+  protected async doSessionHold(position: number): Promise<void> {
+    const r = await this.retrying('MakeTemplate', () => this.command(GT.MakeTemplate, 0, 'MakeTemplate', GT_TEMPLATE_BYTES));
+    if (!r.ack && r.parameter === 0x100c) throw this.poor('MakeTemplate');
+    if (!r.ack) throw this.fail(GT.MakeTemplate, 'MakeTemplate', r.parameter);
+    if (!r.data || r.data.length !== GT_TEMPLATE_BYTES) throw matcherNonsense(this.port, this.m.label, `MakeTemplate sent ${r.data?.length ?? 0} bytes, a template is ${GT_TEMPLATE_BYTES}`);
+    this.dropHeld();
+    this.held = { position, template: r.data };
+  }
+
+  protected async doSessionCommit(position: number): Promise<void> {
+    const h = this.held;
+    if (!h || h.position !== position) throw new StationError('FP_INTERNAL', `sessionCommit(${position}) without a held candidate`);
+    const slot = this.sessionSlot(position);
+    // an occupied slot (the finger captured again) is emptied first
+    const del = await this.retrying('DeleteID', () => this.command(GT.DeleteID, slot, 'DeleteID (session slot)'));
+    if (!del.ack && del.parameter !== 0x1004) throw this.fail(GT.DeleteID, 'DeleteID (session slot)', del.parameter);
+    await this.setTemplate(slot, h.template);
+    this.dropHeld();
+  }
+
+  /** SetTemplate: ACK, then the host sends the 498-byte data packet, then the module answers. Not retried (it writes). */
+  private async setTemplate(slot: number, template: Buffer): Promise<void> {
+    const r = await this.command(GT.SetTemplate, slot, `SetTemplate (id ${slot})`);
+    if (!r.ack) throw this.fail(GT.SetTemplate, `SetTemplate (id ${slot})`, r.parameter);
+    this.drainStale();
+    const reply = this.send(encodeGtData(template), `SetTemplate (id ${slot}) data`, (f) => (f.kind === 'packet' && (f.code === GT_ACK || f.code === GT_NACK) ? true : undefined));
+    const f = await reply;
+    if (f.kind !== 'packet' || f.code !== GT_ACK) {
+      const parameter = f.kind === 'packet' ? f.parameter : 0;
+      throw this.fail(GT.SetTemplate, `SetTemplate (id ${slot}) data`, parameter);
+    }
+  }
+
+  private dropHeld(): void {
+    this.held?.template.fill(0);
+    this.held = undefined;
+  }
+
+  protected async doSessionClear(positions: number[]): Promise<void> {
+    this.dropHeld();
+    for (const p of positions) {
+      const slot = this.sessionSlot(p);
+      const r = await this.retrying('DeleteID', () => this.command(GT.DeleteID, slot, 'DeleteID (session slot)'));
+      if (!r.ack && r.parameter !== 0x1004) throw this.fail(GT.DeleteID, 'DeleteID (session slot)', r.parameter);
+    }
   }
 
   protected async doDeleteTemplates(id: number, count: number): Promise<void> {
     for (let i = id; i < id + count; i++) {
       const r = await this.retrying('DeleteID', () => this.command(GT.DeleteID, i, 'DeleteID'));
-      if (!r.ack && r.parameter !== 0x1004) throw this.fail('DeleteID', r.parameter);
+      if (!r.ack && r.parameter !== 0x1004) throw this.fail(GT.DeleteID, 'DeleteID', r.parameter);
     }
   }
 
@@ -159,7 +256,7 @@ export class GtScanner extends ScannerBase<GtFrame> {
     const cap = await this.retrying('CaptureFinger', () => this.command(GT.CaptureFinger, best ? 1 : 0, 'CaptureFinger'));
     if (!cap.ack) {
       if (cap.parameter === NACK_FINGER_NOT_PRESSED) throw new StationError('FP_NO_FINGER', `no finger on the scanner (${this.port})`, { hint: 'place a finger on the sensor' });
-      throw this.fail('CaptureFinger', cap.parameter);
+      throw this.fail(GT.CaptureFinger, 'CaptureFinger', cap.parameter);
     }
   }
 
@@ -169,7 +266,7 @@ export class GtScanner extends ScannerBase<GtFrame> {
 
   protected async enrollBegin(id: number): Promise<void> {
     const r = await this.retrying('EnrollStart', () => this.command(GT.EnrollStart, id, 'EnrollStart'));
-    if (!r.ack) throw this.fail('EnrollStart', r.parameter);
+    if (!r.ack) throw this.fail(GT.EnrollStart, 'EnrollStart', r.parameter);
   }
 
   protected async enrollStep(_id: number, step: number): Promise<void> {
@@ -180,7 +277,7 @@ export class GtScanner extends ScannerBase<GtFrame> {
     if (!r.ack) {
       if (r.parameter === 0x100c) throw new StationError('FP_POOR_IMAGE', `${this.m.label} on ${this.port}: bad finger image at enrolment step ${step}`, { hint: 'clean the sensor and the finger, press flat and start again' });
       if (r.parameter < this.m.capacity) throw new StationError('FP_DUPLICATE', `this finger is already enrolled as id ${r.parameter} on ${this.port}`, { details: { id: r.parameter } });
-      throw this.fail(`Enroll${step}`, r.parameter);
+      throw this.fail(code, `Enroll${step}`, r.parameter);
     }
     if (step === 3) await this.setLed(false).catch(() => undefined);
   }
@@ -191,12 +288,12 @@ export class GtScanner extends ScannerBase<GtFrame> {
     await this.setLed(false).catch(() => undefined);
     if (r.ack) return { id: r.parameter };
     if (r.parameter === 0x1008 || r.parameter === 0x100a) return null;
-    throw this.fail('Identify', r.parameter);
+    throw this.fail(GT.Identify, 'Identify', r.parameter);
   }
 
     protected async doClearTemplates(): Promise<void> {
     const r = await this.retrying('DeleteAll', () => this.command(GT.DeleteAll, 0, 'DeleteAll'));
-    if (!r.ack && r.parameter !== 0x100a) throw this.fail('DeleteAll', r.parameter);
+    if (!r.ack && r.parameter !== 0x100a) throw this.fail(GT.DeleteAll, 'DeleteAll', r.parameter);
   }
 
   /**

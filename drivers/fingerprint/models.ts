@@ -20,6 +20,8 @@ export interface ModelInfo {
   /** Bits per pixel on the wire: 4 (two pixels per byte) for R30x, 8 for GT-521. */
   wireBits: 4 | 8;
   capacity: number;
+  /** Library sizes this model's manuals document (ReadSysPara reports one of them). */
+  capacities: readonly number[];
   /** Default line speed after power-up. */
   defaultBaud: number;
   /** Speeds the module accepts. */
@@ -53,33 +55,33 @@ const r30xHas = { auraLed: false, prodInfo: false, handshake: false, checkSensor
 
 export const MODEL_TABLE: Readonly<Record<FingerprintModel, ModelInfo>> = {
   r307: {
-    model: 'r307', family: 'r30x', label: 'R307', width: 256, height: 288, ppi: 500, wireBits: 4, capacity: 1000,
+    model: 'r307', family: 'r30x', label: 'R307', width: 256, height: 288, ppi: 500, wireBits: 4, capacity: 1000, capacities: [1000],
     defaultBaud: 57600, bauds: R30X_BAUDS, baudApplies: 'power-cycle', touchActiveLevel: undefined, has: { ...r30xHas },
     bootByte: false, templateBytes: 512,
   },
   zfm20: {
-    model: 'zfm20', family: 'r30x', label: 'ZFM-20', width: 256, height: 288, ppi: 500, wireBits: 4, capacity: 162,
+    model: 'zfm20', family: 'r30x', label: 'ZFM-20', width: 256, height: 288, ppi: 500, wireBits: 4, capacity: 162, capacities: [162, 930],
     defaultBaud: 57600, bauds: R30X_BAUDS, baudApplies: 'power-cycle', touchActiveLevel: undefined, has: { ...r30xHas },
     bootByte: false, templateBytes: 512,
   },
   as608: {
-    model: 'as608', family: 'r30x', label: 'AS608', width: 256, height: 288, ppi: 500, wireBits: 4, capacity: 300,
+    model: 'as608', family: 'r30x', label: 'AS608', width: 256, height: 288, ppi: 500, wireBits: 4, capacity: 300, capacities: [300],
     defaultBaud: 57600, bauds: R30X_BAUDS, baudApplies: 'power-cycle', touchActiveLevel: 1, has: { ...r30xHas, readInfPage: true },
     bootByte: false, templateBytes: 512,
   },
   r503: {
-    model: 'r503', family: 'r30x', label: 'R503', width: 192, height: 192, ppi: 508, wireBits: 4, capacity: 200,
+    model: 'r503', family: 'r30x', label: 'R503', width: 192, height: 192, ppi: 508, wireBits: 4, capacity: 200, capacities: [200],
     defaultBaud: 57600, bauds: R503_BAUDS, baudApplies: 'power-cycle', touchActiveLevel: 0,
     has: { ...r30xHas, auraLed: true, prodInfo: true, handshake: true, checkSensor: true, getImageEx: true },
     bootByte: true, templateBytes: 1536,
   },
   gt521f32: {
-    model: 'gt521f32', family: 'gt521', label: 'GT-521F32', width: 202, height: 258, ppi: 450, wireBits: 8, capacity: 200,
+    model: 'gt521f32', family: 'gt521', label: 'GT-521F32', width: 202, height: 258, ppi: 450, wireBits: 8, capacity: 200, capacities: [200],
     defaultBaud: 9600, bauds: GT_BAUDS, baudApplies: 'after-ack', touchActiveLevel: 1,
     has: { ...r30xHas, cmosLed: true }, bootByte: false, templateBytes: 498,
   },
   gt521f52: {
-    model: 'gt521f52', family: 'gt521', label: 'GT-521F52', width: 202, height: 258, ppi: 450, wireBits: 8, capacity: 3000,
+    model: 'gt521f52', family: 'gt521', label: 'GT-521F52', width: 202, height: 258, ppi: 450, wireBits: 8, capacity: 3000, capacities: [3000],
     defaultBaud: 9600, bauds: GT_BAUDS, baudApplies: 'after-ack', touchActiveLevel: 1,
     has: { ...r30xHas, cmosLed: true }, bootByte: false, templateBytes: 498,
   },
@@ -96,6 +98,11 @@ export function modelInfo(model: FingerprintModel): ModelInfo {
 /** Bytes of image data the module sends for one image. */
 export function imageWireBytes(m: ModelInfo): number {
   return (m.width * m.height * m.wireBits) / 8;
+}
+
+/** Models of a family whose documented library size is `n` (for "the configured model is probably wrong"). */
+export function modelsWithCapacity(family: ProtocolFamily, n: number): FingerprintModel[] {
+  return MODELS.filter((k) => MODEL_TABLE[k].family === family && MODEL_TABLE[k].capacities.includes(n));
 }
 
 /** R30x packet size code (SetSysPara 6 / ReadSysPara) → bytes. */

@@ -189,6 +189,42 @@ export function confirmationText(code: number): string {
   return CONFIRMATION[code] ?? `unknown code 0x${code.toString(16).padStart(2, '0')}`;
 }
 
+/** Instruction byte → name (for messages). */
+export const COMMAND_NAME: Readonly<Record<number, string>> = Object.fromEntries(Object.entries(CMD).map(([k, v]) => [v, k]));
+
+/**
+ * Confirmation codes each command is documented to answer (manuals' command tables), besides the
+ * ones any command may get (ANY_COMMAND_CODES). A code outside both is not named as if it meant
+ * something for this command: "VfyPwd failed: image too disorderly" would send a technician the
+ * wrong way.
+ */
+export const COMMAND_CODES: Readonly<Record<number, readonly number[]>> = {
+  [CMD.GenImg]: [0x02, 0x03, 0x17], [CMD.GetImageEx]: [0x02, 0x03, 0x07, 0x17], [CMD.Img2Tz]: [0x06, 0x07, 0x15],
+  [CMD.Match]: [0x08], [CMD.Search]: [0x09], [CMD.RegModel]: [0x0a], [CMD.Store]: [0x0b, 0x18, 0x1f, 0x27],
+  [CMD.LoadChar]: [0x0b, 0x0c], [CMD.UpChar]: [0x0d], [CMD.DownChar]: [0x0e], [CMD.UpImage]: [0x0f], [CMD.DownImage]: [0x0e],
+  [CMD.DeletChar]: [0x10], [CMD.Empty]: [0x11], [CMD.SetSysPara]: [0x1a, 0x1b], [CMD.ReadSysPara]: [], [CMD.SetPwd]: [],
+  [CMD.VfyPwd]: [0x13], [CMD.GetRandomCode]: [], [CMD.SetAdder]: [], [CMD.ReadInfPage]: [], [CMD.TemplateNum]: [],
+  [CMD.ReadIndexTable]: [0x1c], [CMD.AuraLedConfig]: [], [CMD.CheckSensor]: [0x29], [CMD.ReadProdInfo]: [], [CMD.SoftRst]: [], [CMD.HandShake]: [],
+};
+/** Codes any command can get: receive error, password not verified, R503 unsupported / hardware error / failed. */
+export const ANY_COMMAND_CODES: readonly number[] = [0x00, 0x01, 0x21, 0xfc, 0xfd, 0xfe];
+
+const hex2 = (c: number): string => `0x${c.toString(16).padStart(2, '0')}`;
+
+/**
+ * A confirmation code as text, in the context of the command that got it: the documented meaning
+ * when the command can answer it, "unexpected" (with what it means elsewhere) when the code exists
+ * but not for this command, "unknown" with the raw value when no manual lists it.
+ */
+export function confirmationFor(instr: number, code: number): string {
+  const name = COMMAND_NAME[instr] ?? `command ${hex2(instr)}`;
+  const mine = COMMAND_CODES[instr];
+  const known = CONFIRMATION[code];
+  if (known !== undefined && (ANY_COMMAND_CODES.includes(code) || mine === undefined || mine.includes(code))) return `${known} (${hex2(code)})`;
+  if (known !== undefined) return `unexpected code ${hex2(code)}, which ${name} does not answer (for other commands it means "${known}")`;
+  return `unknown code ${hex2(code)} (raw value ${code}) in the answer to ${name}`;
+}
+
 /** ReadSysPara results (16 bytes after the confirmation code). */
 export interface SysParams {
   status: number;
@@ -202,8 +238,9 @@ export interface SysParams {
   baud: number;
 }
 
+/** Throws RangeError on a short answer; the driver turns it into an error that names the port. */
 export function parseSysParams(r: Buffer): SysParams {
-  if (r.length < 16) throw new RangeError(`ReadSysPara returned ${r.length} bytes, expected 16`);
+  if (r.length < 16) throw new RangeError(`ReadSysPara returned ${r.length} bytes of parameters, expected 16`);
   const packetSizeCode = r.readUInt16BE(12);
   const baudN = r.readUInt16BE(14);
   return {

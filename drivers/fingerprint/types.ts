@@ -60,6 +60,14 @@ export interface IdentifyResult {
   score?: number;
 }
 
+/** A finger of this session the module's matcher says the finger just captured is. */
+export interface SessionMatch {
+  /** Finger position (1..10) of the earlier capture it matched. */
+  position: number;
+  /** R30x: the matcher's score. */
+  score?: number;
+}
+
 export type LedMode = 'on' | 'off' | 'breathe' | 'flash';
 export type LedColour = 'red' | 'blue' | 'purple' | 'green' | 'yellow' | 'cyan' | 'white';
 
@@ -140,6 +148,26 @@ export interface FingerprintScanner extends EventEmitter {
   identify(opts?: WaitOptions): Promise<IdentifyResult | null>;
   deleteTemplates(id: number, count?: number): Promise<void>;
   clearTemplates(): Promise<void>;
+  /**
+   * Same finger twice (docs/fingerprint.md "Duplicate check"): the fingers kept in one enrollment
+   * session live as templates in slots reserved at the top of the module's library, compared with
+   * the module's own matcher. sessionBegin and sessionEnd empty those slots.
+   */
+  sessionBegin(): Promise<void>;
+  /**
+   * The finger just captured (captureImage, still in the module) against the session's kept
+   * fingers except `position`. null = no match. Throws FP_POOR_IMAGE when the module cannot
+   * extract features from it, FP_MATCHER when the matcher's answer makes no sense.
+   */
+  sessionMatch(position: number): Promise<SessionMatch | null>;
+  /** Keep the finger just matched as `position`'s candidate (R30x: stays in its char buffer; GT: MakeTemplate). */
+  sessionHold(position: number): Promise<void>;
+  /** `position`'s candidate becomes the session's template for that finger (R30x: Store; GT: SetTemplate). */
+  sessionCommit(position: number): Promise<void>;
+  /** Drop `position`'s template (the finger was redone or recorded as an exception). */
+  sessionForget(position: number): Promise<void>;
+  /** Empty every reserved slot: nothing of the session stays in the module. */
+  sessionEnd(): Promise<void>;
   /** Move to a faster (or slower) line speed with verification. */
   setBaud(baud: number): Promise<BaudResult>;
   /** Parser counters (discarded bytes, checksum errors) for diagnostics. */

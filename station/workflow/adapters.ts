@@ -36,19 +36,37 @@ export interface FingerprintAdapterOptions {
   logger?: Logger;
 }
 
-/** The per-finger capture flow of drivers/fingerprint behind the workflow's FingerprintPort. */
+/**
+ * The per-finger capture flow of drivers/fingerprint behind the workflow's FingerprintPort. With a
+ * session id, each finger is compared with the session's other fingers by the scanner's own
+ * matcher (the module's reserved slots are emptied when a new session starts and when it ends).
+ */
 export function fingerprintPort(scanner: FingerprintScanner, o: FingerprintAdapterOptions): FingerprintPort {
+  let current: string | null = null;
   return {
-    async captureFinger(position, { signal, onProgress }) {
+    async captureFinger(position, { signal, onProgress, sessionId }) {
       onProgress?.({ phase: 'place_finger', attempt: 1 });
+      if (sessionId !== undefined && sessionId !== current) {
+        await scanner.sessionBegin();
+        current = sessionId;
+      }
       const r = await runCaptureFlow(scanner, {
         position, maxAttempts: o.maxAttempts, threshold: o.threshold, fingerTimeoutMs: o.fingerTimeoutMs, waitForRemoval: o.waitForRemoval, signal, logger: o.logger,
+        duplicateCheck: sessionId !== undefined,
         onAttempt: (a) => {
           if (a.quality !== undefined && a.quality >= o.threshold) onProgress?.({ phase: 'captured', attempt: a.attempt, quality: a.quality });
           else if (a.attempt < o.maxAttempts) onProgress?.({ phase: 'lift_finger', attempt: a.attempt + 1, ...(a.quality !== undefined ? { quality: a.quality } : {}) });
         },
       });
       return { position, png: r.png, width: r.width, height: r.height, ppi: r.ppi, quality: r.quality, attempts: r.attempts, passed: r.meetsThreshold };
+    },
+    async forgetFinger(sessionId, position) {
+      if (sessionId === current) await scanner.sessionForget(position);
+    },
+    async endSession(sessionId) {
+      if (sessionId !== current) return;
+      current = null;
+      await scanner.sessionEnd();
     },
   };
 }

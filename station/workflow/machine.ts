@@ -69,7 +69,7 @@ export interface WorkflowDeps {
   now?: () => number;
 }
 
-export interface ErrorInfo { op: string; code: string; message: string; hint?: string; position?: number }
+export interface ErrorInfo { op: string; code: string; message: string; hint?: string; position?: number; /** FP_DUPLICATE_FINGER: the finger of this session it matched. */ matchedPosition?: number }
 
 export interface LostSessionInfo { sessionId: string; officerId: string; kind: EnrollmentKind | null; step: Step; startedAt: number; lostDetectedAt: number }
 
@@ -414,7 +414,7 @@ export class Workflow extends EventEmitter {
     const pos = (position ?? this.currentFinger(s)) as FingerPosition | null;
     if (pos === null || !this.positions.includes(pos)) throw httpish('WORKFLOW_INPUT', `finger position ${String(position)} is not one of the configured positions ${this.positions.join(', ')}`);
     await this.runDevice(s, 'finger', pos, async (signal, onProgress) => {
-      const r = await this.deps.fingerprint.captureFinger(pos, { signal, onProgress });
+      const r = await this.deps.fingerprint.captureFinger(pos, { signal, onProgress, sessionId: s.id });
       const prevCandidate = s.fingerCandidates.get(pos);
       if (prevCandidate) wipe(prevCandidate.png);
       s.fingerCandidates.delete(pos);
@@ -449,6 +449,7 @@ export class Workflow extends EventEmitter {
     const prev = s.fingers.get(pos);
     if (prev?.capture) wipe(prev.capture.png);
     s.fingers.set(pos, { position: pos, exception: { code, reason: text } });
+    this.forgetFinger(s, pos);
     if (s.lastError?.op === 'finger') s.lastError = null;
     this.changed();
     return this.view(token);
@@ -459,6 +460,7 @@ export class Workflow extends EventEmitter {
     const e = s.fingers.get(position as FingerPosition);
     if (e?.capture) wipe(e.capture.png);
     s.fingers.delete(position as FingerPosition);
+    this.forgetFinger(s, position as FingerPosition);
     this.changed();
     return this.view(token);
   }
@@ -775,7 +777,10 @@ export class Workflow extends EventEmitter {
   }
 
   private errorInfo(op: string, e: unknown, position?: number): ErrorInfo {
-    if (e instanceof StationError) return { op, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(position !== undefined ? { position } : {}) };
+    if (e instanceof StationError) {
+      const matched = (e.details as { matchedPosition?: unknown } | undefined)?.matchedPosition;
+      return { op, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(position !== undefined ? { position } : {}), ...(typeof matched === 'number' ? { matchedPosition: matched } : {}) };
+    }
     return { op, code: 'DEVICE_ERROR', message: e instanceof Error ? e.message : String(e), ...(position !== undefined ? { position } : {}) };
   }
 
@@ -785,8 +790,15 @@ export class Workflow extends EventEmitter {
     s.chipCandidate = null;
   }
 
+  /** The scanner's duplicate check drops a finger that no longer stands (commands run in the scanner's order). */
+  private forgetFinger(s: Session, p: FingerPosition): void {
+    this.deps.fingerprint.forgetFinger?.(s.id, p).catch((e: unknown) => this.log.warn({ err: e, position: p }, 'could not drop the finger from the scanner\'s duplicate check'));
+  }
+
   /** Overwrites biometric buffers; the (sealed or abandoned) session keeps only its ids. */
   private wipeSession(s: Session): void {
+    // the scanner's session templates go too (best effort: the next session empties them again)
+    this.deps.fingerprint.endSession?.(s.id).catch((e: unknown) => this.log.warn({ err: e }, 'could not empty the scanner\'s session templates'));
     if (this.preview.sessionId === s.id) { this.preview.last?.fill(0); this.preview = { inflight: null, last: null, sessionId: null }; }
     for (const e of s.fingers.values()) wipe(e.capture?.png);
     for (const c of s.fingerCandidates.values()) wipe(c.png);

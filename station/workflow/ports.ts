@@ -38,7 +38,11 @@ export interface FingerprintPort {
    * Runs the per-finger capture flow for one position (up to the configured
    * attempts, best kept). Throws a StationError when the device fails.
    */
-  captureFinger(position: FingerPosition, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<FingerCaptureResult>;
+  captureFinger(position: FingerPosition, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void; /** Same-finger-twice check within this session. */ sessionId?: string }): Promise<FingerCaptureResult>;
+  /** The finger no longer counts for the session's duplicate check (redone, or recorded as an exception). */
+  forgetFinger?(sessionId: string, position: FingerPosition): Promise<void>;
+  /** The session is over (sealed, aborted, discarded): the scanner keeps nothing of it. */
+  endSession?(sessionId: string): Promise<void>;
 }
 
 export interface PortraitReason {

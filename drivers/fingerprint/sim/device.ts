@@ -33,6 +33,10 @@ export interface SimFaults {
   silent?: boolean;
   /** Above this speed the "adapter" garbles bytes from the module (cheap USB-serial). */
   corruptAboveBaud?: number;
+  /** R30x: answer every `command` with this confirmation code and results instead (a module answering nonsense). */
+  r30xReply?: { command: number; code: number; results?: number[] };
+  /** GT-521: answer every `command` with this ACK parameter or NACK code instead. */
+  gtReply?: { command: number; ack: boolean; parameter: number };
 }
 
 export interface SimDeviceOptions {
@@ -45,6 +49,12 @@ export interface SimDeviceOptions {
    */
   autoFinger?: boolean;
   autoFingerDelayMs?: number;
+  /**
+   * Whose finger a hands-free placement is (templates of the same finger match). Default: a
+   * different finger each placement, as when an applicant gives ten fingers in turn; a fixed
+   * name = the same finger every time (enrolment, or a duplicate to catch).
+   */
+  autoWho?: string;
   /** Pace output like a real UART: true = at the module's speed, a number = at that speed. */
   paceBaud?: boolean | number;
   faults?: SimFaults;
@@ -80,6 +90,11 @@ export abstract class SimDevice {
   protected generation = 0;
   /** Commands the module has received (tests use it to see polling). */
   commands = 0;
+  /** Bytes received from / sent to the host (benchmarks count what a feature moves on the line). */
+  bytesIn = 0;
+  bytesOut = 0;
+  private readonly autoWho?: string;
+  private placements = 0;
   protected powered = false;
   private stopped = false;
   readonly paceBaud?: boolean | number;
@@ -96,6 +111,7 @@ export abstract class SimDevice {
     this.images = Array.isArray(opts.image) ? [...opts.image] : [opts.image ?? 'good'];
     if (this.images.length === 0) this.images = ['good'];
     this.seed = opts.seed ?? 1;
+    this.autoWho = opts.autoWho;
     this.paceBaud = opts.paceBaud;
     this.ownDir = !opts.dir;
     this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), `fpsim-${opts.model}-`));
@@ -146,6 +162,7 @@ export abstract class SimDevice {
     const gen = ++this.generation;
     dev.on('data', (d: Buffer) => {
       if (gen !== this.generation || !this.powered) return;
+      this.bytesIn += d.length;
       // process in order; the speed check is asynchronous
       this.rxChain = this.rxChain.then(async () => {
         if (gen !== this.generation) return;
@@ -229,6 +246,7 @@ export abstract class SimDevice {
         if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       }
       if (gen !== this.generation || !this.powered) return;
+      this.bytesOut += out.length;
       await new Promise<void>((res) => this.dev!.write(out, () => res()));
     });
     this.sendChain = job.catch(() => undefined);
@@ -299,6 +317,7 @@ export abstract class SimDevice {
         setTimeout(() => {
           if (this.autoState === 'coming') {
             this.finger = this.nextImageKind();
+            this.fingerWho = this.autoWho ?? `hands-free finger ${++this.placements}`;
             this.autoState = 'present';
           }
         }, this.autoDelay).unref();

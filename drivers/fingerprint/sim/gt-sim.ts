@@ -84,6 +84,8 @@ export class GtSim extends SimDevice {
     }
     if (f.code === GT_ACK || f.code === 0x31) return; // not a command
     this.commands++;
+    const forced = this.faults.gtReply;
+    if (forced && forced.command === f.code) return this.reply(forced.ack, forced.parameter);
     const p = f.parameter | 0;
     const cap = this.m.capacity;
     switch (f.code) {

@@ -88,6 +88,8 @@ export class R30xSim extends SimDevice {
     const p = f.payload;
     const instr = p[0];
     const args = p.subarray(1);
+    const forced = this.faults.r30xReply;
+    if (forced && forced.command === instr) return this.ack(forced.code, forced.results ?? []);
     if (this.password !== 0 && !this.verified && instr !== CMD.VfyPwd) return this.ack(0x21);
     const has = this.m.has;
     const unsupported = () => this.ack(this.model === 'r503' ? 0xfc : 0x01);

@@ -323,7 +323,7 @@
     if (e.op === 'chip') { retry = function () { readChip(); }; exc = function () { openExc('chip', 'device_failure'); }; }
     if (e.op === 'seal') { retry = function () { act('/api/session/confirm'); }; }
     return h('div', { class: 'banner err', 'data-testid': 'device-error', 'data-code': e.code },
-      h('h2', { text: tt('error.title') }), h('div', { class: 'error-text', text: t('code.' + e.code) || e.message }),
+      h('h2', { text: tt('error.title') }), h('div', { class: 'error-text', text: t('code.' + e.code, e.matchedPosition ? { finger: tt('finger.' + e.matchedPosition) } : null) || e.message }),
       t('code.' + e.code) ? h('div', { class: 'detail', text: e.message }) : null, e.hint ? h('div', { class: 'hint', text: '→ ' + e.hint }) : null,
       h('div', { class: 'actions' },
         retry ? btn(tt('retry'), retry, 'primary', 'error-retry') : null,
