@@ -223,8 +223,16 @@ export function validateConfig(raw: unknown, source = 'configuration', opts: Loa
   const hq = config.headquarters;
   if ((hq.certFile === null) !== (hq.keyFile === null)) problems.push(`headquarters.certFile and headquarters.keyFile: set both (client certificate) or neither`);
   if (hq.password !== null && hq.username === null) problems.push(`headquarters.username: missing — a password is set, so a username is required`);
+  if (!brokerUsesTls(hq.brokerUrl) && !hq.allowInsecureBroker) {
+    problems.push(`headquarters.brokerUrl: ${JSON.stringify(hq.brokerUrl)} has no TLS — use mqtts:// or wss:// (with headquarters.caFile), or, on a lab bench only, set headquarters.allowInsecureBroker: true`);
+  }
   if (problems.length) throw new ConfigError(`${source} is not valid:`, problems, 'Fix the settings above, then run `station config check`.');
   return { config, envOverrides, migrated: applied };
+}
+
+/** True for mqtts:// and wss:// broker URLs. */
+export function brokerUsesTls(url: string): boolean {
+  return /^(mqtts|wss):\/\//i.test(url);
 }
 
 /** Reads, migrates, overrides and validates the configuration file. */

@@ -189,7 +189,8 @@ export const configSchema = {
       default: {},
       description: 'The headquarters MQTT broker and keys.',
       properties: {
-        brokerUrl: { type: 'string', pattern: '^(mqtts?|wss?)://', default: 'mqtts://hq.invalid:8883', description: 'Broker URL (mqtts:// in production).' },
+        brokerUrl: { type: 'string', pattern: '^(mqtts?|wss?)://', default: 'mqtts://hq.invalid:8883', description: 'Broker URL: mqtts:// or wss:// (TLS). mqtt:// and ws:// are refused unless allowInsecureBroker is true.' },
+        allowInsecureBroker: { type: 'boolean', default: false, description: 'Accept a broker URL without TLS (mqtt://, ws://) — a lab bench only: records stay sealed and signed, but broker credentials, commands and health travel in clear. Logged as a warning at every start.' },
         username: { type: ['string', 'null'], default: null, description: 'Broker username (when not using a client certificate).' },
         password: { type: ['string', 'null'], default: null, 'x-secret': true, description: 'Broker password.' },
         caFile: { type: ['string', 'null'], default: null, description: 'CA certificate (PEM) that signed the broker certificate.' },
@@ -247,7 +248,7 @@ export interface Config {
     gpio: { simulated: boolean; lineBase: 'auto' | number; pins: Pins };
   };
   headquarters: {
-    brokerUrl: string; username: string | null; password: string | null; caFile: string | null; certFile: string | null; keyFile: string | null;
+    brokerUrl: string; allowInsecureBroker: boolean; username: string | null; password: string | null; caFile: string | null; certFile: string | null; keyFile: string | null;
     publicKeyFile: string; topicPrefix: string; healthIntervalSeconds: number; maxBatchRecords: number;
   };
   vault: { suite: VaultSuite; reserveMb: number; retentionDays: number };

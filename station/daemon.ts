@@ -3,7 +3,7 @@
  * stop on SIGTERM/SIGINT, and a logged, non-zero exit on a fatal error so systemd
  * restarts the station.
  */
-import type { Config } from '../config';
+import { brokerUsesTls, type Config } from '../config';
 import { createLogger, type Logger } from './log';
 import { SystemdNotifier } from './notify';
 import { checkDataDir, checkDevicePaths, problemsError } from './preflight';
@@ -27,6 +27,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   const problems = [...checkDataDir(config.dataDir), ...checkDevicePaths(config)];
   if (problems.length) throw problemsError(problems);
+  if (config.headquarters.allowInsecureBroker) {
+    // every start, so that a bench setting left on a booth shows in its journal
+    log.warn({ brokerUrl: config.headquarters.brokerUrl, tls: brokerUsesTls(config.headquarters.brokerUrl) },
+      'headquarters.allowInsecureBroker is true: the broker may be reached without TLS (broker credentials, commands and health in clear; records stay sealed and signed) — for lab benches and the demo only');
+  }
 
   const notifier = new SystemdNotifier(log.child({ component: 'systemd' }));
   const station = buildStation(config, log, opts.overrides);

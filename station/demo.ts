@@ -77,7 +77,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         card: { simulated: true },
         gpio: { simulated: true },
       },
-      headquarters: { brokerUrl: broker.url, publicKeyFile: join(hqKeys, HQ_PUBLIC_FILE), healthIntervalSeconds: 30 },
+      // the demo's own broker, on loopback in this process: no TLS (the daemon logs that at start)
+      headquarters: { brokerUrl: broker.url, allowInsecureBroker: true, publicKeyFile: join(hqKeys, HQ_PUBLIC_FILE), healthIntervalSeconds: 30 },
       vault: { reserveMb: 64 },
     },
     'demo configuration',

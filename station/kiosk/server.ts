@@ -26,6 +26,10 @@ export interface KioskOptions {
   language?: 'vi' | 'en';
   /** How often device/uplink states are polled for the live view (ms). */
   statusIntervalMs?: number;
+  /** A request's headers must arrive within this (default 10 s). */
+  headersTimeoutMs?: number;
+  /** A whole request — headers and body — must arrive within this (default 30 s); the answer may take longer. */
+  requestTimeoutMs?: number;
 }
 
 export interface KioskHandle {
@@ -241,7 +245,17 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
   }, opts.statusIntervalMs ?? 2000);
   statusTimer.unref();
 
-  const server: Server = createServer((req, res) => {
+  // A slow or stalled client (a local process trickling bytes) must not hold a connection open:
+  // the headers and the whole request body have deadlines. They bound only the *receiving* of a
+  // request; a device capture that takes longer to answer is not cut off (Node stops the clock
+  // once the request is complete).
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(opts.requestTimeoutMs ?? 30_000, headersTimeout);
+  const server: Server = createServer({
+    headersTimeout, requestTimeout,
+    // how often Node checks those deadlines (its default, 30 s, would let a stalled request live that much longer)
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeout / 2))),
+  }, (req, res) => {
     void (async () => {
       try {
         if (!hostOk(req)) throw new HttpError(403, 'KIOSK_FORBIDDEN_ORIGIN', 'requests must come from the kiosk page on this station');
@@ -304,8 +318,8 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
       }
     })();
   });
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 0; // device captures can take a while; the workflow bounds them
+  // an idle keep-alive connection is closed after 5 s (Node's default); the event stream writes a ping every status interval
+  server.keepAliveTimeout = 5_000;
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new StationError('KIOSK_LISTEN', `kiosk cannot listen on ${host}:${opts.port}: ${e.code ?? e.message}`, {

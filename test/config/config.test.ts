@@ -86,12 +86,25 @@ describe('configuration', () => {
   });
 
   it('migrates a version-0 (pilot) file', () => {
-    const { config, migrated } = validateConfig({ stationId: 'PILOT-7', ward: '00007', district: 'Hoàn Kiếm', broker: 'mqtt://10.0.0.1:1883', fingerprintPort: '/dev/ttyUSB3' }, 'test', { env: {} });
+    const { config, migrated } = validateConfig({ stationId: 'PILOT-7', ward: '00007', district: 'Hoàn Kiếm', broker: 'mqtts://10.0.0.1:8883', fingerprintPort: '/dev/ttyUSB3' }, 'test', { env: {} });
     expect(migrated).toEqual(['0→1']);
     expect(config.station.id).toBe('PILOT-7');
     expect(config.station.unit).toMatchObject({ code: '00007', district: 'Hoàn Kiếm' });
-    expect(config.headquarters.brokerUrl).toBe('mqtt://10.0.0.1:1883');
+    expect(config.headquarters.brokerUrl).toBe('mqtts://10.0.0.1:8883');
     expect(config.devices.fingerprint.port).toBe('/dev/ttyUSB3');
+  });
+
+  it('a broker without TLS is a configuration error unless allowInsecureBroker is set explicitly', () => {
+    for (const url of ['mqtt://10.0.0.1:1883', 'ws://hq.example/mqtt']) {
+      const p = problemsOf(() => validateConfig({ ...minimal, headquarters: { brokerUrl: url } }, 'test', { env: {} })).join('\n');
+      expect(p, url).toMatch(/headquarters\.brokerUrl: .* has no TLS — use mqtts:\/\/ or wss:\/\/.*allowInsecureBroker: true/);
+    }
+    // a pilot (version 0) file with a plain broker is refused after migration too
+    expect(problemsOf(() => validateConfig({ stationId: 'PILOT-7', ward: '00007', broker: 'mqtt://10.0.0.1:1883' }, 'test', { env: {} })).join('\n')).toMatch(/has no TLS/);
+    expect(validateConfig({ ...minimal, headquarters: { brokerUrl: 'mqtt://10.0.0.1:1883', allowInsecureBroker: true } }, 'test', { env: {} }).config.headquarters.allowInsecureBroker).toBe(true);
+    expect(validateConfig({ ...minimal, headquarters: { brokerUrl: 'wss://hq.example/mqtt' } }, 'test', { env: {} }).config.headquarters.brokerUrl).toBe('wss://hq.example/mqtt');
+    // the environment can set it too, as every setting
+    expect(validateConfig({ ...minimal, headquarters: { brokerUrl: 'mqtt://10.0.0.1' } }, 'test', { env: { ENROLL_HEADQUARTERS__ALLOW_INSECURE_BROKER: 'true' } }).config.headquarters.allowInsecureBroker).toBe(true);
   });
 
   it('refuses a file from a newer version', () => {

@@ -35,7 +35,8 @@ export async function provisionedStation(o: { stationId: string; brokerUrl: stri
       `log: { level: ${o.logLevel ?? 'info'} }`,
       'kiosk: { port: 0 }',
       `devices: ${o.devices ?? ALL_SIMULATED}`,
-      `headquarters: { brokerUrl: "${o.brokerUrl}", publicKeyFile: ${join(hqDir, 'hq-public.json')} }`,
+      // the test brokers listen on loopback without TLS
+      `headquarters: { brokerUrl: "${o.brokerUrl}", allowInsecureBroker: ${!/^(mqtts|wss):/.test(o.brokerUrl)}, publicKeyFile: ${join(hqDir, 'hq-public.json')} }`,
       ...(o.extra ?? []),
       '',
     ].join('\n'),
