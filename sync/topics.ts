@@ -1,6 +1,7 @@
 /**
- * The versioned MQTT topic namespace between stations and headquarters, and the
- * JSON payload types carried on it. Documented for humans in docs/mqtt-api.md.
+ * The versioned MQTT topic namespace between stations and headquarters (the
+ * payloads carried on it, with their schemas, are in sync/wire/payloads.ts).
+ * Documented for humans in docs/mqtt-api.md.
  *
  * Everything lives under `enroll/v1/`. A breaking payload change gets a new
  * version prefix (`enroll/v2/`) so old and new consumers can run side by side.
@@ -34,7 +35,7 @@ export function makeTopics(prefix: string = NS) {
     health: (s: string) => st(s, 'health'),
     /** station → hq. EventPayload. */
     events: (s: string) => st(s, 'events'),
-    /** station → hq, binary batch frame (sync/uplink/frame.ts). */
+    /** station → hq, binary batch frame (sync/wire/frame.ts). */
     batch: (s: string) => st(s, 'batch'),
     /** station → hq, AuditSlicePayload (the vault's signed audit chain, in order). */
     audit: (s: string) => st(s, 'audit'),
@@ -78,142 +79,10 @@ export function parseStationTopic(topic: string, prefix: string = NS): { station
 
 // ---------------------------------------------------------------- payloads
 
-export type StationState = 'online' | 'offline' | 'lost';
-
-/** `status` (retained). The last will carries state "lost" and the session it belongs to. */
-export interface StatusPayload {
-  v: 1;
-  state: StationState;
-  /** Increases on every connection the station makes (persisted): a will from an older session is stale. */
-  session: number;
-  at: number; // ms since epoch (station clock; for "lost" the time the will was armed)
-  version?: string;
-}
-
-export interface DeviceHealth {
-  name: string; // fingerprint | camera | card | gpio | ...
-  state: string; // ok | missing | error | busy | ...
-  detail?: string;
-}
-
-/** `health` (retained, periodic, and on `request-health`). */
-export interface HealthPayload {
-  v: 1;
-  at: number;
-  session?: number;
-  version: string;
-  uptimeS: number;
-  diskFreeBytes: number | null;
-  backlog: { count: number; oldestAgeMs: number | null; rejected?: number };
-  lastReceiptAt: number | null;
-  devices: DeviceHealth[];
-  cpuTempC: number | null;
-  clockOffsetMs: number | null;
-  enrollments: { today: number; quota: number | null; unit: string | null };
-  locked?: boolean;
-  lockReason?: string | null;
-  policy?: { maxUnacked: number | null; maxDaysSinceReceipt: number | null };
-  /** Publish interval so headquarters can declare a missed heartbeat "lost". */
-  intervalS?: number;
-}
-
-export type EventKind = 'tamper' | 'device-lost' | 'disk-low' | 'policy-limit-near' | 'policy-limit-reached' | 'security' | 'locked' | 'unlocked' | string;
-
-/** `events`. */
-export interface EventPayload {
-  v: 1;
-  id: string; // uuid v7
-  kind: EventKind;
-  at: number;
-  session?: number;
-  data?: Record<string, unknown>;
-}
-
-/** Retained per HQ ingest worker on `enroll/v1/hq/ingest/<worker>`. */
-export interface IngestFlagPayload {
-  v: 1;
-  online: boolean;
-  worker: string;
-  at: number;
-}
-
-/** A JSON body signed with Ed25519: `sig` is over the UTF-8 bytes of `body` exactly as sent. */
-export interface SignedMessage {
-  v: 1;
-  /** JSON text of the body. */
-  body: string;
-  /** base64 Ed25519 signature over Buffer.from(body, 'utf8'). */
-  sig: string;
-  /** Key id (hex SHA-256 prefix of the signer's raw public key). */
-  kid: string;
-}
-
-export type ReceiptStatus = 'stored' | 'duplicate' | 'rejected';
-
-/** Body of the signed receipt headquarters publishes after committing a batch. */
-export interface ReceiptBody {
-  type: 'receipt';
-  stationId: string;
-  batchId: string;
-  /** batchHash over what headquarters received (see frame.ts). */
-  batchHash: string;
-  results: { recordId: string; sha256: string; status: ReceiptStatus; reason?: string }[];
-  at: number;
-  worker: string;
-}
-
-/** One audit entry as the vault keeps it (sync/wire/audit.ts AuditEntry). */
-export interface AuditEntryPayload {
-  seq: number;
-  ts: number;
-  kind: string;
-  data: Record<string, string | number | boolean | null>;
-  prevHash: string;
-  hash: string;
-  sig?: string;
-}
-
-/** `audit`: consecutive entries of the station's audit chain. */
-export interface AuditSlicePayload {
-  v: 1;
-  stationId: string;
-  entries: AuditEntryPayload[];
-}
-
-/** Body of headquarters' signed answer to an audit slice: the head of the chain it holds. */
-export interface AuditAckBody {
-  type: 'audit-ack';
-  stationId: string;
-  /** Highest consecutive, verified seq stored at headquarters (0: none). */
-  seq: number;
-  hash: string;
-  /** Set when the slice did not verify (the station keeps resending from seq + 1; ops see an alarm). */
-  error?: string;
-  at: number;
-}
-
-export type CommandName = 'sync-now' | 'lock' | 'unlock' | 'set-policy' | 'request-health' | 'rotate-key' | 'officer-push';
-export const COMMAND_NAMES: readonly CommandName[] = ['sync-now', 'lock', 'unlock', 'set-policy', 'request-health', 'rotate-key', 'officer-push'];
-
-export interface CommandBody {
-  type: 'command';
-  id: string; // uuid v7, unique
-  target: string; // station id
-  name: CommandName;
-  args: Record<string, unknown>;
-  issuedAt: number;
-  expiresAt: number;
-}
-
-export interface CommandResultBody {
-  type: 'command-result';
-  /** The command id; "unknown" when the command could not even be parsed. */
-  id: string;
-  stationId: string;
-  name: string;
-  status: 'ok' | 'error' | 'refused';
-  code?: string;
-  message?: string;
-  data?: Record<string, unknown>;
-  at: number;
-}
+// The payload types and their schemas live with the protocol (sync/wire/payloads.ts); re-exported
+// here so code that speaks topics finds them next to the namespace.
+export type {
+  StationState, StatusPayload, DeviceHealth, HealthPayload, EventKind, EventPayload, IngestFlagPayload, SignedMessage,
+  ReceiptStatus, ReceiptBody, AuditEntryPayload, AuditSlicePayload, AuditAckBody, CommandName, CommandBody, CommandResultBody,
+} from './wire/payloads';
+export { COMMAND_NAMES } from './wire/payloads';

@@ -10,7 +10,8 @@ import { dirname } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { COMMAND_NAMES, type CommandBody, type CommandName, type CommandResultBody, type SignedMessage } from '../topics';
-import { signMessage, verifySigned, TrustedKeys } from '../uplink/signed';
+import { signMessage, verifySigned, TrustedKeys } from '../wire/signed';
+import { checkPayload } from '../wire/payloads';
 
 export type { CommandBody, CommandName, CommandResultBody } from '../topics';
 export { COMMAND_NAMES } from '../topics';
@@ -139,13 +140,12 @@ export class CommandVerifier {
       const code = v.reason === 'unsigned' || v.reason === 'missing body/sig/kid' ? 'CMD_UNSIGNED' : 'CMD_BAD_SIGNATURE';
       return fail(code, v.reason, id);
     }
-    const c = v.body;
-    const id = typeof c.id === 'string' ? c.id : 'unknown';
-    const name = typeof c.name === 'string' ? c.name : 'unknown';
-    if (c.type !== 'command' || typeof c.id !== 'string' || c.id.length === 0 || c.id.length > 64 || typeof c.issuedAt !== 'number' || typeof c.expiresAt !== 'number' || typeof c.target !== 'string') {
-      return fail('CMD_MALFORMED', 'command body lacks id/target/issuedAt/expiresAt', id, name);
-    }
-    if (c.args === null || typeof c.args !== 'object' || Array.isArray(c.args)) return fail('CMD_MALFORMED', 'args must be an object', id, name);
+    const loose = v.body as Partial<Record<keyof CommandBody, unknown>>;
+    const id = typeof loose.id === 'string' && loose.id.length <= 64 ? loose.id : 'unknown';
+    const name = typeof loose.name === 'string' && loose.name.length <= 64 ? loose.name : 'unknown';
+    const checked = checkPayload('command', v.body);
+    if (!checked.ok) return fail('CMD_MALFORMED', `command body refused: ${checked.error}`, id, name);
+    const c = checked.value;
     if (c.target !== this.o.stationId) return fail('CMD_WRONG_TARGET', `command is addressed to ${c.target}, not ${this.o.stationId}`, id, name);
     if (!(COMMAND_NAMES as readonly string[]).includes(c.name)) return fail('CMD_UNKNOWN', `unknown command "${name}"`, id, name);
     if (topicName !== undefined && topicName !== c.name) return fail('CMD_MALFORMED', `command "${name}" arrived on topic for "${topicName}"`, id, name);

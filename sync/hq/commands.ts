@@ -4,7 +4,8 @@ import type { IClientOptions } from 'mqtt';
 import { connectOnce } from './fleet';
 import { makeTopics, type CommandBody, type CommandName, type CommandResultBody } from '../topics';
 import { signCommand } from '../commands';
-import { encodeSigned, TrustedKeys, verifySigned } from '../uplink/signed';
+import { encodeSigned, TrustedKeys, verifySignedBody } from '../wire/signed';
+import { checkPayload } from '../wire/payloads';
 import type { HqStore } from './store';
 
 export interface SendCommandOptions {
@@ -42,7 +43,7 @@ export async function sendCommand(o: SendCommandOptions): Promise<SendCommandRes
     let resolveAnswer: (r: { body: CommandResultBody; verified: boolean }) => void = () => undefined;
     const answered = new Promise<{ body: CommandResultBody; verified: boolean }>((r) => { resolveAnswer = r; });
     client.on('message', (_topic, payload) => {
-      const v = verifySigned<CommandResultBody>(payload, trusted);
+      const v = verifySignedBody(payload, trusted, ['command-result']);
       if (v.ok) {
         if (v.body.id === body.id) resolveAnswer({ body: v.body, verified: true });
         return;
@@ -51,8 +52,8 @@ export async function sendCommand(o: SendCommandOptions): Promise<SendCommandRes
         // Unregistered station: show the answer but say it is unverified.
         try {
           const m = JSON.parse(payload.toString('utf8')) as { body: string };
-          const b = JSON.parse(m.body) as CommandResultBody;
-          if (b.id === body.id) resolveAnswer({ body: b, verified: false });
+          const b = checkPayload('commandResult', JSON.parse(m.body));
+          if (b.ok && b.value.id === body.id) resolveAnswer({ body: b.value, verified: false });
         } catch { /* not ours */ }
       }
     });

@@ -12,9 +12,10 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { makeTopics, type AuditAckBody, type AuditSlicePayload, type CommandResultBody, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
-import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../uplink/frame';
-import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySigned, type KeyInput } from '../uplink/signed';
+import { makeTopics, type AuditAckBody, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
+import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../wire/frame';
+import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
+import { parsePayload, requirePayload } from '../wire/payloads';
 import { HqStore, openHqDb, type Db, type StoreOutcome, type StoredRecordInput } from './store';
 import { checkSignature, digestEnvelope, type ParsedEnvelope } from '../wire/envelope';
 import { loadHqPrivateKeys } from '../wire/keys';
@@ -288,24 +289,21 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
 
   const onStatus = (stationId: string, payload: Buffer): void => {
     if (payload.length === 0) return;
-    const s = JSON.parse(payload.toString('utf8')) as StatusPayload;
-    if (typeof s.state !== 'string' || typeof s.session !== 'number') throw new Error('status without state/session');
-    const applied = store.upsertStatus(stationId, s.state, s.session, typeof s.at === 'number' ? s.at : Date.now());
+    const s: StatusPayload = requirePayload('status', payload);
+    const applied = store.upsertStatus(stationId, s.state, s.session, s.at);
     if (!applied) log.info({ stationId, session: s.session }, 'stale status from an older session ignored');
     events.emit('status', { stationId, ...s, applied });
   };
 
   const onHealth = (stationId: string, payload: Buffer): void => {
     if (payload.length === 0) return;
-    const h = JSON.parse(payload.toString('utf8')) as HealthPayload;
-    if (typeof h !== 'object' || h === null || typeof h.at !== 'number') throw new Error('health without "at"');
+    const h: HealthPayload = requirePayload('health', payload);
     store.upsertHealth(stationId, JSON.stringify(h), h.at);
     events.emit('health', { stationId, health: h });
   };
 
   const onEvent = (stationId: string, payload: Buffer): void => {
-    const e = JSON.parse(payload.toString('utf8')) as EventPayload;
-    if (typeof e.id !== 'string' || typeof e.kind !== 'string' || typeof e.at !== 'number') throw new Error('event without id/kind/at');
+    const e: EventPayload = requirePayload('events', payload);
     store.addEvent(e.id, stationId, e.kind, e.at, e.data ? JSON.stringify(e.data) : null);
     if (e.kind === 'security' || e.kind === 'tamper') log.warn({ stationId, kind: e.kind }, 'station reported a security event');
     events.emit('event', { stationId, ...e });
@@ -319,13 +317,12 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const onAudit = async (stationId: string, payload: Buffer): Promise<void> => {
     const keys = store.stationKeys(stationId);
     if (keys.length === 0) return;
-    const slice = JSON.parse(payload.toString('utf8')) as AuditSlicePayload;
-    if (!slice || slice.stationId !== stationId || !Array.isArray(slice.entries)) throw new Error('malformed audit slice');
+    const slice: AuditSlicePayload = requirePayload('audit', payload);
+    if (slice.stationId !== stationId) throw new Error(`audit slice on ${stationId}'s topic names station ${slice.stationId}`);
     const head = store.auditHead(stationId);
     let error: string | undefined;
     const fresh: AuditEntry[] = [];
     for (const e of slice.entries as AuditEntry[]) {
-      if (typeof e?.seq !== 'number' || typeof e.hash !== 'string') { error = 'malformed audit entry'; break; }
       if (e.seq <= head.seq) {
         const known = store.auditHashAt(stationId, e.seq);
         let recomputed: string | null;
@@ -374,7 +371,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const onCmdRes = (stationId: string, payload: Buffer): void => {
     const st = store.station(stationId);
     const trusted = new TrustedKeys(st ? store.stationKeys(stationId) : []);
-    const v = verifySigned<CommandResultBody>(payload, trusted);
+    const v = verifySignedBody(payload, trusted, ['command-result']);
     if (!v.ok) {
       alarm('forged-command-result', `command result on ${stationId}'s topic: ${v.reason}`, stationId);
       return;
@@ -397,8 +394,8 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       // broker when it restores or takes over the old session, possibly after our "online") must not
       // leave the stations paused: say "online" again while we are up.
       try {
-        const f = JSON.parse(payload.toString('utf8')) as Partial<IngestFlagPayload>;
-        if (f.online === false && isConnected && !stopping) {
+        const f = parsePayload('ingest', payload);
+        if (f.ok && !f.value.online && isConnected && !stopping) {
           log.info({ worker: workerId }, 'stale "ingest offline" flag for this worker; announcing online again');
           publish(t.ingest(workerId), flag(true), true).catch(() => undefined);
         }

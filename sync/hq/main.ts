@@ -18,7 +18,7 @@ import { buildFleet, collectRetained, formatFleet } from './fleet';
 import { sendCommand } from './commands';
 import { parsePolicyArgs } from '../commands';
 import type { IClientOptions } from 'mqtt';
-import { keyId, toPublicKey } from '../uplink/signed';
+import { keyId, toPublicKey } from '../wire/signed';
 
 interface Globals {
   dataDir: string;

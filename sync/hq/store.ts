@@ -9,7 +9,7 @@ import { dirname } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
-import { keyId, rawPublicKey, toPublicKey } from '../uplink/signed';
+import { keyId, rawPublicKey, toPublicKey } from '../wire/signed';
 
 export type Db = Database.Database;
 

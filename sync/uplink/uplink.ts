@@ -20,9 +20,10 @@ import {
   makeTopics, type AuditAckBody, type AuditEntryPayload, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
 } from '../topics';
 import { backoffDelay } from './backoff';
-import { batchHash, buildFrames } from './frame';
-import { encodeSigned, signMessage, toPrivateKey, verifySigned, type KeyInput } from './signed';
-import { resolveTrust, type ResolvedTrust } from './trust';
+import { batchHash, buildFrames } from '../wire/frame';
+import { encodeSigned, signMessage, toPrivateKey, verifySignedBody, type KeyInput } from '../wire/signed';
+import { parsePayload } from '../wire/payloads';
+import { resolveTrust, type ResolvedTrust } from '../wire/trust';
 import {
   CommandVerifier, FileReplayStore, MemoryReplayStore, dispatchCommand, resultBody, type CommandHandlers,
 } from '../commands';
@@ -460,8 +461,9 @@ export class Uplink extends EventEmitter {
       this.ingestFlags.delete(worker);
       this.ingestFlagAt.delete(worker);
     } else {
-      const f = JSON.parse(payload.toString('utf8')) as IngestFlagPayload;
-      if (typeof f?.online !== 'boolean') throw new Error('ingest flag without "online"');
+      const checked = parsePayload('ingest', payload);
+      if (!checked.ok) throw new Error(`ingest flag refused: ${checked.error}`);
+      const f: IngestFlagPayload = checked.value;
       // A worker's will carries the time it connected: older than the "online" it published since.
       const last = this.ingestFlagAt.get(worker);
       if (typeof f.at === 'number' && last !== undefined && f.at < last) {
@@ -497,8 +499,10 @@ export class Uplink extends EventEmitter {
   /** A late will of an older session overwrote our retained status: say "online" again. */
   private onOwnStatus(payload: Buffer): void {
     if (payload.length === 0 || !this.connected || this.stopping) return;
-    const s = JSON.parse(payload.toString('utf8')) as StatusPayload;
-    if (s.state !== 'online' && typeof s.session === 'number' && s.session < this.session) {
+    const checked = parsePayload('status', payload);
+    if (!checked.ok) throw new Error(`own status refused: ${checked.error}`);
+    const s: StatusPayload = checked.value;
+    if (s.state !== 'online' && s.session < this.session) {
       this.log.info({ staleSession: s.session, session: this.session }, 'stale status from an older session; republishing online');
       void this.publishStatusOnline().catch(() => undefined);
     }
@@ -511,14 +515,14 @@ export class Uplink extends EventEmitter {
   }
 
   private onReceipt(raw: Buffer): void {
-    const v = verifySigned<ReceiptBody | AuditAckBody>(raw, this.trust.receipts);
+    const v = verifySignedBody(raw, this.trust.receipts, ['receipt', 'audit-ack']);
     if (!v.ok) {
       this.securityEvent(`receipt ignored: ${v.reason}`, { kind: 'receipt-invalid' });
       return;
     }
     if (v.body.type === 'audit-ack') return this.onAuditAck(v.body);
-    const r = v.body;
-    if (r.type !== 'receipt' || r.stationId !== this.o.stationId || typeof r.batchId !== 'string' || !Array.isArray(r.results)) {
+    const r: ReceiptBody = v.body;
+    if (r.stationId !== this.o.stationId) {
       this.securityEvent('receipt ignored: not addressed to this station or malformed', { kind: 'receipt-mismatch', batchId: String(r.batchId) });
       return;
     }
@@ -661,7 +665,7 @@ export class Uplink extends EventEmitter {
   }
 
   private onAuditAck(a: AuditAckBody): void {
-    if (a.stationId !== this.o.stationId || typeof a.seq !== 'number') {
+    if (a.stationId !== this.o.stationId) {
       this.securityEvent('audit acknowledgement ignored: not for this station', { kind: 'receipt-mismatch' });
       return;
     }

@@ -17,7 +17,7 @@ import { startMosquitto } from '../helpers/mosquitto';
 import { makeFixture, openOutbox, type Fixture, type TestOutbox } from '../uplink/helpers';
 import { Uplink } from '../../sync/uplink';
 import { vaultPath } from '../../station/vault';
-import { buildFrames } from '../../sync/uplink/frame';
+import { buildFrames } from '../../sync/wire/frame';
 import { checkSignature, digestEnvelope } from '../../sync/wire/envelope';
 import { topics } from '../../sync/topics';
 import pino from 'pino';

@@ -93,7 +93,7 @@ describe('hq command-line tool', () => {
     // the format `station provision --json` prints: raw base64 key, fingerprint, provisionedAt
     const p2 = generateKeyPairSync('ed25519');
     const raw = Buffer.from((p2.publicKey.export({ format: 'jwk' }) as { x: string }).x, 'base64url');
-    const { keyId } = await import('../../sync/uplink/signed.js');
+    const { keyId } = await import('../../sync/wire/signed.js');
     const ident = { format: 'enroll-station/station-identity', version: 1, stationId: 'ST-CLI-9', unit: { code: 'U-9', name: 'n', district: 'd' }, publicKeyPem: p2.publicKey.export({ format: 'pem', type: 'spki' }).toString(), publicKey: raw.toString('base64'), fingerprint: keyId(p2.publicKey), provisionedAt: new Date().toISOString() };
     writeFileSync(join(root, 'ident.json'), JSON.stringify(ident));
     const r2 = await hq([...g(), 'register', join(root, 'ident.json'), '--quota', '30', '--json']);

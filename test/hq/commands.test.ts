@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandVerifier, FileReplayStore, MemoryReplayStore, signCommand, parsePolicyArgs, MAX_COMMAND_LIFETIME_MS } from '../../sync/commands';
-import { TrustedKeys, signMessage, encodeSigned } from '../../sync/uplink/signed';
+import { TrustedKeys, signMessage, encodeSigned } from '../../sync/wire/signed';
 
 const ops = generateKeyPairSync('ed25519').privateKey;
 const other = generateKeyPairSync('ed25519').privateKey;

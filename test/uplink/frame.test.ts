@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createHash, randomBytes } from 'node:crypto';
-import { batchHash, buildFrames, decodeFrame, encodeFrame, FrameError, splitBody, type FrameHeader } from '../../sync/uplink/frame';
+import { batchHash, buildFrames, decodeFrame, encodeFrame, FrameError, splitBody, type FrameHeader } from '../../sync/wire/frame';
 import { backoffDelay } from '../../sync/uplink/backoff';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

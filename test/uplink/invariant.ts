@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import type { HqStore } from '../../sync/hq/store';
-import { TrustedKeys, verifySigned } from '../../sync/uplink/signed';
+import { TrustedKeys, verifySigned } from '../../sync/wire/signed';
 import type { ReceiptBody } from '../../sync/topics';
 import type { KeyObject } from 'node:crypto';
 

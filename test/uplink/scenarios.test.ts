@@ -11,8 +11,8 @@ import { checkInvariant } from './invariant';
 import { Uplink, type UplinkOptions } from '../../sync/uplink';
 import { startHq, type HqHandle, type HqOptions } from '../../sync/hq/ingest';
 import { topics } from '../../sync/topics';
-import { buildFrames } from '../../sync/uplink/frame';
-import { signMessage, encodeSigned } from '../../sync/uplink/signed';
+import { buildFrames } from '../../sync/wire/frame';
+import { signMessage, encodeSigned } from '../../sync/wire/signed';
 import { generateKeyPairSync } from 'node:crypto';
 import pino from 'pino';
 
@@ -164,13 +164,13 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await waitFor(() => sent.length >= 1, 20_000, 'batch sent (no HQ yet)');
     const b = ob.inFlightBatches()[0]!;
     const results = b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' }));
-    const { batchHash } = await import('../../sync/uplink/frame.js');
+    const { batchHash } = await import('../../sync/wire/frame.js');
     const body = { type: 'receipt', stationId: f.stationId, batchId: b.batchId, batchHash: batchHash(b.batchId, b.items), results, at: Date.now(), worker: 'evil' };
     const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
     cleanups.push(() => c.endAsync());
     // 1) right shape, signed by a key HQ does not own, claiming HQ's key id
     const evil = generateKeyPairSync('ed25519').privateKey;
-    const forged = signMessage(body, evil, (await import('../../sync/uplink/signed.js')).keyId(hqPrivate(f).receiptKey));
+    const forged = signMessage(body, evil, (await import('../../sync/wire/signed.js')).keyId(hqPrivate(f).receiptKey));
     await c.publishAsync(topics.receipt(f.stationId), encodeSigned(forged), { qos: 1 });
     // 2) validly signed by HQ's receipt key, but for a batch the station never sent
     const unknown = signMessage({ ...body, batchId: '01900000-0000-7000-8000-000000000000' }, hqPrivate(f).receiptKey);

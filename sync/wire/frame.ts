@@ -15,29 +15,12 @@
  * the signed receipt.
  */
 import { createHash } from 'node:crypto';
+import { checkPayload, type FrameHeader, type FrameRecord } from './payloads';
+
+export type { FrameHeader, FrameRecord } from './payloads';
 
 export const FRAME_MAGIC = Buffer.from([0x45, 0x53, 0x42, 0x01]); // "ESB\x01"
 const MAX_HEADER = 4 * 1024 * 1024;
-
-export interface FrameRecord {
-  id: string;
-  sha256: string;
-  len: number;
-  sealedAt?: number;
-}
-
-export interface FrameHeader {
-  v: 1;
-  kind: 'batch' | 'chunk';
-  stationId: string;
-  batchId: string;
-  /** Send attempt number (1 = first send). Informational. */
-  attempt: number;
-  sentAt: number;
-  batchHash: string;
-  records: FrameRecord[];
-  chunk?: { index: number; count: number; offset: number };
-}
 
 export interface Frame {
   header: FrameHeader;
@@ -64,51 +47,42 @@ export function encodeFrame(header: FrameHeader, body: Buffer | Buffer[]): Buffe
 
 export class FrameError extends Error {}
 
-const HEX64 = /^[0-9a-f]{64}$/;
-
-function isNonNegInt(n: unknown): n is number {
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-}
-
-/** Decodes and structurally validates a frame. Throws FrameError on anything malformed. */
+/**
+ * Decodes a frame and validates its header against the frame-header schema
+ * (sync/wire/payloads.ts), then the rules a schema cannot say: record ids
+ * unique, a batch body exactly as long as its records, a chunk inside its
+ * batch. Throws FrameError, naming what was wrong, on anything malformed.
+ */
 export function decodeFrame(buf: Buffer): Frame {
   if (!Buffer.isBuffer(buf) || buf.length < 8) throw new FrameError('frame too short');
   if (!buf.subarray(0, 4).equals(FRAME_MAGIC)) throw new FrameError('bad frame magic');
   const hl = buf.readUInt32BE(4);
   if (hl === 0 || hl > MAX_HEADER || 8 + hl > buf.length) throw new FrameError('bad header length');
-  let header: FrameHeader;
+  let raw: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + hl).toString('utf8')) as FrameHeader;
+    raw = JSON.parse(buf.subarray(8, 8 + hl).toString('utf8'));
   } catch {
     throw new FrameError('header is not JSON');
   }
-  if (!header || typeof header !== 'object') throw new FrameError('header is not an object');
-  if (header.v !== 1) throw new FrameError('unsupported frame version');
-  if (header.kind !== 'batch' && header.kind !== 'chunk') throw new FrameError('bad frame kind');
-  if (typeof header.stationId !== 'string' || typeof header.batchId !== 'string' || header.batchId.length === 0 || header.batchId.length > 128) {
-    throw new FrameError('bad station or batch id');
-  }
-  if (typeof header.batchHash !== 'string' || !HEX64.test(header.batchHash)) throw new FrameError('bad batch hash');
-  if (!Array.isArray(header.records) || header.records.length === 0 || header.records.length > 100_000) throw new FrameError('bad record list');
+  const checked = checkPayload('frameHeader', raw);
+  if (!checked.ok) throw new FrameError(`bad frame header: ${checked.error}`);
+  const header = checked.value;
   const seen = new Set<string>();
   let total = 0;
   for (const r of header.records) {
-    if (!r || typeof r.id !== 'string' || r.id.length === 0 || r.id.length > 128) throw new FrameError('bad record id');
-    if (typeof r.sha256 !== 'string' || !HEX64.test(r.sha256)) throw new FrameError('bad record hash');
-    if (!isNonNegInt(r.len)) throw new FrameError('bad record length');
     if (seen.has(r.id)) throw new FrameError('duplicate record id in batch');
     seen.add(r.id);
     total += r.len;
   }
+  if (!Number.isSafeInteger(total)) throw new FrameError('record lengths overflow');
   const body = buf.subarray(8 + hl);
   if (header.kind === 'batch') {
     if (header.chunk !== undefined) throw new FrameError('batch frame with chunk info');
     if (body.length !== total) throw new FrameError(`body length ${body.length} does not match records (${total})`);
   } else {
     const c = header.chunk;
-    if (!c || !isNonNegInt(c.index) || !isNonNegInt(c.count) || !isNonNegInt(c.offset) || c.count < 1 || c.index >= c.count || c.count > 1_000_000) {
-      throw new FrameError('bad chunk info');
-    }
+    if (!c) throw new FrameError('chunk frame without chunk info');
+    if (c.index >= c.count) throw new FrameError('bad chunk info: index beyond count');
     if (c.offset + body.length > total) throw new FrameError('chunk exceeds batch length');
   }
   return { header, body };

@@ -4,7 +4,7 @@
  * canonicalisation is needed: the receiver verifies first, then parses.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import type { SignedMessage } from '../topics';
+import { checkPayload, type AuditAckBody, type CommandBody, type CommandResultBody, type ReceiptBody, type SignedMessage } from './payloads';
 
 export type KeyInput = KeyObject | string | Buffer;
 
@@ -86,11 +86,14 @@ export function verifySigned<T>(payload: Buffer | string, trusted: TrustedKeys):
     return { ok: false, reason: 'not JSON' };
   }
   if (!m || typeof m !== 'object') return { ok: false, reason: 'not an object' };
-  const sm = m as Partial<SignedMessage>;
-  if (sm.v !== 1 || typeof sm.body !== 'string' || typeof sm.sig !== 'string' || typeof sm.kid !== 'string') {
+  const loose = m as Partial<SignedMessage>;
+  if (typeof loose.sig === 'string' && loose.sig.length === 0) return { ok: false, reason: 'unsigned' };
+  if (loose.v !== 1 || typeof loose.body !== 'string' || typeof loose.sig !== 'string' || typeof loose.kid !== 'string') {
     return { ok: false, reason: 'missing body/sig/kid' };
   }
-  if (sm.sig.length === 0) return { ok: false, reason: 'unsigned' };
+  const checked = checkPayload('signed', m);
+  if (!checked.ok) return { ok: false, reason: `malformed signed message: ${checked.error}` };
+  const sm = checked.value;
   const key = trusted.get(sm.kid);
   if (!key) return { ok: false, reason: `unknown signing key ${sm.kid}` };
   let good: boolean;
@@ -107,4 +110,31 @@ export function verifySigned<T>(payload: Buffer | string, trusted: TrustedKeys):
   } catch {
     return { ok: false, reason: 'body is not JSON' };
   }
+}
+
+/** Which payload schema a signed body's `type` selects. */
+const BODY_KINDS = { receipt: 'receipt', 'audit-ack': 'auditAck', command: 'command', 'command-result': 'commandResult' } as const;
+type BodyType = keyof typeof BODY_KINDS;
+interface BodyTypes {
+  receipt: ReceiptBody;
+  'audit-ack': AuditAckBody;
+  command: CommandBody;
+  'command-result': CommandResultBody;
+}
+
+/**
+ * Verifies a signed message, then validates its body against the schema its
+ * `type` names, which must be one of `accept`. Never throws; the reason names
+ * the first problem (signature first: nothing in an unverified body is looked at).
+ */
+export function verifySignedBody<T extends BodyType>(payload: Buffer | string, trusted: TrustedKeys, accept: readonly T[]): { ok: true; body: BodyTypes[T]; kid: string } | { ok: false; reason: string } {
+  const v = verifySigned<{ type?: unknown }>(payload, trusted);
+  if (!v.ok) return v;
+  const type = v.body.type;
+  if (typeof type !== 'string' || !(accept as readonly string[]).includes(type)) {
+    return { ok: false, reason: `body type ${JSON.stringify(type).slice(0, 40)} is not one of ${accept.join(', ')}` };
+  }
+  const checked = checkPayload(BODY_KINDS[type as T], v.body);
+  if (!checked.ok) return { ok: false, reason: `malformed ${type}: ${checked.error}` };
+  return { ok: true, body: checked.value as unknown as BodyTypes[T], kid: v.kid };
 }
