@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './log';
 import { SystemdNotifier } from './notify';
 import { checkDataDir, checkDevicePaths, problemsError } from './preflight';
 import { buildStation, type StationOverrides } from './app';
+import { disableCoreDumps } from './core-dumps';
 
 export interface DaemonOptions {
   config: Config;
@@ -24,6 +25,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const { config } = opts;
   const log = opts.logger ?? createLogger({ level: opts.debug ? 'debug' : config.log.level });
   const t0 = process.hrtime.bigint();
+
+  // before anything personal can be in memory
+  const core = disableCoreDumps();
+  if (core.changed) log.info({ before: String(core.before.soft), after: core.after.soft }, 'core dumps disabled for the daemon (RLIMIT_CORE 0)');
 
   const problems = [...checkDataDir(config.dataDir), ...checkDevicePaths(config)];
   if (problems.length) throw problemsError(problems);
