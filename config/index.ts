@@ -26,7 +26,7 @@ export class ConfigError extends StationError {
   }
 }
 
-type SchemaNode = { type?: unknown; anyOf?: unknown; properties?: Record<string, SchemaNode>; enum?: readonly unknown[]; items?: SchemaNode; description?: string; default?: unknown; 'x-secret'?: boolean; [k: string]: unknown };
+export type SchemaNode = { type?: unknown; anyOf?: unknown; properties?: Record<string, SchemaNode>; enum?: readonly unknown[]; items?: SchemaNode; description?: string; default?: unknown; 'x-secret'?: boolean; [k: string]: unknown };
 
 export interface Leaf {
   path: string[];
@@ -38,12 +38,16 @@ function camelToSnake(s: string): string {
   return s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
 }
 
-/** Every leaf setting of the schema, with the environment variable that overrides it. */
-export function schemaLeaves(node: SchemaNode = configSchema as unknown as SchemaNode, path: string[] = []): Leaf[] {
+/**
+ * Every leaf setting of a schema (the station's by default), with the environment
+ * variable that overrides it: prefix + path in SNAKE_CASE joined by `__` (the station's) or
+ * by the given separator.
+ */
+export function schemaLeaves(node: SchemaNode = configSchema as unknown as SchemaNode, path: string[] = [], prefix = ENV_PREFIX, separator = '__'): Leaf[] {
   if (node.properties) {
-    return Object.entries(node.properties).flatMap(([k, child]) => schemaLeaves(child, [...path, k]));
+    return Object.entries(node.properties).flatMap(([k, child]) => schemaLeaves(child, [...path, k], prefix, separator));
   }
-  return [{ path, node, env: ENV_PREFIX + path.map(camelToSnake).join('__') }];
+  return [{ path, node, env: prefix + path.map(camelToSnake).join(separator) }];
 }
 
 function types(node: SchemaNode): string[] {
@@ -71,7 +75,7 @@ function coerceEnv(leaf: Leaf, raw: string): unknown {
   return raw; // left as a string: validation then names the variable's key and what is allowed
 }
 
-function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+export function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
   let cur = obj;
   for (const k of path.slice(0, -1)) {
     if (typeof cur[k] !== 'object' || cur[k] === null || Array.isArray(cur[k])) cur[k] = {};
@@ -80,7 +84,7 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   cur[path[path.length - 1]] = value;
 }
 
-function getPath(obj: unknown, path: string[]): unknown {
+export function getPath(obj: unknown, path: string[]): unknown {
   let cur = obj;
   for (const k of path) {
     if (typeof cur !== 'object' || cur === null) return undefined;
@@ -89,10 +93,10 @@ function getPath(obj: unknown, path: string[]): unknown {
   return cur;
 }
 
-/** Applies ENROLL_* overrides; returns the names of the variables used. */
-export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+/** Applies environment overrides (ENROLL_* for the station); returns the names of the variables used. */
+export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, leaves: Leaf[] = schemaLeaves()): string[] {
   const used: string[] = [];
-  for (const leaf of schemaLeaves()) {
+  for (const leaf of leaves) {
     const v = env[leaf.env];
     if (v === undefined) continue;
     setPath(raw, leaf.path, coerceEnv(leaf, v));
@@ -136,12 +140,18 @@ function closest(word: string, options: string[]): string | undefined {
   return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
 }
 
-/** Turns ajv errors into one sentence per problem: the key, the bad value, what is allowed. */
-export function describeErrors(errors: ErrorObject[], data: unknown): string[] {
+/**
+ * Turns ajv errors into one sentence per problem: the key, the bad value, what is allowed.
+ * `origin(key)` names where a value came from when it was not the file (an environment
+ * variable, a command-line flag), so the problem is blamed on what set it.
+ */
+export function describeErrors(errors: ErrorObject[], data: unknown, origin: (key: string) => string | undefined = () => undefined): string[] {
   const out = new Set<string>();
   // anyOf/type noise from nullable unions: keep the most specific message per key
   for (const e of errors) {
-    const key = keyOf(e);
+    const bare = keyOf(e);
+    const from = origin(bare);
+    const key = from ? `${bare} (set by ${from})` : bare;
     const value = getPath(data, e.instancePath.split('/').filter(Boolean));
     const schemaNode = e.parentSchema as SchemaNode | undefined;
     switch (e.keyword) {
@@ -199,6 +209,13 @@ export interface LoadedConfig {
   migrated: string[];
 }
 
+/** Dotted key → "environment variable NAME", for the variables that were used. */
+export function envOrigins(leaves: Leaf[], used: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const l of leaves) if (used.includes(l.env)) m.set(l.path.join('.'), `environment variable ${l.env}`);
+  return m;
+}
+
 /** Validates an in-memory object (already parsed) and fills defaults. */
 export function validateConfig(raw: unknown, source = 'configuration', opts: LoadOptions = {}): Omit<LoadedConfig, 'path'> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -208,7 +225,10 @@ export function validateConfig(raw: unknown, source = 'configuration', opts: Loa
   const envOverrides = applyEnv(data, opts.env ?? process.env);
   const validate = validator();
   if (!validate(data)) {
-    throw new ConfigError(`${source} is not valid:`, describeErrors(validate.errors ?? [], data), 'Fix the settings above (see "Configuration reference" in the README), then run `station config check`.');
+    const byKey = envOrigins(schemaLeaves(), envOverrides);
+    const problems = describeErrors(validate.errors ?? [], data, (k) => byKey.get(k));
+    const fromEnv = envOverrides.length ? ` (with environment overrides ${envOverrides.join(', ')})` : '';
+    throw new ConfigError(`${source}${fromEnv} is not valid:`, problems, `Fix the settings above (see "Configuration reference" in the README)${envOverrides.length ? ' — a value "set by" an environment variable is fixed there, not in the file' : ''}, then run \`station config check\`.`);
   }
   const config = data as unknown as Config;
   // Cross-field rules the schema cannot say
@@ -235,40 +255,64 @@ export function brokerUsesTls(url: string): boolean {
   return /^(mqtts|wss):\/\//i.test(url);
 }
 
-/** Reads, migrates, overrides and validates the configuration file. */
-export function loadConfig(path?: string, opts: LoadOptions = {}): LoadedConfig {
-  const env = opts.env ?? process.env;
-  const file = path ?? env.ENROLL_CONFIG ?? DEFAULT_CONFIG_PATH;
+export interface ReadFileHints {
+  /** What to do when the file does not exist. */
+  missing: string;
+  /** What to do when the file cannot be read (permission denied). */
+  unreadable: string;
+  /** What to start from when the file is empty. */
+  empty: string;
+}
+
+/** Reads and parses a YAML/JSON settings file; every failure names the file and what to do. */
+export function readSettingsFile(file: string, what: string, hints: ReadFileHints): unknown {
   let text: string;
   try {
     const st = statSync(file);
-    if (!st.isFile()) throw new ConfigError(`config file ${file} is not a regular file`, [], 'Pass the path of the YAML/JSON file with --config.');
+    if (!st.isFile()) throw new ConfigError(`${what} ${file} is not a regular file`, [], 'Pass the path of the YAML/JSON file with --config.');
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ConfigError(`config file ${file} does not exist`, [], `Create it from config/station.example.yaml (see the README), or pass another file with --config. To try the station without hardware run \`station demo\`.`);
-    if (code === 'EACCES') throw new ConfigError(`config file ${file} cannot be read (permission denied)`, [], `Make it readable by the station user: chown root:enroll-station ${file} && chmod 0640 ${file}`);
-    throw new ConfigError(`config file ${file} cannot be read: ${(e as Error).message}`);
+    if (code === 'ENOENT') throw new ConfigError(`${what} ${file} does not exist`, [], hints.missing);
+    if (code === 'EACCES') throw new ConfigError(`${what} ${file} cannot be read (permission denied)`, [], hints.unreadable);
+    throw new ConfigError(`${what} ${file} cannot be read: ${(e as Error).message}`);
   }
   let raw: unknown;
   try {
     raw = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
   } catch (e) {
-    throw new ConfigError(`config file ${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`, [], 'Fix the syntax at the line and column shown.');
+    throw new ConfigError(`${what} ${file} is not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`, [], 'Fix the syntax at the line and column shown.');
   }
-  if (raw === null || raw === undefined) throw new ConfigError(`config file ${file} is empty`, [], 'Start from config/station.example.yaml.');
+  if (raw === null || raw === undefined) throw new ConfigError(`${what} ${file} is empty`, [], hints.empty);
+  return raw;
+}
+
+/** Reads, migrates, overrides and validates the configuration file. */
+export function loadConfig(path?: string, opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const file = path ?? env.ENROLL_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const raw = readSettingsFile(file, 'config file', {
+    missing: `Create it from config/station.example.yaml (see the README), or pass another file with --config. To try the station without hardware run \`station demo\`.`,
+    unreadable: `Make it readable by the station user: chown root:enroll-station ${file} && chmod 0640 ${file}`,
+    empty: 'Start from config/station.example.yaml.',
+  });
   const r = validateConfig(raw, `config file ${file}`, { env });
   return { ...r, path: file };
 }
 
 /** A copy with every secret (x-secret in the schema) replaced, for `config show` and logs. */
 export function redactConfig(config: Config): Config {
-  const copy = structuredClone(config) as unknown as Record<string, unknown>;
-  for (const leaf of schemaLeaves()) {
+  return redactBySchema(config, schemaLeaves());
+}
+
+/** A copy of any settings object with its schema's secrets (x-secret) replaced. */
+export function redactBySchema<T>(settings: T, leaves: Leaf[]): T {
+  const copy = structuredClone(settings) as unknown as Record<string, unknown>;
+  for (const leaf of leaves) {
     if (leaf.node['x-secret'] && getPath(copy, leaf.path) != null) setPath(copy, leaf.path, '[redacted]');
   }
-  return copy as unknown as Config;
+  return copy as unknown as T;
 }
 
 export { CONFIG_VERSION };

@@ -264,9 +264,9 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         void parts.uplink?.publishEvent('unlocked', { wasLockedBy: was?.by ?? null });
         return { unlocked: true, wasLockedBy: was?.by ?? null };
       },
-      setPolicy: (p: OfflinePolicy) => {
-        state.setPolicy(p);
-        vault.audit.append('command_received', { name: 'set-policy', maxUnacked: p.maxUnacked, maxDaysSinceReceipt: p.maxDaysSinceReceipt });
+      setPolicy: (p: Partial<OfflinePolicy>) => {
+        const now = state.setPolicy(p);
+        vault.audit.append('command_received', { name: 'set-policy', maxUnacked: now.maxUnacked, maxDaysSinceReceipt: now.maxDaysSinceReceipt });
         return { policy: state.policy };
       },
       rotateKey: () => {

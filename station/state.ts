@@ -66,8 +66,13 @@ export class StationState {
     return this.state.policy ?? this.defaults;
   }
 
-  setPolicy(p: OfflinePolicy): void {
-    this.state.policy = p;
+  /** Changes the limits given (a key absent from `p` keeps its value; null removes the limit). */
+  setPolicy(p: Partial<OfflinePolicy>): OfflinePolicy {
+    const next = { ...this.policy };
+    if (p.maxUnacked !== undefined) next.maxUnacked = p.maxUnacked;
+    if (p.maxDaysSinceReceipt !== undefined) next.maxDaysSinceReceipt = p.maxDaysSinceReceipt;
+    this.state.policy = next;
     this.save();
+    return next;
   }
 }

@@ -31,7 +31,8 @@ export type CommandReply = Record<string, unknown> | void;
 export interface CommandHandlers {
   lock(args: { reason?: string }): Promise<CommandReply> | CommandReply;
   unlock(args: Record<string, unknown>): Promise<CommandReply> | CommandReply;
-  setPolicy(policy: OfflinePolicy): Promise<CommandReply> | CommandReply;
+  /** The limits to change (a key not present keeps its current value; null removes the limit). */
+  setPolicy(policy: Partial<OfflinePolicy>): Promise<CommandReply> | CommandReply;
   /** Generates a new station signing key; returns at least `{ publicKey }` for re-registration. */
   rotateKey(args: Record<string, unknown>): Promise<CommandReply> | CommandReply;
   syncNow?(): Promise<CommandReply> | CommandReply;
@@ -157,19 +158,70 @@ export class CommandVerifier {
   }
 }
 
-export function parsePolicyArgs(args: Record<string, unknown>): OfflinePolicy {
-  const num = (k: string): number | null => {
+/**
+ * The arguments each command takes (`hq cmd STATION NAME key=value…`). Anything else
+ * is refused on both ends: by `hq cmd` before signing (exit 2, naming the allowed
+ * keys) and by the station (`CMD_BAD_ARGS`).
+ */
+export const COMMAND_ARGS: Readonly<Record<CommandName, readonly string[]>> = {
+  'sync-now': [],
+  lock: ['reason'],
+  unlock: [],
+  'set-policy': ['maxUnacknowledged', 'maxDaysSinceReceipt'],
+  'request-health': [],
+  'rotate-key': [],
+  'officer-push': ['op', 'id', 'officer'],
+};
+
+/** A command's arguments are refused: the message names the bad key and the allowed ones. */
+export class CommandArgsError extends Error {
+  readonly code = 'CMD_BAD_ARGS';
+  constructor(message: string) {
+    super(message);
+    this.name = 'CommandArgsError';
+  }
+}
+
+/** Throws CommandArgsError when `args` has a key the command does not take. */
+export function checkCommandArgs(name: CommandName, args: Record<string, unknown>): void {
+  const allowed = COMMAND_ARGS[name] ?? [];
+  for (const k of Object.keys(args)) {
+    if (!allowed.includes(k)) {
+      throw new CommandArgsError(`${name} does not take "${k}" — ${allowed.length ? `allowed: ${allowed.join(', ')}` : 'it takes no arguments'}`);
+    }
+  }
+}
+
+/**
+ * `set-policy` arguments → the limits to change. A key that is not given keeps the
+ * station's current limit; only the word `none` clears one (no limit). Unknown keys,
+ * no keys at all and anything but a non-negative number or `none` are refused.
+ */
+export function parsePolicyArgs(args: Record<string, unknown>): Partial<OfflinePolicy> {
+  checkCommandArgs('set-policy', args);
+  const keys = Object.keys(args);
+  if (keys.length === 0) throw new CommandArgsError('set-policy needs at least one of maxUnacknowledged, maxDaysSinceReceipt (a number, or none to remove the limit)');
+  const value = (k: string, integer: boolean): number | null | undefined => {
     const v = args[k];
-    if (v === undefined || v === null || v === 'none') return null;
+    if (v === undefined) return undefined;
+    if (v === 'none') return null;
     const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
-    if (!Number.isFinite(n) || n < 0) throw new Error(`${k} must be a non-negative number or "none"`);
+    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+      throw new CommandArgsError(`${k}=${JSON.stringify(v)}: must be a non-negative ${integer ? 'whole number' : 'number'}, or none to remove the limit`);
+    }
     return n;
   };
-  return { maxUnacked: num('maxUnacked'), maxDaysSinceReceipt: num('maxDaysSinceReceipt') };
+  const out: Partial<OfflinePolicy> = {};
+  const maxUnacked = value('maxUnacknowledged', true);
+  const maxDays = value('maxDaysSinceReceipt', false);
+  if (maxUnacked !== undefined) out.maxUnacked = maxUnacked;
+  if (maxDays !== undefined) out.maxDaysSinceReceipt = maxDays;
+  return out;
 }
 
 /** Maps a verified command to the station's handlers. Throws on handler failure. */
 export async function dispatchCommand(c: CommandBody, h: CommandHandlers): Promise<CommandReply> {
+  checkCommandArgs(c.name, c.args);
   switch (c.name) {
     case 'lock': return h.lock({ reason: typeof c.args.reason === 'string' ? c.args.reason : undefined });
     case 'unlock': return h.unlock(c.args);

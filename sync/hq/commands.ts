@@ -63,7 +63,9 @@ export async function sendCommand(o: SendCommandOptions): Promise<SendCommandRes
       qos: 1, properties: { messageExpiryInterval: Math.max(1, Math.ceil(ttl / 1000)) },
     });
     if (waitMs <= 0) return { command: body, result: null, resultVerified: false };
-    const got = await Promise.race([answered, new Promise<null>((r) => setTimeout(() => r(null), waitMs))]);
+    // Returns as soon as the answer arrives; the timer must not outlive it (it kept `hq cmd` alive for the whole --wait).
+    let timer: NodeJS.Timeout | undefined;
+    const got = await Promise.race([answered, new Promise<null>((r) => { timer = setTimeout(() => r(null), waitMs); })]).finally(() => clearTimeout(timer));
     if (got) o.store?.recordCommandResult(body.id, got.body.status, JSON.stringify(got.body), got.body.at);
     return { command: body, result: got?.body ?? null, resultVerified: got?.verified ?? false };
   } finally {

@@ -3,7 +3,7 @@
  * `hq` — the headquarters tool: keys, station registry, ingest worker, fleet
  * view, record opening for audits, and signed commands.
  */
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { userInfo } from 'node:os';
@@ -16,13 +16,18 @@ import { HqStore, openHqDb } from './store';
 import { startHq } from './ingest';
 import { buildFleet, collectRetained, formatFleet } from './fleet';
 import { sendCommand } from './commands';
-import { parsePolicyArgs } from '../commands';
+import { COMMAND_ARGS, checkCommandArgs, parsePolicyArgs } from '../commands';
 import type { IClientOptions } from 'mqtt';
+import YAML from 'yaml';
+import { VERSION } from '../../config/version';
+import { DEFAULT_HQ_SETTINGS_PATH, loadHqSettings, redactHqSettings, type FlagOverride, type HqSettings } from './settings';
 import { keyId, toPublicKey } from '../wire/signed';
 
+/** Global flags (each one sets a settings key; see ./settings.ts). */
 interface Globals {
-  dataDir: string;
-  broker: string;
+  config?: string;
+  dataDir?: string;
+  broker?: string;
   username?: string;
   password?: string;
   passwordFile?: string;
@@ -37,16 +42,29 @@ function globals(cmd: Command): Globals {
   return cmd.optsWithGlobals() as Globals;
 }
 
-/**
- * The broker password, from a file (--password-file or HQ_BROKER_PASSWORD_FILE) or from
- * HQ_BROKER_PASSWORD — never from the command line, where `ps` and shell history show it.
- */
-export function brokerPassword(g: Pick<Globals, 'password' | 'passwordFile'>, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/** A number when the text is one (so the schema checks its range), else the text (so the schema names the flag). */
+export function numberArg(v: string | undefined): number | string | undefined {
+  return v !== undefined && /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : v;
+}
+
+/** The effective settings: file < environment < the global flags < `extra` (a command's own flags). */
+function settingsOf(cmd: Command, extra: FlagOverride[] = []): HqSettings {
+  const g = globals(cmd);
+  refuseArgvPassword(g);
+  return loadHqSettings({ file: g.config, flags: [...globalFlags(g), ...extra] }).settings;
+}
+
+/** A password on the command line is visible to every local user in `ps` and stays in shell history. */
+function refuseArgvPassword(g: Globals): void {
   if (g.password !== undefined) {
     throw new UsageError('--password is not accepted: a password on the command line is visible to every user in `ps` and stays in shell history',
-      'put it in a file readable only by you and pass --password-file FILE (or set HQ_BROKER_PASSWORD_FILE), or set HQ_BROKER_PASSWORD in the environment', 'HQ_PASSWORD_ARGV');
+      'put it in a file readable only by you and pass --password-file FILE (or set HQ_BROKER_PASSWORD_FILE / broker.passwordFile), or set HQ_BROKER_PASSWORD in the environment', 'HQ_PASSWORD_ARGV');
   }
-  const file = g.passwordFile ?? env.HQ_BROKER_PASSWORD_FILE;
+}
+
+/** The broker password: from broker.passwordFile (first line) or HQ_BROKER_PASSWORD; never from argv or the settings file. */
+export function brokerPassword(s: HqSettings): string | undefined {
+  const file = s.broker.passwordFile;
   if (file) {
     let text: string;
     try {
@@ -59,26 +77,51 @@ export function brokerPassword(g: Pick<Globals, 'password' | 'passwordFile'>, en
     if (!pw) throw new UsageError(`the broker password file ${file} is empty`, 'write the password on its first line', 'HQ_PASSWORD_FILE');
     return pw;
   }
-  return env.HQ_BROKER_PASSWORD || undefined;
+  return s.broker.password || undefined;
 }
 
-function mqttOptions(g: Globals): IClientOptions {
-  const o: IClientOptions = {};
-  if (g.username) o.username = g.username;
-  const pw = brokerPassword(g);
-  if (pw) o.password = pw;
-  if (g.ca) o.ca = readFileSync(g.ca);
-  if (g.cert) o.cert = readFileSync(g.cert);
-  if (g.key) o.key = readFileSync(g.key);
+function globalFlags(g: Globals): FlagOverride[] {
+  return [
+      { key: 'dataDir', value: g.dataDir, flag: '--data-dir' },
+      { key: 'broker.url', value: g.broker, flag: '--broker' },
+      { key: 'broker.username', value: g.username, flag: '--username' },
+      { key: 'broker.passwordFile', value: g.passwordFile, flag: '--password-file' },
+      { key: 'broker.caFile', value: g.ca, flag: '--ca' },
+      { key: 'broker.certFile', value: g.cert, flag: '--cert' },
+      { key: 'broker.keyFile', value: g.key, flag: '--key' },
+      { key: 'broker.topicPrefix', value: g.topicPrefix, flag: '--topic-prefix' },
+  ];
+}
+
+function readTlsFile(key: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new StationError('CONFIG_TLS_FILE', `broker.${key}: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      exitCode: 2,
+      hint: `Install the file (readable by the headquarters user), or fix broker.${key} in the settings file / HQ_BROKER_${key.replace(/([A-Z])/g, '_$1').toUpperCase()}.`,
+    });
+  }
+}
+
+function mqttOptions(s: HqSettings): IClientOptions {
+  const b = s.broker;
+  const o: IClientOptions = { protocolVersion: b.protocolVersion };
+  if (b.username !== null) o.username = b.username;
+  const pw = brokerPassword(s);
+  if (pw !== undefined) o.password = pw;
+  if (b.caFile) o.ca = readTlsFile('caFile', b.caFile);
+  if (b.certFile) o.cert = readTlsFile('certFile', b.certFile);
+  if (b.keyFile) o.key = readTlsFile('keyFile', b.keyFile);
   return o;
 }
 
-function keysDir(g: Globals): string {
-  return join(g.dataDir, 'keys');
+function keysDir(s: HqSettings): string {
+  return join(s.dataDir, 'keys');
 }
 
-function openStore(g: Globals): HqStore {
-  return new HqStore(openHqDb(join(g.dataDir, 'hq.db')));
+function openStore(s: HqSettings): HqStore {
+  return new HqStore(openHqDb(join(s.dataDir, 'hq.db')));
 }
 
 function print(json: boolean, value: unknown, text: string): void {
@@ -101,7 +144,30 @@ function act<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | n
   };
 }
 
-/** Parses `key=value` command arguments (numbers stay numbers; "none"/"null" → null). */
+function parseJsonArg(k: string, v: string): unknown {
+  try {
+    return JSON.parse(v) as unknown;
+  } catch (e) {
+    throw new UsageError(`command argument ${k}: ${v.slice(0, 40)} is not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** The closest of `options` to `word`, when it is close enough to be a likely typo. */
+export function closestName(word: string, options: readonly string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+    return d[a.length][b.length];
+  };
+  const prefix = options.find((o) => o.toLowerCase().startsWith(word.toLowerCase()) || word.toLowerCase().startsWith(o.toLowerCase()));
+  if (prefix && word.length >= 3) return prefix;
+  const best = options.map((o) => [o, dist(word, o)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
+}
+
+/** Parses `key=value` command arguments (numbers stay numbers; `none` stays the word none; {…}/[…] are JSON). */
 export function parseKv(list: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const a of list) {
@@ -109,7 +175,8 @@ export function parseKv(list: string[]): Record<string, unknown> {
     if (i <= 0) throw new UsageError(`command argument "${a}" must look like key=value`);
     const k = a.slice(0, i);
     const v = a.slice(i + 1);
-    out[k] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v === 'null' || v === 'none' ? null : v === 'true' ? true : v === 'false' ? false : v;
+    if (k in out) throw new UsageError(`command argument "${k}" is given twice`);
+    out[k] = /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v === 'true' ? true : v === 'false' ? false : /^[[{]/.test(v) ? parseJsonArg(k, v) : v;
   }
   return out;
 }
@@ -119,17 +186,46 @@ export function buildProgram(): Command {
   program
     .name('hq')
     .description('Enrollment headquarters: keys, station registry, ingest, fleet view, audits, signed commands')
-    .option('-d, --data-dir <dir>', 'headquarters data directory (keys/, hq.db)', process.env.HQ_DATA_DIR ?? './hq-data')
-    .option('-b, --broker <url>', 'MQTT broker URL', process.env.HQ_BROKER_URL ?? 'mqtt://127.0.0.1:1883')
-    .option('--username <name>', 'broker username')
-    .option('--password-file <file>', 'file whose first line is the broker password (or HQ_BROKER_PASSWORD_FILE, or the password itself in HQ_BROKER_PASSWORD)')
+    .version(VERSION, '-V, --version')
+    .option('-c, --config <file>', `settings file (default ${DEFAULT_HQ_SETTINGS_PATH} when it exists, or $HQ_CONFIG)`)
+    .option('-d, --data-dir <dir>', 'headquarters data directory: keys/, hq.db (settings: dataDir)')
+    .option('-b, --broker <url>', 'MQTT broker URL (settings: broker.url)')
+    .option('--username <name>', 'broker username (settings: broker.username)')
+    .option('--password-file <file>', 'file whose first line is the broker password (settings: broker.passwordFile; or the password itself in HQ_BROKER_PASSWORD)')
     // refused with an explanation rather than "unknown option": scripts written for the old flag learn what to use
     .addOption(new Option('--password <pw>').hideHelp())
-    .option('--ca <file>', 'CA certificate (PEM) of the broker')
-    .option('--cert <file>', 'client certificate (PEM)')
-    .option('--key <file>', 'client certificate key (PEM)')
-    .option('--topic-prefix <prefix>', 'topic namespace', 'enroll/v1')
-    .option('--debug', 'show stack traces');
+    .option('--ca <file>', 'CA certificate (PEM) of the broker (settings: broker.caFile)')
+    .option('--cert <file>', 'client certificate (PEM) (settings: broker.certFile)')
+    .option('--key <file>', 'client certificate key (PEM) (settings: broker.keyFile)')
+    .option('--topic-prefix <prefix>', 'topic namespace (settings: broker.topicPrefix)')
+    .option('--debug', 'show stack traces')
+    .configureHelp({ showGlobalOptions: true });
+
+  const config = program.command('config').description('check or show the headquarters settings (file, HQ_* environment, flags)');
+  config.command('check')
+    .description('validate the settings (exit 0 valid, 2 invalid) without connecting to anything')
+    .action(act((_opts: object, cmd: Command) => {
+      const g = globals(cmd);
+      refuseArgvPassword(g);
+      const loaded = loadHqSettings({ file: g.config, flags: globalFlags(g) });
+      const s = loaded.settings;
+      if (s.broker.passwordFile) brokerPassword(s); // readable and not empty
+      const extras = [
+        loaded.envOverrides.length ? `overridden by environment: ${loaded.envOverrides.join(', ')}` : '',
+        loaded.flagOverrides.length ? `overridden by flags: ${loaded.flagOverrides.join(', ')}` : '',
+      ].filter(Boolean);
+      process.stdout.write(`${loaded.path ?? 'no settings file (defaults)'}: ok (data ${s.dataDir}, broker ${s.broker.url}${s.broker.certFile ? ', client certificate' : ''})\n${extras.map((x) => `  ${x}\n`).join('')}`);
+    }));
+  config.command('show')
+    .description('print the effective settings (defaults filled in, secrets redacted)')
+    .option('--json', 'print JSON instead of YAML')
+    .action(act((opts: { json?: boolean }, cmd: Command) => {
+      const g = globals(cmd);
+      refuseArgvPassword(g);
+      const loaded = loadHqSettings({ file: g.config, flags: globalFlags(g) });
+      const shown = redactHqSettings(loaded.settings);
+      process.stdout.write(opts.json ? `${JSON.stringify(shown, null, 2)}\n` : `# effective headquarters settings from ${loaded.path ?? 'defaults'}\n${YAML.stringify(shown)}`);
+    }));
 
   program.command('init')
     .description('generate headquarters keys (sealing, receipt, ops) and print the public identity stations are configured with')
@@ -138,9 +234,16 @@ export function buildProgram(): Command {
     .option('--rotate', 'replace existing keys (stations must get the new hq-public.json)')
     .option('--json', 'machine-readable output')
     .action(act(async (opts: { comment?: string; publicOut?: string; rotate?: boolean; json?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
+      const g = settingsOf(cmd);
       const keys = await generateHqKeys(opts.comment);
-      const { privatePath, publicPath } = writeHqKeys(keysDir(g), keys, { rotate: opts.rotate });
+      let written;
+      try {
+        written = writeHqKeys(keysDir(g), keys, { rotate: opts.rotate });
+      } catch (e) {
+        if (e instanceof StationError && e.code === 'HQ_KEY_EXISTS') throw new StationError(e.code, e.message, { hint: 'keeping them; to rotate deliberately run `hq init --rotate` (every station then needs the new hq-public.json)', cause: e });
+        throw e;
+      }
+      const { privatePath, publicPath } = written;
       if (opts.publicOut) {
         mkdirSync(dirname(resolve(opts.publicOut)), { recursive: true });
         copyFileSync(publicPath, opts.publicOut);
@@ -156,7 +259,7 @@ export function buildProgram(): Command {
     .option('--quota <n>', 'daily enrollment quota of the station')
     .option('--json', 'machine-readable output')
     .action(act((file: string, opts: { quota?: string; json?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
+      const g = settingsOf(cmd);
       let raw: string;
       try {
         raw = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
@@ -202,19 +305,25 @@ export function buildProgram(): Command {
 
   program.command('run')
     .description('run an ingest worker (several may share one database and split the load)')
-    .option('--worker <id>', 'worker id (default host-pid)')
-    .option('--group <name>', 'shared subscription group', 'ingest')
-    .option('--no-share', 'subscribe without $share (brokers without MQTT 5 shared subscriptions)')
-    .option('--mqtt-v4', 'use MQTT 3.1.1 (implies --no-share)')
-    .option('--log-level <level>', 'log level', 'info')
-    .action(act(async (opts: { worker?: string; group: string; share: boolean; mqttV4?: boolean; logLevel: string }, cmd: Command) => {
-      const g = globals(cmd);
-      const logger = pino({ level: opts.logLevel, name: 'hq' });
+    .option('--worker <id>', 'worker id (settings: ingest.workerId; default host-pid)')
+    .option('--group <name>', 'shared subscription group (settings: ingest.group)')
+    .option('--no-share', 'subscribe without $share (brokers without MQTT 5 shared subscriptions; settings: ingest.share)')
+    .option('--mqtt-v4', 'use MQTT 3.1.1 (implies --no-share; settings: broker.protocolVersion)')
+    .option('--log-level <level>', 'log level (settings: log.level)')
+    .action(act(async (opts: { worker?: string; group?: string; share: boolean; mqttV4?: boolean; logLevel?: string }, cmd: Command) => {
+      const g = settingsOf(cmd, [
+        { key: 'ingest.workerId', value: opts.worker, flag: '--worker' },
+        { key: 'ingest.group', value: opts.group, flag: '--group' },
+        { key: 'ingest.share', value: opts.share === false || opts.mqttV4 ? false : undefined, flag: opts.mqttV4 ? '--mqtt-v4' : '--no-share' },
+        { key: 'broker.protocolVersion', value: opts.mqttV4 ? 4 : undefined, flag: '--mqtt-v4' },
+        { key: 'log.level', value: opts.logLevel, flag: '--log-level' },
+      ]);
+      const logger = pino({ level: g.log.level, name: 'hq' });
       const m = mqttOptions(g);
       if (!existsSync(join(keysDir(g), 'hq-private.json'))) throw new UsageError(`no headquarters keys in ${keysDir(g)}`, 'run `hq init` first');
       const hq = await startHq({
-        brokerUrl: g.broker, dataDir: g.dataDir, workerId: opts.worker, shareGroup: opts.share && !opts.mqttV4 ? opts.group : false,
-        protocolVersion: opts.mqttV4 ? 4 : 5, topicPrefix: g.topicPrefix, logger,
+        brokerUrl: g.broker.url, dataDir: g.dataDir, workerId: g.ingest.workerId ?? undefined, shareGroup: g.ingest.share ? g.ingest.group : false,
+        protocolVersion: g.broker.protocolVersion, topicPrefix: g.broker.topicPrefix, logger,
         username: m.username, password: m.password as string | undefined,
         tls: m.ca || m.cert ? { ca: m.ca as Buffer | undefined, cert: m.cert as Buffer | undefined, key: m.key as Buffer | undefined } : undefined,
       });
@@ -234,7 +343,7 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write the full record (with images, base64) to this file (mode 0600)')
     .option('--json', 'print the full record as JSON on stdout')
     .action(act(async (recordId: string, opts: { reason: string; operator: string; out?: string; json?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
+      const g = settingsOf(cmd);
       const store = openStore(g);
       try {
         const row = store.findRecord(recordId);
@@ -269,12 +378,12 @@ export function buildProgram(): Command {
   program.command('stations')
     .description('the fleet from retained status and health: online/lost, backlog, devices, last receipt, quota progress per unit')
     .option('--json', 'machine-readable output')
-    .option('--wait <ms>', 'longest time to collect retained messages', '3000')
-    .action(act(async (opts: { json?: boolean; wait: string }, cmd: Command) => {
-      const g = globals(cmd);
+    .option('--wait <seconds>', 'longest time to collect retained messages (settings: fleet.waitSeconds)')
+    .action(act(async (opts: { json?: boolean; wait?: string }, cmd: Command) => {
+      const g = settingsOf(cmd, [{ key: 'fleet.waitSeconds', value: numberArg(opts.wait), flag: '--wait' }]);
       const store = existsSync(join(g.dataDir, 'hq.db')) ? openStore(g) : null;
       try {
-        const { status, health } = await collectRetained({ brokerUrl: g.broker, mqtt: mqttOptions(g), topicPrefix: g.topicPrefix, maxWaitMs: Number(opts.wait) || 3000 });
+        const { status, health } = await collectRetained({ brokerUrl: g.broker.url, mqtt: mqttOptions(g), topicPrefix: g.broker.topicPrefix, maxWaitMs: g.fleet.waitSeconds * 1000 });
         const view = buildFleet(store, status, health);
         print(!!opts.json, view, view.stations.length ? formatFleet(view) : 'no stations registered or seen');
       } finally {
@@ -286,26 +395,40 @@ export function buildProgram(): Command {
     .description(`send a signed command to a station: ${COMMAND_NAMES.join(', ')}`)
     .argument('<station>', 'station id')
     .argument('<name>', 'command name')
-    .argument('[args...]', 'key=value arguments, e.g. set-policy maxUnacked=5000 maxDaysSinceReceipt=14; lock reason="audit"')
-    .option('--ttl <seconds>', 'command lifetime (refused after it)', '86400')
-    .option('--wait <seconds>', 'how long to wait for the answer', '15')
+    .argument('[args...]', `key=value arguments: ${Object.entries(COMMAND_ARGS).filter(([, a]) => a.length).map(([n, a]) => `${n} ${a.map((k) => `${k}=…`).join(' ')}`).join('; ')} (set-policy: a number, or none to remove a limit)`)
+    .option('--ttl <seconds>', 'command lifetime: refused after it (settings: commands.ttlSeconds)')
+    .option('--wait <seconds>', 'longest wait for the answer; returns as soon as it arrives (settings: commands.waitSeconds)')
     .option('--json', 'machine-readable output')
-    .action(act(async (station: string, name: string, args: string[], opts: { ttl: string; wait: string; json?: boolean }, cmd: Command) => {
-      const g = globals(cmd);
-      if (!isValidStationId(station)) throw new UsageError(`"${station}" is not a valid station id`);
-      if (!(COMMAND_NAMES as readonly string[]).includes(name)) throw new UsageError(`unknown command "${name}"`, `one of: ${COMMAND_NAMES.join(', ')}`);
-      const kv = parseKv(args);
-      if (name === 'set-policy') {
-        try { parsePolicyArgs(kv); } catch (e) { throw new UsageError((e as Error).message, 'e.g. hq cmd ST-1 set-policy maxUnacked=5000 maxDaysSinceReceipt=14'); }
+    .action(act(async (station: string, name: string, args: string[], opts: { ttl?: string; wait?: string; json?: boolean }, cmd: Command) => {
+      const g = settingsOf(cmd, [
+        { key: 'commands.ttlSeconds', value: numberArg(opts.ttl), flag: '--ttl' },
+        { key: 'commands.waitSeconds', value: numberArg(opts.wait), flag: '--wait' },
+      ]);
+      if (!(COMMAND_NAMES as readonly string[]).includes(name)) {
+        const guess = closestName(name, COMMAND_NAMES);
+        throw new UsageError(`unknown command "${name}"${guess ? ` — did you mean "${guess}"?` : ''}`, `one of: ${COMMAND_NAMES.join(', ')}`);
       }
-      const ttl = Number(opts.ttl);
-      const wait = Number(opts.wait);
-      if (!Number.isFinite(ttl) || ttl <= 0 || ttl > 7 * 86400) throw new UsageError('--ttl must be between 1 and 604800 seconds');
-      if (!Number.isFinite(wait) || wait < 0) throw new UsageError('--wait must be a number of seconds');
-      const keys = loadHqPrivateKeys(keysDir(g));
-      const store = existsSync(join(g.dataDir, 'hq.db')) ? openStore(g) : null;
+      const kv = parseKv(args);
       try {
-        const r = await sendCommand({ brokerUrl: g.broker, mqtt: mqttOptions(g), topicPrefix: g.topicPrefix, opsKey: keys.opsKey, target: station, name: name as CommandName, args: kv, ttlMs: ttl * 1000, waitMs: wait * 1000, store });
+        if (name === 'set-policy') parsePolicyArgs(kv);
+        else checkCommandArgs(name as CommandName, kv);
+      } catch (e) {
+        const guess = Object.keys(kv).map((k) => closestName(k, COMMAND_ARGS[name as CommandName])).find((x) => x && !(x in kv));
+        throw new UsageError(`${(e as Error).message}${guess ? ` (did you mean "${guess}"?)` : ''}`, name === 'set-policy' ? 'e.g. hq cmd ST-1 set-policy maxUnacknowledged=5000 maxDaysSinceReceipt=14 (none removes a limit)' : undefined);
+      }
+      if (!existsSync(join(g.dataDir, 'hq.db'))) throw new UsageError(`no stations are registered in ${g.dataDir}`, 'register the station first: hq register FILE (the output of `station provision --json`), or check --data-dir / dataDir');
+      const store = openStore(g);
+      try {
+        const registered = store.stations().map((x) => x.station_id);
+        if (!registered.includes(station)) {
+          const guess = closestName(station, registered);
+          const shown = registered.length > 20 ? `${registered.slice(0, 20).join(', ')} … (${registered.length} in all; see hq stations)` : registered.join(', ');
+          throw new UsageError(`station "${station}" is not registered at headquarters${guess ? ` — did you mean "${guess}"?` : ''}`, registered.length ? `registered stations: ${shown}` : 'no station is registered yet: hq register FILE');
+        }
+        const ttl = g.commands.ttlSeconds;
+        const wait = g.commands.waitSeconds;
+        const keys = loadHqPrivateKeys(keysDir(g));
+        const r = await sendCommand({ brokerUrl: g.broker.url, mqtt: mqttOptions(g), topicPrefix: g.broker.topicPrefix, opsKey: keys.opsKey, target: station, name: name as CommandName, args: kv, ttlMs: ttl * 1000, waitMs: wait * 1000, store });
         if (!r.result) {
           print(!!opts.json, { command: r.command, result: null }, `command ${r.command.id} (${name}) sent to ${station}; no answer within ${wait} s — the broker keeps it for the station until ${new Date(r.command.expiresAt).toISOString()}`);
           return 0;
@@ -323,7 +446,7 @@ export function buildProgram(): Command {
     .description('open alarms (record id conflicts, bad signatures, unknown stations, audit chain breaks)')
     .option('--json', 'machine-readable output')
     .action(act((opts: { json?: boolean }, cmd: Command) => {
-      const store = openStore(globals(cmd));
+      const store = openStore(settingsOf(cmd));
       try {
         const a = store.openAlarms();
         print(!!opts.json, a, a.length ? a.map((x) => `${new Date(x.at).toISOString()}  ${x.kind}  ${x.station_id ?? '-'}  ${x.detail}`).join('\n') : 'no open alarms');
@@ -336,8 +459,26 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** Runs `hq` with these arguments: exit 0 success, 1 failure, 2 usage or settings error. */
+export async function main(argv = process.argv): Promise<void> {
+  const program = buildProgram()
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? str : `error: ${str}`) });
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      const ok = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' || e.exitCode === 0;
+      process.exitCode = ok ? 0 : 2;
+      return;
+    }
+    throw e;
+  }
+}
+
 if (require.main === module) {
-  buildProgram().parseAsync(process.argv).catch((e: unknown) => {
+  main().catch((e: unknown) => {
     process.stderr.write(`error: ${(e as Error).message}\n`);
     process.exitCode = 1;
   });

@@ -25,7 +25,7 @@ import { encodeSigned, signMessage, toPrivateKey, verifySignedBody, type KeyInpu
 import { parsePayload } from '../wire/payloads';
 import { resolveTrust, type ResolvedTrust } from '../wire/trust';
 import {
-  CommandVerifier, FileReplayStore, MemoryReplayStore, dispatchCommand, resultBody, type CommandHandlers,
+  CommandVerifier, FileReplayStore, MemoryReplayStore, checkCommandArgs, dispatchCommand, resultBody, type CommandHandlers,
 } from '../commands';
 
 export interface UplinkTls {
@@ -619,6 +619,7 @@ export class Uplink extends EventEmitter {
     this.log.info({ commandId: c.id, command: c.name }, 'command received');
     try {
       let data: Record<string, unknown> | void = undefined;
+      checkCommandArgs(c.name, c.args); // before any effect: unknown arguments are refused (CMD_BAD_ARGS)
       if (c.name === 'sync-now') this.syncNow();
       if (c.name === 'request-health') await this.publishHealth();
       if (this.o.commands) {

@@ -72,7 +72,13 @@ describe('configuration', () => {
     expect(config.log.level).toBe('debug');
     expect(envOverrides.sort()).toEqual(Object.keys(env).sort());
     const p = problemsOf(() => validateConfig(minimal, 'test', { env: { ENROLL_KIOSK__PORT: 'eighty' } }));
-    expect(p.join('\n')).toMatch(/kiosk\.port: "eighty" has the wrong type — expected integer/);
+    // blamed on the variable, not on the file
+    expect(p.join('\n')).toMatch(/kiosk\.port \(set by environment variable ENROLL_KIOSK__PORT\): "eighty" has the wrong type — expected integer/);
+    const f = write('version: 1\nstation: { id: VN-HN-0001, unit: { code: "00004" } }\nkiosk: { port: 8080 }\n');
+    let msg = '';
+    try { loadConfig(f, { env: { ENROLL_KIOSK__PORT: 'eighty' } }); } catch (e) { msg = `${(e as ConfigError).message}\n${(e as ConfigError).hint}`; }
+    expect(msg).toContain(`config file ${f} (with environment overrides ENROLL_KIOSK__PORT) is not valid`);
+    expect(msg).toMatch(/set by" an environment variable is fixed there, not in the file/);
   });
 
   it('every leaf setting has an environment variable and a description', () => {

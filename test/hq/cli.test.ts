@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { ROOT } from '../helpers/cli';
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
 import mqtt from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
@@ -14,12 +15,15 @@ import { buildProgram } from '../../sync/hq/main';
 import { startHq, type HqHandle } from '../../sync/hq/ingest';
 import { Uplink } from '../../sync/uplink';
 import { Vault } from '../../station/vault';
-import { loadHqPublicIdentity } from '../../sync/wire';
+import { loadHqPublicIdentity, loadHqPrivateKeys } from '../../sync/wire';
+import { signCommand } from '../../sync/commands';
+import { encodeSigned } from '../../sync/wire/signed';
 import { makeRecord, waitFor } from '../uplink/helpers';
 import { topics } from '../../sync/topics';
 import type { OfflinePolicy } from '../../sync/commands';
 import pino from 'pino';
 
+const HQ_JS = join(ROOT, 'dist', 'sync', 'hq', 'main.js');
 const testLog = process.env.UPLINK_TEST_LOG ? pino({ level: process.env.UPLINK_TEST_LOG }, pino.destination(2)) : undefined;
 
 async function hq(args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -80,6 +84,7 @@ describe('hq command-line tool', () => {
     const again = await hq([...g(), 'init']);
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/already exist/);
+    expect(again.err).toMatch(/hq init --rotate/);
   });
 
   it('register accepts provision output and refuses bad files', async () => {
@@ -137,7 +142,7 @@ describe('hq command-line tool', () => {
 
     // stations
     await waitFor(async () => {
-      const s = await hq([...g(), 'stations', '--json', '--wait', '1500']);
+      const s = await hq([...g(), 'stations', '--json', '--wait', '1.5']);
       const v = JSON.parse(s.out) as { stations: { stationId: string; state: string; lastReceiptAt: number | null; backlog: number | null }[] };
       const st = v.stations.find((x) => x.stationId === 'ST-CLI-1');
       return st?.state === 'online' && st.lastReceiptAt !== null && st.backlog === 0;
@@ -157,9 +162,43 @@ describe('hq command-line tool', () => {
     expect(lock.code).toBe(0);
     expect(JSON.parse(lock.out)).toMatchObject({ result: { status: 'ok', data: { locked: true } }, verified: true });
     expect(calls).toContainEqual({ name: 'lock', arg: { reason: 'audit' } });
-    const pol = await hq([...g(), 'cmd', 'ST-CLI-1', 'set-policy', 'maxUnacked=500', 'maxDaysSinceReceipt=7', '--wait', '20']);
-    expect(pol.code).toBe(0);
+    const pol = await hq([...g(), 'cmd', 'ST-CLI-1', 'set-policy', 'maxUnacknowledged=500', 'maxDaysSinceReceipt=7', '--wait', '20']);
+    expect(pol.code, pol.err).toBe(0);
     expect(calls).toContainEqual({ name: 'setPolicy', arg: { maxUnacked: 500, maxDaysSinceReceipt: 7 } });
+    // a misspelt key is refused before anything is signed (it used to clear both limits)
+    const sent = calls.length;
+    const typo = await hq([...g(), 'cmd', 'ST-CLI-1', 'set-policy', 'maxUnacked=100']);
+    expect(typo.code).toBe(2);
+    expect(typo.err).toMatch(/set-policy does not take "maxUnacked" — allowed: maxUnacknowledged, maxDaysSinceReceipt/);
+    const nul = await hq([...g(), 'cmd', 'ST-CLI-1', 'set-policy', 'maxDaysSinceReceipt=null']);
+    expect(nul.code).toBe(2);
+    expect(nul.err).toMatch(/or none to remove the limit/);
+    const stray = await hq([...g(), 'cmd', 'ST-CLI-1', 'lock', 'reson=audit']);
+    expect(stray.code).toBe(2);
+    expect(stray.err).toMatch(/lock does not take "reson" — allowed: reason \(did you mean "reason"\?\)/);
+    // only the limit given changes; none removes one
+    const one = await hq([...g(), 'cmd', 'ST-CLI-1', 'set-policy', 'maxUnacknowledged=none', '--wait', '20']);
+    expect(one.code, one.err).toBe(0);
+    expect(calls.slice(sent)).toEqual([{ name: 'setPolicy', arg: { maxUnacked: null } }]);
+    // an unregistered station is a usage error naming the registered ones; nothing is sent
+    const stranger = await hq([...g(), 'cmd', 'ST-CLI-X', 'sync-now']);
+    expect(stranger.code).toBe(2);
+    expect(stranger.err).toMatch(/station "ST-CLI-X" is not registered at headquarters/);
+    expect(stranger.err).toMatch(/registered stations: ST-CLI-1, ST-CLI-9/);
+    expect(calls.slice(sent)).toHaveLength(1);
+    // the executable returns as soon as the answer is in: with a 10-minute --wait it would
+    // otherwise outlive this test's timeout (the timer used to keep the process alive)
+    // (spawned asynchronously: the station answering lives in this process)
+    const quick = await new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
+      const p = spawn(process.execPath, [HQ_JS, ...g(), 'cmd', 'ST-CLI-1', 'request-health', '--wait', '600', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+      p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      p.on('close', (status) => res({ status, stdout, stderr }));
+    });
+    expect(quick.status, quick.stderr).toBe(0);
+    expect(JSON.parse(quick.stdout)).toMatchObject({ result: { status: 'ok', name: 'request-health' }, verified: true });
     const rot = await hq([...g(), 'cmd', 'ST-CLI-1', 'rotate-key', '--wait', '20']);
     expect(rot.code).toBe(1);
     expect(rot.out).toMatch(/error \(ROTATE_DENIED\): rotation needs the technician PIN/);
@@ -170,6 +209,13 @@ describe('hq command-line tool', () => {
     const before = answers.length;
     await spy.publishAsync(topics.cmd('ST-CLI-1', 'lock'), seenCmds[0]!, { qos: 1 });
     await waitFor(() => answers.slice(before).some((a) => a.includes('CMD_REPLAYED')), 20_000, 'replay refused');
+    expect(calls.filter((c) => c.name === 'lock')).toHaveLength(1);
+    // a validly signed command with an argument it does not take is refused by the station before any effect
+    const ops = loadHqPrivateKeys(join(dataDir, 'keys')).opsKey;
+    const stray2 = signCommand({ target: 'ST-CLI-1', name: 'lock', args: { reason: 'x', until: 'forever' } }, ops);
+    const before2 = answers.length;
+    await spy.publishAsync(topics.cmd('ST-CLI-1', 'lock'), encodeSigned(stray2.message), { qos: 1 });
+    await waitFor(() => answers.slice(before2).some((a) => a.includes('CMD_BAD_ARGS') && a.includes(stray2.body.id)), 20_000, 'stray argument refused');
     expect(calls.filter((c) => c.name === 'lock')).toHaveLength(1);
     await spy.endAsync();
 

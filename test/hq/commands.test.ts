@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CommandVerifier, FileReplayStore, MemoryReplayStore, signCommand, parsePolicyArgs, MAX_COMMAND_LIFETIME_MS } from '../../sync/commands';
+import { CommandVerifier, FileReplayStore, MemoryReplayStore, signCommand, parsePolicyArgs, checkCommandArgs, COMMAND_ARGS, COMMAND_NAMES, MAX_COMMAND_LIFETIME_MS } from '../../sync/commands';
 import { TrustedKeys, signMessage, encodeSigned } from '../../sync/wire/signed';
 
 const ops = generateKeyPairSync('ed25519').privateKey;
@@ -65,9 +65,23 @@ describe('signed commands', () => {
   });
 
   it('parses set-policy arguments and refuses nonsense', () => {
-    expect(parsePolicyArgs({ maxUnacked: 5000, maxDaysSinceReceipt: '14' })).toEqual({ maxUnacked: 5000, maxDaysSinceReceipt: 14 });
-    expect(parsePolicyArgs({ maxUnacked: 'none' })).toEqual({ maxUnacked: null, maxDaysSinceReceipt: null });
-    expect(() => parsePolicyArgs({ maxUnacked: -1 })).toThrow(/maxUnacked/);
+    expect(parsePolicyArgs({ maxUnacknowledged: 5000, maxDaysSinceReceipt: '14' })).toEqual({ maxUnacked: 5000, maxDaysSinceReceipt: 14 });
+    // a key not given keeps the station's limit; only the word none removes one
+    expect(parsePolicyArgs({ maxUnacknowledged: 'none' })).toEqual({ maxUnacked: null });
+    expect(parsePolicyArgs({ maxDaysSinceReceipt: 3 })).toEqual({ maxDaysSinceReceipt: 3 });
+    expect(() => parsePolicyArgs({ maxUnacknowledged: -1 })).toThrow(/maxUnacknowledged/);
+    expect(() => parsePolicyArgs({ maxUnacknowledged: 2.5 })).toThrow(/whole number/);
     expect(() => parsePolicyArgs({ maxDaysSinceReceipt: 'soon' })).toThrow(/maxDaysSinceReceipt/);
+    expect(() => parsePolicyArgs({ maxDaysSinceReceipt: null })).toThrow(/or none/);
+    // the misspelt key that used to clear both limits
+    expect(() => parsePolicyArgs({ maxUnacked: 100 })).toThrow(/does not take "maxUnacked" — allowed: maxUnacknowledged, maxDaysSinceReceipt/);
+    expect(() => parsePolicyArgs({})).toThrow(/at least one/);
+  });
+
+  it('every command refuses arguments it does not take, naming the allowed ones', () => {
+    expect(() => checkCommandArgs('lock', { reason: 'audit' })).not.toThrow();
+    expect(() => checkCommandArgs('lock', { reson: 'audit' })).toThrow(/lock does not take "reson" — allowed: reason/);
+    expect(() => checkCommandArgs('sync-now', { now: true })).toThrow(/takes no arguments/);
+    for (const name of COMMAND_NAMES) expect(COMMAND_ARGS[name], name).toBeDefined();
   });
 });

@@ -42,3 +42,17 @@ describe('offline policy edge', () => {
     expect(evaluatePolicy(stats({}), { maxUnacked: 0, maxDaysSinceReceipt: null }, now).level).toBe('reached');
   });
 });
+
+describe('set-policy on the station', () => {
+  it('changes only the limits given, keeps the rest, survives a restart; null removes a limit', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { StationState } = await import('../../station/state');
+    const dir = mkdtempSync(join(tmpdir(), 'state-'));
+    const s = new StationState(dir, { maxUnacked: 5000, maxDaysSinceReceipt: 14 });
+    expect(s.setPolicy({ maxDaysSinceReceipt: 3 })).toEqual({ maxUnacked: 5000, maxDaysSinceReceipt: 3 });
+    expect(s.setPolicy({ maxUnacked: null })).toEqual({ maxUnacked: null, maxDaysSinceReceipt: 3 });
+    expect(new StationState(dir, { maxUnacked: 5000, maxDaysSinceReceipt: 14 }).load().policy).toEqual({ maxUnacked: null, maxDaysSinceReceipt: 3 });
+  });
+});
