@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { evaluatePolicy, PolicyWatch, type PolicyReading } from '../../station/policy';
 import type { OutboxStats } from '../../sync/outbox';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StationState } from '../../station/state';
 
 const DAY = 86_400_000;
 const now = Date.parse('2026-11-28T12:00:00Z');
@@ -44,11 +48,7 @@ describe('offline policy edge', () => {
 });
 
 describe('set-policy on the station', () => {
-  it('changes only the limits given, keeps the rest, survives a restart; null removes a limit', async () => {
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { StationState } = await import('../../station/state');
+  it('changes only the limits given, keeps the rest, survives a restart; null removes a limit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'state-'));
     const s = new StationState(dir, { maxUnacked: 5000, maxDaysSinceReceipt: 14 });
     expect(s.setPolicy({ maxDaysSinceReceipt: 3 })).toEqual({ maxUnacked: 5000, maxDaysSinceReceipt: 3 });
