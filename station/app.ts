@@ -22,7 +22,8 @@ import { Vault, type VaultAlert } from './vault';
 import { Uplink } from '../sync/uplink';
 import type { CommandHandlers, OfflinePolicy } from '../sync/commands';
 import type { HealthPayload } from '../sync/topics';
-import { loadHqPublicIdentity, loadStationSigningKey, writeStationKeyPair } from '../sync/wire/keys';
+import { loadHqPublicIdentity } from '../sync/wire/keys';
+import { StationKeyHolder } from './keys';
 import { OfficerStore, officerStoreOptions } from './officers/store';
 import { ProgressCounters } from './progress';
 import { createWorkflow, type Workflow } from './workflow/machine';
@@ -55,6 +56,8 @@ export interface StationParts {
   config: Config;
   log: Logger;
   state: StationState;
+  /** The station's signing key: loaded once, read by the vault and the uplink at every signature. */
+  keys?: StationKeyHolder;
   vault?: Vault;
   officers?: OfficerStore;
   progress?: ProgressCounters;
@@ -110,11 +113,12 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
 
   // ── vault
   step('vault', async () => {
-    const signingKey = loadStationSigningKey(config.dataDir);
+    const keys = new StationKeyHolder(config.dataDir);
+    parts.keys = keys;
     parts.vault = await Vault.open({
       dataDir: config.dataDir,
       stationId: config.station.id,
-      signingKey,
+      signingKey: keys,
       hqIdentity: config.headquarters.publicKeyFile,
       suite: config.vault.suite,
       reserveBytes: config.vault.reserveMb * 1024 * 1024,
@@ -270,11 +274,11 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         return { policy: state.policy };
       },
       rotateKey: () => {
-        const r = writeStationKeyPair(config.dataDir, { rotate: true });
-        const next = loadStationSigningKey(config.dataDir);
-        vault.useSigningKey(next);
-        vault.audit.append('command_received', { name: 'rotate-key', fingerprint: r.fingerprint });
-        return { publicKey: next.publicKeyRaw.toString('base64'), publicKeyPem: r.publicKeyPem, fingerprint: r.fingerprint };
+        // One holder: from here on the vault and the uplink sign with the new key (this command's
+        // own answer excepted: it is signed with the key headquarters knows, vouching for the new one).
+        const r = parts.keys!.rotate();
+        vault.audit.append('command_received', { name: 'rotate-key', fingerprint: r.fingerprint, previous: r.previousFingerprint });
+        return { publicKey: r.publicKey, publicKeyPem: r.publicKeyPem, fingerprint: r.fingerprint };
       },
       officerPush: (args) => {
         const r = parts.officers!.applyHqCommand(args);
@@ -308,7 +312,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       brokerUrl: hq.brokerUrl,
       stationId: config.station.id,
       outbox: vault,
-      signingKey: loadStationSigningKey(config.dataDir).privateKey,
+      signingKey: parts.keys!,
       hqIdentity,
       logger: log.child({ component: 'uplink' }),
       health,

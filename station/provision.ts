@@ -9,7 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { createPublicKey } from 'node:crypto';
 import type { Config } from '../config';
 import { StationError } from '../drivers/common/errors';
-import { ed25519RawPublic, keyFingerprint, loadHqPublicIdentity, stationKeyPaths, writeFileAtomic, writeStationKeyPair } from '../sync/wire/keys';
+import { ed25519RawPublic, keyFingerprint, loadHqPublicIdentity, stationKeyPaths, writeStationKeyPair } from '../sync/wire/keys';
+import { writeFileDurable } from '../config/durable';
 import { VERSION } from './version';
 
 /** What headquarters needs to register a station (`hq register FILE`). */
@@ -111,6 +112,6 @@ export function provision(config: Config, opts: ProvisionOptions = {}): Provisio
     software: VERSION,
   };
   // Recorded locally too, so `station doctor`/`status` and a technician can see what was registered.
-  writeFileAtomic(join(dataDir, 'identity.json'), `${JSON.stringify(identity, null, 2)}\n`, 0o644);
+  writeFileDurable(join(dataDir, 'identity.json'), `${JSON.stringify(identity, null, 2)}\n`, { mode: 0o644 });
   return { identity, createdKey, rotated, hqRecorded, notes };
 }

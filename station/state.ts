@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../sync/wire/keys';
+import { writeFileDurable } from '../config/durable';
 import type { OfflinePolicy } from '../sync/commands';
 
 export interface LockInfo {
@@ -43,7 +43,7 @@ export class StationState {
   }
 
   private save(): void {
-    writeFileAtomic(this.file, `${JSON.stringify(this.state, null, 2)}\n`, 0o600);
+    writeFileDurable(this.file, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 });
   }
 
   get lock(): LockInfo | null {

@@ -31,7 +31,7 @@ import {
   type AuditKind,
 } from '../../sync/wire/audit';
 import { checkSignature, digestEnvelope, Sealer } from '../../sync/wire/envelope';
-import { loadHqPublicIdentity, stationSigningKeyFrom, type HqPublicIdentity, type StationSigningKey } from '../../sync/wire/keys';
+import { isSigningKeySource, loadHqPublicIdentity, stationSigningKeyFrom, type HqPublicIdentity, type SigningKeySource, type StationSigningKey } from '../../sync/wire/keys';
 import type { EnrollmentRecord } from '../../sync/wire/record';
 import { isValidStationId, STATION_ID_RULE } from '../../config/domain';
 import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
@@ -71,7 +71,11 @@ export interface VaultAlert {
 export interface VaultOptions {
   dataDir: string;
   stationId: string;
-  signingKey: StationSigningKey | KeyObject;
+  /**
+   * The station's signing key, or where to read it at every signature (the
+   * station's StationKeyHolder: a rotation then takes effect here at once).
+   */
+  signingKey: StationSigningKey | KeyObject | SigningKeySource;
   /** The loaded identity, or the path of hq-public.json (a bad file only blocks sealing, not draining). */
   hqIdentity: HqPublicIdentity | string;
   suite?: SuiteName;
@@ -118,6 +122,12 @@ interface RecordRow {
 
 function isStationSigningKey(k: StationSigningKey | KeyObject): k is StationSigningKey {
   return typeof (k as StationSigningKey).publicKeyRaw !== 'undefined' && typeof (k as StationSigningKey).privateKey !== 'undefined';
+}
+
+function fixedOrSource(k: StationSigningKey | KeyObject | SigningKeySource): SigningKeySource {
+  if (isSigningKeySource(k)) return k;
+  const fixed = isStationSigningKey(k) ? k : stationSigningKeyFrom(k);
+  return { current: () => fixed };
 }
 
 /** Public keys kept by key rotation (`keys/*.pub.old`); unreadable files are skipped. */
@@ -195,7 +205,9 @@ export class Vault implements Outbox {
   readonly stationId: string;
   private readonly db: Database.Database;
   private readonly log?: Logger;
-  private signing: StationSigningKey;
+  private keys: SigningKeySource;
+  /** The key the sealer and writer were set up with; compared with keys.current() before each signature. */
+  private signingKey: StationSigningKey;
   /** Public keys whose signatures on stored rows are accepted (current + rotated-out). */
   private verifyKeys: KeyObject[] = [];
   private readonly suiteName: SuiteName;
@@ -225,7 +237,8 @@ export class Vault implements Outbox {
     this.dbPath = dbPath;
     this.stationId = opts.stationId;
     this.log = opts.logger?.child({ component: 'vault' });
-    this.signing = isStationSigningKey(opts.signingKey) ? opts.signingKey : stationSigningKeyFrom(opts.signingKey);
+    this.keys = fixedOrSource(opts.signingKey);
+    this.signingKey = this.keys.current();
     this.suiteName = suiteInfo(opts.suite ?? DEFAULT_SUITE).name;
     this.reserveBytes = opts.reserveBytes ?? 512 * 1024 * 1024;
     const r = typeof opts.retention === 'number' ? { metadataDays: opts.retention } : (opts.retention ?? {});
@@ -235,7 +248,7 @@ export class Vault implements Outbox {
     this.now = opts.now ?? Date.now;
     this.hq = hq;
     this.hqError = hqError;
-    this.verifyKeys = [this.signing.publicKey, ...retiredStationKeys(opts.dataDir)];
+    this.verifyKeys = [this.signingKey.publicKey, ...retiredStationKeys(opts.dataDir)];
     this.audit = {
       append: (kind, data = {}) => this.appendAudit(kind, data),
       entriesSince: (afterSeq, limit = 1000) => this.auditEntriesSince(afterSeq, limit),
@@ -318,7 +331,7 @@ export class Vault implements Outbox {
     }
     vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
     // The writer thread starts with the first seal and stops when idle (see LazySealWriter).
-    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing.privateKey, {
+    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing().privateKey, {
       checkpointBytes: opts.checkpointBytes,
       onCheckpoint: (e) => {
         if (e.lost) vault.log?.warn({ reason: e.message }, 'vault checkpointer stopped; seals checkpoint the WAL themselves from now on');
@@ -377,7 +390,8 @@ export class Vault implements Outbox {
       throw new StationError('VAULT_BAD_RECORD', `record ${record.recordId} names station "${record.stationId}", this vault belongs to "${this.stationId}"`);
     }
     this.requireDiskSpace();
-    if (!this.sealer) this.sealer = new Sealer(this.suiteName, this.hq as HqPublicIdentity, this.signing);
+    const key = this.signing();
+    if (!this.sealer) this.sealer = new Sealer(this.suiteName, this.hq as HqPublicIdentity, key);
     let sealed;
     try {
       sealed = await this.sealer.seal(record);
@@ -679,7 +693,7 @@ export class Vault implements Outbox {
       const head = this.auditHead();
       const e: AuditEntry = { seq: head.seq + 1, ts, kind, data: { ...data }, prevHash: head.hash, hash: '' };
       e.hash = auditEntryHash(this.stationId, e);
-      e.sig = signAuditHead(this.stationId, e.seq, e.hash, this.signing.privateKey);
+      e.sig = signAuditHead(this.stationId, e.seq, e.hash, this.signing().privateKey);
       this.stmt(`INSERT INTO audit (seq, ts, kind, data, prev_hash, hash, sig) VALUES (?, ?, ?, ?, ?, ?, ?)`).run(e.seq, e.ts, e.kind, JSON.stringify(e.data), e.prevHash, e.hash, e.sig);
       return e;
     }).immediate();
@@ -705,19 +719,32 @@ export class Vault implements Outbox {
    * records and audit entries from now on are signed with it; rows signed with
    * the previous key keep verifying.
    */
-  useSigningKey(key: StationSigningKey | KeyObject): void {
+  useSigningKey(key: StationSigningKey | KeyObject | SigningKeySource): void {
     this.assertOpen();
-    const next = isStationSigningKey(key) ? key : stationSigningKeyFrom(key);
-    if (!this.verifyKeys.some((k) => k.equals(next.publicKey))) this.verifyKeys.unshift(next.publicKey);
-    this.signing = next;
-    this.sealer = null;
-    this.writer?.useKey(next.privateKey);
-    this.log?.info({ fingerprint: next.fingerprint }, 'station signing key switched');
+    this.keys = fixedOrSource(key);
+    this.signing();
+  }
+
+  /**
+   * The key to sign with now. When the source's key changed (a rotation), the
+   * sealer and the writer switch before this signature; rows signed with the
+   * previous key keep verifying.
+   */
+  private signing(): StationSigningKey {
+    const next = this.keys.current();
+    if (next !== this.signingKey) {
+      if (!this.verifyKeys.some((k) => k.equals(next.publicKey))) this.verifyKeys.unshift(next.publicKey);
+      this.signingKey = next;
+      this.sealer = null;
+      this.writer?.useKey(next.privateKey);
+      this.log?.info({ keyFingerprint: next.fingerprint }, 'station signing key switched');
+    }
+    return next;
   }
 
   /** The station's public key (so callers can hand it to verifiers). */
   get stationPublicKey(): KeyObject {
-    return this.signing.publicKey;
+    return this.signing().publicKey;
   }
 
   get suite(): SuiteName {

@@ -14,7 +14,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { writeFileDurable } from '../../config/durable';
 import type { Logger } from 'pino';
 import { StationError } from '../../drivers/common/errors';
 import type { LoginResult, Officer } from '../officers/store';
@@ -173,7 +174,7 @@ export class Workflow extends EventEmitter {
         if (existsSync(f)) {
           const m = JSON.parse(readFileSync(f, 'utf8')) as Omit<LostSessionInfo, 'lostDetectedAt'>;
           this.lost = { sessionId: String(m.sessionId), officerId: String(m.officerId), kind: markerKind(m.kind), step: m.step, startedAt: Number(m.startedAt), lostDetectedAt: this.now() };
-          writeFileSync(lostFile, JSON.stringify(this.lost), { mode: 0o600 });
+          writeFileDurable(lostFile, JSON.stringify(this.lost));
           unlinkSync(f);
           this.log.warn({ sessionId: this.lost.sessionId, step: this.lost.step }, 'an unsealed session was lost when the station stopped');
         } else if (existsSync(lostFile)) {
@@ -836,10 +837,7 @@ export class Workflow extends EventEmitter {
     if (!f || !s) return;
     const body = JSON.stringify({ sessionId: s.id, officerId: s.officerId, kind: s.kind, step: s.step, startedAt: s.startedAt, updatedAt: this.now() });
     try {
-      const tmp = `${f}.tmp`;
-      const fd = openSync(tmp, 'w', 0o600);
-      try { writeFileSync(fd, body); fsyncSync(fd); } finally { closeSync(fd); }
-      renameSync(tmp, f);
+      writeFileDurable(f, body);
     } catch (e) {
       this.log.error({ err: e, file: f }, 'could not write the session marker');
     }

@@ -5,10 +5,11 @@
  * to another station, or unknown. Every command (even a refused one) is answered
  * on `cmd-res`.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
+import { writeFileDurable } from '../../config/durable';
 import { COMMAND_NAMES, type CommandBody, type CommandName, type CommandResultBody, type SignedMessage } from '../topics';
 import { signMessage, verifySigned, TrustedKeys } from '../wire/signed';
 import { checkPayload } from '../wire/payloads';
@@ -81,7 +82,7 @@ export class MemoryReplayStore implements ReplayStore {
   }
 }
 
-/** Replay store persisted in a small JSON file (written atomically), so a restart does not reopen replays. */
+/** Replay store persisted in a small JSON file (written durably: temp, fsync, rename, fsync dir), so a restart or power cut does not reopen replays. */
 export class FileReplayStore extends MemoryReplayStore {
   constructor(private readonly path: string) {
     super();
@@ -100,10 +101,13 @@ export class FileReplayStore extends MemoryReplayStore {
   override remember(id: string, expiresAt: number, now: number): boolean {
     const fresh = super.remember(id, expiresAt, now);
     if (fresh) {
-      mkdirSync(dirname(this.path), { recursive: true });
-      const tmp = `${this.path}.tmp`;
-      writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.seen)));
-      renameSync(tmp, this.path);
+      try {
+        mkdirSync(dirname(this.path), { recursive: true });
+        writeFileDurable(this.path, JSON.stringify(Object.fromEntries(this.seen)));
+      } catch (e) {
+        this.seen.delete(id); // not remembered durably: not accepted (the caller refuses the command)
+        throw e;
+      }
     }
     return fresh;
   }
@@ -153,7 +157,14 @@ export class CommandVerifier {
     if (c.expiresAt <= c.issuedAt || c.expiresAt - c.issuedAt > MAX_COMMAND_LIFETIME_MS) return fail('CMD_MALFORMED', 'command lifetime out of range', id, name);
     if (now >= c.expiresAt) return fail('CMD_EXPIRED', `command expired at ${new Date(c.expiresAt).toISOString()}`, id, name);
     if (c.issuedAt > now + skew) return fail('CMD_NOT_YET_VALID', `command issued in the future (${new Date(c.issuedAt).toISOString()}); check the station clock`, id, name);
-    if (!this.o.replay.remember(c.id, c.expiresAt, now)) return fail('CMD_REPLAYED', `command ${c.id} was already executed`, id, name);
+    let fresh: boolean;
+    try {
+      fresh = this.o.replay.remember(c.id, c.expiresAt, now);
+    } catch (e) {
+      // Fail closed: a command whose id cannot be recorded could be replayed after a restart.
+      return fail('CMD_REPLAY_STORE', `command ${c.id} refused: its id could not be recorded (${(e as Error).message})`, id, name);
+    }
+    if (!fresh) return fail('CMD_REPLAYED', `command ${c.id} was already executed`, id, name);
     return { ok: true, command: c };
   }
 }

@@ -8,13 +8,14 @@
  * vault's in-flight batches unchanged.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { writeFileDurable } from '../../config/durable';
 import type { Outbox, PendingBatch, ReceiptResult } from '../outbox';
 import {
   makeTopics, type AuditAckBody, type AuditEntryPayload, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
@@ -24,6 +25,7 @@ import { batchHash, buildFrames } from '../wire/frame';
 import { encodeSigned, signMessage, toPrivateKey, verifySignedBody, type KeyInput } from '../wire/signed';
 import { parsePayload } from '../wire/payloads';
 import { resolveTrust, type ResolvedTrust } from '../wire/trust';
+import { isSigningKeySource, type SigningKeySource } from '../wire/keys';
 import {
   CommandVerifier, FileReplayStore, MemoryReplayStore, checkCommandArgs, dispatchCommand, resultBody, type CommandHandlers,
 } from '../commands';
@@ -39,8 +41,11 @@ export interface UplinkOptions {
   brokerUrl: string;
   stationId: string;
   outbox: Outbox;
-  /** Station Ed25519 private key: signs command results. */
-  signingKey: KeyInput;
+  /**
+   * Station Ed25519 private key: signs command results. A SigningKeySource (the
+   * station's key holder) is read at each signature, so a rotation applies at once.
+   */
+  signingKey: KeyInput | SigningKeySource;
   /** Headquarters public identity (receipt + ops keys), see trust.ts. */
   hqIdentity: unknown;
   logger?: Logger;
@@ -135,7 +140,7 @@ export class Uplink extends EventEmitter {
   private readonly log: Logger;
   private readonly t: Topics;
   private readonly trust: ResolvedTrust;
-  private readonly signingKey: KeyObject;
+  private readonly signingKey: () => KeyObject;
   private readonly verifier: CommandVerifier;
   private client: MqttClient | null = null;
   private connected = false;
@@ -177,7 +182,9 @@ export class Uplink extends EventEmitter {
     this.t = makeTopics(opts.topicPrefix);
     this.t.status(opts.stationId); // validates the id
     this.trust = resolveTrust(opts.hqIdentity);
-    this.signingKey = toPrivateKey(opts.signingKey);
+    const sk = opts.signingKey;
+    if (isSigningKeySource(sk)) this.signingKey = () => sk.current().privateKey;
+    else { const fixed = toPrivateKey(sk); this.signingKey = () => fixed; }
     this.auditSource = opts.audit !== undefined ? opts.audit : opts.outbox;
     this.verifier = new CommandVerifier({
       stationId: opts.stationId,
@@ -299,9 +306,14 @@ export class Uplink extends EventEmitter {
     }
     n += 1;
     if (f) {
-      mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
-      writeFileSync(`${f}.tmp`, JSON.stringify({ session: n }));
-      renameSync(`${f}.tmp`, f);
+      try {
+        mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
+        writeFileDurable(f, JSON.stringify({ session: n }));
+      } catch (e) {
+        // A full disk must not stop the uplink: the counter goes on in memory (a will from this
+        // session still names it), and is written with the next connection once there is room.
+        this.log.warn({ err: e }, 'could not persist the uplink session counter; continuing with it in memory');
+      }
     }
     this.session = n;
     return n;
@@ -609,10 +621,13 @@ export class Uplink extends EventEmitter {
   }
 
   private async onCommand(name: string, payload: Buffer): Promise<void> {
+    // The answer is signed with the key current when the command arrived: the answer to rotate-key
+    // is the old key vouching for the new one (headquarters still holds only the old one).
+    const key = this.signingKey();
     const v = this.verifier.verify(payload, name);
     if (!v.ok) {
       this.securityEvent(`command refused: ${v.reason}`, { kind: 'command-refused', code: v.code, commandId: v.id, command: v.name });
-      await this.answer(resultBody(this.o.stationId, v.id, v.name, 'refused', { code: v.code, message: v.reason }));
+      await this.answer(resultBody(this.o.stationId, v.id, v.name, 'refused', { code: v.code, message: v.reason }), key);
       return;
     }
     const c = v.command;
@@ -628,18 +643,18 @@ export class Uplink extends EventEmitter {
         throw Object.assign(new Error('this station has no command handlers'), { code: 'CMD_UNSUPPORTED' });
       }
       this.emit('command', c);
-      await this.answer(resultBody(this.o.stationId, c.id, c.name, 'ok', data ? { data } : {}));
+      await this.answer(resultBody(this.o.stationId, c.id, c.name, 'ok', data ? { data } : {}), key);
     } catch (e) {
       const err = e as { code?: unknown; message?: string };
       await this.answer(resultBody(this.o.stationId, c.id, c.name, 'error', {
         code: typeof err.code === 'string' ? err.code : 'CMD_FAILED', message: err.message ?? String(e),
-      }));
+      }), key);
     }
   }
 
-  private async answer(body: ReturnType<typeof resultBody>): Promise<void> {
+  private async answer(body: ReturnType<typeof resultBody>, key: KeyObject = this.signingKey()): Promise<void> {
     try {
-      await this.publish(this.t.cmdRes(this.o.stationId), encodeSigned(signMessage(body, this.signingKey)), {});
+      await this.publish(this.t.cmdRes(this.o.stationId), encodeSigned(signMessage(body, key)), {});
     } catch (e) {
       this.log.warn({ err: e }, 'could not publish command result');
     }
@@ -660,9 +675,14 @@ export class Uplink extends EventEmitter {
   private saveAuditAcked(): void {
     const f = this.auditFile();
     if (!f) return;
-    mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
-    writeFileSync(`${f}.tmp`, JSON.stringify({ acked: this.auditAcked }));
-    renameSync(`${f}.tmp`, f);
+    try {
+      mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
+      writeFileDurable(f, JSON.stringify({ acked: this.auditAcked }));
+    } catch (e) {
+      // Not fatal: after a restart the slice from the last persisted head is sent again, and
+      // headquarters answers it with the head it holds.
+      this.log.warn({ err: e }, 'could not persist the acknowledged audit head; continuing with it in memory');
+    }
   }
 
   private onAuditAck(a: AuditAckBody): void {

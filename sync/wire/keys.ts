@@ -16,27 +16,14 @@
  * Key bytes are never logged and never put into error messages.
  */
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { DhkemX25519HkdfSha256 } from '@hpke/core';
 import { XWing } from '@hpke/hybridkem-x-wing';
 import { StationError } from './errors';
+import { fsyncDir, writeFileDurable } from '../../config/durable';
 
 // ---------------------------------------------------------------- helpers
-
-/** Writes a file atomically (temp + fsync + rename) with the given mode. */
-export function writeFileAtomic(path: string, data: string | Buffer, mode: number): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, mode);
-  renameSync(tmp, path);
-}
 
 export function ed25519PublicFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new Error('an Ed25519 public key is 32 bytes');
@@ -114,10 +101,11 @@ export function writeStationKeyPair(dataDir: string, opts: { rotate?: boolean } 
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     if (existsSync(privatePath)) renameSync(privatePath, join(dir, `station-ed25519.${stamp}.key.old`));
     if (existsSync(publicPath)) renameSync(publicPath, join(dir, `station-ed25519.${stamp}.pub.old`));
+    fsyncDir(dir);
   }
   const pair = generateStationKeyPair();
-  writeFileAtomic(privatePath, pair.privateKeyPem, 0o600);
-  writeFileAtomic(publicPath, pair.publicKeyPem, 0o644);
+  writeFileDurable(privatePath, pair.privateKeyPem, { mode: 0o600 });
+  writeFileDurable(publicPath, pair.publicKeyPem, { mode: 0o644 });
   const raw = ed25519RawPublic(createPublicKey(pair.publicKeyPem));
   return { privatePath, publicPath, publicKeyPem: pair.publicKeyPem, fingerprint: keyFingerprint(raw) };
 }
@@ -148,6 +136,19 @@ export function loadStationSigningKey(dataDir: string): StationSigningKey {
     });
   }
   return stationSigningKeyFrom(privateKey);
+}
+
+/**
+ * Where the station's current signing key is read from, at every signature (the
+ * station's one holder is station/keys.ts StationKeyHolder): after a rotation
+ * every reader signs with the new key at once, none keeps a copy of the old one.
+ */
+export interface SigningKeySource {
+  current(): StationSigningKey;
+}
+
+export function isSigningKeySource(k: unknown): k is SigningKeySource {
+  return typeof (k as SigningKeySource | null)?.current === 'function';
 }
 
 export function stationSigningKeyFrom(privateKey: KeyObject): StationSigningKey {
@@ -277,8 +278,8 @@ export function writeHqKeys(dir: string, keys: HqKeySet, opts: { rotate?: boolea
   if ((existsSync(privatePath) || existsSync(publicPath)) && !opts.rotate) {
     throw new StationError('HQ_KEY_EXISTS', `headquarters keys already exist in ${dir}`, { hint: 'refusing to overwrite them; rotate deliberately (stations must get the new hq-public.json)' });
   }
-  writeFileAtomic(privatePath, `${JSON.stringify(keys.privateJson, null, 2)}\n`, 0o600);
-  writeFileAtomic(publicPath, `${JSON.stringify(keys.publicJson, null, 2)}\n`, 0o644);
+  writeFileDurable(privatePath, `${JSON.stringify(keys.privateJson, null, 2)}\n`, { mode: 0o600 });
+  writeFileDurable(publicPath, `${JSON.stringify(keys.publicJson, null, 2)}\n`, { mode: 0o644 });
   return { privatePath, publicPath };
 }
 
