@@ -25,6 +25,21 @@ export interface LogOptions {
   name?: string;
 }
 
+/**
+ * pino-pretty is a development dependency: a booth installed without them
+ * (`npm ci --omit=dev`) logs JSON on a terminal too (`| npx pino-pretty` on a
+ * machine that has it), and the demo — run from a full `npm ci` — is readable.
+ */
+function loadPretty(): ((o: object) => NodeJS.WritableStream) | null {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional, loaded lazily, only when needed
+    return require('pino-pretty') as (o: object) => NodeJS.WritableStream;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return null;
+    throw e;
+  }
+}
+
 export function createLogger(opts: LogOptions = {}): Logger {
   const options: LoggerOptions = {
     name: opts.name ?? 'station',
@@ -35,11 +50,8 @@ export function createLogger(opts: LogOptions = {}): Logger {
     serializers: { err: pino.stdSerializers.err },
   };
   const pretty = opts.pretty ?? (opts.destination === undefined && process.stdout.isTTY === true);
-  if (pretty) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, only when needed
-    const pinoPretty = require('pino-pretty') as (o: object) => NodeJS.WritableStream;
-    return pino(options, pinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
-  }
+  const pinoPretty = pretty ? loadPretty() : null;
+  if (pinoPretty) return pino(options, pinoPretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   if (typeof opts.destination === 'string') return pino(options, pino.destination({ dest: opts.destination, sync: true, mkdir: true }));
   if (opts.destination) return pino(options, opts.destination);
   return pino(options, pino.destination({ dest: 1, sync: false }));

@@ -6,6 +6,7 @@
  * Production uses Mosquitto (or any MQTT 5 broker) with TLS and ACLs.
  */
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { StationError } from '../../config/errors';
 
 export interface EmbeddedBroker {
   /** mqtt://host:port */
@@ -19,7 +20,17 @@ export interface EmbeddedBroker {
 
 export async function startEmbeddedBroker(opts: { port?: number; host?: string } = {}): Promise<EmbeddedBroker> {
   const host = opts.host ?? '127.0.0.1';
-  const { Aedes } = await import('aedes');
+  let Aedes: typeof import('aedes').Aedes;
+  try {
+    ({ Aedes } = await import('aedes'));
+  } catch (e) {
+    // aedes is a development dependency: booths (`npm ci --omit=dev`) never run the demo broker
+    if (!['MODULE_NOT_FOUND', 'ERR_MODULE_NOT_FOUND'].includes(String((e as NodeJS.ErrnoException).code))) throw e;
+    throw new StationError('DEMO_DEV_DEPENDENCIES', 'the embedded demo broker (aedes) is not installed: this installation has no development dependencies', {
+      exitCode: 2,
+      hint: 'run the demo from a full install (`npm ci`, as the README says); a booth uses Mosquitto and does not need it',
+    });
+  }
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000 });
   const server: Server = createServer((socket) => aedes.handle(socket));
   await new Promise<void>((resolve, reject) => {
