@@ -153,7 +153,10 @@ export const PORTRAIT_VERDICTS = ['accept', 'reject'] as const;
 export type PortraitVerdict = (typeof PORTRAIT_VERDICTS)[number];
 
 /** Why a portrait was rejected (stable codes; the kiosk translates them, drivers/camera has the English text). */
-export const PORTRAIT_REASON_CODES = ['too-dark', 'too-bright', 'low-contrast', 'no-subject', 'off-centre', 'blurred', 'background-not-uniform'] as const;
+export const PORTRAIT_REASON_CODES = [
+  'too-dark', 'too-bright', 'low-contrast', 'no-face', 'several-faces', 'face-too-small', 'face-too-large', 'off-centre', 'tilted', 'eyes-closed',
+  'blurred', 'background-not-uniform',
+] as const;
 export type PortraitReasonCode = (typeof PORTRAIT_REASON_CODES)[number];
 
 // ───────────────────────── station id ─────────────────────────

@@ -16,6 +16,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import { createScanner, modelInfo, startSimulator, type FingerprintScanner, type SimulatorHandle, type SimulatorOptions } from '../drivers/fingerprint';
 import { createCamera, type Camera } from '../drivers/camera';
+import { loadFaceModel } from '../drivers/camera/face';
 import { createCardReader, loadCscaStore, type CardReaderDriver, type CscaStore, type SimulatedOptions } from '../drivers/card';
 import { createGpio, type StationGpio } from '../drivers/gpio';
 import { Vault, type VaultAlert } from './vault';
@@ -205,6 +206,12 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     try {
       await cam.open();
       setDevice('camera', c.simulated ? 'simulated' : 'ready', cam.description);
+      // the portrait check needs its face model (~1 s, ~50 MB): loaded in the background so READY
+      // does not wait; a model that does not load is said now, and again at the portrait step
+      loadFaceModel().catch((e: unknown) => {
+        setDevice('camera', 'error', (e as Error).message);
+        log.error({ err: e }, 'face detection model not available');
+      });
     } catch (e) {
       setDevice('camera', 'error', (e as Error).message);
       log.error({ err: e }, 'camera not available at start');

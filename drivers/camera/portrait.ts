@@ -1,24 +1,27 @@
 import sharp from 'sharp';
 import { StationError } from '../common/errors';
 import type { PortraitReasonCode, PortraitVerdict } from '../../config/domain';
+import { loadFaceModel, type DetectedFace, type FaceDetector, type Point } from './face';
 
 /**
- * The portrait pipeline: camera JPEG → ID photo JPEG + quality verdict.
+ * The portrait pipeline: camera JPEG → ID photo JPEG + quality verdict, framed on the face the
+ * detector found (drivers/camera/face.ts; docs/camera-gpio.md "Portrait pipeline").
  *
- * Speed: the camera frame (up to 12 MP) is decoded ONCE, straight to the scale the
- * portrait needs (`resize` of the whole frame, so libjpeg's shrink-on-load does
- * most of the work); the subject is found, the crop is cut and all metrics are
- * computed on that small image in plain JS; only the small crop is encoded.
- * (An `extract` on the full frame before `resize` would force a full-size decode.)
- *
- * Framing heuristic (no face detector): the backdrop colour is the median of the
- * frame's top band and the upper parts of its side bands; pixels far from it are
- * "subject". The head top is the first row with enough subject pixels; the head
- * centre is the centroid of subject pixels in a band below that (head height
- * ≈ 25 % of the frame, above the shoulders). The crop is the largest window of the
- * configured ratio, centred horizontally on the head and, when it is shorter than
- * the frame, placed so the head top sits 8 % below its top edge; it is clamped to
- * the frame, so a person standing too far aside stays off-centre and is refused.
+ * 1. The camera frame (up to 12 MP) is decoded ONCE, straight to a working scale of about twice
+ *    the portrait's height (libjpeg's shrink-on-load does most of the work): enough pixels for a
+ *    face that fills a normal part of the frame to be cut at the output size without upscaling.
+ * 2. A copy of at most 640 px is given to the face detector (Tiny Face Detector + 68 landmarks).
+ * 3. The crop is the ISO/IEC 19794-5 token geometry (§8.4 of the 2005 edition, the token image of
+ *    19794-5:2011): image width = 4 × the distance between the eye centres, height = width / ratio,
+ *    eye midpoint at half the width and 0.6 × the width from the top (45 % of a 3:4 height). It is
+ *    cut from the working frame and scaled to the portrait size; only the small crop is encoded.
+ * 4. Verdicts: no face, several faces, face too small (too far: the crop would need > 1.25×
+ *    upscaling, or the head is under 60 % of the height), face too large (too close: the crop does
+ *    not fit in the frame, or the head is over 90 %), off-centre (the crop had to be moved, so the
+ *    eye midpoint leaves 45–55 % of the width or the eye line leaves 30–50 % of the height, the
+ *    ISO/IEC 19794-5 full-frontal ranges), tilted (eye line rolled over 8°, or the head turned),
+ *    eyes closed (no iris visible at either eye's landmarks: irisOpening under 0.12, judged when
+ *    each eye spans at least 12 px) — plus exposure, contrast, sharpness and backdrop as before.
  */
 /** Reason codes and verdicts are the domain's (config/domain.ts PORTRAIT_REASON_CODES, PORTRAIT_VERDICTS). */
 export type ReasonCode = PortraitReasonCode;
@@ -28,8 +31,13 @@ export const PORTRAIT_REASONS: Record<ReasonCode, string> = {
   'too-dark': 'too dark — turn on or check the booth lights',
   'too-bright': 'too bright — reduce the light on the person or the backdrop',
   'low-contrast': 'low contrast — check the lighting',
-  'no-subject': 'no person found — ask the person to stand in front of the camera',
+  'no-face': 'no face found — ask the person to face the camera',
+  'several-faces': 'more than one face — only the person being enrolled may be in the picture',
+  'face-too-small': 'face too small — ask the person to come closer to the camera',
+  'face-too-large': 'face too large — ask the person to step back from the camera',
   'off-centre': 'move the face to the centre',
+  tilted: 'head tilted or turned — ask the person to look straight into the camera',
+  'eyes-closed': 'eyes closed — ask the person to open their eyes',
   blurred: 'blurred — ask the person to hold still',
   'background-not-uniform': 'background not uniform — use the plain backdrop behind the person',
 };
@@ -50,12 +58,24 @@ export interface PortraitThresholds {
   minContrast: number;
   /** Variance of the Laplacian on the face, at normalised exposure, below this is blurred. */
   minSharpness: number;
-  /** Horizontal head-centre offset from the photo centre, as a fraction of the width. */
+  /** Eye midpoint must sit within 0.5 ± this fraction of the width (ISO/IEC 19794-5 full frontal: 45–55 %). */
   maxCentreOffset: number;
-  /** Head top must sit between these fractions of the photo height. */
-  headTopRange: [number, number];
+  /** Eye line must sit between these fractions of the height from the top (19794-5 full frontal: 50–70 % from the bottom). */
+  eyeLineRange: [number, number];
+  /** Chin to (estimated) crown as a fraction of the height. */
+  headHeightRange: [number, number];
+  /** Largest upscale of the crop before the face counts as too small (the person too far away). */
+  maxUpscale: number;
+  /** Eye line roll beyond this many degrees is tilted. */
+  maxRollDegrees: number;
+  /** Nose tip off the eye midpoint by more than this × the eye distance: the head is turned. */
+  maxYaw: number;
+  /** Both eyes' visible iris height per eye width under this: eyes closed (open eyes 0.25–0.45). */
+  minEyeOpening: number;
   /** Std-dev of the backdrop pixels (0..255) above this is not uniform. */
   maxBackgroundStdDev: number;
+  /** A second face at least this fraction of the main face's width counts as another person. */
+  otherFaceMinWidth: number;
 }
 
 export const DEFAULT_THRESHOLDS: PortraitThresholds = {
@@ -64,10 +84,19 @@ export const DEFAULT_THRESHOLDS: PortraitThresholds = {
   maxClipped: 0.25,
   minContrast: 0.08,
   minSharpness: 25,
-  maxCentreOffset: 0.1,
-  headTopRange: [0.01, 0.4],
+  maxCentreOffset: 0.05,
+  eyeLineRange: [0.3, 0.5],
+  headHeightRange: [0.6, 0.9],
+  maxUpscale: 1.25,
+  maxRollDegrees: 8,
+  maxYaw: 0.3,
+  minEyeOpening: 0.12,
   maxBackgroundStdDev: 16,
+  otherFaceMinWidth: 0.3,
 };
+
+/** ISO/IEC 19794-5 token geometry: image width = 4 × eye distance; eye midpoint 0.6 × width from the top. */
+export const TOKEN = { widthPerEyeDistance: 4, eyeLineFromTopPerWidth: 0.6 } as const;
 
 export interface PortraitOptions {
   /** Width / height of the ID photo; default 0.75 (3:4). */
@@ -81,29 +110,50 @@ export interface PortraitOptions {
   /** Below this quality the pipeline gives up with CAM_PORTRAIT_TOO_LARGE. Default 40. */
   minQuality?: number;
   thresholds?: Partial<PortraitThresholds>;
+  /** The face detector (default: the packaged model, loaded once per process). */
+  detector?: FaceDetector;
 }
 
 export interface PortraitMetrics {
   /** Mean luma of the whole portrait, 0..1. */
   exposure: number;
-  /** Mean luma of the face region, 0..1 (null when no subject was found). */
+  /** Mean luma of the face region, 0..1 (null when no face was found). */
   faceExposure: number | null;
   /** Fraction of pixels at or near full white. */
   clipped: number;
   /** RMS contrast: std-dev of luma / 255. */
   contrast: number;
-  /** Variance of the Laplacian of luma over the face (whole photo without subject). */
+  /** Variance of the Laplacian of luma over the face (whole photo without a face). */
   sharpness: number;
   /** Same, scaled to a mid-grey exposure so that a dark photo is not read as blurred. */
   sharpnessNormalised: number;
   /** 1 = perfectly even backdrop, 0 = std-dev ≥ 64. */
   backgroundUniformity: number;
   backgroundStdDev: number;
+  /** A face was found. */
   subjectFound: boolean;
-  /** Head centre offset from the middle, fraction of width (signed, + = right). */
+  /** Faces the detector found (other people included). */
+  faceCount: number;
+  /** Detector confidence of the face used, 0..1. */
+  faceScore: number | null;
+  /** Eye midpoint offset from the middle, fraction of the portrait width (signed, + = right). */
   centreOffset: number | null;
-  /** Head top as a fraction of the photo height. */
+  /** Eye line, fraction of the portrait height from the top. */
+  eyeLine: number | null;
+  /** Eye centre distance in portrait pixels (the token geometry makes it width / 4). */
+  eyeDistance: number | null;
+  /** Chin to estimated crown, fraction of the portrait height. */
+  headHeight: number | null;
+  /** Estimated crown (head top), fraction of the portrait height. */
   headTop: number | null;
+  /** Eye line roll, degrees (+ = clockwise in the picture). */
+  roll: number | null;
+  /** Nose tip offset from the eye midpoint per eye distance (head turned left/right). */
+  yaw: number | null;
+  /** Visible iris height per eye width of the more open eye (null when the eyes are too small to judge). */
+  eyeOpening: number | null;
+  /** Upscale the crop needed from the working frame (> 1 = fewer camera pixels than portrait pixels). */
+  upscale: number | null;
 }
 
 export interface PortraitResult {
@@ -118,14 +168,6 @@ export interface PortraitResult {
   crop: { left: number; top: number; width: number; height: number };
   /** Camera frame size after orientation. */
   source: { width: number; height: number; orientation: number };
-}
-
-interface Subject {
-  cx: number;
-  top: number;
-  left: number;
-  right: number;
-  bandHeight: number;
 }
 
 function badImage(msg: string, cause?: unknown): StationError {
@@ -146,87 +188,6 @@ function resolveSize(o: PortraitOptions): { ratio: number; width: number; height
     throw new StationError('CAM_PORTRAIT_CONFIG', `portrait size ${width}×${height} does not match ratio ${ratio}`, { exitCode: 2, hint: 'Make width / height equal the configured ratio.' });
   }
   return { ratio, width, height };
-}
-
-/** Median of a 256-bin histogram. */
-function histMedian(h: Uint32Array, n: number): number {
-  let acc = 0;
-  for (let i = 0; i < 256; i++) {
-    acc += h[i]!;
-    if (acc * 2 >= n) return i;
-  }
-  return 255;
-}
-
-/** Finds the head in the (scaled) camera frame; null when nobody is there. */
-function findSubject(px: Buffer, w: number, h: number, ch: number): Subject | null {
-  const step = Math.max(1, Math.round(w / 320));
-  const hr = new Uint32Array(256), hg = new Uint32Array(256), hb = new Uint32Array(256);
-  let n = 0;
-  const sample = (x: number, y: number): void => {
-    const i = (y * w + x) * ch;
-    hr[px[i]!]!++;
-    hg[px[i + (ch > 1 ? 1 : 0)]!]!++;
-    hb[px[i + (ch > 1 ? 2 : 0)]!]!++;
-    n++;
-  };
-  const topBand = Math.max(1, Math.round(h * 0.05));
-  const sideBand = Math.max(1, Math.round(w * 0.05));
-  for (let y = 0; y < topBand; y += step) for (let x = 0; x < w; x += step) sample(x, y);
-  for (let y = topBand; y < h * 0.5; y += step) {
-    for (let x = 0; x < sideBand; x += step) sample(x, y);
-    for (let x = w - sideBand; x < w; x += step) sample(x, y);
-  }
-  const mr = histMedian(hr, n), mg = histMedian(hg, n), mb = histMedian(hb, n);
-  const dist = (i: number): number => Math.abs(px[i]! - mr) + Math.abs(px[i + (ch > 1 ? 1 : 0)]! - mg) + Math.abs(px[i + (ch > 1 ? 2 : 0)]! - mb);
-  // Backdrop noise level: median distance of the backdrop samples from the median colour.
-  const hd = new Uint32Array(766);
-  let nd = 0;
-  const addD = (x: number, y: number): void => {
-    hd[Math.min(765, dist((y * w + x) * ch))]!++;
-    nd++;
-  };
-  for (let y = 0; y < topBand; y += step) for (let x = 0; x < w; x += step) addD(x, y);
-  let acc = 0, medD = 0;
-  for (let i = 0; i < 766; i++) {
-    acc += hd[i]!;
-    if (acc * 2 >= nd) { medD = i; break; }
-  }
-  const threshold = Math.max(6, 4 * medD, 0.12 * (mr + mg + mb));
-
-  const cols = Math.ceil(w / step);
-  const minRow = Math.max(2, Math.round(cols * 0.03));
-  const rowCount = (y: number): number => {
-    let c = 0;
-    for (let x = 0; x < w; x += step) if (dist((y * w + x) * ch) > threshold) c++;
-    return c;
-  };
-  let top = -1;
-  for (let y = 0; y + 2 * step < h; y += step) {
-    if (rowCount(y) >= minRow && rowCount(y + step) >= minRow && rowCount(y + 2 * step) >= minRow) {
-      top = y;
-      break;
-    }
-  }
-  if (top < 0 || top > h * 0.8) return null;
-  const bandHeight = Math.round(h * 0.25);
-  const colHits = new Uint32Array(cols);
-  let sx = 0, count = 0, rows = 0;
-  for (let y = top; y < Math.min(h, top + bandHeight); y += step) {
-    rows++;
-    for (let x = 0, c = 0; x < w; x += step, c++) {
-      if (dist((y * w + x) * ch) > threshold) {
-        sx += x;
-        count++;
-        colHits[c]!++;
-      }
-    }
-  }
-  if (count < rows * 2) return null;
-  let left = -1, right = -1;
-  const minHits = Math.max(1, rows * 0.1);
-  for (let c = 0; c < cols; c++) if (colHits[c]! >= minHits) { if (left < 0) left = c * step; right = c * step; }
-  return { cx: sx / count, top, left: Math.max(0, left), right: Math.max(left, right), bandHeight };
 }
 
 interface Stats { mean: number; std: number; clipped: number }
@@ -271,22 +232,20 @@ function laplacianVariance(px: Buffer, w: number, h: number, ch: number, x0: num
 }
 
 /**
- * Std-dev of the backdrop, all three channels. Measured where a well-framed ID
- * photo shows only backdrop: the top strip and the outer fifths of the upper half,
- * minus the head box when the head was found and is of a plausible width.
+ * Std-dev of the backdrop, all three channels, over the upper 45 % of the portrait (down to the
+ * eye line) beside the head: the token geometry leaves about a tenth of the width on each side of
+ * a head. Without a face, the top strip and the outer fifths of the upper half.
  */
-function backgroundStd(px: Buffer, w: number, h: number, ch: number, head: { left: number; right: number; top: number } | null): number {
+function backgroundStd(px: Buffer, w: number, h: number, ch: number, head: { left: number; right: number } | null): number {
   const upper = Math.round(h * 0.45);
   const strip = Math.round(h * 0.05);
   const side = Math.round(w * 0.2);
-  const margin = Math.round(w * 0.03);
-  const useHead = head !== null && head.right - head.left < w * 0.6;
-  const exT = useHead ? head!.top - margin : h, exL = useHead ? head!.left - margin : w, exR = useHead ? head!.right + margin : -1;
   let s = 0, s2 = 0, n = 0;
   for (let y = 0; y < upper; y += 2) {
     for (let x = 0; x < w; x += 2) {
-      if (y >= strip && x >= side && x < w - side) continue;
-      if (y >= exT && x >= exL && x <= exR) continue;
+      if (head) {
+        if (x >= head.left && x <= head.right) continue;
+      } else if (y >= strip && x >= side && x < w - side) continue;
       const i = (y * w + x) * ch;
       for (let c = 0; c < Math.min(ch, 3); c++) { const v = px[i + c]!; s += v; s2 += v * v; n++; }
     }
@@ -296,14 +255,62 @@ function backgroundStd(px: Buffer, w: number, h: number, ch: number, head: { lef
   return Math.sqrt(Math.max(0, s2 / n - m * m));
 }
 
+/**
+ * How open an eye is, from the pixels at its landmarks: an open eye shows the iris, a dark disc
+ * about two fifths of the eye's width tall; a closed one only the lash line. Per column across the
+ * middle 30 % of the eye (inside the iris when it is open), the longest vertical run of pixels
+ * darker than halfway between the region's darkest twentieth and its median; the median run, per
+ * eye width. Null when the eye is too small to judge (< 12 px).
+ */
+export function irisOpening(px: Buffer, w: number, h: number, ch: number, eye: Point[]): number | null {
+  const a = eye[0]!, b = eye[3]!;
+  const ew = Math.hypot(b.x - a.x, b.y - a.y);
+  if (ew < 12) return null;
+  const cx = eye.reduce((s, p) => s + p.x, 0) / eye.length, cy = eye.reduce((s, p) => s + p.y, 0) / eye.length;
+  const x0 = Math.max(0, Math.round(cx - ew * 0.15)), x1 = Math.min(w - 1, Math.round(cx + ew * 0.15));
+  const y0 = Math.max(0, Math.round(cy - ew * 0.45)), y1 = Math.min(h - 1, Math.round(cy + ew * 0.45));
+  if (x1 <= x0 || y1 <= y0) return null;
+  const hist = new Uint32Array(256);
+  let n = 0;
+  for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) { hist[lumaAt(px, (y * w + x) * ch, ch)]!++; n++; }
+  let acc = 0, med = -1, low = -1;
+  for (let i = 0; i < 256; i++) {
+    acc += hist[i]!;
+    if (low < 0 && acc * 20 >= n) low = i;
+    if (acc * 2 >= n) { med = i; break; }
+  }
+  // darker than halfway between the darkest twentieth (pupil or lash line) and the region's median
+  const dark = (low + med) / 2;
+  const runs: number[] = [];
+  for (let x = x0; x <= x1; x++) {
+    let best = 0, cur = 0;
+    for (let y = y0; y <= y1; y++) {
+      if (lumaAt(px, (y * w + x) * ch, ch) < dark) { cur++; if (cur > best) best = cur; } else cur = 0;
+    }
+    runs.push(best);
+  }
+  runs.sort((p, q) => p - q);
+  return runs[runs.length >> 1]! / ew;
+}
+
 const round = (v: number, d = 3): number => Math.round(v * 10 ** d) / 10 ** d;
 
-/** Camera JPEG → ID photo + quality verdict. Throws CAM_BAD_IMAGE for an unreadable picture. */
+const DETECT_MAX = 640;
+
+/** The face the photo is of: the largest plausible one; the others count as other people. */
+function plausible(f: DetectedFace): boolean {
+  const eed = Math.hypot(f.eyeRight.x - f.eyeLeft.x, f.eyeRight.y - f.eyeLeft.y);
+  // landmark fits on something that is not a face put the eyes almost together or outside the box
+  return eed >= 0.2 * f.box.width && eed <= 0.75 * f.box.width;
+}
+
+/** Camera JPEG → ID photo + quality verdict. Throws CAM_BAD_IMAGE for an unreadable picture, CAM_FACE_MODEL without a model. */
 export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}): Promise<PortraitResult> {
   const { ratio, width: outW, height: outH } = resolveSize(opts);
   const th: PortraitThresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
   const maxBytes = opts.maxBytes ?? 80_000;
   const minQuality = opts.minQuality ?? 40;
+  const detector = opts.detector ?? (await loadFaceModel());
 
   let meta: sharp.Metadata;
   try {
@@ -317,57 +324,101 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   const W = turned ? meta.height : meta.width;
   const H = turned ? meta.width : meta.height;
 
-  // Scale the whole frame so the largest window of the ratio becomes exactly the
-  // output size ('outside': aspect kept, both sides ≥ the target). Keeping the
-  // aspect ratio matters: a 'fill' resize is more than a third slower here.
-  let frame: { data: Buffer; info: sharp.OutputInfo };
+  // 1. The working frame, about twice the portrait's height (never upscaled), and 2. the
+  // detector's copy of at most 640 px, decoded side by side: the big decode runs on a libuv thread
+  // while the model works on the small one on this thread.
+  const workH = Math.min(H, Math.round(2 * outH));
+  const decode = (img: sharp.Sharp): Promise<{ data: Buffer; info: sharp.OutputInfo }> =>
+    img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }).catch((e: unknown) => { throw badImage((e as Error).message, e); });
+  const workP = decode(sharp(jpeg).autoOrient().resize({ height: workH, withoutEnlargement: true }));
+  workP.catch(() => undefined);
+  const small = await decode(sharp(jpeg).autoOrient().resize(DETECT_MAX, DETECT_MAX, { fit: 'inside', withoutEnlargement: true }));
+  let faces = await detector.detect(small.data, small.info.width, small.info.height);
+  const frame = await workP;
+  const fw = frame.info.width, fh = frame.info.height;
+  const scale = fh / H; // working frame pixels per camera pixel
+  faces = faces.map((f) => scaleFace(f, fw / small.info.width, fh / small.info.height));
+  faces = faces.filter(plausible).sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+  const face = faces[0] ?? null;
+  const others = face ? faces.slice(1).filter((f) => f.box.width >= th.otherFaceMinWidth * face.box.width).length : 0;
+
+  // 3. The token crop in working-frame pixels.
+  let cw: number, chh: number, cl: number, ct: number;
+  let eyeMid: Point | null = null, eed = 0, tooLarge = false;
+  if (face) {
+    eyeMid = { x: (face.eyeLeft.x + face.eyeRight.x) / 2, y: (face.eyeLeft.y + face.eyeRight.y) / 2 };
+    eed = Math.hypot(face.eyeRight.x - face.eyeLeft.x, face.eyeRight.y - face.eyeLeft.y);
+    cw = TOKEN.widthPerEyeDistance * eed;
+    chh = cw / ratio;
+    if (cw > fw || chh > fh) {
+      // closer than the token geometry allows: the largest window of the ratio, centred on the eyes
+      tooLarge = true;
+      const k = Math.min(fw / cw, fh / chh);
+      cw *= k;
+      chh *= k;
+    }
+    cl = eyeMid.x - cw / 2;
+    ct = eyeMid.y - TOKEN.eyeLineFromTopPerWidth * cw;
+  } else {
+    // nobody: the largest centred window (the photo is refused anyway; the officer still sees it)
+    cw = Math.min(fw, fh * ratio);
+    chh = cw / ratio;
+    cl = (fw - cw) / 2;
+    ct = (fh - chh) / 2;
+  }
+  cl = Math.min(Math.max(0, cl), fw - cw);
+  ct = Math.min(Math.max(0, ct), fh - chh);
+  const rect = { left: Math.round(cl), top: Math.round(ct), width: Math.min(fw, Math.round(cw)), height: Math.min(fh, Math.round(chh)) };
+  rect.left = Math.min(rect.left, fw - rect.width);
+  rect.top = Math.min(rect.top, fh - rect.height);
+  const k = outW / rect.width; // portrait pixels per working-frame pixel
+
+  let crop: Buffer;
   try {
-    let img = sharp(jpeg).autoOrient().resize(outW, outH, { fit: 'outside' }).removeAlpha();
-    if (meta.space !== 'srgb' && meta.space !== 'b-w') img = img.toColourspace('srgb');
-    frame = await img.raw().toBuffer({ resolveWithObject: true });
+    crop = await sharp(frame.data, { raw: { width: fw, height: fh, channels: 3 } }).extract(rect).resize(outW, outH, { fit: 'fill' }).raw().toBuffer();
   } catch (e) {
     throw badImage((e as Error).message, e);
   }
-  const ch = frame.info.channels;
-  const px = frame.data;
-  const fw = frame.info.width, fh = frame.info.height;
-  const scale = W / H > ratio ? fh / H : fw / W;
+  const ch = 3;
 
-  const subject = findSubject(px, fw, fh, ch);
-  const cx = subject ? subject.cx : fw / 2;
-  const left = Math.min(Math.max(0, Math.round(cx - outW / 2)), fw - outW);
-  const top = fh > outH && subject ? Math.min(Math.max(0, Math.round(subject.top - 0.08 * outH)), fh - outH) : Math.round((fh - outH) / 2);
-
-  // Cut the crop out of the scaled frame.
-  const rowBytes = outW * ch;
-  const crop = Buffer.allocUnsafe(outH * rowBytes);
-  for (let y = 0; y < outH; y++) {
-    const src = ((top + y) * fw + left) * ch;
-    px.copy(crop, y * rowBytes, src, src + rowBytes);
+  // Face geometry in portrait coordinates.
+  const P = (p: Point): Point => ({ x: (p.x - rect.left) * k, y: (p.y - rect.top) * k });
+  let geo: null | { eyeMid: Point; eed: number; chin: Point; crown: number; roll: number; yaw: number; opening: number | null; left: number; right: number } = null;
+  if (face && eyeMid) {
+    const el = P(face.eyeLeft), er = P(face.eyeRight), chin = P(face.chin), nose = P(face.nose), m = P(eyeMid);
+    const e = eed * k;
+    const roll = (Math.atan2(er.y - el.y, er.x - el.x) * 180) / Math.PI;
+    // crown: the eye line sits about halfway between chin and crown
+    const crown = m.y - (chin.y - m.y);
+    // openness from the working frame's pixels (more of them than the portrait's)
+    const ol = irisOpening(frame.data, fw, fh, 3, face.eyePointsLeft);
+    const or = irisOpening(frame.data, fw, fh, 3, face.eyePointsRight);
+    const opening = ol === null || or === null ? null : Math.max(ol, or);
+    geo = { eyeMid: m, eed: e, chin, crown, roll, yaw: (nose.x - m.x) / e, opening, left: P(face.jawLeft).x, right: P(face.jawRight).x };
   }
 
   // Metrics on the portrait itself (exposure and contrast on every 2nd pixel both ways: plenty for a mean).
   const all = lumaStats(crop, outW, ch, 0, 0, outW, outH, 2);
-  const head = subject
-    ? { left: subject.left - left, right: subject.right - left, top: subject.top - top, cx: subject.cx - left, band: subject.bandHeight }
-    : null;
-  // Face box: the middle of the head band (below the hairline, inside the head's width).
-  const face = head
+  // Face box: between the jaw points, from the brows (half an eye distance above the eyes) to the mouth.
+  const faceBox = geo
     ? {
-        x0: Math.max(0, Math.round(head.cx - (head.right - head.left) * 0.3)),
-        x1: Math.min(outW, Math.round(head.cx + (head.right - head.left) * 0.3)),
-        y0: Math.max(0, Math.round(head.top + head.band * 0.35)),
-        y1: Math.min(outH, Math.round(head.top + head.band * 1.1)),
+        x0: Math.max(0, Math.round(geo.left + (geo.right - geo.left) * 0.15)),
+        x1: Math.min(outW, Math.round(geo.right - (geo.right - geo.left) * 0.15)),
+        y0: Math.max(0, Math.round(geo.eyeMid.y - geo.eed * 0.5)),
+        y1: Math.min(outH, Math.round(geo.eyeMid.y + (geo.chin.y - geo.eyeMid.y) * 0.8)),
       }
     : null;
-  const faceOk = face && face.x1 - face.x0 > 8 && face.y1 - face.y0 > 8 ? face : null;
+  const faceOk = faceBox && faceBox.x1 - faceBox.x0 > 8 && faceBox.y1 - faceBox.y0 > 8 ? faceBox : null;
   const faceStats = faceOk ? lumaStats(crop, outW, ch, faceOk.x0, faceOk.y0, faceOk.x1, faceOk.y1, 1) : null;
   const sharpRegion = faceOk ?? { x0: 0, y0: 0, x1: outW, y1: outH };
   const sharpness = laplacianVariance(crop, outW, outH, ch, sharpRegion.x0, sharpRegion.y0, sharpRegion.x1, sharpRegion.y1);
   const regionMean = (faceStats ?? all).mean;
   const sharpnessNormalised = regionMean > 1 ? sharpness * (128 / regionMean) ** 2 : 0;
+  // hair and ears reach about half an eye distance beyond the jaw points
+  const head = geo ? { left: geo.left - geo.eed * 0.45, right: geo.right + geo.eed * 0.45 } : null;
   const bgStd = backgroundStd(crop, outW, outH, ch, head);
 
+  const upscale = face ? k : null;
   const metrics: PortraitMetrics = {
     exposure: round(all.mean / 255),
     faceExposure: faceStats ? round(faceStats.mean / 255) : null,
@@ -377,9 +428,18 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
     sharpnessNormalised: round(sharpnessNormalised, 1),
     backgroundUniformity: round(Math.max(0, 1 - bgStd / 64)),
     backgroundStdDev: round(bgStd, 1),
-    subjectFound: subject !== null,
-    centreOffset: head ? round(head.cx / outW - 0.5) : null,
-    headTop: head ? round(head.top / outH) : null,
+    subjectFound: face !== null,
+    faceCount: faces.length,
+    faceScore: face ? round(face.score) : null,
+    centreOffset: geo ? round(geo.eyeMid.x / outW - 0.5) : null,
+    eyeLine: geo ? round(geo.eyeMid.y / outH) : null,
+    eyeDistance: geo ? round(geo.eed, 1) : null,
+    headHeight: geo ? round((geo.chin.y - geo.crown) / outH) : null,
+    headTop: geo ? round(geo.crown / outH) : null,
+    roll: geo ? round(geo.roll, 1) : null,
+    yaw: geo ? round(geo.yaw) : null,
+    eyeOpening: geo?.opening != null ? round(geo.opening) : null,
+    upscale: upscale !== null ? round(upscale) : null,
   };
 
   const codes: ReasonCode[] = [];
@@ -389,11 +449,20 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   if (dark) codes.push('too-dark');
   if (bright) codes.push('too-bright');
   // Contrast and sharpness cannot be judged on a badly exposed photo; the exposure reason says it all.
-  // A bare backdrop is flat and "blurred" by nature: without a subject only the exposure and the absence are reported.
-  const judge = !dark && !bright && subject !== null;
+  // A bare backdrop is flat and "blurred" by nature: without a face only the exposure and the absence are reported.
+  const judge = !dark && !bright && face !== null;
   if (judge && metrics.contrast < th.minContrast) codes.push('low-contrast');
-  if (!subject) codes.push('no-subject');
-  else if (Math.abs(metrics.centreOffset!) > th.maxCentreOffset || metrics.headTop! < th.headTopRange[0] || metrics.headTop! > th.headTopRange[1]) codes.push('off-centre');
+  if (!face) codes.push('no-face');
+  else {
+    if (others > 0) codes.push('several-faces');
+    const hh = metrics.headHeight!;
+    if (tooLarge || hh > th.headHeightRange[1]) codes.push('face-too-large');
+    else if (upscale! > th.maxUpscale || hh < th.headHeightRange[0]) codes.push('face-too-small');
+    if (Math.abs(metrics.centreOffset!) > th.maxCentreOffset || metrics.eyeLine! < th.eyeLineRange[0] || metrics.eyeLine! > th.eyeLineRange[1]) codes.push('off-centre');
+    if (Math.abs(metrics.roll!) > th.maxRollDegrees || Math.abs(metrics.yaw!) > th.maxYaw) codes.push('tilted');
+    // the iris is judged only on a well exposed, sharp photo (a blurred or washed-out eye has no dark disc)
+    if (judge && sharpnessNormalised >= th.minSharpness && metrics.eyeOpening !== null && metrics.eyeOpening < th.minEyeOpening) codes.push('eyes-closed');
+  }
   if (judge && sharpnessNormalised < th.minSharpness) codes.push('blurred');
   if (bgStd > th.maxBackgroundStdDev) codes.push('background-not-uniform');
 
@@ -401,7 +470,7 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   let quality = opts.quality ?? 90;
   let out: Buffer;
   for (;;) {
-    out = await sharp(crop, { raw: { width: outW, height: outH, channels: ch as 1 | 3 } }).jpeg({ quality }).toBuffer();
+    out = await sharp(crop, { raw: { width: outW, height: outH, channels: ch } }).jpeg({ quality }).toBuffer();
     if (out.length <= maxBytes) break;
     if (quality <= minQuality) {
       throw new StationError('CAM_PORTRAIT_TOO_LARGE', `portrait needs ${out.length} bytes even at JPEG quality ${quality}; the limit is ${maxBytes}`, {
@@ -419,7 +488,16 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
     metrics,
     verdict: codes.length ? 'reject' : 'accept',
     reasons: codes.map((code) => ({ code, message: PORTRAIT_REASONS[code] })),
-    crop: { left: Math.round(left / scale), top: Math.round(top / scale), width: Math.round(outW / scale), height: Math.round(outH / scale) },
+    crop: { left: Math.round(rect.left / scale), top: Math.round(rect.top / scale), width: Math.round(rect.width / scale), height: Math.round(rect.height / scale) },
     source: { width: W, height: H, orientation },
+  };
+}
+
+function scaleFace(f: DetectedFace, kx: number, ky: number): DetectedFace {
+  const p = (q: Point): Point => ({ x: q.x * kx, y: q.y * ky });
+  return {
+    ...f, box: { x: f.box.x * kx, y: f.box.y * ky, width: f.box.width * kx, height: f.box.height * ky },
+    eyePointsLeft: f.eyePointsLeft.map(p), eyePointsRight: f.eyePointsRight.map(p),
+    eyeLeft: p(f.eyeLeft), eyeRight: p(f.eyeRight), chin: p(f.chin), nose: p(f.nose), mouth: p(f.mouth), jawLeft: p(f.jawLeft), jawRight: p(f.jawRight),
   };
 }

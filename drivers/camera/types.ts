@@ -6,7 +6,7 @@
 export type CameraBackend = 'simulated' | 'rpicam' | 'v4l2';
 
 /** Fault modes of the simulated camera (and of the fake child-process binary). */
-export const SIM_FAULTS = ['dark', 'bright', 'blurred', 'off-centre', 'cluttered', 'empty', 'slow', 'child-crash', 'busy', 'garbage'] as const;
+export const SIM_FAULTS = ['dark', 'bright', 'blurred', 'off-centre', 'cluttered', 'empty', 'eyes-closed', 'tilted', 'too-far', 'too-close', 'slow', 'child-crash', 'busy', 'garbage'] as const;
 export type SimFault = (typeof SIM_FAULTS)[number];
 
 export function isSimFault(v: unknown): v is SimFault {

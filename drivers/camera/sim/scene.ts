@@ -32,8 +32,11 @@ export function renderSceneRaw(o: SceneOptions): Buffer {
   const rnd = seededRandom(o.seed ?? 1);
   const out = Buffer.allocUnsafe(W * H * 3);
   const person = fault !== 'empty';
-  // Subject centre: off-centre stands far to the side, beyond what cropping can fix.
-  const cx = fault === 'off-centre' ? W * 0.5 + 0.33 * W : W * 0.5;
+  // Subject centre: off-centre stands at the frame's edge, beyond what cropping can fix.
+  const cx = fault === 'off-centre' ? W * 0.5 + 0.4 * W : W * 0.5;
+  // Person size about the eye line: too far away / too close to the camera.
+  const zoom = fault === 'too-far' ? 0.5 : fault === 'too-close' ? 1.9 : 1;
+  const eyesOpen = fault !== 'eyes-closed';
   const clutter: Rect[] = [];
   if (fault === 'cluttered') {
     for (let i = 0; i < 18; i++) {
@@ -48,8 +51,11 @@ export function renderSceneRaw(o: SceneOptions): Buffer {
   let p = 0;
   for (let y = 0; y < H; y++) {
     const v = y * inv;
+    // the person's own coordinates, scaled about the eye line
+    const pv = 0.4 + (v - 0.4) / zoom;
     for (let x = 0; x < W; x++) {
       const u = (x - cx) * inv;
+      const pu = u / zoom;
       // Backdrop: light grey-blue, lit a bit more at the top.
       let r = 192 + 10 * (1 - v);
       let g = 198 + 10 * (1 - v);
@@ -64,45 +70,48 @@ export function renderSceneRaw(o: SceneOptions): Buffer {
       }
       if (person) {
         // Shoulders and shirt.
-        const su = u / 0.36, sv = (v - 1.1) / 0.4;
-        if (su * su + sv * sv < 1 && v > 0.7) {
+        const su = pu / 0.36, sv = (pv - 1.1) / 0.4;
+        if (su * su + sv * sv < 1 && pv > 0.7) {
           const weave = ((x * 7 + y * 3) % 11) < 5 ? 9 : -9;
           r = 32 + weave; g = 42 + weave; b = 74 + weave;
         }
         // Neck.
-        if (Math.abs(u) < 0.065 && v > 0.54 && v < 0.8) {
-          const shade = 1 - 0.25 * (Math.abs(u) / 0.065);
+        if (Math.abs(pu) < 0.065 && pv > 0.54 && pv < 0.8) {
+          const shade = 1 - 0.25 * (Math.abs(pu) / 0.065);
           r = 196 * shade; g = 150 * shade; b = 126 * shade;
         }
         // Hair (behind the face), with strands.
-        const hu = u / 0.155, hv = (v - 0.385) / 0.21;
-        const inHair = hu * hu + hv * hv < 1 && v < 0.5;
+        const hu = pu / 0.155, hv = (pv - 0.385) / 0.21;
+        const inHair = hu * hu + hv * hv < 1 && pv < 0.5;
         // Face.
-        const fu = u / 0.135, fv = (v - 0.41) / 0.185;
+        const fu = pu / 0.135, fv = (pv - 0.41) / 0.185;
         const fr = fu * fu + fv * fv;
-        if (inHair && (fr >= 1 || v < 0.285 + 0.04 * Math.abs(fu))) {
-          const strand = 18 * Math.sin(u * 900 + 4 * Math.sin(v * 60)) ;
+        if (inHair && (fr >= 1 || pv < 0.285 + 0.04 * Math.abs(fu))) {
+          const strand = 18 * Math.sin(pu * 900 + 4 * Math.sin(pv * 60)) ;
           r = 58 + strand; g = 40 + strand * 0.8; b = 28 + strand * 0.6;
         } else if (fr < 1) {
           const shade = 1 - 0.18 * fr;
           r = 224 * shade; g = 178 * shade; b = 152 * shade;
-          const au = Math.abs(u);
+          const au = Math.abs(pu);
           // Eyes: white, iris, pupil.
-          const eu = (au - 0.048) / 0.024, ev = (v - 0.4) / 0.011;
+          const eu = (au - 0.048) / 0.024, ev = (pv - 0.4) / 0.011;
           const er = eu * eu + ev * ev;
-          if (er < 1) {
-            const d = Math.hypot(au - 0.048, v - 0.4);
+          if (!eyesOpen && eu * eu < 1 && Math.abs(pv - (0.4 + 0.006 * (1 - eu * eu))) < 0.0018) {
+            // closed: skin over the eye, only the lash line curving down across it
+            r = 45; g = 34; b = 28;
+          } else if (er < 1 && eyesOpen) {
+            const d = Math.hypot(au - 0.048, pv - 0.4);
             if (d < 0.0045) { r = 15; g = 12; b = 10; }
             else if (d < 0.0105) { r = 80; g = 58; b = 38; }
             else { r = 236; g = 236; b = 232; }
           }
           // Eyebrows.
-          if (au > 0.022 && au < 0.08 && Math.abs(v - (0.372 - 0.15 * (au - 0.05) * (au - 0.05) * 40)) < 0.006) { r = 70; g = 50; b = 36; }
+          if (au > 0.022 && au < 0.08 && Math.abs(pv - (0.372 - 0.15 * (au - 0.05) * (au - 0.05) * 40)) < 0.006) { r = 70; g = 50; b = 36; }
           // Nose shadow and nostrils.
-          if (u > 0.004 && u < 0.011 && v > 0.41 && v < 0.465) { r *= 0.82; g *= 0.82; b *= 0.82; }
-          if (Math.abs(au - 0.016) < 0.007 && Math.abs(v - 0.472) < 0.004) { r = 120; g = 80; b = 70; }
+          if (pu > 0.004 && pu < 0.011 && pv > 0.41 && pv < 0.465) { r *= 0.82; g *= 0.82; b *= 0.82; }
+          if (Math.abs(au - 0.016) < 0.007 && Math.abs(pv - 0.472) < 0.004) { r = 120; g = 80; b = 70; }
           // Mouth.
-          const mu = u / 0.042, mv = (v - 0.515) / 0.0105;
+          const mu = pu / 0.042, mv = (pv - 0.515) / 0.0105;
           if (mu * mu + mv * mv < 1) { r = 172; g = 84; b = 84; }
           // Skin texture.
           const t = (rnd() - 0.5) * 8;
@@ -124,7 +133,13 @@ export function renderSceneRaw(o: SceneOptions): Buffer {
 
 /** Renders the scene as a JPEG, as a camera would deliver it. */
 export async function renderScene(o: SceneOptions): Promise<Buffer> {
-  const raw = renderSceneRaw(o);
+  let raw = renderSceneRaw(o);
+  if (o.fault === 'tilted') {
+    // the head (and the body) leaning 14°: rotate about the centre, cut back to the frame
+    const rot = await sharp(raw, { raw: { width: o.width, height: o.height, channels: 3 } }).rotate(14, { background: { r: 196, g: 202, b: 210 } }).raw().toBuffer({ resolveWithObject: true });
+    raw = await sharp(rot.data, { raw: { width: rot.info.width, height: rot.info.height, channels: 3 } })
+      .extract({ left: (rot.info.width - o.width) >> 1, top: (rot.info.height - o.height) >> 1, width: o.width, height: o.height }).raw().toBuffer();
+  }
   let img = sharp(raw, { raw: { width: o.width, height: o.height, channels: 3 } });
   if (o.fault === 'blurred') img = img.blur(Math.max(1, o.height / 90));
   const orientation = o.orientation ?? 1;
