@@ -146,6 +146,34 @@ export function recordPaVerdict(verdict: PaVerdict, reasonCode?: string): Record
   return 'not-checked';
 }
 
+// ───────────────────────── second-officer overrides ─────────────────────────
+
+/**
+ * What the workflow refuses until a second officer co-signs with their PIN, and
+ * how the record carries the co-signature (`overrides[]`, docs/wire-format.md §3):
+ * `{kind, code, officerId, at, reason, fields?}`. `step` is where the refusal
+ * stops the session. Add a row to add one (clone detection, co-signed
+ * exceptions, …); the workflow's blocker rules (station/workflow/cosign.ts)
+ * decide when each applies.
+ */
+export const OVERRIDE_KINDS = {
+  'chip-authenticity': { step: 'chip', text: 'the chip did not pass passive authentication; `code` is its reason code (see Passive authentication)' },
+  'chip-details-mismatch': { step: 'review', text: 'DG1 on the chip and the details entered differ; `code` is `details-mismatch`, `fields` names the compared fields that differ' },
+} as const satisfies Record<string, { step: 'chip' | 'review'; text: string }>;
+export type OverrideKind = keyof typeof OVERRIDE_KINDS;
+export const OVERRIDE_KIND_CODES = Object.keys(OVERRIDE_KINDS) as OverrideKind[];
+
+export function isOverrideKind(v: unknown): v is OverrideKind {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(OVERRIDE_KINDS, v);
+}
+
+/**
+ * The entered details compared with the chip's DG1 (names without diacritics and
+ * case); the names `overrides[].fields` uses.
+ */
+export const CHIP_COMPARED_FIELDS = ['fullName', 'dateOfBirth', 'sex', 'documentNumber'] as const;
+export type ChipComparedField = (typeof CHIP_COMPARED_FIELDS)[number];
+
 // ───────────────────────── portrait ─────────────────────────
 
 /** The portrait pipeline's verdict on a photo (drivers/camera, the workflow, the kiosk). */

@@ -50,7 +50,7 @@ const MAX_BODY = 64 * 1024;
 
 const STATUS: Record<string, number> = {
   WORKFLOW_AUTH: 401, OFFICER_BAD_CREDENTIALS: 401, OFFICER_CARD_REQUIRED: 401, OFFICER_CARD_MISMATCH: 401, OFFICER_LOCKED: 423, OFFICER_RATE_LIMITED: 429,
-  WORKFLOW_REFUSED: 423, WORKFLOW_STEP: 409, WORKFLOW_BUSY: 409, WORKFLOW_INCOMPLETE: 409, WORKFLOW_INPUT: 400,
+  WORKFLOW_REFUSED: 423, WORKFLOW_BLOCKED: 409, OVERRIDE_REFUSED: 403, WORKFLOW_STEP: 409, WORKFLOW_BUSY: 409, WORKFLOW_INCOMPLETE: 409, WORKFLOW_INPUT: 400,
 };
 
 const MIME: Record<string, string> = {
@@ -180,6 +180,7 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
       ...(b.expiryDate ? { expiryDate: str(b.expiryDate) } : {}),
     }),
     '/api/session/chip/exception': (t, b) => wf.chipException(t, str(b.code), b.reason),
+    '/api/session/override': (t, b) => wf.override(t, { kind: b.kind, officerId: b.officerId, pin: b.pin, reason: b.reason }),
     '/api/session/next': (t) => wf.next(t),
     '/api/session/goto': (t, b) => wf.goto(t, str(b.step) as Step),
     '/api/session/confirm': (t) => wf.confirm(t),

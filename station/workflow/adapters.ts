@@ -210,6 +210,7 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
     recordId, stationId, officerId: draft.officerId, kind: draft.kind,
     startedAt: draft.startedAt, completedAt, details: wireDetails(draft.details, extra), fingerprints,
     ...(portrait ? { portrait } : {}), ...(chip ? { chip } : {}),
+    ...(draft.overrides?.length ? { overrides: draft.overrides.map((o) => ({ kind: o.kind, code: o.code, officerId: o.officerId, at: o.at, reason: o.reason, ...(o.fields ? { fields: [...o.fields] } : {}) })) } : {}),
   };
 }
 
@@ -293,12 +294,17 @@ export function deviceStatus(fn: () => DeviceState[]): DeviceStatusPort {
 }
 
 /**
- * Writes officer login/logout into the vault's audit chain. Only ids and
- * reasons — never names, PINs or anything about the enrolled person.
+ * Writes officer login/logout and second-officer overrides into the vault's
+ * audit chain. Only ids, codes and field names — never names, PINs, the
+ * override's free-text reason (that is sealed in the record) or anything
+ * about the enrolled person.
  */
-export function auditOfficerEvents(wf: { on(ev: 'audit', fn: (e: { kind: 'login' | 'logout'; officerId: string; result: string; reason?: string }) => void): unknown },
-  audit: { append(kind: 'login' | 'logout', data?: Record<string, string | number | boolean | null>): unknown }, log?: Logger): void {
+export function auditOfficerEvents(wf: { on(ev: 'audit', fn: (e: { kind: 'login' | 'logout' | 'override'; officerId: string; result: string; reason?: string; [k: string]: string | undefined }) => void): unknown },
+  audit: { append(kind: 'login' | 'logout' | 'override', data?: Record<string, string | number | boolean | null>): unknown }, log?: Logger): void {
   wf.on('audit', (e) => {
-    try { audit.append(e.kind, { officerId: e.officerId, result: e.result, ...(e.reason ? { reason: e.reason } : {}) }); } catch (err) { log?.error({ err }, 'could not write the audit entry'); }
+    const { kind, ...data } = e;
+    const flat: Record<string, string> = {};
+    for (const [k, v] of Object.entries(data)) if (typeof v === 'string') flat[k] = v;
+    try { audit.append(kind, flat); } catch (err) { log?.error({ err }, 'could not write the audit entry'); }
   });
 }

@@ -110,6 +110,8 @@ export class FakeCamera implements CameraPort {
 
 export class FakeChip implements ChipPort {
   verdict: ChipReadResult['passiveAuth'] = { status: 'valid' };
+  /** DG1's person (the MRZ's document number and dates come from the BAC input); default the tests' Nguyễn Văn An. */
+  person: { lastName: string | null; firstName: string | null; sex: string | null } = { lastName: 'NGUYEN', firstName: 'VAN AN', sex: 'male' };
   /** When set, BAC fails unless the MRZ document number matches. */
   expectedDocumentNumber: string | null = null;
   latencyMs = 0;
@@ -124,7 +126,7 @@ export class FakeChip implements ChipPort {
     }
     return {
       dg1: Buffer.from('FAKE-DG1'), sod: Buffer.from('FAKE-SOD'), dg2: Buffer.from('FAKE-DG2'),
-      mrzFields: { documentNumber: mrz.documentNumber, birthDate: mrz.birthDate, expiryDate: mrz.expiryDate, nationality: 'VNM' },
+      mrzFields: { documentNumber: mrz.documentNumber, birthDate: mrz.birthDate, expirationDate: mrz.expiryDate, nationality: 'VNM', ...this.person },
       faceJpeg: Buffer.from(await syntheticPortraitJpeg('good')), passiveAuth: this.verdict,
     };
   }

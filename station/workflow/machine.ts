@@ -20,7 +20,8 @@ import type { Logger } from 'pino';
 import { StationError } from '../../drivers/common/errors';
 import type { LoginResult, Officer } from '../officers/store';
 import type { ProgressCounters } from '../progress';
-import { CAPTURE_EXCEPTIONS, FINGER_POSITIONS, RECORD_KINDS, isExceptionFor, isFingerPosition, isRecordKind } from '../../config/domain';
+import { CAPTURE_EXCEPTIONS, FINGER_POSITIONS, OVERRIDE_KIND_CODES, RECORD_KINDS, isExceptionFor, isFingerPosition, isOverrideKind, isRecordKind } from '../../config/domain';
+import { blockersOf, cosignFor, prefillFromChip, type Blocker, type Cosignature } from './cosign';
 import {
   type CameraPort, type CaptureProgress, type ChipPort, type ChipReadResult, type DeviceState, type DeviceStatusPort, type EnrollmentDraft,
   type EnrollmentKind, type ExceptionCode, type FingerCaptureResult, type FingerEntry, type FingerPosition, type FingerprintPort,
@@ -91,6 +92,8 @@ interface Session {
   portraitCandidate: PortraitResult | null;
   chip: EnrollmentDraft['chip'] | null;
   chipCandidate: ChipReadResult | null;
+  /** Second officers' co-signatures given in this session (station/workflow/cosign.ts). */
+  cosigns: Cosignature[];
   busy: null | { op: 'finger' | 'portrait' | 'chip' | 'seal'; position?: number; progress?: CaptureProgress };
   abort: AbortController | null;
   lastError: ErrorInfo | null;
@@ -129,6 +132,12 @@ export interface WorkflowView {
     currentFinger: FingerPosition | null;
     portrait: { status: 'pending' | 'captured' | 'rejected' | 'exception'; verdict?: string; metrics?: Record<string, number>; reasons?: { code: string; message: string }[]; exception?: { code: ExceptionCode; reason: string } };
     chip: null | { status: 'pending' | 'read' | 'rejected' | 'exception'; mrzFields?: Record<string, string | null>; passiveAuth?: ChipReadResult['passiveAuth']; hasFace?: boolean; exception?: { code: ExceptionCode; reason: string } };
+    /**
+     * What the booth refuses in this session until a second officer co-signs: kind and
+     * reason code (the kiosk shows them in words), the step it stops, for a mismatch the
+     * fields side by side, and the co-signature once given.
+     */
+    blockers: Array<Omit<Blocker, 'subject'> & { cosigned: null | { officerId: string; at: number; reason: string } }>;
     busy: Session['busy'];
     lastError: ErrorInfo | null;
     recordId: string | null;
@@ -370,7 +379,7 @@ export class Workflow extends EventEmitter {
     this.session = {
       id: randomUUID(), officerId: officer.id, kind: null, step: 'kind', startedAt: this.now(), completed: new Set(),
       editingFromReview: false, details: null, draftDetails: null, detailErrors: [], fingers: new Map(), fingerCandidates: new Map(),
-      portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, busy: null, abort: null, lastError: null, recordId: null,
+      portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, cosigns: [], busy: null, abort: null, lastError: null, recordId: null,
     };
     this.log.info({ sessionId: this.session.id, officerId: officer.id }, 'session started');
     this.writeMarker();
@@ -491,24 +500,41 @@ export class Workflow extends EventEmitter {
     return this.view(token);
   }
 
+  /**
+   * Reads the chip (e-ID activation) at the chip step, or already at the details step
+   * (MRZ information from the request or from what is typed so far): the details not
+   * typed yet are then pre-filled from DG1. A chip that is not proven genuine, or whose
+   * DG1 differs from the details, is kept with its refusal (see blockers in the view)
+   * until another chip is read or a second officer co-signs.
+   */
   async readChip(token: string, mrz?: Partial<MrzInfo>): Promise<WorkflowView> {
-    const s = this.expect(token, ['chip']);
+    const s = this.expect(token, ['details', 'chip']);
+    if (s.kind !== 'eid-activation') throw httpish('WORKFLOW_STEP', 'the chip is read only for an e-ID activation', undefined, { step: s.step });
     const chip = this.deps.chip;
     if (!chip) throw httpish('WORKFLOW_REFUSED', 'no card reader is configured');
-    const d = s.details!;
+    const d = s.step === 'details' ? (s.draftDetails ?? s.details) : s.details!;
     const info: MrzInfo = {
-      documentNumber: (mrz?.documentNumber ?? d.documentNumber).toUpperCase(),
-      birthDate: mrz?.birthDate ?? toYymmdd(d.dateOfBirth),
-      expiryDate: mrz?.expiryDate ?? toYymmdd(d.documentExpiry),
+      documentNumber: (mrz?.documentNumber ?? d?.documentNumber ?? '').toUpperCase(),
+      birthDate: mrz?.birthDate ?? (d?.dateOfBirth ? toYymmdd(d.dateOfBirth) : ''),
+      expiryDate: mrz?.expiryDate ?? (d?.documentExpiry ? toYymmdd(d.documentExpiry) : ''),
     };
     if (!/^[A-Z0-9<]{1,20}$/.test(info.documentNumber) || !/^\d{6}$/.test(info.birthDate) || !/^\d{6}$/.test(info.expiryDate)) {
-      throw httpish('WORKFLOW_INPUT', 'MRZ information must be a document number and two YYMMDD dates');
+      throw httpish('WORKFLOW_INPUT', 'MRZ information must be a document number and two YYMMDD dates', 'type them as printed on the card (birth and expiry as YYMMDD)');
     }
     await this.runDevice(s, 'chip', undefined, async (signal, onProgress) => {
       const r = await chip.readChip(info, { signal, onProgress });
       this.wipeChip(s);
-      if (r.passiveAuth.status === 'invalid') s.chipCandidate = r;
-      else s.chip = { read: r };
+      s.chip = { read: r };
+      if (s.step === 'details') {
+        // the officer has not confirmed details yet: fill in what is still empty from DG1
+        const typed = s.draftDetails !== null;
+        const { details, filled } = prefillFromChip(s.draftDetails ?? normaliseDetails({}), r.mrzFields, typed, this.now());
+        if (!details.unitCode) details.unitCode = this.deps.defaultUnit;
+        s.draftDetails = details;
+        s.detailErrors = s.detailErrors.filter((e) => !filled.includes(e.field));
+        this.log.info({ sessionId: s.id, filled }, 'details pre-filled from the chip');
+      }
+      for (const b of this.blockers(s)) if (!cosignFor(b, s.cosigns)) this.log.warn({ sessionId: s.id, kind: b.kind, code: b.code, fields: b.fields?.map((f) => f.field) }, 'chip refused until a second officer co-signs');
     });
     return this.view(token);
   }
@@ -516,6 +542,12 @@ export class Workflow extends EventEmitter {
   chipException(token: string, code: string, reason: unknown): WorkflowView {
     const s = this.expect(token, ['chip']);
     if (!isExceptionFor('chip', code)) throw httpish('WORKFLOW_INPUT', `chip exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.chip.join(', ')}`);
+    // "cannot be read" must not hide a chip that was read and refused
+    const open = this.unresolved(s);
+    if (open.length) {
+      throw httpish('WORKFLOW_BLOCKED', `a chip was read and refused (${open.map((b) => b.message).join('; ')}); recording it as not readable would hide that`,
+        'read a genuine chip that matches the person, or have a second officer co-sign the refusal', { blockers: this.blockerView(s).filter((b) => !b.cosigned) });
+    }
     const text = this.reasonText(reason);
     this.wipeChip(s);
     s.chip = { exception: { code, reason: text } };
@@ -535,7 +567,8 @@ export class Workflow extends EventEmitter {
       if (!s.portrait) throw httpish('WORKFLOW_INCOMPLETE', s.portraitCandidate ? 'the portrait was rejected; take it again' : 'no portrait yet', 'take an acceptable portrait or record why it cannot be taken');
       this.complete(s, 'portrait', s.kind === 'eid-activation' ? 'chip' : 'review');
     } else {
-      if (!s.chip) throw httpish('WORKFLOW_INCOMPLETE', s.chipCandidate ? 'the chip failed passive authentication' : 'the chip has not been read', 'read the chip again or record why it cannot be read');
+      if (!s.chip) throw httpish('WORKFLOW_INCOMPLETE', 'the chip has not been read', 'read the chip or record why it cannot be read');
+      this.refuseIfBlocked(s, 'chip');
       this.complete(s, 'chip', 'review');
     }
     return this.view(token);
@@ -555,6 +588,7 @@ export class Workflow extends EventEmitter {
   /** The officer confirms: seals the record into the vault. */
   async confirm(token: string): Promise<WorkflowView> {
     const s = this.expect(token, ['review']);
+    this.refuseIfBlocked(s, 'review');
     const g = await this.refreshGuard();
     if (!g.ok) {
       s.lastError = { op: 'seal', code: g.code, message: g.message, hint: g.hint };
@@ -564,6 +598,7 @@ export class Workflow extends EventEmitter {
     const draft: EnrollmentDraft = {
       sessionId: s.id, kind: s.kind!, officerId: s.officerId, startedAt: s.startedAt, confirmedAt: this.now(), details: s.details!,
       fingerprints: this.positions.map((p) => s.fingers.get(p)!), portrait: s.portrait!, ...(s.kind === 'eid-activation' ? { chip: s.chip! } : {}),
+      ...this.draftOverrides(s),
     };
     s.step = 'sealing';
     s.busy = { op: 'seal' };
@@ -609,6 +644,88 @@ export class Workflow extends EventEmitter {
     if (this.session) this.discard('aborted by the officer');
     this.changed();
     return this.view(token);
+  }
+
+  // ───────────────────────── second-officer override ─────────────────────────
+
+  /**
+   * A second officer co-signs one of the session's refusals with their own PIN (and
+   * officer card, when theirs is bound): the refusal is lifted for exactly what was
+   * refused (this chip, these values), and the co-signature goes into the record and
+   * the audit log. The PIN check is a login attempt like any other (counted first,
+   * lockout, rate limit); it does not log the second officer in.
+   */
+  async override(token: string, input: { kind: unknown; officerId: unknown; pin: unknown; reason: unknown }): Promise<WorkflowView> {
+    const s = this.expect(token, ['details', 'fingerprints', 'portrait', 'chip', 'review']);
+    const kind = input.kind;
+    if (!isOverrideKind(kind)) throw httpish('WORKFLOW_INPUT', `"${String(kind)}" is not something a second officer can override (one of ${OVERRIDE_KIND_CODES.join(', ')})`);
+    const b = this.unresolved(s).find((x) => x.kind === kind);
+    if (!b) throw httpish('WORKFLOW_INPUT', `nothing to override: the session has no open "${kind}" refusal`, 'refresh the page');
+    const second = typeof input.officerId === 'string' ? input.officerId.trim() : '';
+    if (!second) throw httpish('WORKFLOW_INPUT', 'the second officer\'s id is required');
+    if (second === s.officerId || second === this.activeOfficer?.id) {
+      throw httpish('OVERRIDE_REFUSED', 'an override needs a second officer: the officer running the session cannot co-sign it', 'ask another officer to enter their id and PIN', { cause: 'same_officer' });
+    }
+    if (typeof input.pin !== 'string' || !input.pin) throw httpish('WORKFLOW_INPUT', 'the second officer\'s PIN is required');
+    const reason = this.reasonText(input.reason, 'type why the refusal is overridden');
+    const card = this.deps.officerCard;
+    const res = await this.deps.officers.verify(second, input.pin, card ? () => card.readIdentity() : undefined);
+    const base = { kind: 'override' as const, officerId: second.slice(0, 64), primaryOfficerId: s.officerId, sessionId: s.id, overrideKind: kind, code: b.code, ...(b.fields ? { fields: b.fields.map((f) => f.field).join(',') } : {}) };
+    if (!res.ok) {
+      this.log.warn({ sessionId: s.id, overrideKind: kind, code: res.code }, 'override refused: the second officer was not verified');
+      this.emit('audit', { ...base, result: 'refused', reason: res.code });
+      const words: Record<string, string> = {
+        OFFICER_BAD_CREDENTIALS: 'wrong officer id or PIN for the second officer',
+        OFFICER_LOCKED: 'the second officer is locked after too many wrong PINs',
+        OFFICER_RATE_LIMITED: 'too many PIN attempts on this station; wait before trying again',
+        OFFICER_CARD_REQUIRED: 'the second officer must also present their officer card in the officer reader',
+        OFFICER_CARD_MISMATCH: 'the card in the officer reader is not the second officer\'s card',
+      };
+      const { ok: _ok, ...why } = res;
+      throw httpish('OVERRIDE_REFUSED', words[res.code] ?? 'the second officer could not be verified', 'the second officer enters their own id and PIN', { cause: res.code, ...why });
+    }
+    if (this.session !== s || !this.unresolved(s).some((x) => x.kind === kind && x.subject === b.subject)) {
+      throw httpish('WORKFLOW_STEP', 'the session changed while the second officer was being checked', 'look at the refusal again');
+    }
+    const c: Cosignature = { kind, code: b.code, subject: b.subject, officerId: res.officer.id, at: this.now(), reason, ...(b.fields ? { fields: b.fields.map((f) => f.field) } : {}) };
+    s.cosigns.push(c);
+    this.log.info({ sessionId: s.id, overrideKind: kind, code: b.code, officerId: c.officerId }, 'refusal overridden by a second officer');
+    this.emit('audit', { ...base, officerId: c.officerId, result: 'ok' });
+    this.touch();
+    this.changed();
+    return this.view(token);
+  }
+
+  private blockers(s: Session): Blocker[] {
+    return blockersOf({ details: s.details, chip: s.chip });
+  }
+
+  /** Refusals of the session that no second officer has co-signed. */
+  private unresolved(s: Session): Blocker[] {
+    return this.blockers(s).filter((b) => !cosignFor(b, s.cosigns));
+  }
+
+  /** Leaving `step` (and confirming, which every refusal stops) needs every refusal there co-signed. */
+  private refuseIfBlocked(s: Session, step: 'chip' | 'review'): void {
+    const open = this.unresolved(s).filter((b) => step === 'review' || b.step === step);
+    if (!open.length) return;
+    s.lastError = { op: step === 'review' ? 'seal' : 'chip', code: 'WORKFLOW_BLOCKED', message: open.map((b) => b.message).join('; '), hint: 'a second officer can override with their PIN' };
+    this.changed();
+    throw httpish('WORKFLOW_BLOCKED', open.map((b) => b.message).join('; '),
+      'read another chip or correct the details — or a second officer overrides with their own id and PIN, giving a reason', { blockers: this.blockerView(s).filter((b) => !b.cosigned) });
+  }
+
+  private blockerView(s: Session): NonNullable<WorkflowView['session']>['blockers'] {
+    return this.blockers(s).map(({ subject: _subject, ...b }) => {
+      const c = cosignFor({ ...b, subject: _subject }, s.cosigns);
+      return { ...b, cosigned: c ? { officerId: c.officerId, at: c.at, reason: c.reason } : null };
+    });
+  }
+
+  /** The co-signatures that resolve a refusal present now: what the record carries. */
+  private draftOverrides(s: Session): Pick<EnrollmentDraft, 'overrides'> {
+    const used = this.blockers(s).map((b) => cosignFor(b, s.cosigns)).filter((c): c is Cosignature => c !== undefined);
+    return used.length ? { overrides: used.map(({ subject: _s, ...c }) => c) } : {};
   }
 
   /** Clears the last device error so the officer can retry. */
@@ -693,10 +810,14 @@ export class Workflow extends EventEmitter {
             : s.portraitCandidate ? { status: 'rejected', verdict: s.portraitCandidate.verdict, metrics: s.portraitCandidate.metrics, reasons: s.portraitCandidate.reasons }
               : { status: 'pending' },
         chip: s.kind !== 'eid-activation' ? null
-          : s.chip?.read ? { status: 'read', mrzFields: s.chip.read.mrzFields, passiveAuth: s.chip.read.passiveAuth, hasFace: Boolean(s.chip.read.faceJpeg) }
+          : s.chip?.read ? {
+            status: this.unresolved(s).some((b) => b.kind === 'chip-authenticity') ? 'rejected' : 'read',
+            mrzFields: s.chip.read.mrzFields, passiveAuth: s.chip.read.passiveAuth, hasFace: Boolean(s.chip.read.faceJpeg),
+          }
             : s.chip?.exception ? { status: 'exception', exception: s.chip.exception }
               : s.chipCandidate ? { status: 'rejected', mrzFields: s.chipCandidate.mrzFields, passiveAuth: s.chipCandidate.passiveAuth, hasFace: Boolean(s.chipCandidate.faceJpeg) }
                 : { status: 'pending' },
+        blockers: this.blockerView(s),
         busy: s.busy, lastError: s.lastError, recordId: s.recordId,
       },
     };
@@ -743,9 +864,9 @@ export class Workflow extends EventEmitter {
     return this.positions.find((p) => !s.fingers.has(p)) ?? null;
   }
 
-  private reasonText(reason: unknown): string {
+  private reasonText(reason: unknown, hint = 'type why it cannot be captured'): string {
     const t = typeof reason === 'string' ? reason.normalize('NFC').trim() : '';
-    if (t.length < 3) throw httpish('WORKFLOW_INPUT', 'an exception needs the officer’s reason (at least 3 characters)', 'type why it cannot be captured');
+    if (t.length < 3) throw httpish('WORKFLOW_INPUT', 'the officer’s reason is required (at least 3 characters)', hint);
     if (t.length > 300 || /[\p{Cc}]/u.test(t)) throw httpish('WORKFLOW_INPUT', 'the reason must be at most 300 characters of plain text');
     return t;
   }

@@ -5,7 +5,7 @@
  * and ./fakes.ts provides in-memory versions for tests, benches and demos.
  */
 
-import type { ExceptionCode, FingerPosition, PaReasonCode, PortraitVerdict, RecordKind } from '../../config/domain';
+import type { ChipComparedField, ExceptionCode, FingerPosition, OverrideKind, PaReasonCode, PortraitVerdict, RecordKind } from '../../config/domain';
 
 // Positions, exception codes, verdicts and kinds are the domain's (config/domain.ts).
 export type { ExceptionCode, FingerPosition };
@@ -127,6 +127,17 @@ export interface PersonalDetails {
 export type EnrollmentKind = RecordKind;
 
 /** Everything the officer confirmed; handed to the sealer (memory only). */
+/** A second officer's co-signature as the record carries it (record `overrides[]`). */
+export interface OverrideEntry {
+  kind: OverrideKind;
+  code: string;
+  /** The second officer. */
+  officerId: string;
+  at: number;
+  reason: string;
+  fields?: ChipComparedField[];
+}
+
 export interface EnrollmentDraft {
   sessionId: string;
   kind: EnrollmentKind;
@@ -137,6 +148,8 @@ export interface EnrollmentDraft {
   fingerprints: FingerEntry[];
   portrait: { capture: PortraitResult; exception?: undefined } | { capture?: undefined; exception: { code: ExceptionCode; reason: string } };
   chip?: { read: ChipReadResult; exception?: undefined } | { read?: undefined; exception: { code: ExceptionCode; reason: string } };
+  /** Refusals a second officer overrode with their PIN (station/workflow/cosign.ts), in the order given. */
+  overrides?: OverrideEntry[];
 }
 
 export interface SealerPort {

@@ -24,6 +24,7 @@ export const AUDIT_KINDS = [
   'tamper',
   'alert',
   'vault_open',
+  'override',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

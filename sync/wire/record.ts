@@ -5,8 +5,8 @@
  */
 import { CborError, decodeCbor, encodeCbor, type CborValue } from './cbor';
 import {
-  FINGER_EXCEPTIONS, RECORD_KINDS, RECORD_PA_VERDICTS, STATION_ID_RE, isFingerException, isRecordKind, isValidStationId,
-  type FingerExceptionCode, type FingerPosition, type RecordKind, type RecordPaVerdict,
+  FINGER_EXCEPTIONS, OVERRIDE_KIND_CODES, RECORD_KINDS, RECORD_PA_VERDICTS, STATION_ID_RE, isFingerException, isOverrideKind, isRecordKind, isValidStationId,
+  type FingerExceptionCode, type FingerPosition, type OverrideKind, type RecordKind, type RecordPaVerdict,
 } from '../../config/domain';
 
 // The record's codes are the domain's (config/domain.ts); re-exported under the names the wire format uses.
@@ -97,6 +97,24 @@ export interface EnrollmentRecord {
   fingerprints: FingerprintEntry[];
   portrait?: Portrait;
   chip?: ChipData;
+  /** Refusals a second officer overrode with their PIN (co-signed), in the order they were given. */
+  overrides?: RecordOverride[];
+}
+
+/** A second officer's co-signature of something the booth refused (config/domain.ts OVERRIDE_KINDS). */
+export interface RecordOverride {
+  /** What was overridden, e.g. "chip-authenticity". */
+  kind: OverrideKind;
+  /** The refusal's reason code, e.g. a passive-authentication reason code, or "details-mismatch". */
+  code: string;
+  /** The second officer, who co-signed with their own PIN (never the record's officerId). */
+  officerId: string;
+  /** ms since epoch. */
+  at: number;
+  /** Why, in the second officer's words. */
+  reason: string;
+  /** For a details mismatch: the compared fields that differ. */
+  fields?: string[];
 }
 
 export class RecordFormatError extends Error {
@@ -226,6 +244,27 @@ function toCborValue(r: EnrollmentRecord): CborValue {
       sod: bytes(c.sod, 'chip.sod'),
       passiveAuth: { verdict: v, reason: str(c.passiveAuth.reason, 'chip.passiveAuth.reason', true) },
     };
+  }
+  if (r.overrides !== undefined) {
+    if (!Array.isArray(r.overrides)) fail('overrides', 'expected a list');
+    out.overrides = r.overrides.map((o, i): CborValue => {
+      const p = `overrides[${i}]`;
+      const m = obj(o, p) as unknown as RecordOverride;
+      if (!isOverrideKind(m.kind)) fail(`${p}.kind`, `expected ${OVERRIDE_KIND_CODES.join('|')}`);
+      const code = str(m.code, `${p}.code`) as string;
+      if (!/^[a-z0-9][a-z0-9-]{0,63}$/.test(code)) fail(`${p}.code`, 'expected a reason code (lower-case letters, digits and "-")');
+      const officerId = str(m.officerId, `${p}.officerId`) as string;
+      if (officerId === '') fail(`${p}.officerId`, 'expected the second officer\'s id');
+      if (officerId === r.officerId) fail(`${p}.officerId`, 'the second officer must not be the record\'s officer');
+      const reason = str(m.reason, `${p}.reason`) as string;
+      if (reason.trim() === '') fail(`${p}.reason`, 'expected the officer\'s reason');
+      let fields: CborValue[] | undefined;
+      if (m.fields !== undefined) {
+        if (!Array.isArray(m.fields)) fail(`${p}.fields`, 'expected a list of field names');
+        fields = m.fields.map((f, j) => str(f, `${p}.fields[${j}]`) as string);
+      }
+      return { kind: m.kind, code, officerId, at: int(m.at, `${p}.at`, 0, Number.MAX_SAFE_INTEGER), reason, ...(fields ? { fields } : {}) };
+    });
   }
   return out;
 }

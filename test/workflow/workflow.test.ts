@@ -145,10 +145,10 @@ describe('enrollment workflow', () => {
     expect(rig.wf.currentStep()).toBe('chip');
     let v = await rig.wf.readChip(t);
     expect(v.session!.chip).toMatchObject({ status: 'rejected', passiveAuth: { status: 'invalid' } });
-    expect(await codeOf(() => rig!.wf.next(t))).toBe('WORKFLOW_INCOMPLETE');
+    expect(await codeOf(() => rig!.wf.next(t))).toBe('WORKFLOW_BLOCKED');
     rig.chip.verdict = { status: 'valid' };
     v = await rig.wf.readChip(t);
-    expect(v.session!.chip).toMatchObject({ status: 'read', mrzFields: { documentNumber: '001090012345', birthDate: '900517', expiryDate: '350517' } });
+    expect(v.session!.chip).toMatchObject({ status: 'read', mrzFields: { documentNumber: '001090012345', birthDate: '900517', expirationDate: '350517' } });
     rig.wf.next(t);
     await rig.wf.confirm(t);
     const draft = rig.sealer.sealed[0]!.draft;
