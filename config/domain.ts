@@ -98,34 +98,44 @@ export function isRecordKind(v: unknown): v is RecordKind {
 
 // ───────────────────────── passive authentication ─────────────────────────
 
-/** What the chip check concluded (drivers/card, the workflow, the kiosk). */
-export const PA_VERDICTS = ['valid', 'invalid', 'not-checkable'] as const;
+/**
+ * What the chip check concluded (drivers/card, the workflow, the kiosk, the
+ * record). Fails closed: `valid` only when everything was proven; anything
+ * else is `invalid` with one of the reasons below. There is no third verdict.
+ */
+export const PA_VERDICTS = ['valid', 'invalid'] as const;
 export type PaVerdict = (typeof PA_VERDICTS)[number];
 
 /**
  * The verdict as the sealed record carries it (`chip.passiveAuth.verdict`,
- * docs/wire-format.md §3). Fixed by format version 1: a not-checkable chip is
- * `no-csca` when only the country's CSCA certificate was missing (data and
- * document signer verified), `not-checked` otherwise.
+ * docs/wire-format.md §3). Stations write `valid` or `invalid` with the exact
+ * reason code (`chip.passiveAuth.reasonCode`); `no-csca` and `not-checked` are
+ * only read, from records sealed before chip trust failed closed.
  */
 export const RECORD_PA_VERDICTS = ['valid', 'invalid', 'no-csca', 'not-checked'] as const;
 export type RecordPaVerdict = (typeof RECORD_PA_VERDICTS)[number];
 
 /**
- * Every reason a chip is not `valid`, with the verdict it leads to and how the
- * record carries it. Add a row to add a reason (e.g. a clone-detection check).
+ * Every reason a chip is not `valid` (stable codes; drivers/card has the
+ * sentence with the details, the kiosk translates the code). Add a row to add
+ * a reason.
  */
 export const PA_REASONS = {
-  'dg-not-in-sod': { verdict: 'invalid', record: 'invalid', text: 'a data group read from the chip is not listed in EF.SOD' },
-  'dg-hash-mismatch': { verdict: 'invalid', record: 'invalid', text: 'a data group does not match its hash in EF.SOD' },
-  'message-digest-missing': { verdict: 'invalid', record: 'invalid', text: 'the SOD signature has no message-digest attribute' },
-  'message-digest-mismatch': { verdict: 'invalid', record: 'invalid', text: 'the SOD message digest does not match its content' },
+  'no-security-object': { verdict: 'invalid', record: 'invalid', text: 'the chip holds no document security object (EF.SOD absent or empty)' },
+  'malformed-security-object': { verdict: 'invalid', record: 'invalid', text: 'EF.SOD cannot be parsed' },
+  'hash-missing': { verdict: 'invalid', record: 'invalid', text: 'a data group read from the chip is not listed in EF.SOD' },
+  'hash-mismatch': { verdict: 'invalid', record: 'invalid', text: 'a data group does not match its hash in EF.SOD (data altered)' },
+  'message-digest-mismatch': { verdict: 'invalid', record: 'invalid', text: 'the SOD message digest is missing or does not match its content' },
+  'no-ds-certificate': { verdict: 'invalid', record: 'invalid', text: 'EF.SOD carries no Document Signer certificate' },
+  'malformed-ds-certificate': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer certificate cannot be parsed' },
+  'unsupported-algorithm': { verdict: 'invalid', record: 'invalid', text: 'a hash or signature algorithm the reader does not implement' },
   'bad-signature': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer signature over EF.SOD does not verify' },
-  'ds-not-signed-by-csca': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer certificate is not signed by a trusted CSCA' },
-  'no-ds-certificate': { verdict: 'not-checkable', record: 'not-checked', text: 'EF.SOD carries no Document Signer certificate' },
-  'unsupported-algorithm': { verdict: 'not-checkable', record: 'not-checked', text: 'the signature algorithm is not supported' },
-  'no-csca-store': { verdict: 'not-checkable', record: 'no-csca', text: 'no CSCA store is configured' },
-  'no-csca-for-issuer': { verdict: 'not-checkable', record: 'no-csca', text: 'the CSCA store has no certificate for the document\'s issuer' },
+  'key-usage': { verdict: 'invalid', record: 'invalid', text: 'a certificate is used beyond its key usage (e.g. a SOD signed with a CSCA key)' },
+  'no-csca-store': { verdict: 'invalid', record: 'invalid', text: 'no CSCA store is configured' },
+  'unknown-issuer': { verdict: 'invalid', record: 'invalid', text: 'no CSCA in the store issued the Document Signer certificate' },
+  'expired': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer or CSCA certificate was not valid at signing time' },
+  'revoked': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer certificate is on a CRL in the store' },
+  'country-mismatch': { verdict: 'invalid', record: 'invalid', text: 'the Document Signer\'s country differs from DG1\'s issuing state (or its CSCA\'s)' },
 } as const satisfies Record<string, { verdict: Exclude<PaVerdict, 'valid'>; record: Exclude<RecordPaVerdict, 'valid'>; text: string }>;
 export type PaReasonCode = keyof typeof PA_REASONS;
 export const PA_REASON_CODES = Object.keys(PA_REASONS) as PaReasonCode[];
@@ -134,16 +144,9 @@ export function isPaReasonCode(v: unknown): v is PaReasonCode {
   return typeof v === 'string' && Object.prototype.hasOwnProperty.call(PA_REASONS, v);
 }
 
-/**
- * The record's verdict for a chip check. Fails closed: a verdict that is not
- * `valid` without a known reason code is `invalid` when the check said invalid
- * and `not-checked` otherwise — never `valid` or `no-csca` by guess.
- */
-export function recordPaVerdict(verdict: PaVerdict, reasonCode?: string): RecordPaVerdict {
-  if (verdict === 'valid') return 'valid';
-  if (verdict === 'invalid') return 'invalid';
-  if (reasonCode !== undefined && isPaReasonCode(reasonCode) && PA_REASONS[reasonCode].verdict === verdict) return PA_REASONS[reasonCode].record;
-  return 'not-checked';
+/** The record's verdict for a chip check: `valid` only for a valid check, `invalid` for everything else. */
+export function recordPaVerdict(verdict: PaVerdict, _reasonCode?: string): RecordPaVerdict {
+  return verdict === 'valid' ? 'valid' : 'invalid';
 }
 
 // ───────────────────────── second-officer overrides ─────────────────────────
@@ -173,6 +176,30 @@ export function isOverrideKind(v: unknown): v is OverrideKind {
  */
 export const CHIP_COMPARED_FIELDS = ['fullName', 'dateOfBirth', 'sex', 'documentNumber'] as const;
 export type ChipComparedField = (typeof CHIP_COMPARED_FIELDS)[number];
+
+// ───────────────────────── clone detection ─────────────────────────
+
+/**
+ * Chip Authentication (DG14) / Active Authentication (DG15): whether the chip
+ * proved it holds the private key of its signed public key (a full copy of a
+ * genuine chip passes passive authentication but fails these).
+ */
+export const CLONE_VERDICTS = ['chip-authenticated', 'active-authenticated', 'not-supported', 'failed'] as const;
+export type CloneVerdict = (typeof CLONE_VERDICTS)[number];
+
+/** Why clone detection did not succeed (stable codes, with `failed`, or `not-supported`). */
+export const CLONE_REASONS = {
+  'no-dg14-dg15': { verdict: 'not-supported', text: 'the chip offers neither Chip Authentication (DG14) nor Active Authentication (DG15)' },
+  'unsupported-algorithm': { verdict: 'not-supported', text: 'the chip\'s Chip/Active Authentication algorithm is not implemented by this reader' },
+  'not-signed': { verdict: 'failed', text: 'DG14/DG15 is not covered by a valid passive authentication' },
+  'malformed-key': { verdict: 'failed', text: 'the public key in DG14/DG15 cannot be parsed' },
+  'ca-refused': { verdict: 'failed', text: 'the chip refused Chip Authentication' },
+  'ca-key-mismatch': { verdict: 'failed', text: 'after Chip Authentication the chip does not speak with the keys DG14 implies (cloned or faulty chip)' },
+  'aa-refused': { verdict: 'failed', text: 'the chip refused INTERNAL AUTHENTICATE' },
+  'aa-bad-signature': { verdict: 'failed', text: 'the Active Authentication signature does not verify with the DG15 key (cloned or faulty chip)' },
+} as const satisfies Record<string, { verdict: Exclude<CloneVerdict, 'chip-authenticated' | 'active-authenticated'>; text: string }>;
+export type CloneReasonCode = keyof typeof CLONE_REASONS;
+export const CLONE_REASON_CODES = Object.keys(CLONE_REASONS) as CloneReasonCode[];
 
 // ───────────────────────── portrait ─────────────────────────
 

@@ -150,7 +150,7 @@ export const configSchema = {
           properties: {
             simulated: { type: 'boolean', default: false, description: 'Use the built-in eMRTD card emulator in process instead of PC/SC.' },
             reader: { type: 'string', default: '', description: 'Substring or /regex/ of the PC/SC reader name to use (empty = first reader).' },
-            cscaDir: { type: ['string', 'null'], default: null, description: 'Directory of trusted CSCA certificates (PEM/DER) for passive authentication; null = signature chain not checkable.' },
+            cscaDir: { type: ['string', 'null'], default: null, description: 'Directory of trusted CSCA certificates (PEM/DER) and CRLs (.crl) for passive authentication. Required unless the card is simulated: without it every chip is refused (no-csca-store).' },
           },
         },
         gpio: {

@@ -17,7 +17,7 @@ import type { Config } from '../config';
 import { createScanner, modelInfo, startSimulator, type FingerprintScanner, type SimulatorHandle, type SimulatorOptions } from '../drivers/fingerprint';
 import { createCamera, type Camera } from '../drivers/camera';
 import { loadFaceModel } from '../drivers/camera/face';
-import { createCardReader, loadCscaStore, type CardReaderDriver, type CscaStore, type SimulatedOptions } from '../drivers/card';
+import { createCardReader, loadCscaStore, SimulatedCardReader, type CardReaderDriver, type CscaStore, type SimulatedOptions } from '../drivers/card';
 import { createGpio, type StationGpio } from '../drivers/gpio';
 import { Vault, type VaultAlert } from './vault';
 import { Uplink } from '../sync/uplink';
@@ -51,6 +51,18 @@ export interface StationOverrides {
   /** Uplink tuning (tests, demo). */
   uplink?: { healthIntervalMs?: number; receiptTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number; protocolVersion?: 4 | 5 };
 }
+
+/** The simulated card's own test CSCA (demo only, said in the log): a real booth has devices.card.cscaDir (preflight). */
+function simulatedCsca(card: CardReaderDriver | undefined, log: Logger): CscaStore | undefined {
+  if (!(card instanceof SimulatedCardReader)) return undefined;
+  const store = card.testCsca();
+  if (store && !warnedTestCsca.has(card)) {
+    warnedTestCsca.add(card);
+    log.warn('demo: chips are checked against the simulated card\'s own test CSCA (devices.card.cscaDir is not set); never on a real booth');
+  }
+  return store;
+}
+const warnedTestCsca = new WeakSet<object>();
 
 /** Every part, reachable for the demo, tests and benchmarks once started. */
 export interface StationParts {
@@ -372,7 +384,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       officers: parts.officers!,
       fingerprint: fingerprintPort(parts.scanner!, { maxAttempts: fp.maxAttempts, threshold: fp.qualityThreshold, logger: log.child({ component: 'capture' }), waitForRemoval: !fp.simulated }),
       camera: cameraPort(parts.camera!, { width: cam.portraitWidth, height: cam.portraitHeight, maxBytes: cam.maxJpegBytes }),
-      chip: chipPort(parts.card!, { ...(config.devices.card.reader ? { reader: config.devices.card.reader } : {}), ...(csca ? { csca } : {}), logger: log.child({ component: 'chip' }) }),
+      chip: chipPort(parts.card!, { ...(config.devices.card.reader ? { reader: config.devices.card.reader } : {}), csca: () => csca ?? simulatedCsca(parts.card, log), logger: log.child({ component: 'chip' }) }),
       officerCard: officerCardPort(parts.card!),
       sealer: {
         // a new record: wake the uplink so it goes out now (notify respects backoff and the ingest pause)

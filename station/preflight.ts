@@ -70,8 +70,12 @@ export function checkDevicePaths(config: Config): Problem[] {
       hint: 'Plug the USB camera in and check `ls /dev/video*`, fix devices.camera.device, or set devices.camera.simulated: true.',
     });
   }
-  if (config.devices.card.cscaDir && !existsSync(config.devices.card.cscaDir)) {
-    problems.push({ key: 'devices.card.cscaDir', message: `CSCA directory ${config.devices.card.cscaDir} does not exist`, hint: 'Copy the country CSCA certificates there, or set devices.card.cscaDir: null.' });
+  const card = config.devices.card;
+  if (card.cscaDir && !existsSync(card.cscaDir)) {
+    problems.push({ key: 'devices.card.cscaDir', message: `CSCA directory ${card.cscaDir} does not exist`, hint: 'Copy the issuing countries\' CSCA certificates (and their CRLs) there.' });
+  } else if (!card.simulated && !card.cscaDir) {
+    // Chip trust fails closed: without CSCA certificates no chip can be authenticated (every read would be refused).
+    problems.push({ key: 'devices.card.cscaDir', message: 'no CSCA store is configured: chip ID cards and passports cannot be authenticated without it', hint: 'Set devices.card.cscaDir to a directory holding the issuing countries\' CSCA certificates (PEM/DER) and CRLs (only the demo\'s simulated card brings its own test CSCA).' });
   }
   for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
     const f = config.headquarters[k];

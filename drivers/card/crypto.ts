@@ -66,7 +66,7 @@ export function pad(data: Buffer): Buffer {
 export function unpad(data: Buffer): Buffer | undefined {
   let i = data.length - 1;
   while (i >= 0 && data[i] === 0) i--;
-  if (i < 0 || data[i] !== 0x80 || data.length - i > 8) return undefined;
+  if (i < 0 || data[i] !== 0x80 || data.length - i > 16) return undefined;
   return data.subarray(0, i);
 }
 

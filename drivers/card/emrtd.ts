@@ -6,15 +6,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { DisconnectedError, DeviceTimeoutError, StationError } from '../common/errors';
+import { DisconnectedError, DeviceTimeoutError, StationError, UsageError } from '../common/errors';
 import { encodeCommand, SW, swHex, type CommandApdu, type ResponseApdu } from './apdu';
 import { bacKeys, terminalAuthData, terminalFinish } from './bac';
+import {
+  authToken, choosePace, decryptNonce, gaData, kdf, oidBytes, PaceGroup, parseCardAccess, passwordBytes, passwordReference, randomScalar, sessionKeys,
+  type DomainParameters, type PaceInfo, type PacePassword,
+} from './pace';
 import type { ApduChannel } from './channel';
 import { extractFace, jpeg2000ToJpeg, type FaceImage } from './dg2';
 import { mrzInformation, parseDg1, type BacKeyInput, type MrzFields } from './mrz';
 import { passiveAuthenticate, type CscaStore, type PassiveAuthResult } from './passive-auth';
 import { SecureMessaging, SmError } from './sm';
-import { CardDataError, expectTlv, readAll, tlv, tlvTotalLength } from './tlv';
+import { CardDataError, encodeLength, expectTlv, readAll, tlv, tlvTotalLength } from './tlv';
 
 export const EMRTD_AID = Buffer.from('A0000002471001', 'hex');
 
@@ -40,6 +44,10 @@ export interface ChipReadResult {
   passiveAuth: Pick<PassiveAuthResult, 'verdict' | 'reason'> & Partial<PassiveAuthResult>;
   /** Data groups listed in EF.COM. */
   dataGroupsPresent?: number[];
+  /** Which access control ran (PACE or BAC, with what). */
+  access: AccessControl;
+  /** READ BINARY Le used for the data groups (the largest the chip and secure messaging allow). */
+  chunkBytes: number;
   reader: string;
   atr: string;
   apduCount: number;
@@ -47,7 +55,12 @@ export interface ChipReadResult {
 }
 
 export interface ReadOptions {
-  bac: BacKeyInput;
+  /** The MRZ fields (document number, birth and expiry dates): BAC, or PACE with the MRZ. */
+  bac?: BacKeyInput;
+  /** The 6-digit card access number printed on the card: PACE with the CAN (preferred when given). */
+  can?: string;
+  /** Never use BAC, even when the chip offers it (a PACE-only policy). */
+  paceOnly?: boolean;
   /** Files to read (default COM, DG1, DG2, SOD). DG1 and SOD are always read. */
   readDg2?: boolean;
   csca?: CscaStore;
@@ -59,6 +72,44 @@ export interface ReadOptions {
 }
 
 export const ACCESS_DENIED_MESSAGE = 'access denied — check the document number and dates';
+export const CAN_DENIED_MESSAGE = 'access denied — check the 6-digit card access number (CAN)';
+
+/** Which access control opened the chip, for the record. */
+export interface AccessControl {
+  protocol: 'PACE' | 'BAC';
+  password: 'MRZ' | 'CAN';
+  cipher: string;
+  mapping?: string;
+  agreement?: string;
+  domain?: string;
+  oid?: string;
+  /** Why BAC ran although the chip lists PACE (or why PACE was not tried). */
+  note?: string;
+}
+
+function describePace(info: PaceInfo, domain: DomainParameters): string {
+  return `PACE ${info.algorithm.agreement}-${info.algorithm.mapping} ${info.algorithm.cipher} on ${domain.name}`;
+}
+
+/** The chip refused PACE before any password-dependent step: BAC may still work. */
+export class PaceRefusedError extends StationError {
+  constructor(message: string, readonly sw: number) {
+    super('CARD_PACE_REFUSED', message, { hint: 'the chip does not accept PACE as offered; read it with the MRZ (BAC)' });
+  }
+}
+
+class PaceStepError extends Error {
+  constructor(readonly step: string, readonly sw: number) { super(`the chip answered ${swHex(sw)} to ${step}`); }
+}
+
+function accessDenied(reader: string, password: PacePassword, sw: number, attemptsLeft?: number): StationError {
+  const base = password.kind === 'CAN' ? CAN_DENIED_MESSAGE : ACCESS_DENIED_MESSAGE;
+  const left = attemptsLeft !== undefined ? ` (${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left)` : '';
+  return new StationError('CARD_ACCESS_DENIED', `${base}${left}`, {
+    hint: password.kind === 'CAN' ? 'type the six digits printed on the front of the card; the chip was asked once only' : 'compare the document number, birth date and expiry date with the printed MRZ; the chip was asked once only',
+    details: { reader, sw: swHex(sw), password: password.kind, ...(attemptsLeft !== undefined ? { attemptsLeft } : {}) },
+  });
+}
 
 function cmd(ins: number, p1: number, p2: number, data?: Buffer, le?: number): CommandApdu {
   return { cla: 0x00, ins, p1, p2, data, le };
@@ -75,8 +126,19 @@ function wrapFailure(e: unknown, file: string, reader: string): StationError {
   return new StationError('CARD_READ_FAILED', `reading ${file} on ${reader} failed: ${(e as Error).message}`, { hint: 'lift the card, put it back and read again', cause: e });
 }
 
+/** Largest short Le under secure messaging: 223 plaintext bytes fill one 256-byte protected answer (DO'87' with 224 cipher bytes, DO'99', DO'8E'). */
+export const SHORT_CHUNK = 0xdf;
+/** Chunk for extended-length reads when the chip gives no buffer size: 4 KB. */
+export const EXTENDED_CHUNK = 4096;
+/** Files larger than this are refused as implausible (a DG2 with several high-resolution faces stays well below). */
+export const MAX_FILE_BYTES = 0x400000;
+/** Answers meaning "no READ BINARY by short file identifier here" (wrong P1-P2, function or command not supported, wrong length). */
+const SFI_UNSUPPORTED = new Set([0x6a86, 0x6b00, 0x6d00, 0x6981, 0x6a81, 0x6700, 0x6e00]);
+
 export class EmrtdReader {
   private sm?: SecureMessaging;
+  /** The chip refused an SFI read once: select files by FID from then on. */
+  private noSfi = false;
   private readonly log?: Logger;
 
   constructor(private readonly ch: ApduChannel, log?: Logger) {
@@ -143,36 +205,176 @@ export class EmrtdReader {
       throw denied();
     }
     this.sm = fin.sm;
+    this.access = { protocol: 'BAC', password: 'MRZ', cipher: '3DES' };
   }
 
-  /** SELECT + chunked READ BINARY of one file under secure messaging. Returns undefined if the file does not exist. */
+  /** The largest READ BINARY Le: the ATR's extended length, else what one short protected answer holds. */
+  maxReadLength(): number {
+    return this.ch.extendedLength ? EXTENDED_CHUNK : (this.sm?.maxShortResponse ?? SHORT_CHUNK);
+  }
+
+  /** Which access control ran (set by authenticate / pace). */
+  access?: AccessControl;
+
+  /**
+   * EF.CardAccess, read in the clear before anything is selected: READ BINARY by
+   * SFI 1C (no MF select: some chips, e.g. Vietnam's citizen card, answer 6D00 to
+   * SELECT MF), else SELECT 011C with P1=02. Undefined when the chip has none.
+   */
+  async readCardAccess(): Promise<Buffer | undefined> {
+    const F = 'EF.CardAccess';
+    let first = await this.plain(cmd(0xb0, 0x9c, 0, undefined, 256));
+    if (first.sw === SW.FILE_NOT_FOUND) return undefined;
+    if (first.sw !== SW.OK && first.sw !== 0x6282) {
+      if (!SFI_UNSUPPORTED.has(first.sw)) return undefined;
+      const sel = await this.plain(cmd(0xa4, 0x02, 0x0c, Buffer.from([0x01, 0x1c])));
+      if (sel.sw !== SW.OK) return undefined;
+      first = await this.plain(cmd(0xb0, 0, 0, undefined, 256));
+      if (first.sw !== SW.OK && first.sw !== 0x6282) return undefined;
+    }
+    if (first.data.length === 0) return undefined;
+    const total = tlvTotalLength(first.data, F);
+    if (total > 0x8000) throw new CardDataError(F, `declared length ${total} is implausible`);
+    const parts: Buffer[] = [first.data];
+    let off = first.data.length;
+    while (off < total) {
+      const r = await this.plain(cmd(0xb0, off >> 8, off & 0xff, undefined, Math.min(256, total - off)));
+      if ((r.sw !== SW.OK && r.sw !== 0x6282) || r.data.length === 0) throw new CardDataError(F, `the chip answered ${swHex(r.sw)} at offset ${off}`);
+      parts.push(r.data);
+      off += r.data.length;
+    }
+    return Buffer.concat(parts).subarray(0, total);
+  }
+
+  /** GENERAL AUTHENTICATE step: chained (CLA 10) except the last one. */
+  private async ga(inner: Buffer, last: boolean, step: string): Promise<Buffer> {
+    const r = await this.ch.transmit(encodeCommand({ cla: last ? 0x00 : 0x10, ins: 0x86, p1: 0, p2: 0, data: tlv(0x7c, inner), le: 256 }));
+    if (r.sw !== SW.OK) throw new PaceStepError(step, r.sw);
+    return r.data;
+  }
+
+  /**
+   * PACE with Generic Mapping (ICAO 9303-11 §4.4): MSE:Set AT, then four GENERAL
+   * AUTHENTICATE steps (encrypted nonce, mapping, key agreement, tokens); secure
+   * messaging starts with SSC 0. One attempt only. A wrong password is
+   * CARD_ACCESS_DENIED; a chip that refuses PACE before the nonce is PaceRefusedError
+   * (the caller may fall back to BAC).
+   */
+  async pace(password: PacePassword, info: PaceInfo, domain: DomainParameters, fixedKeys?: { map: bigint; agree: bigint }): Promise<void> {
+    const alg = info.algorithm;
+    const mse = Buffer.concat([tlv(0x80, oidBytes(alg.oid)), tlv(0x83, Buffer.from([passwordReference(password)])), ...(info.parameterId !== undefined ? [tlv(0x84, Buffer.from([info.parameterId]))] : [])]);
+    const set = await this.plain(cmd(0x22, 0xc1, 0xa4, mse));
+    let attemptsLeft: number | undefined;
+    if ((set.sw & 0xfff0) === 0x63c0) attemptsLeft = set.sw & 0x0f;
+    else if (set.sw !== SW.OK) throw new PaceRefusedError(`the chip refused MSE:Set AT for ${describePace(info, domain)} (${swHex(set.sw)})`, set.sw);
+    const kPi = kdf(passwordBytes(password), 3, alg.cipher);
+    let z: Buffer;
+    try { z = gaData(await this.ga(Buffer.alloc(0), false, 'the encrypted nonce'), 0x80, 'the encrypted nonce'); } catch (e) {
+      if (e instanceof PaceStepError) throw new PaceRefusedError(`the chip refused to start PACE (${swHex(e.sw)})`, e.sw);
+      throw e;
+    }
+    const s = decryptNonce(kPi, z, alg.cipher);
+    kPi.fill(0);
+    const group = new PaceGroup(domain);
+    const skMap = fixedKeys?.map ?? randomScalar(domain);
+    const pkMap = group.publicKey(skMap);
+    const pkMapIc = gaData(await this.ga(tlv(0x81, pkMap), false, 'the mapping'), 0x82, 'the mapping');
+    group.checkPublic(pkMapIc, "the chip's mapping key");
+    if (pkMapIc.equals(pkMap)) throw new CardDataError('PACE', "the chip's mapping key equals the terminal's");
+    group.mapGeneric(s, skMap, pkMapIc);
+    s.fill(0);
+    const skDh = fixedKeys?.agree ?? randomScalar(domain);
+    const pkDh = group.publicKey(skDh);
+    const pkDhIc = gaData(await this.ga(tlv(0x83, pkDh), false, 'the key agreement'), 0x84, 'the key agreement');
+    group.checkPublic(pkDhIc, "the chip's ephemeral key");
+    if (pkDhIc.equals(pkDh)) throw new CardDataError('PACE', "the chip's ephemeral key equals the terminal's");
+    const shared = group.agree(skDh, pkDhIc);
+    const keys = sessionKeys(shared, alg.cipher);
+    shared.fill(0);
+    const tIfd = authToken(alg, keys.ksMac, pkDhIc);
+    let tIcResp: Buffer;
+    try { tIcResp = await this.ga(tlv(0x85, tIfd), true, 'mutual authentication'); } catch (e) {
+      if (e instanceof PaceStepError && (e.sw === SW.WARN_AUTH_FAILED || (e.sw & 0xfff0) === 0x63c0 || e.sw === SW.SECURITY_NOT_SATISFIED || e.sw === SW.SM_INCORRECT)) {
+        keys.ksEnc.fill(0); keys.ksMac.fill(0);
+        const left = (e.sw & 0xfff0) === 0x63c0 ? e.sw & 0x0f : attemptsLeft;
+        throw accessDenied(this.ch.reader, password, e.sw, left);
+      }
+      throw e;
+    }
+    const tIc = gaData(tIcResp, 0x86, 'mutual authentication');
+    if (!tIc.equals(authToken(alg, keys.ksMac, pkDh))) {
+      keys.ksEnc.fill(0); keys.ksMac.fill(0);
+      throw new StationError('CARD_PACE_FAILED', `the chip on ${this.ch.reader} answered PACE with a wrong authentication token`, { hint: 'the chip is faulty or not genuine; inspect the document manually' });
+    }
+    this.sm = new SecureMessaging(keys);
+    keys.ksEnc.fill(0); keys.ksMac.fill(0);
+    this.access = { protocol: 'PACE', password: password.kind, mapping: alg.mapping, agreement: alg.agreement, cipher: alg.cipher, domain: domain.name, oid: alg.oid };
+  }
+
+  /** After PACE: SELECT the eMRTD application under secure messaging. */
+  async selectApplicationSecure(): Promise<void> {
+    const r = await this.secure(cmd(0xa4, 0x04, 0x0c, EMRTD_AID));
+    if (r.sw !== SW.OK) {
+      throw new StationError('CARD_NOT_EMRTD', `the card on ${this.ch.reader} has no ICAO 9303 (passport / ID card) application (${swHex(r.sw)})`, {
+        hint: 'check that this is a chip passport or chip ID card and that it lies flat on the reader',
+      });
+    }
+  }
+
+  /**
+   * Reads one whole file under secure messaging: the first chunk by short file
+   * identifier (READ BINARY with P1 = 80|SFI selects and reads in one APDU),
+   * falling back to SELECT when the chip refuses SFI reads; then chunks of the
+   * largest Le, odd-INS READ BINARY past offset 32 767. Returns undefined when
+   * the file does not exist and an empty buffer for an empty file.
+   */
   async readFile(fid: number, name: string, chunkSize?: number): Promise<Buffer | undefined> {
     try {
-      const sel = await this.secure(cmd(0xa4, 0x02, 0x0c, Buffer.from([fid >> 8, fid & 0xff])));
-      if (sel.sw === SW.FILE_NOT_FOUND) return undefined;
-      if (sel.sw !== SW.OK) throw this.swError(name, 'SELECT', sel.sw);
-      const head = await this.secure(cmd(0xb0, 0, 0, undefined, 4));
-      if (head.sw !== SW.OK && head.sw !== 0x6282) throw this.swError(name, 'READ BINARY', head.sw);
-      if (head.data.length < 2) throw new CardDataError(name, 'file is empty');
+      const step = chunkSize ?? this.maxReadLength();
+      const sfi = fid >> 8 === 0x01 && (fid & 0xff) <= 0x1e ? fid & 0x1f : undefined;
+      let head: ResponseApdu | undefined;
+      if (sfi !== undefined && !this.noSfi) {
+        head = await this.secure(cmd(0xb0, 0x80 | sfi, 0, undefined, step));
+        if (head.sw === SW.FILE_NOT_FOUND) return undefined;
+        if (head.sw !== SW.OK && head.sw !== 0x6282) {
+          // Some chips do not support SFI reads: select the file instead.
+          if (!SFI_UNSUPPORTED.has(head.sw)) throw this.swError(name, 'READ BINARY', head.sw);
+          this.noSfi = true;
+          head = undefined;
+        }
+      }
+      if (!head) {
+        const sel = await this.secure(cmd(0xa4, 0x02, 0x0c, Buffer.from([fid >> 8, fid & 0xff])));
+        if (sel.sw === SW.FILE_NOT_FOUND) return undefined;
+        if (sel.sw !== SW.OK) throw this.swError(name, 'SELECT', sel.sw);
+        head = await this.secure(cmd(0xb0, 0, 0, undefined, step));
+        if (head.sw === SW.WRONG_P1P2 || head.sw === SW.WRONG_LENGTH) {
+          // An empty file (nothing at offset 0), or a chip that wants a short first read.
+          const h8 = await this.secure(cmd(0xb0, 0, 0, undefined, 8));
+          if (h8.sw === SW.WRONG_P1P2) return Buffer.alloc(0);
+          head = h8;
+        }
+        if (head.sw !== SW.OK && head.sw !== 0x6282) throw this.swError(name, 'READ BINARY', head.sw);
+      }
+      if (head.data.length === 0) return Buffer.alloc(0);
       const total = tlvTotalLength(head.data, name);
-      if (total > 0x100000) throw new CardDataError(name, `declared length ${total} is implausible`);
+      if (total > MAX_FILE_BYTES) throw new CardDataError(name, `declared length ${total} is implausible`);
       const out = Buffer.alloc(total);
       head.data.copy(out, 0, 0, Math.min(head.data.length, total));
       let off = Math.min(head.data.length, total);
-      const step = chunkSize ?? (this.ch.extendedLength ? 4096 : 0xdf);
       while (off < total) {
-        let n = Math.min(step, total - off);
         let chunk: Buffer;
         if (off <= 0x7fff) {
-          const r = await this.secure(cmd(0xb0, off >> 8, off & 0xff, undefined, n));
+          const r = await this.secure(cmd(0xb0, off >> 8, off & 0xff, undefined, Math.min(step, total - off)));
           if (r.sw !== SW.OK && r.sw !== 0x6282) throw this.swError(name, 'READ BINARY', r.sw);
           chunk = r.data;
         } else {
-          // Offsets beyond 15 bits: READ BINARY with odd INS, offset in DO'54', data in DO'53'.
+          // Offsets beyond 15 bits: READ BINARY with odd INS, offset in DO'54', data in DO'53' (ISO 7816-4).
           if (off > 0xffffff) throw new CardDataError(name, `offset ${off} is beyond what READ BINARY can address`);
           const offBytes = off > 0xffff ? Buffer.from([off >> 16, (off >> 8) & 0xff, off & 0xff]) : Buffer.from([off >> 8, off & 0xff]);
-          n = Math.min(step, total - off + 4);
-          const r = await this.secure(cmd(0xb1, 0, 0, tlv(0x54, offBytes), n));
+          const want = total - off;
+          const le = Math.min(step, want + 1 + encodeLength(want).length);
+          const r = await this.secure(cmd(0xb1, 0, 0, tlv(0x54, offBytes), le));
           if (r.sw !== SW.OK && r.sw !== 0x6282) throw this.swError(name, 'READ BINARY (odd INS)', r.sw);
           chunk = expectTlv(r.data, 0x53, name).value;
         }
@@ -234,9 +436,68 @@ export async function readDocument(ch: ApduChannel, opts: ReadOptions): Promise<
   }
 }
 
-async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: number, startCount: number): Promise<ChipReadResult> {
+/** CAN: six digits (ICAO 9303-11: the card access number printed on the document). */
+export function normaliseCan(can: string): string {
+  const c = can.replace(/\s+/g, '');
+  if (!/^\d{6}$/.test(c)) throw new UsageError(`card access number "${can}" must be the 6 digits printed on the card`, 'look for the six-digit number on the front of the ID card (CAN)');
+  return c;
+}
+
+/**
+ * Access control: PACE when EF.CardAccess offers a mapping and domain this reader
+ * implements (with the CAN when given, else the MRZ), BAC when the chip has no
+ * PACE or refuses it before the password is used, and only with the MRZ.
+ */
+async function openChip(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Promise<void> {
+  if (!opts.bac && !opts.can) throw new UsageError('the chip key needs the MRZ fields or the card access number (CAN)');
+  const can = opts.can !== undefined ? normaliseCan(opts.can) : undefined;
+  let note: string | undefined;
+  let caBytes: Buffer | undefined;
+  try { caBytes = await r.readCardAccess(); } catch (e) {
+    if (e instanceof DisconnectedError || e instanceof DeviceTimeoutError) throw e;
+    note = `EF.CardAccess unreadable (${(e as Error).message})`;
+  }
+  let choice: ReturnType<typeof choosePace>;
+  if (caBytes) {
+    try {
+      const parsed = parseCardAccess(caBytes);
+      choice = choosePace(parsed.pace);
+      if (!choice && parsed.pace.length) note = `the chip offers only PACE variants this reader does not implement (${parsed.pace.map((p) => `${p.algorithm.agreement}-${p.algorithm.mapping}/${p.parameterId ?? '?'}`).join(', ')})`;
+    } catch (e) {
+      if (!(e instanceof CardDataError)) throw e;
+      if (!opts.bac || opts.paceOnly) throw e;
+      note = `EF.CardAccess is malformed (${e.message})`;
+      opts.logger?.warn({ reader: ch.reader, err: e.message }, 'malformed EF.CardAccess; trying BAC');
+    }
+  }
+  if (choice) {
+    const password: PacePassword = can ? { kind: 'CAN', can } : { kind: 'MRZ', mrzInformation: mrzInformation(opts.bac!) };
+    try {
+      await r.pace(password, choice.info, choice.domain);
+      await r.selectApplicationSecure();
+      return;
+    } catch (e) {
+      if (!(e instanceof PaceRefusedError) || !opts.bac || opts.paceOnly) throw e;
+      note = e.message;
+      opts.logger?.warn({ reader: ch.reader, err: e.message }, 'PACE refused; trying BAC');
+    }
+  }
+  if (!opts.bac) {
+    throw new StationError('CARD_PACE_UNAVAILABLE', `the chip on ${ch.reader} offers no PACE this reader can use${note ? ` (${note})` : ''}, and BAC needs the MRZ`, {
+      hint: 'enter the document number, date of birth and date of expiry instead of the CAN',
+    });
+  }
+  if (opts.paceOnly) {
+    throw new StationError('CARD_PACE_UNAVAILABLE', `the chip on ${ch.reader} offers no PACE this reader can use${note ? ` (${note})` : ''}, and BAC is not allowed here`, { hint: 'inspect the document manually' });
+  }
+  // After a PACE attempt the chip may need a fresh start of the application.
   await r.selectApplication();
   await r.authenticate(opts.bac);
+  if (note && r.access) r.access.note = note;
+}
+
+async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: number, startCount: number): Promise<ChipReadResult> {
+  await openChip(r, ch, opts);
   const com = await r.readFile(FILES.COM.fid, FILES.COM.name, opts.chunkSize);
   const dg1 = await r.readFile(FILES.DG1.fid, FILES.DG1.name, opts.chunkSize);
   if (!dg1) throw new StationError('CARD_READ_FAILED', `the chip on ${ch.reader} has no DG1 (MRZ)`, { hint: 'this document does not follow ICAO 9303; inspect it manually' });
@@ -244,8 +505,9 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   const mrz = parseDg1(dg1);
   let dg2: Buffer | undefined;
   if (opts.readDg2 !== false) dg2 = await r.readFile(FILES.DG2.fid, FILES.DG2.name, opts.chunkSize);
-  const sod = await r.readFile(FILES.SOD.fid, FILES.SOD.name, opts.chunkSize);
-  if (!sod) throw new StationError('CARD_READ_FAILED', `the chip on ${ch.reader} has no EF.SOD`, { hint: 'the document cannot be authenticated; inspect it manually' });
+  // An absent or empty EF.SOD is not a damaged chip: the read goes on and passive authentication says "no-security-object".
+  const sodRead = await r.readFile(FILES.SOD.fid, FILES.SOD.name, opts.chunkSize);
+  const sod = sodRead ?? Buffer.alloc(0);
   let face: ChipReadResult['face'];
   let faceJpeg: Buffer | undefined;
   if (dg2) {
@@ -258,10 +520,11 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   }
   const dgs = new Map<number, Buffer>([[1, dg1]]);
   if (dg2) dgs.set(2, dg2);
-  const passiveAuth = passiveAuthenticate(sod, dgs, opts.csca);
+  const passiveAuth = passiveAuthenticate(sod, dgs, { csca: opts.csca, issuingState: mrz.issuingState });
   opts.logger?.info({ reader: ch.reader, verdict: passiveAuth.verdict, apdus: ch.exchanges - startCount }, 'chip read');
   return {
     dg1, dg2, sod, com, mrz, faceJpeg, face, passiveAuth, dataGroupsPresent,
+    access: r.access!, chunkBytes: opts.chunkSize ?? r.maxReadLength(),
     reader: ch.reader, atr: ch.atr.toString('hex').toUpperCase(),
     apduCount: ch.exchanges - startCount, durationMs: Math.round(performance.now() - t0),
   };

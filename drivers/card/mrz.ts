@@ -72,16 +72,26 @@ export function parseMrz(text: string | string[]): MrzFields {
   const r = parseMrzLines(lines);
   const f = r.fields;
   const get = (k: keyof typeof f): string | null => f[k] ?? null;
+  // The `mrz` package knows ISO states only: ICAO codes such as UTO (the specimen state) or D come back null
+  // and mark the MRZ invalid. The state is what is printed; validity is the check digits.
+  const raw = (line: number, from: number): string | null => {
+    const v = lines[line]?.slice(from, from + 3).replace(/<+$/, '');
+    return v ? v : null;
+  };
+  const natPos: Record<string, [number, number]> = { TD1: [1, 15], TD2: [1, 10], TD3: [1, 10] };
+  const stateError = (d: { valid: boolean; error?: string }) => !d.valid && /state code/i.test(d.error ?? '');
+  const valid = r.details.every((d) => d.valid || stateError(d));
+  const np = natPos[r.format];
   return {
     format: r.format,
-    valid: r.valid,
+    valid,
     documentCode: get('documentCode'),
-    issuingState: get('issuingState'),
+    issuingState: get('issuingState') ?? raw(0, 2),
     documentNumber: r.documentNumber ?? get('documentNumber'),
     birthDate: get('birthDate'),
     sex: get('sex'),
     expirationDate: get('expirationDate'),
-    nationality: get('nationality'),
+    nationality: get('nationality') ?? (np ? raw(np[0], np[1]) : null),
     lastName: get('lastName'),
     firstName: get('firstName'),
     optional: get('optional1') ?? get('optional') ?? null,

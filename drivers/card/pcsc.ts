@@ -3,6 +3,7 @@
  * connections, APDU timeouts, and recovery with a fresh context when pcscd
  * restarts or vanishes.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
@@ -24,10 +25,6 @@ interface NativeReader extends EventEmitter {
   connect(opts: { share_mode?: number; protocol?: number }, cb: (err: Error | null, protocol?: number) => void): void;
   disconnect(disposition: number, cb: (err: Error | null) => void): void;
   transmit(data: Buffer, resLen: number, protocol: number, cb: (err: Error | null, data?: Buffer) => void): void;
-  close(): void;
-}
-interface NativeContext extends EventEmitter {
-  readers: Record<string, NativeReader>;
   close(): void;
 }
 
@@ -172,16 +169,139 @@ class PcscConnection implements RawCardConnection {
   }
 }
 
+/**
+ * PC/SC runs in a helper process ("the broker"): the addon's own context, its
+ * per-reader status threads, and every connect / transmit / disconnect, driven
+ * by JSON lines on stdin/stdout.
+ *
+ * Why a process: the addon's close() joins a thread blocked in
+ * SCardGetStatusChange(INFINITE). Its SCardCancel is lost when it reaches pcscd
+ * before the thread is inside that call (the addon retries for 50 ms only), and
+ * then close() blocks the event loop until the next card event (seen as a
+ * `station card read` hanging for 13 minutes after printing its result, once in
+ * ~35 reads). A reader object without its status thread is no way out either:
+ * the addon leaves that thread handle uninitialised, and close() or the
+ * destructor then joins a garbage thread. A child process can always be killed
+ * at once, so closing never waits for anything.
+ */
+function brokerScript(addon: string): string {
+  return `
+const pcsclite = require(${JSON.stringify(addon)});
+const out = (o) => { try { process.stdout.write(JSON.stringify(o) + '\\n'); } catch { process.exit(0); } };
+process.stdout.on('error', () => process.exit(0));
+let ctx;
+try { ctx = pcsclite(); } catch (e) { out({ t: 'down', message: String(e && e.message || e) }); process.exit(3); }
+const readers = new Map();
+ctx.on('error', (e) => { out({ t: 'error', message: String(e && e.message || e) }); process.exit(4); });
+ctx.on('reader', (r) => {
+  readers.set(r.name, r);
+  const c = {};
+  for (const k of ['SCARD_SHARE_SHARED', 'SCARD_STATE_PRESENT', 'SCARD_STATE_MUTE', 'SCARD_PROTOCOL_T0', 'SCARD_PROTOCOL_T1', 'SCARD_RESET_CARD', 'SCARD_LEAVE_CARD']) c[k] = r[k];
+  out({ t: 'reader', name: r.name, consts: c });
+  r.on('error', (e) => out({ t: 'reader-error', name: r.name, message: String(e && e.message || e) }));
+  r.on('status', (s) => out({ t: 'status', name: r.name, state: s.state, atr: s.atr ? Buffer.from(s.atr).toString('hex') : '' }));
+  r.on('end', () => { if (readers.get(r.name) === r) readers.delete(r.name); out({ t: 'end', name: r.name }); });
+});
+const reply = (id, err, v) => out(err ? { t: 'res', id, err: String(err && err.message || err) } : Object.assign({ t: 'res', id }, v));
+let buf = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  buf += d;
+  let nl;
+  while ((nl = buf.indexOf('\\n')) >= 0) {
+    const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+    let m; try { m = JSON.parse(line); } catch { continue; }
+    const r = readers.get(m.name);
+    if (!r) { reply(m.id, new Error('unknown reader (0x80100009)')); continue; }
+    try {
+      if (m.op === 'connect') { if (m.fresh) r.connected = false; r.connect({ share_mode: m.share, protocol: m.protocol }, (e, p) => reply(m.id, e, { protocol: p })); }
+      else if (m.op === 'disconnect') r.disconnect(m.disposition, (e) => { if (e) r.connected = false; reply(m.id, e, {}); });
+      else if (m.op === 'transmit') r.transmit(Buffer.from(m.data, 'hex'), m.resLen, m.protocol, (e, d) => reply(m.id, e, { data: d ? Buffer.from(d).toString('hex') : '' }));
+      else reply(m.id, new Error('unknown operation'));
+    } catch (e) { reply(m.id, e); }
+  }
+});
+process.stdin.on('end', () => process.exit(0));
+process.stdin.on('error', () => process.exit(0));
+out({ t: 'ready' });
+`;
+}
+
+type BrokerMessage =
+  | { t: 'ready' } | { t: 'down'; message: string } | { t: 'error'; message: string }
+  | { t: 'reader'; name: string; consts: Record<string, number> } | { t: 'reader-error'; name: string; message: string }
+  | { t: 'status'; name: string; state: number; atr: string } | { t: 'end'; name: string }
+  | { t: 'res'; id: number; err?: string; protocol?: number; data?: string };
+
+interface Broker {
+  child: ChildProcess;
+  pending: Map<number, { resolve: (v: BrokerMessage & { t: 'res' }) => void; reject: (e: Error) => void }>;
+  nextId: number;
+  dead?: Error;
+}
+
+function brokerCall(b: Broker, msg: Record<string, unknown>): Promise<BrokerMessage & { t: 'res' }> {
+  if (b.dead) return Promise.reject(b.dead);
+  const id = b.nextId++;
+  return new Promise((resolve, reject) => {
+    b.pending.set(id, { resolve, reject });
+    try { b.child.stdin!.write(`${JSON.stringify({ ...msg, id })}\n`); } catch (e) { b.pending.delete(id); reject(e as Error); }
+  });
+}
+
+/** A reader as the broker holds it: the same callback API as the addon's CardReader. */
+class RemoteReader extends EventEmitter implements NativeReader {
+  connected = false;
+  readonly SCARD_SHARE_SHARED: number;
+  readonly SCARD_STATE_PRESENT: number;
+  readonly SCARD_STATE_MUTE: number;
+  readonly SCARD_PROTOCOL_T0: number;
+  readonly SCARD_PROTOCOL_T1: number;
+  readonly SCARD_RESET_CARD: number;
+  readonly SCARD_LEAVE_CARD: number;
+
+  constructor(readonly name: string, c: Record<string, number>, private readonly broker: Broker) {
+    super();
+    this.SCARD_SHARE_SHARED = c.SCARD_SHARE_SHARED ?? 2;
+    this.SCARD_STATE_PRESENT = c.SCARD_STATE_PRESENT ?? 0x20;
+    this.SCARD_STATE_MUTE = c.SCARD_STATE_MUTE ?? 0x200;
+    this.SCARD_PROTOCOL_T0 = c.SCARD_PROTOCOL_T0 ?? 1;
+    this.SCARD_PROTOCOL_T1 = c.SCARD_PROTOCOL_T1 ?? 2;
+    this.SCARD_RESET_CARD = c.SCARD_RESET_CARD ?? 1;
+    this.SCARD_LEAVE_CARD = c.SCARD_LEAVE_CARD ?? 0;
+  }
+
+  connect(opts: { share_mode?: number; protocol?: number }, cb: (err: Error | null, protocol?: number) => void): void {
+    const fresh = !this.connected;
+    brokerCall(this.broker, { op: 'connect', name: this.name, share: opts.share_mode ?? this.SCARD_SHARE_SHARED, protocol: opts.protocol ?? (this.SCARD_PROTOCOL_T0 | this.SCARD_PROTOCOL_T1), fresh })
+      .then((r) => { if (r.err) cb(new Error(r.err)); else { this.connected = true; cb(null, r.protocol); } }, (e: Error) => cb(e));
+  }
+
+  disconnect(disposition: number, cb: (err: Error | null) => void): void {
+    brokerCall(this.broker, { op: 'disconnect', name: this.name, disposition })
+      .then((r) => { this.connected = false; cb(r.err ? new Error(r.err) : null); }, (e: Error) => { this.connected = false; cb(e); });
+  }
+
+  transmit(data: Buffer, resLen: number, protocol: number, cb: (err: Error | null, data?: Buffer) => void): void {
+    brokerCall(this.broker, { op: 'transmit', name: this.name, data: data.toString('hex'), resLen, protocol })
+      .then((r) => { if (r.err) cb(new Error(r.err)); else cb(null, Buffer.from(r.data ?? '', 'hex')); }, (e: Error) => cb(e));
+  }
+
+  close(): void { /* the broker owns the native object */ }
+}
+
 export class PcscCardReader extends EventEmitter implements CardReaderDriver {
   readonly mode = 'pcsc' as const;
-  private ctx?: NativeContext;
+  private broker?: Broker;
   private readonly states = new Map<string, ReaderState>();
-  private lib?: () => NativeContext;
+  private addonPath?: string;
   private opened = false;
   private up = false;
   private downSince?: number;
   private retryTimer?: NodeJS.Timeout;
   private readonly log?: Logger;
+  /** Pending waitForCard calls, rejected when the reader closes. */
+  private readonly waiters = new Set<(e: Error) => void>();
 
   constructor(private readonly opts: PcscOptions = {}) {
     super();
@@ -199,15 +319,15 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
   async open(): Promise<void> {
     if (this.opened) return;
     try {
-      const mod = (await import('pcsclite')) as unknown as { default?: () => NativeContext } & (() => NativeContext);
-      this.lib = mod.default ?? mod;
+      this.addonPath = require.resolve('pcsclite');
     } catch (e) {
       throw new StationError('CARD_PCSC_MISSING', `the pcsclite addon cannot be loaded: ${(e as Error).message}`, { hint: 'install libpcsclite-dev and rebuild (npm rebuild pcsclite)', cause: e });
     }
     this.opened = true;
     try {
-      this.startContext();
+      await this.startBroker();
     } catch (e) {
+      if (!this.opened) return; // closed while starting
       if (this.opts.failIfUnavailable) {
         this.opened = false;
         throw new StationError('CARD_PCSCD_DOWN', `the PC/SC service (pcscd) is not running: ${(e as Error).message}`, {
@@ -218,67 +338,118 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
     }
   }
 
-  private startContext(): void {
-    const ctx = this.lib!();
-    this.ctx = ctx;
-    this.up = true;
-    ctx.on('error', (err: Error) => this.lost(ctx, err));
-    ctx.on('reader', (r: NativeReader) => this.attach(ctx, r));
-  }
-
-  private attach(ctx: NativeContext, r: NativeReader): void {
-    // Every reader object needs an error listener: pcscd going away errors each of them.
-    r.on('error', (err: Error) => {
-      if (isServiceError(pcscCode(err))) this.lost(ctx, err);
-      else this.log?.warn({ reader: r.name, err: err.message }, 'card reader status error');
-    });
-    if (this.ctx !== ctx || !this.matches(r.name)) {
-      r.on('status', () => undefined);
-      return;
-    }
-    const st: ReaderState = { native: r, present: false };
-    this.states.set(r.name, st);
-    this.emit('reader-added', r.name);
-    r.on('status', (s: { state: number; atr?: Buffer }) => {
-      const present = (s.state & r.SCARD_STATE_PRESENT) !== 0 && (s.state & r.SCARD_STATE_MUTE) === 0;
-      if (present && !st.present) {
-        st.present = true;
-        st.atr = s.atr && s.atr.length ? Buffer.from(s.atr) : undefined;
-        this.emit('card-inserted', { reader: r.name, atr: st.atr?.toString('hex').toUpperCase() });
-      } else if (!present && st.present) {
-        st.present = false;
-        st.atr = undefined;
-        this.emit('card-removed', { reader: r.name });
+  /** Starts a broker; resolves once its PC/SC context works, rejects when pcscd cannot be reached. */
+  private startBroker(): Promise<void> {
+    const child = spawn(process.execPath, ['-e', brokerScript(this.addonPath!)], { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
+    let settle!: { ok: () => void; fail: (e: Error) => void };
+    const ready = new Promise<void>((ok, fail) => { settle = { ok, fail }; });
+    ready.catch(() => undefined);
+    const b: Broker = { child, pending: new Map(), nextId: 1 };
+    this.broker = b;
+    let buf = '';
+    let stderr = '';
+    let isReady = false;
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        let m: BrokerMessage;
+        try { m = JSON.parse(line) as BrokerMessage; } catch { continue; }
+        if (m.t === 'res') {
+          const p = b.pending.get(m.id);
+          b.pending.delete(m.id);
+          p?.resolve(m);
+        } else if (m.t === 'ready') { isReady = true; this.up = true; settle.ok(); } else if (m.t === 'down') settle.fail(new Error(m.message));
+        else this.onBroker(b, m);
       }
     });
-    r.on('end', () => {
-      if (this.states.get(r.name) === st) {
-        this.states.delete(r.name);
-        if (st.present) this.emit('card-removed', { reader: r.name });
-        this.emit('reader-removed', r.name);
-      }
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (d: string) => { stderr = (stderr + d).slice(-2000); });
+    child.stdin!.on('error', () => undefined);
+    const died = (why: string) => {
+      // Calls still waiting get the transport error pcscd itself would give.
+      b.dead = new Error(`${why} (RPC transport error 0x80100013)`);
+      for (const p of b.pending.values()) p.reject(b.dead);
+      b.pending.clear();
+    };
+    child.once('error', (e) => { died(`PC/SC helper failed: ${e.message}`); settle.fail(e); this.lost(b, e); });
+    child.once('exit', (code, signal) => {
+      const why = `PC/SC helper exited (${signal ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`;
+      died(why);
+      settle.fail(new Error(why));
+      if (isReady) this.lost(b, new Error(why));
     });
+    return ready;
   }
 
-  private teardown(ctx: NativeContext): void {
-    for (const r of Object.values(ctx.readers)) {
-      try { r.close(); } catch { /* already gone */ }
+  private onBroker(b: Broker, m: BrokerMessage): void {
+    if (this.broker !== b) return;
+    switch (m.t) {
+      case 'error':
+        this.lost(b, new Error(m.message));
+        return;
+      case 'reader-error':
+        if (isServiceError(pcscCode(m.message))) this.lost(b, new Error(m.message));
+        else this.log?.warn({ reader: m.name, err: m.message }, 'card reader status error');
+        return;
+      case 'reader': {
+        if (!this.matches(m.name) || this.states.has(m.name)) return;
+        const st: ReaderState = { native: new RemoteReader(m.name, m.consts, b), present: false };
+        this.states.set(m.name, st);
+        this.emit('reader-added', m.name);
+        return;
+      }
+      case 'status': {
+        const st = this.states.get(m.name);
+        if (!st) return;
+        const n = st.native;
+        const present = (m.state & n.SCARD_STATE_PRESENT) !== 0 && (m.state & n.SCARD_STATE_MUTE) === 0;
+        if (present && !st.present) {
+          st.present = true;
+          st.atr = m.atr ? Buffer.from(m.atr, 'hex') : undefined;
+          if (st.atr && st.atr.length === 0) st.atr = undefined;
+          this.emit('card-inserted', { reader: m.name, atr: st.atr?.toString('hex').toUpperCase() });
+        } else if (!present && st.present) {
+          st.present = false;
+          st.atr = undefined;
+          this.emit('card-removed', { reader: m.name });
+        }
+        return;
+      }
+      case 'end': {
+        const st = this.states.get(m.name);
+        if (!st) return;
+        this.states.delete(m.name);
+        if (st.present) this.emit('card-removed', { reader: m.name });
+        this.emit('reader-removed', m.name);
+        return;
+      }
+      default:
     }
-    try { ctx.close(); } catch { /* already gone */ }
   }
 
-  private lost(ctx: NativeContext, err: Error): void {
-    if (this.ctx !== ctx) return;
-    this.ctx = undefined;
+  /** Kills a broker (never waits). */
+  private teardown(b: Broker): void {
+    b.child.stdout?.removeAllListeners('data');
+    if (b.child.exitCode === null && b.child.signalCode === null) {
+      try { b.child.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+
+  private lost(b: Broker, err: Error): void {
+    if (this.broker !== b) return;
+    this.broker = undefined;
     const present = [...this.states.values()];
     this.states.clear();
-    // Close asynchronously: we may be inside a callback of one of these objects.
-    setImmediate(() => this.teardown(ctx));
+    this.teardown(b);
     for (const s of present) {
       if (s.present) this.emit('card-removed', { reader: s.native.name });
       this.emit('reader-removed', s.native.name);
     }
-    this.markDown(err.message);
+    if (this.opened) this.markDown(err.message);
   }
 
   private markDown(reason: string): void {
@@ -294,26 +465,31 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       if (!this.opened) return;
-      try {
-        this.startContext();
+      this.startBroker().then(() => {
+        if (!this.opened) return;
         const downMs = Date.now() - (this.downSince ?? Date.now());
         this.log?.info({ downMs }, 'PC/SC service is back');
         this.emit('service-recovered', { downMs });
-      } catch {
+      }, () => {
+        if (this.broker) { this.teardown(this.broker); this.broker = undefined; }
         this.scheduleRetry();
-      }
+      });
     }, this.opts.recoverIntervalMs ?? 500);
   }
 
+  /** Never blocks: kills the PC/SC helper, drops the readers, rejects pending waits. */
   async close(): Promise<void> {
     this.opened = false;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    const ctx = this.ctx;
-    this.ctx = undefined;
+    const b = this.broker;
+    this.broker = undefined;
     this.states.clear();
     this.up = false;
-    if (ctx) this.teardown(ctx);
+    if (b) this.teardown(b);
+    const err = new StationError('CARD_READER_CLOSED', 'the card reader was closed while waiting for a card', { hint: 'open the reader again' });
+    for (const reject of [...this.waiters]) reject(err);
+    this.waiters.clear();
   }
 
   readers(): ReaderInfo[] {
@@ -346,7 +522,9 @@ export class PcscCardReader extends EventEmitter implements CardReaderDriver {
           hint: 'place the document flat on the reader (ID card: chip side; passport: open on the photo page)',
         }));
       }, timeoutMs);
-      const cleanup = () => { clearTimeout(timer); this.off('card-inserted', check); this.off('reader-added', check); };
+      const onClose = (e: Error) => { cleanup(); reject(e); };
+      const cleanup = () => { clearTimeout(timer); this.off('card-inserted', check); this.off('reader-added', check); this.waiters.delete(onClose); };
+      this.waiters.add(onClose);
       this.on('card-inserted', check);
       this.on('reader-added', check);
     });

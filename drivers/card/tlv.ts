@@ -108,7 +108,7 @@ export function tlvTotalLength(head: Buffer, file: string): number {
   const l = head[p++]!;
   if (l < 0x80) return p + l;
   const n = l & 0x7f;
-  if (n === 0 || n > 3) throw new CardDataError(file, `unsupported length encoding 0x${l.toString(16)}`);
+  if (n === 0 || n > 4) throw new CardDataError(file, `unsupported length encoding 0x${l.toString(16)}`);
   if (p + n > head.length) throw new CardDataError(file, 'TLV length truncated');
   let len = 0;
   for (let i = 0; i < n; i++) len = len * 256 + head[p++]!;
@@ -119,7 +119,8 @@ export function encodeLength(n: number): Buffer {
   if (n < 0x80) return Buffer.from([n]);
   if (n < 0x100) return Buffer.from([0x81, n]);
   if (n < 0x10000) return Buffer.from([0x82, n >> 8, n & 0xff]);
-  return Buffer.from([0x83, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+  if (n < 0x1000000) return Buffer.from([0x83, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+  return Buffer.from([0x84, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
 }
 
 export function encodeTag(tag: number): Buffer {

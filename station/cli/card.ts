@@ -129,8 +129,13 @@ export function register(program: Command): void {
         }
         const info = await d.waitForCard({ timeoutMs: waitS * 1000 });
         let store = csca;
-        // The simulated card's own test CSCA: lets technicians see a "valid" verdict end to end.
-        if (!store && d instanceof SimulatedCardReader) store = d.testCsca();
+        // The simulated card's own test CSCA: lets technicians see a "valid" verdict end to end (said on stderr).
+        if (!store && d instanceof SimulatedCardReader) {
+          store = d.testCsca();
+          process.stderr.write('note: --simulated checks the chip against the emulator\'s own test CSCA\n');
+        } else if (!store) {
+          process.stderr.write('note: no --csca given: the chip cannot be authenticated (verdict invalid, no-csca-store)\n');
+        }
         const res = await d.readDocument({ reader: info.name, bac, csca: store, readDg2: opts.dg2 });
         let photo: string | undefined;
         if (opts.photo) {
@@ -149,13 +154,14 @@ export function register(program: Command): void {
             `born / sex:    ${m.birthDate ?? '?'} / ${m.sex ?? '?'}`,
             `expires:       ${m.expirationDate ?? '?'}`,
             `face:          ${res.face ? `${res.face.format} ${res.face.width}×${res.face.height}, ${res.face.raw.length} bytes${res.face.note ? ` — ${res.face.note}` : ''}` : 'not read'}`,
-            `authenticity:  ${res.passiveAuth.verdict.toUpperCase()}${res.passiveAuth.reason ? ` — ${res.passiveAuth.reason}` : ''}`,
+            `authenticity:  ${res.passiveAuth.verdict.toUpperCase()}${res.passiveAuth.reason ? ` — ${res.passiveAuth.reason} [${res.passiveAuth.reasonCode}]` : ''}`,
             photo ? `photo written: ${photo}` : '',
             `(${res.apduCount} APDUs, ${res.durationMs} ms)`,
           ].filter(Boolean);
           process.stdout.write(`${out.join('\n')}\n`);
         }
-        return res.passiveAuth.verdict === 'invalid' ? 1 : 0;
+        // Fails closed for scripts too: anything but a proven-genuine chip exits 1.
+        return res.passiveAuth.verdict === 'valid' ? 0 : 1;
       } finally { await d.close(); }
     }));
 

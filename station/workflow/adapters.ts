@@ -100,7 +100,8 @@ export function cameraPort(camera: Camera, portrait: PortraitOptions = {}): Came
 export interface ChipAdapterOptions {
   /** Reader name / pattern for citizen cards (config devices.card.reader); empty = any. */
   reader?: string;
-  csca?: CscaStore;
+  /** The CSCA store, or a getter (the demo's simulated card brings its own test CSCA once opened). */
+  csca?: CscaStore | (() => CscaStore | undefined);
   /** How long to wait for the card to be put on the reader (default 30 s). */
   waitMs?: number;
   logger?: Logger;
@@ -113,7 +114,8 @@ export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): 
       if (signal.aborted) throw new StationError('CARD_ABORTED', 'chip read cancelled');
       onProgress?.({ phase: 'reading_chip' });
       const info = await reader.waitForCard({ ...(o.reader ? { reader: o.reader } : {}), timeoutMs: o.waitMs ?? 30_000 });
-      const r = await reader.readDocument({ reader: info.name, bac: mrz, ...(o.csca ? { csca: o.csca } : {}), ...(o.logger ? { logger: o.logger } : {}) });
+      const csca = typeof o.csca === 'function' ? o.csca() : o.csca;
+      const r = await reader.readDocument({ reader: info.name, bac: mrz, ...(csca ? { csca } : {}), ...(o.logger ? { logger: o.logger } : {}) });
       const mrzFields: Record<string, string | null> = {
         documentNumber: r.mrz.documentNumber, lastName: r.mrz.lastName, firstName: r.mrz.firstName, birthDate: r.mrz.birthDate,
         expirationDate: r.mrz.expirationDate, sex: r.mrz.sex, nationality: r.mrz.nationality, issuingState: r.mrz.issuingState,
@@ -121,8 +123,7 @@ export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): 
       const v = r.passiveAuth;
       const code = v.reasonCode ? { reasonCode: v.reasonCode } : {};
       const passiveAuth: ChipReadResult['passiveAuth'] = v.verdict === 'valid' ? { status: 'valid' }
-        : v.verdict === 'invalid' ? { status: 'invalid', reason: v.reason ?? 'passive authentication failed', ...code }
-          : { status: 'not-checkable', reason: v.reason ?? 'the chip\'s signature could not be checked', ...code };
+        : { status: 'invalid', reason: v.reason ?? 'passive authentication failed', ...code };
       return { dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth };
     },
   };
@@ -177,7 +178,7 @@ function wireDetails(d: PersonalDetails, extra: Record<string, string>): WireDet
 /** The chip check → the record's verdict, by reason code (config/domain.ts PA_REASONS); the sentence travels as it was. */
 function wirePa(v: ChipReadResult['passiveAuth']): { verdict: WirePaVerdict; reason?: string } {
   if (v.status === 'valid') return { verdict: 'valid' };
-  return { verdict: recordPaVerdict(v.status, v.reasonCode), reason: v.reason };
+  return { verdict: recordPaVerdict(v.status, v.reasonCode), reason: v.reason, ...(v.reasonCode ? { reasonCode: v.reasonCode } : {}) };
 }
 
 /** The workflow's draft → the wire record (sync/wire/record.ts). */

@@ -77,11 +77,15 @@ export interface MrzInfo {
   expiryDate: string;
 }
 
-/** The chip check's verdict (config/domain.ts PA_VERDICTS), with its reason code (PA_REASONS) when not valid. */
+/**
+ * The chip check's verdict (config/domain.ts PA_VERDICTS): passive authentication
+ * fails closed, so it is `valid`, or `invalid` with its reason code (PA_REASONS:
+ * no-csca-store, unknown-issuer, expired, country-mismatch, hash-mismatch,
+ * no-security-object, …) and a sentence for the officer.
+ */
 export type PassiveAuthVerdict =
   | { status: 'valid' }
-  | { status: 'invalid'; reason: string; reasonCode?: PaReasonCode }
-  | { status: 'not-checkable'; reason: string; reasonCode?: PaReasonCode };
+  | { status: 'invalid'; reason: string; reasonCode?: PaReasonCode };
 
 export interface ChipReadResult {
   /** Raw data groups as read (kept only in memory, sealed with the record). */

@@ -64,6 +64,8 @@ export interface ChipData {
     verdict: PassiveAuthVerdict;
     /** Why, in a few words (e.g. "DG2 hash mismatch"). */
     reason?: string;
+    /** The exact reason code (config/domain.ts PA_REASONS) when the verdict is invalid. */
+    reasonCode?: string;
   };
 }
 
@@ -242,7 +244,7 @@ function toCborValue(r: EnrollmentRecord): CborValue {
       dg1: bytes(c.dg1, 'chip.dg1'),
       dg2: c.dg2 === undefined ? undefined : bytes(c.dg2, 'chip.dg2'),
       sod: bytes(c.sod, 'chip.sod'),
-      passiveAuth: { verdict: v, reason: str(c.passiveAuth.reason, 'chip.passiveAuth.reason', true) },
+      passiveAuth: { verdict: v, reason: str(c.passiveAuth.reason, 'chip.passiveAuth.reason', true), reasonCode: str(c.passiveAuth.reasonCode, 'chip.passiveAuth.reasonCode', true) },
     };
   }
   if (r.overrides !== undefined) {

@@ -5,8 +5,9 @@ import { CardDataError, readAll, readTlv, tlv, tlvTotalLength } from '../../driv
 import { parseCom } from '../../drivers/card/emrtd';
 import { parseDg1 } from '../../drivers/card/mrz';
 import { buildDg2, extractFace, jpeg2000ToJpeg, readJpeg2000Header } from '../../drivers/card/dg2';
-import { cscaStoreFrom, loadCscaStore, parseSod, passiveAuthenticate } from '../../drivers/card/passive-auth';
-import { buildCom, buildDg1, buildDocument, buildSod, buildTd1, createTestPki, DEFAULT_PERSON, pem, type EmrtdContents } from '../../drivers/card/emulator/document';
+import { cscaStoreFrom, issuingStateToAlpha2, loadCscaStore, PASSIVE_AUTH_REASONS, parseCrl, parseSod, passiveAuthenticate } from '../../drivers/card/passive-auth';
+import { X509Certificate } from 'node:crypto';
+import { buildCom, buildCrl, buildDg1, buildDocument, buildSod, buildTd1, createTestPki, DEFAULT_PERSON, pem, type EmrtdContents } from '../../drivers/card/emulator/document';
 import { decodeCommand, encodeCommand } from '../../drivers/card/apdu';
 import { atrSupportsExtendedLength } from '../../drivers/card/channel';
 import { mapPcscError, toPattern } from '../../drivers/card/pcsc';
@@ -66,38 +67,97 @@ describe('TLV and ASN.1 errors name the file and never crash', () => {
   });
 });
 
-describe('passive authentication verdicts', () => {
-  it('valid with the issuing CSCA; not checkable without a store or for an unknown issuer', () => {
+describe('passive authentication fails closed', () => {
+  const UTO = { issuingState: 'UTO' };
+  it('valid only with the issuing CSCA and the right country; without a store or for an unknown issuer it is invalid', () => {
     const sod = doc.files.get(0x011d)!;
-    const ok = passiveAuthenticate(sod, dgs(doc), cscaStoreFrom([doc.pki.csca.cert]));
+    const ok = passiveAuthenticate(sod, dgs(doc), { csca: cscaStoreFrom([doc.pki.csca.cert]), ...UTO });
     expect(ok.verdict).toBe('valid');
     expect(ok.reason).toBeUndefined();
+    expect(ok.reasonCode).toBeUndefined();
     expect(ok.signatureAlgorithm).toBe('ECDSA/sha256');
     expect(ok.csca!.subject).toContain('CSCA UTO');
-    const none = passiveAuthenticate(sod, dgs(doc));
-    expect(none.verdict).toBe('not-checkable');
+    expect(ok.documentSigner!.country).toBe('UT');
+    const none = passiveAuthenticate(sod, dgs(doc), UTO);
+    expect(none).toMatchObject({ verdict: 'invalid', reasonCode: 'no-csca-store' });
     const foreign = createTestPki('ZZZ');
-    const other = passiveAuthenticate(sod, dgs(doc), cscaStoreFrom([foreign.csca.cert], 'store X'));
-    expect(other.verdict).toBe('not-checkable');
-    expect(other.reason).toMatch(/no CSCA certificate in store X for issuer/);
-    expect([none.reasonCode, other.reasonCode]).toEqual(['no-csca-store', 'no-csca-for-issuer']);
+    const other = passiveAuthenticate(sod, dgs(doc), { csca: cscaStoreFrom([foreign.csca.cert], 'store X'), ...UTO });
+    expect(other).toMatchObject({ verdict: 'invalid', reasonCode: 'unknown-issuer', reason: expect.stringMatching(/no CSCA certificate in store X issued the Document Signer/) });
+    // the issuing state is part of the proof: unknown or different from the DS country is invalid
+    expect(passiveAuthenticate(sod, dgs(doc), { csca: cscaStoreFrom([doc.pki.csca.cert]) })).toMatchObject({ verdict: 'invalid', reasonCode: 'country-mismatch' });
+    expect(passiveAuthenticate(sod, dgs(doc), { csca: cscaStoreFrom([doc.pki.csca.cert]), issuingState: 'VNM' })).toMatchObject({ verdict: 'invalid', reasonCode: 'country-mismatch', reason: expect.stringMatching(/issued by VNM \(VN\) but signed by a Document Signer of UT/) });
   });
 
-  it('invalid when a data group changed, is missing from the SOD, or the signature is wrong', () => {
-    const sod = doc.files.get(0x011d)!;
+  it('every forged or broken SOD is invalid with its own reason', async () => {
     const csca = cscaStoreFrom([doc.pki.csca.cert]);
+    const sod = doc.files.get(0x011d)!;
+    const pa = (s: Buffer | undefined, d = dgs(doc), o: { csca?: typeof csca; issuingState?: string } = { csca, ...UTO }) => passiveAuthenticate(s, d, o);
     const changed = dgs(doc);
     const dg1 = Buffer.from(changed.get(1)!); dg1[dg1.length - 1] ^= 1; changed.set(1, dg1);
-    expect(passiveAuthenticate(sod, changed, csca)).toMatchObject({ verdict: 'invalid', reasonCode: 'dg-hash-mismatch', reason: expect.stringMatching(/DG1 does not match/) });
+    expect(pa(sod, changed)).toMatchObject({ verdict: 'invalid', reasonCode: 'hash-mismatch', reason: expect.stringMatching(/DG1 does not match/) });
     const extra = dgs(doc); extra.set(11, tlv(0x6b, Buffer.from('x')));
-    expect(passiveAuthenticate(sod, extra, csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/DG11 is not listed/) });
+    expect(pa(sod, extra)).toMatchObject({ verdict: 'invalid', reasonCode: 'hash-missing', reason: expect.stringMatching(/DG11 is not listed/) });
     // Re-sign the same security object with a key that is not the DS certificate's key.
     const rogue = createTestPki('UTO');
     const forged = buildSod(dgs(doc), { ...rogue.ds, cert: doc.pki.ds.cert }, doc.pki.csca.name);
-    expect(passiveAuthenticate(forged, dgs(doc), csca)).toMatchObject({ verdict: 'invalid', reasonCode: 'bad-signature', reason: expect.stringMatching(/signature .* is wrong/) });
+    expect(pa(forged)).toMatchObject({ verdict: 'invalid', reasonCode: 'bad-signature', reason: expect.stringMatching(/signature .* is wrong/) });
     // A DS certificate issued by a different CSCA that has the same name.
-    const sameName = buildSod(dgs(doc), rogue.ds, rogue.csca.name);
-    expect(passiveAuthenticate(sameName, dgs(doc), csca)).toMatchObject({ verdict: 'invalid', reason: expect.stringMatching(/not signed by the CSCA/) });
+    expect(pa(buildSod(dgs(doc), rogue.ds, rogue.csca.name))).toMatchObject({ verdict: 'invalid', reasonCode: 'unknown-issuer', reason: expect.stringMatching(/not signed by that CSCA/) });
+    // An attacker's own CSCA and DS: the issuer is not in the store.
+    const attacker = createTestPki('UTO');
+    const own = await buildDocument({ faceBytes: 800, pki: attacker });
+    expect(pa(own.files.get(0x011d), dgs(own))).toMatchObject({ verdict: 'invalid', reasonCode: 'unknown-issuer' });
+    // Another country's trusted CSCA + DS vouching for this document.
+    const vn = createTestPki('VNM');
+    const vouched = buildSod(dgs(doc), vn.ds, vn.csca.name);
+    expect(pa(vouched, dgs(doc), { csca: cscaStoreFrom([doc.pki.csca.cert, vn.csca.cert]), ...UTO })).toMatchObject({ verdict: 'invalid', reasonCode: 'country-mismatch' });
+    // A DS of another country under this CSCA.
+    const otherCountry = createTestPki('UTO', { dsCountry: 'VN' });
+    const oc = buildSod(dgs(doc), otherCountry.ds, otherCountry.csca.name);
+    expect(pa(oc, dgs(doc), { csca: cscaStoreFrom([otherCountry.csca.cert]), ...UTO })).toMatchObject({ verdict: 'invalid', reasonCode: 'country-mismatch' });
+    // Signed with the CSCA's own key (its certificate in the SOD).
+    const byCsca = buildSod(dgs(doc), doc.pki.csca, doc.pki.csca.name);
+    expect(pa(byCsca)).toMatchObject({ verdict: 'invalid', reasonCode: 'key-usage' });
+    // An expired Document Signer (validity ended before the signing time).
+    const day = 86_400_000, now = Date.now();
+    const old = createTestPki('UTO', { dsValidity: { notBefore: new Date(now - 400 * day), notAfter: new Date(now - 10 * day) } });
+    const expired = buildSod(dgs(doc), old.ds, old.csca.name, { signingTime: new Date(now - day) });
+    expect(pa(expired, dgs(doc), { csca: cscaStoreFrom([old.csca.cert]), ...UTO })).toMatchObject({ verdict: 'invalid', reasonCode: 'expired', reason: expect.stringMatching(/at signing time/) });
+    // a SOD signed while that DS was valid is still genuine after the DS expired
+    const inTime = buildSod(dgs(doc), old.ds, old.csca.name, { signingTime: new Date(now - 20 * day) });
+    expect(pa(inTime, dgs(doc), { csca: cscaStoreFrom([old.csca.cert]), ...UTO })).toMatchObject({ verdict: 'valid' });
+    // No DS certificate in the SOD.
+    expect(pa(buildSod(dgs(doc), doc.pki.ds, doc.pki.csca.name, { withoutCertificate: true }))).toMatchObject({ verdict: 'invalid', reasonCode: 'no-ds-certificate' });
+    // Revoked by a CRL in the store.
+    const crl = parseCrl(buildCrl(doc.pki.csca, [doc.pki.ds.serial]), [new X509Certificate(doc.pki.csca.cert)], 'test.crl');
+    expect(pa(sod, dgs(doc), { csca: cscaStoreFrom([doc.pki.csca.cert], 'store', [crl]), ...UTO })).toMatchObject({ verdict: 'invalid', reasonCode: 'revoked' });
+    // Absent / empty / garbage security object.
+    expect(pa(undefined)).toMatchObject({ verdict: 'invalid', reasonCode: 'no-security-object' });
+    expect(pa(Buffer.alloc(0))).toMatchObject({ verdict: 'invalid', reasonCode: 'no-security-object' });
+    expect(pa(tlv(0x77, Buffer.from('3003020100', 'hex')))).toMatchObject({ verdict: 'invalid', reasonCode: 'malformed-security-object', reason: expect.stringMatching(/EF\.SOD/) });
+    // every code the tests met is in the published list
+    expect(PASSIVE_AUTH_REASONS).toEqual(expect.arrayContaining(['no-security-object', 'unknown-issuer', 'expired', 'country-mismatch', 'hash-mismatch', 'no-ds-certificate', 'unsupported-algorithm']));
+  });
+
+  it('a CRL no CSCA in the store signed is refused when the store loads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'csca-crl-'));
+    try {
+      writeFileSync(join(dir, 'csca.pem'), pem(doc.pki.csca.cert));
+      writeFileSync(join(dir, 'ok.crl'), buildCrl(doc.pki.csca, [doc.pki.ds.serial]));
+      const store = loadCscaStore(dir);
+      expect(store.crls!.length).toBe(1);
+      expect(passiveAuthenticate(doc.files.get(0x011d)!, dgs(doc), { csca: store, issuingState: 'UTO' }).reasonCode).toBe('revoked');
+      writeFileSync(join(dir, 'rogue.crl'), buildCrl(createTestPki('UTO').csca, []));
+      expect(() => loadCscaStore(dir)).toThrow(/rogue\.crl cannot be used: it is not signed by any CSCA/);
+    } finally { rmSync(dir, { recursive: true, force: true }); }
+  });
+
+  it('DG1 of the ICAO specimen (state UTO) keeps its issuing state and nationality', () => {
+    const m = parseDg1(buildDg1(['P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<', 'L898902C36UTO7408122F1204159ZE184226B<<<<<10']));
+    expect(m).toMatchObject({ format: 'TD3', issuingState: 'UTO', nationality: 'UTO', valid: true });
+    expect(issuingStateToAlpha2('UTO')).toBe('UT');
+    expect(issuingStateToAlpha2('D<<')).toBe('DE');
+    expect(issuingStateToAlpha2('VNM')).toBe('VN');
   });
 
   it('loads a CSCA store from a directory of PEM/DER files and names a broken file', () => {
@@ -108,7 +168,7 @@ describe('passive authentication verdicts', () => {
       writeFileSync(join(dir, 'readme.txt'), 'ignored');
       const store = loadCscaStore(dir);
       expect(store.certificates.length).toBe(3);
-      expect(passiveAuthenticate(doc.files.get(0x011d)!, dgs(doc), store).verdict).toBe('valid');
+      expect(passiveAuthenticate(doc.files.get(0x011d)!, dgs(doc), { csca: store, issuingState: 'UTO' }).verdict).toBe('valid');
       writeFileSync(join(dir, 'c.cer'), 'garbage');
       expect(() => loadCscaStore(dir)).toThrow(/c\.cer cannot be parsed/);
       expect(() => loadCscaStore(join(dir, 'nope'))).toThrow(/cannot be read/);

@@ -103,34 +103,67 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', { timeout:
       expect(res.faceJpeg!.subarray(0, 3).toString('hex')).toBe('ffd8ff');
       expect(res.passiveAuth.verdict).toBe('valid');
       expect(res.passiveAuth.checkedDataGroups).toEqual([1, 2]);
-      // short APDUs: the 20 KB DG2 alone needs ~90 READ BINARY commands of ≤ 223 bytes
-      expect(res.apduCount).toBeGreaterThan(100);
+      // short APDUs: the 20 KB DG2 alone needs ~90 READ BINARY commands of ≤ 223 bytes; each file's first read goes by SFI (no SELECT)
+      const floor = [...res.com!.length ? [res.com!.length] : [], res.dg1.length, res.dg2!.length, res.sod.length].reduce((a, n) => a + Math.ceil(n / 223), 0);
+      expect(res.apduCount).toBe(floor + 4); // + READ EF.CardAccess (none), SELECT application, GET CHALLENGE, MUTUAL AUTHENTICATE
       expect(card.bacAttempts).toBe(1);
     } finally { await removeCard(client); }
   });
 
-  it('says "not checkable" without a CSCA store, and flags a Document Signer from another CSCA', async () => {
+  it('forged chips are refused, each with its named reason (fails closed, no third verdict)', async () => {
+    const day = 86_400_000, now = Date.now();
+    const small = { faceBytes: 800 } as const;
+    const expiredPki = createTestPki('UTO', { dsValidity: { notBefore: new Date(now - 400 * day), notAfter: new Date(now - 10 * day) } });
+    const cases: { name: string; doc: EmrtdContents; csca?: Buffer; reason: string }[] = [
+      { name: "an attacker's own CSCA and DS", doc: await buildDocument({ ...small, pki: createTestPki('UTO') }), reason: 'unknown-issuer' },
+      { name: 'a SOD with no DS certificate', doc: await buildDocument({ ...small, pki: smallDoc.pki, sod: { withoutCertificate: true } }), reason: 'no-ds-certificate' },
+      { name: 'an expired DS', doc: await buildDocument({ ...small, pki: expiredPki, sod: { signingTime: new Date(now - day) } }), csca: expiredPki.csca.cert, reason: 'expired' },
+      { name: 'a document of another country', doc: await buildDocument({ ...small, pki: smallDoc.pki, person: { issuingState: 'VNM', nationality: 'VNM' } }), reason: 'country-mismatch' },
+      { name: "a SOD signed with the CSCA's own key", doc: await buildDocument({ ...small, pki: smallDoc.pki, sod: { signWithCsca: true } }), reason: 'key-usage' },
+      { name: 'an empty EF.SOD', doc: await buildDocument({ ...small, pki: smallDoc.pki, sod: { empty: true } }), reason: 'no-security-object' },
+    ];
+    for (const c of cases) {
+      const { client } = await withCard(c.doc, { extendedLength: true });
+      try {
+        const res = await driver.readDocument({ reader: R0, bac: bac(c.doc), csca: cscaStoreFrom([c.csca ?? smallDoc.pki.csca.cert]), readDg2: false });
+        expect({ name: c.name, verdict: res.passiveAuth.verdict, reasonCode: res.passiveAuth.reasonCode }).toEqual({ name: c.name, verdict: 'invalid', reasonCode: c.reason });
+        expect(res.passiveAuth.reason).toBeTruthy();
+      } finally { await removeCard(client); }
+    }
+    // no CSCA store at all: refused too
     const { client } = await withCard(smallDoc, { extendedLength: true });
     try {
-      const a = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
-      expect(a.passiveAuth.verdict).toBe('not-checkable');
-      expect(a.passiveAuth.reason).toMatch(/no CSCA store/);
-      const other = createTestPki('UTO');
-      const b = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([other.csca.cert], 'test store') });
-      expect(b.passiveAuth.verdict).toBe('invalid');
-      expect(b.passiveAuth.reason).toMatch(/not signed by the CSCA/);
+      const a = await driver.readDocument({ reader: R0, bac: bac(smallDoc), readDg2: false });
+      expect(a.passiveAuth).toMatchObject({ verdict: 'invalid', reasonCode: 'no-csca-store' });
     } finally { await removeCard(client); }
   });
 
-  it('uses extended-length READ BINARY when the ATR offers it (far fewer APDUs), odd INS past 32 KB', async () => {
-    const big = await buildDocument({ faceBytes: 45_000, pki: doc.pki });
-    expect(big.files.get(0x0102)!.length).toBeGreaterThan(40_000);
+  it('uses extended-length READ BINARY when the ATR offers it (far fewer APDUs), odd INS past 32 KB, a DG2 over 64 KiB (4-byte BER length)', async () => {
+    const big = await buildDocument({ faceBytes: 72_000, pki: doc.pki });
+    expect(big.files.get(0x0102)!.length).toBeGreaterThan(65_536);
+    expect(big.files.get(0x0102)![1]).toBe(0x83); // tag 75, length in 3 bytes: a 5-byte header
     const { client } = await withCard(big, { extendedLength: true });
     try {
       const res = await driver.readDocument({ reader: R0, bac: bac(big), csca: cscaStoreFrom([big.pki.csca.cert]) });
       expect(res.dg2!.equals(big.files.get(0x0102)!)).toBe(true);
       expect(res.passiveAuth.verdict).toBe('valid');
       expect(res.apduCount).toBeLessThan(40);
+    } finally { await removeCard(client); }
+  });
+
+  it('closing a reader never blocks: 200 readers opened and closed while waits are pending', async () => {
+    const { client } = await withCard(smallDoc);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const d = new PcscCardReader({ readerPattern: R0 });
+        const opening = d.open();
+        const waiting = d.waitForCard({ timeoutMs: 120_000 }).then(() => 'card', (e: StationError) => e.code);
+        if (i % 3 === 1) await opening; // close as soon as the context works: status calls pending
+        if (i % 3 === 2) expect(await waiting).toBe('card'); // close after the card was reported
+        await d.close();
+        await opening;
+        expect(['card', 'CARD_READER_CLOSED']).toContain(await waiting);
+      }
     } finally { await removeCard(client); }
   });
 
@@ -214,8 +247,8 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', { timeout:
   });
 
   it('a corrupted response MAC is rejected with an error naming the file', async () => {
-    // protected responses: 1 SELECT EF.COM, 2 READ head, 3 READ rest, 4 SELECT DG1, 5 READ DG1 head
-    const { client } = await withCard(smallDoc, { faults: { corruptMacAt: 5 } });
+    // protected responses: 1 READ EF.COM (by SFI, whole file), 2 READ DG1 (by SFI)
+    const { client } = await withCard(smallDoc, { faults: { corruptMacAt: 2 } });
     try {
       const e = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(smallDoc) }));
       expect(e.code).toBe('CARD_SM_FAILED');

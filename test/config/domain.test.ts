@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  CAPTURE_EXCEPTIONS, EXCEPTION_CODES, FINGER_EXCEPTIONS, PA_REASONS, PA_REASON_CODES, PORTRAIT_REASON_CODES, RECORD_KINDS, RECORD_PA_VERDICTS,
+  CAPTURE_EXCEPTIONS, EXCEPTION_CODES, FINGER_EXCEPTIONS, PA_REASONS, PA_REASON_CODES, PA_VERDICTS, PORTRAIT_REASON_CODES, RECORD_KINDS, RECORD_PA_VERDICTS,
   STATION_ID_PATTERN, SUITE_NAMES, isValidStationId, recordPaVerdict, recordedFingerException,
 } from '../../config/domain';
 import { configSchema } from '../../config/schema';
@@ -83,20 +83,14 @@ describe('passive authentication: the record verdict follows the reason code', (
     expect(recordPaVerdict(r.verdict, code)).toBe(r.record);
   });
 
-  it('fails closed: no code, an unknown code or a code of the other verdict is never valid or no-csca', () => {
+  it('fails closed: two verdicts only, every reason is invalid, and the record carries the exact code', () => {
+    expect(PA_VERDICTS).toEqual(['valid', 'invalid']);
     expect(recordPaVerdict('valid')).toBe('valid');
     expect(recordPaVerdict('invalid')).toBe('invalid');
-    expect(recordPaVerdict('invalid', 'no-csca-store')).toBe('invalid');
-    expect(recordPaVerdict('not-checkable')).toBe('not-checked');
-    expect(recordPaVerdict('not-checkable', 'made-up')).toBe('not-checked');
-    expect(recordPaVerdict('not-checkable', 'bad-signature')).toBe('not-checked');
-  });
-
-  it('a not-checkable chip whose sentence mentions CSCA but whose code does not is not-checked (no sentence matching)', () => {
-    const rec = draftToRecord(chipDraft({ status: 'not-checkable', reason: 'CSCA store unreadable', reasonCode: 'unsupported-algorithm' }), 'ST-1', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b');
-    expect(rec.chip?.passiveAuth).toEqual({ verdict: 'not-checked', reason: 'CSCA store unreadable' });
-    const noCsca = draftToRecord(chipDraft({ status: 'not-checkable', reason: 'nothing about it here', reasonCode: 'no-csca-for-issuer' }), 'ST-1', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b');
-    expect(noCsca.chip?.passiveAuth.verdict).toBe('no-csca');
+    expect(recordPaVerdict('invalid', 'made-up')).toBe('invalid');
+    for (const code of PA_REASON_CODES) expect(PA_REASONS[code]).toMatchObject({ verdict: 'invalid', record: 'invalid' });
+    const rec = draftToRecord(chipDraft({ status: 'invalid', reason: 'no CSCA certificate in the store issued the Document Signer', reasonCode: 'unknown-issuer' }), 'ST-1', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b');
+    expect(rec.chip?.passiveAuth).toEqual({ verdict: 'invalid', reason: 'no CSCA certificate in the store issued the Document Signer', reasonCode: 'unknown-issuer' });
   });
 });
 

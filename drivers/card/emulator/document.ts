@@ -7,7 +7,8 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, ran
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, BasicConstraints, Certificate, Extension, Extensions,
-  id_ce_basicConstraints, Name, RelativeDistinguishedName, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+  id_ce_basicConstraints, id_ce_keyUsage, KeyUsage, KeyUsageFlags, Name, RelativeDistinguishedName, SubjectPublicKeyInfo, TBSCertificate, Validity, Version,
+  CertificateList, RevokedCertificate, TBSCertList, Time,
 } from '@peculiar/asn1-x509';
 import {
   Attribute, CertificateChoices, CertificateSet, ContentInfo, DigestAlgorithmIdentifiers, EncapsulatedContent,
@@ -16,7 +17,7 @@ import {
 import { checkDigit } from '../crypto';
 import { buildDg2 } from '../dg2';
 import { splitMrz } from '../mrz';
-import { HASH_OID_BY_NAME, OID_LDS_SECURITY_OBJECT, OID_MESSAGE_DIGEST } from '../passive-auth';
+import { HASH_OID_BY_NAME, issuingStateToAlpha2, OID_LDS_SECURITY_OBJECT, OID_MESSAGE_DIGEST, OID_SIGNING_TIME } from '../passive-auth';
 import { tlv } from '../tlv';
 
 const OID_ECDSA_SHA256 = '1.2.840.10045.4.3.2';
@@ -40,22 +41,28 @@ function makeName(country: string, cn: string): Name {
   return new Name([rdn('2.5.4.6', country), rdn('2.5.4.3', cn)]);
 }
 
-function issue(subject: Name, subjectKey: KeyObject, issuer: Name, issuerKey: KeyObject, ca: boolean, years: number): { cert: Buffer; serial: Buffer } {
+interface Validity2 { notBefore: Date; notAfter: Date }
+
+function issue(subject: Name, subjectKey: KeyObject, issuer: Name, issuerKey: KeyObject, ca: boolean, years: number | Validity2): { cert: Buffer; serial: Buffer } {
   const serial = randomBytes(8);
   // DER INTEGER: positive (top bit clear) and minimal (a leading 0x00 before a
   // byte below 0x80 is padding OpenSSL rejects), so the first byte is 0x01–0x7f.
   serial[0] = (serial[0]! & 0x7f) | 0x01;
   const alg = new AlgorithmIdentifier({ algorithm: OID_ECDSA_SHA256 });
   const now = new Date();
+  const validity = typeof years === 'number' ? { notBefore: new Date(now.getTime() - 86_400_000), notAfter: new Date(now.getTime() + years * 365 * 86_400_000) } : years;
+  const ku = new KeyUsage(ca ? KeyUsageFlags.keyCertSign | KeyUsageFlags.cRLSign : KeyUsageFlags.digitalSignature);
+  const exts = [new Extension({ extnID: id_ce_keyUsage, critical: true, extnValue: new OctetString(AsnConvert.serialize(ku)) })];
+  if (ca) exts.push(new Extension({ extnID: id_ce_basicConstraints, critical: true, extnValue: new OctetString(AsnConvert.serialize(new BasicConstraints({ cA: true, pathLenConstraint: 0 }))) }));
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: new Uint8Array(serial).buffer,
     signature: alg,
     issuer,
-    validity: new Validity({ notBefore: new Date(now.getTime() - 86_400_000), notAfter: new Date(now.getTime() + years * 365 * 86_400_000) }),
+    validity: new Validity(validity),
     subject,
     subjectPublicKeyInfo: AsnConvert.parse(subjectKey.export({ type: 'spki', format: 'der' }), SubjectPublicKeyInfo),
-    extensions: ca ? new Extensions([new Extension({ extnID: id_ce_basicConstraints, critical: true, extnValue: new OctetString(AsnConvert.serialize(new BasicConstraints({ cA: true, pathLenConstraint: 0 }))) })]) : undefined,
+    extensions: new Extensions(exts),
   });
   const tbsDer = Buffer.from(AsnConvert.serialize(tbs));
   const sig = sign('sha256', tbsDer, issuerKey);
@@ -63,9 +70,16 @@ function issue(subject: Name, subjectKey: KeyObject, issuer: Name, issuerKey: Ke
   return { cert: Buffer.from(AsnConvert.serialize(cert)), serial };
 }
 
-/** A fresh CSCA and a Document Signer issued by it, for one country code. */
-export function createTestPki(country = 'UTO'): TestPki {
-  const c2 = country.slice(0, 2).toUpperCase();
+export interface TestPkiOptions {
+  /** The Document Signer's validity (default: from yesterday for 11 years). */
+  dsValidity?: Validity2;
+  /** The Document Signer's country code (alpha-2), when it should differ from the CSCA's. */
+  dsCountry?: string;
+}
+
+/** A fresh CSCA and a Document Signer issued by it, for one country code (MRZ form: "UTO", "VNM", "D"). */
+export function createTestPki(country = 'UTO', opts: TestPkiOptions = {}): TestPki {
+  const c2 = issuingStateToAlpha2(country) ?? country.slice(0, 2).toUpperCase();
   // The public halves come out encoded by the generation job: exporting a key fresh from
   // generateKeyPairSync can deadlock on Node 20 (see X25519_BASE_POINT in sync/wire/kdf.ts).
   const ecPair = () => {
@@ -75,13 +89,32 @@ export function createTestPki(country = 'UTO'): TestPki {
   const cscaKeys = ecPair();
   const dsKeys = ecPair();
   const cscaName = makeName(c2, `CSCA ${country} (test)`);
-  const dsName = makeName(c2, `Document Signer ${country} (test)`);
-  const csca = issue(cscaName, cscaKeys.publicKey, cscaName, cscaKeys.privateKey, true, 15);
-  const ds = issue(dsName, dsKeys.publicKey, cscaName, cscaKeys.privateKey, false, 11);
+  const dsName = makeName(opts.dsCountry ?? c2, `Document Signer ${country} (test)`);
+  // The CSCA is older than any Document Signer it issues (a real one lives 13–15 years).
+  const now = Date.now();
+  const csca = issue(cscaName, cscaKeys.publicKey, cscaName, cscaKeys.privateKey, true, { notBefore: new Date(now - 3 * 365 * 86_400_000), notAfter: new Date(now + 15 * 365 * 86_400_000) });
+  const ds = issue(dsName, dsKeys.publicKey, cscaName, cscaKeys.privateKey, false, opts.dsValidity ?? 11);
   return {
     csca: { cert: csca.cert, key: cscaKeys.privateKey, name: cscaName, serial: csca.serial },
     ds: { cert: ds.cert, key: dsKeys.privateKey, name: dsName, serial: ds.serial },
   };
+}
+
+/** A CRL signed by the CSCA listing the given certificates' serial numbers as revoked. */
+export function buildCrl(csca: PkiEntity, revokedSerials: Buffer[]): Buffer {
+  const alg = new AlgorithmIdentifier({ algorithm: OID_ECDSA_SHA256 });
+  const now = new Date();
+  const tbs = new TBSCertList({
+    version: Version.v2,
+    signature: alg,
+    issuer: csca.name,
+    thisUpdate: new Time({ utcTime: new Date(now.getTime() - 86_400_000) }),
+    nextUpdate: new Time({ utcTime: new Date(now.getTime() + 30 * 86_400_000) }),
+    revokedCertificates: revokedSerials.map((s) => new RevokedCertificate({ userCertificate: new Uint8Array(s).buffer, revocationDate: new Time({ utcTime: now }) })),
+  });
+  const der = Buffer.from(AsnConvert.serialize(tbs));
+  const sig = sign('sha256', der, csca.key);
+  return Buffer.from(AsnConvert.serialize(new CertificateList({ tbsCertList: tbs, signatureAlgorithm: alg, signature: new Uint8Array(sig).buffer })));
 }
 
 export function pem(der: Buffer): string {
@@ -108,14 +141,22 @@ export function buildLdsSecurityObject(dataGroups: Map<number, Buffer>, hash = '
   return tlv(0x30, derInt(0), tlv(0x30, derOid(HASH_OID_BY_NAME[hash]!)), tlv(0x30, ...hashes));
 }
 
-/** EF.SOD (tag 77) signed by the Document Signer. */
-export function buildSod(dataGroups: Map<number, Buffer>, ds: PkiEntity, issuerName: Name): Buffer {
+export interface SodOptions {
+  /** Leave the Document Signer certificate out of the SOD. */
+  withoutCertificate?: boolean;
+  /** A signingTime signed attribute. */
+  signingTime?: Date;
+}
+
+/** EF.SOD (tag 77) signed by the Document Signer (or any entity given as `ds`). */
+export function buildSod(dataGroups: Map<number, Buffer>, ds: PkiEntity, issuerName: Name, opts: SodOptions = {}): Buffer {
   const lds = buildLdsSecurityObject(dataGroups);
   const digest = createHash('sha256').update(lds).digest();
   const attrs = [
     new Attribute({ attrType: OID_CONTENT_TYPE, attrValues: [new Uint8Array(derOid(OID_LDS_SECURITY_OBJECT)).buffer] }),
     new Attribute({ attrType: OID_MESSAGE_DIGEST, attrValues: [new Uint8Array(tlv(0x04, digest)).buffer] }),
   ];
+  if (opts.signingTime) attrs.push(new Attribute({ attrType: OID_SIGNING_TIME, attrValues: [AsnConvert.serialize(new Time({ utcTime: opts.signingTime }))] }));
   // DER SET OF: elements sorted by their encodings.
   const encoded = attrs.map((a) => ({ a, der: Buffer.from(AsnConvert.serialize(a)) })).sort((x, y) => Buffer.compare(x.der, y.der));
   const signedSet = tlv(0x31, ...encoded.map((e) => e.der));
@@ -133,7 +174,7 @@ export function buildSod(dataGroups: Map<number, Buffer>, ds: PkiEntity, issuerN
     version: 3,
     digestAlgorithms: new DigestAlgorithmIdentifiers([sha256]),
     encapContentInfo: new EncapsulatedContentInfo({ eContentType: OID_LDS_SECURITY_OBJECT, eContent: new EncapsulatedContent({ single: new OctetString(lds) }) }),
-    certificates: new CertificateSet([new CertificateChoices({ certificate: AsnConvert.parse(ds.cert, Certificate) })]),
+    ...(opts.withoutCertificate ? {} : { certificates: new CertificateSet([new CertificateChoices({ certificate: AsnConvert.parse(ds.cert, Certificate) })]) }),
     signerInfos: new SignerInfos([si]),
   });
   const ci = new ContentInfo({ contentType: id_signedData, content: AsnConvert.serialize(sd) });
@@ -180,7 +221,8 @@ export function buildCom(dgTags: number[]): Buffer {
 /** A synthetic face JPEG of roughly `targetBytes` (noise compresses badly, so size is controllable). */
 export async function syntheticFaceJpeg(targetBytes = 20_000): Promise<{ jpeg: Buffer; width: number; height: number }> {
   const sharp = (await import('sharp')).default;
-  const width = 240, height = 320;
+  // A bigger picture for bigger targets (a high-resolution face); noise keeps the size controllable.
+  const [width, height] = targetBytes > 36_000 ? [480, 640] : [240, 320];
   // Noise compresses badly, so the size follows the quality: bisect to the target.
   let lo = 1, hi = 95;
   let best: Buffer | undefined;
@@ -211,6 +253,8 @@ export interface DocumentOptions {
   /** Extra data groups (number → file bytes) to store and list in the SOD. */
   extraDataGroups?: Map<number, Buffer>;
   pki?: TestPki;
+  /** How EF.SOD is made: without certificate, signed by the CSCA itself, with a signing time, or left empty. */
+  sod?: SodOptions & { signWithCsca?: boolean; empty?: boolean };
 }
 
 export const DEFAULT_PERSON: PersonData = {
@@ -221,7 +265,7 @@ export const DEFAULT_PERSON: PersonData = {
 /** Builds every file of an emulated document. */
 export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdContents> {
   const mrzLines = opts.mrz ? (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz)) : buildTd1({ ...DEFAULT_PERSON, ...opts.person });
-  const pki = opts.pki ?? createTestPki(opts.person?.issuingState ?? 'UTO');
+  const pki = opts.pki ?? createTestPki(opts.person?.issuingState ?? (opts.mrz ? (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz))[0]!.slice(2, 5).replace(/</g, '') : 'UTO'));
   const dgs = new Map<number, Buffer>([[1, buildDg1(mrzLines)]]);
   if (opts.face !== false) {
     let f = opts.face;
@@ -236,6 +280,7 @@ export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdCo
   const files = new Map<number, Buffer>();
   for (const [n, b] of dgs) files.set(0x0100 + n, b);
   files.set(0x011e, buildCom([...dgs.keys()].map((n) => tags[n] ?? 0x60 + n)));
-  files.set(0x011d, buildSod(dgs, pki.ds, pki.csca.name));
+  const signer = opts.sod?.signWithCsca ? pki.csca : pki.ds;
+  files.set(0x011d, opts.sod?.empty ? Buffer.alloc(0) : buildSod(dgs, signer, pki.csca.name, opts.sod));
   return { files, mrzLines, pki };
 }
