@@ -4,6 +4,8 @@
  * restarts or vanishes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+// The addon runs in the helper process (brokerScript); this process only resolves its path.
+import type {} from 'pcsclite';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
