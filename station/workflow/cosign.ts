@@ -68,7 +68,7 @@ export const chipAuthenticityRule: BlockerRule = (s) => {
   const r = s.chip?.read;
   if (!r || r.passiveAuth.status === 'valid') return null;
   const pa = r.passiveAuth;
-  const code = pa.reasonCode ?? (pa.status === 'invalid' ? 'invalid' : 'not-checkable');
+  const code = pa.reasonCode ?? 'invalid';
   const known = isPaReasonCode(code) ? PA_REASONS[code].text : undefined;
   return {
     kind: 'chip-authenticity', code, step: OVERRIDE_KINDS['chip-authenticity'].step,

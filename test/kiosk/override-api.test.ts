@@ -30,7 +30,7 @@ describe('kiosk API: second-officer override', () => {
   it('409 with the refusal, 403 for a wrong second PIN, then co-signed through to a sealed record', async () => {
     rig = await makeRig();
     await rig.officers.add({ id: 'off2', name: 'Officer Two', pin: '654321' });
-    rig.chip.verdict = { status: 'not-checkable', reason: 'the CSCA store has no certificate for the document\'s issuer', reasonCode: 'no-csca-for-issuer' };
+    rig.chip.verdict = { status: 'invalid', reason: 'no CSCA certificate in the store issued the Document Signer', reasonCode: 'unknown-issuer' };
     kiosk = await startKiosk({ port: 0, workflow: rig.wf, logger: nullLogger() });
     const p = kiosk.port;
     const login = await call(p, 'POST', '/api/login', { officerId: 'off1', pin: '123456' });
@@ -43,11 +43,11 @@ describe('kiosk API: second-officer override', () => {
     await post('/api/session/portrait/capture'); await post('/api/session/next');
     const read = await post('/api/session/chip/read');
     expect(read.body.state.session.chip.status).toBe('rejected');
-    expect(read.body.state.session.blockers[0]).toMatchObject({ kind: 'chip-authenticity', code: 'no-csca-for-issuer', cosigned: null });
+    expect(read.body.state.session.blockers[0]).toMatchObject({ kind: 'chip-authenticity', code: 'unknown-issuer', cosigned: null });
 
     const blocked = await post('/api/session/next');
     expect(blocked.status).toBe(409);
-    expect(blocked.body.error).toMatchObject({ code: 'WORKFLOW_BLOCKED', message: expect.stringMatching(/no certificate for the document's issuer/), hint: expect.stringMatching(/second officer/), details: { blockers: [{ kind: 'chip-authenticity' }] } });
+    expect(blocked.body.error).toMatchObject({ code: 'WORKFLOW_BLOCKED', message: expect.stringMatching(/no CSCA certificate in the store issued the Document Signer/), hint: expect.stringMatching(/second officer/), details: { blockers: [{ kind: 'chip-authenticity' }] } });
 
     const wrong = await post('/api/session/override', { kind: 'chip-authenticity', officerId: 'off2', pin: '111111', reason: 'checked the card by hand' });
     expect(wrong.status).toBe(403);
@@ -63,6 +63,6 @@ describe('kiosk API: second-officer override', () => {
     expect((await post('/api/session/next')).status).toBe(200);
     const sealed = await post('/api/session/confirm');
     expect(sealed.body.state.session.step).toBe('sealed');
-    expect(rig.sealer.sealed[0]!.draft.overrides).toEqual([expect.objectContaining({ kind: 'chip-authenticity', code: 'no-csca-for-issuer', officerId: 'off2' })]);
+    expect(rig.sealer.sealed[0]!.draft.overrides).toEqual([expect.objectContaining({ kind: 'chip-authenticity', code: 'unknown-issuer', officerId: 'off2' })]);
   });
 });

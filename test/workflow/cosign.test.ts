@@ -87,7 +87,7 @@ describe('chip compared with the entered details', () => {
 describe('a chip not proven genuine', () => {
   it('blocks the step in words; the same officer cannot co-sign; a wrong PIN is refused and counted; a second officer\'s PIN lets it through into the record', async () => {
     const { r, t, audit } = await toChipStep();
-    r.chip.verdict = { status: 'not-checkable', reason: 'no CSCA store is configured', reasonCode: 'no-csca-store' };
+    r.chip.verdict = { status: 'invalid', reason: 'no CSCA store is configured', reasonCode: 'no-csca-store' };
     let v = await r.wf.readChip(t);
     expect(v.session!.chip!.status).toBe('rejected');
     expect(v.session!.blockers).toEqual([expect.objectContaining({ kind: 'chip-authenticity', code: 'no-csca-store', step: 'chip', cosigned: null, message: expect.stringMatching(/not proven genuine: no CSCA store/) })]);
@@ -130,7 +130,7 @@ describe('a chip not proven genuine', () => {
 
   it('an invalid chip blocks too, whatever its reason; the co-signature covers that chip only', async () => {
     const { r, t } = await toChipStep();
-    r.chip.verdict = { status: 'invalid', reason: 'DG2 does not match its hash in EF.SOD', reasonCode: 'dg-hash-mismatch' };
+    r.chip.verdict = { status: 'invalid', reason: 'DG2 does not match its hash in EF.SOD', reasonCode: 'hash-mismatch' };
     await r.wf.readChip(t);
     await r.wf.override(t, { kind: 'chip-authenticity', officerId: 'off2', pin: '654321', reason: 'chip damaged, photo compared by eye' });
     expect(r.wf.view(t).session!.blockers[0]!.cosigned).not.toBeNull();
@@ -139,7 +139,7 @@ describe('a chip not proven genuine', () => {
     r.chip.readChip = async (m, o) => ({ ...(await orig(m, o)), sod: Buffer.from('ANOTHER-SOD') });
     const v = await r.wf.readChip(t);
     expect(v.session!.chip!.status).toBe('rejected');
-    expect(v.session!.blockers).toEqual([expect.objectContaining({ code: 'dg-hash-mismatch', cosigned: null })]);
+    expect(v.session!.blockers).toEqual([expect.objectContaining({ code: 'hash-mismatch', cosigned: null })]);
     expect((await codeOf(() => r.wf.next(t)))?.code).toBe('WORKFLOW_BLOCKED');
   });
 });
