@@ -315,7 +315,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         version: VERSION,
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
         diskFreeBytes: disk.freeBytes,
-        backlog: { count: s.sealed + s.inFlight, oldestAgeMs: s.oldestUnackedAgeMs, rejected: s.rejected },
+        backlog: { count: s.sealed + s.inFlight + s.held, oldestAgeMs: s.oldestUnackedAgeMs, rejected: s.rejected, held: s.held },
         lastReceiptAt: s.lastReceiptAt,
         devices: deviceStates().map((d) => ({ name: d.device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) })) as HealthPayload['devices'],
         cpuTempC: cpuTemperature(),

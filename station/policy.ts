@@ -20,7 +20,7 @@ export interface PolicyReading {
 export const NEAR_SHARE = 0.8;
 
 export function evaluatePolicy(s: OutboxStats, p: OfflinePolicy, now: number): PolicyReading {
-  const unacknowledged = s.sealed + s.inFlight;
+  const unacknowledged = s.sealed + s.inFlight + s.held; // held: kept back by headquarters, still waiting
   // the clock of "days without a receipt" only runs while something is waiting
   const daysSinceReceipt = unacknowledged > 0 ? (s.lastReceiptAt !== null ? now - s.lastReceiptAt : (s.oldestUnackedAgeMs ?? 0)) / 86_400_000 : 0;
   // a limit of 0 is reached at once; null means no limit

@@ -5,12 +5,14 @@
  *
  * Record states: sealed → in_flight (batch id) → acknowledged (receipt stored)
  * → released (ciphertext securely deleted; metadata + receipt kept per retention).
- * A record headquarters rejected stays in state `rejected` (never evicted) and is
- * reported; it is never silently dropped.
+ * A receipt that keeps a record at the station moves it to `held` (a reason that
+ * can clear: it becomes `sealed` again by itself after a backoff and is resent)
+ * or `rejected` (kept, never evicted, reported; back to `sealed` only when a
+ * technician requeues it). Nothing is ever silently dropped.
  */
-import type { AuditEntryPayload } from './topics';
+import type { AuditEntryPayload, RefusalReason, ReceiptStatus } from './wire/payloads';
 
-export type ReceiptStatus = 'stored' | 'duplicate' | 'rejected';
+export type { ReceiptStatus } from './wire/payloads';
 
 export interface OutboxItem {
   recordId: string;
@@ -34,7 +36,12 @@ export interface ReceiptResult {
   /** The hash headquarters computed over what it received. */
   sha256: string;
   status: ReceiptStatus;
-  reason?: string;
+  /** For `held` and `rejected`: headquarters' reason code (docs/wire-format.md §7). */
+  reason?: RefusalReason;
+  /** For `held` and `rejected`: headquarters' explanation (shown by `station status`). */
+  detail?: string;
+  /** For `held`: headquarters' suggestion for the next try (the outbox clamps it to its own backoff). */
+  retryAfterMs?: number;
 }
 
 export interface OutboxStats {
@@ -43,6 +50,8 @@ export interface OutboxStats {
   acknowledged: number;
   released: number;
   rejected: number;
+  /** Kept back by headquarters for a reason that can clear; retried automatically. */
+  held: number;
   /** Age in ms of the oldest record not yet acknowledged, or null. */
   oldestUnackedAgeMs: number | null;
   lastReceiptAt: number | null;
@@ -68,7 +77,8 @@ export interface Outbox {
   markAttempt(batchId: string, at?: number): void;
   /**
    * In ONE transaction: stores headquarters' signed receipt, marks `stored` and
-   * `duplicate` records acknowledged, `rejected` ones rejected. The caller has
+   * `duplicate` records acknowledged, `held` ones held (with their reason and
+   * next try), `rejected` ones rejected (with their reason). The caller has
    * already verified the receipt's signature and that it matches the batch.
    */
   acknowledge(batchId: string, receipt: Buffer, results: ReceiptResult[]): void;

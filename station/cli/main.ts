@@ -9,6 +9,7 @@ import { register as registerRun } from './run';
 import { register as registerProvision } from './provision';
 import { register as registerDoctor } from './doctor';
 import { register as registerStatus } from './status';
+import { register as registerOutbox } from './outbox';
 import { register as registerFingerprint } from './fingerprint';
 import { register as registerCard } from './card';
 import { register as registerCamera } from './camera';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerProvision(program);
   registerDoctor(program);
   registerStatus(program);
+  registerOutbox(program);
   registerOfficer(program);
   registerFingerprint(program);
   registerCard(program);

@@ -2,6 +2,11 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config';
 import { readVaultStatus } from '../vault';
 import { action, globalOpts, printJson } from './util';
+import { HELD_REASONS, REJECTED_REASONS } from '../../sync/wire/payloads';
+
+function reasonText(r: string): string {
+  return (HELD_REASONS as Record<string, string>)[r] ?? (REJECTED_REASONS as Record<string, string>)[r] ?? 'no reason given';
+}
 
 function age(ms: number | null): string {
   if (ms === null) return '—';
@@ -15,7 +20,7 @@ function age(ms: number | null): string {
 export function register(program: Command): void {
   program
     .command('status')
-    .description('records per outbox state, oldest unacknowledged age, last receipt and free space (reads the vault; safe while the daemon runs)')
+    .description('records per outbox state (held back and rejected by headquarters with the reason), oldest unacknowledged age, last receipt and free space (reads the vault; safe while the daemon runs)')
     .option('--json', 'machine-readable output')
     .action(action(async (opts: { json?: boolean }, cmd: Command) => {
       const { config } = loadConfig(globalOpts(cmd).config);
@@ -33,7 +38,10 @@ export function register(program: Command): void {
           `  in flight:          ${c.inFlight ?? 0}`,
           `  acknowledged:       ${c.acknowledged ?? 0}`,
           `  released:           ${c.released ?? 0}`,
-          `  rejected by HQ:     ${c.rejected ?? 0}`,
+          `  held back by HQ:    ${c.held ?? 0}${c.held ? ' (retried automatically)' : ''}`,
+          `  rejected by HQ:     ${c.rejected ?? 0}${c.rejected ? ' (kept; station outbox requeue once fixed)' : ''}`,
+          ...((st.refusals ?? []) as { state: string; reason: string; count: number; nextRetryAt: number | null }[]).map((r) =>
+            `    ${r.state} ${r.reason}: ${r.count}${r.nextRetryAt ? `, next try ${new Date(r.nextRetryAt).toISOString()}` : ''} — ${reasonText(r.reason)}`),
           `  oldest unacked:     ${age(st.oldestUnackedAgeMs ?? null)}`,
           `  last receipt:       ${st.lastReceiptAt ? new Date(st.lastReceiptAt).toISOString() : 'never'}`,
           `  free space:         ${Math.round((st.freeBytes ?? 0) / 1048576)} MB`,

@@ -88,6 +88,52 @@ CREATE TRIGGER envelopes_keep_unreleased BEFORE DELETE ON envelopes
   BEGIN SELECT RAISE(ABORT, 'vault: refusing to drop the ciphertext of a record that is not released'); END;
 `,
   },
+  {
+    // Records headquarters keeps back get their own state: `held` (a reason that can clear — a key
+    // generation not loaded yet, the station not registered yet, a quota — retried by itself after
+    // held_until) besides `rejected` (kept until a technician requeues it). Receipts now carry a
+    // reason code and a detail for both. SQLite cannot change a CHECK constraint in place, so the
+    // (small, metadata-only) records table is rebuilt; the ciphertexts stay in `envelopes`.
+    version: 3,
+    sql: `
+DROP TRIGGER envelopes_keep_unreleased;
+DROP TRIGGER records_keep_unacked;
+CREATE TABLE records_v3 (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  record_id     TEXT    NOT NULL UNIQUE,
+  state         TEXT    NOT NULL CHECK (state IN ('sealed','in_flight','acknowledged','released','rejected','held')),
+  sha256        TEXT    NOT NULL,
+  size          INTEGER NOT NULL,
+  suite         TEXT    NOT NULL,
+  sealed_at     INTEGER NOT NULL,
+  batch_id      TEXT,
+  acked_at      INTEGER,
+  receipt_status TEXT,
+  reject_reason TEXT,
+  released_at   INTEGER,
+  tampered_at   INTEGER,
+  tamper_reason TEXT,
+  refusal_detail TEXT,
+  refused_at    INTEGER,
+  held_until    INTEGER,
+  held_count    INTEGER NOT NULL DEFAULT 0
+) STRICT;
+INSERT INTO records_v3 (seq, record_id, state, sha256, size, suite, sealed_at, batch_id, acked_at, receipt_status, reject_reason, released_at, tampered_at, tamper_reason, refused_at)
+  SELECT seq, record_id, state, sha256, size, suite, sealed_at, batch_id, acked_at, receipt_status, reject_reason, released_at, tampered_at, tamper_reason,
+         CASE WHEN state = 'rejected' THEN acked_at END FROM records;
+DROP TABLE records;
+ALTER TABLE records_v3 RENAME TO records;
+CREATE INDEX records_state ON records(state, seq);
+CREATE INDEX records_batch ON records(batch_id);
+CREATE INDEX records_held ON records(state, held_until);
+CREATE TRIGGER records_keep_unacked BEFORE DELETE ON records
+  WHEN OLD.state <> 'released'
+  BEGIN SELECT RAISE(ABORT, 'vault: refusing to delete a record that is not released'); END;
+CREATE TRIGGER envelopes_keep_unreleased BEFORE DELETE ON envelopes
+  WHEN (SELECT state FROM records WHERE seq = OLD.seq) IS NOT 'released'
+  BEGIN SELECT RAISE(ABORT, 'vault: refusing to drop the ciphertext of a record that is not released'); END;
+`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -94,6 +94,26 @@ export interface VaultOptions {
    * 0 = every commit checkpoints inline when due, SQLite's default behaviour).
    */
   checkpointBytes?: number;
+  /**
+   * Backoff for records headquarters holds back (receipt status `held`): the n-th hold of a record
+   * waits min(maxMs, max(baseMs·2^(n−1), what headquarters suggested)) before it is sent again.
+   * Default 30 s doubling to 1 h.
+   */
+  heldRetry?: { baseMs?: number; maxMs?: number };
+}
+
+/** One record headquarters kept back, as `station status` / `station outbox list` show it. */
+export interface RefusedRecord {
+  recordId: string;
+  state: 'held' | 'rejected';
+  reason: string;
+  detail: string | null;
+  refusedAt: number | null;
+  /** held: when it is sent again. */
+  retryAt: number | null;
+  /** held: how many times headquarters held it back. */
+  holds: number;
+  sealedAt: number;
 }
 
 export interface DiskStatus {
@@ -212,6 +232,7 @@ export class Vault implements Outbox {
   private verifyKeys: KeyObject[] = [];
   private readonly suiteName: SuiteName;
   private readonly reserveBytes: number;
+  private readonly heldRetry: { baseMs: number; maxMs: number };
   private readonly retention: Required<VaultRetention>;
   private readonly onAlert?: (a: VaultAlert) => void;
   private readonly space: (path: string) => DiskSpace;
@@ -241,6 +262,7 @@ export class Vault implements Outbox {
     this.signingKey = this.keys.current();
     this.suiteName = suiteInfo(opts.suite ?? DEFAULT_SUITE).name;
     this.reserveBytes = opts.reserveBytes ?? 512 * 1024 * 1024;
+    this.heldRetry = { baseMs: opts.heldRetry?.baseMs ?? 30_000, maxMs: opts.heldRetry?.maxMs ?? 3_600_000 };
     const r = typeof opts.retention === 'number' ? { metadataDays: opts.retention } : (opts.retention ?? {});
     this.retention = { metadataDays: r.metadataDays ?? 90, releaseAfterAckMs: r.releaseAfterAckMs ?? 0, releaseOnAck: r.releaseOnAck ?? true };
     this.onAlert = opts.onAlert;
@@ -492,6 +514,8 @@ export class Vault implements Outbox {
       const seqs: number[] = [];
       let bytes = 0;
       let lastSeq = 0;
+      // Records headquarters held back whose wait is over go out again, in their original order.
+      this.stmt(`UPDATE records SET state = 'sealed' WHERE state = 'held' AND held_until <= ?`).run(this.now());
       // Walk sealed rows oldest first; skip (and report) tampered ones.
       outer: for (;;) {
         // Sizes first (from the small records rows), then only the envelopes that fit: a batch
@@ -563,7 +587,7 @@ export class Vault implements Outbox {
    */
   acknowledgeMany(receipts: { batchId: string; receipt: Buffer; results: ReceiptResult[] }[]): (Error | null)[] {
     this.assertOpen();
-    const rejected: { recordId: string; reason: string }[] = [];
+    const rejected: { recordId: string; reason: string; detail?: string }[] = [];
     const errors: (Error | null)[] = receipts.map(() => null);
     let applied = false;
     this.db.transaction(() => {
@@ -576,29 +600,38 @@ export class Vault implements Outbox {
       });
     }).immediate();
     for (const r of rejected) {
-      this.log?.error({ recordId: r.recordId, reason: r.reason }, 'headquarters rejected a record; it is kept');
-      this.alert({ code: 'VAULT_REJECTED', message: `headquarters rejected record ${r.recordId}: ${r.reason}`, recordId: r.recordId });
+      this.log?.error({ recordId: r.recordId, reason: r.reason, detail: r.detail }, 'headquarters rejected a record; it is kept (station outbox requeue once the cause is fixed)');
+      this.alert({ code: 'VAULT_REJECTED', message: `headquarters rejected record ${r.recordId} (${r.reason}${r.detail ? `: ${r.detail}` : ''}); it is kept`, recordId: r.recordId });
     }
     if (applied && this.retention.releaseOnAck) this.maintenance();
     return errors;
   }
 
   /** One receipt, inside the caller's transaction (as a savepoint). False when it was already applied. */
-  private applyReceipt(batchId: string, receipt: Buffer, results: ReceiptResult[], rejectedOut: { recordId: string; reason: string }[]): boolean {
-    const rejected: { recordId: string; reason: string }[] = [];
+  private heldDelay(holds: number, suggestedMs: number | undefined): number {
+    const base = this.heldRetry.baseMs;
+    const max = this.heldRetry.maxMs;
+    return Math.min(max, Math.max(base * Math.pow(2, Math.min(30, holds - 1)), suggestedMs ?? 0));
+  }
+
+  private applyReceipt(batchId: string, receipt: Buffer, results: ReceiptResult[], rejectedOut: { recordId: string; reason: string; detail?: string }[]): boolean {
+    const rejected: { recordId: string; reason: string; detail?: string }[] = [];
     const applied = this.db.transaction(() => {
       const b = this.stmt(`SELECT acked_at FROM batches WHERE batch_id = ?`).get(batchId) as { acked_at: number | null } | undefined;
       if (!b) throw new StationError('VAULT_UNKNOWN_BATCH', `receipt for unknown batch ${batchId}`, { hint: 'ignore it; the batch may have been acknowledged before a restart' });
       if (b.acked_at !== null) return false; // a repeated receipt: already applied
       const t = this.now();
       const byId = new Map(results.map((r) => [r.recordId, r]));
-      const rows = this.stmt(`SELECT seq, record_id, sha256 FROM records WHERE batch_id = ? AND state = 'in_flight'`).all(batchId) as { seq: number; record_id: string; sha256: string }[];
+      const rows = this.stmt(`SELECT seq, record_id, sha256, held_count FROM records WHERE batch_id = ? AND state = 'in_flight'`).all(batchId) as { seq: number; record_id: string; sha256: string; held_count: number }[];
       const ack = this.stmt(`UPDATE records SET state = 'acknowledged', acked_at = ?, receipt_status = ? WHERE seq = ?`);
-      const rej = this.stmt(`UPDATE records SET state = 'rejected', acked_at = ?, receipt_status = 'rejected', reject_reason = ? WHERE seq = ?`);
+      const rej = this.stmt(`UPDATE records SET state = 'rejected', refused_at = ?, receipt_status = 'rejected', reject_reason = ?, refusal_detail = ? WHERE seq = ?`);
+      // held: out of its batch (the batch is done), back to `sealed` by itself once held_until has passed
+      const hold = this.stmt(`UPDATE records SET state = 'held', batch_id = NULL, refused_at = ?, receipt_status = 'held', reject_reason = ?, refusal_detail = ?, held_until = ?, held_count = held_count + 1 WHERE seq = ?`);
       const requeue = this.stmt(`UPDATE records SET state = 'sealed', batch_id = NULL WHERE seq = ?`);
       let stored = 0;
       let duplicate = 0;
       let requeued = 0;
+      let heldBack = 0;
       for (const r of rows) {
         const res = byId.get(r.record_id);
         if (!res || res.sha256 !== r.sha256) {
@@ -609,8 +642,13 @@ export class Vault implements Outbox {
           continue;
         }
         if (res.status === 'rejected') {
-          rej.run(t, (res.reason ?? 'no reason given').slice(0, 500), r.seq);
-          rejected.push({ recordId: r.record_id, reason: res.reason ?? 'no reason given' });
+          const reason = res.reason ?? 'unspecified';
+          rej.run(t, reason, res.detail?.slice(0, 500) ?? null, r.seq);
+          rejected.push({ recordId: r.record_id, reason, ...(res.detail ? { detail: res.detail } : {}) });
+        } else if (res.status === 'held') {
+          const until = t + this.heldDelay(r.held_count + 1, res.retryAfterMs);
+          hold.run(t, res.reason ?? 'unspecified', res.detail?.slice(0, 500) ?? null, until, r.seq);
+          heldBack += 1;
         } else {
           ack.run(t, res.status, r.seq);
           if (res.status === 'stored') stored += 1;
@@ -618,11 +656,38 @@ export class Vault implements Outbox {
         }
       }
       this.stmt(`UPDATE batches SET acked_at = ?, receipt = ? WHERE batch_id = ?`).run(t, receipt, batchId);
-      this.appendAudit('receipt_received', { batchId, stored, duplicate, rejected: rejected.length, requeued });
+      this.appendAudit('receipt_received', { batchId, stored, duplicate, rejected: rejected.length, held: heldBack, requeued });
       return true;
     })();
     rejectedOut.push(...rejected); // only once its savepoint holds
     return applied;
+  }
+
+  /**
+   * Sends records headquarters kept back again: `rejected` ones (all, or those
+   * with one reason) and, with `held`, held ones without waiting for their next
+   * try. For a technician once the cause is fixed (`station outbox requeue`).
+   * Recorded in the audit chain. Returns how many were requeued.
+   */
+  requeue(filter: { reason?: string; held?: boolean } = {}): { requeued: number; recordIds: string[] } {
+    this.assertOpen();
+    return this.db.transaction(() => {
+      const states = filter.held ? ['rejected', 'held'] : ['rejected'];
+      const rows = this.stmt(`SELECT seq, record_id FROM records WHERE state IN (${states.map(() => '?').join(',')}) AND tampered_at IS NULL AND (? IS NULL OR reject_reason = ?) ORDER BY seq`)
+        .all(...states, filter.reason ?? null, filter.reason ?? null) as { seq: number; record_id: string }[];
+      const upd = this.stmt(`UPDATE records SET state = 'sealed', batch_id = NULL, held_until = NULL WHERE seq = ?`);
+      for (const r of rows) upd.run(r.seq);
+      if (rows.length > 0) {
+        this.appendAudit('config_change', { change: 'outbox-requeue', records: rows.length, reason: filter.reason ?? null, held: !!filter.held, firstRecordId: rows[0]!.record_id });
+      }
+      return { requeued: rows.length, recordIds: rows.map((r) => r.record_id) };
+    }).immediate();
+  }
+
+  /** Records headquarters kept back (held or rejected), oldest first. */
+  refusedRecords(limit = 1000): RefusedRecord[] {
+    this.assertOpen();
+    return listRefused(this.db, limit);
   }
 
   /**
@@ -800,7 +865,7 @@ export class Vault implements Outbox {
 function computeStats(db: Database.Database, now: number): OutboxStats & { tampered: number; auditHeadSeq: number } {
   const counts = db.prepare(`SELECT state, COUNT(*) AS n FROM records GROUP BY state`).all() as { state: string; n: number }[];
   const c = (s: string) => counts.find((x) => x.state === s)?.n ?? 0;
-  const oldest = db.prepare(`SELECT MIN(sealed_at) AS t FROM records WHERE state IN ('sealed','in_flight')`).get() as { t: number | null };
+  const oldest = db.prepare(`SELECT MIN(sealed_at) AS t FROM records WHERE state IN ('sealed','in_flight','held')`).get() as { t: number | null };
   const last = db.prepare(`SELECT MAX(acked_at) AS t FROM batches`).get() as { t: number | null };
   const tampered = db.prepare(`SELECT COUNT(*) AS n FROM records WHERE tampered_at IS NOT NULL`).get() as { n: number };
   const head = db.prepare(`SELECT MAX(seq) AS s FROM audit`).get() as { s: number | null };
@@ -810,6 +875,7 @@ function computeStats(db: Database.Database, now: number): OutboxStats & { tampe
     acknowledged: c('acknowledged'),
     released: c('released'),
     rejected: c('rejected'),
+    held: c('held'),
     oldestUnackedAgeMs: oldest.t === null ? null : Math.max(0, now - oldest.t),
     lastReceiptAt: last.t,
     tampered: tampered.n,
@@ -817,11 +883,29 @@ function computeStats(db: Database.Database, now: number): OutboxStats & { tampe
   };
 }
 
+function listRefused(db: Database.Database, limit: number): RefusedRecord[] {
+  const rows = db.prepare(`SELECT record_id, state, reject_reason, refusal_detail, refused_at, held_until, held_count, sealed_at FROM records WHERE state IN ('held','rejected') ORDER BY seq LIMIT ?`)
+    .all(limit) as { record_id: string; state: 'held' | 'rejected'; reject_reason: string | null; refusal_detail: string | null; refused_at: number | null; held_until: number | null; held_count: number; sealed_at: number }[];
+  return rows.map((r) => ({
+    recordId: r.record_id, state: r.state, reason: r.reject_reason ?? 'unspecified', detail: r.refusal_detail, refusedAt: r.refused_at,
+    retryAt: r.state === 'held' ? r.held_until : null, holds: r.held_count, sealedAt: r.sealed_at,
+  }));
+}
+
+/** Held and rejected records counted per state and reason. */
+function refusalSummary(db: Database.Database): { state: 'held' | 'rejected'; reason: string; count: number; nextRetryAt: number | null }[] {
+  return (db.prepare(`SELECT state, COALESCE(reject_reason, 'unspecified') AS reason, COUNT(*) AS count, MIN(held_until) AS next FROM records WHERE state IN ('held','rejected') GROUP BY state, reason ORDER BY state, reason`)
+    .all() as { state: 'held' | 'rejected'; reason: string; count: number; next: number | null }[])
+    .map((r) => ({ state: r.state, reason: r.reason, count: r.count, nextRetryAt: r.state === 'held' ? r.next : null }));
+}
+
 export interface VaultStatus {
   exists: boolean;
   path: string;
   schemaVersion: number;
-  counts: { sealed: number; inFlight: number; acknowledged: number; released: number; rejected: number; tampered: number };
+  counts: { sealed: number; inFlight: number; acknowledged: number; released: number; rejected: number; held: number; tampered: number };
+  /** Held and rejected records per reason (what headquarters said), with the next automatic try. */
+  refusals: { state: 'held' | 'rejected'; reason: string; count: number; nextRetryAt: number | null }[];
   oldestUnackedAgeMs: number | null;
   lastReceiptAt: number | null;
   auditHeadSeq: number;
@@ -847,7 +931,8 @@ export async function readVaultStatus(dataDir: string, opts: { reserveBytes?: nu
       exists: false,
       path,
       schemaVersion: 0,
-      counts: { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, tampered: 0 },
+      counts: { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, held: 0, tampered: 0 },
+      refusals: [],
       oldestUnackedAgeMs: null,
       lastReceiptAt: null,
       auditHeadSeq: 0,
@@ -860,12 +945,14 @@ export async function readVaultStatus(dataDir: string, opts: { reserveBytes?: nu
   // vaults (the daemon always runs it at start) and relies on query errors.
   const db = openChecked(path, true, statSync(path).size < 256 * 1024 * 1024);
   try {
-    const zero = { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, oldestUnackedAgeMs: null, lastReceiptAt: null, tampered: 0, auditHeadSeq: 0 };
+    const zero = { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, held: 0, oldestUnackedAgeMs: null, lastReceiptAt: null, tampered: 0, auditHeadSeq: 0 };
+    let refusals: VaultStatus['refusals'] = [];
     let schemaVersion: number;
     let s: ReturnType<typeof computeStats>;
     try {
       schemaVersion = currentVersion(db);
       s = schemaVersion === 0 ? zero : computeStats(db, now);
+      if (schemaVersion >= 3) refusals = refusalSummary(db);
     } catch (e) {
       throw corrupt(path, (e as Error).message, e);
     }
@@ -873,7 +960,8 @@ export async function readVaultStatus(dataDir: string, opts: { reserveBytes?: nu
       exists: true,
       path,
       schemaVersion,
-      counts: { sealed: s.sealed, inFlight: s.inFlight, acknowledged: s.acknowledged, released: s.released, rejected: s.rejected, tampered: s.tampered },
+      counts: { sealed: s.sealed, inFlight: s.inFlight, acknowledged: s.acknowledged, released: s.released, rejected: s.rejected, held: s.held, tampered: s.tampered },
+      refusals,
       oldestUnackedAgeMs: s.oldestUnackedAgeMs,
       lastReceiptAt: s.lastReceiptAt,
       auditHeadSeq: s.auditHeadSeq,

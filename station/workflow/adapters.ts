@@ -284,7 +284,7 @@ export function vaultUplinkStatus(vault: { stats(now?: number): OutboxStats }, c
   return {
     status(): UplinkStatus {
       const s = vault.stats();
-      return { waiting: s.sealed + s.inFlight, lastSyncAt: s.lastReceiptAt, ...(connected ? { connected: connected() } : {}) };
+      return { waiting: s.sealed + s.inFlight + s.held, lastSyncAt: s.lastReceiptAt, ...(connected ? { connected: connected() } : {}) };
     },
   };
 }

@@ -15,10 +15,11 @@ import { v7 as uuidv7 } from 'uuid';
 import { makeTopics, type AuditAckBody, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
 import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../wire/frame';
 import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
-import { parsePayload, requirePayload } from '../wire/payloads';
+import { parsePayload, PayloadError, requirePayload, type HeldReason, type ReceiptStatus, type RefusalReason, type RejectedReason } from '../wire/payloads';
+import { LocalValidator, type RecordValidator, type Verdict } from './validate';
 import { HqStore, openHqDb, type Db, type StoreOutcome, type StoredRecordInput } from './store';
 import { checkSignature, digestEnvelope, type ParsedEnvelope } from '../wire/envelope';
-import { loadHqPrivateKeys } from '../wire/keys';
+import { loadHqPrivateKeys, recordKeysOf } from '../wire/keys';
 import { auditEntryHash, verifyAuditChain, type AuditEntry } from '../wire/audit';
 
 export interface HqOptions {
@@ -44,6 +45,12 @@ export interface HqOptions {
   keepSessionOnStop?: boolean;
   /** Publish the retained "ingest online" flag (default true). */
   announce?: boolean;
+  /**
+   * Opens and validates records before their receipt (the ingest itself never holds the record
+   * keys). Default: a LocalValidator over the record keys found in `keysDir` — for tests and the
+   * demo; `hq run` always uses the separate record-opening service.
+   */
+  validator?: RecordValidator;
 }
 
 export interface StoredRecordEvent {
@@ -52,8 +59,8 @@ export interface StoredRecordEvent {
   sha256: string;
   size: number;
   batchId: string;
-  status: 'stored' | 'duplicate' | 'rejected';
-  reason?: string;
+  status: ReceiptStatus;
+  reason?: RefusalReason;
 }
 
 export interface HqHandle {
@@ -72,7 +79,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const workerId = o.workerId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
   const db = openHqDb(o.dbPath ?? join(o.dataDir, 'hq.db'));
   const store = new HqStore(db);
-  const receiptKey: KeyObject = o.receiptKey ? toPrivateKey(o.receiptKey) : loadHqPrivateKeys(o.keysDir ?? join(o.dataDir, 'keys')).receiptKey;
+  const keysDir = o.keysDir ?? join(o.dataDir, 'keys');
+  const receiptKey: KeyObject = o.receiptKey ? toPrivateKey(o.receiptKey) : loadHqPrivateKeys(keysDir).receiptKey;
+  const validator: RecordValidator = o.validator ?? new LocalValidator({ loadKeys: () => recordKeysOf(loadHqPrivateKeys(keysDir)) });
   const events = new EventEmitter();
   const v5 = (o.protocolVersion ?? 5) === 5;
   const group = o.shareGroup === undefined ? 'ingest' : o.shareGroup;
@@ -115,85 +124,151 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       });
     });
 
+  // ---------------------------------------------------------------- alarms and refusal logs
+
+  /*
+   * Alarms are aggregated per station and kind (store.alarm counts up an open one), and buffered:
+   * a flood of bad messages costs a map update each, and one transaction every ALARM_FLUSH_MS writes
+   * them all. Logging is limited the same way: the first occurrence per station and kind, then at
+   * most one line per LOG_EVERY_MS saying how many were suppressed meanwhile.
+   */
+  const ALARM_FLUSH_MS = 500;
+  const LOG_EVERY_MS = 10_000;
+  const pendingAlarms = new Map<string, { kind: string; detail: string; stationId: string | null; recordId: string | null; at: number; n: number }>();
+  let alarmTimer: NodeJS.Timeout | null = null;
+  const flushAlarms = (): void => {
+    if (alarmTimer) { clearTimeout(alarmTimer); alarmTimer = null; }
+    if (pendingAlarms.size === 0) return;
+    const all = [...pendingAlarms.values()];
+    pendingAlarms.clear();
+    try {
+      db.transaction(() => { for (const a of all) store.alarm(a.kind, a.detail, a.stationId, a.recordId, a.at, a.n); }).immediate();
+    } catch (e) {
+      log.error({ err: e, alarms: all.length }, 'could not store alarms');
+    }
+  };
+  const logged = new Map<string, { at: number; suppressed: number }>();
+  const limitedLog = (level: 'warn' | 'info', key: string, obj: Record<string, unknown>, msg: string): void => {
+    const now = Date.now();
+    const l = logged.get(key);
+    if (l && now - l.at < LOG_EVERY_MS) { l.suppressed += 1; return; }
+    if (logged.size > 10_000) logged.clear(); // bounded: one entry per station and kind in practice
+    logged.set(key, { at: now, suppressed: 0 });
+    log[level]({ ...obj, ...(l?.suppressed ? { suppressed: l.suppressed } : {}) }, msg);
+  };
   const alarm = (kind: string, detail: string, stationId: string | null, recordId: string | null = null): void => {
-    log.warn({ alarm: kind, stationId, recordId }, detail);
-    try { store.alarm(kind, detail, stationId, recordId); } catch (e) { log.error({ err: e }, 'could not store alarm'); }
+    limitedLog('warn', `${stationId ?? ''}|${kind}`, { alarm: kind, stationId, recordId }, detail);
+    const key = `${stationId ?? ''}\u0000${kind}`;
+    const a = pendingAlarms.get(key);
+    if (a) { a.n += 1; a.detail = detail; a.recordId = recordId ?? a.recordId; a.at = Date.now(); } else pendingAlarms.set(key, { kind, detail, stationId, recordId, at: Date.now(), n: 1 });
+    if (pendingAlarms.size > 10_000) flushAlarms();
+    else if (!alarmTimer) { alarmTimer = setTimeout(flushAlarms, ALARM_FLUSH_MS); alarmTimer.unref(); }
     events.emit('alarm', { kind, detail, stationId, recordId });
   };
 
-  // Alarms about unknown stations are raised once per station per process.
-  const unknownReported = new Set<string>();
+  // ---------------------------------------------------------------- batches
 
-  interface VerifiedBatch {
+  interface CheckedBatch {
     stationId: string;
     batchId: string;
     order: string[];
     sizes: Map<string, number>;
     verified: StoredRecordInput[];
-    rejected: StoreOutcome[];
+    refused: StoreOutcome[];
     bytes: number;
   }
 
-  /** Checks one complete batch (a batch frame, or reassembled chunks); null when it gets no receipt. */
-  const verifyBatch = (stationId: string, f: Frame): VerifiedBatch | null => {
+  /** How long a station should wait before retrying a held record, per reason (seconds). */
+  const RETRY_AFTER_S: Record<HeldReason, number> = { 'unknown-station': 300, 'unknown-hq-key': 300, 'audit-pending': 30, quota: 60 };
+  const held = (recordId: string, sha256: string, reason: HeldReason, detail: string): StoreOutcome =>
+    ({ recordId, sha256, status: 'held', reason, detail: detail.slice(0, 500), retryAfterS: RETRY_AFTER_S[reason] });
+  const rejected = (recordId: string, sha256: string, reason: RejectedReason, detail: string): StoreOutcome =>
+    ({ recordId, sha256, status: 'rejected', reason, detail: detail.slice(0, 500) });
+
+  /**
+   * Checks one complete batch (a batch frame, or reassembled chunks). Resolves to what its receipt
+   * will say, or null when it gets no receipt at all (transport damage, validator unavailable: the
+   * station resends unchanged). Nothing is stored here.
+   */
+  const checkBatch = async (stationId: string, f: Frame): Promise<CheckedBatch | null> => {
     const h = f.header;
-    const keys = store.stationKeys(stationId);
-    if (keys.length === 0) {
-      if (!unknownReported.has(stationId)) {
-        unknownReported.add(stationId);
-        alarm('unknown-station', `batch ${h.batchId} from unregistered station ${stationId}; register it with \`hq register\``, stationId);
-      }
-      return null; // no receipt: the station keeps the batch and resends after registration
-    }
     const envelopes = splitBody(f);
-    const verified: StoredRecordInput[] = [];
-    const rejected: StoreOutcome[] = [];
-    let bytes = 0;
+    const base = { stationId, batchId: h.batchId, order: h.records.map((r) => r.id), sizes: new Map(h.records.map((r) => [r.id, r.len])), bytes: f.body.length };
+    // 1) every envelope's bytes against the header: one hashing pass also gives the signed digest
+    const digests: (ReturnType<typeof digestEnvelope> | Error)[] = [];
     for (let i = 0; i < h.records.length; i++) {
       const r = h.records[i]!;
       const env = envelopes[i]!;
-      bytes += env.length;
-      // One hashing pass gives both the envelope's hash and the digest its signature covers.
-      let d: ReturnType<typeof digestEnvelope> | null = null;
-      let lastErr = 'no station key';
-      try { d = digestEnvelope(env); } catch (e) { lastErr = (e as Error).message; }
-      const sha = d ? d.sha256 : sha256Hex(env);
+      let d: ReturnType<typeof digestEnvelope> | Error;
+      try { d = digestEnvelope(env); } catch (e) { d = e as Error; }
+      const sha = d instanceof Error ? sha256Hex(env) : d.sha256;
       if (sha !== r.sha256) {
         // Transport damage (or a forged frame): no receipt, the station resends.
         alarm('hash-mismatch', `record ${r.id} in batch ${h.batchId} does not match its announced hash; batch not acknowledged`, stationId, r.id);
         return null;
       }
-      let parsed: ParsedEnvelope | null = null;
-      if (d) {
-        if (keys.some((k) => checkSignature(d, k))) parsed = d.parsed;
-        else lastErr = `record ${d.parsed.recordId}: station signature does not verify`;
-      }
-      if (!parsed) {
-        alarm('bad-signature', `record ${r.id} from ${stationId}: ${lastErr}`, stationId, r.id);
-        rejected.push({ recordId: r.id, sha256: sha, status: 'rejected', reason: 'station signature does not verify' });
-        continue;
-      }
-      if (parsed.recordId !== r.id || parsed.stationId !== stationId) {
-        alarm('id-mismatch', `record ${r.id} from ${stationId}: envelope names record ${parsed.recordId} of station ${parsed.stationId}`, stationId, r.id);
-        rejected.push({ recordId: r.id, sha256: sha, status: 'rejected', reason: 'envelope ids do not match the batch' });
-        continue;
-      }
-      verified.push({ recordId: r.id, sha256: sha, envelope: env, sealedAt: parsed.sealedAt });
+      digests.push(d);
     }
-    return { stationId, batchId: h.batchId, order: h.records.map((r) => r.id), sizes: new Map(h.records.map((r) => [r.id, r.len])), verified, rejected, bytes };
+    // 2) the station must be registered; until it is, everything is held (the station retries)
+    const keys = store.stationKeys(stationId);
+    if (keys.length === 0) {
+      alarm('unknown-station', `batch ${h.batchId} from unregistered station ${stationId}; register it with \`hq register\``, stationId);
+      return { ...base, verified: [], refused: h.records.map((r) => held(r.id, r.sha256, 'unknown-station', `station ${stationId} is not registered at headquarters`)) };
+    }
+    // 3) per record: layout, ids, signature — what can be decided without opening anything
+    const refused: StoreOutcome[] = [];
+    const candidates: { r: (typeof h.records)[number]; env: Buffer; parsed: ParsedEnvelope }[] = [];
+    for (let i = 0; i < h.records.length; i++) {
+      const r = h.records[i]!;
+      const d = digests[i]!;
+      if (d instanceof Error) { refused.push(rejected(r.id, r.sha256, 'malformed', d.message)); continue; }
+      const p = d.parsed;
+      if (p.stationId !== stationId) { refused.push(rejected(r.id, r.sha256, 'wrong-station', `the envelope names station ${p.stationId}, the batch came from ${stationId}`)); continue; }
+      if (p.recordId !== r.id) { refused.push(rejected(r.id, r.sha256, 'id-mismatch', `the envelope names record ${p.recordId}`)); continue; }
+      if (!keys.some((k) => checkSignature(d, k))) { refused.push(rejected(r.id, r.sha256, 'bad-signature', `record ${r.id}: the station signature does not verify with any of the ${keys.length} key(s) registered for ${stationId}`)); continue; }
+      candidates.push({ r, env: envelopes[i]!, parsed: p });
+    }
+    // 4) already stored: a duplicate needs no second opening; another hash is a conflict
+    const stored = store.storedHashes(stationId, candidates.map((c) => c.r.id));
+    const toOpen: typeof candidates = [];
+    const duplicates: StoreOutcome[] = [];
+    for (const c of candidates) {
+      const prev = stored.get(c.r.id);
+      if (prev === undefined) toOpen.push(c);
+      else if (prev === c.r.sha256) duplicates.push({ recordId: c.r.id, sha256: c.r.sha256, status: 'duplicate' });
+      else refused.push(rejected(c.r.id, c.r.sha256, 'record-id-conflict', `record ${c.r.id} is already stored with hash ${prev.slice(0, 16)}…, this one is ${c.r.sha256.slice(0, 16)}…`));
+    }
+    // 5) open and validate (the validator holds the record keys; we only learn its verdicts)
+    let verdicts: Verdict[] = [];
+    if (toOpen.length > 0) {
+      try {
+        verdicts = await validator.validate(toOpen.map((c) => ({ stationId, recordId: c.r.id, envelope: c.env })));
+      } catch (e) {
+        alarm('validator-unavailable', `batch ${h.batchId} from ${stationId} not acknowledged: the record-opening service did not answer (${(e as Error).message})`, null);
+        return null;
+      }
+    }
+    const verified: StoredRecordInput[] = [];
+    toOpen.forEach((c, i) => {
+      const v = verdicts[i]!;
+      if (v.ok) verified.push({ recordId: c.r.id, sha256: c.r.sha256, envelope: c.env, sealedAt: c.parsed.sealedAt });
+      else refused.push(v.status === 'held' ? held(c.r.id, c.r.sha256, v.reason, v.detail) : rejected(c.r.id, c.r.sha256, v.reason, v.detail));
+    });
+    // every refusal is visible to ops: an alarm per station and reason (aggregated)
+    for (const x of refused) {
+      if (x.reason === 'audit-pending') limitedLog('info', `${stationId}|audit-pending`, { stationId, recordId: x.recordId }, `record held until its station's audit chain arrives: ${x.detail ?? ''}`);
+      else alarm(x.reason!, `record ${x.recordId} from ${stationId} ${x.status}: ${x.detail ?? x.reason}`, stationId, x.recordId);
+    }
+    return { ...base, verified, refused: [...refused, ...duplicates] };
   };
 
   /*
-   * Group commit. A verified batch is queued and its PUBACK sent at once (the PUBACK only says
-   * "received"; the signed receipt, sent after the commit, is what lets a station release). The queue
-   * is committed in ONE transaction — one fsync for every batch that arrived meanwhile — as soon as
-   * the event loop is free; while a commit runs, the next batches gather in the socket. A crash
-   * between PUBACK and commit loses nothing: the station has no receipt and resends after its timeout.
-   * Past COMMIT_QUEUE_BYTES, PUBACKs wait for the commit, so the broker holds the rest.
+   * Group commit. A checked batch is queued; the queue is committed in ONE transaction — one fsync for
+   * every batch that arrived meanwhile — as soon as the event loop is free, and only then do the signed
+   * receipts go out. PUBACKs are not tied to commits: a crash between PUBACK and commit loses nothing
+   * (the station has no receipt and resends after its timeout).
    */
-  const COMMIT_QUEUE_BYTES = 16 * 1024 * 1024;
-  let queue: VerifiedBatch[] = [];
-  let queuedBytes = 0;
+  let queue: CheckedBatch[] = [];
   let flushScheduled = false;
   let flushed: { promise: Promise<void>; resolve: () => void } | null = null;
 
@@ -202,18 +277,18 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     const group = queue;
     const done = flushed;
     queue = [];
-    queuedBytes = 0;
     flushed = null;
     if (group.length === 0) { done?.resolve(); return; }
-    const committed: { b: VerifiedBatch; outcomes: StoreOutcome[]; receiptText: string }[] = [];
+    flushAlarms();
+    const committed: { b: CheckedBatch; outcomes: StoreOutcome[]; receiptText: string }[] = [];
     try {
       db.transaction(() => {
         for (const b of group) {
           try {
             // nested: a savepoint per batch, so one failing batch does not take the others with it
-            const { outcomes, receiptText } = store.storeBatch(b.stationId, b.batchId, workerId, b.verified, b.rejected, (outs) => {
+            const { outcomes, receiptText } = store.storeBatch(b.stationId, b.batchId, workerId, b.verified, b.refused, (outs) => {
               const hash = batchHash(b.batchId, outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256 })));
-              const body: ReceiptBody = { type: 'receipt', stationId: b.stationId, batchId: b.batchId, batchHash: hash, results: outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) })), at: Date.now(), worker: workerId };
+              const body: ReceiptBody = { type: 'receipt', stationId: b.stationId, batchId: b.batchId, batchHash: hash, results: outs, at: Date.now(), worker: workerId };
               return { receiptText: encodeSigned(signMessage(body, receiptKey)).toString('utf8'), batchHash: hash };
             }, b.order);
             committed.push({ b, outcomes, receiptText });
@@ -241,10 +316,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     }
   };
 
-  /** Queues a verified batch for the next group commit; resolves when its PUBACK may go. */
-  const enqueue = (b: VerifiedBatch): Promise<void> => {
+  /** Queues a checked batch for the next group commit; resolves once it is committed (or failed). */
+  const enqueue = (b: CheckedBatch): Promise<void> => {
     queue.push(b);
-    queuedBytes += b.bytes;
     if (!flushed) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => { resolve = r; });
@@ -252,13 +326,39 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     }
     const wait = flushed.promise;
     if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
-    return queuedBytes > COMMIT_QUEUE_BYTES ? wait : Promise.resolve();
+    return wait;
   };
 
-  const handleBatch = async (stationId: string, f: Frame): Promise<void> => {
-    if (stopping) return; // after the last commit: no receipt, the station resends to a running worker
-    const b = verifyBatch(stationId, f);
-    if (b) await enqueue(b);
+  /*
+   * Pipeline: a batch's checks (hashing, signatures, the validator's round trip) run while the next
+   * messages are read, so batches that arrive together are committed together. Bounded: past
+   * PIPELINE_BYTES of batches being checked or waiting for their commit, the next message is read only
+   * once some are done — the broker holds the rest (QoS 1 flow control), headquarters' memory stays flat.
+   */
+  const PIPELINE_BYTES = 16 * 1024 * 1024;
+  let pipelineBytes = 0;
+  const pipeline = new Set<Promise<void>>();
+  let pipelineWaiters: (() => void)[] = [];
+  const admitted = async (): Promise<void> => {
+    while (pipelineBytes > PIPELINE_BYTES) await new Promise<void>((r) => pipelineWaiters.push(r));
+  };
+
+  const handleBatch = (stationId: string, f: Frame): Promise<void> => {
+    if (stopping) return Promise.resolve(); // after the last commit: no receipt, the station resends to a running worker
+    const bytes = f.body.length;
+    pipelineBytes += bytes;
+    const job: Promise<void> = checkBatch(stationId, f)
+      .then((b) => (b ? enqueue(b) : undefined))
+      .catch((e: unknown) => { log.error({ stationId, batchId: f.header.batchId, err: e }, 'batch could not be checked; no receipt (the station resends)'); })
+      .finally(() => {
+        pipeline.delete(job);
+        pipelineBytes -= bytes;
+        const w = pipelineWaiters;
+        pipelineWaiters = [];
+        for (const r of w) r();
+      });
+    pipeline.add(job);
+    return admitted();
   };
 
   const onBatch = async (stationId: string, payload: Buffer): Promise<void> => {
@@ -266,7 +366,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     try {
       f = decodeFrame(payload);
     } catch (e) {
-      log.warn({ stationId, err: (e as Error).message, bytes: payload.length }, 'malformed batch frame dropped');
+      alarm('malformed-frame', `batch frame of ${payload.length} bytes on ${stationId}'s topic refused: ${(e as Error).message}`, stationId);
       return;
     }
     if (f.header.stationId !== stationId) {
@@ -279,7 +379,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       if (!whole) return;
       const total = f.header.records.reduce((s, r) => s + r.len, 0);
       if (whole.length !== total) {
-        log.warn({ stationId, batchId: f.header.batchId }, 'reassembled chunks have the wrong length; dropped (the station resends)');
+        alarm('malformed-frame', `batch ${f.header.batchId}: reassembled chunks are ${whole.length} bytes, the records ${total}; dropped (the station resends)`, stationId);
         return;
       }
       f = { header: { ...f.header, kind: 'batch', chunk: undefined }, body: whole };
@@ -318,7 +418,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     const keys = store.stationKeys(stationId);
     if (keys.length === 0) return;
     const slice: AuditSlicePayload = requirePayload('audit', payload);
-    if (slice.stationId !== stationId) throw new Error(`audit slice on ${stationId}'s topic names station ${slice.stationId}`);
+    if (slice.stationId !== stationId) throw new PayloadError('audit', `audit slice on ${stationId}'s topic names station ${slice.stationId}`);
     const head = store.auditHead(stationId);
     let error: string | undefined;
     const fresh: AuditEntry[] = [];
@@ -417,7 +517,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
           default: break;
         }
       } catch (e) {
-        log.warn({ topic, err: e instanceof FrameError ? e.message : e }, 'message could not be handled; dropped');
+        // A station's own topic carrying something that is not the protocol: refused, and visible to ops.
+        if (e instanceof PayloadError || e instanceof FrameError) alarm('malformed-payload', `${p.leaf} message on ${p.stationId}'s topic refused: ${e.message}`, p.stationId);
+        else log.warn({ topic, err: e }, 'message could not be handled; dropped');
       }
     };
     chain = chain.then(run).then(() => callback());
@@ -468,7 +570,10 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       stopping = true;
       clearInterval(pruneTimer);
       await Promise.race([chain, new Promise((r) => setTimeout(r, 5_000))]);
+      await Promise.race([Promise.all([...pipeline]), new Promise((r) => setTimeout(r, 10_000))]);
       flush(); // batches received but not yet committed (their receipts still go out if connected)
+      flushAlarms();
+      if (!o.validator) await validator.close();
       if (isConnected && announce) {
         await Promise.race([publish(t.ingest(workerId), flag(false), true).catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
       }

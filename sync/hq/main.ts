@@ -449,7 +449,7 @@ export function buildProgram(): Command {
       const store = openStore(settingsOf(cmd));
       try {
         const a = store.openAlarms();
-        print(!!opts.json, a, a.length ? a.map((x) => `${new Date(x.at).toISOString()}  ${x.kind}  ${x.station_id ?? '-'}  ${x.detail}`).join('\n') : 'no open alarms');
+        print(!!opts.json, a, a.length ? a.map((x) => `${new Date(x.at).toISOString()}  ${x.kind}  ${x.station_id ?? '-'}  ×${x.count}${x.count > 1 ? ` since ${new Date(x.first_at).toISOString()}` : ''}  ${x.detail}`).join('\n') : 'no open alarms');
       } finally {
         store.db.close();
       }

@@ -5,7 +5,8 @@
  * UUIDv7 text), `INSERT … ON CONFLICT … DO NOTHING/UPDATE` for idempotency.
  * Times are milliseconds since the Unix epoch.
  */
-export const SCHEMA_VERSION = 1;
+/** Version after every migration below; SCHEMA_SQL is version 1. */
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -146,3 +147,22 @@ CREATE TABLE IF NOT EXISTS record_openings (
   at BIGINT NOT NULL
 );
 `;
+
+/**
+ * Migrations from SCHEMA_SQL (version 1) upwards, each applied once in its own
+ * transaction (meta.schema_version). Portable SQL only, as above.
+ */
+export const MIGRATIONS: { version: number; sql: string }[] = [
+  {
+    // Alarms aggregated per station and kind (a count and a first/last time, not a row per message);
+    // held records counted in receipts.
+    version: 2,
+    sql: `
+ALTER TABLE alarms ADD COLUMN count BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE alarms ADD COLUMN first_at BIGINT;
+UPDATE alarms SET first_at = at WHERE first_at IS NULL;
+CREATE INDEX IF NOT EXISTS alarms_by_station_kind ON alarms (station_id, kind, cleared_at);
+ALTER TABLE receipts ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+];

@@ -8,7 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema';
+import { MIGRATIONS, SCHEMA_SQL } from './schema';
+import type { ReceiptResult } from '../wire/payloads';
 import { keyId, rawPublicKey, toPublicKey } from '../wire/signed';
 
 export type Db = Database.Database;
@@ -30,11 +31,19 @@ export interface StoredRecordInput {
   sealedAt: number;
 }
 
-export interface StoreOutcome {
-  recordId: string;
-  sha256: string;
-  status: 'stored' | 'duplicate' | 'rejected';
-  reason?: string;
+/** What the receipt says about one record. */
+export type StoreOutcome = ReceiptResult;
+
+export interface AlarmRow {
+  id: string;
+  station_id: string | null;
+  kind: string;
+  record_id: string | null;
+  detail: string;
+  /** Time of the latest occurrence. */
+  at: number;
+  first_at: number;
+  count: number;
 }
 
 export function openHqDb(path: string): Db {
@@ -48,7 +57,15 @@ export function openHqDb(path: string): Db {
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 10000');
   db.exec(SCHEMA_SQL);
-  db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING').run('schema_version', String(SCHEMA_VERSION));
+  db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING').run('schema_version', '1');
+  for (const m of MIGRATIONS) {
+    db.transaction(() => {
+      const cur = Number((db.prepare("SELECT v FROM meta WHERE k = 'schema_version'").get() as { v: string }).v);
+      if (cur >= m.version) return; // another worker migrated meanwhile
+      db.exec(m.sql);
+      db.prepare("UPDATE meta SET v = ? WHERE k = 'schema_version'").run(String(m.version));
+    }).immediate();
+  }
   return db;
 }
 
@@ -114,23 +131,54 @@ export class HqStore {
     });
   }
 
-  alarm(kind: string, detail: string, stationId: string | null = null, recordId: string | null = null, now = Date.now()): void {
-    this.db.prepare('INSERT INTO alarms (id, station_id, kind, record_id, detail, at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(uuidv7(), stationId, kind, recordId, detail, now);
+  /**
+   * Raises an alarm, aggregated: while an alarm of this kind is open for the
+   * station, a new occurrence only counts up and moves its last time and detail
+   * (a flood of bad messages is one row, not thousands). Returns the count.
+   */
+  alarm(kind: string, detail: string, stationId: string | null = null, recordId: string | null = null, now = Date.now(), occurrences = 1): number {
+    return this.db.transaction(() => {
+      const open = this.db.prepare('SELECT id, count FROM alarms WHERE kind = ? AND (station_id = ? OR (station_id IS NULL AND ? IS NULL)) AND cleared_at IS NULL ORDER BY at DESC LIMIT 1')
+        .get(kind, stationId, stationId) as { id: string; count: number } | undefined;
+      if (open) {
+        this.db.prepare('UPDATE alarms SET count = count + ?, at = ?, detail = ?, record_id = COALESCE(?, record_id) WHERE id = ?').run(occurrences, now, detail.slice(0, 2000), recordId, open.id);
+        return open.count + occurrences;
+      }
+      this.db.prepare('INSERT INTO alarms (id, station_id, kind, record_id, detail, at, first_at, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(uuidv7(), stationId, kind, recordId, detail.slice(0, 2000), now, now, occurrences);
+      return occurrences;
+    }).immediate();
   }
 
-  openAlarms(): { id: string; station_id: string | null; kind: string; record_id: string | null; detail: string; at: number }[] {
-    return this.db.prepare('SELECT id, station_id, kind, record_id, detail, at FROM alarms WHERE cleared_at IS NULL ORDER BY at').all() as never;
+  openAlarms(): AlarmRow[] {
+    return this.db.prepare('SELECT id, station_id, kind, record_id, detail, at, first_at, count FROM alarms WHERE cleared_at IS NULL ORDER BY at').all() as AlarmRow[];
+  }
+
+  /** Clears open alarms (all, or of one station and/or kind); returns how many. */
+  clearAlarms(filter: { stationId?: string; kind?: string } = {}, now = Date.now()): number {
+    return this.db.prepare('UPDATE alarms SET cleared_at = ? WHERE cleared_at IS NULL AND (? IS NULL OR station_id = ?) AND (? IS NULL OR kind = ?)')
+      .run(now, filter.stationId ?? null, filter.stationId ?? null, filter.kind ?? null, filter.kind ?? null).changes;
+  }
+
+  /** Hashes of the records of `ids` this station already has stored. */
+  storedHashes(stationId: string, ids: string[]): Map<string, string> {
+    const st = this.db.prepare('SELECT sha256 FROM records WHERE station_id = ? AND record_id = ?');
+    const out = new Map<string, string>();
+    for (const id of ids) {
+      const r = st.get(stationId, id) as { sha256: string } | undefined;
+      if (r) out.set(id, r.sha256);
+    }
+    return out;
   }
 
   /**
    * Stores verified records idempotently and the receipt that will be published,
-   * in one transaction. Records that failed verification come in as `rejected`.
-   * Returns the per-record outcome.
+   * in one transaction. Records that were not accepted come in as `refused`
+   * (held or rejected, with their reason). Returns the per-record outcome.
    */
   storeBatch(
     stationId: string, batchId: string, worker: string,
-    verified: StoredRecordInput[], rejected: StoreOutcome[],
+    verified: StoredRecordInput[], refused: StoreOutcome[],
     makeReceipt: (outcomes: StoreOutcome[]) => { receiptText: string; batchHash: string },
     order: string[], now = Date.now(),
   ): { outcomes: StoreOutcome[]; receiptText: string } {
@@ -139,7 +187,7 @@ export class HqStore {
     const existing = this.db.prepare('SELECT sha256 FROM records WHERE station_id = ? AND record_id = ?');
     return this.db.transaction(() => {
       const byId = new Map<string, StoreOutcome>();
-      for (const r of rejected) byId.set(r.recordId, r);
+      for (const r of refused) byId.set(r.recordId, r);
       for (const r of verified) {
         const res = ins.run(stationId, r.recordId, r.sha256, r.envelope, r.envelope.length, r.sealedAt, now, batchId, worker);
         if (res.changes === 1) {
@@ -151,14 +199,14 @@ export class HqStore {
           byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'duplicate' });
         } else {
           this.alarm('record-id-conflict', `record ${r.recordId} arrived again with another hash (stored ${prev.sha256.slice(0, 16)}…, received ${r.sha256.slice(0, 16)}…) in batch ${batchId}`, stationId, r.recordId, now);
-          byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'rejected', reason: 'record id already stored with a different hash' });
+          byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'rejected', reason: 'record-id-conflict', detail: 'a record with this id is already stored with another hash' });
         }
       }
       const outcomes = order.map((id) => byId.get(id)!);
       const { receiptText, batchHash } = makeReceipt(outcomes);
       const count = (s: string) => outcomes.filter((o) => o.status === s).length;
-      this.db.prepare('INSERT INTO receipts (id, station_id, batch_id, batch_hash, stored, duplicate, rejected, receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(uuidv7(), stationId, batchId, batchHash, count('stored'), count('duplicate'), count('rejected'), receiptText, now);
+      this.db.prepare('INSERT INTO receipts (id, station_id, batch_id, batch_hash, stored, duplicate, rejected, held, receipt, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(uuidv7(), stationId, batchId, batchHash, count('stored'), count('duplicate'), count('rejected'), count('held'), receiptText, now);
       return { outcomes, receiptText };
     }).immediate();
   }

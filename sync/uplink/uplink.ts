@@ -556,7 +556,10 @@ export class Uplink extends EventEmitter {
       this.log.debug({ batchId: r.batchId }, 'second receipt for a batch being acknowledged');
       return;
     }
-    const results: ReceiptResult[] = r.results.map((x) => ({ recordId: x.recordId, sha256: x.sha256, status: x.status, ...(x.reason ? { reason: x.reason } : {}) }));
+    const results: ReceiptResult[] = r.results.map((x) => ({
+      recordId: x.recordId, sha256: x.sha256, status: x.status,
+      ...(x.reason ? { reason: x.reason } : {}), ...(x.detail ? { detail: x.detail } : {}), ...(x.retryAfterS ? { retryAfterMs: x.retryAfterS * 1000 } : {}),
+    }));
     // Receipts that arrive together (headquarters commits batches in groups) are stored in one
     // vault transaction, one fsync, as soon as this burst of incoming packets has been read.
     this.ackQueue.push({ batchId: r.batchId, receipt: raw, results });
@@ -592,7 +595,9 @@ export class Uplink extends EventEmitter {
       if (this.recentlyAcked.size > 1000) this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
       this.lastReceiptAt = Date.now();
       const rejected = results.filter((x) => x.status === 'rejected');
-      if (rejected.length) this.log.warn({ batchId, rejected: rejected.map((x) => ({ recordId: x.recordId, reason: x.reason })) }, 'headquarters rejected records');
+      if (rejected.length) this.log.warn({ batchId, rejected: rejected.map((x) => ({ recordId: x.recordId, reason: x.reason, detail: x.detail })) }, 'headquarters rejected records; they are kept (station outbox requeue, once the cause is fixed)');
+      const held = results.filter((x) => x.status === 'held');
+      if (held.length) this.log.warn({ batchId, held: held.map((x) => ({ recordId: x.recordId, reason: x.reason, detail: x.detail })) }, 'headquarters held records back; they are kept and retried');
       this.log.debug({ batchId, records: results.length }, 'batch acknowledged');
       this.emit('acknowledged', { batchId, results });
     });
@@ -608,8 +613,8 @@ export class Uplink extends EventEmitter {
       const item = byId.get(x.recordId);
       if (!item || seen.has(x.recordId)) return `receipt names record ${String(x.recordId)} not in the batch`;
       seen.add(x.recordId);
-      if (!['stored', 'duplicate', 'rejected'].includes(x.status)) return `bad status ${String(x.status)}`;
-      if (x.status !== 'rejected' && x.sha256 !== item.sha256) return `hash headquarters received for ${x.recordId} differs from what was sealed`;
+      // a record headquarters keeps back (held/rejected) may echo other bytes; one it releases must not
+      if ((x.status === 'stored' || x.status === 'duplicate') && x.sha256 !== item.sha256) return `hash headquarters received for ${x.recordId} differs from what was sealed`;
     }
     if (r.batchHash !== batchHash(b.batchId, b.items)) {
       // Rejected records may echo another hash; the batch hash then differs legitimately only if every

@@ -17,7 +17,7 @@
 import { createHash, sign as edSign, verify as edVerify, type KeyObject, type webcrypto } from 'node:crypto';
 import { parse as uuidParse, stringify as uuidStringify } from 'uuid';
 import type { CipherSuite, SenderContext } from '@hpke/core';
-import { decodeRecord, encodeRecord, isUuidV7, type EnrollmentRecord } from './record';
+import { decodeRecord, decodeRecordStrict, encodeRecord, isUuidV7, type EnrollmentRecord, type RecordFormatError } from './record';
 import { isValidStationId } from '../../config/domain';
 import { cipherSuite, suiteByIds, suiteInfo, type SuiteInfo, type SuiteName } from './suites';
 import type { HqPrivateKeys, HqPublicIdentity, StationSigningKey } from './keys';
@@ -30,6 +30,8 @@ export const HPKE_INFO = Buffer.from('enroll-station/record/v1', 'ascii');
 export const SIG_CONTEXT = Buffer.from('enroll-station/record-sig/v1\0', 'ascii');
 const FIXED_HEADER = 4 + 1 + 2 + 2 + 2 + 16 + 8 + 32 + 1; // 68
 const SIG_LEN = 64;
+/** Both AEADs (ChaCha20-Poly1305, AES-256-GCM) append a 16-byte tag. */
+const AEAD_TAG_LEN = 16;
 
 export interface EnvelopeHeader {
   version: number;
@@ -97,6 +99,7 @@ export function parseEnvelope(buf: Buffer): ParsedEnvelope {
   const suite = suiteByIds(kemId, kdfId, aeadId);
   if (!suite) throw bad(`unknown HPKE suite kem=0x${kemId.toString(16)} kdf=0x${kdfId.toString(16)} aead=0x${aeadId.toString(16)}`);
   const recordId = uuidStringify(buf.subarray(11, 27));
+  if (!isUuidV7(recordId)) throw bad('record id is not a UUIDv7');
   const sealedAt = Number(buf.readBigUInt64BE(27));
   const hqKeyId = Buffer.from(buf.subarray(35, 67));
   const sidLen = buf.readUInt8(67);
@@ -108,12 +111,14 @@ export function parseEnvelope(buf: Buffer): ParsedEnvelope {
   const headerBytes = buf.subarray(0, o);
   const encLen = buf.readUInt16BE(o);
   o += 2;
+  if (encLen !== suite.nEnc) throw bad(`encapsulated key is ${encLen} bytes, ${suite.name} uses ${suite.nEnc}`);
   if (buf.length < o + encLen + 4) throw bad('truncated enc');
   const enc = buf.subarray(o, o + encLen);
   o += encLen;
   const ctLen = buf.readUInt32BE(o);
   o += 4;
   if (buf.length !== o + ctLen + SIG_LEN) throw bad(`length mismatch (ct length ${ctLen}, total ${buf.length})`);
+  if (ctLen < AEAD_TAG_LEN) throw bad(`ciphertext of ${ctLen} bytes is shorter than the ${AEAD_TAG_LEN}-byte AEAD tag`);
   const ct = buf.subarray(o, o + ctLen);
   o += ctLen;
   const signature = buf.subarray(o, o + SIG_LEN);
@@ -333,4 +338,131 @@ export async function openEnvelope(envelope: Buffer, keys: { stationPublicKey: K
     throw wireError('WIRE_ID_MISMATCH', `record ${p.recordId}: ids inside the ciphertext do not match the header`);
   }
   return { header: p, record };
+}
+
+/** One headquarters KEM private key, as a key generation file holds it. */
+export interface HqRecordKey {
+  /** Key generation number (1, 2, …); a generation holds one X25519 and one X-Wing key. */
+  generation: number;
+  kem: 'hpkeX25519' | 'xWing';
+  /** SHA-256 of the public key: the HQ key id in every envelope sealed to it. */
+  keyId: Buffer;
+  /** X25519: the 32-byte private key; X-Wing: the 32-byte seed. */
+  privateKey: Buffer;
+  publicKey: Buffer;
+}
+
+/** Why a signature-checked envelope could not be opened (docs/wire-format.md §7 reasons). */
+export class OpenError extends Error {
+  constructor(readonly reason: 'unknown-hq-key' | 'malformed' | 'undecryptable' | 'not-canonical' | 'record-invalid' | 'id-mismatch', message: string) {
+    super(message);
+    this.name = 'OpenError';
+  }
+}
+
+/**
+ * Opens envelopes with headquarters' record keys of every generation: picks the
+ * key by the header's HQ key id, runs HPKE, then decodes the plaintext strictly
+ * and checks it against its header (decodeRecordStrict, ids). Keeps each key's
+ * deserialized form, so a record costs one decapsulation and one AEAD pass.
+ * Does not check the station signature: callers verify it first.
+ */
+export class RecordOpener {
+  private readonly byId = new Map<string, { key: HqRecordKey; pair?: Promise<webcrypto.CryptoKeyPair> }>();
+  private readonly suites = new Map<SuiteName, CipherSuite>();
+
+  constructor(keys: HqRecordKey[] = [], private readonly impl: 'fast' | 'reference' = 'fast') {
+    this.setKeys(keys);
+  }
+
+  /** Replaces the key set (a reloaded key generation file); keys kept keep their cached form. */
+  setKeys(keys: HqRecordKey[]): void {
+    const next = new Map<string, { key: HqRecordKey; pair?: Promise<webcrypto.CryptoKeyPair> }>();
+    for (const k of keys) {
+      const id = k.keyId.toString('hex');
+      const had = this.byId.get(id);
+      next.set(id, had && had.key.privateKey.equals(k.privateKey) ? had : { key: k });
+    }
+    this.byId.clear();
+    for (const [id, v] of next) this.byId.set(id, v);
+  }
+
+  has(keyId: Buffer): boolean {
+    return this.byId.has(keyId.toString('hex'));
+  }
+
+  /** Key generation of the key an envelope names, or null when none is loaded. */
+  generationOf(keyId: Buffer): number | null {
+    return this.byId.get(keyId.toString('hex'))?.key.generation ?? null;
+  }
+
+  private suite(name: SuiteName): CipherSuite {
+    let s = this.suites.get(name);
+    if (!s) {
+      s = cipherSuite(name, this.impl);
+      this.suites.set(name, s);
+    }
+    return s;
+  }
+
+  /** The plaintext bytes (caller zeroes them when done). Throws OpenError. */
+  async plaintext(p: ParsedEnvelope): Promise<Uint8Array> {
+    const entry = this.byId.get(p.hqKeyId.toString('hex'));
+    if (!entry) throw new OpenError('unknown-hq-key', `record ${p.recordId} was sealed to headquarters key id ${p.hqKeyId.toString('hex').slice(0, 16)}…, which is not among the loaded key generations`);
+    const info = suiteInfo(p.suite);
+    if (entry.key.kem !== info.hqKey) throw new OpenError('malformed', `record ${p.recordId}: its key id names the ${entry.key.kem} key of generation ${entry.key.generation}, but its suite ${p.suite} uses ${info.hqKey}`);
+    const suite = this.suite(info.name);
+    if (!entry.pair) {
+      const k = entry.key;
+      entry.pair = (async () => ({
+        privateKey: (await suite.kem.deserializePrivateKey(k.privateKey)) as webcrypto.CryptoKey,
+        publicKey: (await suite.kem.deserializePublicKey(k.publicKey)) as webcrypto.CryptoKey,
+      }))();
+      entry.pair.catch(() => { entry.pair = undefined; });
+    }
+    const recipientKey = await entry.pair;
+    try {
+      return new Uint8Array(await suite.open({ recipientKey, enc: p.enc, info: HPKE_INFO } as never, p.ct, p.headerBytes));
+    } catch {
+      throw new OpenError('undecryptable', `record ${p.recordId}: HPKE open failed with generation ${entry.key.generation} (ciphertext or encapsulated key altered)`);
+    }
+  }
+
+  /** Opens and validates: the record, or OpenError naming the reason. */
+  async open(p: ParsedEnvelope): Promise<{ record: EnrollmentRecord; generation: number }> {
+    const pt = await this.plaintext(p);
+    try {
+      let record: EnrollmentRecord;
+      try {
+        record = decodeRecordStrict(pt);
+      } catch (e) {
+        const err = e as RecordFormatError;
+        throw new OpenError(err.code ?? 'record-invalid', `record ${p.recordId}: ${err.message}`);
+      }
+      if (record.recordId !== p.recordId || record.stationId !== p.stationId) {
+        throw new OpenError('id-mismatch', `record ${p.recordId}: the ids inside the ciphertext (${record.recordId} of ${record.stationId}) differ from its header`);
+      }
+      return { record, generation: this.generationOf(p.hqKeyId)! };
+    } finally {
+      pt.fill(0);
+    }
+  }
+
+  /** Opens and validates, keeping nothing: what the ingest needs before a receipt. */
+  async check(p: ParsedEnvelope): Promise<{ generation: number }> {
+    const { generation, record } = await this.open(p);
+    wipeRecord(record);
+    return { generation };
+  }
+}
+
+/** Zeroes the byte strings of an opened record (biometrics) once it is no longer needed. */
+export function wipeRecord(r: EnrollmentRecord): void {
+  for (const f of r.fingerprints) if (f.status === 'captured') f.png.fill(0);
+  r.portrait?.jpeg.fill(0);
+  if (r.chip) {
+    r.chip.dg1.fill(0);
+    r.chip.dg2?.fill(0);
+    r.chip.sod.fill(0);
+  }
 }

@@ -22,6 +22,7 @@ import { DhkemX25519HkdfSha256 } from '@hpke/core';
 import { XWing } from '@hpke/hybridkem-x-wing';
 import { StationError } from './errors';
 import { fsyncDir, writeFileDurable } from '../../config/durable';
+import type { HqRecordKey } from './envelope';
 
 // ---------------------------------------------------------------- helpers
 
@@ -380,4 +381,12 @@ export function parseHqPrivateKeys(o: HqPrivateJson, path = '(memory)'): HqPriva
     throw bad('Ed25519 keys must be PKCS#8 PEM');
   }
   return { hpkeX25519: x, xWing: w, receiptKey, opsKey, public: parseHqPublicIdentity(o.public, path) };
+}
+
+/** The record (KEM) keys of a legacy single-generation hq-private.json, as generation 1. */
+export function recordKeysOf(keys: HqPrivateKeys, generation = 1): HqRecordKey[] {
+  return [
+    { generation, kem: 'hpkeX25519', keyId: keys.public.keyIds.hpkeX25519, privateKey: keys.hpkeX25519, publicKey: keys.public.hpkeX25519 },
+    { generation, kem: 'xWing', keyId: keys.public.keyIds.xWing, privateKey: keys.xWing, publicKey: keys.public.xWing },
+  ];
 }

@@ -90,7 +90,65 @@ export interface SignedMessage {
   kid: string;
 }
 
-export type ReceiptStatus = 'stored' | 'duplicate' | 'rejected';
+/**
+ * What a receipt says about one record (docs/wire-format.md §7). Only `stored`
+ * and `duplicate` let the station release it; `held` and `rejected` keep it at
+ * the station, with a reason from the lists below.
+ */
+export const RECEIPT_STATUSES = ['stored', 'duplicate', 'held', 'rejected'] as const;
+export type ReceiptStatus = (typeof RECEIPT_STATUSES)[number];
+
+/**
+ * `held`: headquarters could not take the record now, for a reason that can
+ * clear without anyone touching the station; the station retries by itself.
+ */
+export const HELD_REASONS = {
+  'unknown-station': 'the station is not registered at headquarters (hq register)',
+  'unknown-hq-key': 'sealed to a headquarters key generation that headquarters has not loaded',
+  'audit-pending': "signed by a retired or revoked key: headquarters needs the station's audit chain up to the record to place it",
+  quota: 'the station is over one of headquarters\' per-station limits (bytes in flight, chunk sets); retried later',
+} as const;
+export type HeldReason = keyof typeof HELD_REASONS;
+
+/**
+ * `rejected`: the record as sent can never be accepted; the station keeps it
+ * (never deletes it) and raises an alert; once the cause is fixed a
+ * technician requeues it (`station outbox requeue [--reason R]`).
+ */
+export const REJECTED_REASONS = {
+  malformed: 'the envelope does not follow the wire format (magic, version, suite, lengths, record id)',
+  'wrong-station': 'the envelope names another station than the batch it came in',
+  'id-mismatch': 'the record id in the envelope or inside the ciphertext differs from the batch, or the station id inside the ciphertext differs from the header',
+  'bad-signature': 'the station signature does not verify with any key registered for the station',
+  undecryptable: 'HPKE open failed: the ciphertext or encapsulated key was altered',
+  'not-canonical': 'the plaintext is not canonical CBOR',
+  'record-invalid': 'the plaintext is canonical CBOR but not a valid record (docs/wire-format.md §3)',
+  'record-id-conflict': 'a record with this id is already stored with different bytes',
+  'retired-key': 'signed by a station key after that key was retired (key rotation)',
+  'revoked-key': 'signed by a revoked station key after the revocation cutoff',
+  'too-large': 'larger than headquarters accepts (a record or a batch over the size limits)',
+} as const;
+export type RejectedReason = keyof typeof REJECTED_REASONS;
+export type RefusalReason = HeldReason | RejectedReason;
+
+export function isHeldReason(r: string): r is HeldReason {
+  return Object.prototype.hasOwnProperty.call(HELD_REASONS, r);
+}
+export function isRejectedReason(r: string): r is RejectedReason {
+  return Object.prototype.hasOwnProperty.call(REJECTED_REASONS, r);
+}
+
+export interface ReceiptResult {
+  recordId: string;
+  sha256: string;
+  status: ReceiptStatus;
+  /** Set for `held` and `rejected`: one of HELD_REASONS / REJECTED_REASONS. */
+  reason?: RefusalReason;
+  /** Human-readable detail for the log and `station status` (no personal data). */
+  detail?: string;
+  /** `held` only: headquarters' suggestion for when to try again. */
+  retryAfterS?: number;
+}
 
 /** Body of the signed receipt headquarters publishes after committing a batch. */
 export interface ReceiptBody {
@@ -99,7 +157,7 @@ export interface ReceiptBody {
   batchId: string;
   /** batchHash over what headquarters received (see frame.ts). */
   batchHash: string;
-  results: { recordId: string; sha256: string; status: ReceiptStatus; reason?: string }[];
+  results: ReceiptResult[];
   at: number;
   worker: string;
 }
@@ -312,9 +370,15 @@ export const SCHEMAS = {
           properties: {
             recordId: id128,
             sha256: hex64,
-            status: { enum: ['stored', 'duplicate', 'rejected'] },
-            reason: { type: 'string', maxLength: 500 },
+            status: { enum: [...RECEIPT_STATUSES] },
+            reason: { enum: [...Object.keys(HELD_REASONS), ...Object.keys(REJECTED_REASONS)] },
+            detail: { type: 'string', maxLength: 500 },
+            retryAfterS: { type: 'integer', minimum: 1, maximum: 7 * 86400 },
           },
+          // a record kept at the station always says why; one released never carries a reason
+          if: { properties: { status: { enum: ['held', 'rejected'] } } },
+          then: { required: ['reason'] },
+          else: { not: { anyOf: [{ required: ['reason'] }, { required: ['retryAfterS'] }] } },
         },
       },
       at: ms,
@@ -448,7 +512,7 @@ const compiled = new Map<PayloadKind, ValidateFunction>();
 function validatorFor(kind: PayloadKind): ValidateFunction {
   let v = compiled.get(kind);
   if (!v) {
-    ajv ??= new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+    ajv ??= new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
     v = ajv.compile(SCHEMAS[kind] as object);
     compiled.set(kind, v);
   }

@@ -120,6 +120,8 @@ export interface RecordOverride {
 }
 
 export class RecordFormatError extends Error {
+  /** Set by decodeRecordStrict: which of headquarters' refusal reasons applies. */
+  code?: 'not-canonical' | 'record-invalid';
   constructor(message: string) {
     super(message);
     this.name = 'RecordFormatError';
@@ -290,5 +292,33 @@ export function decodeRecord(b: Uint8Array): EnrollmentRecord {
   const r = rest as unknown as EnrollmentRecord;
   // Re-run validation on the decoded shape (same rules as encoding).
   toCborValue(r);
+  return r;
+}
+
+/**
+ * Headquarters' check of an opened plaintext: decodes it strictly (canonical
+ * CBOR, §2), validates it against the record model (§3), and refuses any field
+ * the model does not have — the record rebuilt from the validated fields must
+ * encode to exactly the bytes received. Throws RecordFormatError whose `code`
+ * says which rule failed: `not-canonical` (the bytes are not canonical CBOR) or
+ * `record-invalid` (canonical CBOR, but not a record).
+ */
+export function decodeRecordStrict(b: Uint8Array): EnrollmentRecord {
+  let r: EnrollmentRecord;
+  try {
+    r = decodeRecord(b);
+  } catch (e) {
+    const err = e as RecordFormatError;
+    err.code = /not canonical CBOR|invalid CBOR/.test(err.message) ? 'not-canonical' : 'record-invalid';
+    throw err;
+  }
+  const again = encodeRecord(r);
+  const same = Buffer.compare(again, Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
+  again.fill(0); // a second copy of the biometrics
+  if (!same) {
+    const e = new RecordFormatError('record has fields the record model does not define');
+    e.code = 'record-invalid';
+    throw e;
+  }
   return r;
 }

@@ -31,13 +31,15 @@ export interface SuiteInfo {
   aeadId: number;
   /** Which HQ public key the suite encapsulates to. */
   hqKey: 'hpkeX25519' | 'xWing';
+  /** Length of the KEM's encapsulated key (`Nenc`): 32 for X25519, 1120 for X-Wing. */
+  nEnc: number;
 }
 
 const INFO: Record<SuiteName, SuiteInfo> = {
-  'x25519-chacha20poly1305': { name: 'x25519-chacha20poly1305', kemId: KEM_X25519, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_CHACHA20POLY1305, hqKey: 'hpkeX25519' },
-  'xwing-chacha20poly1305': { name: 'xwing-chacha20poly1305', kemId: KEM_XWING, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_CHACHA20POLY1305, hqKey: 'xWing' },
-  'x25519-aes256gcm': { name: 'x25519-aes256gcm', kemId: KEM_X25519, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'hpkeX25519' },
-  'xwing-aes256gcm': { name: 'xwing-aes256gcm', kemId: KEM_XWING, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'xWing' },
+  'x25519-chacha20poly1305': { name: 'x25519-chacha20poly1305', kemId: KEM_X25519, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_CHACHA20POLY1305, hqKey: 'hpkeX25519', nEnc: 32 },
+  'xwing-chacha20poly1305': { name: 'xwing-chacha20poly1305', kemId: KEM_XWING, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_CHACHA20POLY1305, hqKey: 'xWing', nEnc: 1120 },
+  'x25519-aes256gcm': { name: 'x25519-aes256gcm', kemId: KEM_X25519, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'hpkeX25519', nEnc: 32 },
+  'xwing-aes256gcm': { name: 'xwing-aes256gcm', kemId: KEM_XWING, kdfId: KDF_HKDF_SHA256, aeadId: AEAD_AES256GCM, hqKey: 'xWing', nEnc: 1120 },
 };
 
 export function suiteInfo(name: string): SuiteInfo {

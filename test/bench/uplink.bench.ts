@@ -315,7 +315,7 @@ class MemoryOutbox implements Outbox {
   acknowledge(batchId: string): void { this.inflight.delete(batchId); this.lastReceipt = Date.now(); }
   auditEntriesSince(): [] { return []; }
   stats(): OutboxStats {
-    return { sealed: this.sealed.length, inFlight: this.inflight.size, acknowledged: 0, released: 0, rejected: 0, oldestUnackedAgeMs: null, lastReceiptAt: this.lastReceipt };
+    return { sealed: this.sealed.length, inFlight: this.inflight.size, acknowledged: 0, released: 0, rejected: 0, held: 0, oldestUnackedAgeMs: null, lastReceiptAt: this.lastReceipt };
   }
 }
 

@@ -8,7 +8,7 @@ import { StationState } from '../../station/state';
 
 const DAY = 86_400_000;
 const now = Date.parse('2026-11-28T12:00:00Z');
-const stats = (o: Partial<OutboxStats>): OutboxStats => ({ sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, oldestUnackedAgeMs: null, lastReceiptAt: null, ...o });
+const stats = (o: Partial<OutboxStats>): OutboxStats => ({ sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, held: 0, oldestUnackedAgeMs: null, lastReceiptAt: null, ...o });
 const policy = { maxUnacked: 100, maxDaysSinceReceipt: 10 };
 
 describe('offline policy', () => {

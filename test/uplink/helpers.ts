@@ -11,7 +11,7 @@ import {
   generateHqKeys, writeHqKeys, loadHqPrivateKeys, loadHqPublicIdentity, generateStationKeyPair,
   type HqPublicIdentity,
 } from '../../sync/wire';
-import { Vault, type VaultRetention } from '../../station/vault';
+import { Vault, type VaultOptions, type VaultRetention } from '../../station/vault';
 import type { EnrollmentRecord } from '../../sync/wire';
 
 export interface Fixture {
@@ -68,8 +68,8 @@ export function makeRecord(stationId: string, portraitBytes: number): Enrollment
 }
 
 /** Opens the station's real vault (station/vault) as the outbox under test. */
-export async function openOutbox(f: Fixture, retention?: VaultRetention): Promise<TestOutbox> {
-  const vault = await Vault.open({ dataDir: f.stationDir, stationId: f.stationId, signingKey: createPrivateKey(f.stationKeyPem), hqIdentity: f.hqPublic, ...(retention ? { retention } : {}) });
+export async function openOutbox(f: Fixture, retention?: VaultRetention, extra: Partial<VaultOptions> = {}): Promise<TestOutbox> {
+  const vault = await Vault.open({ dataDir: f.stationDir, stationId: f.stationId, signingKey: createPrivateKey(f.stationKeyPem), hqIdentity: f.hqPublic, ...(retention ? { retention } : {}), ...extra });
   const ids: string[] = [];
   return Object.assign(vault, {
     ids,

@@ -107,10 +107,10 @@ describe('vault', () => {
     for (let i = 0; i < 3; i++) ids.push((await v.seal(makeRecord(w.stationId, parts))).recordId);
     const b = v.openBatch(10, 1e9)!;
     v.acknowledge(b.batchId, Buffer.from('r'), [
-      { recordId: ids[0], sha256: b.items[0].sha256, status: 'rejected', reason: 'signature key unknown' },
+      { recordId: ids[0], sha256: b.items[0].sha256, status: 'rejected', reason: 'bad-signature' },
       { recordId: ids[1], sha256: 'f'.repeat(64), status: 'stored' },
     ]);
-    expect(v.recordState(ids[0])).toMatchObject({ state: 'rejected', rejectReason: 'signature key unknown' });
+    expect(v.recordState(ids[0])).toMatchObject({ state: 'rejected', rejectReason: 'bad-signature' });
     expect(v.recordState(ids[1])?.state).toBe('sealed');
     expect(v.recordState(ids[2])?.state).toBe('sealed');
     expect(alerts.some((a) => a.code === 'VAULT_REJECTED' && a.recordId === ids[0])).toBe(true);
@@ -139,7 +139,7 @@ describe('vault', () => {
   it('a schema upgrade that fails changes nothing and says so (VAULT_MIGRATION_FAILED)', async () => {
     // the upgrade's own DROP TRIGGER then fails half-way
     const [x] = await schema1Vault(1, 'DROP TRIGGER records_keep_ciphertext');
-    await expect(open()).rejects.toMatchObject({ code: 'VAULT_MIGRATION_FAILED', message: expect.stringMatching(/could not be upgraded from schema 1 to 2: .*nothing was changed/) });
+    await expect(open()).rejects.toMatchObject({ code: 'VAULT_MIGRATION_FAILED', message: expect.stringMatching(/could not be upgraded from schema 1 to 3: .*nothing was changed/) });
     const db = new Database(vaultPath(w.dataDir), { readonly: true });
     expect(db.pragma('user_version', { simple: true })).toBe(1);
     expect(db.prepare(`SELECT name FROM sqlite_master WHERE name = 'envelopes'`).get()).toBeUndefined();
@@ -155,7 +155,7 @@ describe('vault', () => {
     const b1 = v.openBatch(2, 1e9)!;
     const b2 = v.openBatch(2, 1e9)!;
     const ok = (b: typeof b1) => b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' as const }));
-    const rejectFirst = [{ recordId: b2.items[0]!.recordId, sha256: b2.items[0]!.sha256, status: 'rejected' as const, reason: 'test' }, ok(b2)[1]!];
+    const rejectFirst = [{ recordId: b2.items[0]!.recordId, sha256: b2.items[0]!.sha256, status: 'rejected' as const, reason: 'record-invalid' as const }, ok(b2)[1]!];
     const errors = v.acknowledgeMany([
       { batchId: b1.batchId, receipt: Buffer.from('r1'), results: ok(b1) },
       { batchId: 'no-such-batch', receipt: Buffer.from('rx'), results: [] },

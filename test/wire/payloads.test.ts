@@ -25,8 +25,20 @@ describe('topic payload schemas', () => {
     expect(checkPayload('ingest', { v: 1, online: true, worker: 'hq1-42', at: 1 }).ok).toBe(true);
     expect(checkPayload('receipt', {
       type: 'receipt', stationId: 'ST-1', batchId: 'b', batchHash: hex('a'), at: 1, worker: 'w',
-      results: [{ recordId: 'r', sha256: hex('b'), status: 'rejected', reason: 'why' }],
+      results: [
+        { recordId: 'r', sha256: hex('b'), status: 'rejected', reason: 'bad-signature', detail: 'no registered key verifies it' },
+        { recordId: 's', sha256: hex('c'), status: 'held', reason: 'unknown-hq-key', retryAfterS: 300 },
+        { recordId: 't', sha256: hex('d'), status: 'stored' },
+      ],
     }).ok).toBe(true);
+  });
+
+  it('a receipt keeps a record back only with an enumerated reason, and releases one only without', () => {
+    const receipt = (result: object) => ({ type: 'receipt', stationId: 'ST-1', batchId: 'b', batchHash: hex('a'), at: 1, worker: 'w', results: [{ recordId: 'r', sha256: hex('b'), ...result }] });
+    expect(checkPayload('receipt', receipt({ status: 'held' })).ok).toBe(false); // held without saying why
+    expect(checkPayload('receipt', receipt({ status: 'rejected', reason: 'station signature does not verify' })).ok).toBe(false); // free text is not a reason
+    expect(checkPayload('receipt', receipt({ status: 'stored', reason: 'quota' })).ok).toBe(false); // released, yet a reason
+    expect(checkPayload('receipt', receipt({ status: 'held', reason: 'quota', retryAfterS: 60 })).ok).toBe(true);
   });
 
   it('refuse wrong types, unknown fields and oversize payloads, naming the field', () => {
