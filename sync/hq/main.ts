@@ -22,6 +22,7 @@ import YAML from 'yaml';
 import { VERSION } from '../../config/version';
 import { DEFAULT_HQ_SETTINGS_PATH, loadHqSettings, redactHqSettings, type FlagOverride, type HqSettings } from './settings';
 import { keyId, toPublicKey } from '../wire/signed';
+import { registerExport } from './export';
 
 /** Global flags (each one sets a settings key; see ./settings.ts). */
 interface Globals {
@@ -374,6 +375,8 @@ export function buildProgram(): Command {
         store.db.close();
       }
     }));
+
+  registerExport(program, { settingsOf: (cmd) => settingsOf(cmd), act, openStore: (s) => openStore(s as HqSettings) });
 
   program.command('stations')
     .description('the fleet from retained status and health: online/lost, backlog, devices, last receipt, quota progress per unit')
