@@ -7,13 +7,14 @@
  * EventSource cannot set headers).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, extname } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, extname, relative, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { StationError, UsageError } from '../../drivers/common/errors';
 import type { Workflow, WorkflowView, Step } from '../workflow/machine';
 import type { DeviceState, EnrollmentKind, UplinkStatus } from '../workflow/ports';
+import { LANGUAGES, loadCatalogues } from './catalogue';
 
 export interface KioskOptions {
   /** TCP port; 0 = any free port. */
@@ -55,7 +56,7 @@ const STATUS: Record<string, number> = {
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8', '.svg': 'image/svg+xml',
+  '.json': 'application/json; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png',
 };
 
 /** Finds a folder next to this file, or in the source tree when running from dist/. */
@@ -65,17 +66,25 @@ function locate(name: string): string {
   throw new StationError('KIOSK_ASSETS', `kiosk files "${name}" not found (looked in ${candidates.join(', ')})`, { hint: 'reinstall the station package' });
 }
 
+/** Every file of the page (public/, with sub-folders such as steps/), read once at start. */
 function loadStatic(): Map<string, { body: Buffer; type: string }> {
   const files = new Map<string, { body: Buffer; type: string }>();
   const pub = locate('public');
-  for (const f of ['index.html', 'app.js', 'app.css']) files.set(`/${f}`, { body: readFileSync(join(pub, f)), type: MIME[extname(f)]! });
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) { walk(full); continue; }
+      const type = MIME[extname(name)];
+      if (!type) continue;
+      files.set(`/${relative(pub, full).split(sep).join('/')}`, { body: readFileSync(full), type });
+    }
+  };
+  walk(pub);
+  if (!files.has('/index.html')) throw new StationError('KIOSK_ASSETS', `kiosk page ${join(pub, 'index.html')} is missing`, { hint: 'reinstall the station package' });
   files.set('/', files.get('/index.html')!);
-  const i18n = locate('i18n');
-  for (const l of ['vi', 'en']) {
-    const body = readFileSync(join(i18n, `${l}.json`));
-    JSON.parse(body.toString('utf8')); // fail at start, not in front of an officer
-    files.set(`/i18n/${l}.json`, { body, type: MIME['.json']! });
-  }
+  // fail at start, not in front of an officer: merged per language, same keys in both
+  const cats = loadCatalogues(locate('i18n'));
+  for (const l of LANGUAGES) files.set(`/i18n/${l}.json`, { body: Buffer.from(JSON.stringify(cats[l])), type: MIME['.json']! });
   return files;
 }
 
@@ -165,6 +174,7 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
   type Handler = (token: string, body: Record<string, unknown>) => Promise<unknown> | unknown;
   const routes: Record<string, Handler> = {
     '/api/logout': (t) => { wf.logout(t); return { ok: true }; },
+    '/api/activity': (t) => wf.activity(t),
     '/api/lost/dismiss': (t) => { wf.dismissLost(t); },
     '/api/session/start': (t) => wf.startSession(t),
     '/api/session/kind': (t, b) => wf.chooseKind(t, b.kind as EnrollmentKind),
@@ -221,17 +231,22 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
   };
   const onChange = (): void => broadcast();
   const onProgress = (p: unknown): void => { for (const c of clients) c.res.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`); };
-  const onLogout = (ev: { reason: string; tokens: string[] }): void => {
+  const onLogout = (ev: { reason: string; tokens: string[]; parked?: boolean }): void => {
     for (const c of [...clients]) {
       if (!ev.tokens.includes(c.token)) continue;
-      c.res.write(`event: logout\ndata: ${JSON.stringify({ reason: ev.reason })}\n\n`);
+      c.res.write(`event: logout\ndata: ${JSON.stringify({ reason: ev.reason, parked: ev.parked === true })}\n\n`);
       c.res.end();
       clients.delete(c);
     }
   };
+  // The idle countdown: {remainingMs, warnMs} when it starts, {remainingMs: null} when activity cancels it.
+  const onIdle = (ev: { tokens: string[]; remainingMs: number | null; warnMs: number }): void => {
+    for (const c of clients) if (ev.tokens.includes(c.token)) c.res.write(`event: idle\ndata: ${JSON.stringify({ remainingMs: ev.remainingMs, warnMs: ev.warnMs })}\n\n`);
+  };
   wf.on('change', onChange);
   wf.on('progress', onProgress);
   wf.on('logout', onLogout);
+  wf.on('idle', onIdle);
 
   // Device and uplink states change outside the workflow: poll and push on change.
   let lastStatus = '';
@@ -271,12 +286,15 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
         if (req.method === 'POST' && path === '/api/login') {
           const b = await readJson(req);
           const r = await wf.login(str(b.officerId), str(b.pin));
-          return send(res, 200, { token: r.token, officer: r.officer, state: await snapshot(r.token) });
+          return send(res, 200, { token: r.token, officer: r.officer, restored: r.restored, state: await snapshot(r.token) });
         }
         if (req.method === 'GET' && path === '/api/hello') {
-          // Public, for the login screen: no personal data, no officer ids.
+          // Public, for the login screen: no personal data, no officer ids (only whether they are all digits).
           const lost = wf.lostSession();
-          return send(res, 200, { language, lostSession: lost && { step: lost.step, kind: lost.kind, startedAt: lost.startedAt }, time: Date.now() });
+          return send(res, 200, {
+            language, officerIdNumeric: wf.officerIdsNumeric(), time: Date.now(),
+            lostSession: lost && { step: lost.step, kind: lost.kind, startedAt: lost.startedAt, sealed: lost.sealed, sealedAt: lost.sealedAt, recordRef: lost.recordRef },
+          });
         }
         if (req.method === 'GET' && path === '/api/events') return handleEvents(req, res, url);
         if (req.method === 'GET' && path === '/api/state') return send(res, 200, await snapshot(bearer(req)));
@@ -340,6 +358,7 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
       wf.off('change', onChange);
       wf.off('progress', onProgress);
       wf.off('logout', onLogout);
+      wf.off('idle', onIdle);
       for (const c of clients) c.res.end();
       clients.clear();
       await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });

@@ -737,11 +737,11 @@ export class Vault implements Outbox {
   }
 
   /** State of one record, or null. */
-  recordState(recordId: string): { state: string; sha256: string; batchId: string | null; tampered: boolean; rejectReason: string | null } | null {
-    const r = this.stmt(`SELECT state, sha256, batch_id, tampered_at, reject_reason FROM records WHERE record_id = ?`).get(recordId) as
-      | { state: string; sha256: string; batch_id: string | null; tampered_at: number | null; reject_reason: string | null }
+  recordState(recordId: string): { state: string; sha256: string; batchId: string | null; tampered: boolean; rejectReason: string | null; sealedAt: number } | null {
+    const r = this.stmt(`SELECT state, sha256, batch_id, tampered_at, reject_reason, sealed_at FROM records WHERE record_id = ?`).get(recordId) as
+      | { state: string; sha256: string; batch_id: string | null; tampered_at: number | null; reject_reason: string | null; sealed_at: number }
       | undefined;
-    return r ? { state: r.state, sha256: r.sha256, batchId: r.batch_id, tampered: r.tampered_at !== null, rejectReason: r.reject_reason } : null;
+    return r ? { state: r.state, sha256: r.sha256, batchId: r.batch_id, tampered: r.tampered_at !== null, rejectReason: r.reject_reason, sealedAt: r.sealed_at } : null;
   }
 
   // ------------------------------------------------------------------ audit

@@ -11,7 +11,7 @@ import { StationError } from '../../drivers/common/errors';
 import { captureFinger as runCaptureFlow } from '../../drivers/fingerprint/capture-flow';
 import type { FingerprintScanner } from '../../drivers/fingerprint/types';
 import type { Camera } from '../../drivers/camera/types';
-import { processPortrait, type PortraitOptions } from '../../drivers/camera/portrait';
+import { DEFAULT_THRESHOLDS, processPortrait, type PortraitMetrics, type PortraitOptions, type PortraitThresholds } from '../../drivers/camera/portrait';
 import type { CardReaderDriver } from '../../drivers/card/reader';
 import type { CscaStore } from '../../drivers/card/passive-auth';
 import type { EnrollmentRecord, FingerprintEntry, PassiveAuthVerdict as WirePaVerdict, PersonalDetails as WireDetails } from '../../sync/wire/record';
@@ -19,7 +19,7 @@ import { recordedFingerException, recordPaVerdict } from '../../config/domain';
 import type { OutboxStats } from '../../sync/outbox';
 import { evaluatePolicy } from '../policy';
 import type {
-  CameraPort, ChipPort, ChipReadResult, EnrollmentDraft, FingerprintPort, GuardVerdict, OfficerCardPort, PersonalDetails,
+  CameraPort, ChipPort, ChipReadResult, EnrollmentDraft, FingerprintPort, GuardVerdict, OfficerCardPort, PersonalDetails, PortraitCheck,
   SealerPort, StationGuardPort, UplinkStatus, UplinkStatusPort, DeviceState, DeviceStatusPort,
 } from './ports';
 
@@ -58,7 +58,7 @@ export function fingerprintPort(scanner: FingerprintScanner, o: FingerprintAdapt
           else if (a.attempt < o.maxAttempts) onProgress?.({ phase: 'lift_finger', attempt: a.attempt + 1, ...(a.quality !== undefined ? { quality: a.quality } : {}) });
         },
       });
-      return { position, png: r.png, width: r.width, height: r.height, ppi: r.ppi, quality: r.quality, attempts: r.attempts, passed: r.meetsThreshold };
+      return { position, png: r.png, width: r.width, height: r.height, ppi: r.ppi, quality: r.quality, attempts: r.attempts, passed: r.meetsThreshold, threshold: o.threshold };
     },
     async forgetFinger(sessionId, position) {
       if (sessionId === current) await scanner.sessionForget(position);
@@ -73,6 +73,34 @@ export function fingerprintPort(scanner: FingerprintScanner, o: FingerprintAdapt
 
 // ───────────────────────── camera ─────────────────────────
 
+/**
+ * The pipeline's metrics as checks against the thresholds its verdict used,
+ * each with a scale for the kiosk's gauge (the same rules as drivers/camera/portrait.ts).
+ */
+export function portraitChecks(m: PortraitMetrics, th: PortraitThresholds = DEFAULT_THRESHOLDS): PortraitCheck[] {
+  const out: PortraitCheck[] = [];
+  const add = (id: string, value: number | null, lim: { min?: number; max?: number }, lo: number, hi: number): void => {
+    if (value === null || !Number.isFinite(value)) return;
+    const ok = (lim.min === undefined || value >= lim.min) && (lim.max === undefined || value <= lim.max);
+    out.push({ id, value, ...lim, lo, hi, ok });
+  };
+  out.push({ id: 'subject', value: m.subjectFound ? 1 : 0, min: 1, lo: 0, hi: 1, ok: m.subjectFound });
+  add('faces', m.faceCount, { max: 1 }, 0, 3);
+  add('exposure', m.faceExposure ?? m.exposure, { min: th.minExposure, max: th.maxExposure }, 0, 1);
+  add('clipped', m.clipped, { max: th.maxClipped }, 0, Math.max(0.5, th.maxClipped * 2));
+  add('contrast', m.contrast, { min: th.minContrast }, 0, Math.max(0.3, th.minContrast * 3));
+  add('sharpness', m.sharpnessNormalised, { min: th.minSharpness }, 0, th.minSharpness * 4);
+  add('centre', m.centreOffset === null ? null : Math.abs(m.centreOffset), { max: th.maxCentreOffset }, 0, Math.max(0.25, th.maxCentreOffset * 4));
+  add('eyeLine', m.eyeLine, { min: th.eyeLineRange[0], max: th.eyeLineRange[1] }, 0, 1);
+  add('headHeight', m.headHeight, { min: th.headHeightRange[0], max: th.headHeightRange[1] }, 0, 1.2);
+  add('roll', m.roll === null ? null : Math.abs(m.roll), { max: th.maxRollDegrees }, 0, Math.max(30, th.maxRollDegrees * 3));
+  add('yaw', m.yaw === null ? null : Math.abs(m.yaw), { max: th.maxYaw }, 0, Math.max(0.5, th.maxYaw * 3));
+  add('eyes', m.eyeOpening, { min: th.minEyeOpening }, 0, 0.6);
+  add('upscale', m.upscale, { max: th.maxUpscale }, 0, Math.max(3, th.maxUpscale * 2));
+  add('background', m.backgroundStdDev, { max: th.maxBackgroundStdDev }, 0, Math.max(64, th.maxBackgroundStdDev * 3));
+  return out;
+}
+
 /** A still from the camera through the portrait pipeline (crop, resize, quality verdict). */
 export function cameraPort(camera: Camera, portrait: PortraitOptions = {}): CameraPort {
   return {
@@ -86,8 +114,9 @@ export function cameraPort(camera: Camera, portrait: PortraitOptions = {}): Came
         if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
         else if (typeof v === 'boolean') metrics[k] = v ? 1 : 0;
       }
-      metrics.quality = p.quality;
-      return { jpeg: p.jpeg, width: p.width, height: p.height, metrics, verdict: p.verdict, reasons: p.reasons.map((r) => ({ code: r.code, message: r.message })) };
+      metrics.quality = p.quality; // the JPEG quality the encoder settled on (travels with the record; not a score of the photo)
+      const checks = portraitChecks(p.metrics, { ...DEFAULT_THRESHOLDS, ...portrait.thresholds });
+      return { jpeg: p.jpeg, width: p.width, height: p.height, metrics, checks, verdict: p.verdict, reasons: p.reasons.map((r) => ({ code: r.code, message: r.message })) };
     },
     previewFrame({ signal }) {
       return camera.previewFrame({ signal });
@@ -219,15 +248,20 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
 export interface VaultLike {
   readonly stationId: string;
   seal(record: EnrollmentRecord): Promise<{ recordId: string; sha256: string }>;
+  recordState?(recordId: string): { sealedAt?: number } | null;
 }
 
-/** Seals drafts into the vault with a fresh UUIDv7 record id. */
+/** Seals drafts into the vault under the record id the workflow chose (a fresh UUIDv7 otherwise). */
 export function vaultSealer(vault: VaultLike, now: () => number = Date.now): SealerPort {
   return {
     async seal(draft) {
-      const rec = draftToRecord(draft, vault.stationId, uuidv7(), now());
+      const rec = draftToRecord(draft, vault.stationId, draft.recordId ?? uuidv7(), now());
       const r = await vault.seal(rec);
       return { recordId: r.recordId };
+    },
+    lookup(recordId) {
+      const r = vault.recordState?.(recordId);
+      return r ? { sealedAt: r.sealedAt ?? 0 } : null;
     },
   };
 }
@@ -235,8 +269,8 @@ export function vaultSealer(vault: VaultLike, now: () => number = Date.now): Sea
 // ───────────────────────── station guard and status ─────────────────────────
 
 export interface GuardSources {
-  /** Reason text when headquarters (or the tamper switch) locked the station, else null. */
-  locked(): string | null;
+  /** Reason text (or who, when and why) when headquarters, the tamper switch or a technician locked the station, else null. */
+  locked(): string | { reason: string; by: string; at?: number | null } | null;
   /** Offline limits from set-policy; null fields = no limit. */
   policy(): { maxUnacked: number | null; maxDaysSinceReceipt: number | null } | null;
   /** The vault (or anything with the same checks). */
@@ -255,8 +289,12 @@ export interface GuardSources {
 export function stationGuard(src: GuardSources): StationGuardPort {
   return {
     canEnroll(): GuardVerdict {
-      const lock = src.locked();
-      if (lock !== null) return { ok: false, code: 'locked', message: `the station is locked${lock ? `: ${lock}` : ''}`, hint: 'ask headquarters to unlock it' };
+      const l = src.locked();
+      if (l !== null) {
+        const lock = typeof l === 'string' ? { reason: l, by: 'headquarters', at: null } : { reason: l.reason, by: l.by, at: l.at ?? null };
+        const hint = lock.by === 'tamper' ? 'close the case; headquarters must then unlock the station' : 'ask headquarters to unlock it';
+        return { ok: false, code: 'locked', message: `the station is locked${lock.reason ? `: ${lock.reason}` : ''}`, hint, lock };
+      }
       try { src.vault.requireSealable(); } catch (e) {
         return { ok: false, code: 'hq_key', message: (e as Error).message, hint: (e as StationError).hint ?? 'install a valid headquarters public key' };
       }
@@ -279,12 +317,14 @@ export function stationGuard(src: GuardSources): StationGuardPort {
   };
 }
 
-/** Waiting count and last sync from the vault's outbox statistics. */
-export function vaultUplinkStatus(vault: { stats(now?: number): OutboxStats }, connected?: () => boolean): UplinkStatusPort {
+/** Waiting count and last sync from the vault's outbox statistics; connection and last contact from the uplink. */
+export function vaultUplinkStatus(vault: { stats(now?: number): OutboxStats }, connected?: () => boolean, lastContactAt?: () => number | null): UplinkStatusPort {
   return {
     status(): UplinkStatus {
       const s = vault.stats();
-      return { waiting: s.sealed + s.inFlight + s.held, lastSyncAt: s.lastReceiptAt, ...(connected ? { connected: connected() } : {}) };
+      const c = connected?.();
+      const contact = c ? Date.now() : Math.max(lastContactAt?.() ?? 0, s.lastReceiptAt ?? 0) || null;
+      return { waiting: s.sealed + s.inFlight + s.held, lastSyncAt: s.lastReceiptAt, ...(connected ? { connected: c } : {}), lastContactAt: contact };
     },
   };
 }

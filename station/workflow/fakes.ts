@@ -78,7 +78,7 @@ export class FakeFingerprint implements FingerprintPort {
     }
     opts.onProgress?.({ phase: 'captured', attempt: 1, quality: q });
     const png = Buffer.from(await syntheticFingerPng());
-    return { position, png, width: 256, height: 288, quality: q, attempts: 1, passed: q >= this.threshold };
+    return { position, png, width: 256, height: 288, quality: q, attempts: 1, passed: q >= this.threshold, threshold: this.threshold };
   }
 }
 
@@ -87,23 +87,37 @@ export class FakeCamera implements CameraPort {
   mode: Array<'good' | 'dark'> = ['good'];
   latencyMs = 0;
   failNext = 0;
+  /** Error code of the failures failNext makes (default CAM_CAPTURE_FAILED; CAM_NOT_FOUND = an unplugged camera). */
+  failCode = 'CAM_CAPTURE_FAILED';
+  /** When set, the live view fails too (an unplugged camera). */
+  previewFails = false;
   calls = 0;
 
   async capturePortrait(opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<PortraitResult> {
     const m = this.mode[this.calls++ % this.mode.length]!;
     opts.onProgress?.({ phase: 'capturing' });
     await delay(this.latencyMs, opts.signal);
-    if (this.failNext > 0) { this.failNext--; throw new StationError('CAM_FAILED', 'camera (simulated) exited with status 1', { hint: 'retry; if it persists check the camera cable' }); }
-    const jpeg = Buffer.from(await syntheticPortraitJpeg(m));
-    if (m === 'dark') {
-      return { jpeg, width: 480, height: 640, metrics: { exposure: 0.1, contrast: 0.2, sharpness: 180, background: 0.95 }, verdict: 'reject', reasons: [{ code: 'too-dark', message: 'too dark — turn on or check the booth lights' }] };
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new StationError(this.failCode, this.failCode === 'CAM_NOT_FOUND' ? 'USB camera /dev/video0 not found' : 'camera (simulated) exited with status 1', { hint: 'retry; if it persists check the camera cable' });
     }
-    return { jpeg, width: 480, height: 640, metrics: { exposure: 0.55, contrast: 0.6, sharpness: 240, background: 0.97 }, verdict: 'accept', reasons: [] };
+    const jpeg = Buffer.from(await syntheticPortraitJpeg(m));
+    const checks = (exposure: number): PortraitResult['checks'] => [
+      { id: 'subject', value: 1, min: 1, lo: 0, hi: 1, ok: true },
+      { id: 'exposure', value: exposure, min: 0.25, max: 0.9, lo: 0, hi: 1, ok: exposure >= 0.25 && exposure <= 0.9 },
+      { id: 'sharpness', value: 180, min: 25, lo: 0, hi: 100, ok: true },
+      { id: 'background', value: 4, max: 16, lo: 0, hi: 64, ok: true },
+    ];
+    if (m === 'dark') {
+      return { jpeg, width: 480, height: 640, metrics: { exposure: 0.1, contrast: 0.2, sharpness: 180, background: 0.95 }, checks: checks(0.1), verdict: 'reject', reasons: [{ code: 'too-dark', message: 'too dark — turn on or check the booth lights' }] };
+    }
+    return { jpeg, width: 480, height: 640, metrics: { exposure: 0.55, contrast: 0.6, sharpness: 240, background: 0.97 }, checks: checks(0.55), verdict: 'accept', reasons: [] };
   }
 
   previews = 0;
   async previewFrame(): Promise<Buffer> {
     this.previews++;
+    if (this.previewFails) throw new StationError(this.failCode, 'USB camera /dev/video0 not found', { hint: 'plug the camera in' });
     return Buffer.from(await syntheticPortraitJpeg(this.mode[this.calls % this.mode.length]!));
   }
 }
@@ -126,21 +140,28 @@ export class FakeChip implements ChipPort {
     }
     return {
       dg1: Buffer.from('FAKE-DG1'), sod: Buffer.from('FAKE-SOD'), dg2: Buffer.from('FAKE-DG2'),
-      mrzFields: { documentNumber: mrz.documentNumber, birthDate: mrz.birthDate, expirationDate: mrz.expiryDate, nationality: 'VNM', ...this.person },
+      // the same fields the real chip adapter gives (names from the `mrz` package)
+      mrzFields: { documentNumber: mrz.documentNumber, birthDate: mrz.birthDate, expirationDate: mrz.expiryDate, nationality: 'VNM', issuingState: 'VNM', ...this.person },
       faceJpeg: Buffer.from(await syntheticPortraitJpeg('good')), passiveAuth: this.verdict,
     };
   }
 }
 
 export class MemorySealer implements SealerPort {
-  readonly sealed: Array<{ recordId: string; draft: EnrollmentDraft; bytes: number }> = [];
+  readonly sealed: Array<{ recordId: string; draft: EnrollmentDraft; bytes: number; sealedAt: number }> = [];
   failNext = 0;
   /** Keep the drafts (tests); when false only ids and sizes are kept (benches). */
   keep = true;
 
+  lookup(recordId: string): { sealedAt: number } | null {
+    const r = this.sealed.find((x) => x.recordId === recordId);
+    return r ? { sealedAt: r.sealedAt } : null;
+  }
+
   async seal(draft: EnrollmentDraft): Promise<{ recordId: string }> {
     if (this.failNext > 0) { this.failNext--; throw new StationError('VAULT_WRITE', 'vault (memory) refused the record', { hint: 'retry' }); }
-    const recordId = randomUUID();
+    const recordId = draft.recordId ?? randomUUID();
+    if (this.sealed.some((x) => x.recordId === recordId)) throw new StationError('VAULT_DUPLICATE_RECORD', `record ${recordId} is already sealed`);
     let bytes = Buffer.byteLength(JSON.stringify(draft.details));
     for (const f of draft.fingerprints) bytes += f.capture?.png.length ?? 0;
     bytes += draft.portrait.capture?.jpeg.length ?? 0;
@@ -150,7 +171,7 @@ export class MemorySealer implements SealerPort {
       fingerprints: draft.fingerprints.map((f) => (f.capture ? { ...f, capture: { ...f.capture, png: Buffer.from(f.capture.png) } } : { ...f })),
       portrait: draft.portrait.capture ? { capture: { ...draft.portrait.capture, jpeg: Buffer.from(draft.portrait.capture.jpeg) } } : { ...draft.portrait },
     };
-    this.sealed.push({ recordId, draft: this.keep ? copy : (undefined as unknown as EnrollmentDraft), bytes });
+    this.sealed.push({ recordId, draft: this.keep ? copy : (undefined as unknown as EnrollmentDraft), bytes, sealedAt: Date.now() });
     return { recordId };
   }
 }
@@ -158,7 +179,9 @@ export class MemorySealer implements SealerPort {
 export class FakeGuard implements StationGuardPort {
   verdict: GuardVerdict = { ok: true };
   canEnroll(): GuardVerdict { return this.verdict; }
-  lock(): void { this.verdict = { ok: false, code: 'locked', message: 'the station is locked by headquarters', hint: 'ask headquarters to unlock it' }; }
+  lock(reason = 'campaign paused', by = 'headquarters'): void {
+    this.verdict = { ok: false, code: 'locked', message: `the station is locked: ${reason}`, hint: 'ask headquarters to unlock it', lock: { by, at: Date.now(), reason } };
+  }
   unlock(): void { this.verdict = { ok: true }; }
 }
 

@@ -1,9 +1,11 @@
 /**
  * The enrollment workflow: officer login and one explicit state machine per
  * session. Everything personal or biometric lives in this process's memory
- * only; the one thing written to disk is a marker naming the unsealed session
- * (id, officer, kind, step, times — nothing about the person) so that after a
- * power cut the kiosk can say a session was lost.
+ * only; the one thing written to disk is a marker naming the session in
+ * progress (id, officer, kind, step, times and — from confirm on — the record
+ * id it is sealed under; nothing about the person) so that after a power cut
+ * the kiosk can say what happened to it: the vault is asked whether that
+ * record id was sealed.
  *
  *   (no session) ──start──▶ kind ──choose──▶ details ──valid──▶ fingerprints ──all done──▶ portrait
  *        ▲                                                                                  │
@@ -16,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { writeFileDurable } from '../../config/durable';
+import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from 'pino';
 import { StationError } from '../../drivers/common/errors';
 import type { LoginResult, Officer } from '../officers/store';
@@ -29,6 +32,7 @@ import {
   type StationGuardPort, type UplinkStatus, type UplinkStatusPort,
 } from './ports';
 import { normaliseDetails, toYymmdd, validateDetails, type FieldError } from './validate';
+import { DeviceHealth, type DeviceName } from './device-health';
 
 export type Step = 'kind' | 'details' | 'fingerprints' | 'portrait' | 'chip' | 'review' | 'sealing' | 'sealed';
 
@@ -38,6 +42,8 @@ export const STEPS_ACTIVATION: readonly Step[] = ['kind', 'details', 'fingerprin
 /** What the workflow needs from the officer store (OfficerStore implements it). */
 export interface OfficerDirectory {
   verify(id: string, pin: string, readCard?: () => Promise<{ atr: string; uid: string | null }>): Promise<LoginResult>;
+  /** The officers (only their ids are used: whether they are all digits, for the login keypad). */
+  list?(): Array<{ id: string }>;
 }
 
 export interface WorkflowDeps {
@@ -65,6 +71,12 @@ export interface WorkflowDeps {
    * progress may be finished for up to LOGIN_GRACE_MS more; no new session starts meanwhile.
    */
   loginLifetimeMs?: number;
+  /**
+   * A session in progress when its officer is logged out for inactivity is kept
+   * (in memory) this long for the same officer to log back in and continue;
+   * another officer's login discards it at once. Default 30 minutes.
+   */
+  parkedSessionMs?: number;
   /** `<dataDir>/session.marker`; null disables the lost-session marker (benches). */
   markerFile: string | null;
   logger: Logger;
@@ -73,7 +85,26 @@ export interface WorkflowDeps {
 
 export interface ErrorInfo { op: string; code: string; message: string; hint?: string; position?: number; /** FP_DUPLICATE_FINGER: the finger of this session it matched. */ matchedPosition?: number }
 
-export interface LostSessionInfo { sessionId: string; officerId: string; kind: EnrollmentKind | null; step: Step; startedAt: number; lostDetectedAt: number }
+/**
+ * The session a previous run of the station was in when it stopped. `sealed`
+ * comes from the vault, asked about the record id the marker held: true means
+ * the person's record is safe and must NOT be enrolled again.
+ */
+export interface LostSessionInfo {
+  sessionId: string; officerId: string; kind: EnrollmentKind | null; step: Step; startedAt: number; lostDetectedAt: number;
+  recordId: string | null;
+  sealed: boolean;
+  sealedAt: number | null;
+  /** Short reference of the sealed record (as on the sealed screen), or null. */
+  recordRef: string | null;
+}
+
+/** The officer-facing short reference of a record id: its last 8 hex digits, "ABCD-1234". */
+export function recordRef(recordId: string): string {
+  const hex = recordId.replace(/[^0-9a-fA-F]/g, '').toUpperCase();
+  const tail = hex.slice(-8);
+  return `${tail.slice(0, 4)}-${tail.slice(4)}`;
+}
 
 interface Session {
   id: string;
@@ -97,7 +128,9 @@ interface Session {
   busy: null | { op: 'finger' | 'portrait' | 'chip' | 'seal'; position?: number; progress?: CaptureProgress };
   abort: AbortController | null;
   lastError: ErrorInfo | null;
+  /** Chosen at confirm (before sealing) and kept in the marker; the record's id once sealed. */
   recordId: string | null;
+  sealedAt: number | null;
 }
 
 interface OfficerSession { token: string; officer: { id: string; name: string }; createdAt: number; expiresAt: number }
@@ -112,6 +145,10 @@ export interface WorkflowView {
   idleLogoutMs: number;
   /** When this login ends regardless of activity (ms since epoch); past it only the session in progress may be finished. */
   loginExpiresAt: number | null;
+  /** How long before the idle logout the kiosk shows its countdown. */
+  idleWarnMs: number;
+  /** While the countdown runs: ms left before the idle logout; otherwise null. */
+  idleRemainingMs: number | null;
   positions: FingerPosition[];
   defaultUnit: string;
   guard: GuardVerdict;
@@ -128,9 +165,9 @@ export interface WorkflowView {
     details: PersonalDetails | null;
     draftDetails: PersonalDetails | null;
     detailErrors: FieldError[];
-    fingers: Array<{ position: FingerPosition; status: 'pending' | 'captured' | 'candidate' | 'exception'; quality?: number; attempts?: number; passed?: boolean; exception?: { code: ExceptionCode; reason: string } }>;
+    fingers: Array<{ position: FingerPosition; status: 'pending' | 'captured' | 'candidate' | 'exception'; quality?: number; threshold?: number; attempts?: number; passed?: boolean; exception?: { code: ExceptionCode; reason: string } }>;
     currentFinger: FingerPosition | null;
-    portrait: { status: 'pending' | 'captured' | 'rejected' | 'exception'; verdict?: string; metrics?: Record<string, number>; reasons?: { code: string; message: string }[]; exception?: { code: ExceptionCode; reason: string } };
+    portrait: { status: 'pending' | 'captured' | 'rejected' | 'exception'; verdict?: string; metrics?: Record<string, number>; checks?: PortraitResult['checks']; reasons?: { code: string; message: string }[]; exception?: { code: ExceptionCode; reason: string } };
     chip: null | { status: 'pending' | 'read' | 'rejected' | 'exception'; mrzFields?: Record<string, string | null>; passiveAuth?: ChipReadResult['passiveAuth']; hasFace?: boolean; exception?: { code: ExceptionCode; reason: string } };
     /**
      * What the booth refuses in this session until a second officer co-signs: kind and
@@ -140,12 +177,29 @@ export interface WorkflowView {
     blockers: Array<Omit<Blocker, 'subject'> & { cosigned: null | { officerId: string; at: number; reason: string } }>;
     busy: Session['busy'];
     lastError: ErrorInfo | null;
+    /** Set once sealed. */
     recordId: string | null;
+    recordRef: string | null;
+    sealedAt: number | null;
+    /** Finger quality threshold of the configured scanner, when known (for the gauge). */
+    fingerThreshold: number | null;
   };
 }
 
 function httpish(code: string, message: string, hint?: string, details?: Record<string, unknown>): StationError {
   return new StationError(code, message, { hint, details });
+}
+
+/** A WORKFLOW_INPUT error with a stable `rule` the kiosk translates (`input.<rule>`). */
+function inputError(rule: string, message: string, hint?: string): StationError {
+  return httpish('WORKFLOW_INPUT', message, hint, { rule });
+}
+
+const DEVICE_OF: Record<'finger' | 'portrait' | 'chip', DeviceName> = { finger: 'fingerprint', portrait: 'camera', chip: 'card' };
+
+interface Marker {
+  sessionId: string; officerId: string; kind: EnrollmentKind | null; step: Step; startedAt: number; updatedAt: number;
+  recordId?: string | null; sealedAt?: number | null;
 }
 
 function wipe(b: Buffer | undefined): void { if (b) b.fill(0); }
@@ -160,6 +214,11 @@ export class Workflow extends EventEmitter {
   private lastActivity = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private lifetimeTimer: NodeJS.Timeout | null = null;
+  private idleWarnTimer: NodeJS.Timeout | null = null;
+  private idleWarned = false;
+  /** A session whose officer was logged out for inactivity, kept for that officer's return. */
+  private parked: { session: Session; officerId: string; at: number; timer: NodeJS.Timeout } | null = null;
+  private readonly health = new DeviceHealth();
   private lost: LostSessionInfo | null = null;
   private guardCache: GuardVerdict = { ok: true };
   private stopped = false;
@@ -181,29 +240,50 @@ export class Workflow extends EventEmitter {
       const lostFile = `${f}.lost`;
       try {
         if (existsSync(f)) {
-          const m = JSON.parse(readFileSync(f, 'utf8')) as Omit<LostSessionInfo, 'lostDetectedAt'>;
-          this.lost = { sessionId: String(m.sessionId), officerId: String(m.officerId), kind: markerKind(m.kind), step: m.step, startedAt: Number(m.startedAt), lostDetectedAt: this.now() };
+          const m = JSON.parse(readFileSync(f, 'utf8')) as Marker;
+          const recordId = typeof m.recordId === 'string' && m.recordId ? m.recordId : null;
+          // The vault, not the marker, says whether the record was sealed: the process may have died
+          // after the vault's commit and before the marker was updated, or the other way round.
+          const found = recordId ? this.lookupSealed(recordId) : null;
+          this.lost = {
+            sessionId: String(m.sessionId), officerId: String(m.officerId), kind: markerKind(m.kind), step: m.step, startedAt: Number(m.startedAt), lostDetectedAt: this.now(),
+            recordId, sealed: found !== null, sealedAt: found?.sealedAt ?? null, recordRef: found && recordId ? recordRef(recordId) : null,
+          };
           writeFileDurable(lostFile, JSON.stringify(this.lost));
           unlinkSync(f);
-          this.log.warn({ sessionId: this.lost.sessionId, step: this.lost.step }, 'an unsealed session was lost when the station stopped');
+          if (this.lost.sealed) this.log.warn({ sessionId: this.lost.sessionId, recordId }, 'the station stopped after this session\'s record was sealed; the officer is told it is safe');
+          else this.log.warn({ sessionId: this.lost.sessionId, step: this.lost.step }, 'an unsealed session was lost when the station stopped');
         } else if (existsSync(lostFile)) {
-          this.lost = JSON.parse(readFileSync(lostFile, 'utf8')) as LostSessionInfo;
+          const l = JSON.parse(readFileSync(lostFile, 'utf8')) as Partial<LostSessionInfo> & Omit<LostSessionInfo, 'recordId' | 'sealed' | 'sealedAt' | 'recordRef'>;
+          this.lost = { recordId: null, sealed: false, sealedAt: null, recordRef: null, ...l };
         }
       } catch (e) {
         this.log.error({ err: e, file: f }, 'could not read the session marker');
-        this.lost = { sessionId: 'unknown', officerId: 'unknown', kind: null, step: 'kind', startedAt: 0, lostDetectedAt: this.now() };
+        this.lost = { sessionId: 'unknown', officerId: 'unknown', kind: null, step: 'kind', startedAt: 0, lostDetectedAt: this.now(), recordId: null, sealed: false, sealedAt: null, recordRef: null };
         try { unlinkSync(f); } catch { /* already gone */ }
       }
     }
     await this.refreshGuard();
   }
 
-  /** Discards any unsealed session (wiping its buffers) and stops timers. The marker is removed only on a clean stop. */
+  private lookupSealed(recordId: string): { sealedAt: number } | null {
+    try {
+      return this.deps.sealer.lookup?.(recordId) ?? null;
+    } catch (e) {
+      this.log.error({ err: e, recordId }, 'could not ask the vault whether a record was sealed');
+      return null;
+    }
+  }
+
+  /**
+   * Wipes any session in memory and stops timers. The marker stays: after the
+   * restart the officer is told what happened to the session (sealed or not).
+   */
   stop(): void {
     this.stopped = true;
-    if (this.session) this.discard('station stopping');
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
+    if (this.session) this.discard('station stopping', { keepMarker: true });
+    if (this.parked) this.discardParked('station stopping', { keepMarker: true });
+    this.clearIdleTimers();
     if (this.lifetimeTimer) clearTimeout(this.lifetimeTimer);
     this.lifetimeTimer = null;
     this.officerSessions.clear();
@@ -213,8 +293,10 @@ export class Workflow extends EventEmitter {
 
   // ───────────────────────── officers ─────────────────────────
 
-  async login(officerId: string, pin: string): Promise<{ token: string; officer: { id: string; name: string } }> {
-    if (typeof officerId !== 'string' || typeof pin !== 'string') throw httpish('WORKFLOW_INPUT', 'officer id and PIN are required');
+  async login(officerId: string, pin: string): Promise<{ token: string; officer: { id: string; name: string }; restored: boolean }> {
+    if (typeof officerId !== 'string' || typeof pin !== 'string' || !officerId.trim() || !pin) {
+      throw inputError(!officerId || !String(officerId).trim() ? 'login_no_id' : 'login_no_pin', 'officer id and PIN are required', 'type the officer id and the PIN');
+    }
     const card = this.deps.officerCard;
     const res = await this.deps.officers.verify(officerId, pin, card ? () => card.readIdentity() : undefined);
     if (!res.ok) {
@@ -234,6 +316,18 @@ export class Workflow extends EventEmitter {
       this.log.info({ previous: this.activeOfficer.id, officerId: officer.id }, 'another officer logged in; previous officer logged out');
       this.logoutAll('replaced');
     }
+    let restored = false;
+    if (this.parked) {
+      if (this.parked.officerId === officer.id && !this.session) {
+        clearTimeout(this.parked.timer);
+        this.session = this.parked.session;
+        this.parked = null;
+        restored = true;
+        this.log.info({ officerId: officer.id, sessionId: this.session.id, step: this.session.step }, 'session restored for its officer after an idle logout');
+      } else {
+        this.discardParked('another officer logged in');
+      }
+    }
     const token = randomBytes(32).toString('base64url');
     const createdAt = this.now();
     this.officerSessions.set(token, { token, officer: { id: officer.id, name: officer.name }, createdAt, expiresAt: createdAt + this.lifetimeMs });
@@ -243,7 +337,23 @@ export class Workflow extends EventEmitter {
     this.log.info({ officerId: officer.id }, 'officer logged in');
     this.emit('audit', { kind: 'login', officerId: officer.id, result: 'ok' });
     this.changed();
-    return { token, officer: { id: officer.id, name: officer.name } };
+    return { token, officer: { id: officer.id, name: officer.name }, restored };
+  }
+
+  /** Whether every officer id is made of digits (the login page then offers a numeric keypad for it). */
+  officerIdsNumeric(): boolean {
+    try {
+      const list = this.deps.officers.list?.();
+      return !!list && list.length > 0 && list.every((o) => /^\d+$/.test(o.id));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Any input on the kiosk page (a key, a tap): counts as activity. */
+  activity(token: string): { idleLogoutMs: number } {
+    this.auth(token);
+    return { idleLogoutMs: this.deps.idleLogoutMs };
   }
 
   /** Returns the officer for a valid token, or throws WORKFLOW_AUTH. Counts as activity unless `passive`. */
@@ -305,19 +415,75 @@ export class Workflow extends EventEmitter {
   private logoutAll(reason: 'idle' | 'replaced' | 'expired'): void {
     const tokens = [...this.officerSessions.keys()];
     if (this.activeOfficer) this.emit('audit', { kind: 'logout', officerId: this.activeOfficer.id, result: 'ok', reason });
-    if (this.session) this.discard(reason === 'idle' ? 'idle logout' : reason === 'expired' ? 'officer login expired' : 'another officer logged in');
+    let parked = false;
+    const s = this.session;
+    if (s && reason === 'idle' && s.step !== 'sealed' && !s.busy) {
+      // Kept for the same officer: typing the PIN again must not cost the person their fingerprints.
+      const ms = this.deps.parkedSessionMs ?? 30 * 60_000;
+      const timer = setTimeout(() => { if (this.parked?.session === s) { this.discardParked('not resumed in time'); this.changed(); } }, ms);
+      timer.unref();
+      this.parked = { session: s, officerId: s.officerId, at: this.now(), timer };
+      this.session = null;
+      parked = true;
+      this.log.info({ sessionId: s.id, officerId: s.officerId, step: s.step, keepMs: ms }, 'session kept for its officer after an idle logout');
+    } else if (s) {
+      this.discard(reason === 'idle' ? 'idle logout' : reason === 'expired' ? 'officer login expired' : 'another officer logged in');
+    }
     this.officerSessions.clear();
     this.activeOfficer = null;
-    this.emit('logout', { reason, tokens });
+    this.clearIdleTimers();
+    this.emit('logout', { reason, tokens, parked });
+  }
+
+  /** How long before the idle logout the countdown shows: a quarter of the limit, 10 s to 60 s, at most half of it. */
+  private idleWarnMs(): number {
+    const i = this.deps.idleLogoutMs;
+    return Math.min(60_000, Math.max(10_000, i / 4), i / 2);
+  }
+
+  private clearIdleTimers(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.idleWarnTimer) clearTimeout(this.idleWarnTimer);
+    this.idleTimer = null;
+    this.idleWarnTimer = null;
+    this.idleWarned = false;
   }
 
   private touch(): void {
     this.lastActivity = this.now();
     if (this.stopped) return;
+    if (this.idleWarned) {
+      this.idleWarned = false;
+      this.emit('idle', { tokens: [...this.officerSessions.keys()], remainingMs: null, warnMs: this.idleWarnMs() });
+    }
+    this.scheduleIdle();
+  }
+
+  private scheduleIdle(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    const ms = this.deps.idleLogoutMs;
-    this.idleTimer = setTimeout(() => this.checkIdle(), ms + 5);
+    if (this.idleWarnTimer) clearTimeout(this.idleWarnTimer);
+    this.idleTimer = this.idleWarnTimer = null;
+    if (this.stopped || !this.officerSessions.size) return;
+    const limit = this.deps.idleLogoutMs;
+    const since = this.now() - this.lastActivity;
+    this.idleTimer = setTimeout(() => this.checkIdle(), Math.max(0, limit - since) + 5);
     this.idleTimer.unref();
+    if (!this.idleWarned) {
+      this.idleWarnTimer = setTimeout(() => this.checkIdleWarning(), Math.max(0, limit - this.idleWarnMs() - since) + 5);
+      this.idleWarnTimer.unref();
+    }
+  }
+
+  private checkIdleWarning(): void {
+    this.idleWarnTimer = null;
+    if (!this.officerSessions.size || this.idleWarned) return;
+    if (this.session?.busy) { this.touch(); return; }
+    const limit = this.deps.idleLogoutMs;
+    const warn = this.idleWarnMs();
+    const since = this.now() - this.lastActivity;
+    if (since < limit - warn) { this.scheduleIdle(); return; }
+    this.idleWarned = true;
+    this.emit('idle', { tokens: [...this.officerSessions.keys()], remainingMs: Math.max(0, limit - since), warnMs: warn });
   }
 
   private checkIdle(): void {
@@ -351,14 +517,31 @@ export class Workflow extends EventEmitter {
     try { return await this.deps.uplink.status(); } catch { return null; }
   }
 
+  /** Device states with the last operations' outcomes applied (device-health.ts). */
   deviceStates(): DeviceState[] {
-    try { return this.deps.devices?.states() ?? []; } catch { return []; }
+    let base: DeviceState[] = [];
+    try { base = this.deps.devices?.states() ?? []; } catch { /* none */ }
+    return this.health.merge(base);
+  }
+
+  /** Something outside the workflow changed what the kiosk shows (upload count, connection): push it now. */
+  statusChanged(): void { this.changed(); }
+
+  private deviceResult(device: DeviceName, e: unknown): void {
+    const at = this.now();
+    const o = e === undefined ? { ok: true as const, at }
+      : { ok: false as const, at, code: e instanceof StationError ? e.code : 'DEVICE_ERROR', message: e instanceof Error ? e.message : String(e) };
+    if (this.health.record(device, o)) {
+      this.emit('device', { device, ...o });
+      this.changed();
+    }
   }
 
   lostSession(): LostSessionInfo | null { return this.lost; }
 
   dismissLost(token: string): void {
     this.auth(token);
+    if (this.lost) this.log.info({ sessionId: this.lost.sessionId, sealed: this.lost.sealed }, 'officer acknowledged the interrupted-session notice');
     this.lost = null;
     if (this.deps.markerFile) { try { unlinkSync(`${this.deps.markerFile}.lost`); } catch { /* none */ } }
     this.changed();
@@ -368,7 +551,7 @@ export class Workflow extends EventEmitter {
 
   async startSession(token: string): Promise<WorkflowView> {
     const officer = this.auth(token);
-    if (this.session && this.session.step !== 'sealed') throw httpish('WORKFLOW_STEP', 'a session is already in progress', 'finish or abort it first');
+    if (this.session && this.session.step !== 'sealed') throw httpish('WORKFLOW_STEP', 'a session is already in progress', 'finish or abort it first', { rule: 'session_in_progress' });
     if (this.session) this.clearSession();
     const g = await this.refreshGuard();
     if (!g.ok) {
@@ -379,7 +562,7 @@ export class Workflow extends EventEmitter {
     this.session = {
       id: randomUUID(), officerId: officer.id, kind: null, step: 'kind', startedAt: this.now(), completed: new Set(),
       editingFromReview: false, details: null, draftDetails: null, detailErrors: [], fingers: new Map(), fingerCandidates: new Map(),
-      portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, cosigns: [], busy: null, abort: null, lastError: null, recordId: null,
+      portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, cosigns: [], busy: null, abort: null, lastError: null, recordId: null, sealedAt: null,
     };
     this.log.info({ sessionId: this.session.id, officerId: officer.id }, 'session started');
     this.writeMarker();
@@ -389,7 +572,7 @@ export class Workflow extends EventEmitter {
 
   chooseKind(token: string, kind: EnrollmentKind): WorkflowView {
     const s = this.expect(token, ['kind']);
-    if (!isRecordKind(kind)) throw httpish('WORKFLOW_INPUT', `unknown session kind "${String(kind)}"`, `choose one of ${RECORD_KINDS.join(', ')}`);
+    if (!isRecordKind(kind)) throw inputError('kind', `unknown session kind "${String(kind)}"`, `choose one of ${RECORD_KINDS.join(', ')}`);
     if (kind === 'eid-activation' && !this.deps.chip) throw httpish('WORKFLOW_REFUSED', 'e-ID activation needs a card reader, and none is configured', 'configure devices.card', { reason: 'no_card_reader' });
     s.kind = kind;
     this.complete(s, 'kind', 'details');
@@ -422,7 +605,7 @@ export class Workflow extends EventEmitter {
   async captureFinger(token: string, position?: number): Promise<WorkflowView> {
     const s = this.expect(token, ['fingerprints']);
     const pos = (position ?? this.currentFinger(s)) as FingerPosition | null;
-    if (pos === null || !this.positions.includes(pos)) throw httpish('WORKFLOW_INPUT', `finger position ${String(position)} is not one of the configured positions ${this.positions.join(', ')}`);
+    if (pos === null || !this.positions.includes(pos)) throw inputError('finger_position', `finger position ${String(position)} is not one of the configured positions ${this.positions.join(', ')}`);
     await this.runDevice(s, 'finger', pos, async (signal, onProgress) => {
       const r = await this.deps.fingerprint.captureFinger(pos, { signal, onProgress, sessionId: s.id });
       const prevCandidate = s.fingerCandidates.get(pos);
@@ -441,7 +624,7 @@ export class Workflow extends EventEmitter {
   keepFinger(token: string, position: number): WorkflowView {
     const s = this.expect(token, ['fingerprints']);
     const c = s.fingerCandidates.get(position as FingerPosition);
-    if (!c) throw httpish('WORKFLOW_INPUT', `there is no capture of finger ${position} to keep`, 'capture the finger first');
+    if (!c) throw inputError('nothing_to_keep', `there is no capture of finger ${position} to keep`, 'capture the finger first');
     s.fingerCandidates.delete(c.position);
     s.fingers.set(c.position, { position: c.position, capture: c });
     this.changed();
@@ -451,8 +634,8 @@ export class Workflow extends EventEmitter {
   fingerException(token: string, position: number, code: string, reason: unknown): WorkflowView {
     const s = this.expect(token, ['fingerprints']);
     const pos = position as FingerPosition;
-    if (!this.positions.includes(pos)) throw httpish('WORKFLOW_INPUT', `finger position ${position} is not one of the configured positions`);
-    if (!isExceptionFor('finger', code)) throw httpish('WORKFLOW_INPUT', `exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.finger.join(', ')}`);
+    if (!this.positions.includes(pos)) throw inputError('finger_position', `finger position ${position} is not one of the configured positions`);
+    if (!isExceptionFor('finger', code)) throw inputError('exception_code', `exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.finger.join(', ')}`, 'choose why the finger cannot be captured');
     const text = this.reasonText(reason);
     const cand = s.fingerCandidates.get(pos);
     if (cand) { wipe(cand.png); s.fingerCandidates.delete(pos); }
@@ -491,7 +674,7 @@ export class Workflow extends EventEmitter {
 
   portraitException(token: string, code: string, reason: unknown): WorkflowView {
     const s = this.expect(token, ['portrait']);
-    if (!isExceptionFor('portrait', code)) throw httpish('WORKFLOW_INPUT', `portrait exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.portrait.join(', ')}`);
+    if (!isExceptionFor('portrait', code)) throw inputError('exception_code', `portrait exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.portrait.join(', ')}`, 'choose why the portrait cannot be taken');
     const text = this.reasonText(reason);
     if (s.portraitCandidate) { wipe(s.portraitCandidate.jpeg); s.portraitCandidate = null; }
     s.portrait = { exception: { code, reason: text } };
@@ -519,7 +702,7 @@ export class Workflow extends EventEmitter {
       expiryDate: mrz?.expiryDate ?? (d?.documentExpiry ? toYymmdd(d.documentExpiry) : ''),
     };
     if (!/^[A-Z0-9<]{1,20}$/.test(info.documentNumber) || !/^\d{6}$/.test(info.birthDate) || !/^\d{6}$/.test(info.expiryDate)) {
-      throw httpish('WORKFLOW_INPUT', 'MRZ information must be a document number and two YYMMDD dates', 'type them as printed on the card (birth and expiry as YYMMDD)');
+      throw inputError('mrz_format', 'MRZ information must be a document number and two YYMMDD dates', 'type them as printed on the card (birth and expiry as YYMMDD)');
     }
     await this.runDevice(s, 'chip', undefined, async (signal, onProgress) => {
       const r = await chip.readChip(info, { signal, onProgress });
@@ -541,7 +724,7 @@ export class Workflow extends EventEmitter {
 
   chipException(token: string, code: string, reason: unknown): WorkflowView {
     const s = this.expect(token, ['chip']);
-    if (!isExceptionFor('chip', code)) throw httpish('WORKFLOW_INPUT', `chip exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.chip.join(', ')}`);
+    if (!isExceptionFor('chip', code)) throw inputError('exception_code', `chip exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.chip.join(', ')}`, 'choose why the chip cannot be read');
     // "cannot be read" must not hide a chip that was read and refused
     const open = this.unresolved(s);
     if (open.length) {
@@ -577,7 +760,7 @@ export class Workflow extends EventEmitter {
   /** From review: go back to a completed step to change it (then return to review). */
   goto(token: string, step: Step): WorkflowView {
     const s = this.expect(token, ['review']);
-    if (!['details', 'fingerprints', 'portrait', 'chip'].includes(step) || !s.completed.has(step)) throw httpish('WORKFLOW_INPUT', `cannot go back to "${step}"`);
+    if (!['details', 'fingerprints', 'portrait', 'chip'].includes(step) || !s.completed.has(step)) throw inputError('goto_step', `cannot go back to "${step}"`);
     s.step = step;
     s.editingFromReview = true;
     this.writeMarker();
@@ -595,28 +778,43 @@ export class Workflow extends EventEmitter {
       this.changed();
       throw httpish('WORKFLOW_REFUSED', g.message, g.hint, { reason: g.code });
     }
+    // The record id is chosen now and reaches the marker (fsync) before the vault sees the record:
+    // whenever the station dies from here on, the next start can ask the vault whether it was sealed.
+    // A retry after a failed seal reuses it, so a seal that did commit cannot be sealed twice.
+    s.recordId ??= uuidv7();
     const draft: EnrollmentDraft = {
-      sessionId: s.id, kind: s.kind!, officerId: s.officerId, startedAt: s.startedAt, confirmedAt: this.now(), details: s.details!,
+      sessionId: s.id, recordId: s.recordId, kind: s.kind!, officerId: s.officerId, startedAt: s.startedAt, confirmedAt: this.now(), details: s.details!,
       fingerprints: this.positions.map((p) => s.fingers.get(p)!), portrait: s.portrait!, ...(s.kind === 'eid-activation' ? { chip: s.chip! } : {}),
       ...this.draftOverrides(s),
     };
     s.step = 'sealing';
     s.busy = { op: 'seal' };
     s.lastError = null;
+    this.writeMarker();
     this.changed();
     try {
-      const { recordId } = await this.deps.sealer.seal(draft);
+      let recordId: string;
+      try {
+        ({ recordId } = await this.deps.sealer.seal(draft));
+      } catch (e) {
+        // A seal that committed but reported failure (or a retry of one): the vault knows.
+        if (!this.lookupSealed(draft.recordId!)) throw e;
+        recordId = draft.recordId!;
+        this.log.warn({ err: e, recordId }, 'the seal reported an error but the record is in the vault; treating it as sealed');
+      }
       // The record is durable now, whatever happened to the session meanwhile (logout, stop).
       try { this.deps.progress?.record(draft.kind, draft.details.unitCode || this.deps.defaultUnit, this.now()); } catch (e) { this.log.error({ err: e }, 'could not count the record in progress counters'); }
       this.log.info({ sessionId: s.id, recordId, kind: draft.kind }, 'record sealed');
       this.emit('sealed', { recordId, kind: draft.kind });
       if (this.session !== s) return this.view(token);
       s.recordId = recordId;
+      s.sealedAt = this.lookupSealed(recordId)?.sealedAt ?? this.now();
       s.busy = null;
       s.completed.add('review');
       s.step = 'sealed';
       this.wipeSession(s);
-      this.removeMarker();
+      // The marker now says "sealed" and stays until the officer moves on to the next person.
+      this.writeMarker();
       void this.refreshGuard();
       this.changed();
     } catch (e) {
@@ -658,15 +856,15 @@ export class Workflow extends EventEmitter {
   async override(token: string, input: { kind: unknown; officerId: unknown; pin: unknown; reason: unknown }): Promise<WorkflowView> {
     const s = this.expect(token, ['details', 'fingerprints', 'portrait', 'chip', 'review']);
     const kind = input.kind;
-    if (!isOverrideKind(kind)) throw httpish('WORKFLOW_INPUT', `"${String(kind)}" is not something a second officer can override (one of ${OVERRIDE_KIND_CODES.join(', ')})`);
+    if (!isOverrideKind(kind)) throw inputError('override_kind', `"${String(kind)}" is not something a second officer can override (one of ${OVERRIDE_KIND_CODES.join(', ')})`);
     const b = this.unresolved(s).find((x) => x.kind === kind);
-    if (!b) throw httpish('WORKFLOW_INPUT', `nothing to override: the session has no open "${kind}" refusal`, 'refresh the page');
+    if (!b) throw inputError('override_nothing', `nothing to override: the session has no open "${kind}" refusal`, 'refresh the page');
     const second = typeof input.officerId === 'string' ? input.officerId.trim() : '';
-    if (!second) throw httpish('WORKFLOW_INPUT', 'the second officer\'s id is required');
+    if (!second) throw inputError('override_no_id', 'the second officer\'s id is required');
     if (second === s.officerId || second === this.activeOfficer?.id) {
       throw httpish('OVERRIDE_REFUSED', 'an override needs a second officer: the officer running the session cannot co-sign it', 'ask another officer to enter their id and PIN', { cause: 'same_officer' });
     }
-    if (typeof input.pin !== 'string' || !input.pin) throw httpish('WORKFLOW_INPUT', 'the second officer\'s PIN is required');
+    if (typeof input.pin !== 'string' || !input.pin) throw inputError('override_no_pin', 'the second officer\'s PIN is required');
     const reason = this.reasonText(input.reason, 'type why the refusal is overridden');
     const card = this.deps.officerCard;
     const res = await this.deps.officers.verify(second, input.pin, card ? () => card.readIdentity() : undefined);
@@ -772,10 +970,15 @@ export class Workflow extends EventEmitter {
       timer.unref();
       const p = this.preview;
       p.inflight = cam.previewFrame({ signal: ac.signal })
-        .then((b) => { p.last = b; return b; }, (e: unknown) => { this.log.debug({ err: e }, 'live preview frame failed'); return null; })
+        .then((b) => { p.last = b; this.deviceResult('camera', undefined); return b; }, (e: unknown) => {
+          this.log.debug({ err: e }, 'live preview frame failed');
+          this.deviceResult('camera', e);
+          p.last = null;
+          return null;
+        })
         .finally(() => { clearTimeout(timer); p.inflight = null; });
     }
-    return (await this.preview.inflight) ?? this.preview.last;
+    return (await this.preview.inflight) ?? null;
   }
 
   chipFace(token: string): Buffer | null {
@@ -790,7 +993,9 @@ export class Workflow extends EventEmitter {
     const officer = this.auth(token, true);
     const s = this.session;
     return {
-      officer, idleLogoutMs: this.deps.idleLogoutMs, loginExpiresAt: this.officerSessions.get(token)?.expiresAt ?? null, positions: this.positions, defaultUnit: this.deps.defaultUnit,
+      officer, idleLogoutMs: this.deps.idleLogoutMs, loginExpiresAt: this.officerSessions.get(token)?.expiresAt ?? null, idleWarnMs: this.idleWarnMs(),
+      idleRemainingMs: this.idleWarned ? Math.max(0, this.lastActivity + this.deps.idleLogoutMs - this.now()) : null,
+      positions: this.positions, defaultUnit: this.deps.defaultUnit,
       guard: this.guardCache, lostSession: this.lost, today: this.todayProgress(),
       session: s && {
         id: s.id, kind: s.kind, step: s.step, steps: s.kind === 'eid-activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT, completed: [...s.completed], startedAt: s.startedAt,
@@ -798,16 +1003,17 @@ export class Workflow extends EventEmitter {
         fingers: this.positions.map((p) => {
           const e = s.fingers.get(p);
           const c = s.fingerCandidates.get(p);
-          if (e?.capture) return { position: p, status: 'captured' as const, quality: e.capture.quality, attempts: e.capture.attempts, passed: e.capture.passed };
+          const th = (r: FingerCaptureResult) => (r.threshold !== undefined ? { threshold: r.threshold } : {});
+          if (e?.capture) return { position: p, status: 'captured' as const, quality: e.capture.quality, ...th(e.capture), attempts: e.capture.attempts, passed: e.capture.passed };
           if (e?.exception) return { position: p, status: 'exception' as const, exception: e.exception };
-          if (c) return { position: p, status: 'candidate' as const, quality: c.quality, attempts: c.attempts, passed: c.passed };
+          if (c) return { position: p, status: 'candidate' as const, quality: c.quality, ...th(c), attempts: c.attempts, passed: c.passed };
           return { position: p, status: 'pending' as const };
         }),
         currentFinger: this.currentFinger(s),
         portrait: s.portrait?.capture
-          ? { status: 'captured', verdict: s.portrait.capture.verdict, metrics: s.portrait.capture.metrics, reasons: s.portrait.capture.reasons }
+          ? { status: 'captured', verdict: s.portrait.capture.verdict, metrics: s.portrait.capture.metrics, checks: s.portrait.capture.checks, reasons: s.portrait.capture.reasons }
           : s.portrait?.exception ? { status: 'exception', exception: s.portrait.exception }
-            : s.portraitCandidate ? { status: 'rejected', verdict: s.portraitCandidate.verdict, metrics: s.portraitCandidate.metrics, reasons: s.portraitCandidate.reasons }
+            : s.portraitCandidate ? { status: 'rejected', verdict: s.portraitCandidate.verdict, metrics: s.portraitCandidate.metrics, checks: s.portraitCandidate.checks, reasons: s.portraitCandidate.reasons }
               : { status: 'pending' },
         chip: s.kind !== 'eid-activation' ? null
           : s.chip?.read ? {
@@ -818,9 +1024,17 @@ export class Workflow extends EventEmitter {
               : s.chipCandidate ? { status: 'rejected', mrzFields: s.chipCandidate.mrzFields, passiveAuth: s.chipCandidate.passiveAuth, hasFace: Boolean(s.chipCandidate.faceJpeg) }
                 : { status: 'pending' },
         blockers: this.blockerView(s),
-        busy: s.busy, lastError: s.lastError, recordId: s.recordId,
+        busy: s.busy, lastError: s.lastError,
+        recordId: s.step === 'sealed' ? s.recordId : null, recordRef: s.step === 'sealed' && s.recordId ? recordRef(s.recordId) : null, sealedAt: s.sealedAt,
+        fingerThreshold: this.fingerThreshold(s),
       },
     };
+  }
+
+  private fingerThreshold(s: Session): number | null {
+    for (const e of s.fingers.values()) if (e.capture?.threshold !== undefined) return e.capture.threshold;
+    for (const c of s.fingerCandidates.values()) if (c.threshold !== undefined) return c.threshold;
+    return null;
   }
 
   private todayProgress(): WorkflowView['today'] {
@@ -866,8 +1080,8 @@ export class Workflow extends EventEmitter {
 
   private reasonText(reason: unknown, hint = 'type why it cannot be captured'): string {
     const t = typeof reason === 'string' ? reason.normalize('NFC').trim() : '';
-    if (t.length < 3) throw httpish('WORKFLOW_INPUT', 'the officer’s reason is required (at least 3 characters)', hint);
-    if (t.length > 300 || /[\p{Cc}]/u.test(t)) throw httpish('WORKFLOW_INPUT', 'the reason must be at most 300 characters of plain text');
+    if (t.length < 3) throw inputError('reason_required', 'the officer’s reason is required (at least 3 characters)', hint);
+    if (t.length > 300 || /[\p{Cc}]/u.test(t)) throw inputError('reason_invalid', 'the reason must be at most 300 characters of plain text');
     return t;
   }
 
@@ -886,7 +1100,9 @@ export class Workflow extends EventEmitter {
     };
     try {
       await fn(ac.signal, onProgress);
+      this.deviceResult(DEVICE_OF[op], undefined);
     } catch (e) {
+      if (!ac.signal.aborted) this.deviceResult(DEVICE_OF[op], e);
       if (this.session === s && !ac.signal.aborted) {
         s.lastError = this.errorInfo(op, e, position);
         this.log.warn({ op, position, code: s.lastError.code }, 'device operation failed; officer may retry or record an exception');
@@ -936,14 +1152,24 @@ export class Workflow extends EventEmitter {
     s.detailErrors = [];
   }
 
-  private discard(why: string): void {
+  private discard(why: string, o: { keepMarker?: boolean } = {}): void {
     const s = this.session;
     if (!s) return;
     s.abort?.abort();
     this.wipeSession(s);
     this.session = null;
-    this.removeMarker();
+    if (!o.keepMarker) this.removeMarker();
     this.log.info({ sessionId: s.id, why }, 'session discarded');
+  }
+
+  private discardParked(why: string, o: { keepMarker?: boolean } = {}): void {
+    const p = this.parked;
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.parked = null;
+    this.wipeSession(p.session);
+    if (!o.keepMarker && !this.session) this.removeMarker();
+    this.log.info({ sessionId: p.session.id, officerId: p.officerId, why }, 'kept session discarded');
   }
 
   private clearSession(): void {
@@ -956,7 +1182,8 @@ export class Workflow extends EventEmitter {
     const f = this.deps.markerFile;
     const s = this.session;
     if (!f || !s) return;
-    const body = JSON.stringify({ sessionId: s.id, officerId: s.officerId, kind: s.kind, step: s.step, startedAt: s.startedAt, updatedAt: this.now() });
+    const m: Marker = { sessionId: s.id, officerId: s.officerId, kind: s.kind, step: s.step, startedAt: s.startedAt, updatedAt: this.now(), recordId: s.recordId, sealedAt: s.sealedAt };
+    const body = JSON.stringify(m);
     try {
       writeFileDurable(f, body);
     } catch (e) {

@@ -31,6 +31,8 @@ export interface FingerCaptureResult {
   attempts: number;
   /** True when quality reached the configured threshold. */
   passed: boolean;
+  /** The threshold it was judged against (config devices.fingerprint.qualityThreshold), for the kiosk's gauge. */
+  threshold?: number;
 }
 
 export interface FingerprintPort {
@@ -52,6 +54,22 @@ export interface PortraitReason {
   message: string;
 }
 
+/**
+ * One quality check of the portrait against its threshold, for the kiosk's
+ * gauges: `value` measured, the acceptable range [`min`, `max`] (one side may
+ * be absent), and the scale of the gauge [`lo`, `hi`].
+ */
+export interface PortraitCheck {
+  /** 'exposure' | 'clipped' | 'contrast' | 'sharpness' | 'centre' | 'headTop' | 'background' | 'subject' */
+  id: string;
+  value: number;
+  min?: number;
+  max?: number;
+  lo: number;
+  hi: number;
+  ok: boolean;
+}
+
 export interface PortraitResult {
   jpeg: Buffer;
   width: number;
@@ -60,6 +78,8 @@ export interface PortraitResult {
   metrics: Record<string, number>;
   verdict: PortraitVerdict;
   reasons: PortraitReason[];
+  /** The same metrics as checks against the thresholds the verdict used (for gauges). */
+  checks?: PortraitCheck[];
 }
 
 export interface CameraPort {
@@ -144,6 +164,11 @@ export interface OverrideEntry {
 
 export interface EnrollmentDraft {
   sessionId: string;
+  /**
+   * The record id the workflow chose before sealing (and wrote into the session
+   * marker, so that after a power cut the vault can be asked whether it was sealed).
+   */
+  recordId?: string;
   kind: EnrollmentKind;
   officerId: string;
   startedAt: number;
@@ -157,11 +182,17 @@ export interface EnrollmentDraft {
 }
 
 export interface SealerPort {
-  /** Seals the draft into the vault; resolves once it is durable. */
+  /** Seals the draft into the vault (under draft.recordId when given); resolves once it is durable. */
   seal(draft: EnrollmentDraft): Promise<{ recordId: string }>;
+  /** Whether a record with this id is in the vault, and when it was sealed (null: never sealed). */
+  lookup?(recordId: string): { sealedAt: number } | null;
 }
 
-export type GuardVerdict = { ok: true } | { ok: false; code: string; message: string; hint?: string };
+export type GuardVerdict = { ok: true } | {
+  ok: false; code: string; message: string; hint?: string;
+  /** For `locked`: who locked the station, when, and the reason they gave (free text from headquarters or the tamper switch). */
+  lock?: { by: string; at: number | null; reason: string };
+};
 
 export interface StationGuardPort {
   /** Whether a new session may start (and whether sealing may proceed): locked, offline policy, disk reserve, keys. */
@@ -174,19 +205,30 @@ export interface UplinkStatus {
   /** ms since epoch of the last valid receipt, or null. */
   lastSyncAt: number | null;
   connected?: boolean;
+  /** ms since epoch of the last moment the station was in contact with the broker (now while connected), or null. */
+  lastContactAt?: number | null;
 }
 
 export interface UplinkStatusPort {
   status(): UplinkStatus | Promise<UplinkStatus>;
 }
 
-export type DeviceStateName = 'ready' | 'busy' | 'error' | 'absent' | 'simulated';
+/**
+ * ready/simulated: green; busy: working; degraded (amber): present but its last
+ * operation failed; error/absent (red): missing, disconnected or failing to open.
+ */
+export type DeviceStateName = 'ready' | 'busy' | 'degraded' | 'error' | 'absent' | 'simulated';
 
 export interface DeviceState {
   /** 'fingerprint' | 'camera' | 'card' | 'gpio' | … */
   device: string;
   state: DeviceStateName;
+  /** Driver text (English, for logs and technicians). */
   detail?: string;
+  /** Error code of the failure (FP_*, CAM_*, CARD_*), which the kiosk translates. */
+  code?: string;
+  /** Since when (ms since epoch) the device is in this state, when known. */
+  since?: number;
 }
 
 export interface DeviceStatusPort {

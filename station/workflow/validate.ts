@@ -32,13 +32,26 @@ function parseIsoDate(s: string): Date | null {
   return dt;
 }
 
-/** Coerces unknown JSON into a PersonalDetails with trimmed strings (missing → ''). */
+/**
+ * A date as officers type it — DD/MM/YYYY (also with . or - between, one-digit
+ * day or month, or the 8 digits alone) — or already YYYY-MM-DD, to YYYY-MM-DD.
+ * Anything else is returned as typed (validation then says "not a date").
+ */
+export function normaliseDate(v: string): string {
+  const s = v.trim();
+  if (/^\d{4}-\d{2}-\d{2}$/.test(s)) return s;
+  const m = /^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$/.exec(s) ?? /^(\d{2})(\d{2})(\d{4})$/.exec(s);
+  if (!m) return s;
+  return `${m[3]}-${m[2]!.padStart(2, '0')}-${m[1]!.padStart(2, '0')}`;
+}
+
+/** Coerces unknown JSON into a PersonalDetails with trimmed strings (missing → ''); dates become YYYY-MM-DD. */
 export function normaliseDetails(input: unknown): PersonalDetails {
   const o = (input && typeof input === 'object' ? input : {}) as Record<string, unknown>;
   const s = (k: string): string => (typeof o[k] === 'string' ? (o[k] as string).normalize('NFC').trim().replace(/\s+/g, ' ') : '');
   return {
     fullName: s('fullName'),
-    dateOfBirth: s('dateOfBirth'),
+    dateOfBirth: normaliseDate(s('dateOfBirth')),
     sex: s('sex').toUpperCase() as PersonalDetails['sex'],
     nationalId: s('nationalId').replace(/\s/g, ''),
     nationality: (s('nationality') || 'VNM').toUpperCase(),
@@ -47,7 +60,7 @@ export function normaliseDetails(input: unknown): PersonalDetails {
     unitCode: s('unitCode'),
     phone: s('phone').replace(/[\s.-]/g, ''),
     documentNumber: s('documentNumber').toUpperCase().replace(/\s/g, ''),
-    documentExpiry: s('documentExpiry'),
+    documentExpiry: normaliseDate(s('documentExpiry')),
   };
 }
 
@@ -78,7 +91,7 @@ export function validateDetails(d: PersonalDetails, kind: EnrollmentKind, now = 
 
   const dob = d.dateOfBirth ? parseIsoDate(d.dateOfBirth) : null;
   if (!d.dateOfBirth) err('dateOfBirth', 'required', 'date of birth is required');
-  else if (!dob) err('dateOfBirth', 'bad_date', 'date of birth must be a real date written YYYY-MM-DD');
+  else if (!dob) err('dateOfBirth', 'bad_date', 'date of birth must be a real date written DD/MM/YYYY (or YYYY-MM-DD)');
   else if (dob.getTime() > now) err('dateOfBirth', 'in_future', 'date of birth is in the future');
   else if (new Date(now).getUTCFullYear() - dob.getUTCFullYear() > 130) err('dateOfBirth', 'too_old', 'date of birth is more than 130 years ago', { max: 130 });
 
@@ -120,7 +133,7 @@ export function validateDetails(d: PersonalDetails, kind: EnrollmentKind, now = 
     else if (!/^[A-Z0-9]{6,12}$/.test(d.documentNumber)) err('documentNumber', 'doc_format', 'document number must be 6–12 letters or digits');
     const exp = d.documentExpiry ? parseIsoDate(d.documentExpiry) : null;
     if (!d.documentExpiry) err('documentExpiry', 'required', 'card expiry date is required for activation');
-    else if (!exp) err('documentExpiry', 'bad_date', 'card expiry must be a real date written YYYY-MM-DD');
+    else if (!exp) err('documentExpiry', 'bad_date', 'card expiry must be a real date written DD/MM/YYYY (or YYYY-MM-DD)');
     else if (exp.getTime() < now - 86_400_000) err('documentExpiry', 'expired', 'the card has expired');
   }
   return errors;

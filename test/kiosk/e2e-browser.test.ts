@@ -152,7 +152,7 @@ describe('the booth end to end (simulated devices, vault, Mosquitto, headquarter
     await fingersAndPortrait(page);
     await page.getByTestId('confirm').click();
     await page.getByTestId('sealed').waitFor({ timeout: 30_000 });
-    const recordId = (await page.getByTestId('record-id').textContent())!;
+    const recordId = (await page.getByTestId('sealed').getAttribute('data-record-id'))!;
     await storedAtHq(recordId);
     // The kiosk sees the upload drain and the receipt time.
     await expect.poll(() => page.getByTestId('waiting').textContent(), { timeout: 30_000 }).toMatch(/Waiting to upload: 0/);
@@ -182,7 +182,7 @@ describe('the booth end to end (simulated devices, vault, Mosquitto, headquarter
     await page.getByTestId('next').click();
     await page.getByTestId('confirm').click();
     await page.getByTestId('sealed').waitFor({ timeout: 30_000 });
-    const recordId = (await page.getByTestId('record-id').textContent())!;
+    const recordId = (await page.getByTestId('sealed').getAttribute('data-record-id'))!;
     await storedAtHq(recordId);
     const { record } = await openEnvelope(hq.store.findRecord(recordId)!.envelope, { stationPublicKey: loadStationSigningKey(join(root, 'station')).publicKey, hq: loadHqPrivateKeys(join(root, 'hq', 'keys')) });
     expect(record.kind).toBe('eid-activation');

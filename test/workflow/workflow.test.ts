@@ -48,11 +48,15 @@ describe('enrollment workflow', () => {
     expect(draft.fingerprints[0]!.capture!.png.subarray(1, 4).toString()).toBe('PNG');
     expect(draft.portrait.capture!.jpeg[0]).toBe(0xff);
     expect(rig.progress.today('00004').enrollments).toBe(1);
-    // sealed session keeps nothing personal and the marker is gone
+    // sealed session keeps nothing personal; the marker now names the sealed record (for a restart
+    // before the officer moves on) and goes when the officer does
     expect(v.session!.details).toBeNull();
-    expect(existsSync(join(rig.dir, 'session.marker'))).toBe(false);
+    expect(v.session!.recordRef).toMatch(/^[0-9A-F]{4}-[0-9A-F]{4}$/);
+    const marker = JSON.parse(readFileSync(join(rig.dir, 'session.marker'), 'utf8'));
+    expect(marker).toMatchObject({ step: 'sealed', recordId: v.session!.recordId });
     rig.wf.finish(t);
     expect(rig.wf.currentStep()).toBeNull();
+    expect(existsSync(join(rig.dir, 'session.marker'))).toBe(false);
   });
 
   it('refuses invalid personal details field by field with the reason, then accepts the corrected ones', async () => {
@@ -224,15 +228,16 @@ describe('enrollment workflow', () => {
     expect(existsSync(join(rig.dir, 'session.marker'))).toBe(false);
   });
 
-  it('logs an idle officer out and discards the unsealed session', async () => {
+  it('logs an idle officer out (the unsealed session is kept for them: kiosk-facing.test.ts)', async () => {
     rig = await makeRig({ idleLogoutMs: 1000 });
-    const loggedOut = new Promise<{ reason: string; tokens: string[] }>((resolve) => rig!.wf.once('logout', resolve));
+    const loggedOut = new Promise<{ reason: string; tokens: string[]; parked: boolean }>((resolve) => rig!.wf.once('logout', resolve));
     const t = await login(rig);
     await rig.wf.startSession(t);
     expect(rig.wf.currentStep()).toBe('kind');
     const ev = await loggedOut;
     expect(ev.reason).toBe('idle');
     expect(ev.tokens).toContain(t);
+    expect(ev.parked).toBe(true);
     expect(rig.wf.currentStep()).toBeNull();
     expect(await codeOf(() => rig!.wf.view(t))).toBe('WORKFLOW_AUTH');
   });
