@@ -59,6 +59,13 @@ export interface DirectionStats {
   delivered: number;
   /** Bytes in transit or queued when a drop destroyed them. */
   lost: number;
+  /**
+   * The most bytes ever waiting for the bottleneck (not yet serialized), taken when a read is queued.
+   * It is computed from the link's own clock, so a late timer on a loaded machine does not change it.
+   */
+  maxQueued: number;
+  /** Times the link paused a sender because its queue was full (back-pressure). */
+  pauses: number;
 }
 
 export interface LinkStats {
@@ -101,7 +108,7 @@ class Pipe {
   private resumeTimer: NodeJS.Timeout | null = null;
   private readonly paused = new Set<Socket>();
   stallUntil = 0;
-  readonly stats: DirectionStats = { accepted: 0, delivered: 0, lost: 0 };
+  readonly stats: DirectionStats = { accepted: 0, delivered: 0, lost: 0, maxQueued: 0, pauses: 0 };
 
   constructor(
     private readonly bytesPerMs: number,
@@ -130,8 +137,11 @@ class Pipe {
       if (this.up) conn.lastUp = deliverAt; else conn.lastDown = deliverAt;
       this.insert({ conn, data: part, departAt: this.freeAt, deliverAt });
     }
-    if (this.backlog(now) > this.queueBytes) {
+    const queued = this.backlog(now);
+    if (queued > this.stats.maxQueued) this.stats.maxQueued = queued;
+    if (queued > this.queueBytes) {
       source.pause();
+      this.stats.pauses++;
       this.paused.add(source);
       this.scheduleResume();
     }
