@@ -37,12 +37,13 @@ import { isValidStationId, STATION_ID_RULE } from '../../config/domain';
 import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
 import { diskSpace, type DiskSpace } from './disk';
 import { currentVersion, migrate, SCHEMA_VERSION } from './schema';
-import { LazySealWriter } from './writer';
 
 export const VAULT_DIR = 'vault';
 export const VAULT_FILE = 'vault.db';
 const SQLITE_MAGIC = Buffer.from('SQLite format 3\0', 'latin1');
 const DAY_MS = 86_400_000;
+/** Bytes a WAL is truncated to when it starts over (it only grows past this during a burst). */
+const JOURNAL_SIZE_LIMIT = 8 * 1024 * 1024;
 
 export function vaultPath(dataDir: string): string {
   return join(dataDir, VAULT_DIR, VAULT_FILE);
@@ -89,11 +90,11 @@ export interface VaultOptions {
   diskSpace?: (path: string) => DiskSpace;
   now?: () => number;
   /**
-   * WAL bytes sealed between checkpoints, which a checkpointer thread runs beside
-   * the writer so that no seal waits for one (default 4 MiB, SQLite's 1000 pages;
-   * 0 = every commit checkpoints inline when due, SQLite's default behaviour).
+   * Quiet time after the last seal before the vault copies the WAL into the
+   * database file (a PASSIVE checkpoint), so that the next confirm does not pay
+   * for it. Default 1000 ms; 0 = as soon as the event loop is free.
    */
-  checkpointBytes?: number;
+  idleCheckpointMs?: number;
   /**
    * Backoff for records headquarters holds back (receipt status `held`): the n-th hold of a record
    * waits min(maxMs, max(baseMs·2^(n−1), what headquarters suggested)) before it is sent again.
@@ -226,7 +227,7 @@ export class Vault implements Outbox {
   private readonly db: Database.Database;
   private readonly log?: Logger;
   private keys: SigningKeySource;
-  /** The key the sealer and writer were set up with; compared with keys.current() before each signature. */
+  /** The key the sealer was set up with; compared with keys.current() before each signature. */
   private signingKey: StationSigningKey;
   /** Public keys whose signatures on stored rows are accepted (current + rotated-out). */
   private verifyKeys: KeyObject[] = [];
@@ -240,7 +241,11 @@ export class Vault implements Outbox {
   private hq: HqPublicIdentity | null;
   private readonly hqError: StationError | null;
   private sealer: Sealer | null = null;
-  private writer: LazySealWriter | null = null;
+  /** Seals started and not yet finished (the idle checkpoint waits for none). */
+  private sealsPending = 0;
+  private readonly idleCheckpointMs: number;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly idleWaiters: (() => void)[] = [];
   private readonly stmts = new Map<string, Database.Statement>();
   private lastDiskAlertAt = 0;
   private closed = false;
@@ -268,6 +273,7 @@ export class Vault implements Outbox {
     this.onAlert = opts.onAlert;
     this.space = opts.diskSpace ?? diskSpace;
     this.now = opts.now ?? Date.now;
+    this.idleCheckpointMs = opts.idleCheckpointMs ?? 1000;
     this.hq = hq;
     this.hqError = hqError;
     this.verifyKeys = [this.signingKey.publicKey, ...retiredStationKeys(opts.dataDir)];
@@ -301,6 +307,11 @@ export class Vault implements Outbox {
       db.pragma('synchronous = FULL');
       db.pragma('secure_delete = ON');
       db.pragma('busy_timeout = 5000');
+      // SQLite's own bound (a commit that takes the WAL past 1000 pages copies it back) stays
+      // on for bursts; in service the idle checkpoint after each seal keeps the WAL short, and a
+      // WAL that did grow is cut back to this size when it starts over.
+      db.pragma('wal_autocheckpoint = 1000');
+      db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
       const v = currentVersion(db);
       if (v > SCHEMA_VERSION) {
         throw new StationError('VAULT_TOO_NEW', `the vault database ${path} has schema version ${v}, newer than this software understands (${SCHEMA_VERSION})`, {
@@ -352,15 +363,6 @@ export class Vault implements Outbox {
       vault.alert({ code: 'VAULT_HQ_KEY', message: hqError.message });
     }
     vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
-    // The writer thread starts with the first seal and stops when idle (see LazySealWriter).
-    vault.writer = new LazySealWriter(path, opts.stationId, vault.signing().privateKey, {
-      checkpointBytes: opts.checkpointBytes,
-      onCheckpoint: (e) => {
-        if (e.lost) vault.log?.warn({ reason: e.message }, 'vault checkpointer stopped; seals checkpoint the WAL themselves from now on');
-        else if (!e.ok) vault.log?.warn({ reason: e.message }, 'vault WAL checkpoint failed; it is retried after the next seals');
-        else vault.log?.debug({ frames: e.frames }, 'vault WAL checkpointed');
-      },
-    });
     return vault;
   }
 
@@ -412,45 +414,99 @@ export class Vault implements Outbox {
       throw new StationError('VAULT_BAD_RECORD', `record ${record.recordId} names station "${record.stationId}", this vault belongs to "${this.stationId}"`);
     }
     this.requireDiskSpace();
-    const key = this.signing();
-    if (!this.sealer) this.sealer = new Sealer(this.suiteName, this.hq as HqPublicIdentity, key);
-    let sealed;
+    this.sealsPending++;
+    this.cancelIdleCheckpoint();
     try {
-      sealed = await this.sealer.seal(record);
-    } catch (e) {
-      if (e instanceof StationError) throw e;
-      throw new StationError('VAULT_SEAL_FAILED', `record ${record.recordId} could not be sealed: ${(e as Error).message}`, { cause: e, hint: 'the record is still in memory; fix the cause and confirm again' });
+      const key = this.signing();
+      if (!this.sealer) this.sealer = new Sealer(this.suiteName, this.hq as HqPublicIdentity, key);
+      let sealed;
+      try {
+        sealed = await this.sealer.seal(record);
+      } catch (e) {
+        if (e instanceof StationError) throw e;
+        throw new StationError('VAULT_SEAL_FAILED', `record ${record.recordId} could not be sealed: ${(e as Error).message}`, { cause: e, hint: 'the record is still in memory; fix the cause and confirm again' });
+      }
+      this.assertOpen();
+      // The row is written once to the WAL and once to the database file.
+      this.requireDiskSpace(sealed.envelope.length * 2);
+      const size = sealed.envelope.length;
+      try {
+        this.storeSealed(sealed.recordId, sealed.envelope, sealed.sha256, sealed.suite, sealed.sealedAt);
+      } catch (e) {
+        if (e instanceof StationError) throw e;
+        if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new StationError('VAULT_DUPLICATE_RECORD', `record ${record.recordId} is already in the vault`, { hint: 'each record needs a fresh id' });
+        }
+        if (isSqliteFull(e)) {
+          this.alert({ code: 'VAULT_DISK_LOW', message: `disk full while storing record ${record.recordId}` });
+          throw new StationError('VAULT_DISK_FULL', `the disk filled up while storing record ${record.recordId}; nothing was stored`, {
+            cause: e,
+            hint: 'the record is still in memory; free space, then confirm again',
+          });
+        }
+        throw new StationError('VAULT_WRITE', `record ${record.recordId} could not be stored: ${(e as Error).message}`, { cause: e });
+      }
+      this.log?.info({ recordId: sealed.recordId, size, suite: sealed.suite }, 'record sealed');
+      return { recordId: sealed.recordId, sha256: sealed.sha256 };
+    } finally {
+      this.sealsPending--;
+      this.scheduleIdleCheckpoint();
     }
-    this.assertOpen();
-    // The row is written once to the WAL and once to the database file.
-    this.requireDiskSpace(sealed.envelope.length * 2);
-    const size = sealed.envelope.length;
+  }
+
+  /**
+   * Row, ciphertext and `record_sealed` audit entry in one IMMEDIATE transaction
+   * on the vault's one connection; returns once the commit is durable
+   * (synchronous=FULL: the WAL is fsynced). This holds the event loop for that
+   * commit — one fsync of a few hundred KB, once per enrollment.
+   */
+  private storeSealed(recordId: string, envelope: Buffer, sha256: string, suite: string, sealedAt: number): void {
+    this.db.transaction(() => {
+      const seq = this.stmt(`INSERT INTO records (record_id, state, sha256, size, suite, sealed_at) VALUES (?, 'sealed', ?, ?, ?, ?)`)
+        .run(recordId, sha256, envelope.length, suite, sealedAt).lastInsertRowid;
+      this.stmt(`INSERT INTO envelopes (seq, envelope) VALUES (?, ?)`).run(seq, envelope);
+      this.appendAudit('record_sealed', { recordId, sha256, size: envelope.length, suite }, sealedAt);
+    }).immediate();
+  }
+
+  private cancelIdleCheckpoint(): void {
+    if (this.idleTimer) {
+      clearTimeout(this.idleTimer);
+      this.idleTimer = null;
+    }
+  }
+
+  /** After the last pending seal: copy the WAL into the database file once the booth is quiet. */
+  private scheduleIdleCheckpoint(): void {
+    if (this.closed || this.sealsPending > 0) return;
+    this.cancelIdleCheckpoint();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.closed || this.sealsPending > 0) return; // that seal schedules the next one
+      this.checkpointNow('idle');
+    }, this.idleCheckpointMs);
+    this.idleTimer.unref();
+  }
+
+  /** PASSIVE checkpoint (never waits for a reader or writer); a failure only leaves the WAL longer. */
+  private checkpointNow(why: string): void {
     try {
-      // Row + audit entry in one transaction, made durable on the writer thread.
-      await this.writerOrThrow().store({
-        recordId: sealed.recordId,
-        envelope: sealed.envelope,
-        sha256: sealed.sha256,
-        suite: sealed.suite,
-        sealedAt: sealed.sealedAt,
-        audit: { kind: 'record_sealed', ts: sealed.sealedAt, data: { recordId: sealed.recordId, sha256: sealed.sha256, size, suite: sealed.suite } },
-      });
+      const r = (this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[])[0];
+      this.log?.debug({ why, frames: r?.checkpointed, log: r?.log }, 'vault WAL checkpointed');
     } catch (e) {
-      if (e instanceof StationError) throw e;
-      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
-        throw new StationError('VAULT_DUPLICATE_RECORD', `record ${record.recordId} is already in the vault`, { hint: 'each record needs a fresh id' });
-      }
-      if (isSqliteFull(e)) {
-        this.alert({ code: 'VAULT_DISK_LOW', message: `disk full while storing record ${record.recordId}` });
-        throw new StationError('VAULT_DISK_FULL', `the disk filled up while storing record ${record.recordId}; nothing was stored`, {
-          cause: e,
-          hint: 'the record is still in memory; free space, then confirm again',
-        });
-      }
-      throw new StationError('VAULT_WRITE', `record ${record.recordId} could not be stored: ${(e as Error).message}`, { cause: e });
+      this.log?.warn({ why, reason: (e as Error).message }, 'vault WAL checkpoint failed; SQLite copies the WAL back by itself at 1000 pages');
     }
-    this.log?.info({ recordId: sealed.recordId, size, suite: sealed.suite }, 'record sealed');
-    return { recordId: sealed.recordId, sha256: sealed.sha256 };
+    if (this.sealsPending === 0 && this.idleTimer === null) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /**
+   * Resolves once no seal is pending and the idle checkpoint after the last one
+   * has run (at once when there is nothing to wait for). For tests, the
+   * benchmark and an orderly stop.
+   */
+  idle(): Promise<void> {
+    if (this.closed || (this.sealsPending === 0 && this.idleTimer === null)) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   // ------------------------------------------------------------------ outbox
@@ -713,13 +769,8 @@ export class Vault implements Outbox {
       return { released: due.length, purged };
     }).immediate();
     // A secure delete rewrites every page it frees, so a release leaves megabytes in the WAL.
-    // Copy them into the database file now (PASSIVE: never waits for the writer thread) rather
-    // than leaving that work to the next record's commit.
-    if (r.released > 0 || r.purged > 0) {
-      try {
-        this.db.pragma('wal_checkpoint(PASSIVE)');
-      } catch {}
-    }
+    // Copy them into the database file now rather than leaving that work to the next record's commit.
+    if (r.released > 0 || r.purged > 0) this.checkpointNow('release');
     return r;
   }
 
@@ -792,7 +843,7 @@ export class Vault implements Outbox {
 
   /**
    * The key to sign with now. When the source's key changed (a rotation), the
-   * sealer and the writer switch before this signature; rows signed with the
+   * sealer switches before this signature; rows signed with the
    * previous key keep verifying.
    */
   private signing(): StationSigningKey {
@@ -801,7 +852,6 @@ export class Vault implements Outbox {
       if (!this.verifyKeys.some((k) => k.equals(next.publicKey))) this.verifyKeys.unshift(next.publicKey);
       this.signingKey = next;
       this.sealer = null;
-      this.writer?.useKey(next.privateKey);
       this.log?.info({ keyFingerprint: next.fingerprint }, 'station signing key switched');
     }
     return next;
@@ -838,27 +888,16 @@ export class Vault implements Outbox {
     if (this.closed) throw new StationError('VAULT_CLOSED', 'the vault is closed');
   }
 
-  private writerOrThrow(): LazySealWriter {
-    if (!this.writer) throw new StationError('VAULT_CLOSED', 'the vault is closed');
-    return this.writer;
-  }
-
-  /** Test hook: runs a PRAGMA on the writer thread's connection. */
-  async writerPragma(sql: string): Promise<void> {
-    await this.writerOrThrow().pragma(sql);
-  }
-
-  /** Finishes pending writes, stops the writer thread, checkpoints and closes. */
+  /** Checkpoints and closes; a seal still sealing is refused when it comes to storing (VAULT_CLOSED). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const w = this.writer;
-    this.writer = null;
-    await w?.close();
+    this.cancelIdleCheckpoint();
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {}
     this.db.close();
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 }
 

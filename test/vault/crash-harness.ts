@@ -36,7 +36,7 @@ export interface CrashOptions {
   suite?: string;
   kbPerRecord?: number;
   rounds: number;
-  /** Upper bound of the random delay before the kill, after the child is ready (ms). */
+  /** Upper bound of the random delay before the kill, after the life's first durable seal (ms). */
   maxDelayMs?: number;
   log?: (line: string) => void;
 }
@@ -44,6 +44,8 @@ export interface CrashOptions {
 export interface CrashSummary {
   kills: number;
   killedBeforeReady: number;
+  /** Lives killed at a random moment after their first durable seal (every round but each 7th). */
+  killedAfterSeal: number;
   reported: number;
   stored: number;
   auditEntries: number;
@@ -53,6 +55,8 @@ interface Life {
   child: ChildProcess;
   reported: { id: string; sha: string }[];
   ready: Promise<boolean>;
+  /** The life's first `sealed` line (false: it exited first). */
+  firstSeal: Promise<boolean>;
   exited: Promise<void>;
   stderr: string[];
 }
@@ -66,6 +70,8 @@ function startChild(o: CrashOptions): Life {
   let buf = '';
   let markReady: (v: boolean) => void = () => {};
   const ready = new Promise<boolean>((r) => (markReady = r));
+  let markSealed: (v: boolean) => void = () => {};
+  const firstSeal = new Promise<boolean>((r) => (markSealed = r));
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (d: string) => {
     buf += d;
@@ -77,6 +83,7 @@ function startChild(o: CrashOptions): Life {
       else if (line.startsWith('sealed ')) {
         const [, id, sha] = line.split(' ');
         reported.push({ id, sha });
+        markSealed(true);
       }
     }
   });
@@ -84,9 +91,10 @@ function startChild(o: CrashOptions): Life {
   child.stderr!.on('data', (d: string) => stderr.push(d));
   const exited = new Promise<void>((r) => child.once('exit', () => {
     markReady(false);
+    markSealed(false);
     r();
   }));
-  return { child, reported, ready, exited, stderr };
+  return { child, reported, ready, firstSeal, exited, stderr };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -100,20 +108,22 @@ export async function crashRounds(o: CrashOptions): Promise<CrashSummary> {
   const promised = new Map<string, string>(); // recordId → sha256 the child reported
   const verified = new Set<string>();
   let killedBeforeReady = 0;
+  let killedAfterSeal = 0;
   for (let round = 1; round <= o.rounds; round++) {
     const life = startChild(o);
-    const early = Math.random() < 0.15;
+    // Every 7th life is killed during start-up / open / migration; the others at a random moment
+    // after their first durable seal, so every such life interrupts sealing however slow the machine.
+    const early = round % 7 === 0;
     if (early) {
-      // Kill somewhere during start-up / open / migration.
       await Promise.race([sleep(Math.random() * 400), life.exited]);
     } else {
-      const ok = await Promise.race([life.ready, sleep(30_000).then(() => false)]);
-      if (!ok) {
+      if (!(await life.ready) || !(await life.firstSeal)) {
         life.child.kill('SIGKILL');
         await life.exited;
-        throw new Error(`round ${round}: child never became ready: ${life.stderr.join('').slice(0, 2000)}`);
+        throw new Error(`round ${round}: child exited before its first seal (code ${life.child.exitCode}): ${life.stderr.join('').slice(0, 2000)}`);
       }
       await sleep(Math.random() * (o.maxDelayMs ?? 250));
+      killedAfterSeal += 1;
     }
     const wasReady = await Promise.race([life.ready, Promise.resolve(false)]);
     if (!wasReady) killedBeforeReady += 1;
@@ -174,5 +184,5 @@ export async function crashRounds(o: CrashOptions): Promise<CrashSummary> {
   } finally {
     db.close();
   }
-  return { kills: o.rounds, killedBeforeReady, reported: promised.size, stored, auditEntries };
+  return { kills: o.rounds, killedBeforeReady, killedAfterSeal, reported: promised.size, stored, auditEntries };
 }

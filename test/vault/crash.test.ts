@@ -29,8 +29,10 @@ describe('crash safety: SIGKILL at random moments while sealing', () => {
       maxDelayMs: 250,
     });
     expect(s.kills).toBe(50);
-    // The kills must actually have interrupted sealing: plenty of records were promised.
-    expect(s.reported).toBeGreaterThan(50);
+    // The kills must actually have interrupted sealing: every life but each 7th was killed after
+    // it had promised at least one record (an event, not a rate: it holds on a loaded machine).
+    expect(s.killedAfterSeal).toBe(43);
+    expect(s.reported).toBeGreaterThanOrEqual(43);
     expect(s.stored).toBeGreaterThanOrEqual(s.reported);
     expect(s.auditEntries).toBeGreaterThan(s.reported);
   }, 180_000);

@@ -1,12 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync, copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { readFileSync, writeFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { encodeRecord, loadHqPublicIdentity, loadStationSigningKey, openEnvelope, Sealer, verifyAuditChain, verifyEnvelope, writeStationKeyPair } from '../../sync/wire';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../station/vault/schema';
 import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
-import { SealWriter, type CheckpointEvent } from '../../station/vault/writer';
 import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
@@ -184,172 +183,76 @@ describe('vault', () => {
     await v.close();
   });
 
-  it('seals leave WAL checkpoints to the checkpointer thread, which folds the records into the database file', async () => {
-    const lines: { msg: string; frames?: number }[] = [];
-    const logger = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { msg: string; frames?: number }) });
-    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
-    const v = await open({ checkpointBytes: 64 * 1024, logger });
-    const before = fileSize();
-    let sealedBytes = 0;
-    const recs = Array.from({ length: 20 }, () => makeRecord(w.stationId, parts));
-    for (const r of recs) sealedBytes += encodeRecord(r).length;
-    let next = 0;
-    const lane = async () => {
-      while (next < recs.length) await v.seal(recs[next++]);
-    };
-    await Promise.all([lane(), lane()]);
-    // Nothing on this thread writes after the seals: only the checkpointer can grow the database
-    // file (the last commits may wait in the WAL for the next round).
-    await expect.poll(fileSize, { timeout: 5000 }).toBeGreaterThan(before + 0.8 * sealedBytes);
-    const frames = () => lines.filter((l) => l.msg === 'vault WAL checkpointed').map((l) => l.frames!);
-    await expect.poll(() => frames().length, { timeout: 5000 }).toBeGreaterThan(0); // its report follows the copy
-    expect(frames().every((f) => f > 0)).toBe(true);
-    await v.close();
-
-    // checkpointBytes 0: SQLite's own auto-checkpoint (1000 pages) — three small records stay in the WAL.
-    const w2 = await makeWorld();
+  /** Records a copy of vault.db alone (no -wal) holds: what the idle checkpoint has moved into the file. */
+  function recordsInFileAlone(): number {
+    const dir = mkdtempSync(join(w.root, 'copy-'));
+    copyFileSync(vaultPath(w.dataDir), join(dir, 'vault.db'));
+    const db = new Database(join(dir, 'vault.db'), { readonly: true });
     try {
-      const v2 = await Vault.open({ dataDir: w2.dataDir, stationId: w2.stationId, signingKey: w2.station, hqIdentity: w2.hqPublicPath, reserveBytes: 1024 * 1024, checkpointBytes: 0 });
-      const size0 = statSync(vaultPath(w2.dataDir)).size;
-      for (let i = 0; i < 3; i++) await v2.seal(makeRecord(w2.stationId, parts));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(statSync(vaultPath(w2.dataDir)).size).toBe(size0);
-      await v2.close();
+      const t = db.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'records'`).get();
+      return t ? (db.prepare('SELECT COUNT(*) AS n FROM records').get() as { n: number }).n : 0;
     } finally {
-      w2.cleanup();
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('copies sealed records into the database file once the booth is quiet, not while it seals', async () => {
+    // Time is the subject: only the vault's setTimeout is faked (HPKE and sharp run as usual).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const lines: { msg: string; why?: string }[] = [];
+      const logger = pino({ level: 'debug' }, { write: (l: string) => lines.push(JSON.parse(l) as { msg: string; why?: string }) });
+      const v = await open({ idleCheckpointMs: 1000, logger });
+      const a = await v.seal(makeRecord(w.stationId, parts));
+      // Durable (in the WAL) but not yet in the file: the confirm did not wait for a checkpoint.
+      expect(v.recordState(a.recordId)?.state).toBe('sealed');
+      expect(recordsInFileAlone()).toBe(0);
+      vi.advanceTimersByTime(600);
+      // A second enrollment within the quiet time postpones the copy to a full quiet time after it.
+      await v.seal(makeRecord(w.stationId, parts));
+      vi.advanceTimersByTime(600);
+      expect(recordsInFileAlone()).toBe(0);
+      const idle = v.idle();
+      vi.advanceTimersByTime(400);
+      await idle;
+      expect(recordsInFileAlone()).toBe(2);
+      expect(lines.filter((l) => l.msg === 'vault WAL checkpointed' && l.why === 'idle')).toHaveLength(1);
+      await v.close();
+    } finally {
+      vi.useRealTimers();
     }
   });
 
-  /** A vault file and a writer on it alone, with the given checkpointer program (as a test supplies it). */
-  async function writerWith(checkpointerSource: string, checkpointBytes: number) {
-    const v = await open();
+  it('back-to-back seals keep the WAL bounded (SQLite copies it back at 1000 pages) and lose nothing', async () => {
+    const v = await open({ idleCheckpointMs: 0 });
+    const wal = () => statSync(`${vaultPath(w.dataDir)}-wal`).size;
+    let sealedBytes = 0;
+    let maxWal = 0;
+    const ids: string[] = [];
+    // About four times the 1000-page threshold, never a pause between two seals.
+    while (sealedBytes < 16 * 1024 * 1024) {
+      const r = makeRecord(w.stationId, parts);
+      sealedBytes += encodeRecord(r).length;
+      ids.push((await v.seal(r)).recordId);
+      maxWal = Math.max(maxWal, wal());
+    }
+    // 4 MB of pages plus the commit that crossed the threshold; journal_size_limit is 8 MiB.
+    expect(maxWal).toBeLessThan(8 * 1024 * 1024);
+    await v.idle();
+    expect(recordsInFileAlone()).toBe(ids.length);
+    expect(v.openBatch(ids.length, 1e12)!.items.map((i) => i.recordId)).toEqual(ids);
+    expect(v.audit.verify()).toMatchObject({ ok: true });
     await v.close();
-    const answered: CheckpointEvent[] = [];
-    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, { checkpointBytes, checkpointerSource, onCheckpoint: (e) => answered.push(e) });
-    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
-    const t = {
-      writer,
-      answered,
-      /** Envelope bytes stored so far. */
-      stored: 0,
-      fileSize: () => statSync(vaultPath(w.dataDir)).size,
-      walSize: () => statSync(`${vaultPath(w.dataDir)}-wal`).size,
-      sealAndStore: async () => {
-        const s = await sealer.seal(makeRecord(w.stationId, parts));
-        t.stored += s.envelope.length;
-        await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
-      },
-    };
-    return t;
-  }
-
-  /**
-   * A writer whose checkpointer copies nothing, as when every pass overlaps new commits: only the
-   * writer's own copy can fold the WAL into the file. Each pass reports the WAL's real length
-   * (SQLite's NOOP checkpoint counts without copying).
-   */
-  async function writerWithIdleCheckpointer(checkpointBytes: number) {
-    const idle = `const { parentPort, workerData } = require('node:worker_threads');
-      const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
-      parentPort.on('message', (m) => {
-        if (m.type === 'close') { db.close(); parentPort.close(); return; }
-        parentPort.postMessage({ ok: true, frames: 0, log: db.pragma('wal_checkpoint(NOOP)')[0].log });
-      });`;
-    const t = await writerWith(idle, checkpointBytes);
-    // Until the checkpointer thread is up and answering (its start takes a moment on a busy machine).
-    while (t.answered.length === 0) await t.sealAndStore();
-    return t;
-  }
-
-  it('under steady sealing the writer copies what a checkpointer pass left, so the WAL starts over instead of growing', async () => {
-    // Once the WAL holds four rounds, the writer copies it in itself and the next commit starts it over.
-    const t = await writerWithIdleCheckpointer(64 * 1024);
-    const before = t.fileSize();
-    const walBefore = t.walSize();
-    const from = t.stored;
-    while (t.stored - from < 6 * 1024 * 1024) await t.sealAndStore();
-    expect(t.fileSize()).toBeGreaterThan(before + (t.stored - from) / 2);
-    // The WAL is reused from the top instead of extended: 6 MB more went through it, and it barely grew.
-    expect(t.walSize() - walBefore).toBeLessThan(1024 * 1024);
-    await t.writer.close();
   });
 
-  it('a WAL that started over is not copied again by the writer before it holds four rounds', async () => {
-    // Between groups of seals another connection folds the WAL in and restarts it (as a release's
-    // checkpoint does): the writer must not stop a seal to copy frames because four rounds' worth
-    // went through the WAL since its last copy; only the WAL's real length counts. Nothing else
-    // writes the database file, so it must not change during a group.
-    const round = 512 * 1024;
-    const t = await writerWithIdleCheckpointer(round);
-    const side = new Database(vaultPath(w.dataDir));
-    // The checkpointer's own (non-copying) pass may hold the checkpoint lock for a moment.
-    const restartWal = () => (side.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0].busy === 0;
-    for (let group = 0; group < 4; group++) {
-      await expect.poll(restartWal, { timeout: 5000, interval: 2 }).toBe(true);
-      const before = t.fileSize();
-      const seenBefore = t.answered.length;
-      const from = t.stored;
-      // Two rounds per group: eight rounds went through the WAL by the last group.
-      while (t.stored - from < 2 * round) await t.sealAndStore();
-      // Until the checkpointer has answered in this group (the writer decides on each answer, before it is reported).
-      while (t.answered.length === seenBefore) await new Promise((r) => setTimeout(r, 5));
-      expect(t.answered.at(-1)!.log).toBeGreaterThan(0);
-      expect(t.fileSize()).toBe(before);
-    }
-    side.close();
-    await t.writer.close();
-  });
-
-  it('commits that land while the checkpointer is busy get a pass of their own, also after the last seal', async () => {
-    // A real PASSIVE pass that then takes half a second to answer: the seals after the first commit
-    // while it is busy, and none comes after them. Only a new pass, asked for when the busy one
-    // answers, can copy them into the database file before the writer stops.
-    const slow = `const { parentPort, workerData } = require('node:worker_threads');
-      const db = new (require(workerData.sqlitePath))(workerData.dbPath, { fileMustExist: true });
-      const nap = new Int32Array(new SharedArrayBuffer(4));
-      parentPort.on('message', (m) => {
-        if (m.type === 'close') { db.close(); parentPort.close(); return; }
-        const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
-        Atomics.wait(nap, 0, 0, 500);
-        parentPort.postMessage({ ok: true, frames: r.checkpointed, log: r.log });
-      });`;
-    // Rounds of 200 KiB (two records): four rounds are more than the burst below, so the writer's
-    // own remainder copy does not come into play.
-    const t = await writerWith(slow, 200 * 1024);
-    // Two records ask for a pass; it copies both (nothing else is committed until it answers).
-    await t.sealAndStore();
-    await t.sealAndStore();
-    await expect.poll(() => t.answered.length, { timeout: 10_000 }).toBe(1);
-    const before = t.fileSize();
-    const from = t.stored;
-    for (let i = 0; i < 6; i++) await t.sealAndStore();
-    await expect.poll(t.fileSize, { timeout: 5000 }).toBeGreaterThan(before + 0.9 * (t.stored - from));
-    await t.writer.close();
-  });
-
-  it('a checkpointer thread that dies is reported, and seals go on with SQLite checkpointing inline', async () => {
+  it('seals that overlap (two confirms in flight) are both stored, each with its own audit entry, chain intact', async () => {
     const v = await open();
-    await v.close(); // a vault file with its schema; the writer below runs on it alone
-    const events: CheckpointEvent[] = [];
-    const writer = await SealWriter.start(vaultPath(w.dataDir), w.stationId, w.station.privateKey, {
-      checkpointBytes: 64 * 1024,
-      onCheckpoint: (e) => events.push(e),
-      checkpointerSource: 'process.exit(3)',
-    });
-    const sealer = new Sealer('x25519-chacha20poly1305', loadHqPublicIdentity(w.hqPublicPath), w.station);
-    const fileSize = () => statSync(vaultPath(w.dataDir)).size;
-    const before = fileSize();
-    await expect.poll(() => events.filter((e) => e.lost).length, { timeout: 5000 }).toBe(1);
-    expect(events[0]!.message).toMatch(/exited \(code 3\)/);
-    // Past SQLite's own 1000-page threshold: a commit checkpoints inline, nothing else is running.
-    let stored = 0;
-    while (stored < 5 * 1024 * 1024) {
-      const s = await sealer.seal(makeRecord(w.stationId, parts));
-      stored += s.envelope.length;
-      await writer.store({ recordId: s.recordId, envelope: s.envelope, sha256: s.sha256, suite: s.suite, sealedAt: s.sealedAt, audit: { kind: 'record_sealed', ts: s.sealedAt, data: { recordId: s.recordId, sha256: s.sha256, size: s.envelope.length, suite: s.suite } } });
-    }
-    expect(fileSize()).toBeGreaterThan(before + 3 * 1024 * 1024);
-    await writer.close();
+    const [a, b] = await Promise.all([v.seal(makeRecord(w.stationId, parts)), v.seal(makeRecord(w.stationId, parts))]);
+    const sealedEntries = v.audit.entriesSince(0).filter((e) => e.kind === 'record_sealed').map((e) => e.data.recordId);
+    expect(sealedEntries.sort()).toEqual([a.recordId, b.recordId].sort());
+    expect(v.audit.verify()).toMatchObject({ ok: true });
+    await v.close();
   });
 
   it('never deletes an unacknowledged record, even by direct SQL', async () => {
@@ -465,12 +368,12 @@ describe('vault', () => {
     const db = (v as unknown as { db: Database.Database }).db;
     const pages = db.pragma('page_count', { simple: true }) as number;
     // The file may grow by only a few pages: the next record's BLOB does not fit (SQLITE_FULL).
-    await v.writerPragma(`max_page_count = ${pages + 3}`);
+    db.pragma(`max_page_count = ${pages + 3}`);
     const r = makeRecord(w.stationId, parts);
     await expect(v.seal(r)).rejects.toMatchObject({ code: 'VAULT_DISK_FULL' });
     expect(v.recordState(r.recordId)).toBeNull();
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
-    await v.writerPragma('max_page_count = 1073741823');
+    db.pragma('max_page_count = 1073741823');
     await v.seal(r); // the same record, retried after space came back
     expect(v.stats().sealed).toBe(2);
     expect(v.audit.verify()).toMatchObject({ ok: true });
@@ -489,7 +392,7 @@ describe('vault', () => {
     const entries = v.auditEntriesSince(0);
     expect(entries.map((e) => e.kind)).toEqual(['vault_open', 'login', 'record_sealed', 'batch_sent', 'receipt_received', 'release', 'config_change', 'command_received', 'logout']);
     expect(verifyAuditChain(entries, w.station.publicKey, { stationId: w.stationId })).toMatchObject({ ok: true, count: 9 });
-    // The writer thread's record_sealed entry names the record and the hash seal() returned.
+    // The record_sealed entry names the record and the hash seal() returned.
     expect(entries[2]!.data).toEqual({ recordId: a.recordId, sha256: a.sha256, size: expect.any(Number), suite: 'x25519-chacha20poly1305' });
     // A later slice verifies from the anchor HQ already holds.
     const tail = v.auditEntriesSince(5);
