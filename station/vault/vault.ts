@@ -485,7 +485,7 @@ export class Vault implements Outbox {
       if (this.closed || this.sealsPending > 0) return; // that seal schedules the next one
       this.checkpointNow('idle');
     }, this.idleCheckpointMs);
-    this.idleTimer.unref();
+    if (this.idleWaiters.length === 0) this.idleTimer.unref();
   }
 
   /** PASSIVE checkpoint (never waits for a reader or writer); a failure only leaves the WAL longer. */
@@ -506,6 +506,8 @@ export class Vault implements Outbox {
    */
   idle(): Promise<void> {
     if (this.closed || (this.sealsPending === 0 && this.idleTimer === null)) return Promise.resolve();
+    // Someone waits for it: the timer keeps the process alive (it is unref'd otherwise).
+    this.idleTimer?.ref();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
