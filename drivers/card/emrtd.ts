@@ -98,13 +98,16 @@ export class PaceRefusedError extends StationError {
   }
 }
 
-class PaceStepError extends Error {
-  constructor(readonly step: string, readonly sw: number) { super(`the chip answered ${swHex(sw)} to ${step}`); }
+/** A PACE step refused after the nonce (not a password verdict): the read stops with a named step. */
+class PaceStepError extends StationError {
+  constructor(readonly step: string, readonly sw: number) {
+    super('CARD_PACE_FAILED', `the chip answered ${swHex(sw)} to the PACE step "${step}"`, { hint: 'lift the card, put it back and read again; if it repeats, inspect the document manually' });
+  }
 }
 
 function accessDenied(reader: string, password: PacePassword, sw: number, attemptsLeft?: number): StationError {
   const base = password.kind === 'CAN' ? CAN_DENIED_MESSAGE : ACCESS_DENIED_MESSAGE;
-  const left = attemptsLeft !== undefined ? ` (${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left)` : '';
+  const left = attemptsLeft === undefined ? '' : attemptsLeft === 0 ? ' (no attempts left: the chip now refuses this password)' : ` (${attemptsLeft} attempt${attemptsLeft === 1 ? '' : 's'} left)`;
   return new StationError('CARD_ACCESS_DENIED', `${base}${left}`, {
     hint: password.kind === 'CAN' ? 'type the six digits printed on the front of the card; the chip was asked once only' : 'compare the document number, birth date and expiry date with the printed MRZ; the chip was asked once only',
     details: { reader, sw: swHex(sw), password: password.kind, ...(attemptsLeft !== undefined ? { attemptsLeft } : {}) },
@@ -266,7 +269,11 @@ export class EmrtdReader {
     const set = await this.plain(cmd(0x22, 0xc1, 0xa4, mse));
     let attemptsLeft: number | undefined;
     if ((set.sw & 0xfff0) === 0x63c0) attemptsLeft = set.sw & 0x0f;
-    else if (set.sw !== SW.OK) throw new PaceRefusedError(`the chip refused MSE:Set AT for ${describePace(info, domain)} (${swHex(set.sw)})`, set.sw);
+    else if (set.sw === 0x6983) {
+      throw new StationError('CARD_PACE_BLOCKED', `the chip on ${this.ch.reader} has blocked PACE with the ${password.kind === 'CAN' ? 'card access number' : 'MRZ'} after too many wrong attempts (6983)`, {
+        hint: 'the card cannot be read at this booth; send the holder to the issuing office', details: { reader: this.ch.reader, password: password.kind },
+      });
+    } else if (set.sw !== SW.OK) throw new PaceRefusedError(`the chip refused MSE:Set AT for ${describePace(info, domain)} (${swHex(set.sw)})`, set.sw);
     const kPi = kdf(passwordBytes(password), 3, alg.cipher);
     let z: Buffer;
     try { z = gaData(await this.ga(Buffer.alloc(0), false, 'the encrypted nonce'), 0x80, 'the encrypted nonce'); } catch (e) {

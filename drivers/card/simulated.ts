@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
 import { ApduChannel, type ChannelOptions, type RawCardConnection } from './channel';
 import { readDocument, type ChipReadResult, type ReadOptions } from './emrtd';
-import { CardRemovedSignal, EmulatedEmrtd, type CardFaults } from './emulator/card';
+import { CardRemovedSignal, EmulatedEmrtd, type CardFaults, type PaceOptions } from './emulator/card';
 import { buildDocument, type DocumentOptions, type EmrtdContents } from './emulator/document';
 import type { CardReaderDriver, ReaderInfo } from './reader';
 import { cscaStoreFrom, type CscaStore } from './passive-auth';
@@ -19,6 +19,10 @@ export interface SimulatedOptions extends DocumentOptions {
   contents?: EmrtdContents;
   faults?: CardFaults;
   extendedLength?: boolean;
+  /** The emulated chip speaks PACE (EF.CardAccess, CAN). */
+  pace?: PaceOptions;
+  /** The chip answers SELECT MF with 6D00 (Vietnamese citizen card). */
+  noMfSelect?: boolean;
   /** Card on the reader right after open() (default true). */
   inserted?: boolean;
   logger?: Logger;
@@ -48,7 +52,7 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
   async open(): Promise<void> {
     if (this.opened) return;
     this.contents = this.opts.contents ?? await buildDocument(this.opts);
-    this.card = new EmulatedEmrtd({ files: this.contents.files, mrzLines: this.contents.mrzLines, faults: this.opts.faults, extendedLength: this.opts.extendedLength });
+    this.card = new EmulatedEmrtd({ files: this.contents.files, mrzLines: this.contents.mrzLines, faults: this.opts.faults, extendedLength: this.opts.extendedLength, pace: this.opts.pace, noMfSelect: this.opts.noMfSelect });
     this.opened = true;
     this.emit('reader-added', SIMULATED_READER_NAME);
     if (this.opts.inserted !== false) this.insert();

@@ -6,12 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { PcscdProcess, isListening, VPCD_PORT } from '../helpers/pcscd';
 import { PcscCardReader } from '../../drivers/card/pcsc';
-import { EmulatedEmrtd, type CardFaults } from '../../drivers/card/emulator/card';
+import { EmulatedEmrtd, type CardFaults, type PaceOptions } from '../../drivers/card/emulator/card';
+import { paceOid } from '../../drivers/card/pace';
 import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
 import { buildDocument, createTestPki, type EmrtdContents } from '../../drivers/card/emulator/document';
 import { bacInputFromMrz } from '../../drivers/card/mrz';
 import { cscaStoreFrom } from '../../drivers/card/passive-auth';
-import { ACCESS_DENIED_MESSAGE } from '../../drivers/card/emrtd';
+import { ACCESS_DENIED_MESSAGE, CAN_DENIED_MESSAGE } from '../../drivers/card/emrtd';
 import { encodeCommand } from '../../drivers/card/apdu';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../../drivers/common/errors';
 import { tlv } from '../../drivers/card/tlv';
@@ -28,8 +29,8 @@ let smallDoc: EmrtdContents;
 let driver: PcscCardReader;
 const clients: VpcdCardClient[] = [];
 
-async function withCard(contents: EmrtdContents, opts: { faults?: CardFaults; extendedLength?: boolean; port?: number } = {}) {
-  const card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: opts.faults, extendedLength: opts.extendedLength });
+async function withCard(contents: EmrtdContents, opts: { faults?: CardFaults; extendedLength?: boolean; port?: number; pace?: PaceOptions; noMfSelect?: boolean } = {}) {
+  const card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: opts.faults, extendedLength: opts.extendedLength, pace: opts.pace, noMfSelect: opts.noMfSelect });
   const client = new VpcdCardClient(card, { port: opts.port });
   clients.push(client);
   const reader = opts.port === 35964 ? 'Virtual PCD 00 01' : R0;
@@ -388,5 +389,113 @@ describe('PC/SC driver and ICAO 9303 reading over real pcscd + vpcd', { timeout:
       const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
       expect(res.mrz.documentNumber).toBe('D23145890');
     } finally { await removeCard(client); }
+  });
+});
+
+describe('PACE (ICAO 9303-11 §4.4, Generic Mapping) over real pcscd + vpcd', { timeout: 150_000 }, () => {
+  const CAN = '472915';
+
+  it('reads the whole document with PACE and the CAN: EF.CardAccess in the clear, MSE:Set AT, four GENERAL AUTHENTICATE, AES secure messaging; no BAC', async () => {
+    const { client, card } = await withCard(doc, { pace: { can: CAN } });
+    try {
+      const res = await driver.readDocument({ reader: R0, can: CAN, csca: cscaStoreFrom([doc.pki.csca.cert]) });
+      expect(res.access).toEqual({ protocol: 'PACE', password: 'CAN', mapping: 'GM', agreement: 'ECDH', cipher: 'AES-128', domain: 'brainpoolP256r1', oid: '0.4.0.127.0.7.2.2.4.2.2' });
+      for (const [fid, got] of [[0x0101, res.dg1], [0x0102, res.dg2], [0x011d, res.sod], [0x011e, res.com]] as const) expect(got!.equals(doc.files.get(fid)!)).toBe(true);
+      expect(res.passiveAuth.verdict).toBe('valid');
+      expect(res.mrz.documentNumber).toBe('D23145890');
+      expect(card.paceSuccesses).toBe(1);
+      expect(card.bacAttempts).toBe(0);
+      // AES: 223 plaintext bytes fill one 256-byte protected answer
+      expect(res.chunkBytes).toBe(223);
+      const floor = [res.com!.length, res.dg1.length, res.dg2!.length, res.sod.length].reduce((a, n) => a + Math.ceil(n / 223), 0);
+      // + READ EF.CardAccess, MSE:Set AT, 4 × GENERAL AUTHENTICATE, protected SELECT of the application
+      expect(res.apduCount).toBe(floor + 7);
+    } finally { await removeCard(client); }
+  });
+
+  it('PACE with the MRZ on other domains and ciphers (brainpoolP384r1 AES-256 with extended length, NIST P-256 AES-192, DH 1024/160 3DES), PACE-only chips', async () => {
+    const offers = [
+      { infos: [{ oid: paceOid('ECDH', 'GM', 'AES-256'), parameterId: 16 }], extendedLength: true, cipher: 'AES-256', domain: 'brainpoolP384r1' },
+      { infos: [{ oid: paceOid('ECDH', 'GM', 'AES-192'), parameterId: 12 }], extendedLength: false, cipher: 'AES-192', domain: 'NIST P-256' },
+      { infos: [{ oid: paceOid('DH', 'GM', '3DES'), parameterId: 0 }], extendedLength: false, cipher: '3DES', domain: 'MODP-1024/160 (RFC 5114)' },
+    ];
+    for (const o of offers) {
+      const { client, card } = await withCard(smallDoc, { pace: { infos: o.infos, only: true }, extendedLength: o.extendedLength });
+      try {
+        const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
+        expect(res.access).toMatchObject({ protocol: 'PACE', password: 'MRZ', cipher: o.cipher, domain: o.domain });
+        expect(res.passiveAuth.verdict).toBe('valid');
+        expect(res.dg2!.equals(smallDoc.files.get(0x0102)!)).toBe(true);
+        expect(res.chunkBytes).toBe(o.extendedLength ? 4096 : o.cipher === '3DES' ? 231 : 223);
+        expect(card.bacAttempts).toBe(0);
+        // a PACE-only chip refuses BAC outright
+        const ch = await driver.connect(R0);
+        try {
+          expect((await ch.transmit(encodeCommand({ cla: 0, ins: 0xa4, p1: 4, p2: 0x0c, data: Buffer.from('A0000002471001', 'hex') }))).sw).toBe(0x9000);
+          expect((await ch.transmit(encodeCommand({ cla: 0, ins: 0x84, p1: 0, p2: 0, le: 8 }))).sw).toBe(0x6d00);
+        } finally { await ch.close(); }
+      } finally { await removeCard(client); }
+    }
+  });
+
+  it('wrong CAN: one PACE run, one message with the attempts left; the right CAN then works; a used-up counter is CARD_PACE_BLOCKED', async () => {
+    const { client, card } = await withCard(smallDoc, { pace: { can: CAN, retries: 3 } });
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, can: '472916' }));
+      expect(e.code).toBe('CARD_ACCESS_DENIED');
+      expect(e.message).toBe(`${CAN_DENIED_MESSAGE} (2 attempts left)`);
+      expect(e.details).toMatchObject({ attemptsLeft: 2, password: 'CAN' });
+      expect(card.paceAttempts).toBe(1);
+      expect(card.paceFailures).toBe(1);
+      expect(card.bacAttempts).toBe(0); // no silent fallback to BAC after a wrong password
+      const ok = await driver.readDocument({ reader: R0, can: CAN, csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
+      expect(ok.access.password).toBe('CAN');
+      expect(ok.passiveAuth.verdict).toBe('valid');
+      for (const left of [2, 1, 0]) {
+        const w = await expectError<StationError>(driver.readDocument({ reader: R0, can: '000000' }));
+        expect(w.details).toMatchObject({ attemptsLeft: left });
+      }
+      const blocked = await expectError<StationError>(driver.readDocument({ reader: R0, can: CAN }));
+      expect(blocked.code).toBe('CARD_PACE_BLOCKED');
+      expect(card.paceSuccesses).toBe(1);
+    } finally { await removeCard(client); }
+  });
+
+  it('card removed mid-PACE is CARD_REMOVED and the next read works; a chip whose PACE token is wrong is refused', async () => {
+    const { client, card } = await withCard(smallDoc, { pace: { can: CAN }, faults: { removeAtPaceStep: 3 } });
+    try {
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, can: CAN }));
+      expect(e).toBeInstanceOf(DisconnectedError);
+      await removeCard(client);
+      card.setFaults({ badPaceToken: true });
+      const seen = new Promise<void>((resolve) => { const on = (x: { reader: string }) => { if (x.reader === R0) { driver.off('card-inserted', on); resolve(); } }; driver.on('card-inserted', on); });
+      await client.insert();
+      await seen;
+      const bad = await expectError<StationError>(driver.readDocument({ reader: R0, can: CAN }));
+      expect(bad.code).toBe('CARD_PACE_FAILED');
+      expect(bad.message).toContain('wrong authentication token');
+      card.setFaults({});
+      const ok = await driver.readDocument({ reader: R0, can: CAN, csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
+      expect(ok.passiveAuth.verdict).toBe('valid');
+    } finally { await removeCard(client); }
+  });
+
+  it('BAC fallback: a chip without EF.CardAccess, and one that lists PACE but refuses MSE:Set AT; the record says which ran and why', async () => {
+    const plain = await withCard(smallDoc);
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc) });
+      expect(res.access).toEqual({ protocol: 'BAC', password: 'MRZ', cipher: '3DES' });
+    } finally { await removeCard(plain.client); }
+    const refusing = await withCard(smallDoc, { pace: { can: CAN }, faults: { statusWord: { sw: 0x6a80, ins: 0x22 } } });
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
+      expect(res.access.protocol).toBe('BAC');
+      expect(res.access.note).toContain('refused MSE:Set AT');
+      expect(res.passiveAuth.verdict).toBe('valid');
+      expect(refusing.card.bacAttempts).toBe(1);
+      // with the CAN alone there is nothing to fall back to
+      const e = await expectError<StationError>(driver.readDocument({ reader: R0, can: CAN }));
+      expect(e.code).toBe('CARD_PACE_REFUSED');
+    } finally { await removeCard(refusing.client); }
   });
 });

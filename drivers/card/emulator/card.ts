@@ -8,8 +8,47 @@ import { decodeCommand, joinResponse, SW } from '../apdu';
 import { bacKeys, chipRespond, type BacKeys } from '../bac';
 import { EMRTD_AID } from '../emrtd';
 import { mrzInformation, bacInputFromMrz } from '../mrz';
+import {
+  authToken, buildCardAccess, encryptNonce, gaObjects, kdf, nonceLength, oidBytes, paceAlgorithm, paceOid, PaceGroup, passwordBytes, randomScalar, sessionKeys,
+  STANDARD_DOMAINS, type DomainParameters, type PaceAlgorithm,
+} from '../pace';
 import { SecureMessaging, SmError } from '../sm';
-import { encodeLength, readTlv, tlv } from '../tlv';
+import { CardDataError, encodeLength, readTlv, tlv } from '../tlv';
+
+/** EF.CardAccess: FID 011C, short file identifier 1C, readable in the clear at MF level. */
+export const CARD_ACCESS_FID = 0x011c;
+
+/** How the emulated chip speaks PACE (ICAO 9303-11 §4.4, Generic Mapping). */
+export interface PaceOptions {
+  /** PACEInfos listed in EF.CardAccess (default: ECDH-GM AES-128 on brainpoolP256r1, id 13). */
+  infos?: { oid: string; parameterId: number }[];
+  /** The 6-digit card access number printed on the card (PACE with CAN). Without it only the MRZ works. */
+  can?: string;
+  /** A PACE-only chip: GET CHALLENGE / MUTUAL AUTHENTICATE (BAC) are not supported (6D00). */
+  only?: boolean;
+  /**
+   * Retry counter per password (default: none, like ICAO's MRZ and CAN). With a
+   * counter, MSE:Set AT answers 63Cx once a try has failed, a wrong password
+   * answers 63Cx with the tries left, and a used-up counter answers 6983 (blocked).
+   */
+  retries?: number;
+}
+
+/** Default PACE offer: what most current ID cards list first. */
+export const DEFAULT_PACE_INFOS = [{ oid: paceOid('ECDH', 'GM', 'AES-128'), parameterId: 13 }];
+
+interface PaceSession {
+  alg: PaceAlgorithm;
+  domain: DomainParameters;
+  ref: number;
+  step: number;
+  s?: Buffer;
+  group?: PaceGroup;
+  skDh?: bigint;
+  pkDh?: Buffer;
+  pkDhIfd?: Buffer;
+  keys?: ReturnType<typeof sessionKeys>;
+}
 
 export interface CardFaults {
   /** Answer `sw` instead of processing commands with this INS (any INS when omitted), `count` times (default: always). */
@@ -29,6 +68,10 @@ export interface CardFaults {
   wrongLe?: boolean;
   /** Like many real chips: answer protected commands that fail (file not found, …) with a plain status word, keeping the session. */
   plainErrors?: boolean;
+  /** The card is pulled away when the terminal sends this PACE GENERAL AUTHENTICATE step (1 = nonce … 4 = tokens). */
+  removeAtPaceStep?: number;
+  /** The chip's PACE authentication token is wrong (a chip that does not know the password, e.g. a forgery). */
+  badPaceToken?: boolean;
 }
 
 export interface CardOptions {
@@ -41,6 +84,10 @@ export interface CardOptions {
   extendedLength?: boolean;
   /** Status word for a failed MUTUAL AUTHENTICATE (real chips: 6300; some: 6988). */
   bacFailureSw?: number;
+  /** Speak PACE (EF.CardAccess is added to the files when absent). */
+  pace?: PaceOptions;
+  /** Answer SELECT of the master file with 6D00, as Vietnam's citizen cards do (EF.CardAccess must be selected directly). */
+  noMfSelect?: boolean;
 }
 
 /** Thrown by `process` when a fault mode pulls the card away. */
@@ -76,6 +123,15 @@ export class EmulatedEmrtd {
   /** Counters for tests: how many MUTUAL AUTHENTICATE commands were refused. */
   bacFailures = 0;
   bacAttempts = 0;
+  /** Counters for tests: PACE runs started (MSE:Set AT accepted), refused tokens, completed runs. */
+  paceAttempts = 0;
+  paceFailures = 0;
+  paceSuccesses = 0;
+  private readonly pace?: PaceOptions;
+  private readonly noMfSelect: boolean;
+  private readonly passwords = new Map<number, Buffer>();
+  private readonly retriesLeft = new Map<number, number>();
+  private paceSession?: PaceSession;
 
   constructor(opts: CardOptions) {
     this.extended = opts.extendedLength ?? false;
@@ -83,6 +139,21 @@ export class EmulatedEmrtd {
     this.files = new Map([...opts.files].map(([k, v]) => [k, Buffer.from(v)]));
     this.keys = bacKeys(mrzInformation(bacInputFromMrz(opts.mrzLines.join('\n'))));
     this.bacFailureSw = opts.bacFailureSw ?? SW.WARN_AUTH_FAILED;
+    this.noMfSelect = opts.noMfSelect ?? false;
+    if (opts.pace) {
+      this.pace = { ...opts.pace, infos: opts.pace.infos ?? DEFAULT_PACE_INFOS };
+      for (const i of this.pace.infos!) {
+        const a = paceAlgorithm(i.oid);
+        if (!a || a.mapping !== 'GM' || STANDARD_DOMAINS[i.parameterId]?.kind !== a.agreement) throw new RangeError(`the emulator cannot speak PACE ${i.oid} on domain ${i.parameterId}`);
+      }
+      if (!this.files.has(CARD_ACCESS_FID)) this.files.set(CARD_ACCESS_FID, buildCardAccess(this.pace.infos!));
+      this.passwords.set(1, passwordBytes({ kind: 'MRZ', mrzInformation: mrzInformation(bacInputFromMrz(opts.mrzLines.join('\n'))) }));
+      if (opts.pace.can !== undefined) {
+        if (!/^\d{6}$/.test(opts.pace.can)) throw new RangeError('the CAN must be 6 digits');
+        this.passwords.set(2, passwordBytes({ kind: 'CAN', can: opts.pace.can }));
+      }
+      if (opts.pace.retries !== undefined) for (const ref of this.passwords.keys()) this.retriesLeft.set(ref, opts.pace.retries);
+    }
     this.faults = {};
     this.setFaults(opts.faults ?? {});
   }
@@ -115,6 +186,7 @@ export class EmulatedEmrtd {
     this.protectedResponses = 0;
     this.pending = undefined;
     this.remaining = undefined;
+    this.paceSession = undefined;
   }
 
   /** Handles one command APDU; resolves to the response APDU. Throws CardRemovedSignal when a fault pulls the card. */
@@ -168,6 +240,7 @@ export class EmulatedEmrtd {
     if (!c) return sw(SW.WRONG_LENGTH);
     if (c.extended && !this.extended) return sw(SW.WRONG_LENGTH);
     if ((c.cla & 0x0c) === 0x0c) return this.handleSecure(apdu);
+    if (c.ins === 0x86 && (c.cla === 0x00 || c.cla === 0x10)) return this.generalAuthenticate(c.cla === 0x10, c.data);
     if (c.cla !== 0x00) return sw(SW.CLA_NOT_SUPPORTED);
     switch (c.ins) {
       case 0xa4:
@@ -175,17 +248,30 @@ export class EmulatedEmrtd {
           if (!c.data || !c.data.equals(EMRTD_AID)) return sw(SW.FILE_NOT_FOUND);
           this.appSelected = true;
           this.sm = undefined;
+          this.paceSession = undefined;
           return sw(SW.OK);
         }
         if (this.sm) { this.sm = undefined; return sw(SW.SM_MISSING); }
+        if (c.p1 === 0x00) {
+          // SELECT MF (3F00 or no data).
+          if (this.noMfSelect) return sw(SW.INS_NOT_SUPPORTED);
+          if (c.data && c.data.length && !c.data.equals(Buffer.from([0x3f, 0x00]))) return sw(SW.FILE_NOT_FOUND);
+          this.appSelected = false;
+          this.selected = undefined;
+          return sw(SW.OK);
+        }
         return this.select(c.p1, c.data);
+      case 0x22:
+        return this.mseSetAt(c.p1, c.p2, c.data);
       case 0x84:
+        if (this.pace?.only) return sw(SW.INS_NOT_SUPPORTED);
         if (!this.appSelected) return sw(SW.CONDITIONS_NOT_SATISFIED);
         if (c.le === undefined) return sw(SW.WRONG_LENGTH);
         this.rndIc = randomBytes(8);
         this.sm = undefined;
         return joinResponse(this.rndIc, SW.OK);
       case 0x82: {
+        if (this.pace?.only) return sw(SW.INS_NOT_SUPPORTED);
         this.bacAttempts++;
         const rnd = this.rndIc;
         this.rndIc = undefined;
@@ -196,11 +282,122 @@ export class EmulatedEmrtd {
         this.protectedResponses = 0;
         return joinResponse(r.resp, SW.OK);
       }
-      case 0xb0:
+      case 0xb0: {
         if (this.sm) { this.sm = undefined; return sw(SW.SM_MISSING); }
-        return sw(SW.SECURITY_NOT_SATISFIED);
+        // EF.CardAccess is the one file read in the clear: by SFI 1C or after SELECT 011C.
+        const bySfi = (c.p1 & 0x80) !== 0;
+        const fid = bySfi ? 0x0100 | (c.p1 & 0x1f) : this.selected;
+        if (fid !== CARD_ACCESS_FID) return sw(bySfi && !this.appSelected ? SW.FILE_NOT_FOUND : SW.SECURITY_NOT_SATISFIED);
+        const file = this.files.get(CARD_ACCESS_FID);
+        if (!file) return sw(SW.FILE_NOT_FOUND);
+        if (bySfi) this.selected = fid;
+        const offset = bySfi ? c.p2 : ((c.p1 & 0x7f) << 8) | c.p2;
+        if (offset > file.length) return sw(SW.WRONG_P1P2);
+        const le = c.le ?? 256;
+        return joinResponse(file.subarray(offset, Math.min(file.length, offset + le)), offset + le > file.length ? 0x6282 : SW.OK);
+      }
       default:
         return sw(SW.INS_NOT_SUPPORTED);
+    }
+  }
+
+  /** MSE:Set AT for PACE (P1P2 C1A4): protocol OID (80), password reference (83: 1 MRZ, 2 CAN), domain id (84). */
+  private mseSetAt(p1: number, p2: number, data?: Buffer): Buffer {
+    this.paceSession = undefined;
+    if (!this.pace) return sw(SW.INS_NOT_SUPPORTED);
+    if (p1 !== 0xc1 || p2 !== 0xa4 || !data) return sw(SW.WRONG_P1P2);
+    let dos: Map<number, Buffer>;
+    try {
+      dos = new Map();
+      let off = 0;
+      while (off < data.length) { const t = readTlv(data, off, 'MSE'); dos.set(t.tag, t.value); off = t.end; }
+    } catch { return sw(0x6a80); }
+    const oidTlv = dos.get(0x80), ref = dos.get(0x83), pid = dos.get(0x84);
+    if (!oidTlv || !ref || ref.length !== 1) return sw(0x6a80);
+    const info = this.pace.infos!.find((i) => oidBytes(i.oid).equals(oidTlv) && (pid === undefined || (pid.length === 1 && pid[0] === i.parameterId)));
+    if (!info) return sw(0x6a80);
+    if (!this.passwords.has(ref[0]!)) return sw(0x6a88);
+    const left = this.retriesLeft.get(ref[0]!);
+    if (left === 0) return sw(0x6983);
+    this.paceAttempts++;
+    this.paceSession = { alg: paceAlgorithm(info.oid)!, domain: STANDARD_DOMAINS[info.parameterId]!, ref: ref[0]!, step: 0 };
+    this.sm = undefined;
+    return sw(left !== undefined && left < this.pace.retries! ? 0x63c0 | left : SW.OK);
+  }
+
+  /** The four PACE GENERAL AUTHENTICATE steps, chip side. */
+  private generalAuthenticate(chained: boolean, data?: Buffer): Buffer {
+    const ps = this.paceSession;
+    if (!ps) return sw(SW.CONDITIONS_NOT_SATISFIED);
+    ps.step++;
+    if (this.faults.removeAtPaceStep === ps.step) throw new CardRemovedSignal();
+    const fail = (v: number) => { this.paceSession = undefined; return sw(v); };
+    let dos: Map<number, Buffer>;
+    try { dos = gaObjects(data ?? Buffer.alloc(0)); } catch (e) {
+      if (e instanceof CardDataError) return fail(0x6a80);
+      throw e;
+    }
+    if (chained !== (ps.step < 4)) return fail(SW.CONDITIONS_NOT_SATISFIED);
+    try {
+      switch (ps.step) {
+        case 1: {
+          if (dos.size) return fail(0x6a80);
+          ps.s = Buffer.from(randomBytes(nonceLength(ps.alg.cipher)));
+          const kPi = kdf(this.passwords.get(ps.ref)!, 3, ps.alg.cipher);
+          const z = encryptNonce(kPi, ps.s, ps.alg.cipher);
+          kPi.fill(0);
+          return joinResponse(tlv(0x7c, tlv(0x80, z)), SW.OK);
+        }
+        case 2: {
+          const pk = dos.get(0x81);
+          if (!pk) return fail(0x6a80);
+          ps.group = new PaceGroup(ps.domain);
+          ps.group.checkPublic(pk, "the terminal's mapping key");
+          const sk = randomScalar(ps.domain);
+          const own = ps.group.publicKey(sk);
+          ps.group.mapGeneric(ps.s!, sk, pk);
+          ps.s!.fill(0);
+          return joinResponse(tlv(0x7c, tlv(0x82, own)), SW.OK);
+        }
+        case 3: {
+          const pk = dos.get(0x83);
+          if (!pk) return fail(0x6a80);
+          ps.group!.checkPublic(pk, "the terminal's ephemeral key");
+          ps.skDh = randomScalar(ps.domain);
+          ps.pkDh = ps.group!.publicKey(ps.skDh);
+          ps.keys = sessionKeys(ps.group!.agree(ps.skDh, pk), ps.alg.cipher);
+          ps.pkDhIfd = pk;
+          return joinResponse(tlv(0x7c, tlv(0x84, ps.pkDh)), SW.OK);
+        }
+        case 4: {
+          const t = dos.get(0x85);
+          const pkDhIfd = ps.pkDhIfd!;
+          this.paceSession = undefined;
+          if (!t || !t.equals(authToken(ps.alg, ps.keys!.ksMac, ps.pkDh!))) {
+            this.paceFailures++;
+            const left = this.retriesLeft.get(ps.ref);
+            if (left !== undefined) {
+              this.retriesLeft.set(ps.ref, Math.max(0, left - 1));
+              return sw(left - 1 <= 0 ? 0x63c0 : 0x63c0 | (left - 1));
+            }
+            return sw(SW.WARN_AUTH_FAILED);
+          }
+          if (this.pace!.retries !== undefined) this.retriesLeft.set(ps.ref, this.pace!.retries);
+          const tIc = authToken(ps.alg, ps.keys!.ksMac, pkDhIfd);
+          if (this.faults.badPaceToken) tIc[0] = tIc[0]! ^ 0x01;
+          this.sm = new SecureMessaging(ps.keys!);
+          ps.keys!.ksEnc.fill(0); ps.keys!.ksMac.fill(0);
+          this.protectedResponses = 0;
+          this.paceSuccesses++;
+          return joinResponse(tlv(0x7c, tlv(0x86, tIc)), SW.OK);
+        }
+        default:
+          return fail(SW.CONDITIONS_NOT_SATISFIED);
+      }
+    } catch (e) {
+      // A terminal key that is not on the curve / in the group.
+      if (e instanceof CardDataError) return fail(0x6a80);
+      throw e;
     }
   }
 
@@ -222,7 +419,11 @@ export class EmulatedEmrtd {
     }
     let data: Buffer = Buffer.alloc(0);
     let status: number = SW.OK;
-    if (c.ins === 0xa4) {
+    if (c.ins === 0xa4 && c.p1 === 0x04) {
+      // SELECT of the application under the PACE session (the session stays).
+      if (c.data && c.data.equals(EMRTD_AID)) this.appSelected = true;
+      else status = SW.FILE_NOT_FOUND;
+    } else if (c.ins === 0xa4) {
       status = this.select(c.p1, c.data).readUInt16BE(0);
     } else if (c.ins === 0xb0) {
       let fid = this.selected;
