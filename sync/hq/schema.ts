@@ -6,7 +6,34 @@
  * Times are milliseconds since the Unix epoch.
  */
 /** Version after every migration below; SCHEMA_SQL is version 1. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/** The two databases headquarters runs on. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * One migration: portable SQL for both databases, or a statement list per
+ * database where they must differ (storage parameters, partial unique indexes
+ * that only one of them uses). Either way one version number for both.
+ */
+export interface Migration {
+  version: number;
+  sql: string | Record<Dialect, string>;
+}
+
+/** The SQL of a migration for one database ('' when it changes nothing there). */
+export function migrationSql(m: Migration, dialect: Dialect): string {
+  return typeof m.sql === 'string' ? m.sql : m.sql[dialect];
+}
+
+/** A database written by a newer headquarters: refused, never downgraded or written to. */
+export class SchemaTooNewError extends Error {
+  constructor(readonly found: number, readonly known: number, where: string) {
+    super(`${where}: the headquarters database has schema version ${found}, this hq knows versions up to ${known}; `
+      + 'it was written by a newer hq — upgrade this hq (every worker sharing the database must run the same or a newer version); nothing was written');
+    this.name = 'SchemaTooNewError';
+  }
+}
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -152,7 +179,7 @@ CREATE TABLE IF NOT EXISTS record_openings (
  * Migrations from SCHEMA_SQL (version 1) upwards, each applied once in its own
  * transaction (meta.schema_version). Portable SQL only, as above.
  */
-export const MIGRATIONS: { version: number; sql: string }[] = [
+export const MIGRATIONS: Migration[] = [
   {
     // Alarms aggregated per station and kind (a count and a first/last time, not a row per message);
     // held records counted in receipts.
@@ -164,5 +191,22 @@ UPDATE alarms SET first_at = at WHERE first_at IS NULL;
 CREATE INDEX IF NOT EXISTS alarms_by_station_kind ON alarms (station_id, kind, cleared_at);
 ALTER TABLE receipts ADD COLUMN held INTEGER NOT NULL DEFAULT 0;
 `,
+  },
+  {
+    // PostgreSQL only (SQLite keeps blobs in its own overflow pages and serialises writers anyway):
+    // - envelopes are sealed (HPKE ciphertext, incompressible): STORAGE EXTERNAL keeps them out of line
+    //   in TOAST without the compression attempt, so the records heap stays a narrow row per record
+    //   (docs/scaling.md: measured);
+    // - one open alarm per station and kind, enforced by the database, so workers on several machines
+    //   count up the same row (INSERT … ON CONFLICT) instead of opening one each.
+    version: 3,
+    sql: {
+      sqlite: '',
+      postgres: `
+ALTER TABLE records ALTER COLUMN envelope SET STORAGE EXTERNAL;
+ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL;
+CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_open ON alarms (kind, (COALESCE(station_id, ''))) WHERE cleared_at IS NULL;
+`,
+    },
   },
 ];

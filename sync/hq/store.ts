@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
-import { MIGRATIONS, SCHEMA_SQL } from './schema';
+import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, SchemaTooNewError, migrationSql } from './schema';
 import type { ReceiptResult } from '../wire/payloads';
 import { keyId, rawPublicKey, toPublicKey } from '../wire/signed';
 
@@ -56,13 +56,20 @@ export function openHqDb(path: string): Db {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('busy_timeout = 10000');
+  // A database of a newer hq is refused before anything is created or migrated in it.
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get()) {
+    const row = db.prepare("SELECT v FROM meta WHERE k = 'schema_version'").get() as { v: string } | undefined;
+    const found = Number(row?.v ?? 0);
+    if (found > SCHEMA_VERSION) { db.close(); throw new SchemaTooNewError(found, SCHEMA_VERSION, path); }
+  }
   db.exec(SCHEMA_SQL);
   db.prepare('INSERT INTO meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING').run('schema_version', '1');
   for (const m of MIGRATIONS) {
     db.transaction(() => {
       const cur = Number((db.prepare("SELECT v FROM meta WHERE k = 'schema_version'").get() as { v: string }).v);
       if (cur >= m.version) return; // another worker migrated meanwhile
-      db.exec(m.sql);
+      const sql = migrationSql(m, 'sqlite');
+      if (sql.trim()) db.exec(sql);
       db.prepare("UPDATE meta SET v = ? WHERE k = 'schema_version'").run(String(m.version));
     }).immediate();
   }

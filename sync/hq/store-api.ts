@@ -1,0 +1,189 @@
+/**
+ * The headquarters store as the ingest and the `hq` commands see it: one async
+ * interface with two implementations — SQLite (the embedded default: demo, a
+ * one-machine headquarters; sync/hq/store.ts wrapped) and PostgreSQL
+ * (sync/hq/store-pg.ts: any number of workers on any number of machines).
+ *
+ * Rules both keep (test/hq/store-contract.test.ts runs the same tests on both):
+ * - every write that decides a receipt happens in one transaction, together with
+ *   the receipt text; idempotency is enforced by the primary key
+ *   (station_id, record_id) with INSERT … ON CONFLICT DO NOTHING, never by a
+ *   read-then-write in the application;
+ * - a record id stored again with the same hash is a `duplicate`, with another
+ *   hash a `rejected` record-id-conflict and an alarm;
+ * - a failed write throws: the caller sends no receipt, the station resends.
+ */
+import type { KeyObject } from 'node:crypto';
+import type { AlarmRow, RegisterInput, StationRow, StoreOutcome, StoredRecordInput } from './store';
+import { HqStore, openHqDb } from './store';
+
+export type { AlarmRow, RegisterInput, StationRow, StoreOutcome, StoredRecordInput };
+
+/** One batch of a group commit: what was verified, what was refused, and how to sign its receipt. */
+export interface BatchToStore {
+  stationId: string;
+  batchId: string;
+  /** Record ids in the order of the batch (the receipt lists them in this order). */
+  order: string[];
+  verified: StoredRecordInput[];
+  refused: StoreOutcome[];
+  /** Called inside the transaction with the final outcomes; the receipt is stored with them. */
+  makeReceipt: (outcomes: StoreOutcome[]) => { receiptText: string; batchHash: string };
+}
+
+/** A batch of a group commit: stored with its receipt, or failed on its own (no receipt). */
+export type BatchStoreResult = { ok: true; outcomes: StoreOutcome[]; receiptText: string } | { ok: false; error: Error };
+
+export interface AlarmInput {
+  kind: string;
+  detail: string;
+  stationId: string | null;
+  recordId: string | null;
+  at: number;
+  /** Occurrences this call counts (aggregated by the caller). */
+  n: number;
+}
+
+export interface StoredRecordRow {
+  station_id: string;
+  record_id: string;
+  sha256: string;
+  envelope: Buffer;
+  sealed_at: number;
+  received_at: number;
+}
+
+export interface AuditRow {
+  seq: number;
+  ts: number;
+  kind: string;
+  data: unknown;
+  prevHash: string;
+  hash: string;
+  sig?: string;
+}
+
+export interface HqStoreApi {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where the data is, for messages (a file path, or the database URL without its password). */
+  readonly where: string;
+
+  registerStation(r: RegisterInput, now?: number): Promise<{ fingerprint: string; rotated: boolean }>;
+  station(stationId: string): Promise<StationRow | undefined>;
+  stations(): Promise<StationRow[]>;
+  /** All keys of a station, current first (read each time: another worker may register). */
+  stationKeys(stationId: string): Promise<KeyObject[]>;
+
+  /** Raises (or counts up the open) alarm of this kind for the station; returns its count. */
+  alarm(kind: string, detail: string, stationId?: string | null, recordId?: string | null, now?: number, occurrences?: number): Promise<number>;
+  /** Several aggregated alarms in one transaction. */
+  alarms(list: AlarmInput[]): Promise<void>;
+  openAlarms(): Promise<AlarmRow[]>;
+  clearAlarms(filter?: { stationId?: string; kind?: string }, now?: number): Promise<number>;
+
+  storedHashes(stationId: string, ids: string[]): Promise<Map<string, string>>;
+  /**
+   * Group commit: every batch in ONE transaction (one durable flush), each batch
+   * in a savepoint of its own so one failing batch does not take the others with
+   * it. Throws when the transaction as a whole does not commit: then nothing of
+   * the group may be receipted.
+   */
+  storeBatches(worker: string, batches: BatchToStore[], now?: number): Promise<BatchStoreResult[]>;
+  /** Stores one chunk; when the set is complete returns the reassembled body and deletes the slices. */
+  addChunk(stationId: string, batchId: string, batchHash: string, index: number, count: number, offset: number, data: Buffer, now?: number): Promise<Buffer | null>;
+  pruneChunks(maxAgeMs: number, now?: number): Promise<number>;
+  recordCount(stationId?: string): Promise<number>;
+  findRecord(recordId: string): Promise<StoredRecordRow | undefined>;
+  /** Records received since `since` (ms), oldest first, `limit` at a time after (received_at, record_id) `after`. */
+  recordsSince(since: number, limit: number, after?: { receivedAt: number; recordId: string }): Promise<StoredRecordRow[]>;
+
+  /** Latest status; false (and nothing written) when it comes from an older session than the stored one. */
+  upsertStatus(stationId: string, state: string, session: number, at: number): Promise<boolean>;
+  upsertHealth(stationId: string, healthJson: string, at: number): Promise<void>;
+  addEvent(id: string, stationId: string, kind: string, at: number, data: string | null, now?: number): Promise<void>;
+  lastReceiptAt(stationId: string): Promise<number | null>;
+  /** Latest receipt time of every station that has one. */
+  lastReceipts(): Promise<Map<string, number>>;
+
+  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): Promise<void>;
+  recordCommandResult(id: string, status: string, resultJson: string, at: number): Promise<void>;
+
+  auditHead(stationId: string): Promise<{ seq: number; hash: string }>;
+  auditHashAt(stationId: string, seq: number): Promise<string | null>;
+  /** Appends verified entries (idempotent on (station_id, seq)). */
+  appendAudit(stationId: string, entries: AuditRow[], now?: number): Promise<void>;
+  logOpening(stationId: string, recordId: string, operator: string, reason: string, now?: number): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+/** The SQLite store behind the async interface (one file; workers on one machine). */
+export class SqliteHqStore implements HqStoreApi {
+  readonly kind = 'sqlite' as const;
+  constructor(readonly sync: HqStore, readonly where: string) {}
+
+  static open(path: string): SqliteHqStore {
+    return new SqliteHqStore(new HqStore(openHqDb(path)), path);
+  }
+
+  private get db() { return this.sync.db; }
+
+  async registerStation(r: RegisterInput, now?: number) { return this.sync.registerStation(r, now); }
+  async station(id: string) { return this.sync.station(id); }
+  async stations() { return this.sync.stations(); }
+  async stationKeys(id: string) { return this.sync.stationKeys(id); }
+  async alarm(kind: string, detail: string, stationId: string | null = null, recordId: string | null = null, now = Date.now(), occurrences = 1) {
+    return this.sync.alarm(kind, detail, stationId, recordId, now, occurrences);
+  }
+  async alarms(list: AlarmInput[]) {
+    if (list.length === 0) return;
+    this.db.transaction(() => { for (const a of list) this.sync.alarm(a.kind, a.detail, a.stationId, a.recordId, a.at, a.n); }).immediate();
+  }
+  async openAlarms() { return this.sync.openAlarms(); }
+  async clearAlarms(filter: { stationId?: string; kind?: string } = {}, now?: number) { return this.sync.clearAlarms(filter, now); }
+  async storedHashes(stationId: string, ids: string[]) { return this.sync.storedHashes(stationId, ids); }
+
+  async storeBatches(worker: string, batches: BatchToStore[], now = Date.now()): Promise<BatchStoreResult[]> {
+    const results: BatchStoreResult[] = [];
+    this.db.transaction(() => {
+      for (const b of batches) {
+        try {
+          // nested transaction = a savepoint per batch
+          const r = this.sync.storeBatch(b.stationId, b.batchId, worker, b.verified, b.refused, b.makeReceipt, b.order, now);
+          results.push({ ok: true, ...r });
+        } catch (e) {
+          results.push({ ok: false, error: e as Error });
+        }
+      }
+    }).immediate();
+    return results;
+  }
+
+  async addChunk(stationId: string, batchId: string, batchHash: string, index: number, count: number, offset: number, data: Buffer, now?: number) {
+    return this.sync.addChunk(stationId, batchId, batchHash, index, count, offset, data, now);
+  }
+  async pruneChunks(maxAgeMs: number, now?: number) { return this.sync.pruneChunks(maxAgeMs, now); }
+  async recordCount(stationId?: string) { return this.sync.recordCount(stationId); }
+  async findRecord(recordId: string) { return this.sync.findRecord(recordId); }
+  async recordsSince(since: number, limit: number, after?: { receivedAt: number; recordId: string }) {
+    const a = after ?? { receivedAt: -1, recordId: '' };
+    return this.db.prepare(`SELECT station_id, record_id, sha256, envelope, sealed_at, received_at FROM records
+      WHERE received_at >= ? AND (received_at > ? OR (received_at = ? AND record_id > ?)) ORDER BY received_at, record_id LIMIT ?`)
+      .all(since, a.receivedAt, a.receivedAt, a.recordId, limit) as StoredRecordRow[];
+  }
+  async upsertStatus(stationId: string, state: string, session: number, at: number) { return this.sync.upsertStatus(stationId, state, session, at); }
+  async upsertHealth(stationId: string, healthJson: string, at: number) { this.sync.upsertHealth(stationId, healthJson, at); }
+  async addEvent(id: string, stationId: string, kind: string, at: number, data: string | null, now?: number) { this.sync.addEvent(id, stationId, kind, at, data, now); }
+  async lastReceiptAt(stationId: string) { return this.sync.lastReceiptAt(stationId); }
+  async lastReceipts() {
+    const rows = this.db.prepare('SELECT station_id, MAX(created_at) AS t FROM receipts GROUP BY station_id').all() as { station_id: string; t: number }[];
+    return new Map(rows.map((r) => [r.station_id, r.t]));
+  }
+  async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }) { this.sync.recordCommand(c); }
+  async recordCommandResult(id: string, status: string, resultJson: string, at: number) { this.sync.recordCommandResult(id, status, resultJson, at); }
+  async auditHead(stationId: string) { return this.sync.auditHead(stationId); }
+  async auditHashAt(stationId: string, seq: number) { return this.sync.auditHashAt(stationId, seq); }
+  async appendAudit(stationId: string, entries: AuditRow[], now?: number) { this.sync.appendAudit(stationId, entries, now); }
+  async logOpening(stationId: string, recordId: string, operator: string, reason: string, now?: number) { this.sync.logOpening(stationId, recordId, operator, reason, now); }
+  async close() { if (this.db.open) this.db.close(); }
+}

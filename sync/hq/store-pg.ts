@@ -1,0 +1,444 @@
+/**
+ * Headquarters store on PostgreSQL (npm `pg`, a connection pool): the same
+ * schema and migrations as SQLite (sync/hq/schema.ts, one versioned
+ * definition), for any number of ingest workers on any number of machines.
+ *
+ * What makes sharing safe:
+ * - a receipt's writes (records, the conflict alarm, the receipt row) are one
+ *   transaction; idempotency is the primary key (station_id, record_id) with
+ *   INSERT … ON CONFLICT DO NOTHING: two workers storing the same record at the
+ *   same moment serialise on the unique index, one stores, the other answers
+ *   `duplicate` after the first commits (READ COMMITTED: its next statement sees it);
+ * - rows of a group are inserted in record-id order, so two groups sharing records
+ *   lock them in the same order;
+ * - chunk sets and station registrations take a transaction-scoped advisory lock on
+ *   their key, so the chunks of one batch delivered to two workers are still
+ *   reassembled by exactly one of them;
+ * - one open alarm per station and kind is a partial unique index (migration 3);
+ * - migrations run under an advisory lock, all in one transaction; a schema newer
+ *   than this code is refused before anything is written.
+ * A failed statement or commit throws: the caller sends no receipt.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, SchemaTooNewError, migrationSql } from './schema';
+import { fingerprintOf, type AlarmRow, type RegisterInput, type StationRow, type StoreOutcome } from './store';
+import type { AlarmInput, AuditRow, BatchStoreResult, BatchToStore, HqStoreApi, StoredRecordRow } from './store-api';
+import { toPublicKey } from '../wire/signed';
+
+export interface PgStoreOptions {
+  /** postgresql://user[:password]@host[:port]/database[?…] */
+  url: string;
+  /** Password when the URL carries none (from a file or the environment, never argv). */
+  password?: string | null;
+  /** Connections in the pool (default 4: a worker's group commits are serial, reads overlap them). */
+  poolSize?: number;
+  /** TLS to the server: false/undefined = as the URL says (sslmode); an object = node:tls options. */
+  ssl?: ConnectionOptions | boolean;
+  applicationName?: string;
+  /** Give up connecting after this long (default 10 s). */
+  connectTimeoutMs?: number;
+}
+
+/** TLS options from files (hq settings database.tls). */
+export function pgTlsFromFiles(t: { caFile?: string | null; certFile?: string | null; keyFile?: string | null; rejectUnauthorized?: boolean }): ConnectionOptions {
+  return {
+    ...(t.caFile ? { ca: readFileSync(t.caFile) } : {}),
+    ...(t.certFile ? { cert: readFileSync(t.certFile) } : {}),
+    ...(t.keyFile ? { key: readFileSync(t.keyFile) } : {}),
+    rejectUnauthorized: t.rejectUnauthorized ?? true,
+  };
+}
+
+/** The URL without its password, for messages and logs. */
+export function redactPgUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable database URL)';
+  }
+}
+
+/** A database problem in words: what failed, where, and what to do. */
+export class PgStoreError extends Error {
+  constructor(message: string, readonly code?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'PgStoreError';
+  }
+}
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006']);
+
+/** Explains a driver error (connection refused, disk full, authentication…). */
+export function describePgError(e: unknown, where: string): PgStoreError {
+  if (e instanceof PgStoreError || e instanceof SchemaTooNewError) return e as PgStoreError;
+  const err = e as { code?: string; message?: string };
+  const code = err.code;
+  const msg = err.message ?? String(e);
+  let hint: string;
+  if (code === 'ECONNREFUSED') hint = 'nothing accepts connections there: is PostgreSQL running and listening on that host and port?';
+  else if (code && CONNECTION_CODES.has(code)) hint = 'the connection to the database was lost or refused; the worker retries and sends no receipt meanwhile';
+  else if (code === '53100') hint = 'the database server\'s disk is full: free space on the server (nothing was stored, no receipt was sent; the stations resend)';
+  else if (code === '28P01' || code === '28000') hint = 'the database refused the credentials: check database.url / database.passwordFile';
+  else if (code === '3D000') hint = 'the database does not exist: create it (createdb) or fix database.url';
+  else if (code === '40P01' || code === '40001') hint = 'a concurrent transaction conflicted; the batch gets no receipt and is resent';
+  else hint = 'see the PostgreSQL server log';
+  return new PgStoreError(`${where}: ${msg} (${code ?? 'no code'}) — ${hint}`, code, { cause: e });
+}
+
+/** Whether the error means the server or connection is gone (as opposed to one bad statement). */
+export function isConnectionError(e: unknown): boolean {
+  const c = (e as { code?: string }).code ?? ((e as { cause?: { code?: string } }).cause?.code);
+  if (c && CONNECTION_CODES.has(c)) return true;
+  const m = (e as Error)?.message ?? '';
+  return /Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(m);
+}
+
+// BIGINT columns hold milliseconds and counts (far below 2^53): read them as numbers.
+const types = {
+  getTypeParser: ((oid: number, format?: string) => {
+    if (oid === 20 && format !== 'binary') return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as typeof pg.types.getTypeParser,
+};
+
+/** Arbitrary constant for the migration advisory lock ("hq" in ASCII). */
+const MIGRATION_LOCK = 0x6871;
+
+type Q = pg.PoolClient | pg.Pool;
+
+export class PgHqStore implements HqStoreApi {
+  readonly kind = 'postgres' as const;
+  readonly where: string;
+  private readonly keyCache = new Map<string, KeyObject>();
+  private closed = false;
+
+  private constructor(readonly pool: pg.Pool, url: string) {
+    this.where = redactPgUrl(url);
+  }
+
+  /** Connects, migrates (or refuses a newer schema) and returns the store. */
+  static async open(o: PgStoreOptions): Promise<PgHqStore> {
+    const pool = new pg.Pool({
+      connectionString: o.url,
+      ...(o.password ? { password: o.password } : {}),
+      max: o.poolSize ?? 4,
+      ...(o.ssl !== undefined && o.ssl !== false ? { ssl: o.ssl } : {}),
+      application_name: o.applicationName ?? 'enroll-hq',
+      connectionTimeoutMillis: o.connectTimeoutMs ?? 10_000,
+      idleTimeoutMillis: 30_000,
+      types,
+    });
+    const store = new PgHqStore(pool, o.url);
+    // An idle client whose server went away emits here; without a listener the process would exit.
+    pool.on('error', () => undefined);
+    try {
+      await store.migrate();
+    } catch (e) {
+      await pool.end().catch(() => undefined);
+      throw describePgError(e, `database ${store.where}`);
+    }
+    return store;
+  }
+
+  private async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      const hasMeta = await c.query("SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'meta'");
+      if (hasMeta.rowCount) {
+        const r = await c.query<{ v: string }>("SELECT v FROM meta WHERE k = 'schema_version'");
+        const found = Number(r.rows[0]?.v ?? 0);
+        if (found > SCHEMA_VERSION) throw new SchemaTooNewError(found, SCHEMA_VERSION, `database ${this.where}`);
+      }
+      await c.query(SCHEMA_SQL);
+      await c.query("INSERT INTO meta (k, v) VALUES ('schema_version', '1') ON CONFLICT (k) DO NOTHING");
+      const cur = Number((await c.query<{ v: string }>("SELECT v FROM meta WHERE k = 'schema_version'")).rows[0]!.v);
+      for (const m of MIGRATIONS) {
+        if (m.version <= cur) continue;
+        const sql = migrationSql(m, 'postgres');
+        if (sql.trim()) await c.query(sql);
+        await c.query("UPDATE meta SET v = $1 WHERE k = 'schema_version'", [String(m.version)]);
+      }
+    });
+  }
+
+  /** Runs fn in one transaction on one pooled connection; a broken connection is discarded. */
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const r = await fn(c);
+      await c.query('COMMIT');
+      return r;
+    } catch (e) {
+      broken = e as Error;
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      // A client that saw an error is not reused (it may be mid-protocol or on a dead socket).
+      c.release(broken);
+    }
+  }
+
+  /** One statement outside a transaction; `named` statements are prepared once per connection. */
+  private async q<R extends pg.QueryResultRow>(text: string | { name: string; text: string }, values: unknown[] = [], on: Q = this.pool): Promise<pg.QueryResult<R>> {
+    const cfg: pg.QueryConfig = typeof text === 'string' ? { text, values } : { ...text, values };
+    return on.query<R>(cfg);
+  }
+
+  async registerStation(r: RegisterInput, now = Date.now()): Promise<{ fingerprint: string; rotated: boolean }> {
+    const key = toPublicKey(r.publicKey.includes('-----BEGIN') ? r.publicKey : Buffer.from(r.publicKey, 'base64'));
+    if (key.asymmetricKeyType !== 'ed25519') throw new Error('station public key must be Ed25519');
+    const pem = key.export({ format: 'pem', type: 'spki' }).toString();
+    const fp = fingerprintOf(key);
+    return this.tx(async (c) => {
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('station:' || $1))", [r.stationId]);
+      const old = (await c.query<{ key_fingerprint: string }>('SELECT key_fingerprint FROM stations WHERE station_id = $1', [r.stationId])).rows[0];
+      await c.query(`INSERT INTO stations (station_id, unit, daily_quota, public_key, key_fingerprint, created_at, registered_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (station_id) DO UPDATE SET unit = COALESCE(excluded.unit, stations.unit), daily_quota = COALESCE(excluded.daily_quota, stations.daily_quota),
+          public_key = excluded.public_key, key_fingerprint = excluded.key_fingerprint, registered_at = excluded.registered_at`,
+      [r.stationId, r.unit ?? null, r.dailyQuota ?? null, pem, fp, r.createdAt ?? null, now]);
+      if (old && old.key_fingerprint !== fp) {
+        await c.query('UPDATE station_keys SET retired_at = $1 WHERE station_id = $2 AND key_fingerprint = $3 AND retired_at IS NULL', [now, r.stationId, old.key_fingerprint]);
+      }
+      await c.query('INSERT INTO station_keys (station_id, key_fingerprint, public_key, registered_at) VALUES ($1, $2, $3, $4) ON CONFLICT (station_id, key_fingerprint) DO NOTHING', [r.stationId, fp, pem, now]);
+      return { fingerprint: fp, rotated: !!old && old.key_fingerprint !== fp };
+    });
+  }
+
+  async station(stationId: string): Promise<StationRow | undefined> {
+    return (await this.q<StationRow>('SELECT * FROM stations WHERE station_id = $1', [stationId])).rows[0];
+  }
+
+  async stations(): Promise<StationRow[]> {
+    return (await this.q<StationRow>('SELECT * FROM stations ORDER BY station_id')).rows;
+  }
+
+  async stationKeys(stationId: string): Promise<KeyObject[]> {
+    const rows = (await this.q<{ public_key: string }>({ name: 'hq-station-keys', text: 'SELECT public_key FROM station_keys WHERE station_id = $1 ORDER BY retired_at IS NOT NULL, registered_at DESC' }, [stationId])).rows;
+    return rows.map((r) => {
+      let k = this.keyCache.get(r.public_key);
+      if (!k) {
+        k = createPublicKey(r.public_key);
+        if (this.keyCache.size > 10_000) this.keyCache.clear();
+        this.keyCache.set(r.public_key, k);
+      }
+      return k;
+    });
+  }
+
+  private async alarmOn(c: Q, kind: string, detail: string, stationId: string | null, recordId: string | null, now: number, occurrences: number): Promise<number> {
+    const r = await c.query<{ count: number }>(`INSERT INTO alarms (id, station_id, kind, record_id, detail, at, first_at, count) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+      ON CONFLICT (kind, (COALESCE(station_id, ''))) WHERE cleared_at IS NULL
+      DO UPDATE SET count = alarms.count + excluded.count, at = excluded.at, detail = excluded.detail, record_id = COALESCE(excluded.record_id, alarms.record_id)
+      RETURNING count`, [uuidv7(), stationId, kind, recordId, detail.slice(0, 2000), now, occurrences]);
+    return r.rows[0]!.count;
+  }
+
+  async alarm(kind: string, detail: string, stationId: string | null = null, recordId: string | null = null, now = Date.now(), occurrences = 1): Promise<number> {
+    return this.alarmOn(this.pool, kind, detail, stationId, recordId, now, occurrences);
+  }
+
+  async alarms(list: AlarmInput[]): Promise<void> {
+    if (list.length === 0) return;
+    // Sorted, so two workers flushing the same alarms lock their rows in the same order.
+    const sorted = [...list].sort((a, b) => (a.kind + (a.stationId ?? '')).localeCompare(b.kind + (b.stationId ?? '')));
+    await this.tx(async (c) => { for (const a of sorted) await this.alarmOn(c, a.kind, a.detail, a.stationId, a.recordId, a.at, a.n); });
+  }
+
+  async openAlarms(): Promise<AlarmRow[]> {
+    return (await this.q<AlarmRow>('SELECT id, station_id, kind, record_id, detail, at, first_at, count FROM alarms WHERE cleared_at IS NULL ORDER BY at, id')).rows;
+  }
+
+  async clearAlarms(filter: { stationId?: string; kind?: string } = {}, now = Date.now()): Promise<number> {
+    const r = await this.q('UPDATE alarms SET cleared_at = $1 WHERE cleared_at IS NULL AND ($2::text IS NULL OR station_id = $2) AND ($3::text IS NULL OR kind = $3)',
+      [now, filter.stationId ?? null, filter.kind ?? null]);
+    return r.rowCount ?? 0;
+  }
+
+  async storedHashes(stationId: string, ids: string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (ids.length === 0) return out;
+    const r = await this.q<{ record_id: string; sha256: string }>({ name: 'hq-stored-hashes', text: 'SELECT record_id, sha256 FROM records WHERE station_id = $1 AND record_id = ANY($2::text[])' }, [stationId, ids]);
+    for (const row of r.rows) out.set(row.record_id, row.sha256);
+    return out;
+  }
+
+  private async storeOne(c: pg.PoolClient, worker: string, b: BatchToStore, now: number): Promise<{ outcomes: StoreOutcome[]; receiptText: string }> {
+    const byId = new Map<string, StoreOutcome>();
+    for (const r of b.refused) byId.set(r.recordId, r);
+    const verified = [...b.verified].sort((x, y) => (x.recordId < y.recordId ? -1 : x.recordId > y.recordId ? 1 : 0));
+    for (const r of verified) {
+      // Envelopes go as binary parameters (no hex/escape text round trip).
+      const res = await c.query({
+        name: 'hq-insert-record',
+        text: `INSERT INTO records (station_id, record_id, sha256, envelope, size, sealed_at, received_at, batch_id, worker)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (station_id, record_id) DO NOTHING`,
+        values: [b.stationId, r.recordId, r.sha256, r.envelope, r.envelope.length, r.sealedAt, now, b.batchId, worker],
+      });
+      if (res.rowCount === 1) {
+        byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'stored' });
+        continue;
+      }
+      const prev = (await c.query<{ sha256: string }>({ name: 'hq-record-hash', text: 'SELECT sha256 FROM records WHERE station_id = $1 AND record_id = $2', values: [b.stationId, r.recordId] })).rows[0]!;
+      if (prev.sha256 === r.sha256) {
+        byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'duplicate' });
+      } else {
+        await this.alarmOn(c, 'record-id-conflict', `record ${r.recordId} arrived again with another hash (stored ${prev.sha256.slice(0, 16)}…, received ${r.sha256.slice(0, 16)}…) in batch ${b.batchId}`, b.stationId, r.recordId, now, 1);
+        byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'rejected', reason: 'record-id-conflict', detail: 'a record with this id is already stored with another hash' });
+      }
+    }
+    const outcomes = b.order.map((id) => {
+      const o = byId.get(id);
+      if (!o) throw new Error(`batch ${b.batchId}: record ${id} is neither verified nor refused`);
+      return o;
+    });
+    const { receiptText, batchHash } = b.makeReceipt(outcomes);
+    const count = (s: string) => outcomes.filter((o) => o.status === s).length;
+    await c.query({
+      name: 'hq-insert-receipt',
+      text: 'INSERT INTO receipts (id, station_id, batch_id, batch_hash, stored, duplicate, rejected, held, receipt, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      values: [uuidv7(), b.stationId, b.batchId, batchHash, count('stored'), count('duplicate'), count('rejected'), count('held'), receiptText, now],
+    });
+    return { outcomes, receiptText };
+  }
+
+  async storeBatches(worker: string, batches: BatchToStore[], now = Date.now()): Promise<BatchStoreResult[]> {
+    if (batches.length === 0) return [];
+    try {
+      return await this.tx(async (c) => {
+        const results: BatchStoreResult[] = [];
+        for (const b of batches) {
+          await c.query('SAVEPOINT batch');
+          try {
+            const r = await this.storeOne(c, worker, b, now);
+            await c.query('RELEASE SAVEPOINT batch');
+            results.push({ ok: true, ...r });
+          } catch (e) {
+            if (isConnectionError(e)) throw e; // the whole group is lost
+            await c.query('ROLLBACK TO SAVEPOINT batch');
+            results.push({ ok: false, error: describePgError(e, `batch ${b.batchId} of ${b.stationId}`) });
+          }
+        }
+        return results;
+      });
+    } catch (e) {
+      throw describePgError(e, `group commit of ${batches.length} batch(es) to ${this.where}`);
+    }
+  }
+
+  async addChunk(stationId: string, batchId: string, batchHash: string, index: number, count: number, offset: number, data: Buffer, now = Date.now()): Promise<Buffer | null> {
+    return this.tx(async (c) => {
+      // Chunks of one batch may reach different workers: one at a time per batch, so the last one sees all.
+      await c.query("SELECT pg_advisory_xact_lock(hashtext('chunks:' || $1 || '/' || $2))", [stationId, batchId]);
+      await c.query(`INSERT INTO chunks (station_id, batch_id, chunk_count, chunk_index, byte_offset, batch_hash, data, received_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (station_id, batch_id, chunk_count, chunk_index) DO NOTHING`,
+      [stationId, batchId, count, index, offset, batchHash, data, now]);
+      const have = (await c.query<{ n: number }>('SELECT COUNT(*) AS n FROM chunks WHERE station_id = $1 AND batch_id = $2 AND chunk_count = $3 AND batch_hash = $4',
+        [stationId, batchId, count, batchHash])).rows[0]!;
+      if (have.n < count) return null;
+      const rows = (await c.query<{ chunk_index: number; byte_offset: number; data: Buffer }>('SELECT chunk_index, byte_offset, data FROM chunks WHERE station_id = $1 AND batch_id = $2 AND chunk_count = $3 AND batch_hash = $4 ORDER BY chunk_index',
+        [stationId, batchId, count, batchHash])).rows;
+      let off = 0;
+      for (const r of rows) {
+        if (r.byte_offset !== off) throw new Error(`chunk ${r.chunk_index} of batch ${batchId} starts at ${r.byte_offset}, expected ${off}`);
+        off += r.data.length;
+      }
+      await c.query('DELETE FROM chunks WHERE station_id = $1 AND batch_id = $2', [stationId, batchId]);
+      return Buffer.concat(rows.map((r) => r.data));
+    });
+  }
+
+  async pruneChunks(maxAgeMs: number, now = Date.now()): Promise<number> {
+    return (await this.q('DELETE FROM chunks WHERE received_at < $1', [now - maxAgeMs])).rowCount ?? 0;
+  }
+
+  async recordCount(stationId?: string): Promise<number> {
+    const r = stationId
+      ? await this.q<{ n: number }>('SELECT COUNT(*) AS n FROM records WHERE station_id = $1', [stationId])
+      : await this.q<{ n: number }>('SELECT COUNT(*) AS n FROM records');
+    return r.rows[0]!.n;
+  }
+
+  async findRecord(recordId: string): Promise<StoredRecordRow | undefined> {
+    return (await this.q<StoredRecordRow>('SELECT station_id, record_id, sha256, envelope, sealed_at, received_at FROM records WHERE record_id = $1 LIMIT 1', [recordId])).rows[0];
+  }
+
+  async recordsSince(since: number, limit: number, after?: { receivedAt: number; recordId: string }): Promise<StoredRecordRow[]> {
+    const a = after ?? { receivedAt: -1, recordId: '' };
+    return (await this.q<StoredRecordRow>(`SELECT station_id, record_id, sha256, envelope, sealed_at, received_at FROM records
+      WHERE received_at >= $1 AND (received_at, record_id) > ($2::bigint, $3::text) ORDER BY received_at, record_id LIMIT $4`, [since, a.receivedAt, a.recordId, limit])).rows;
+  }
+
+  async upsertStatus(stationId: string, state: string, session: number, at: number): Promise<boolean> {
+    // One statement: a will ("lost") from an older session than the stored one changes nothing.
+    const r = await this.q(`INSERT INTO fleet (station_id, state, session, status_at) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (station_id) DO UPDATE SET state = excluded.state, session = excluded.session, status_at = excluded.status_at
+      WHERE fleet.session IS NULL OR excluded.session >= fleet.session`, [stationId, state, session, at]);
+    return (r.rowCount ?? 0) === 1;
+  }
+
+  async upsertHealth(stationId: string, healthJson: string, at: number): Promise<void> {
+    await this.q(`INSERT INTO fleet (station_id, health, health_at) VALUES ($1, $2, $3)
+      ON CONFLICT (station_id) DO UPDATE SET health = excluded.health, health_at = excluded.health_at`, [stationId, healthJson, at]);
+  }
+
+  async addEvent(id: string, stationId: string, kind: string, at: number, data: string | null, now = Date.now()): Promise<void> {
+    await this.q('INSERT INTO events (id, station_id, kind, at, data, received_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING', [id, stationId, kind, at, data, now]);
+  }
+
+  async lastReceiptAt(stationId: string): Promise<number | null> {
+    return (await this.q<{ t: number | null }>('SELECT MAX(created_at) AS t FROM receipts WHERE station_id = $1', [stationId])).rows[0]!.t;
+  }
+
+  async lastReceipts(): Promise<Map<string, number>> {
+    const rows = (await this.q<{ station_id: string; t: number }>('SELECT station_id, MAX(created_at) AS t FROM receipts GROUP BY station_id')).rows;
+    return new Map(rows.map((r) => [r.station_id, r.t]));
+  }
+
+  async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): Promise<void> {
+    await this.q('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING',
+      [c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt]);
+  }
+
+  async recordCommandResult(id: string, status: string, resultJson: string, at: number): Promise<void> {
+    await this.q('UPDATE commands SET result_status = $1, result = $2, result_at = $3 WHERE id = $4', [status, resultJson, at, id]);
+  }
+
+  async auditHead(stationId: string): Promise<{ seq: number; hash: string }> {
+    const r = (await this.q<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_entries WHERE station_id = $1 ORDER BY seq DESC LIMIT 1', [stationId])).rows[0];
+    return r ?? { seq: 0, hash: '0'.repeat(64) };
+  }
+
+  async auditHashAt(stationId: string, seq: number): Promise<string | null> {
+    return (await this.q<{ hash: string }>('SELECT hash FROM audit_entries WHERE station_id = $1 AND seq = $2', [stationId, seq])).rows[0]?.hash ?? null;
+  }
+
+  async appendAudit(stationId: string, entries: AuditRow[], now = Date.now()): Promise<void> {
+    if (entries.length === 0) return;
+    await this.tx(async (c) => {
+      for (const e of entries) {
+        await c.query(`INSERT INTO audit_entries (station_id, seq, ts, kind, data, prev_hash, hash, sig, received_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (station_id, seq) DO NOTHING`,
+        [stationId, e.seq, e.ts, e.kind, JSON.stringify(e.data), e.prevHash, e.hash, e.sig ?? null, now]);
+      }
+    });
+  }
+
+  async logOpening(stationId: string, recordId: string, operator: string, reason: string, now = Date.now()): Promise<void> {
+    await this.q('INSERT INTO record_openings (id, station_id, record_id, operator, reason, at) VALUES ($1, $2, $3, $4, $5, $6)', [uuidv7(), stationId, recordId, operator, reason, now]);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+}
