@@ -10,7 +10,7 @@
  * tests go here, in `contract`, so both stores get them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, sign, verify } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import { PgHqStore } from '../../sync/hq/store-pg';
 import { SCHEMA_VERSION, SchemaTooNewError } from '../../sync/hq/schema';
 import { auditEntryHash, type AuditEntry } from '../../sync/wire/audit';
 import { startPostgres, type Postgres } from '../helpers/postgres';
+import { freePort } from '../helpers/mosquitto';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const stationKey = () => generateKeyPairSync('ed25519');
@@ -321,7 +322,6 @@ describe.each([sqlite, postgres])('headquarters store contract: $name', (b) => {
     expect(keys).toHaveLength(2);
     const msg = Buffer.from('hello');
     const sig2 = sign(null, msg, k2.privateKey);
-    const { verify } = await import('node:crypto');
     expect(verify(null, msg, keys[0]!, sig2)).toBe(true); // current first
     expect(verify(null, msg, keys[1]!, sign(null, msg, k1.privateKey))).toBe(true);
     expect(await s.stationKeys('NOPE')).toEqual([]);
@@ -371,7 +371,6 @@ describe.each([sqlite, postgres])('headquarters store contract: $name', (b) => {
 
 describe('PostgreSQL store: a database it cannot use', () => {
   it('refuses to open with the reason in words: nothing listening, wrong password, no such database', async () => {
-    const { freePort } = await import('../helpers/mosquitto');
     const port = await freePort(); // nothing listens there
     await expect(PgHqStore.open({ url: `postgresql://postgres:x@127.0.0.1:${port}/hq`, connectTimeoutMs: 5000 }))
       .rejects.toThrow(new RegExp(`database postgresql://postgres:\\*\\*\\*@127\\.0\\.0\\.1:${port}/hq: .*ECONNREFUSED.*is PostgreSQL running`));
