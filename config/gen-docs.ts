@@ -3,7 +3,8 @@
  * headquarters' in docs/production.md), and
  * docs/domain.md (the codes every layer shares) from config/domain.ts.
  *   npm run docs:config            → print the configuration reference
- *   npm run docs:config -- --write → replace the section between the markers in README.md, rewrite docs/domain.md
+ *   npm run docs:config -- --write → replace the sections between the markers in README.md (configuration,
+ *                                    and the `station` / `hq` command tables from the real command trees), rewrite docs/domain.md
  * A test fails when either is out of date.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -144,6 +145,14 @@ if (require.main === module) {
     const prod = join(__dirname, '..', 'docs', 'production.md');
     writeFileSync(prod, replaceSection(readFileSync(prod, 'utf8'), renderHqReference(), HQ_START, HQ_END));
     console.error(`updated ${prod}`);
+    // the CLIs live in station/ and sync/ (config/ does not import them; this generator may)
+    /* eslint-disable @typescript-eslint/no-require-imports -- generator only, under ts-node */
+    const { renderCommandSections } = require('../station/cli/reference') as typeof import('../station/cli/reference');
+    const station = (require('../station/cli/main') as typeof import('../station/cli/main')).buildProgram();
+    const hq = (require('../sync/hq/main') as typeof import('../sync/hq/main')).buildProgram();
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    writeFileSync(file, renderCommandSections(readFileSync(file, 'utf8'), station, hq));
+    console.error(`updated the command tables in ${file}`);
   } else {
     process.stdout.write(`${section}\n`);
   }

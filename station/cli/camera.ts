@@ -5,7 +5,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, type Config } from '../..
 import { createCamera, isSimFault, processPortrait, SIM_FAULTS, type CameraBackend, type PortraitResult } from '../../drivers/camera';
 import { StationError, UsageError } from '../../drivers/common/errors';
 import { createLogger, nullLogger } from '../log';
-import { action, globalOpts, intOption, printJson } from './util';
+import { action, globalOpts, intOption, printJson, secondsOption } from './util';
 
 /**
  * The configuration, when there is one: an explicit --config / $ENROLL_CONFIG, or
@@ -22,11 +22,12 @@ export function optionalConfig(cmd: Command): Config | null {
   }
 }
 
+/** `--backend` names real hardware only; the simulator is `--simulated`, as for every other device. */
 function parseBackend(v: string | undefined): CameraBackend | undefined {
   if (v === undefined) return undefined;
-  if (v === 'sim' || v === 'simulated') return 'simulated';
   if (v === 'rpicam' || v === 'v4l2') return v;
-  throw new UsageError(`--backend must be sim, rpicam or v4l2, got "${v}"`);
+  if (v === 'sim' || v === 'simulated') throw new UsageError(`--backend ${v} is not a backend`, 'use --simulated for the simulated camera (as for fingerprint, card and gpio)');
+  throw new UsageError(`--backend must be rpicam or v4l2, got "${v}"`, 'or --simulated for the simulated camera');
 }
 
 async function writeAtomic(file: string, data: Buffer): Promise<void> {
@@ -61,22 +62,24 @@ export function register(program: Command): void {
     .description('take one photo, run the portrait pipeline, save the ID portrait and print the quality verdict (exit 1 when the photo would be refused)')
     .requiredOption('-o, --out <file>', 'where to write the final portrait JPEG')
     .option('--json', 'print the result as JSON')
-    .option('--backend <name>', 'sim | rpicam | v4l2 (default: from the configuration, else rpicam)')
+    .option('--simulated', 'use the built-in synthetic camera instead of hardware')
+    .option('--backend <name>', 'rpicam | v4l2 (default: from the configuration, else rpicam)')
     .option('--device <path>', 'V4L2 device (default: from the configuration, else /dev/video0)')
     .option('--binary <path>', 'camera program to run instead of the default (rpicam-still, ffmpeg, …)')
     .option('--raw <file>', 'also save the unprocessed camera frame here')
     .option('--fault <fault>', `simulated camera only: ${SIM_FAULTS.join(', ')}`)
-    .option('--timeout <ms>', 'capture timeout in milliseconds')
+    .option('--timeout <seconds>', 'capture timeout in seconds, e.g. 8 or 0.5 (default: devices.camera.timeoutMs, else 8)')
     .option('--width <px>', 'portrait width')
     .option('--height <px>', 'portrait height')
     .option('--max-bytes <n>', 'portrait byte budget')
     .action(
-      action(async (opts: { out: string; json?: boolean; backend?: string; device?: string; binary?: string; raw?: string; fault?: string; timeout?: string; width?: string; height?: string; maxBytes?: string }, cmd: Command) => {
+      action(async (opts: { out: string; json?: boolean; simulated?: boolean; backend?: string; device?: string; binary?: string; raw?: string; fault?: string; timeout?: string; width?: string; height?: string; maxBytes?: string }, cmd: Command) => {
         const cfg = optionalConfig(cmd)?.devices.camera;
-        const backend = parseBackend(opts.backend) ?? (cfg ? (cfg.simulated ? 'simulated' : cfg.backend) : 'rpicam');
+        if (opts.simulated && opts.backend !== undefined) throw new UsageError('--simulated and --backend exclude each other', 'give one: --simulated, or --backend rpicam|v4l2');
+        const backend: CameraBackend = opts.simulated ? 'simulated' : parseBackend(opts.backend) ?? (cfg ? (cfg.simulated ? 'simulated' : cfg.backend) : 'rpicam');
         if (opts.fault !== undefined && !isSimFault(opts.fault)) throw new UsageError(`--fault must be one of ${SIM_FAULTS.join(', ')}, got "${opts.fault}"`);
-        if (opts.fault !== undefined && backend !== 'simulated') throw new UsageError('--fault only applies to the simulated camera', 'Add --backend sim.');
-        const timeoutMs = intOption('--timeout', opts.timeout, 100, 600_000) ?? cfg?.timeoutMs ?? 8000;
+        if (opts.fault !== undefined && backend !== 'simulated') throw new UsageError('--fault only applies to the simulated camera', 'Add --simulated.');
+        const timeoutMs = secondsOption('--timeout', opts.timeout, 0.1, 600) ?? cfg?.timeoutMs ?? 8000;
         const width = intOption('--width', opts.width, 16, 4000) ?? cfg?.portraitWidth ?? 480;
         const height = intOption('--height', opts.height, 16, 4000) ?? cfg?.portraitHeight ?? 640;
         const maxBytes = intOption('--max-bytes', opts.maxBytes, 1000) ?? cfg?.maxJpegBytes ?? 120_000;

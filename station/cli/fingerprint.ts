@@ -12,7 +12,7 @@ import {
 } from '../../drivers/fingerprint';
 import { FINGER_IMAGE_KINDS, type FingerImageKind } from '../../drivers/fingerprint/sim';
 import { createLogger } from '../log';
-import { action, globalOpts, intOption, printJson } from './util';
+import { action, globalOpts, intOption, printJson, secondsOption } from './util';
 
 interface ConnOpts {
   port?: string;
@@ -104,12 +104,12 @@ export function register(program: Command): void {
 
   connOptions(fp.command('capture').description('wait for a finger, capture and score it; --out writes the 8-bit grey PNG'))
     .option('--out <file.png>', 'write the image here (PNG, 8-bit grey, sensor ppi)')
-    .option('--timeout <s>', 'seconds to wait for a finger', '20')
+    .option('--wait <seconds>', 'how long to wait for a finger', '20')
     .option('--position <n>', 'run the enrollment capture flow for this finger position (1 right thumb … 10 left little)')
     .option('--attempts <n>', 'with --position: attempts before keeping the best', '3')
     .option('--threshold <q>', 'with --position: quality (0–100) accepted at once', '40')
-    .action(action(async (opts: ConnOpts & { out?: string; timeout: string; position?: string; attempts: string; threshold: string }, cmd: Command) => {
-      const timeoutMs = (intOption('--timeout', opts.timeout, 1, 600) ?? 20) * 1000;
+    .action(action(async (opts: ConnOpts & { out?: string; wait: string; position?: string; attempts: string; threshold: string }, cmd: Command) => {
+      const timeoutMs = secondsOption('--wait', opts.wait, 1, 600) ?? 20_000;
       const position = intOption('--position', opts.position, 1, 10);
       const attempts = intOption('--attempts', opts.attempts, 1, 20) ?? 3;
       const threshold = intOption('--threshold', opts.threshold, 0, 100) ?? 40;

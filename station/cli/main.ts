@@ -24,6 +24,7 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .option('-c, --config <file>', 'configuration file (default /etc/enroll-station/config.yaml, or $ENROLL_CONFIG)')
     .option('--debug', 'show stack traces and debug logs')
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str.startsWith('error:') ? str : `error: ${str}`) });

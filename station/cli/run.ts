@@ -17,11 +17,11 @@ export function register(program: Command): void {
     .description('run the station on simulated devices with an embedded MQTT broker and headquarters (no hardware, no config needed)')
     .option('--port <port>', 'kiosk port on 127.0.0.1 (default 8080, or a free one when taken)')
     .option('--broker-port <port>', 'embedded broker port on 127.0.0.1 (default: a free one)')
-    .option('--data <dir>', 'keep demo data in this directory instead of a fresh temporary one')
-    .action(action(async (opts: { port?: string; brokerPort?: string; data?: string }, cmd: Command) => {
+    .option('--data-dir <dir>', 'keep demo data in this directory instead of a fresh temporary one')
+    .action(action(async (opts: { port?: string; brokerPort?: string; dataDir?: string }, cmd: Command) => {
       // loaded only for the demo: keeps the embedded broker and headquarters out of `run`
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, only when needed
       const { runDemo } = require('../demo') as typeof import('../demo');
-      return runDemo({ kioskPort: opts.port, brokerPort: opts.brokerPort, dataDir: opts.data, debug: Boolean(globalOpts(cmd).debug) });
+      return runDemo({ kioskPort: opts.port, brokerPort: opts.brokerPort, dataDir: opts.dataDir, debug: Boolean(globalOpts(cmd).debug) });
     }));
 }

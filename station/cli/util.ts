@@ -63,3 +63,15 @@ export function intOption(name: string, value: string | undefined, min = 0, max 
 export function printJson(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
+
+/**
+ * Parse a duration option given in seconds (the unit of every duration flag of `station`
+ * and `hq`); decimals allowed. Returns milliseconds; a bad value is a usage error naming the option.
+ */
+export function secondsOption(name: string, value: string | undefined, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(value.trim())) throw new UsageError(`${name} must be a number of seconds, got "${value}"`);
+  const n = Number(value);
+  if (n < min || n > max) throw new UsageError(`${name} must be between ${min} and ${max} seconds, got ${n}`);
+  return Math.round(n * 1000);
+}
