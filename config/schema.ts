@@ -158,7 +158,7 @@ export const configSchema = {
           additionalProperties: false,
           default: {},
           properties: {
-            simulated: { type: 'boolean', default: false, description: 'Use the GPIO simulator (also used automatically where no GPIO exists).' },
+            simulated: { type: 'boolean', default: false, description: 'Use the GPIO simulator (demo, benches). `false`: real GPIO or the daemon refuses to start (GPIO_UNAVAILABLE), locked and reported to headquarters.' },
             lineBase: {
               anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0, maximum: 4096 }],
               default: 'auto',

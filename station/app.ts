@@ -3,7 +3,7 @@
  * configuration and registers them with the lifecycle in start order:
  *
  *   state → vault → officers/progress → gpio → fingerprint → camera → card →
- *   uplink → workflow → kiosk → status LEDs
+ *   uplink → gpio-check → workflow → kiosk → status LEDs
  *
  * They stop in reverse: the kiosk stops taking requests, the uplink announces
  * "offline" and waits (bounded) for its publishes, devices close their ports and
@@ -18,7 +18,8 @@ import { createScanner, modelInfo, startSimulator, type FingerprintScanner, type
 import { createCamera, type Camera } from '../drivers/camera';
 import { loadFaceModel } from '../drivers/camera/face';
 import { createCardReader, loadCscaStore, SimulatedCardReader, type CardReaderDriver, type CscaStore, type SimulatedOptions } from '../drivers/card';
-import { createGpio, type StationGpio } from '../drivers/gpio';
+import type { StationGpio } from '../drivers/gpio';
+import { StationError } from '../drivers/common/errors';
 import { Vault, type VaultAlert } from './vault';
 import { Uplink } from '../sync/uplink';
 import type { CommandHandlers, OfflinePolicy } from '../sync/commands';
@@ -34,13 +35,16 @@ import {
 } from './workflow/adapters';
 import type { DeviceState, DeviceStateName } from './workflow/ports';
 import { wireTamper, type TamperWiring } from './tamper';
-import { gpioLines } from './gpio-lines';
+import { openStationGpio, tamperUnwatchedReason } from './gpio-access';
 import { gpioTouchLine, type TouchLine } from './touch';
 import { Lifecycle, component } from './lifecycle';
 import { StationState } from './state';
 import { PolicyWatch } from './policy';
 import { VERSION } from './version';
 import { brokerConnectOptions } from './broker-options';
+
+/** How long a booth that cannot watch its tamper switch waits for headquarters before it stops. */
+const GPIO_ALARM_WAIT_MS = 15_000;
 
 export interface StationOverrides {
   /** Simulator settings for the demo and tests. */
@@ -157,15 +161,39 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
 
   // ── GPIO (LEDs, buzzer, button, tamper)
   let tamper: TamperWiring | undefined;
+  // GPIO that a real booth cannot have (devices.gpio.simulated: false) is fatal, but only after the
+  // uplink has started: the station locks itself, audits it, tells headquarters, then refuses to start.
+  let gpioFailure: StationError | undefined;
+  let fingerTouchLine: number | null = null;
   step('gpio', async () => {
-    const g = createGpio({ pins: gpioLines(config.devices.gpio), simulated: config.devices.gpio.simulated ? true : undefined, logger: log });
-    await g.open();
+    const gc = config.devices.gpio;
+    let g: StationGpio;
+    try {
+      const opened = await openStationGpio(gc, log);
+      g = opened.gpio;
+      fingerTouchLine = opened.lines.fingerTouch;
+    } catch (e) {
+      const err = e instanceof StationError ? e : new StationError('GPIO_OPEN_FAILED', `GPIO could not be opened: ${(e as Error).message}`, { cause: e });
+      if (err.exitCode === 2) throw err; // a configuration error: nothing was watched, nothing to report
+      gpioFailure = err;
+      setDevice('gpio', 'error', err.message);
+      log.error({ err, code: err.code }, 'GPIO not available on a booth configured for real GPIO: the station will lock, report and refuse to start');
+      if (gc.pins.tamper !== null) {
+        const reason = tamperUnwatchedReason(err);
+        state.setLock(reason, 'tamper');
+        parts.vault?.audit.append('tamper', { event: 'tamper.unwatched', code: err.code, locked: true });
+      }
+      return;
+    }
     parts.gpio = g;
-    setDevice('gpio', g.status().backend === 'simulator' ? 'simulated' : 'ready');
+    setDevice('gpio', g.simulated ? 'simulated' : 'ready');
+    if (g.simulated) log.warn('devices.gpio.simulated: true — the tamper switch is simulated and watches nothing (demo and benches only)');
+    else if (gc.pins.tamper === null) log.warn('devices.gpio.pins.tamper is null: no tamper switch is watched on this booth');
     tamper = wireTamper(g, {
       lock: (reason) => state.setLock(reason, 'tamper'),
       publishEvent: (kind, data) => parts.uplink?.publishEvent(kind, data),
-      audit: (kind, data) => { parts.vault?.audit.append(kind as 'tamper', data as Record<string, string | number | boolean | null>); },
+      // one audit kind ('tamper', the wire's AUDIT_KINDS); what happened is in the data
+      audit: (event, data) => { parts.vault?.audit.append('tamper', { event, ...(data as Record<string, string | number | boolean | null>) }); },
     }, { logger: log.child({ component: 'tamper' }), alarm: () => g.setLed('error', 'blink', 200) });
   }, async () => {
     tamper?.stop();
@@ -182,7 +210,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       port = parts.fingerprintSim.path;
     }
     // the module's touch output, where wired: wait on the GPIO edge rather than polling over the UART
-    const touchPin = gpioLines(config.devices.gpio).fingerTouch;
+    const touchPin = fingerTouchLine;
     if (!fp.simulated && touchPin !== null && !config.devices.gpio.simulated && parts.gpio?.status().backend === 'onoff') {
       const level = modelInfo(fp.model).touchActiveLevel;
       if (level === undefined) log.warn({ model: fp.model }, `devices.gpio.pins.fingerTouch is set but the ${fp.model} has no touch output; polling instead`);
@@ -373,6 +401,29 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     parts.uplink = u;
     await u.start(); // returns at once when offline: the station works without the network
   }, async () => { stopMaintenance(); await parts.uplink?.stop(); });
+
+  // ── a booth whose GPIO failed: tell headquarters (queued until connected), then refuse to start
+  step('gpio-check', async () => {
+    if (!gpioFailure) return;
+    const tamperWired = config.devices.gpio.pins.tamper !== null;
+    const u = parts.uplink;
+    if (u && tamperWired) {
+      // the uplink connects in the background: give it a while, then report (QoS 1, waits for the broker's PUBACK)
+      const connected = u.status().connected || await new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => { u.off('connected', on); resolve(false); }, GPIO_ALARM_WAIT_MS);
+        const on = (): void => { clearTimeout(t); resolve(true); };
+        u.once('connected', on);
+      });
+      if (connected) {
+        await u.publishEvent('tamper', { state: 'unwatched', code: gpioFailure.code, message: gpioFailure.message, locked: true })
+          .then(() => log.warn('headquarters told: the tamper switch is not watched'))
+          .catch((e: unknown) => log.warn({ err: e }, 'could not report the unwatched tamper switch to headquarters'));
+      } else {
+        log.warn('headquarters not reachable: the lock and the audit entry report the unwatched tamper switch when the station next connects');
+      }
+    }
+    throw gpioFailure;
+  });
 
   // ── workflow and kiosk
   step('kiosk', async () => {

@@ -7,9 +7,8 @@ import { StationError } from '../drivers/common/errors';
 import { createScanner } from '../drivers/fingerprint';
 import { createCamera } from '../drivers/camera';
 import { createCardReader } from '../drivers/card';
-import { createGpio } from '../drivers/gpio';
 import { nullLogger } from './log';
-import { gpioLines } from './gpio-lines';
+import { openStationGpio } from './gpio-access';
 import type { CheckResult } from './doctor';
 
 async function withTimeout<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
@@ -84,17 +83,21 @@ export async function probeDevices(config: Config, timeoutMs: number): Promise<C
     }
   }
 
-  if (d.gpio.simulated) out.push({ check: 'gpio', status: 'skip', message: 'simulated (devices.gpio.simulated: true)' });
+  if (d.gpio.simulated) out.push({ check: 'gpio', status: 'skip', message: 'simulated (devices.gpio.simulated: true): the tamper switch is not watched — the demo and benches only' });
   else {
+    // the daemon's own decision (station/gpio-access.ts): what passes here is what the daemon opens
     try {
-      const g = createGpio({ pins: gpioLines(d.gpio), simulated: false, logger: log });
-      await withTimeout('GPIO', timeoutMs, () => g.open());
+      const { gpio: g, base } = await withTimeout('GPIO', timeoutMs, () => openStationGpio(d.gpio, log));
       const s = g.status();
       await g.close();
-      out.push({ check: 'gpio', status: 'ok', message: `button ${s.button}, tamper switch ${s.tamper}` });
+      out.push({ check: 'gpio', status: 'ok', message: `sysfs lines = BCM + ${base}; button ${s.button}, tamper switch ${s.tamper}` });
       if (s.tamper === 'open') out.push({ check: 'tamper', status: 'warn', message: 'the tamper switch reads "open": the station will lock when it starts', hint: 'Close the case (or check the switch wiring on the configured pin).' });
+      if (s.tamper === 'not wired') out.push({ check: 'tamper', status: 'warn', message: 'no tamper switch is configured (devices.gpio.pins.tamper: null): opening the case goes unnoticed', hint: 'Wire the case switch and set devices.gpio.pins.tamper to its BCM number.' });
     } catch (e) {
       out.push(failure('gpio', e, 'Add the station user to the gpio group, or set devices.gpio.simulated: true on a machine without GPIO.'));
+      if (d.gpio.pins.tamper !== null) {
+        out.push({ check: 'tamper', status: 'fail', message: 'the tamper switch cannot be watched: the daemon refuses to start, locks the station and reports it to headquarters', hint: 'Fix the GPIO problem above; once the daemon runs, headquarters unlocks the station.' });
+      }
     }
   }
   return out;

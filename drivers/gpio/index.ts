@@ -17,8 +17,11 @@ export const DEFAULT_PINS: GpioPins = { ready: 17, busy: 27, error: 22, syncing:
 export interface CreateGpioOptions {
   /** Line numbers; a missing or null role is not wired. */
   pins: Partial<Record<PinRole, number | null>>;
-  /** true: always the simulator. false: real GPIO or an error. Unset: real GPIO when accessible, else the simulator. */
-  simulated?: boolean;
+  /**
+   * true: the simulator. false: real GPIO or GPIO_UNAVAILABLE — never a silent fall back to
+   * the simulator (a booth whose tamper switch is simulated watches nothing).
+   */
+  simulated: boolean;
   logger: Logger;
   debounceMs?: number;
   tamperDebounceMs?: number;
@@ -69,15 +72,11 @@ export function createGpio(o: CreateGpioOptions): StationGpio {
       logger.warn({ err: e }, 'onoff could not be loaded');
     }
   }
-  if (Gpio?.accessible) {
-    const backend: PinBackend = new OnoffBackend(Gpio, logger);
-    return new StationGpio(backend, opts);
-  }
-  if (o.simulated === false) {
-    throw new StationError('GPIO_UNAVAILABLE', 'GPIO is not accessible on this machine (no /sys/class/gpio, or no permission)', {
-      hint: 'On the booth: add the station user to the gpio group. Elsewhere: set devices.gpio.simulated: true.',
+  if (!Gpio?.accessible) {
+    throw new StationError('GPIO_UNAVAILABLE', 'GPIO is not accessible on this machine (no writable /sys/class/gpio/export)', {
+      hint: 'On the booth: add the station user to the gpio group and use the shipped systemd unit. Elsewhere: set devices.gpio.simulated: true.',
     });
   }
-  logger.warn('GPIO not accessible here; using the GPIO simulator');
-  return simulator();
+  const backend: PinBackend = new OnoffBackend(Gpio, logger);
+  return new StationGpio(backend, opts);
 }

@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { createGpio, DEFAULT_PINS, LED_NAMES, listGpioChips, type GpioPins, type PinRole } from '../../drivers/gpio';
+import { DEFAULT_PINS, LED_NAMES, type GpioPins, type PinRole } from '../../drivers/gpio';
 import { UsageError } from '../../drivers/common/errors';
 import { createLogger, nullLogger } from '../log';
 import { optionalConfig } from './camera';
-import { gpioLineBase } from '../gpio-lines';
+import { openStationGpio } from '../gpio-access';
 import { action, globalOpts, intOption, printJson } from './util';
 
 const ROLES: PinRole[] = ['ready', 'busy', 'error', 'syncing', 'buzzer', 'button', 'tamper'];
@@ -28,33 +28,29 @@ export function register(program: Command): void {
   const gpio = program.command('gpio').description('status LEDs, buzzer, capture button and tamper switch');
   gpio
     .command('test')
-    .description('light each LED in turn, sound the buzzer, and report the button and tamper switch (uses the simulator where there is no GPIO)')
-    .option('--simulated', 'use the GPIO simulator even on a board with GPIO')
+    .description('light each LED in turn, sound the buzzer, and report the button and tamper switch (real GPIO unless devices.gpio.simulated or --simulated; decided as the daemon does)')
+    .option('--simulated', 'use the GPIO simulator (also when devices.gpio.simulated: true)')
     .option('--pins <list>', 'override pin numbers, e.g. ready=17,busy=27,buzzer=none')
     .option('--step-ms <ms>', 'how long each LED stays lit', '400')
     .option('--watch <seconds>', 'afterwards, report button presses and tamper changes for this long', '0')
     .option('--json', 'print the result as JSON')
     .action(
       action(async (opts: { simulated?: boolean; pins?: string; stepMs: string; watch: string; json?: boolean }, cmd: Command) => {
-        const cfg = optionalConfig(cmd)?.devices.gpio;
-        const base: Partial<GpioPins> = cfg ? { ...cfg.pins } : { ...DEFAULT_PINS };
-        const bcm = { ...base, ...(opts.pins ? parsePins(opts.pins) : {}) };
-        // pins are BCM numbers; the sysfs line adds the SoC chip's base (kernel 6.6+), as the daemon does
-        const lineBase = gpioLineBase(cfg?.lineBase ?? 'auto');
-        const pins = Object.fromEntries(Object.entries(bcm).map(([k, v]) => [k, v === null || v === undefined ? v : v + lineBase])) as Partial<GpioPins>;
+        const cfg = optionalConfig(cmd)?.devices.gpio ?? { simulated: false, lineBase: 'auto' as const, pins: { ...DEFAULT_PINS, fingerTouch: null } };
         const stepMs = intOption('--step-ms', opts.stepMs, 0, 10_000)!;
         const watchS = intOption('--watch', opts.watch, 0, 3600)!;
         const logger = globalOpts(cmd).debug ? createLogger({ level: 'debug', destination: process.stderr }) : nullLogger();
-        const g = createGpio({ pins, simulated: opts.simulated || cfg?.simulated ? true : undefined, logger });
+        // the same decision as the daemon and `station doctor`: real GPIO or GPIO_UNAVAILABLE, never a quiet simulator
+        const opened = await openStationGpio(cfg, logger, { ...(opts.simulated ? { simulated: true } : {}), ...(opts.pins ? { pins: parsePins(opts.pins) } : {}) });
+        const { gpio: g, bcm, base: lineBase, chips } = opened;
+        const { fingerTouch: _touch, ...pins } = opened.lines;
         const say = (s: string): void => {
           if (!opts.json) process.stdout.write(`${s}\n`);
         };
         const pinOf = (r: PinRole): string => (pins[r] === null || pins[r] === undefined ? 'not wired' : `GPIO ${pins[r]}${lineBase ? ` = BCM ${bcm[r]}` : ''}`);
-        await g.open();
         const events: { kind: 'button' | 'tamper'; at: string; open?: boolean }[] = [];
         try {
-          say(`GPIO: ${g.simulated ? 'simulator (no GPIO access here, or --simulated)' : 'onoff (sysfs)'}`);
-          const chips = listGpioChips();
+          say(`GPIO: ${g.simulated ? 'simulator (devices.gpio.simulated or --simulated)' : 'onoff (sysfs)'}`);
           if (!g.simulated) for (const c of chips) say(`  chip ${c.name}: ${c.label}, lines ${c.base}–${c.base + c.ngpio - 1}`);
           const leds: Record<string, string> = {};
           for (const name of LED_NAMES) {

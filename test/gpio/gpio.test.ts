@@ -28,14 +28,15 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 describe('GPIO on the simulator', () => {
-  it('uses the simulator when asked, and when GPIO is not accessible', () => {
+  it('uses the simulator only when asked: real GPIO that is not accessible is GPIO_UNAVAILABLE, never a quiet simulator', () => {
     const notAccessible = Object.assign(function () { throw new Error('must not be constructed'); }, { accessible: false }) as never;
-    const g = createGpio({ pins: DEFAULT_PINS, logger, onoffGpio: notAccessible });
+    const g = createGpio({ pins: DEFAULT_PINS, logger, simulated: true, onoffGpio: notAccessible });
     expect(g.simulated).toBe(true);
     expect(g.sim).toBeDefined();
     const e = (() => { try { createGpio({ pins: DEFAULT_PINS, logger, simulated: false, onoffGpio: notAccessible }); } catch (x) { return x; } })() as StationError;
     expect(e).toBeInstanceOf(StationError);
     expect(e.code).toBe('GPIO_UNAVAILABLE');
+    expect(e.hint).toMatch(/devices\.gpio\.simulated: true/);
   });
 
   it('refuses a pin used twice or out of range as a configuration error', () => {
@@ -150,7 +151,7 @@ describe('GPIO through the onoff backend (onoff Gpio class injected)', () => {
 
   it('drives real-looking lines: outputs, edge watch with debounce, release on close', async () => {
     FakeGpio.all.clear();
-    const g = createGpio({ pins: DEFAULT_PINS, logger, onoffGpio: FakeGpio, debounceMs: 20 });
+    const g = createGpio({ pins: DEFAULT_PINS, logger, simulated: false, onoffGpio: FakeGpio, debounceMs: 20 });
     expect(g.simulated).toBe(false);
     expect(g.sim).toBeUndefined();
     await g.open();
@@ -172,7 +173,7 @@ describe('GPIO through the onoff backend (onoff Gpio class injected)', () => {
     FakeGpio.all.clear();
     FakeGpio.busy.add(DEFAULT_PINS.tamper!);
     try {
-      const g = createGpio({ pins: DEFAULT_PINS, logger, onoffGpio: FakeGpio });
+      const g = createGpio({ pins: DEFAULT_PINS, logger, simulated: false, onoffGpio: FakeGpio });
       const e = (await g.open().catch((x: unknown) => x)) as StationError;
       expect(e.code).toBe('GPIO_PIN_UNAVAILABLE');
       expect(e.message).toBe(`GPIO ${DEFAULT_PINS.tamper} (tamper) is already in use by another program or driver`);

@@ -61,4 +61,12 @@ describe('systemd unit', () => {
     // the GPIO character devices stay reachable under DevicePolicy=closed
     expect(section(text, 'Service').filter(([k]) => k === 'DeviceAllow').map(([, v]) => v)).toContain('char-gpiochip rw');
   });
+
+  it('keeps /sys read-only except sysfs GPIO, which the daemon needs to watch the tamper switch (#14 item 4)', () => {
+    const svc = section(text, 'Service');
+    expect(new Map(svc).get('ProtectKernelTunables')).toBe('yes');
+    const rw = svc.filter(([k]) => k === 'ReadWritePaths').flatMap(([, v]) => v.split(/\s+/));
+    expect(rw).toEqual(expect.arrayContaining(['-/sys/class/gpio', '-/sys/devices/platform']));
+    expect(rw.filter((p) => p.replace(/^-/, '').startsWith('/sys')).sort()).toEqual(['-/sys/class/gpio', '-/sys/devices/platform']);
+  });
 });
