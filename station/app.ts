@@ -42,6 +42,7 @@ import { StationState } from './state';
 import { PolicyWatch } from './policy';
 import { VERSION } from './version';
 import { brokerConnectOptions } from './broker-options';
+import type { Problem } from './preflight';
 
 /** How long a booth that cannot watch its tamper switch waits for headquarters before it stops. */
 const GPIO_ALARM_WAIT_MS = 15_000;
@@ -105,23 +106,41 @@ function cpuTemperature(): number | null {
   }
 }
 
-export function buildStation(config: Config, rootLog: Logger, overrides: StationOverrides = {}): StationHandle {
+export interface StationStartOptions {
+  /**
+   * Capture devices that preflight found misconfigured or missing (station/preflight.ts,
+   * Problem.device): the station starts without them — degraded — and says why in the
+   * kiosk's chip and in health; each capture tries the device again, so one plugged in
+   * later works without a restart.
+   */
+  deviceProblems?: Problem[];
+}
+
+export function buildStation(config: Config, rootLog: Logger, overrides: StationOverrides = {}, startOpts: StationStartOptions = {}): StationHandle {
   const log = rootLog.child({ station: config.station.id });
   const lifecycle = new Lifecycle(log.child({ component: 'lifecycle' }));
   const state = new StationState(config.dataDir, { maxUnacked: config.policy.maxUnacknowledged, maxDaysSinceReceipt: config.policy.maxDaysSinceReceipt });
   const parts: StationParts = { config, log, state };
   const startedAt = Date.now();
   let current: string | undefined;
-  const devices = new Map<DeviceKind, { state: DeviceStateName; detail?: string }>();
-  const setDevice = (kind: DeviceKind, s: DeviceStateName, detail?: string) => {
+  const devices = new Map<DeviceKind, { state: DeviceStateName; detail?: string; code?: string; since?: number }>();
+  const setDevice = (kind: DeviceKind, s: DeviceStateName, detail?: string, code?: string) => {
     const prev = devices.get(kind);
-    devices.set(kind, { state: s, detail });
+    devices.set(kind, { state: s, detail, since: Date.now(), ...(code ? { code } : {}) });
     if (prev && prev.state !== 'error' && s === 'error') {
       void parts.uplink?.publishEvent('device-lost', { device: kind, detail: detail ?? null });
       parts.vault?.audit.append('alert', { device: kind, state: s, detail: detail ?? null });
     }
   };
-  const deviceStates = (): DeviceState[] => [...devices.entries()].map(([device, d]) => ({ device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) }));
+  const deviceStates = (): DeviceState[] => [...devices.entries()].map(([device, d]) => ({
+    device, state: d.state, ...(d.detail ? { detail: d.detail } : {}), ...(d.code ? { code: d.code } : {}), ...(d.since ? { since: d.since } : {}),
+  }));
+  /** What the officer sees: the root's states with the outcome of the last operation on each device (device-health.ts). */
+  const honestDeviceStates = (): DeviceState[] => parts.workflow?.deviceStates() ?? deviceStates();
+  const problemOf = (kind: 'fingerprint' | 'camera' | 'card'): Problem | undefined => startOpts.deviceProblems?.find((p) => p.device === kind);
+  const problemText = (p: Problem): string => `${p.key}: ${p.message} — ${p.hint}`;
+  let scannerOpened = false;
+  let cameraOpened = false;
   const step = (name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void = () => undefined) =>
     lifecycle.add(component(name, async () => { current = name; await start(); current = undefined; }, stop));
 
@@ -220,8 +239,16 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     scanner.on('disconnected', () => setDevice('fingerprint', 'error', `scanner on ${port} disconnected`));
     scanner.on('reconnected', () => setDevice('fingerprint', fp.simulated ? 'simulated' : 'ready', `${fp.model} on ${port}`));
     parts.scanner = scanner;
+    const problem = problemOf('fingerprint');
+    if (problem) {
+      // degraded start: the finger step offers its exceptions; a capture tries the scanner again
+      setDevice('fingerprint', 'error', problemText(problem), problem.code);
+      log.error({ key: problem.key, hint: problem.hint }, `starting without the fingerprint scanner: ${problem.message}`);
+      return;
+    }
     try {
       const info = await scanner.open();
+      scannerOpened = true;
       if (!fp.simulated && fp.upgradeBaud && fp.upgradeBaud !== fp.baud) {
         const r = await scanner.setBaud(fp.upgradeBaud);
         log.info({ result: r }, 'fingerprint baud change');
@@ -243,8 +270,16 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const c = config.devices.camera;
     const cam = createCamera({ backend: c.simulated ? 'simulated' : c.backend, device: c.device, timeoutMs: c.timeoutMs, logger: log });
     parts.camera = cam;
+    const problem = problemOf('camera');
+    if (problem) {
+      // degraded start: the portrait step offers its exceptions; a capture tries the camera again
+      setDevice('camera', 'error', problemText(problem), problem.code);
+      log.error({ key: problem.key, hint: problem.hint }, `starting without the camera: ${problem.message}`);
+      return;
+    }
     try {
       await cam.open();
+      cameraOpened = true;
       setDevice('camera', c.simulated ? 'simulated' : 'ready', cam.description);
       // the portrait check needs its face model (~1 s, ~50 MB): loaded in the background so READY
       // does not wait; a model that does not load is said now, and again at the portrait step
@@ -263,7 +298,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   let cardOpening: Promise<void> | undefined;
   step('card', async () => {
     const c = config.devices.card;
-    if (c.cscaDir) csca = loadCscaStore(c.cscaDir);
+    if (problemOf('card')) log.error({ key: problemOf('card')!.key, hint: problemOf('card')!.hint }, `starting with the card reader degraded: ${problemOf('card')!.message}`);
+    else if (c.cscaDir) csca = loadCscaStore(c.cscaDir);
     const reader = c.simulated
       ? createCardReader({ mode: 'simulated', logger: log.child({ component: 'card' }), ...overrides.cardSim })
       : createCardReader({ mode: 'pcsc', ...(c.reader ? { readerPattern: c.reader } : {}), logger: log.child({ component: 'card' }) });
@@ -275,7 +311,10 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     setDevice('card', 'busy', 'opening');
     cardOpening = reader.open().then(
       () => {
+        const problem = problemOf('card');
         if (!reader.serviceUp) setDevice('card', 'error', 'the PC/SC service (pcscd) is not running; the driver keeps retrying');
+        // no CSCA store: chips are read but none can be proven genuine (each is refused, fail closed)
+        else if (problem) setDevice('card', 'degraded', problemText(problem), problem.code);
         else setDevice('card', c.simulated ? 'simulated' : 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached');
       },
       (e: unknown) => {
@@ -289,6 +328,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   });
 
   let stopMaintenance = (): void => undefined;
+  /** When the uplink was last connected to the broker (this run); null before the first connection. */
+  let lastContactAt: number | null = null;
   // ── uplink to headquarters
   step('uplink', async () => {
     const vault = parts.vault!;
@@ -345,7 +386,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         diskFreeBytes: disk.freeBytes,
         backlog: { count: s.sealed + s.inFlight + s.held, oldestAgeMs: s.oldestUnackedAgeMs, rejected: s.rejected, held: s.held },
         lastReceiptAt: s.lastReceiptAt,
-        devices: deviceStates().map((d) => ({ name: d.device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) })) as HealthPayload['devices'],
+        devices: honestDeviceStates().map((d) => ({ name: d.device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) })) as HealthPayload['devices'],
         cpuTempC: cpuTemperature(),
         clockOffsetMs: null,
         enrollments: { today: today ? today.enrollments + today.activations : 0, quota: config.station.unit.dailyQuota || null, unit: config.station.unit.code },
@@ -378,6 +419,9 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       version: VERSION,
     });
     u.on('security', (e: Record<string, unknown>) => log.warn({ security: e }, 'security event on the uplink'));
+    // the kiosk's "last contact" while offline, and its online/offline chip at once rather than at the next poll
+    u.on('connected', () => { lastContactAt = Date.now(); parts.workflow?.statusChanged(); });
+    u.on('disconnected', () => { lastContactAt = Date.now(); parts.workflow?.statusChanged(); });
     // Maintenance: release acknowledged records (secure delete) and purge old metadata every minute,
     // and a few seconds after receipts stop arriving (the uplink has drained or gone idle).
     const maintain = (): void => {
@@ -431,10 +475,30 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const fp = config.devices.fingerprint;
     const cam = config.devices.camera;
     const sealer = vaultSealer(vault);
+    // A device that did not open at start (missing, broken, or left out by preflight) is tried again at
+    // each capture: plugged in later, it works without a restart; still missing, the capture fails with
+    // its code, its chip turns red and the step offers its exception path.
+    const ensureScanner = async (): Promise<void> => {
+      if (scannerOpened) return;
+      const info = await parts.scanner!.open();
+      scannerOpened = true;
+      setDevice('fingerprint', fp.simulated ? 'simulated' : 'ready', `${info.model ?? fp.model}`);
+    };
+    const ensureCamera = async (): Promise<void> => {
+      if (cameraOpened) return;
+      await parts.camera!.open();
+      cameraOpened = true;
+      setDevice('camera', cam.simulated ? 'simulated' : 'ready', parts.camera!.description);
+    };
+    const fpPort = fingerprintPort(parts.scanner!, { maxAttempts: fp.maxAttempts, threshold: fp.qualityThreshold, logger: log.child({ component: 'capture' }), waitForRemoval: !fp.simulated });
+    const camPort = cameraPort(parts.camera!, { width: cam.portraitWidth, height: cam.portraitHeight, maxBytes: cam.maxJpegBytes });
     const wf = createWorkflow({
       officers: parts.officers!,
-      fingerprint: fingerprintPort(parts.scanner!, { maxAttempts: fp.maxAttempts, threshold: fp.qualityThreshold, logger: log.child({ component: 'capture' }), waitForRemoval: !fp.simulated }),
-      camera: cameraPort(parts.camera!, { width: cam.portraitWidth, height: cam.portraitHeight, maxBytes: cam.maxJpegBytes }),
+      fingerprint: { ...fpPort, captureFinger: async (pos, o) => { await ensureScanner(); return fpPort.captureFinger(pos, o); } },
+      camera: {
+        capturePortrait: async (o) => { await ensureCamera(); return camPort.capturePortrait(o); },
+        previewFrame: async (o) => { await ensureCamera(); return camPort.previewFrame!(o); },
+      },
       chip: chipPort(parts.card!, { ...(config.devices.card.reader ? { reader: config.devices.card.reader } : {}), csca: () => csca ?? simulatedCsca(parts.card, log), logger: log.child({ component: 'chip' }) }),
       officerCard: officerCardPort(parts.card!),
       sealer: {
@@ -444,13 +508,15 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
           parts.uplink?.notify();
           return r;
         },
+        // after a restart (and a seal that reported an error) the workflow asks the vault whether the record is there
+        lookup: (recordId) => sealer.lookup?.(recordId) ?? null,
       },
       guard: stationGuard({
         locked: () => (state.lock ? state.lock.reason : null),
         policy: () => state.policy,
         vault,
       }),
-      uplink: vaultUplinkStatus(vault, () => parts.uplink?.status().connected ?? false),
+      uplink: vaultUplinkStatus(vault, () => parts.uplink?.status().connected ?? false, () => lastContactAt),
       devices: deviceStatus(deviceStates),
       progress: parts.progress!,
       positions: fp.positions,
@@ -503,7 +569,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     if (!g) return;
     const update = () => {
       const locked = state.lock !== null;
-      const deviceError = deviceStates().some((d) => d.state === 'error');
+      const deviceError = honestDeviceStates().some((d) => d.state === 'error');
       const up = parts.uplink?.status();
       g.setLed('ready', !locked && !deviceError ? 'on' : 'off');
       g.setLed('error', locked ? 'blink' : deviceError ? 'on' : 'off');

@@ -30,8 +30,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const core = disableCoreDumps();
   if (core.changed) log.info({ before: String(core.before.soft), after: core.after.soft }, 'core dumps disabled for the daemon (RLIMIT_CORE 0)');
 
-  const problems = [...checkDataDir(config.dataDir), ...checkDevicePaths(config)];
-  if (problems.length) throw problemsError(problems);
+  // Only what the station cannot work without stops the start: the data directory (vault, keys) and the
+  // uplink's files. A capture device that is missing or misconfigured leaves the station degraded: the
+  // kiosk comes up, that step offers its exception path, its chip and health say why (station/app.ts).
+  const devicePaths = checkDevicePaths(config);
+  const required = [...checkDataDir(config.dataDir), ...devicePaths.filter((p) => !p.device)];
+  // refused: list the devices' problems too, so that one round of fixes is enough
+  if (required.length) throw problemsError([...required, ...devicePaths.filter((p) => p.device)]);
+  const deviceProblems = devicePaths.filter((p) => p.device);
+  for (const p of deviceProblems) log.warn({ key: p.key, device: p.device, hint: p.hint }, `starting degraded: ${p.message}`);
   if (config.headquarters.allowInsecureBroker) {
     // every start, so that a bench setting left on a booth shows in its journal
     log.warn({ brokerUrl: config.headquarters.brokerUrl, tls: brokerUsesTls(config.headquarters.brokerUrl) },
@@ -39,7 +46,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
 
   const notifier = new SystemdNotifier(log.child({ component: 'systemd' }));
-  const station = buildStation(config, log, opts.overrides);
+  const station = buildStation(config, log, opts.overrides, { deviceProblems });
 
   let stopRequested!: (reason: string) => void;
   const stopped = new Promise<string>((r) => (stopRequested = r));
@@ -66,8 +73,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     throw e;
   }
   const readyMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  await notifier.ready(`serving kiosk on ${station.kioskUrl()}`);
-  log.info({ station: config.station.id, unit: config.station.unit.code, kiosk: station.kioskUrl(), readyMs: Math.round(readyMs) }, 'station ready');
+  const degraded = [...new Set(deviceProblems.map((p) => p.device!))];
+  await notifier.ready(`serving kiosk on ${station.kioskUrl()}${degraded.length ? ` (degraded: no ${degraded.join(', ')})` : ''}`);
+  log.info({ station: config.station.id, unit: config.station.unit.code, kiosk: station.kioskUrl(), readyMs: Math.round(readyMs), ...(degraded.length ? { degraded } : {}) },
+    degraded.length ? `station ready, degraded (${degraded.join(', ')}: see the warnings above)` : 'station ready');
   // a line for benchmarks and humans alike
   if (process.env.STATION_PRINT_READY === '1') process.stdout.write(`READY ${readyMs.toFixed(1)}ms\n`);
   await opts.onReady?.({ kioskUrl: station.kioskUrl() });

@@ -11,6 +11,14 @@ export interface Problem {
   key: string;
   message: string;
   hint: string;
+  /**
+   * A capture device the problem is about. The daemon starts without it (degraded: that
+   * step offers its exception path, the kiosk and health say why); only the data
+   * directory, the vault and the keys are required to start.
+   */
+  device?: 'fingerprint' | 'camera' | 'card';
+  /** For a device problem: the error code the kiosk translates (code.<CODE> in its catalogue). */
+  code?: string;
 }
 
 export function checkDataDir(dataDir: string): Problem[] {
@@ -47,36 +55,47 @@ export function freeBytes(path: string): number {
   return Number(s.bavail) * Number(s.bsize);
 }
 
-/** Device paths named in the configuration that do not exist. */
+/** Device paths named in the configuration that do not exist, and files the uplink needs. */
 export function checkDevicePaths(config: Config): Problem[] {
+  return [...checkCaptureDevices(config), ...checkUplinkFiles(config)];
+}
+
+/** Problems with a capture device's configuration: each is tagged with its device (see Problem.device). */
+export function checkCaptureDevices(config: Config): Problem[] {
   const problems: Problem[] = [];
   const fp = config.devices.fingerprint;
   if (!fp.simulated && !existsSync(fp.port)) {
     problems.push({
-      key: 'devices.fingerprint.port',
+      key: 'devices.fingerprint.port', device: 'fingerprint', code: 'FP_PORT_MISSING',
       message: `fingerprint scanner port ${fp.port} does not exist`,
       hint: 'Plug the scanner in and check `ls -l /dev/serial/by-id/ /dev/enroll-*`, fix devices.fingerprint.port, or set devices.fingerprint.simulated: true.',
     });
   }
   const m = modelInfo(fp.model);
   if (!fp.simulated && !m.bauds.includes(fp.baud)) {
-    problems.push({ key: 'devices.fingerprint.baud', message: `${fp.baud} baud is not a speed the ${m.label} supports`, hint: `Use one of ${m.bauds.join(', ')} (the module's factory speed is ${m.defaultBaud}).` });
+    problems.push({ key: 'devices.fingerprint.baud', device: 'fingerprint', code: 'FP_BAUD_UNSUPPORTED', message: `${fp.baud} baud is not a speed the ${m.label} supports`, hint: `Use one of ${m.bauds.join(', ')} (the module's factory speed is ${m.defaultBaud}).` });
   }
   const cam = config.devices.camera;
   if (!cam.simulated && cam.backend === 'v4l2' && !existsSync(cam.device)) {
     problems.push({
-      key: 'devices.camera.device',
+      key: 'devices.camera.device', device: 'camera', code: 'CAM_NOT_FOUND',
       message: `camera device ${cam.device} does not exist`,
       hint: 'Plug the USB camera in and check `ls /dev/video*`, fix devices.camera.device, or set devices.camera.simulated: true.',
     });
   }
   const card = config.devices.card;
   if (card.cscaDir && !existsSync(card.cscaDir)) {
-    problems.push({ key: 'devices.card.cscaDir', message: `CSCA directory ${card.cscaDir} does not exist`, hint: 'Copy the issuing countries\' CSCA certificates (and their CRLs) there.' });
+    problems.push({ key: 'devices.card.cscaDir', device: 'card', code: 'CARD_NO_CSCA', message: `CSCA directory ${card.cscaDir} does not exist`, hint: 'Copy the issuing countries\' CSCA certificates (and their CRLs) there.' });
   } else if (!card.simulated && !card.cscaDir) {
     // Chip trust fails closed: without CSCA certificates no chip can be authenticated (every read would be refused).
-    problems.push({ key: 'devices.card.cscaDir', message: 'no CSCA store is configured: chip ID cards and passports cannot be authenticated without it', hint: 'Set devices.card.cscaDir to a directory holding the issuing countries\' CSCA certificates (PEM/DER) and CRLs (only the demo\'s simulated card brings its own test CSCA).' });
+    problems.push({ key: 'devices.card.cscaDir', device: 'card', code: 'CARD_NO_CSCA', message: 'no CSCA store is configured: chip ID cards and passports cannot be authenticated without it', hint: 'Set devices.card.cscaDir to a directory holding the issuing countries\' CSCA certificates (PEM/DER) and CRLs (only the demo\'s simulated card brings its own test CSCA).' });
   }
+  return problems;
+}
+
+/** TLS files for the broker connection named in the configuration that do not exist. */
+export function checkUplinkFiles(config: Config): Problem[] {
+  const problems: Problem[] = [];
   for (const k of ['caFile', 'certFile', 'keyFile'] as const) {
     const f = config.headquarters[k];
     if (f && !existsSync(f)) problems.push({ key: `headquarters.${k}`, message: `${f} does not exist`, hint: `Install the file or set headquarters.${k}: null.` });
