@@ -14,6 +14,7 @@ import {
   type DomainParameters, type PaceInfo, type PacePassword,
 } from './pace';
 import type { ApduChannel } from './channel';
+import { cccdIdFromMrz, parseCccdDg13, type CccdDetails } from './cccd';
 import { extractFace, jpeg2000ToJpeg, type FaceImage } from './dg2';
 import { mrzInformation, parseDg1, type BacKeyInput, type MrzFields } from './mrz';
 import { passiveAuthenticate, type CscaStore, type PassiveAuthResult } from './passive-auth';
@@ -27,6 +28,7 @@ export const FILES = {
   SOD: { fid: 0x011d, name: 'EF.SOD' },
   DG1: { fid: 0x0101, name: 'DG1' },
   DG2: { fid: 0x0102, name: 'DG2' },
+  DG13: { fid: 0x010d, name: 'DG13' },
 } as const;
 export type FileKey = keyof typeof FILES;
 
@@ -44,6 +46,14 @@ export interface ChipReadResult {
   passiveAuth: Pick<PassiveAuthResult, 'verdict' | 'reason'> & Partial<PassiveAuthResult>;
   /** Data groups listed in EF.COM. */
   dataGroupsPresent?: number[];
+  /** DG13 as read (national data; checked by passive authentication like DG1/DG2). */
+  dg13?: Buffer;
+  /** Vietnamese citizen card: the holder's details decoded from DG13 (issuing state VNM only). */
+  cccd?: CccdDetails;
+  /** Why DG13 could not be decoded (the read and the verdict do not depend on it). */
+  cccdError?: { code: string; message: string };
+  /** The 12-digit national ID number: DG13 field 1, else the start of a Vietnamese TD1 MRZ's optional data. */
+  nationalId?: string;
   /** Which access control ran (PACE or BAC, with what). */
   access: AccessControl;
   /** READ BINARY Le used for the data groups (the largest the chip and secure messaging allow). */
@@ -63,6 +73,8 @@ export interface ReadOptions {
   paceOnly?: boolean;
   /** Files to read (default COM, DG1, DG2, SOD). DG1 and SOD are always read. */
   readDg2?: boolean;
+  /** Read DG13 when EF.COM lists it (default true). */
+  readDg13?: boolean;
   csca?: CscaStore;
   logger?: Logger;
   /** Bytes per READ BINARY (default 223 short, 4096 extended). */
@@ -512,6 +524,8 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   const mrz = parseDg1(dg1);
   let dg2: Buffer | undefined;
   if (opts.readDg2 !== false) dg2 = await r.readFile(FILES.DG2.fid, FILES.DG2.name, opts.chunkSize);
+  let dg13: Buffer | undefined;
+  if (opts.readDg13 !== false && dataGroupsPresent?.includes(13)) dg13 = await r.readFile(FILES.DG13.fid, FILES.DG13.name, opts.chunkSize);
   // An absent or empty EF.SOD is not a damaged chip: the read goes on and passive authentication says "no-security-object".
   const sodRead = await r.readFile(FILES.SOD.fid, FILES.SOD.name, opts.chunkSize);
   const sod = sodRead ?? Buffer.alloc(0);
@@ -527,10 +541,22 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   }
   const dgs = new Map<number, Buffer>([[1, dg1]]);
   if (dg2) dgs.set(2, dg2);
+  if (dg13) dgs.set(13, dg13);
+  let cccd: CccdDetails | undefined;
+  let cccdError: ChipReadResult['cccdError'];
+  if (dg13 && (mrz.issuingState === 'VNM' || mrz.lines[0]?.slice(2, 5) === 'VNM')) {
+    try { cccd = parseCccdDg13(dg13); } catch (e) {
+      if (!(e instanceof CardDataError)) throw e;
+      cccdError = { code: e.code, message: e.message };
+      opts.logger?.warn({ reader: ch.reader, err: e.message }, 'DG13 could not be decoded');
+    }
+  }
+  const nationalId = cccd?.idNumber ?? cccdIdFromMrz(mrz);
   const passiveAuth = passiveAuthenticate(sod, dgs, { csca: opts.csca, issuingState: mrz.issuingState });
   opts.logger?.info({ reader: ch.reader, verdict: passiveAuth.verdict, apdus: ch.exchanges - startCount }, 'chip read');
   return {
     dg1, dg2, sod, com, mrz, faceJpeg, face, passiveAuth, dataGroupsPresent,
+    ...(dg13 ? { dg13 } : {}), ...(cccd ? { cccd } : {}), ...(cccdError ? { cccdError } : {}), ...(nationalId ? { nationalId } : {}),
     access: r.access!, chunkBytes: opts.chunkSize ?? r.maxReadLength(),
     reader: ch.reader, atr: ch.atr.toString('hex').toUpperCase(),
     apduCount: ch.exchanges - startCount, durationMs: Math.round(performance.now() - t0),

@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { StationError, UsageError } from '../../drivers/common/errors';
 import { createCardReader, SimulatedCardReader, type CardReaderDriver } from '../../drivers/card';
-import type { ChipReadResult } from '../../drivers/card/emrtd';
+import { normaliseCan, type ChipReadResult } from '../../drivers/card/emrtd';
+import type { CccdDetails } from '../../drivers/card/cccd';
 import { bacInputFromMrz, normaliseBacInput, type BacKeyInput } from '../../drivers/card/mrz';
 import { loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
 import { EmulatedEmrtd, type CardFaults } from '../../drivers/card/emulator/card';
@@ -45,13 +46,27 @@ export function summarise(r: ChipReadResult, photo?: string): Record<string, unk
     atr: r.atr,
     mrz: r.mrz,
     passiveAuth: r.passiveAuth,
+    access: r.access,
+    nationalId: r.nationalId ?? null,
+    cccd: r.cccd ?? null,
+    ...(r.cccdError ? { cccdError: r.cccdError } : {}),
     dataGroupsPresent: r.dataGroupsPresent ?? null,
-    files: { com: r.com?.length ?? null, dg1: r.dg1.length, dg2: r.dg2?.length ?? null, sod: r.sod.length },
+    files: { com: r.com?.length ?? null, dg1: r.dg1.length, dg2: r.dg2?.length ?? null, dg13: r.dg13?.length ?? null, sod: r.sod.length },
     face: r.face ? { format: r.face.format, width: r.face.width, height: r.face.height, bytes: r.face.raw.length, displayJpegBytes: r.faceJpeg?.length ?? null, note: r.face.note ?? null } : null,
     photo: photo ?? null,
     apduCount: r.apduCount,
     durationMs: r.durationMs,
   };
+}
+
+const CCCD_LABELS: [keyof CccdDetails, string][] = [
+  ['fullName', 'full name'], ['dateOfBirth', 'born'], ['sexText', 'sex'], ['nationality', 'nationality'], ['ethnicity', 'ethnicity'],
+  ['religion', 'religion'], ['placeOfOrigin', 'place of origin'], ['placeOfResidence', 'residence'], ['identifyingMarks', 'marks'],
+  ['dateOfIssue', 'issued'], ['dateOfExpiry', 'valid until'], ['fatherName', 'father'], ['motherName', 'mother'], ['spouseName', 'spouse'], ['oldIdNumber', 'old ID number'],
+];
+
+function cccdLines(d: CccdDetails): string[] {
+  return CCCD_LABELS.filter(([k]) => d[k]).map(([k, label]) => `${`DG13 ${label}:`.padEnd(22)}${String(d[k])}`);
 }
 
 function parseFaults(list: string[]): CardFaults {
@@ -71,11 +86,22 @@ function parseFaults(list: string[]): CardFaults {
       case 'get-response': f.getResponse = true; break;
       case 'wrong-le': f.wrongLe = true; break;
       case 'plain-errors': f.plainErrors = true; break;
-      default: throw new UsageError(`unknown fault "${item}"`, 'faults: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors');
+      case 'remove-at-pace-step': f.removeAtPaceStep = n('remove-at-pace-step'); break;
+      case 'bad-pace-token': f.badPaceToken = true; break;
+      default: throw new UsageError(`unknown fault "${item}"`, `faults: ${FAULT_LIST}`);
     }
   }
   return f;
 }
+
+const FAULT_LIST = 'slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors remove-at-pace-step=N bad-pace-token';
+
+/** Emulated document profiles for `station card emulate --profile`. */
+export const EMULATE_PROFILES = {
+  icao: 'ICAO specimen TD1 card, BAC (add --pace for PACE too)',
+  cccd: 'Vietnamese citizen card (CCCD 2021): TD1 IDVNM with the 12-digit ID, DG13, PACE with CAN or MRZ and BAC, SELECT MF answers 6D00',
+  'cccd-2024': 'Vietnamese "Căn cước" card (2024): as cccd with the 2024 DG13 layout, PACE only',
+} as const;
 
 export function register(program: Command): void {
   const card = program.command('card').description('chip ID cards and passports (ICAO 9303) on PC/SC readers');
@@ -100,20 +126,22 @@ export function register(program: Command): void {
     }));
 
   card.command('read')
-    .description('read a chip passport / ID card with BAC and check it (passive authentication)')
+    .description('read a chip passport / ID card (PACE from EF.CardAccess, else BAC) and check it (passive authentication)')
     .option('--reader <name>', 'reader name or part of it (see `station card list`); /regex/ allowed')
     .option('--mrz <text>', 'the full MRZ (3 lines of 30 or 2 lines of 44; newlines optional)')
     .option('--doc <number>', 'document number')
     .option('--birth <yymmdd>', 'date of birth, YYMMDD')
     .option('--expiry <yymmdd>', 'date of expiry, YYMMDD')
+    .option('--can <digits>', 'the 6-digit card access number printed on the card (PACE with the CAN; the MRZ is then optional)')
     .option('--csca <path>', 'CSCA certificate file or directory for passive authentication')
     .option('--photo <file>', 'write the face image here (JPEG; raw JPEG 2000 if it cannot be converted)')
     .option('--wait <seconds>', 'how long to wait for a card on the reader', '20')
     .option('--no-dg2', 'skip the face (DG2)')
     .option('--simulated', 'read the built-in emulated card in process (no pcscd needed)')
     .option('--json', 'machine-readable output')
-    .action(action(async (opts: { reader?: string; mrz?: string; doc?: string; birth?: string; expiry?: string; csca?: string; photo?: string; wait: string; dg2: boolean; simulated?: boolean; json?: boolean }) => {
-      const bac = bacFromOptions(opts);
+    .action(action(async (opts: { reader?: string; mrz?: string; doc?: string; birth?: string; expiry?: string; can?: string; csca?: string; photo?: string; wait: string; dg2: boolean; simulated?: boolean; json?: boolean }) => {
+      const can = opts.can !== undefined ? normaliseCan(opts.can) : undefined;
+      const bac = can && !opts.mrz && !opts.doc && !opts.birth && !opts.expiry ? undefined : bacFromOptions(opts);
       const waitS = intOption('--wait', opts.wait, 0, 3600) ?? 20;
       const csca: CscaStore | undefined = opts.csca ? loadCscaStore(opts.csca) : undefined;
       const d = opts.simulated
@@ -136,7 +164,7 @@ export function register(program: Command): void {
         } else if (!store) {
           process.stderr.write('note: no --csca given: the chip cannot be authenticated (verdict invalid, no-csca-store)\n');
         }
-        const res = await d.readDocument({ reader: info.name, bac, csca: store, readDg2: opts.dg2 });
+        const res = await d.readDocument({ reader: info.name, ...(bac ? { bac } : {}), ...(can ? { can } : {}), csca: store, readDg2: opts.dg2 });
         let photo: string | undefined;
         if (opts.photo) {
           const img = res.faceJpeg ?? res.face?.raw;
@@ -153,6 +181,10 @@ export function register(program: Command): void {
             `name:          ${m.lastName ?? ''}, ${m.firstName ?? ''}`,
             `born / sex:    ${m.birthDate ?? '?'} / ${m.sex ?? '?'}`,
             `expires:       ${m.expirationDate ?? '?'}`,
+            `access:        ${res.access.protocol} with the ${res.access.password}${res.access.protocol === 'PACE' ? ` (${res.access.agreement}-${res.access.mapping}, ${res.access.cipher}, ${res.access.domain})` : ''}${res.access.note ? ` — ${res.access.note}` : ''}`,
+            res.nationalId ? `ID number:     ${res.nationalId}` : '',
+            ...(res.cccd ? cccdLines(res.cccd) : []),
+            res.cccdError ? `DG13:          not decoded — ${res.cccdError.message}` : '',
             `face:          ${res.face ? `${res.face.format} ${res.face.width}×${res.face.height}, ${res.face.raw.length} bytes${res.face.note ? ` — ${res.face.note}` : ''}` : 'not read'}`,
             `authenticity:  ${res.passiveAuth.verdict.toUpperCase()}${res.passiveAuth.reason ? ` — ${res.passiveAuth.reason} [${res.passiveAuth.reasonCode}]` : ''}`,
             photo ? `photo written: ${photo}` : '',
@@ -173,9 +205,20 @@ export function register(program: Command): void {
     .option('--face <file>', 'JPEG or JPEG 2000 face image for DG2 (default: a synthetic ~20 KB JPEG)')
     .option('--csca-out <file>', 'write the generated CSCA certificate (PEM) here, for `card read --csca`')
     .option('--extended', 'announce and accept extended-length APDUs')
-    .option('--fault <spec...>', 'fault modes: slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors')
-    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; fault?: string[] }) => {
+    .option('--profile <name>', `document profile: ${Object.entries(EMULATE_PROFILES).map(([k, v]) => `${k} = ${v}`).join('; ')}`, 'icao')
+    .option('--pace', 'speak PACE (EF.CardAccess) besides BAC (implied by the cccd profiles)')
+    .option('--pace-only', 'PACE only: BAC (GET CHALLENGE / MUTUAL AUTHENTICATE) answers 6D00')
+    .option('--can <digits>', 'the card access number (default for cccd profiles: the last 6 digits of the ID number; icao with --pace: 123456)')
+    .option('--fault <spec...>', `fault modes: ${FAULT_LIST}`)
+    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; profile: string; pace?: boolean; paceOnly?: boolean; can?: string; fault?: string[] }) => {
       const port = intOption('--port', opts.port, 1, 65535)!;
+      if (!Object.prototype.hasOwnProperty.call(EMULATE_PROFILES, opts.profile)) {
+        throw new UsageError(`unknown profile "${opts.profile}"`, `profiles: ${Object.keys(EMULATE_PROFILES).join(', ')}`);
+      }
+      const profile = opts.profile as keyof typeof EMULATE_PROFILES;
+      const cccdProfile = profile !== 'icao';
+      if (cccdProfile && opts.mrz) throw new UsageError('--mrz does not go with a cccd profile (its MRZ is made from the specimen holder)', 'leave out --mrz, or use --profile icao');
+      const canOpt = opts.can !== undefined ? normaliseCan(opts.can) : undefined;
       const faults = parseFaults(opts.fault ?? []);
       let face: { image: Buffer; width: number; height: number; format: 'jpeg' | 'jpeg2000' } | undefined;
       if (opts.face) {
@@ -197,14 +240,19 @@ export function register(program: Command): void {
         face = { image, width, height, format };
       }
       if (opts.mrz) bacInputFromMrz(opts.mrz); // validates the MRZ shape with a clear usage error
-      const doc = await buildDocument({ mrz: opts.mrz, face });
+      const doc = await buildDocument({ mrz: opts.mrz, face, ...(cccdProfile ? { cccd: { generation: profile === 'cccd-2024' ? '2024' : '2021', ...(canOpt ? { can: canOpt } : {}) } } : {}) });
       if (opts.cscaOut) writeFileSync(opts.cscaOut, pem(doc.pki.csca.cert));
-      const chip = new EmulatedEmrtd({ files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended });
+      const paceOn = cccdProfile || opts.pace || opts.paceOnly || canOpt !== undefined;
+      const can = paceOn ? (doc.can ?? canOpt ?? '123456') : undefined;
+      const chip = new EmulatedEmrtd({
+        files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended, noMfSelect: cccdProfile,
+        ...(paceOn ? { pace: { can, only: profile === 'cccd-2024' || opts.paceOnly === true } } : {}),
+      });
       const emu = new VpcdCardClient(chip, { host: opts.host, port });
       try { await emu.insert(); } catch (e) {
         throw new StationError('CARD_VPCD_UNREACHABLE', `cannot reach vpcd at ${opts.host}:${port}: ${(e as Error).message}`, { hint: 'install vsmartcard-vpcd and start pcscd (systemctl start pcscd)', cause: e });
       }
-      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port}\nMRZ:\n${doc.mrzLines.join('\n')}\n${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
+      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
         process.on('SIGINT', stop);

@@ -499,3 +499,86 @@ describe('PACE (ICAO 9303-11 §4.4, Generic Mapping) over real pcscd + vpcd', { 
     } finally { await removeCard(refusing.client); }
   });
 });
+
+describe('Vietnamese citizen card profile over real pcscd + vpcd', { timeout: 150_000 }, () => {
+  it('SELECT MF answers 6D00, EF.CardAccess is read directly (SFI, or SELECT 011C with P1=02 when SFI is refused); PACE-CAN read with DG13 decoded and signed', async () => {
+    const cccd = await buildDocument({ cccd: { generation: '2021' }, faceBytes: 3000 });
+    const { client, card } = await withCard(cccd, { pace: { can: cccd.can }, noMfSelect: true, faults: { statusWord: { sw: 0x6a86, ins: 0xb0, count: 1 } } });
+    try {
+      const res = await driver.readDocument({ reader: R0, can: cccd.can, csca: cscaStoreFrom([cccd.pki.csca.cert]) });
+      expect(res.access).toMatchObject({ protocol: 'PACE', password: 'CAN' });
+      expect(res.mrz).toMatchObject({ format: 'TD1', documentCode: 'ID', issuingState: 'VNM', documentNumber: '190012345' });
+      expect(res.nationalId).toBe('079190012345');
+      expect(res.dg13!.equals(cccd.files.get(0x010d)!)).toBe(true);
+      expect(res.cccd).toMatchObject({ fullName: 'Nguyễn Thị Thu Hằng', sex: 'F', dateOfBirthIso: '1990-08-12', identifyingMarks: 'Nốt ruồi C:2cm trên trước đầu mày phải', fatherName: 'Nguyễn Văn Đức' });
+      expect(res.passiveAuth.verdict).toBe('valid');
+      expect(res.passiveAuth.checkedDataGroups).toEqual([1, 2, 13]);
+      expect(card.paceSuccesses).toBe(1);
+      const ch = await driver.connect(R0);
+      try {
+        expect((await ch.transmit(encodeCommand({ cla: 0, ins: 0xa4, p1: 0, p2: 0x0c, data: Buffer.from([0x3f, 0x00]) }))).sw).toBe(0x6d00);
+        expect((await ch.transmit(encodeCommand({ cla: 0, ins: 0xa4, p1: 2, p2: 0x0c, data: Buffer.from([0x01, 0x1c]) }))).sw).toBe(0x9000);
+        const ca = await ch.transmit(encodeCommand({ cla: 0, ins: 0xb0, p1: 0, p2: 0, le: 256 }));
+        expect(ca.data.equals(card.files.get(0x011c)!)).toBe(true);
+      } finally { await ch.close(); }
+      // the MRZ still works for PACE (and BAC) on the 2021 card
+      const viaMrz = await driver.readDocument({ reader: R0, bac: bac(cccd) });
+      expect(viaMrz.access).toMatchObject({ protocol: 'PACE', password: 'MRZ' });
+    } finally { await removeCard(client); }
+  });
+
+  it('station card emulate --profile cccd-2024 and station card read --can', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'card-cli-cccd-'));
+    const csca = join(dir, 'csca.pem');
+    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '-e',
+      "const { Command } = require('commander'); const p = new Command('station'); p.option('--debug'); require('./station/cli/card').register(p); p.parseAsync(['node', 'station', ...process.argv.slice(1)]);",
+      'card', 'emulate', '--port', '35964', '--csca-out', csca, '--profile', 'cccd-2024', '--face', '/dev/null'], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    try {
+      // a face that is not an image is a usage error naming the option
+      expect(await exited).toBe(2);
+      expect(out).toContain('--face /dev/null');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+    const child2 = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '-e',
+      "const { Command } = require('commander'); const p = new Command('station'); p.option('--debug'); require('./station/cli/card').register(p); p.parseAsync(['node', 'station', ...process.argv.slice(1)]);",
+      'card', 'emulate', '--port', '35964', '--csca-out', csca, '--profile', 'cccd-2024'], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out2 = '';
+    child2.stdout!.on('data', (d) => { out2 += d; });
+    child2.stderr!.on('data', (d) => { out2 += d; });
+    const exited2 = new Promise<number | null>((r) => child2.once('exit', (c) => r(c)));
+    try {
+      const inserted = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-inserted', on); resolve(); } }; driver.on('card-inserted', on); });
+      await inserted;
+      for (let i = 0; i < 400 && !out2.includes('press Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out2).toContain('(profile cccd-2024, PACE only)');
+      expect(out2).toContain('CAN: 012345');
+      const read = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--can', '012345', '--csca', csca, '--json']);
+      expect(read.code).toBe(0);
+      const j = JSON.parse(read.out);
+      expect(j.access).toMatchObject({ protocol: 'PACE', password: 'CAN' });
+      expect(j.nationalId).toBe('079190012345');
+      expect(j.cccd.fullName).toBe('Nguyễn Thị Thu Hằng');
+      expect(j.cccd.identifyingMarks).toBeUndefined(); // the 2024 layout leaves them out
+      expect(j.passiveAuth.verdict).toBe('valid');
+      const wrong = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--can', '012346']);
+      expect(wrong.code).toBe(1);
+      expect(wrong.err).toContain('check the 6-digit card access number (CAN)');
+      const bad = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--can', '12ab']);
+      expect(bad.code).toBe(2);
+      expect(bad.err).toContain('must be the 6 digits printed on the card');
+      const human = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--can', '012345', '--csca', csca]);
+      expect(human.out).toContain('DG13 full name:       Nguyễn Thị Thu Hằng');
+      expect(human.out).toContain('access:        PACE with the CAN');
+      child2.kill('SIGINT');
+      expect(await exited2).toBe(0);
+    } finally {
+      if (child2.exitCode === null) { child2.kill('SIGKILL'); await exited2; }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

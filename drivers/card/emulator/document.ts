@@ -17,6 +17,7 @@ import {
 import { checkDigit } from '../crypto';
 import { buildDg2 } from '../dg2';
 import { splitMrz } from '../mrz';
+import { buildCccdDg13, SPECIMEN_CCCD, type CccdDetails, type CccdGeneration } from '../cccd';
 import { HASH_OID_BY_NAME, issuingStateToAlpha2, OID_LDS_SECURITY_OBJECT, OID_MESSAGE_DIGEST, OID_SIGNING_TIME } from '../passive-auth';
 import { tlv } from '../tlv';
 
@@ -192,6 +193,10 @@ export interface PersonData {
   sex?: 'M' | 'F' | '<';
   nationality?: string;
   issuingState?: string;
+  /** Document code, 1–2 letters (default "I"; Vietnam's citizen cards: "ID"). */
+  documentCode?: string;
+  /** TD1 optional data after the document number's check digit (line 1, 15 characters). */
+  optionalData?: string;
 }
 
 function field(s: string, n: number): string {
@@ -202,7 +207,8 @@ function field(s: string, n: number): string {
 export function buildTd1(p: PersonData): string[] {
   const doc = field(p.documentNumber, 9);
   const st = field(p.issuingState ?? 'UTO', 3);
-  const l1 = `I<${st}${doc}${checkDigit(doc)}`.padEnd(30, '<');
+  const code = (p.documentCode ?? 'I').padEnd(2, '<').slice(0, 2);
+  const l1 = `${code}${st}${doc}${checkDigit(doc)}${field(p.optionalData ?? '', 15)}`.padEnd(30, '<');
   const l2a = `${p.birthDate}${checkDigit(p.birthDate)}${p.sex ?? '<'}${p.expiryDate}${checkDigit(p.expiryDate)}${field(p.nationality ?? st, 3)}`.padEnd(29, '<');
   const composite = checkDigit(l1.slice(5, 30) + l2a.slice(0, 7) + l2a.slice(8, 15) + l2a.slice(18, 29));
   const l2 = `${l2a}${composite}`;
@@ -241,6 +247,10 @@ export interface EmrtdContents {
   files: Map<number, Buffer>;
   mrzLines: string[];
   pki: TestPki;
+  /** The card access number printed on the card (PACE with CAN), for profiles that have one. */
+  can?: string;
+  /** The Vietnamese citizen card holder written to DG13 (profile cccd). */
+  cccd?: Partial<CccdDetails>;
 }
 
 export interface DocumentOptions {
@@ -253,6 +263,12 @@ export interface DocumentOptions {
   /** Extra data groups (number → file bytes) to store and list in the SOD. */
   extraDataGroups?: Map<number, Buffer>;
   pki?: TestPki;
+  /**
+   * A Vietnamese citizen card: TD1 "IDVNM" MRZ with the 12-digit ID number (last 9
+   * digits in the document number field, all 12 at the start of the optional
+   * data), DG13 with the holder's details, a CAN (default: the ID's last 6 digits).
+   */
+  cccd?: { generation?: CccdGeneration; details?: Partial<CccdDetails>; can?: string };
   /** How EF.SOD is made: without certificate, signed by the CSCA itself, with a signing time, or left empty. */
   sod?: SodOptions & { signWithCsca?: boolean; empty?: boolean };
 }
@@ -264,6 +280,7 @@ export const DEFAULT_PERSON: PersonData = {
 
 /** Builds every file of an emulated document. */
 export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdContents> {
+  if (opts.cccd) return buildCccdDocument(opts, opts.cccd);
   const mrzLines = opts.mrz ? (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz)) : buildTd1({ ...DEFAULT_PERSON, ...opts.person });
   const pki = opts.pki ?? createTestPki(opts.person?.issuingState ?? (opts.mrz ? (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz))[0]!.slice(2, 5).replace(/</g, '') : 'UTO'));
   const dgs = new Map<number, Buffer>([[1, buildDg1(mrzLines)]]);
@@ -283,4 +300,35 @@ export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdCo
   const signer = opts.sod?.signWithCsca ? pki.csca : pki.ds;
   files.set(0x011d, opts.sod?.empty ? Buffer.alloc(0) : buildSod(dgs, signer, pki.csca.name, opts.sod));
   return { files, mrzLines, pki };
+}
+
+/** Vietnamese text as the MRZ writes it: no diacritics, Đ → D, upper case. */
+export function mrzTransliterate(s: string): string {
+  return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/đ/g, 'd').replace(/Đ/g, 'D').toUpperCase();
+}
+
+function yymmdd(ddmmyyyy: string | undefined, what: string): string {
+  const m = ddmmyyyy ? /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(ddmmyyyy) : null;
+  if (!m) throw new RangeError(`${what} "${ddmmyyyy}" must be dd/mm/yyyy`);
+  return `${m[3]!.slice(2)}${m[2]}${m[1]}`;
+}
+
+async function buildCccdDocument(opts: DocumentOptions, c: NonNullable<DocumentOptions['cccd']>): Promise<EmrtdContents> {
+  const d: Partial<CccdDetails> = { ...SPECIMEN_CCCD, ...c.details };
+  const id = d.idNumber ?? '';
+  if (!/^\d{12}$/.test(id)) throw new RangeError(`a citizen card ID number has 12 digits, not "${id}"`);
+  const words = mrzTransliterate(d.fullName ?? '').split(/\s+/).filter(Boolean);
+  const mrzLines = buildTd1({
+    documentCode: 'ID', issuingState: 'VNM', nationality: 'VNM', documentNumber: id.slice(3), optionalData: id,
+    birthDate: yymmdd(d.dateOfBirth, 'date of birth'),
+    // "Không thời hạn" (no expiry) is written as the far future on the card's MRZ here.
+    expiryDate: /^\d/.test(d.dateOfExpiry ?? '') ? yymmdd(d.dateOfExpiry, 'date of expiry') : '991231',
+    sex: d.sexText === 'Nam' ? 'M' : d.sexText?.normalize('NFC') === 'Nữ'.normalize('NFC') ? 'F' : '<',
+    surname: words[0] ?? '', givenNames: words.slice(1).join(' '),
+  });
+  const extra = new Map(opts.extraDataGroups ?? []);
+  extra.set(13, buildCccdDg13(d, c.generation ?? '2021'));
+  const pki = opts.pki ?? createTestPki('VNM');
+  const inner = await buildDocument({ ...opts, cccd: undefined, mrz: mrzLines, pki, extraDataGroups: extra });
+  return { ...inner, can: c.can ?? id.slice(6), cccd: d };
 }
