@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { loadConfig, type Config } from '../config';
 import { checkDataDir, checkDevicePaths, freeBytes } from './preflight';
 import { probeDevices } from './devices';
-import { brokerConnectOptions } from './broker-options';
+import { checkBrokerCertificate, checkBrokerWithProbe, checkClientCertificate } from './doctor-tls';
 import { loadHqIdentityChecked } from './keys';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
@@ -50,47 +50,12 @@ function defaultTimedatectl(): 'yes' | 'no' | 'unknown' {
   }
 }
 
-export async function checkBroker(config: Config, timeoutMs = 5000): Promise<CheckResult> {
-  const mqtt = await import('mqtt');
-  let opts;
-  try {
-    opts = brokerConnectOptions(config, `doctor-${config.station.id}-${process.pid}`);
-  } catch (e) {
-    return { check: 'broker', status: 'fail', message: (e as Error).message, hint: 'Fix the headquarters.* TLS file settings.' };
-  }
-  return new Promise((resolve) => {
-    const client = mqtt.connect(config.headquarters.brokerUrl, { ...opts, reconnectPeriod: 0, connectTimeout: timeoutMs, clean: true });
-    const done = (r: CheckResult) => {
-      clearTimeout(timer);
-      client.end(true);
-      resolve(r);
-    };
-    const timer = setTimeout(() => done({ check: 'broker', status: 'fail', message: `no answer from ${config.headquarters.brokerUrl} within ${timeoutMs} ms`, hint: 'Check the network (mobile data / Wi-Fi), the broker URL and the firewall. The station keeps working offline and uploads later.' }), timeoutMs + 500);
-    client.on('connect', () => done({ check: 'broker', status: 'ok', message: `connected to ${config.headquarters.brokerUrl}` }));
-    client.on('error', (e: Error & { code?: number | string }) => {
-      if (typeof e.code === 'string') {
-        // a network-level failure: nothing answered, the name did not resolve, TLS failed
-        const tls = /CERT|TLS|SSL|self.signed/i.test(`${e.code} ${e.message}`);
-        done({
-          check: 'broker',
-          status: 'fail',
-          message: `cannot reach ${config.headquarters.brokerUrl}: ${e.message}`,
-          hint: tls
-            ? 'The broker\'s certificate was not accepted: check headquarters.caFile and the clock.'
-            : 'Check the network (mobile data / Wi-Fi) and the broker URL; the broker may be down. The station keeps working offline and uploads later.',
-        });
-        return;
-      }
-      const code = e.code !== undefined ? ` (MQTT reason code ${e.code})` : '';
-      done({ check: 'broker', status: 'fail', message: `${config.headquarters.brokerUrl} refused the connection: ${e.message}${code}`, hint: 'Check headquarters.username/password or the client certificate, and that headquarters registered this station.' });
-    });
-  });
-}
-
 export interface DoctorOptions {
   configPath?: string;
   skipBroker?: boolean;
   deviceTimeoutMs?: number;
+  /** How long the broker checks wait for an answer (default 5 s). */
+  brokerTimeoutMs?: number;
 }
 
 export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
@@ -123,13 +88,21 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
     const id = loadHqIdentityChecked(config.headquarters.publicKeyFile);
     results.push({ check: 'headquarters key', status: 'ok', message: `${config.headquarters.publicKeyFile} (fingerprint ${id.fingerprint})` });
   } catch (e) {
-    results.push({ check: 'headquarters key', status: 'fail', message: (e as Error).message, hint: (e as { hint?: string }).hint ?? 'Install the file from `hq init` and run `station provision --hq-public FILE`.' });
+    results.push({ check: 'headquarters key', status: 'fail', message: (e as Error).message, hint: (e as { hint?: string }).hint ?? `Bring hq-public.json (from \`hq init\`) and run \`station provision --hq-public FILE\`: it installs the file at ${config.headquarters.publicKeyFile}.` });
   }
 
   for (const p of checkDevicePaths(config)) results.push({ check: p.key, status: 'fail', message: p.message, hint: p.hint });
   results.push(...(await probeDevices(config, opts.deviceTimeoutMs ?? 8000)));
 
-  if (!opts.skipBroker) results.push(await checkBroker(config));
+  const client = checkClientCertificate(config);
+  if (client) results.push(client);
+  if (!opts.skipBroker) {
+    const timeoutMs = opts.brokerTimeoutMs ?? 5000;
+    const server = await checkBrokerCertificate(config, Date.now(), timeoutMs);
+    if (server) results.push(server);
+    if (server?.status === 'fail') results.push({ check: 'broker', status: 'skip', message: 'not tried: the broker\'s certificate is not accepted (see "broker certificate")' });
+    else results.push(await checkBrokerWithProbe(config, timeoutMs));
+  }
   return results;
 }
 

@@ -49,6 +49,7 @@ describe('TLS with client certificates and per-station ACL', () => {
       'pattern write enroll/v1/st/%u/batch',
       'pattern write enroll/v1/st/%u/audit',
       'pattern write enroll/v1/st/%u/cmd-res',
+      'pattern readwrite enroll/v1/st/%u/probe',
       'pattern read enroll/v1/st/%u/receipt',
       'pattern read enroll/v1/st/%u/cmd/#',
       'pattern read enroll/v1/st/%u/status',
