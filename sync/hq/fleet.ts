@@ -96,7 +96,7 @@ export async function collectRetained(o: CollectOptions): Promise<{ status: Map<
   return { status, health };
 }
 
-export function buildFleet(store: HqStore | null, status: Map<string, StatusPayload>, health: Map<string, HealthPayload>, now = Date.now()): FleetView {
+export function buildFleet(store: Pick<HqStore, 'lastReceiptAt' | 'stations'> | null, status: Map<string, StatusPayload>, health: Map<string, HealthPayload>, now = Date.now()): FleetView {
   const reg = new Map((store?.stations() ?? []).map((s) => [s.station_id, s]));
   const ids = new Set<string>([...reg.keys(), ...status.keys(), ...health.keys()]);
   const stations: FleetStation[] = [];

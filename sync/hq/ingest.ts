@@ -17,7 +17,10 @@ import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } 
 import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
 import { parsePayload, PayloadError, requirePayload, type HeldReason, type ReceiptStatus, type RefusalReason, type RejectedReason } from '../wire/payloads';
 import { LocalValidator, type RecordValidator, type Verdict } from './validate';
-import { HqStore, openHqDb, type Db, type StoreOutcome, type StoredRecordInput } from './store';
+import type { HqStore, Db, StoreOutcome, StoredRecordInput } from './store';
+import { SqliteHqStore, type HqStoreApi } from './store-api';
+import { openHqStore, type DatabaseChoice } from './store-open';
+import { isStoreUnavailable } from './store-pg';
 import { checkSignature, digestEnvelope, type ParsedEnvelope } from '../wire/envelope';
 import { loadHqPrivateKeys, recordKeysOf } from '../wire/keys';
 import { auditEntryHash, verifyAuditChain, type AuditEntry } from '../wire/audit';
@@ -29,8 +32,12 @@ export interface HqOptions {
   keysDir?: string;
   /** Receipt signing key (default: from hq-private.json). */
   receiptKey?: KeyInput;
-  /** Database file (default <dataDir>/hq.db). */
+  /** Database file (default <dataDir>/hq.db) when no PostgreSQL `database` is given. */
   dbPath?: string;
+  /** PostgreSQL (url set) or SQLite (url null, file dbPath); default: SQLite. */
+  database?: Omit<DatabaseChoice, 'sqlitePath'> & { sqlitePath?: string };
+  /** While the database is unreachable, how often to try it again (ms, default 1000). */
+  databaseRetryMs?: number;
   workerId?: string;
   /** Shared subscription group; `false` subscribes without $share (brokers without MQTT 5). */
   shareGroup?: string | false;
@@ -64,9 +71,15 @@ export interface StoredRecordEvent {
 }
 
 export interface HqHandle {
+  /** The store, whichever database it is on. */
+  readonly api: HqStoreApi;
+  /** SQLite only (tests and tools reading the file directly); throws on PostgreSQL. */
   readonly db: Db;
+  /** SQLite only: the synchronous store; throws on PostgreSQL. */
   readonly store: HqStore;
-  readonly events: EventEmitter; // 'record' (StoredRecordEvent), 'receipt', 'commit' ({batches, failed}), 'alarm', 'status', 'health', 'event', 'command-result', 'connected'
+  /** False while the database is unreachable (the worker takes no batches then). */
+  databaseUp(): boolean;
+  readonly events: EventEmitter; // 'record' (StoredRecordEvent), 'receipt', 'commit' ({batches, failed}), 'alarm', 'status', 'health', 'event', 'command-result', 'connected', 'database' ({up})
   readonly workerId: string;
   /** Connected and subscribed (batches published from now on reach this worker or its group). */
   connected(): boolean;
@@ -77,8 +90,9 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const log = (o.logger ?? pino({ level: 'silent' })).child({ mod: 'hq-ingest' });
   const t: Topics = makeTopics(o.topicPrefix);
   const workerId = o.workerId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
-  const db = openHqDb(o.dbPath ?? join(o.dataDir, 'hq.db'));
-  const store = new HqStore(db);
+  const api: HqStoreApi = await openHqStore({ url: null, ...o.database, sqlitePath: o.database?.sqlitePath ?? o.dbPath ?? join(o.dataDir, 'hq.db'), applicationName: o.database?.applicationName ?? `enroll-hq-${workerId}` });
+  const sqlite = api instanceof SqliteHqStore ? api : null;
+  const sqliteOnly = (what: string): never => { throw new Error(`HqHandle.${what}: this worker stores in PostgreSQL (${api.where}); use HqHandle.api`); };
   const keysDir = o.keysDir ?? join(o.dataDir, 'keys');
   const receiptKey: KeyObject = o.receiptKey ? toPrivateKey(o.receiptKey) : loadHqPrivateKeys(keysDir).receiptKey;
   const validator: RecordValidator = o.validator ?? new LocalValidator({ loadKeys: () => recordKeysOf(loadHqPrivateKeys(keysDir)) });
@@ -136,16 +150,13 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const LOG_EVERY_MS = 10_000;
   const pendingAlarms = new Map<string, { kind: string; detail: string; stationId: string | null; recordId: string | null; at: number; n: number }>();
   let alarmTimer: NodeJS.Timeout | null = null;
+  let alarmWrites: Promise<void> = Promise.resolve();
   const flushAlarms = (): void => {
     if (alarmTimer) { clearTimeout(alarmTimer); alarmTimer = null; }
     if (pendingAlarms.size === 0) return;
     const all = [...pendingAlarms.values()];
     pendingAlarms.clear();
-    try {
-      db.transaction(() => { for (const a of all) store.alarm(a.kind, a.detail, a.stationId, a.recordId, a.at, a.n); }).immediate();
-    } catch (e) {
-      log.error({ err: e, alarms: all.length }, 'could not store alarms');
-    }
+    alarmWrites = alarmWrites.then(() => api.alarms(all)).catch((e: unknown) => log.error({ err: (e as Error).message, alarms: all.length }, 'could not store alarms'));
   };
   const logged = new Map<string, { at: number; suppressed: number }>();
   const limitedLog = (level: 'warn' | 'info', key: string, obj: Record<string, unknown>, msg: string): void => {
@@ -164,6 +175,49 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     if (pendingAlarms.size > 10_000) flushAlarms();
     else if (!alarmTimer) { alarmTimer = setTimeout(flushAlarms, ALARM_FLUSH_MS); alarmTimer.unref(); }
     events.emit('alarm', { kind, detail, stationId, recordId });
+  };
+
+  // ---------------------------------------------------------------- losing and regaining the database
+
+  /*
+   * A worker that cannot reach its database must not take batches it cannot store: it leaves the shared
+   * subscriptions (the broker routes the fleet's batches to the other workers), says "ingest offline"
+   * (stations with no worker online pause instead of sending into the void), receipts nothing of what it
+   * had in flight, and tries the database every databaseRetryMs; when it answers, the worker subscribes
+   * again and says "online" (stations resend what is still unreceipted).
+   */
+  let dbUp = true;
+  let probeTimer: NodeJS.Timeout | null = null;
+  const share = (topic: string): string => (group ? t.shared(group, topic) : topic);
+  const sharedTopics = (): string[] => [share(t.all('batch')), share(t.all('events')), share(t.all('cmd-res')), share(t.all('audit'))];
+  const probe = (): void => {
+    probeTimer = setTimeout(() => {
+      probeTimer = null;
+      if (stopping) return;
+      api.ping().then(() => {
+        if (stopping) return;
+        dbUp = true;
+        log.warn({ database: api.where }, 'database reachable again: taking batches');
+        events.emit('database', { up: true });
+        if (!isConnected) return; // the connect handler subscribes
+        client.subscribe(Object.fromEntries(sharedTopics().map((x) => [x, { qos: 1 as const }])), (err) => {
+          if (err) { log.error({ err }, 'subscription failed'); return; }
+          if (announce) publish(t.ingest(workerId), flag(true), true).catch(() => undefined);
+        });
+      }, () => probe());
+    }, o.databaseRetryMs ?? 1000);
+    probeTimer.unref?.();
+  };
+  const databaseFailed = (e: unknown): void => {
+    if (!dbUp || stopping || !isStoreUnavailable(e)) return;
+    dbUp = false;
+    log.error({ database: api.where, err: (e as Error).message }, 'database unavailable: no more batches taken or receipted until it answers again');
+    events.emit('database', { up: false, error: (e as Error).message });
+    if (isConnected) {
+      client.unsubscribe(sharedTopics(), () => undefined);
+      if (announce) publish(t.ingest(workerId), flag(false), true).catch(() => undefined);
+    }
+    probe();
   };
 
   // ---------------------------------------------------------------- batches
@@ -210,7 +264,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       digests.push(d);
     }
     // 2) the station must be registered; until it is, everything is held (the station retries)
-    const keys = store.stationKeys(stationId);
+    const keys = await api.stationKeys(stationId);
     if (keys.length === 0) {
       alarm('unknown-station', `batch ${h.batchId} from unregistered station ${stationId}; register it with \`hq register\``, stationId);
       return { ...base, verified: [], refused: h.records.map((r) => held(r.id, r.sha256, 'unknown-station', `station ${stationId} is not registered at headquarters`)) };
@@ -229,7 +283,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       candidates.push({ r, env: envelopes[i]!, parsed: p });
     }
     // 4) already stored: a duplicate needs no second opening; another hash is a conflict
-    const stored = store.storedHashes(stationId, candidates.map((c) => c.r.id));
+    const stored = await api.storedHashes(stationId, candidates.map((c) => c.r.id));
     const toOpen: typeof candidates = [];
     const duplicates: StoreOutcome[] = [];
     for (const c of candidates) {
@@ -271,8 +325,15 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   let queue: CheckedBatch[] = [];
   let flushScheduled = false;
   let flushed: { promise: Promise<void>; resolve: () => void } | null = null;
+  // Group commits run one after another; batches checked meanwhile wait for the next one (and join it).
+  let committing: Promise<void> = Promise.resolve();
+  const scheduleFlush = (): void => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    committing = committing.then(() => new Promise<void>((r) => setImmediate(r))).then(flush).catch((e: unknown) => { log.error({ err: e }, 'group commit crashed'); });
+  };
 
-  const flush = (): void => {
+  const flush = async (): Promise<void> => {
     flushScheduled = false;
     const group = queue;
     const done = flushed;
@@ -282,24 +343,24 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     flushAlarms();
     const committed: { b: CheckedBatch; outcomes: StoreOutcome[]; receiptText: string }[] = [];
     try {
-      db.transaction(() => {
-        for (const b of group) {
-          try {
-            // nested: a savepoint per batch, so one failing batch does not take the others with it
-            const { outcomes, receiptText } = store.storeBatch(b.stationId, b.batchId, workerId, b.verified, b.refused, (outs) => {
-              const hash = batchHash(b.batchId, outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256 })));
-              const body: ReceiptBody = { type: 'receipt', stationId: b.stationId, batchId: b.batchId, batchHash: hash, results: outs, at: Date.now(), worker: workerId };
-              return { receiptText: encodeSigned(signMessage(body, receiptKey)).toString('utf8'), batchHash: hash };
-            }, b.order);
-            committed.push({ b, outcomes, receiptText });
-          } catch (e) {
-            log.error({ stationId: b.stationId, batchId: b.batchId, err: e }, 'batch could not be stored; no receipt (the station resends)');
-          }
-        }
-      }).immediate();
+      // one transaction for the group, a savepoint per batch (one failing batch does not take the others with it)
+      const results = await api.storeBatches(workerId, group.map((b) => ({
+        stationId: b.stationId, batchId: b.batchId, order: b.order, verified: b.verified, refused: b.refused,
+        makeReceipt: (outs: StoreOutcome[]) => {
+          const hash = batchHash(b.batchId, outs.map((x) => ({ recordId: x.recordId, sha256: x.sha256 })));
+          const body: ReceiptBody = { type: 'receipt', stationId: b.stationId, batchId: b.batchId, batchHash: hash, results: outs, at: Date.now(), worker: workerId };
+          return { receiptText: encodeSigned(signMessage(body, receiptKey)).toString('utf8'), batchHash: hash };
+        },
+      })));
+      results.forEach((r, i) => {
+        const b = group[i]!;
+        if (r.ok) committed.push({ b, outcomes: r.outcomes, receiptText: r.receiptText });
+        else log.error({ stationId: b.stationId, batchId: b.batchId, err: r.error.message }, 'batch could not be stored; no receipt (the station resends)');
+      });
     } catch (e) {
-      log.error({ err: e, batches: group.length }, 'group commit failed; no receipts (the stations resend)');
+      log.error({ err: (e as Error).message, batches: group.length }, 'group commit failed; no receipts (the stations resend)');
       committed.length = 0;
+      databaseFailed(e);
     } finally {
       done?.resolve();
     }
@@ -325,7 +386,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       flushed = { promise, resolve };
     }
     const wait = flushed.promise;
-    if (!flushScheduled) { flushScheduled = true; setImmediate(flush); }
+    scheduleFlush();
     return wait;
   };
 
@@ -345,11 +406,12 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
 
   const handleBatch = (stationId: string, f: Frame): Promise<void> => {
     if (stopping) return Promise.resolve(); // after the last commit: no receipt, the station resends to a running worker
+    if (!dbUp) return Promise.resolve(); // nothing can be stored: no receipt, the station resends (to a worker that can)
     const bytes = f.body.length;
     pipelineBytes += bytes;
     const job: Promise<void> = checkBatch(stationId, f)
       .then((b) => (b ? enqueue(b) : undefined))
-      .catch((e: unknown) => { log.error({ stationId, batchId: f.header.batchId, err: e }, 'batch could not be checked; no receipt (the station resends)'); })
+      .catch((e: unknown) => { log.error({ stationId, batchId: f.header.batchId, err: (e as Error).message }, 'batch could not be checked; no receipt (the station resends)'); databaseFailed(e); })
       .finally(() => {
         pipeline.delete(job);
         pipelineBytes -= bytes;
@@ -375,7 +437,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     }
     if (f.header.kind === 'chunk') {
       const c = f.header.chunk!;
-      const whole = store.addChunk(stationId, f.header.batchId, f.header.batchHash, c.index, c.count, c.offset, Buffer.from(f.body));
+      const whole = await api.addChunk(stationId, f.header.batchId, f.header.batchHash, c.index, c.count, c.offset, Buffer.from(f.body));
       if (!whole) return;
       const total = f.header.records.reduce((s, r) => s + r.len, 0);
       if (whole.length !== total) {
@@ -387,24 +449,24 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     await handleBatch(stationId, f);
   };
 
-  const onStatus = (stationId: string, payload: Buffer): void => {
+  const onStatus = async (stationId: string, payload: Buffer): Promise<void> => {
     if (payload.length === 0) return;
     const s: StatusPayload = requirePayload('status', payload);
-    const applied = store.upsertStatus(stationId, s.state, s.session, s.at);
+    const applied = await api.upsertStatus(stationId, s.state, s.session, s.at);
     if (!applied) log.info({ stationId, session: s.session }, 'stale status from an older session ignored');
     events.emit('status', { stationId, ...s, applied });
   };
 
-  const onHealth = (stationId: string, payload: Buffer): void => {
+  const onHealth = async (stationId: string, payload: Buffer): Promise<void> => {
     if (payload.length === 0) return;
     const h: HealthPayload = requirePayload('health', payload);
-    store.upsertHealth(stationId, JSON.stringify(h), h.at);
+    await api.upsertHealth(stationId, JSON.stringify(h), h.at);
     events.emit('health', { stationId, health: h });
   };
 
-  const onEvent = (stationId: string, payload: Buffer): void => {
+  const onEvent = async (stationId: string, payload: Buffer): Promise<void> => {
     const e: EventPayload = requirePayload('events', payload);
-    store.addEvent(e.id, stationId, e.kind, e.at, e.data ? JSON.stringify(e.data) : null);
+    await api.addEvent(e.id, stationId, e.kind, e.at, e.data ? JSON.stringify(e.data) : null);
     if (e.kind === 'security' || e.kind === 'tamper') log.warn({ stationId, kind: e.kind }, 'station reported a security event');
     events.emit('event', { stationId, ...e });
   };
@@ -415,16 +477,16 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
    * signatures (else: chain alarm). HQ answers with the head it now holds.
    */
   const onAudit = async (stationId: string, payload: Buffer): Promise<void> => {
-    const keys = store.stationKeys(stationId);
+    const keys = await api.stationKeys(stationId);
     if (keys.length === 0) return;
     const slice: AuditSlicePayload = requirePayload('audit', payload);
     if (slice.stationId !== stationId) throw new PayloadError('audit', `audit slice on ${stationId}'s topic names station ${slice.stationId}`);
-    const head = store.auditHead(stationId);
+    const head = await api.auditHead(stationId);
     let error: string | undefined;
     const fresh: AuditEntry[] = [];
     for (const e of slice.entries as AuditEntry[]) {
       if (e.seq <= head.seq) {
-        const known = store.auditHashAt(stationId, e.seq);
+        const known = await api.auditHashAt(stationId, e.seq);
         let recomputed: string | null;
         try { recomputed = auditEntryHash(stationId, e); } catch { recomputed = null; }
         if (known !== null && (known !== e.hash || recomputed !== known)) {
@@ -458,7 +520,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
         const checkedSig = best?.ok ? best.signedThrough : -1;
         const good = fresh.filter((e) => e.seq <= goodThrough).map((e) => (best?.ok && e.sig !== undefined && e.seq !== checkedSig ? { ...e, sig: undefined } : e));
         if (good.length > 0) {
-          store.appendAudit(stationId, good);
+          await api.appendAudit(stationId, good);
           newHead = { seq: good[good.length - 1]!.seq, hash: good[good.length - 1]!.hash };
         }
       }
@@ -468,15 +530,15 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     events.emit('audit', { stationId, head: newHead, error });
   };
 
-  const onCmdRes = (stationId: string, payload: Buffer): void => {
-    const st = store.station(stationId);
-    const trusted = new TrustedKeys(st ? store.stationKeys(stationId) : []);
+  const onCmdRes = async (stationId: string, payload: Buffer): Promise<void> => {
+    const st = await api.station(stationId);
+    const trusted = new TrustedKeys(st ? await api.stationKeys(stationId) : []);
     const v = verifySignedBody(payload, trusted, ['command-result']);
     if (!v.ok) {
       alarm('forged-command-result', `command result on ${stationId}'s topic: ${v.reason}`, stationId);
       return;
     }
-    store.recordCommandResult(v.body.id, v.body.status, JSON.stringify(v.body), v.body.at);
+    await api.recordCommandResult(v.body.id, v.body.status, JSON.stringify(v.body), v.body.at);
     events.emit('command-result', v.body);
   };
 
@@ -495,7 +557,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       // leave the stations paused: say "online" again while we are up.
       try {
         const f = parsePayload('ingest', payload);
-        if (f.ok && !f.value.online && isConnected && !stopping) {
+        if (f.ok && !f.value.online && isConnected && !stopping && dbUp) {
           log.info({ worker: workerId }, 'stale "ingest offline" flag for this worker; announcing online again');
           publish(t.ingest(workerId), flag(true), true).catch(() => undefined);
         }
@@ -509,17 +571,17 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       try {
         switch (p.leaf) {
           case 'batch': await onBatch(p.stationId, payload); break;
-          case 'status': onStatus(p.stationId, payload); break;
-          case 'health': onHealth(p.stationId, payload); break;
-          case 'events': onEvent(p.stationId, payload); break;
-          case 'cmd-res': onCmdRes(p.stationId, payload); break;
+          case 'status': await onStatus(p.stationId, payload); break;
+          case 'health': await onHealth(p.stationId, payload); break;
+          case 'events': await onEvent(p.stationId, payload); break;
+          case 'cmd-res': await onCmdRes(p.stationId, payload); break;
           case 'audit': await onAudit(p.stationId, payload); break;
           default: break;
         }
       } catch (e) {
         // A station's own topic carrying something that is not the protocol: refused, and visible to ops.
         if (e instanceof PayloadError || e instanceof FrameError) alarm('malformed-payload', `${p.leaf} message on ${p.stationId}'s topic refused: ${e.message}`, p.stationId);
-        else log.warn({ topic, err: e }, 'message could not be handled; dropped');
+        else { log.warn({ topic, err: (e as Error).message }, 'message could not be handled; dropped'); databaseFailed(e); }
       }
     };
     chain = chain.then(run).then(() => callback());
@@ -529,19 +591,16 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     // "connected" means ready to receive: only once the broker granted the subscriptions (a batch
     // published before the SUBACK has no subscriber and is dropped; the station would wait a receipt timeout).
     isConnected = false;
-    const share = (topic: string): string => (group ? t.shared(group, topic) : topic);
     client.subscribe({
-      [share(t.all('batch'))]: { qos: 1 },
-      [share(t.all('events'))]: { qos: 1 },
-      [share(t.all('cmd-res'))]: { qos: 1 },
-      [share(t.all('audit'))]: { qos: 1 },
+      // the shared work only while the database can store it
+      ...(dbUp ? Object.fromEntries(sharedTopics().map((x) => [x, { qos: 1 as const }])) : {}),
       [t.all('status')]: { qos: 1 },
       [t.all('health')]: { qos: 1 },
       ...(announce ? { [t.ingest(workerId)]: { qos: 1 as const } } : {}),
     }, (err) => {
       if (err) { log.error({ err }, 'subscription failed'); return; }
       isConnected = true;
-      if (announce) publish(t.ingest(workerId), flag(true), true).catch((e) => log.warn({ err: e }, 'could not announce ingest online'));
+      if (announce) publish(t.ingest(workerId), flag(dbUp), true).catch((e) => log.warn({ err: e }, 'could not announce ingest online'));
       log.info({ worker: workerId, group }, 'headquarters ingest online');
       events.emit('connected');
     });
@@ -559,11 +618,14 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     log.error({ reasonCode: code, broker: o.brokerUrl }, typeof code === 'number' ? `broker refused the connection: reason code 0x${code.toString(16)} (${err.message})` : `broker connection error: ${err.message}`);
   });
 
-  const pruneTimer = setInterval(() => { try { store.pruneChunks(24 * 3600_000); } catch { /* busy: next time */ } }, 3600_000);
+  const pruneTimer = setInterval(() => { api.pruneChunks(24 * 3600_000).catch(() => undefined); /* busy or down: next time */ }, 3600_000);
   pruneTimer.unref();
 
   return {
-    db, store, events, workerId,
+    api, events, workerId,
+    get db(): Db { return sqlite ? sqlite.sync.db : sqliteOnly('db'); },
+    get store(): HqStore { return sqlite ? sqlite.sync : sqliteOnly('store'); },
+    databaseUp: () => dbUp,
     connected: () => isConnected,
     async stop(): Promise<void> {
       if (stopping) return;
@@ -571,8 +633,10 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       clearInterval(pruneTimer);
       await Promise.race([chain, new Promise((r) => setTimeout(r, 5_000))]);
       await Promise.race([Promise.all([...pipeline]), new Promise((r) => setTimeout(r, 10_000))]);
-      flush(); // batches received but not yet committed (their receipts still go out if connected)
+      scheduleFlush(); // batches received but not yet committed (their receipts still go out if connected)
+      await committing;
       flushAlarms();
+      if (probeTimer) { clearTimeout(probeTimer); probeTimer = null; }
       if (!o.validator) await validator.close();
       if (isConnected && announce) {
         await Promise.race([publish(t.ingest(workerId), flag(false), true).catch(() => undefined), new Promise((r) => setTimeout(r, 2_000))]);
@@ -584,7 +648,8 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       await Promise.race([new Promise<void>((r) => client.end(false, disconnect, () => r())), new Promise((r) => setTimeout(r, 3_000))]);
       if (!client.disconnected) client.end(true);
       if (client.stream && !client.stream.destroyed) client.stream.destroy(); // stopped while connecting: see the uplink
-      db.close();
+      await alarmWrites;
+      await api.close();
     },
   };
 }

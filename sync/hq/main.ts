@@ -14,6 +14,8 @@ import { COMMAND_NAMES, type CommandName } from '../topics';
 import { isValidStationId } from '../topics';
 import { HqStore, openHqDb } from './store';
 import { startHq } from './ingest';
+import type { HqStoreApi } from './store-api';
+import { databaseChoice, openHqStore } from './store-open';
 import { buildFleet, collectRetained, formatFleet } from './fleet';
 import { sendCommand } from './commands';
 import { COMMAND_ARGS, checkCommandArgs, parsePolicyArgs } from '../commands';
@@ -123,6 +125,29 @@ function keysDir(s: HqSettings): string {
 
 function openStore(s: HqSettings): HqStore {
   return new HqStore(openHqDb(join(s.dataDir, 'hq.db')));
+}
+
+function dbChoiceOrUsage(s: HqSettings): ReturnType<typeof databaseChoice> {
+  try {
+    return databaseChoice(s);
+  } catch (e) {
+    throw new StationError('CONFIG_DATABASE', (e as Error).message, { exitCode: 2, hint: 'fix database.* in the settings file or the HQ_DATABASE_* variables, then run `hq config check`' });
+  }
+}
+
+/** The store the settings choose (database.url: PostgreSQL; else the SQLite file in dataDir). */
+async function openApi(s: HqSettings): Promise<HqStoreApi> {
+  let choice;
+  try {
+    choice = databaseChoice(s, 'enroll-hq-cli');
+  } catch (e) {
+    throw new StationError('CONFIG_DATABASE', (e as Error).message, { exitCode: 2, hint: 'fix database.* in the settings file or the HQ_DATABASE_* variables, then run `hq config check`' });
+  }
+  try {
+    return await openHqStore(choice);
+  } catch (e) {
+    throw new StationError('HQ_DATABASE', (e as Error).message, { hint: choice.url ? 'check database.url, that PostgreSQL runs and accepts this user, then try again' : `check ${choice.sqlitePath}` });
+  }
 }
 
 function print(json: boolean, value: unknown, text: string): void {
@@ -259,7 +284,7 @@ export function buildProgram(): Command {
     .argument('<provision-output.json>', 'file written by `station provision --json` ("-" for stdin)')
     .option('--quota <n>', 'daily enrollment quota of the station')
     .option('--json', 'machine-readable output')
-    .action(act((file: string, opts: { quota?: string; json?: boolean }, cmd: Command) => {
+    .action(act(async (file: string, opts: { quota?: string; json?: boolean }, cmd: Command) => {
       const g = settingsOf(cmd);
       let raw: string;
       try {
@@ -289,18 +314,18 @@ export function buildProgram(): Command {
       if (typeof p.fingerprint === 'string' && p.fingerprint !== fp) {
         throw new UsageError(`${file}: "fingerprint" ${p.fingerprint} does not match its public key (${fp})`, 'the file was altered or mixes two stations; take a fresh `station provision --json`');
       }
-      const store = openStore(g);
+      const store = await openApi(g);
       try {
         let r;
         try {
-          r = store.registerStation({ stationId, unit, publicKey, createdAt: Number.isFinite(createdAt) ? createdAt : null, dailyQuota: quota });
+          r = await store.registerStation({ stationId, unit, publicKey, createdAt: Number.isFinite(createdAt) ? createdAt : null, dailyQuota: quota });
         } catch (e) {
           throw new UsageError(`${file}: the public key is not a usable Ed25519 key (${(e as Error).message})`);
         }
         print(!!opts.json, { stationId, unit, fingerprint: r.fingerprint, rotated: r.rotated },
           `registered ${stationId}${unit ? ` (unit ${unit})` : ''}, key ${r.fingerprint}${r.rotated ? ' — replaces the previous key (kept to verify older records)' : ''}`);
       } finally {
-        store.db.close();
+        await store.close();
       }
     }));
 
@@ -325,6 +350,7 @@ export function buildProgram(): Command {
       const hq = await startHq({
         brokerUrl: g.broker.url, dataDir: g.dataDir, workerId: g.ingest.workerId ?? undefined, shareGroup: g.ingest.share ? g.ingest.group : false,
         protocolVersion: g.broker.protocolVersion, topicPrefix: g.broker.topicPrefix, logger,
+        database: dbChoiceOrUsage(g),
         username: m.username, password: m.password as string | undefined,
         tls: m.ca || m.cert ? { ca: m.ca as Buffer | undefined, cert: m.cert as Buffer | undefined, key: m.key as Buffer | undefined } : undefined,
       });
@@ -345,19 +371,19 @@ export function buildProgram(): Command {
     .option('--json', 'print the full record as JSON on stdout')
     .action(act(async (recordId: string, opts: { reason: string; operator: string; out?: string; json?: boolean }, cmd: Command) => {
       const g = settingsOf(cmd);
-      const store = openStore(g);
+      const store = await openApi(g);
       try {
-        const row = store.findRecord(recordId);
-        if (!row) throw new StationError('HQ_RECORD_NOT_FOUND', `record ${recordId} is not stored at headquarters (${join(g.dataDir, 'hq.db')})`, { hint: 'check the id; `hq stations` shows which stations have unacknowledged backlog' });
+        const row = await store.findRecord(recordId);
+        if (!row) throw new StationError('HQ_RECORD_NOT_FOUND', `record ${recordId} is not stored at headquarters (${store.where})`, { hint: 'check the id; `hq stations` shows which stations have unacknowledged backlog' });
         const keys = loadHqPrivateKeys(keysDir(g));
-        const stationKeys = store.stationKeys(row.station_id);
+        const stationKeys = await store.stationKeys(row.station_id);
         let opened: Awaited<ReturnType<typeof openEnvelope>> | null = null;
         let lastErr: unknown = null;
         for (const k of stationKeys) {
           try { opened = await openEnvelope(row.envelope, { stationPublicKey: k, hq: keys }); break; } catch (e) { lastErr = e; }
         }
         if (!opened) throw lastErr instanceof Error ? lastErr : new StationError('HQ_OPEN_FAILED', `record ${recordId} could not be opened`);
-        store.logOpening(row.station_id, recordId, opts.operator, opts.reason);
+        await store.logOpening(row.station_id, recordId, opts.operator, opts.reason);
         const rec = opened.record;
         const full = JSON.parse(JSON.stringify(rec, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? Buffer.from((v as { data: number[] }).data).toString('base64') : v))) as Record<string, unknown>;
         if (opts.out) writeFileSync(opts.out, JSON.stringify(full, null, 2), { mode: 0o600 });
@@ -372,7 +398,7 @@ export function buildProgram(): Command {
         if (opts.json) process.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
         else process.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n')}\n${opts.out ? `full record written to ${opts.out}\n` : ''}(opening logged: operator ${opts.operator}, reason "${opts.reason}")\n`);
       } finally {
-        store.db.close();
+        await store.close();
       }
     }));
 
@@ -384,13 +410,15 @@ export function buildProgram(): Command {
     .option('--wait <seconds>', 'longest time to collect retained messages (settings: fleet.waitSeconds)')
     .action(act(async (opts: { json?: boolean; wait?: string }, cmd: Command) => {
       const g = settingsOf(cmd, [{ key: 'fleet.waitSeconds', value: numberArg(opts.wait), flag: '--wait' }]);
-      const store = existsSync(join(g.dataDir, 'hq.db')) ? openStore(g) : null;
+      const store = g.database.url !== null || existsSync(join(g.dataDir, 'hq.db')) ? await openApi(g) : null;
       try {
         const { status, health } = await collectRetained({ brokerUrl: g.broker.url, mqtt: mqttOptions(g), topicPrefix: g.broker.topicPrefix, maxWaitMs: g.fleet.waitSeconds * 1000 });
-        const view = buildFleet(store, status, health);
+        const receipts = store ? await store.lastReceipts() : null;
+        const registry = store ? await store.stations() : [];
+        const view = buildFleet(receipts ? { lastReceiptAt: (id) => receipts.get(id) ?? null, stations: () => registry } : null, status, health);
         print(!!opts.json, view, view.stations.length ? formatFleet(view) : 'no stations registered or seen');
       } finally {
-        store?.db.close();
+        await store?.close();
       }
     }));
 
@@ -448,13 +476,13 @@ export function buildProgram(): Command {
   program.command('alarms')
     .description('open alarms (record id conflicts, bad signatures, unknown stations, audit chain breaks)')
     .option('--json', 'machine-readable output')
-    .action(act((opts: { json?: boolean }, cmd: Command) => {
-      const store = openStore(settingsOf(cmd));
+    .action(act(async (opts: { json?: boolean }, cmd: Command) => {
+      const store = await openApi(settingsOf(cmd));
       try {
-        const a = store.openAlarms();
+        const a = await store.openAlarms();
         print(!!opts.json, a, a.length ? a.map((x) => `${new Date(x.at).toISOString()}  ${x.kind}  ${x.station_id ?? '-'}  ×${x.count}${x.count > 1 ? ` since ${new Date(x.first_at).toISOString()}` : ''}  ${x.detail}`).join('\n') : 'no open alarms');
       } finally {
-        store.db.close();
+        await store.close();
       }
     }));
 

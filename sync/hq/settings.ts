@@ -78,6 +78,30 @@ export const hqSettingsSchema = {
         share: { type: 'boolean', default: true, description: 'Subscribe through `$share/<group>/…` (false for brokers without MQTT 5 shared subscriptions).' },
       },
     },
+    database: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'Where headquarters stores records, receipts, the registry and the fleet: SQLite in dataDir (default) or PostgreSQL.',
+      properties: {
+        url: { type: ['string', 'null'], pattern: '^postgres(ql)?://', default: null, 'x-secret': true, description: 'PostgreSQL connection URL (postgresql://USER@HOST:5432/DB, optionally ?sslmode=verify-full); null = the SQLite file dataDir/hq.db. A password inside the URL is accepted only from the environment variable; otherwise use passwordFile.' },
+        password: { type: ['string', 'null'], default: null, 'x-secret': true, 'x-env-only': true, description: 'Database password: only from this environment variable (never in the settings file nor on the command line); or use passwordFile.' },
+        passwordFile: { type: ['string', 'null'], default: null, description: 'File whose first line is the database password (mode 0600, readable by the headquarters user).' },
+        poolSize: { type: 'integer', minimum: 1, maximum: 100, default: 4, description: 'Connections each `hq run` worker keeps to PostgreSQL (its group commits are serial; reads overlap them).' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'TLS to PostgreSQL (in addition to what the URL\'s sslmode says).',
+          properties: {
+            enabled: { type: 'boolean', default: false, description: 'Connect with TLS, verifying the server certificate against caFile (or the system CAs).' },
+            caFile: { type: ['string', 'null'], default: null, description: 'CA certificate (PEM) that signed the database server\'s certificate.' },
+            certFile: { type: ['string', 'null'], default: null, description: 'Client certificate (PEM), for certificate authentication.' },
+            keyFile: { type: ['string', 'null'], default: null, description: 'Private key of the client certificate (PEM, mode 0600).' },
+          },
+        },
+      },
+    },
     commands: {
       type: 'object',
       additionalProperties: false,
@@ -110,6 +134,10 @@ export interface HqSettings {
     topicPrefix: string; protocolVersion: 4 | 5;
   };
   ingest: { workerId: string | null; group: string; share: boolean };
+  database: {
+    url: string | null; password: string | null; passwordFile: string | null; poolSize: number;
+    tls: { enabled: boolean; caFile: string | null; certFile: string | null; keyFile: string | null };
+  };
   commands: { ttlSeconds: number; waitSeconds: number };
   fleet: { waitSeconds: number };
 }
@@ -181,6 +209,18 @@ export function validateHqSettings(raw: unknown, source: string, opts: Omit<Load
   if ((b.password !== null || b.passwordFile !== null) && b.username === null) problems.push('broker.username: missing — a password is set, so a username is required');
   if (b.password !== null && b.passwordFile !== null) problems.push('broker.password and broker.passwordFile: give the password one way (HQ_BROKER_PASSWORD or the file), not both');
   if (settings.ingest.share && b.protocolVersion === 4) problems.push('ingest.share: shared subscriptions need MQTT 5 — set ingest.share: false with broker.protocolVersion: 4');
+  const d = settings.database;
+  if (d.url !== null) {
+    let inUrl = false;
+    try { inUrl = new URL(d.url).password !== ''; } catch { problems.push('database.url: not a URL (postgresql://USER@HOST:PORT/DATABASE)'); }
+    if (inUrl && !(origins.get('database.url') ?? '').startsWith('environment variable')) {
+      problems.push('database.url: carries a password — put the password in database.passwordFile (or HQ_DATABASE_PASSWORD), or give the whole URL in HQ_DATABASE_URL');
+    }
+    if (inUrl && (d.password !== null || d.passwordFile !== null)) problems.push('database.url and database.password/passwordFile: give the password one way, not both');
+  }
+  if (d.password !== null && d.passwordFile !== null) problems.push('database.password and database.passwordFile: give the password one way (HQ_DATABASE_PASSWORD or the file), not both');
+  if ((d.tls.certFile === null) !== (d.tls.keyFile === null)) problems.push('database.tls.certFile and database.tls.keyFile: set both (client certificate) or neither');
+  if (d.url === null && (d.password !== null || d.passwordFile !== null || d.tls.enabled)) problems.push('database: a password or TLS is set but database.url is null (SQLite needs neither) — set database.url to use PostgreSQL');
   if (problems.length) throw new ConfigError(`${source} is not valid:`, problems, `Fix the settings above, ${CHECK}.`);
   return { settings, envOverrides, flagOverrides };
 }

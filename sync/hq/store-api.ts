@@ -114,6 +114,8 @@ export interface HqStoreApi {
   appendAudit(stationId: string, entries: AuditRow[], now?: number): Promise<void>;
   logOpening(stationId: string, recordId: string, operator: string, reason: string, now?: number): Promise<void>;
 
+  /** Resolves when the database answers (a worker that lost it polls this to come back). */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -185,5 +187,6 @@ export class SqliteHqStore implements HqStoreApi {
   async auditHashAt(stationId: string, seq: number) { return this.sync.auditHashAt(stationId, seq); }
   async appendAudit(stationId: string, entries: AuditRow[], now?: number) { this.sync.appendAudit(stationId, entries, now); }
   async logOpening(stationId: string, recordId: string, operator: string, reason: string, now?: number) { this.sync.logOpening(stationId, recordId, operator, reason, now); }
+  async ping() { this.db.prepare('SELECT 1').get(); }
   async close() { if (this.db.open) this.db.close(); }
 }

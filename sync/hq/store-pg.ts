@@ -91,6 +91,15 @@ export function describePgError(e: unknown, where: string): PgStoreError {
   return new PgStoreError(`${where}: ${msg} (${code ?? 'no code'}) — ${hint}`, code, { cause: e });
 }
 
+/**
+ * Whether the error means the database cannot store anything now — server or connection gone, disk
+ * full, I/O error, shutting down — as opposed to one bad statement: the worker stops taking batches.
+ */
+export function isStoreUnavailable(e: unknown): boolean {
+  const c = (e as { code?: string }).code ?? ((e as { cause?: { code?: string } }).cause?.code);
+  return isConnectionError(e) || c === '53100' || c === '53000' || c === '58030' || c === '53300';
+}
+
 /** Whether the error means the server or connection is gone (as opposed to one bad statement). */
 export function isConnectionError(e: unknown): boolean {
   const c = (e as { code?: string }).code ?? ((e as { cause?: { code?: string } }).cause?.code);
@@ -171,6 +180,9 @@ export class PgHqStore implements HqStoreApi {
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     const c = await this.pool.connect();
     let broken: Error | undefined;
+    // The server going away between two statements is reported on the client; the next query fails with it.
+    const onError = (e: Error): void => { broken ??= e; };
+    c.on('error', onError);
     try {
       await c.query('BEGIN');
       const r = await fn(c);
@@ -182,6 +194,7 @@ export class PgHqStore implements HqStoreApi {
       throw e;
     } finally {
       // A client that saw an error is not reused (it may be mid-protocol or on a dead socket).
+      c.off('error', onError);
       c.release(broken);
     }
   }
@@ -434,6 +447,10 @@ export class PgHqStore implements HqStoreApi {
 
   async logOpening(stationId: string, recordId: string, operator: string, reason: string, now = Date.now()): Promise<void> {
     await this.q('INSERT INTO record_openings (id, station_id, record_id, operator, reason, at) VALUES ($1, $2, $3, $4, $5, $6)', [uuidv7(), stationId, recordId, operator, reason, now]);
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query('SELECT 1');
   }
 
   async close(): Promise<void> {
