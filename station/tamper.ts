@@ -15,10 +15,15 @@ export interface TamperActions {
   audit(kind: string, data: Record<string, unknown>): void | Promise<void>;
 }
 
+type FaultListener = (e: { role: string; error: Error; at: Date }) => void;
+
 /** What a tamper source offers (StationGpio fits). */
 export interface TamperSource {
   on(event: 'tamper', listener: (e: { open: boolean; at: Date }) => void): unknown;
   off(event: 'tamper', listener: (e: { open: boolean; at: Date }) => void): unknown;
+  /** Watching a line failed: for the tamper line, the case is no longer watched. */
+  on(event: 'fault', listener: FaultListener): unknown;
+  off(event: 'fault', listener: FaultListener): unknown;
   tamperOpen(): boolean;
 }
 
@@ -37,6 +42,7 @@ export interface TamperWiring {
 }
 
 export const TAMPER_LOCK_REASON = 'tamper switch opened: the station case was opened';
+export const TAMPER_UNWATCHED_REASON = 'tamper switch not watched (GPIO_WATCH_FAILED): the tamper line stopped reporting; whether the case was opened is unknown';
 
 /**
  * Listens for tamper edges. If the case is already open when wired (opened while
@@ -80,13 +86,26 @@ export function wireTamper(source: TamperSource, actions: TamperActions, o: Tamp
     void p.finally(() => pending.delete(p));
   };
 
+  /** The line stopped being watched while running: as good as an open case (nobody can tell). */
+  const unwatched = async (error: Error, at: Date): Promise<void> => {
+    o.logger.error({ err: error }, 'TAMPER: the tamper line is no longer watched — locking the station');
+    if (o.alarm) await step('alarm', o.alarm);
+    const locked = await step('lock', () => actions.lock(TAMPER_UNWATCHED_REASON));
+    const code = 'GPIO_WATCH_FAILED';
+    await step('audit', () => actions.audit('tamper.unwatched', { state: 'unwatched', at: at.toISOString(), code, locked }));
+    await step('publish', () => actions.publishEvent('tamper', { state: 'unwatched', at: at.toISOString(), code, message: error.message, locked }));
+  };
+
   const listener = (e: { open: boolean; at: Date }): void => track(respond(e.open, e.at, false));
+  const faultListener: FaultListener = (e) => { if (e.role === 'tamper') track(unwatched(e.error, e.at)); };
   source.on('tamper', listener);
+  source.on('fault', faultListener);
   if (source.tamperOpen()) track(respond(true, now(), true));
 
   return {
     stop: () => {
       source.off('tamper', listener);
+      source.off('fault', faultListener);
     },
     settled: async () => {
       while (pending.size) await Promise.all([...pending]);

@@ -78,10 +78,12 @@ export class OnoffBackend implements PinBackend {
     }
     return {
       read: () => g.readSync(),
-      onChange: (cb) =>
+      onChange: (cb, onError) =>
         g.watch((err, value) => {
-          if (err) this.logger.warn({ pin, role, err }, 'gpio watch error');
-          else cb(value);
+          if (err) {
+            this.logger.error({ pin, role, err }, 'gpio watch error: this line is no longer watched');
+            onError?.(err);
+          } else cb(value);
         }),
       release: () => {
         try {

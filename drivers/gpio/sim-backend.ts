@@ -9,6 +9,7 @@ export class SimPinBackend implements PinBackend {
   readonly kind = 'simulator' as const;
   private readonly levels = new Map<number, Level>();
   private readonly watchers = new Map<number, ((v: Level) => void)[]>();
+  private readonly errorWatchers = new Map<number, ((e: Error) => void)[]>();
   private readonly history = new Map<number, { at: number; value: Level }[]>();
   private readonly claimed = new Map<number, PinRole>();
 
@@ -44,9 +45,13 @@ export class SimPinBackend implements PinBackend {
     if (!this.levels.has(pin)) this.levels.set(pin, this.idle[pin] ?? 0);
     return {
       read: () => this.levels.get(pin) ?? 0,
-      onChange: (cb) => this.watchers.set(pin, [...(this.watchers.get(pin) ?? []), cb]),
+      onChange: (cb, onError) => {
+        this.watchers.set(pin, [...(this.watchers.get(pin) ?? []), cb]);
+        if (onError) this.errorWatchers.set(pin, [...(this.errorWatchers.get(pin) ?? []), onError]);
+      },
       release: () => {
         this.watchers.delete(pin);
+        this.errorWatchers.delete(pin);
         this.claimed.delete(pin);
       },
     };
@@ -57,6 +62,14 @@ export class SimPinBackend implements PinBackend {
     if (this.levels.get(pin) === v) return;
     this.levels.set(pin, v);
     for (const cb of this.watchers.get(pin) ?? []) cb(v);
+  }
+
+  /** Watching an input fails, as when the kernel's edge interrupt does; the line's edges stop. */
+  failWatch(pin: number, error: Error): void {
+    const errs = this.errorWatchers.get(pin) ?? [];
+    this.watchers.delete(pin);
+    this.errorWatchers.delete(pin);
+    for (const cb of errs) cb(error);
   }
 
   level(pin: number): Level {

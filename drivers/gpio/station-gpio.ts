@@ -4,7 +4,7 @@ import { StationError } from '../common/errors';
 import type { SimPinBackend } from './sim-backend';
 import {
   BUZZER_PATTERNS, LED_NAMES,
-  type BuzzerPatternName, type ButtonEvent, type GpioPins, type InputPin, type LedMode, type LedName, type Level, type OutputPin, type PinBackend, type TamperEvent,
+  type BuzzerPatternName, type ButtonEvent, type GpioFault, type GpioPins, type InputPin, type LedMode, type LedName, type Level, type OutputPin, type PinBackend, type TamperEvent,
 } from './types';
 
 export interface StationGpioOptions {
@@ -28,6 +28,8 @@ export interface GpioSimControl {
   bounceButton(pressed: boolean, bounces?: number, gapMs?: number): Promise<void>;
   openTamper(): void;
   closeTamper(): void;
+  /** Watching the button or tamper line fails (a 'fault' event follows). */
+  failWatch(role: 'button' | 'tamper', message?: string): void;
   /** Current level of an LED or the buzzer output. */
   isOn(role: LedName | 'buzzer'): boolean;
   /** Every level written to an LED or the buzzer, with a timestamp. */
@@ -39,13 +41,16 @@ export interface GpioStatus {
   leds: Record<LedName, LedMode>;
   buzzer: boolean;
   button: 'pressed' | 'released' | 'not wired';
-  tamper: 'open' | 'closed' | 'not wired';
+  /** unwatched: watching the line failed while running (a 'fault' event said so). */
+  tamper: 'open' | 'closed' | 'not wired' | 'unwatched';
 }
 
 interface Input {
   pin: InputPin;
   stable: Level;
   timer?: NodeJS.Timeout;
+  /** Watching failed: the settled level is no longer known. */
+  unwatched?: boolean;
 }
 
 const sleep = (ms: number, timers: Set<NodeJS.Timeout>): Promise<void> =>
@@ -66,6 +71,7 @@ const sleep = (ms: number, timers: Set<NodeJS.Timeout>): Promise<void> =>
 export interface GpioEvents {
   button: [ButtonEvent];
   tamper: [TamperEvent];
+  fault: [GpioFault];
 }
 
 export class StationGpio extends EventEmitter<GpioEvents> {
@@ -135,6 +141,13 @@ export class StationGpio extends EventEmitter<GpioEvents> {
   private watch(pinNo: number, role: 'button' | 'tamper', debounceMs: number, onStable: (v: Level) => void): Input {
     const pin = this.backend.input(pinNo, role);
     const input: Input = { pin, stable: pin.read() };
+    const onError = (error: Error): void => {
+      if (input.timer) clearTimeout(input.timer);
+      input.timer = undefined;
+      input.unwatched = true;
+      this.o.logger.error({ role, err: error }, `the ${role} line is no longer watched`);
+      this.emit('fault', { role, error, at: new Date() } satisfies GpioFault);
+    };
     pin.onChange(() => {
       // Restart the quiet-period timer on every edge; only a level that holds counts.
       if (input.timer) clearTimeout(input.timer);
@@ -146,7 +159,7 @@ export class StationGpio extends EventEmitter<GpioEvents> {
           onStable(v);
         }
       }, debounceMs);
-    });
+    }, onError);
     return input;
   }
 
@@ -247,7 +260,7 @@ export class StationGpio extends EventEmitter<GpioEvents> {
       leds: { ...this.modes },
       buzzer: this.buzzerOn,
       button: this.o.pins.button === null ? 'not wired' : this.buttonPressed() ? 'pressed' : 'released',
-      tamper: this.o.pins.tamper === null ? 'not wired' : this.tamperOpen() ? 'open' : 'closed',
+      tamper: this.o.pins.tamper === null ? 'not wired' : this.tamper?.unwatched ? 'unwatched' : this.tamperOpen() ? 'open' : 'closed',
     };
   }
 
@@ -271,6 +284,10 @@ export class StationGpio extends EventEmitter<GpioEvents> {
         set(pins.button, target);
       },
       openTamper: () => set(pins.tamper, this.tamperOpenLevel),
+      failWatch: (role, message = 'EIO: i/o error, epoll_wait') => {
+        const pin = pins[role];
+        if (pin !== null) sim.failWatch(pin, Object.assign(new Error(message), { code: 'EIO' }));
+      },
       closeTamper: () => set(pins.tamper, this.tamperOpenLevel ? 0 : 1),
       isOn: (role) => pins[role] !== null && sim.level(pins[role]!) === 1,
       writes: (role) => (pins[role] === null ? [] : sim.writes(pins[role]!)),

@@ -32,16 +32,22 @@ export interface TamperEvent {
   open: boolean;
   at: Date;
 }
+/** An input line can no longer be watched (the kernel's edge interrupt failed): its events stop. */
+export interface GpioFault {
+  role: 'button' | 'tamper';
+  error: Error;
+  at: Date;
+}
 
 /** One output line. */
 export interface OutputPin {
   write(v: Level): void;
   release(): void;
 }
-/** One input line; `onChange` fires on every raw edge (bounces included). */
+/** One input line; `onChange` fires on every raw edge (bounces included), `onError` when watching fails. */
 export interface InputPin {
   read(): Level;
-  onChange(cb: (v: Level) => void): void;
+  onChange(cb: (v: Level) => void, onError?: (e: Error) => void): void;
   release(): void;
 }
 /** What the station logic needs from GPIO hardware; onoff and the simulator implement it. */

@@ -169,6 +169,22 @@ describe('GPIO through the onoff backend (onoff Gpio class injected)', () => {
     expect(FakeGpio.all.get(DEFAULT_PINS.busy!)!.value).toBe(0);
   });
 
+  it('an edge watch that fails (onoff hands the error to the callback) is a fault event for that role, not a silent warning', async () => {
+    FakeGpio.all.clear();
+    const g = createGpio({ pins: DEFAULT_PINS, logger, simulated: false, onoffGpio: FakeGpio });
+    await g.open();
+    try {
+      const faults: { role: string; message: string }[] = [];
+      g.on('fault', (f) => faults.push({ role: f.role, message: f.error.message }));
+      const tamper = FakeGpio.all.get(DEFAULT_PINS.tamper!)!;
+      for (const w of tamper.watchers) w(new Error('EIO: i/o error, epoll_wait'), 0);
+      expect(faults).toEqual([{ role: 'tamper', message: 'EIO: i/o error, epoll_wait' }]);
+      expect(g.status().tamper).toBe('unwatched');
+    } finally {
+      await g.close();
+    }
+  });
+
   it('a line owned by someone else → GPIO_PIN_UNAVAILABLE naming pin and role; nothing left exported', async () => {
     FakeGpio.all.clear();
     FakeGpio.busy.add(DEFAULT_PINS.tamper!);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGpio, DEFAULT_PINS, type StationGpio } from '../../drivers/gpio';
 import { nullLogger } from '../../station/log';
-import { TAMPER_LOCK_REASON, wireTamper, type TamperActions } from '../../station/tamper';
+import { TAMPER_LOCK_REASON, TAMPER_UNWATCHED_REASON, wireTamper, type TamperActions } from '../../station/tamper';
 
 const logger = nullLogger();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -117,5 +117,36 @@ describe('tamper switch → lock + event for headquarters + audit entry', () => 
     await until(() => seen === 1);
     await w.settled();
     expect(calls).toEqual([]);
+  });
+
+  it('a tamper line that stops being watched while running locks, audits and tells headquarters (#14 item 4); a button fault does not', async () => {
+    const g = await gpio();
+    await g.open();
+    const { calls, actions } = recorder();
+    let alarms = 0;
+    const w = wireTamper(g, actions, { logger, alarm: () => { alarms++; } });
+    cleanups.push(() => w.stop());
+    const faults: string[] = [];
+    g.on('fault', (f) => faults.push(f.role));
+    g.sim!.failWatch('button');
+    expect(faults).toEqual(['button']);
+    await w.settled();
+    expect(calls).toEqual([]);
+    expect(g.status().tamper).toBe('closed');
+
+    g.sim!.failWatch('tamper', 'EIO: i/o error, epoll_wait');
+    expect(faults).toEqual(['button', 'tamper']);
+    await w.settled();
+    expect(calls.map((c) => c.fn)).toEqual(['lock', 'audit', 'publishEvent']);
+    expect(calls[0]!.args).toEqual([TAMPER_UNWATCHED_REASON]);
+    expect(calls[1]!.args).toEqual(['tamper.unwatched', expect.objectContaining({ state: 'unwatched', code: 'GPIO_WATCH_FAILED', locked: true })]);
+    expect(calls[2]!.args).toEqual(['tamper', expect.objectContaining({ state: 'unwatched', code: 'GPIO_WATCH_FAILED', message: 'EIO: i/o error, epoll_wait', locked: true })]);
+    expect(alarms).toBe(1);
+    expect(g.status().tamper).toBe('unwatched');
+    // the line is dead: a later level change is not taken for a closed case
+    g.sim!.openTamper();
+    g.sim!.closeTamper();
+    await w.settled();
+    expect(calls).toHaveLength(3);
   });
 });
