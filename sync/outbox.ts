@@ -54,6 +54,8 @@ export interface OutboxStats {
   held: number;
   /** Age in ms of the oldest record not yet acknowledged, or null. */
   oldestUnackedAgeMs: number | null;
+  /** Envelope bytes not yet acknowledged (sealed, in flight, held), when the outbox knows them. */
+  backlogBytes?: number;
   lastReceiptAt: number | null;
 }
 

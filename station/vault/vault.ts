@@ -175,24 +175,6 @@ function isSqliteFull(e: unknown): boolean {
   return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || (e as NodeJS.ErrnoException).code === 'ENOSPC';
 }
 
-/**
- * What an error opening or reading the vault means: on a disk with (almost) nothing free, SQLite's
- * "disk I/O error" is the -shm or -wal file that could not grow, not a damaged database.
- */
-function corruptOrFull(path: string, e: unknown): StationError {
-  let free = Number.POSITIVE_INFINITY;
-  try {
-    free = diskSpace(join(path, '..')).freeBytes;
-  } catch {}
-  if (isSqliteFull(e) && free < 1024 * 1024) {
-    return new StationError('VAULT_DISK_FULL', `the vault ${path} cannot be opened: the disk holding it is full (${free} bytes free); the file itself is intact`, {
-      hint: 'free space on the data disk (old logs, other files) and start again; never delete the vault',
-      cause: e,
-    });
-  }
-  return corrupt(path, (e as Error).message, e);
-}
-
 function corrupt(path: string, why: string, cause?: unknown): StationError {
   return new StationError('VAULT_CORRUPT', `the vault database ${path} is damaged (${why}); refusing to start and leaving it untouched`, {
     hint: 'do not delete it: it may hold records headquarters has not received. Copy the whole vault directory off the booth and contact support',
@@ -220,7 +202,7 @@ function openChecked(path: string, readonly: boolean, quick = true): Database.Da
   try {
     db = new Database(path, { fileMustExist: true, readonly });
   } catch (e) {
-    throw corruptOrFull(path, e);
+    throw corrupt(path, (e as Error).message, e);
   }
   try {
     if (!quick) {
@@ -234,7 +216,7 @@ function openChecked(path: string, readonly: boolean, quick = true): Database.Da
   } catch (e) {
     db.close();
     if (e instanceof StationError) throw e;
-    throw corruptOrFull(path, e);
+    throw corrupt(path, (e as Error).message, e);
   }
   return db;
 }
@@ -361,7 +343,7 @@ export class Vault implements Outbox {
     } catch (e) {
       db.close();
       if (e instanceof StationError) throw e;
-      throw corruptOrFull(path, e);
+      throw corrupt(path, (e as Error).message, e);
     }
     let hq: HqPublicIdentity | null = null;
     let hqError: StationError | null = null;
@@ -380,18 +362,7 @@ export class Vault implements Outbox {
       vault.log?.error({ code: hqError.code, file: opts.hqIdentity }, 'headquarters public key unusable: enrollments are refused until it is fixed');
       vault.alert({ code: 'VAULT_HQ_KEY', message: hqError.message });
     }
-    try {
-      vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
-    } catch (e) {
-      // A full disk must not keep the station from starting: it can still drain (and release) what
-      // it holds, and seal() refuses new records with the reason. The entry is only a marker.
-      if (!isSqliteFull(e)) {
-        db.close();
-        throw e;
-      }
-      vault.log?.warn({ code: 'VAULT_DISK_FULL' }, 'vault opened on a full disk: its vault_open audit entry could not be written');
-      vault.alert({ code: 'VAULT_DISK_LOW', message: `the disk holding ${path} is full; new enrollments are refused until space returns` });
-    }
+    vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
     return vault;
   }
 
@@ -935,7 +906,7 @@ export class Vault implements Outbox {
 function computeStats(db: Database.Database, now: number): OutboxStats & { tampered: number; auditHeadSeq: number } {
   const counts = db.prepare(`SELECT state, COUNT(*) AS n FROM records GROUP BY state`).all() as { state: string; n: number }[];
   const c = (s: string) => counts.find((x) => x.state === s)?.n ?? 0;
-  const oldest = db.prepare(`SELECT MIN(sealed_at) AS t FROM records WHERE state IN ('sealed','in_flight','held')`).get() as { t: number | null };
+  const oldest = db.prepare(`SELECT MIN(sealed_at) AS t, COALESCE(SUM(size), 0) AS bytes FROM records WHERE state IN ('sealed','in_flight','held')`).get() as { t: number | null; bytes: number };
   const last = db.prepare(`SELECT MAX(acked_at) AS t FROM batches`).get() as { t: number | null };
   const tampered = db.prepare(`SELECT COUNT(*) AS n FROM records WHERE tampered_at IS NOT NULL`).get() as { n: number };
   const head = db.prepare(`SELECT MAX(seq) AS s FROM audit`).get() as { s: number | null };
@@ -947,6 +918,7 @@ function computeStats(db: Database.Database, now: number): OutboxStats & { tampe
     rejected: c('rejected'),
     held: c('held'),
     oldestUnackedAgeMs: oldest.t === null ? null : Math.max(0, now - oldest.t),
+    backlogBytes: oldest.bytes,
     lastReceiptAt: last.t,
     tampered: tampered.n,
     auditHeadSeq: head.s ?? 0,
@@ -977,6 +949,8 @@ export interface VaultStatus {
   /** Held and rejected records per reason (what headquarters said), with the next automatic try. */
   refusals: { state: 'held' | 'rejected'; reason: string; count: number; nextRetryAt: number | null }[];
   oldestUnackedAgeMs: number | null;
+  /** Sealed envelope bytes still to upload (sealed, in flight, held). */
+  backlogBytes: number;
   lastReceiptAt: number | null;
   auditHeadSeq: number;
   freeBytes: number;
@@ -1004,6 +978,7 @@ export async function readVaultStatus(dataDir: string, opts: { reserveBytes?: nu
       counts: { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, held: 0, tampered: 0 },
       refusals: [],
       oldestUnackedAgeMs: null,
+      backlogBytes: 0,
       lastReceiptAt: null,
       auditHeadSeq: 0,
       freeBytes,
@@ -1015,7 +990,7 @@ export async function readVaultStatus(dataDir: string, opts: { reserveBytes?: nu
   // vaults (the daemon always runs it at start) and relies on query errors.
   const db = openChecked(path, true, statSync(path).size < 256 * 1024 * 1024);
   try {
-    const zero = { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, held: 0, oldestUnackedAgeMs: null, lastReceiptAt: null, tampered: 0, auditHeadSeq: 0 };
+    const zero = { sealed: 0, inFlight: 0, acknowledged: 0, released: 0, rejected: 0, held: 0, oldestUnackedAgeMs: null, backlogBytes: 0, lastReceiptAt: null, tampered: 0, auditHeadSeq: 0 };
     let refusals: VaultStatus['refusals'] = [];
     let schemaVersion: number;
     let s: ReturnType<typeof computeStats>;
@@ -1033,6 +1008,7 @@ export async function readVaultStatus(dataDir: string, opts: { reserveBytes?: nu
       counts: { sealed: s.sealed, inFlight: s.inFlight, acknowledged: s.acknowledged, released: s.released, rejected: s.rejected, held: s.held, tampered: s.tampered },
       refusals,
       oldestUnackedAgeMs: s.oldestUnackedAgeMs,
+      backlogBytes: s.backlogBytes ?? 0,
       lastReceiptAt: s.lastReceiptAt,
       auditHeadSeq: s.auditHeadSeq,
       freeBytes,

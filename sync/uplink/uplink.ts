@@ -15,12 +15,14 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
+import { renameSync, writeFileSync } from 'node:fs';
 import { writeFileDurable } from '../../config/durable';
 import type { Outbox, PendingBatch, ReceiptResult } from '../outbox';
 import {
   makeTopics, type AuditAckBody, type AuditEntryPayload, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
 } from '../topics';
 import { backoffDelay } from './backoff';
+import { ByteWindow, LinkMeter, type LinkEstimate } from './link';
 import { batchHash, buildFrames } from '../wire/frame';
 import { encodeSigned, signMessage, toPrivateKey, verifySignedBody, type KeyInput } from '../wire/signed';
 import { parsePayload } from '../wire/payloads';
@@ -105,14 +107,47 @@ export interface UplinkStatus {
   lastReceiptAt: number | null;
   maxPacketBytes: number;
   brokerMaxPacket: number | null;
+  /** Last packet of any kind from the broker (receipt, PUBACK, ping answer), or null. */
+  lastContactAt: number | null;
+  /** What this process learnt about the link (see link.ts) and the bytes in flight now. */
+  link: LinkEstimate & { inFlightBytes: number };
+  /** Batch data bytes published by this process, and how many of them were sent before (after a drop or a receipt timeout). */
+  bytesSent: number;
+  bytesResent: number;
+  /** Record bytes acknowledged per second over the last minute of receipts, or null. */
+  drainBps: number | null;
+}
+
+/** What the uplink writes to <dataDir>/uplink/link.json for `station status` (another process). */
+export interface LinkStatusFile extends Omit<UplinkStatus, 'paused' | 'maxPacketBytes' | 'brokerMaxPacket' | 'session'> {
+  v: 1;
+  pid: number;
+  at: number;
 }
 
 interface Pending {
   batch: PendingBatch;
-  /** Attempts made by this process (the vault counts all). */
+  /** Being published by this process right now. */
   sending: boolean;
   sentAt: number | null;
   dueAt: number;
+  /** Order of the batch: its frames are served before later batches' ones. */
+  seq: number;
+  /** The frame size this batch is cut into (fixed once chosen, so headquarters' stored chunks stay valid). */
+  frameBytes: number | null;
+  frameCount: number;
+  /** Frames the broker acknowledged in this batch's current round (not sent again after a drop). */
+  acked: Set<number>;
+  /** Frames written at least once by this process (sending one again counts as resent). */
+  written: Set<number>;
+  /** Every frame was acknowledged: the next send (after the receipt timeout) is a whole resend. */
+  complete: boolean;
+  /** When this process first put the batch on the wire (for the drain rate). */
+  firstSentAt: number | null;
+}
+
+class Disconnected extends Error {
+  constructor() { super('disconnected while sending'); }
 }
 
 const DEFAULTS = {
@@ -123,8 +158,8 @@ const DEFAULTS = {
   maxInFlightBatches: 16,
   receiptTimeoutMs: 30_000,
   receiptTimeoutMaxMs: 10 * 60_000,
-  reconnectBaseMs: 1_000,
-  reconnectMaxMs: 60_000,
+  reconnectBaseMs: 500,
+  reconnectMaxMs: 10_000,
   healthIntervalMs: 300_000,
   healthMinIntervalMs: 5_000,
   idlePollMs: 5_000,
@@ -174,6 +209,16 @@ export class Uplink extends EventEmitter {
   private auditAttempts = 0;
   private lastHealthAt = 0;
   private readonly startedAt = Date.now();
+  private readonly meter = new LinkMeter();
+  /** Data frames in flight: at most the link's window, and at most 12 (the broker's receive maximum is 20). */
+  private readonly window = new ByteWindow(() => this.link().windowBytes, 12);
+  private batchSeq = 0;
+  private bytesSent = 0;
+  private bytesResent = 0;
+  private lastContactAt: number | null = null;
+  private drained: { at: number; bytes: number; from: number }[] = [];
+  private linkFileTimer: NodeJS.Timeout | null = null;
+  private linkFileAt = 0;
 
   constructor(opts: UplinkOptions) {
     super();
@@ -201,7 +246,7 @@ export class Uplink extends EventEmitter {
     this.started = true;
     this.stopping = false;
     for (const b of this.o.outbox.inFlightBatches()) {
-      this.pending.set(b.batchId, { batch: b, sending: false, sentAt: null, dueAt: 0 });
+      this.pending.set(b.batchId, this.newPending(b));
     }
     this.lastReceiptAt = this.o.outbox.stats().lastReceiptAt;
     this.auditAcked = this.loadAuditAcked();
@@ -219,8 +264,8 @@ export class Uplink extends EventEmitter {
     this.stopping = true;
     this.started = false;
     this.flushAcks(); // receipts already verified are stored before the vault may close
-    for (const t of [this.timer, this.healthTimer, this.reconnectTimer, this.healthSoonTimer]) if (t) clearTimeout(t);
-    this.timer = this.healthTimer = this.reconnectTimer = this.healthSoonTimer = null;
+    for (const t of [this.timer, this.healthTimer, this.reconnectTimer, this.healthSoonTimer, this.linkFileTimer]) if (t) clearTimeout(t);
+    this.timer = this.healthTimer = this.reconnectTimer = this.healthSoonTimer = this.linkFileTimer = null;
     const deadline = Date.now() + timeoutMs;
     const client = this.client;
     if (!client) return;
@@ -237,13 +282,69 @@ export class Uplink extends EventEmitter {
     if (client.stream && !client.stream.destroyed) client.stream.destroy();
     this.client = null;
     this.connected = false;
+    this.writeLinkFile();
   }
 
   status(): UplinkStatus {
     return {
       connected: this.connected, paused: this.paused(), session: this.session, inFlight: this.pending.size,
       lastReceiptAt: this.lastReceiptAt, maxPacketBytes: this.frameCap(), brokerMaxPacket: this.brokerMaxPacket,
+      lastContactAt: this.lastContactAt, link: { ...this.link(), inFlightBytes: this.window.bytes },
+      bytesSent: this.bytesSent, bytesResent: this.bytesResent, drainBps: this.drainBps(),
     };
+  }
+
+  private link(): LinkEstimate {
+    return this.meter.estimate(this.frameCap());
+  }
+
+  private newPending(b: PendingBatch): Pending {
+    return { batch: b, sending: false, sentAt: null, dueAt: 0, seq: this.batchSeq++, frameBytes: null, frameCount: 0, acked: new Set(), written: new Set(), complete: false, firstSentAt: null };
+  }
+
+  /**
+   * Record bytes acknowledged per second: the batches receipted in the last minute, over the time
+   * from when the first of them went on the wire to the last receipt (receipts come in bursts; a
+   * rate between two receipts would overshoot the link).
+   */
+  private drainBps(now = Date.now()): number | null {
+    while (this.drained.length && this.drained[0]!.at < now - 60_000) this.drained.shift();
+    if (this.drained.length === 0) return null;
+    const from = Math.min(...this.drained.map((d) => d.from));
+    const span = this.drained[this.drained.length - 1]!.at - from;
+    if (span < 500) return null;
+    const bytes = this.drained.reduce((n, d) => n + d.bytes, 0);
+    return Math.round((bytes * 1000) / span);
+  }
+
+  private linkFile(): string | null {
+    return this.o.dataDir ? join(this.o.dataDir, 'uplink', 'link.json') : null;
+  }
+
+  /**
+   * The uplink's view for `station status` (a separate process): written on connection changes and
+   * at most every 2 s while receipts arrive. Not fsynced: a status file lost in a power cut is rewritten.
+   */
+  private linkFileSoon(): void {
+    if (this.linkFileTimer || !this.o.dataDir) return;
+    const wait = Math.max(0, this.linkFileAt + 2_000 - Date.now());
+    this.linkFileTimer = setTimeout(() => { this.linkFileTimer = null; this.writeLinkFile(); }, wait);
+    this.linkFileTimer.unref();
+  }
+
+  private writeLinkFile(): void {
+    const f = this.linkFile();
+    if (!f) return;
+    this.linkFileAt = Date.now();
+    const { paused: _p, maxPacketBytes: _m, brokerMaxPacket: _b, session: _s, ...st } = this.status();
+    const body: LinkStatusFile = { v: 1, pid: process.pid, at: Date.now(), ...st };
+    try {
+      mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
+      writeFileSync(`${f}.tmp`, JSON.stringify(body));
+      renameSync(`${f}.tmp`, f);
+    } catch (e) {
+      this.log.debug({ err: e }, 'could not write the link status file');
+    }
   }
 
   /** Resend everything in flight now and send new batches, even while headquarters says ingest is offline. */
@@ -347,6 +448,7 @@ export class Uplink extends EventEmitter {
     const client = mqtt.connect(this.o.brokerUrl, opts);
     this.client = client;
     client.on('connect', (connack) => { void this.onConnect(connack.sessionPresent, connack.properties?.maximumPacketSize); });
+    client.on('packetreceive', () => { this.lastContactAt = Date.now(); });
     client.on('message', (topic, payload, packet) => { this.onMessage(topic, payload, packet); });
     client.on('error', (err) => {
       const code = (err as { code?: unknown }).code;
@@ -368,12 +470,14 @@ export class Uplink extends EventEmitter {
     this.onCloseWaiters.clear();
     for (const w of waiters) w();
     for (const p of this.pending.values()) p.sending = false;
-    if (was) this.emit('disconnected');
+    this.window.reset();
+    if (was) { this.emit('disconnected'); this.writeLinkFile(); }
     if (this.stopping || !this.client) return;
     if (this.reconnectTimer) return;
     this.reconnectAttempts++;
     const delay = backoffDelay(this.reconnectAttempts, { baseMs: this.o.reconnectBaseMs, maxMs: this.o.reconnectMaxMs });
     this.log.info({ delayMs: delay, attempt: this.reconnectAttempts }, 'uplink disconnected; reconnecting');
+    this.emit('reconnecting', { delayMs: delay, attempt: this.reconnectAttempts });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       const c = this.client;
@@ -389,6 +493,7 @@ export class Uplink extends EventEmitter {
     if (!client) return;
     this.connected = true;
     this.reconnectAttempts = 0;
+    this.meter.reset();
     this.brokerMaxPacket = maxPacket ?? null;
     this.log.info({ session: this.session, sessionPresent, brokerMaxPacket: maxPacket ?? null }, 'uplink connected');
     // A new broker session lost whatever receipts were queued for us: resend everything in flight now.
@@ -396,7 +501,11 @@ export class Uplink extends EventEmitter {
       for (const p of this.pending.values()) p.dueAt = 0;
       if (this.auditInFlight) this.auditInFlight.dueAt = 0;
     }
+    // The broker kept our session, and with it our subscriptions: data can go at once, while the
+    // subscription is renewed (two round trips saved after every drop of a mobile link).
+    if (sessionPresent) this.kick();
     try {
+      const subAt = Date.now();
       await new Promise<void>((resolve, reject) => {
         client.subscribe(
           [this.t.receipt(this.o.stationId), this.t.cmdWildcard(this.o.stationId), this.t.ingestWildcard(), this.t.status(this.o.stationId)],
@@ -405,12 +514,14 @@ export class Uplink extends EventEmitter {
             if (err) return reject(err);
             const refused = (granted ?? []).filter((g) => g.qos === 128);
             if (refused.length) this.log.error({ topics: refused.map((g) => g.topic) }, 'broker refused some subscriptions (check the ACL)');
+            this.meter.rttSample(Date.now() - subAt); // SUBSCRIBE → SUBACK: one clean round trip per connection
             resolve();
           },
         );
       });
       await this.publishStatusOnline();
       this.emit('connected', { session: this.session, sessionPresent });
+      this.writeLinkFile();
       const queued = this.eventQueue.splice(0);
       for (const ev of queued) await this.publish(this.t.events(this.o.stationId), Buffer.from(JSON.stringify(ev)), {});
       void this.publishHealth();
@@ -438,6 +549,7 @@ export class Uplink extends EventEmitter {
       let done = false;
       const abort = (): void => { if (!done) { done = true; reject(new Error('connection closed before PUBACK')); } };
       this.onCloseWaiters.add(abort);
+      const mark = this.meter.mark();
       client.publish(topic, payload, {
         qos: 1, retain: opts.retain ?? false,
         ...(v5 && opts.expirySec ? { properties: { messageExpiryInterval: opts.expirySec } } : {}),
@@ -445,7 +557,9 @@ export class Uplink extends EventEmitter {
         this.onCloseWaiters.delete(abort);
         if (done) return;
         done = true;
-        if (err) reject(err); else resolve();
+        if (err) { reject(err); return; }
+        this.meter.onAck(mark, payload.length);
+        resolve();
       });
     });
   }
@@ -590,6 +704,8 @@ export class Uplink extends EventEmitter {
         this.log.error({ err: errors[i], batchId }, 'vault could not store the receipt; the batch stays in flight');
         return;
       }
+      const acked = this.pending.get(batchId);
+      if (acked) this.drained.push({ at: Date.now(), from: acked.firstSentAt ?? Date.now(), bytes: acked.batch.items.reduce((n, i) => n + i.envelope.length, 0) });
       this.pending.delete(batchId);
       this.recentlyAcked.set(batchId, Date.now());
       if (this.recentlyAcked.size > 1000) this.recentlyAcked.delete(this.recentlyAcked.keys().next().value!);
@@ -602,6 +718,7 @@ export class Uplink extends EventEmitter {
       this.emit('acknowledged', { batchId, results });
     });
     this.healthSoon();
+    this.linkFileSoon();
     this.kick();
   }
 
@@ -806,7 +923,10 @@ export class Uplink extends EventEmitter {
     while (this.connected && !this.stopping && (force || !this.paused()) && this.awaitingCount() < this.o.maxInFlightBatches) {
       const cap = this.frameCap();
       const maxRecords = this.o.maxBatchRecords;
-      const maxBytes = Math.max(1024, cap - 1024 - maxRecords * HEADER_PER_RECORD);
+      // On a slow link batches are sized to its frames, so a batch of small records is one frame and
+      // a drop costs only the frames in flight; a record larger than a frame goes alone, in chunks.
+      const frame = this.link().frameBytes;
+      const maxBytes = frame < cap ? Math.max(1024, Math.floor(frame * 0.8)) : Math.max(1024, cap - 1024 - maxRecords * HEADER_PER_RECORD);
       const room = this.o.maxInFlightBatches - this.awaitingCount();
       let opened: PendingBatch[];
       try {
@@ -824,7 +944,7 @@ export class Uplink extends EventEmitter {
       }
       if (opened.length === 0) break;
       for (const b of opened) {
-        const p: Pending = { batch: b, sending: false, sentAt: null, dueAt: 0 };
+        const p = this.newPending(b);
         this.pending.set(b.batchId, p);
         this.launch(p);
       }
@@ -859,27 +979,68 @@ export class Uplink extends EventEmitter {
     this.timer.unref();
   }
 
+  /**
+   * Publishes a batch's frames through the byte window (several in flight at once, so one large
+   * record keeps the pipe full too). After a drop only the frames the broker had not acknowledged go
+   * again — headquarters keeps the chunks it has — and the batch is due again as soon as the link is
+   * back (the reconnect backoff paces that, not the batch). A whole resend happens only when the
+   * receipt did not come in time.
+   */
   private async send(p: Pending): Promise<void> {
     const b = p.batch;
     p.sending = true;
+    let bytes = 0;
+    let resent = 0;
     try {
+      if (p.complete) { p.acked.clear(); p.complete = false; }
       this.o.outbox.markAttempt(b.batchId);
       b.attempts += 1;
       b.lastAttemptAt = Date.now();
-      const frames = buildFrames({ stationId: this.o.stationId, batchId: b.batchId, attempt: b.attempts, items: b.items }, this.frameCap());
-      for (const f of frames) {
-        if (!this.connected || this.stopping) throw new Error('disconnected while sending');
-        await this.publish(this.t.batch(this.o.stationId), f, {});
+      p.frameBytes ??= this.link().frameBytes;
+      const frames = buildFrames({ stationId: this.o.stationId, batchId: b.batchId, attempt: b.attempts, items: b.items }, Math.min(this.frameCap(), p.frameBytes));
+      if (frames.length !== p.frameCount) {
+        // cut differently (first send, or the broker's limit changed): nothing of an earlier cut counts
+        p.acked.clear();
+        p.frameCount = frames.length;
       }
+      const topic = this.t.batch(this.o.stationId);
+      const inFlight: Promise<void>[] = [];
+      let failure: unknown = null;
+      for (let i = 0; i < frames.length && failure === null; i++) {
+        if (p.acked.has(i)) continue;
+        const f = frames[i]!;
+        const gen = await this.window.acquire(f.length, p.seq);
+        if (gen === null || !this.connected || this.stopping) throw new Disconnected();
+        p.firstSentAt ??= Date.now();
+        if (p.written.has(i)) { resent += f.length; this.bytesResent += f.length; }
+        p.written.add(i);
+        bytes += f.length;
+        this.bytesSent += f.length;
+        inFlight.push(this.publish(topic, f, {}).then(
+          () => { p.acked.add(i); },
+          (e: unknown) => { failure ??= e; },
+        ).finally(() => this.window.release(f.length, gen)));
+      }
+      await Promise.all(inFlight);
+      if (failure !== null) throw failure;
+      p.complete = true;
       p.sentAt = Date.now();
       p.dueAt = p.sentAt + backoffDelay(b.attempts, { baseMs: this.o.receiptTimeoutMs, maxMs: this.o.receiptTimeoutMaxMs });
-      this.log.debug({ batchId: b.batchId, records: b.items.length, frames: frames.length, attempt: b.attempts }, 'batch published');
-      this.emit('sent', { batchId: b.batchId, records: b.items.length, frames: frames.length, attempt: b.attempts });
+      this.log.debug({ batchId: b.batchId, records: b.items.length, frames: frames.length, bytes, resentBytes: resent, attempt: b.attempts }, 'batch published');
+      this.emit('sent', { batchId: b.batchId, records: b.items.length, frames: frames.length, attempt: b.attempts, bytes, resentBytes: resent });
     } catch (e) {
       const code = (e as { code?: unknown }).code;
+      if (e instanceof Disconnected || !this.connected || this.stopping) {
+        // The link went away: due again as soon as it is back; what the broker acknowledged stays done.
+        this.log.info({ batchId: b.batchId, framesAcked: p.acked.size, frames: p.frameCount }, 'link lost while sending a batch; the rest goes when it is back');
+        p.sentAt = null;
+        p.dueAt = 0;
+        return;
+      }
       if (code === 0x95 || code === 0x97) {
         // Packet too large / quota: halve our cap so the next attempt is chunked smaller.
         this.o.maxPacketBytes = Math.max(16 * 1024, Math.floor(this.frameCap() / 2));
+        p.frameBytes = null;
         this.log.warn({ batchId: b.batchId, reasonCode: code, maxPacketBytes: this.o.maxPacketBytes }, 'broker refused a batch as too large; chunking smaller');
       } else {
         this.log.info({ batchId: b.batchId, err: { message: (e as Error).message, code } }, 'batch publish failed; will resend');
