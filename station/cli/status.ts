@@ -37,7 +37,7 @@ export function readUplinkView(dataDir: string): UplinkView {
   } catch {
     return { running: false, file: null };
   }
-  let running = false;
+  let running: boolean;
   try { process.kill(file.pid, 0); running = true; } catch (e) { running = (e as NodeJS.ErrnoException).code === 'EPERM'; }
   return { running, file };
 }
