@@ -25,7 +25,7 @@ import { Uplink } from '../sync/uplink';
 import type { CommandHandlers, OfflinePolicy } from '../sync/commands';
 import type { HealthPayload } from '../sync/topics';
 import { loadHqPublicIdentity } from '../sync/wire/keys';
-import { StationKeyHolder } from './keys';
+import { StationKeyHolder, resolveHqIdentityFile, saveLearnedHqIdentity } from './keys';
 import { OfficerStore, officerStoreOptions } from './officers/store';
 import { ProgressCounters } from './progress';
 import { createWorkflow, type Workflow } from './workflow/machine';
@@ -155,7 +155,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       dataDir: config.dataDir,
       stationId: config.station.id,
       signingKey: keys,
-      hqIdentity: config.headquarters.publicKeyFile,
+      hqIdentity: resolveHqIdentityFile(config.headquarters.publicKeyFile, config.dataDir),
       suite: config.vault.suite,
       reserveBytes: config.vault.reserveMb * 1024 * 1024,
       // Release (secure delete) runs in the maintenance pass below, off the upload path.
@@ -336,7 +336,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const hq = config.headquarters;
     let hqIdentity;
     try {
-      hqIdentity = loadHqPublicIdentity(hq.publicKeyFile);
+      hqIdentity = loadHqPublicIdentity(resolveHqIdentityFile(hq.publicKeyFile, config.dataDir));
     } catch (e) {
       // Without headquarters' keys nothing can be verified: no uplink (and the guard refuses enrollments, naming the file).
       log.error({ err: e }, 'uplink not started: the headquarters public key file is missing or malformed');
@@ -367,6 +367,13 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         const r = parts.keys!.rotate();
         vault.audit.append('command_received', { name: 'rotate-key', fingerprint: r.fingerprint, previous: r.previousFingerprint });
         return { publicKey: r.publicKey, publicKeyPem: r.publicKeyPem, fingerprint: r.fingerprint };
+      },
+      updateHqIdentity: (identity) => {
+        // Kept before it is used: a restart seals to the same identity the vault switched to.
+        const path = saveLearnedHqIdentity(config.dataDir, identity);
+        vault.setHqIdentity(identity);
+        vault.audit.append('command_received', { name: 'update-hq-key', serial: identity.serial });
+        return { serial: identity.serial, file: path };
       },
       officerPush: (args) => {
         const r = parts.officers!.applyHqCommand(args);

@@ -1,9 +1,45 @@
 /** Station-side key helpers on top of sync/wire/keys (which owns the formats). */
+import { join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { writeFileDurable } from '../config/durable';
 import { keyFingerprint, loadHqPublicIdentity, loadStationSigningKey, writeStationKeyPair, type HqPublicIdentity, type SigningKeySource, type StationSigningKey } from '../sync/wire/keys';
 
 export function loadHqIdentityChecked(path: string): HqPublicIdentity & { fingerprint: string } {
   const id = loadHqPublicIdentity(path);
   return { ...id, fingerprint: keyFingerprint(id.hpkeX25519) };
+}
+
+/**
+ * Where a station keeps the headquarters identity it learned by a signed
+ * `update-hq-key` command (the installed headquarters.publicKeyFile usually
+ * lives under /etc, which the daemon may not write).
+ */
+export function learnedHqIdentityPath(dataDir: string): string {
+  return join(dataDir, 'keys', 'hq-public.learned.json');
+}
+
+/**
+ * The headquarters identity file to use: the learned one when it is usable and
+ * newer (higher rotation serial) than the installed one, else the installed
+ * one (so a technician's fresh install wins ties, and a damaged learned file
+ * never hides a good installed one).
+ */
+export function resolveHqIdentityFile(installed: string, dataDir: string): string {
+  const learned = learnedHqIdentityPath(dataDir);
+  if (!existsSync(learned)) return installed;
+  let l: HqPublicIdentity;
+  try { l = loadHqPublicIdentity(learned); } catch { return installed; }
+  let i: HqPublicIdentity | null = null;
+  try { i = loadHqPublicIdentity(installed); } catch { /* unusable: the learned one */ }
+  return !i || l.serial > i.serial ? learned : installed;
+}
+
+/** Keeps a learned identity durably (0644: it holds public keys only). */
+export function saveLearnedHqIdentity(dataDir: string, identity: HqPublicIdentity): string {
+  const path = learnedHqIdentityPath(dataDir);
+  mkdirSync(join(dataDir, 'keys'), { recursive: true, mode: 0o700 });
+  writeFileDurable(path, `${JSON.stringify(identity.json, null, 2)}\n`, { mode: 0o644 });
+  return path;
 }
 
 export interface RotatedKey {

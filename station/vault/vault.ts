@@ -239,7 +239,7 @@ export class Vault implements Outbox {
   private readonly space: (path: string) => DiskSpace;
   private readonly now: () => number;
   private hq: HqPublicIdentity | null;
-  private readonly hqError: StationError | null;
+  private hqError: StationError | null;
   private sealer: Sealer | null = null;
   /** Seals started and not yet finished (the idle checkpoint waits for none). */
   private sealsPending = 0;
@@ -367,6 +367,24 @@ export class Vault implements Outbox {
   }
 
   // ------------------------------------------------------------------ sealing
+
+  /**
+   * Seals to this headquarters identity from the next record on (a key
+   * rotation learned by a signed command, or a fixed key file). Records sealed
+   * before stay as they are: headquarters keeps every key generation.
+   */
+  setHqIdentity(hq: HqPublicIdentity): void {
+    this.assertOpen();
+    this.hq = hq;
+    this.hqError = null;
+    this.sealer = null;
+    this.appendAudit('config_change', { change: 'hq-identity', serial: hq.serial, recordKey: hq.keyIds.hpkeX25519.toString('hex').slice(0, 16) });
+  }
+
+  /** The identity records are sealed to (null while the key file is unusable). */
+  hqIdentity(): HqPublicIdentity | null {
+    return this.hq;
+  }
 
   /** Throws if sealing is impossible (missing/malformed HQ key) — call before starting a session. */
   requireSealable(): void {

@@ -13,6 +13,7 @@ import { writeFileDurable } from '../../config/durable';
 import { COMMAND_NAMES, type CommandBody, type CommandName, type CommandResultBody, type SignedMessage } from '../topics';
 import { signMessage, verifySigned, TrustedKeys } from '../wire/signed';
 import { checkPayload } from '../wire/payloads';
+import { parseHqPublicIdentity, type HqPublicIdentity } from '../wire/keys';
 
 export type { CommandBody, CommandName, CommandResultBody } from '../topics';
 export { COMMAND_NAMES } from '../topics';
@@ -39,6 +40,11 @@ export interface CommandHandlers {
   syncNow?(): Promise<CommandReply> | CommandReply;
   requestHealth?(): Promise<CommandReply> | CommandReply;
   officerPush?(args: Record<string, unknown>): Promise<CommandReply> | CommandReply;
+  /**
+   * Headquarters' new public identity (a key rotation), already parsed and checked: keep it
+   * durably and seal to it from now on. The uplink switches the keys it trusts itself.
+   */
+  updateHqIdentity?(identity: HqPublicIdentity): Promise<CommandReply> | CommandReply;
 }
 
 /** Longest lifetime a command may claim; keeps the replay store bounded. */
@@ -129,6 +135,11 @@ export interface CommandVerifierOptions {
 export class CommandVerifier {
   constructor(private readonly o: CommandVerifierOptions) {}
 
+  /** The ops keys trusted from now on (headquarters' identity was updated). */
+  setOpsKeys(keys: TrustedKeys): void {
+    this.o.opsKeys = keys;
+  }
+
   verify(payload: Buffer, topicName?: string): VerifyCommandResult {
     const now = (this.o.now ?? Date.now)();
     const skew = this.o.skewMs ?? DEFAULT_SKEW_MS;
@@ -182,6 +193,7 @@ export const COMMAND_ARGS: Readonly<Record<CommandName, readonly string[]>> = {
   'request-health': [],
   'rotate-key': [],
   'officer-push': ['op', 'id', 'officer'],
+  'update-hq-key': ['identity'],
 };
 
 /** A command's arguments are refused: the message names the bad key and the allowed ones. */
@@ -230,6 +242,16 @@ export function parsePolicyArgs(args: Record<string, unknown>): Partial<OfflineP
   return out;
 }
 
+/** The identity an update-hq-key command carries; CMD_BAD_ARGS naming what is wrong with it. */
+export function hqIdentityArg(args: Record<string, unknown>): HqPublicIdentity {
+  if (args.identity === undefined) throw new CommandArgsError('update-hq-key needs identity (the content of hq-public.json)');
+  try {
+    return parseHqPublicIdentity(args.identity, 'update-hq-key identity');
+  } catch (e) {
+    throw new CommandArgsError((e as Error).message);
+  }
+}
+
 /** Maps a verified command to the station's handlers. Throws on handler failure. */
 export async function dispatchCommand(c: CommandBody, h: CommandHandlers): Promise<CommandReply> {
   checkCommandArgs(c.name, c.args);
@@ -243,6 +265,10 @@ export async function dispatchCommand(c: CommandBody, h: CommandHandlers): Promi
     case 'officer-push':
       if (!h.officerPush) throw Object.assign(new Error('this station does not accept officer-push'), { code: 'CMD_UNSUPPORTED' });
       return h.officerPush(c.args);
+    case 'update-hq-key': {
+      if (!h.updateHqIdentity) throw Object.assign(new Error('this station does not accept update-hq-key'), { code: 'CMD_UNSUPPORTED' });
+      return h.updateHqIdentity(hqIdentityArg(c.args));
+    }
   }
 }
 

@@ -10,7 +10,8 @@ import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { StationError, UsageError } from '../../config/errors';
-import { loadHqPrivateKeys, openEnvelope } from '../wire';
+import { loadRecordKeys, RecordOpener } from '../wire';
+import { openStoredRecord } from './validate';
 import type { EnrollmentRecord } from '../wire/record';
 import type { HqStore } from './store';
 import {
@@ -95,16 +96,14 @@ export interface ExportDeps {
 
 /** Opens every record received since `since` and emits its export. Returns how many. */
 export async function exportRecords(d: ExportDeps): Promise<number> {
-  const keys = loadHqPrivateKeys(d.keysDir);
+  const opener = new RecordOpener(loadRecordKeys(d.keysDir));
   const rows = d.store.db.prepare('SELECT station_id, record_id, envelope, received_at FROM records WHERE received_at >= ? ORDER BY received_at, record_id')
     .all(d.since) as { station_id: string; record_id: string; envelope: Buffer; received_at: number }[];
   let n = 0;
   for (const row of rows) {
     let rec: EnrollmentRecord | null = null;
     let lastErr: unknown = null;
-    for (const k of d.store.stationKeys(row.station_id)) {
-      try { rec = (await openEnvelope(row.envelope, { stationPublicKey: k, hq: keys })).record; break; } catch (e) { lastErr = e; }
-    }
+    try { rec = (await openStoredRecord(row.envelope, d.store.stationKeys(row.station_id), opener)).record; } catch (e) { lastErr = e; }
     if (!rec) {
       throw new StationError('HQ_EXPORT_OPEN_FAILED', `record ${row.record_id} of station ${row.station_id} could not be opened: ${(lastErr as Error)?.message ?? 'no station key'}`, {
         hint: `nothing was left half-written for it; check \`hq open ${row.record_id} --reason …\`, then export again with --since to resume`, cause: lastErr,

@@ -22,15 +22,16 @@ import { SqliteHqStore, type HqStoreApi } from './store-api';
 import { openHqStore, type DatabaseChoice } from './store-open';
 import { isStoreUnavailable } from './store-pg';
 import { checkSignature, digestEnvelope, type ParsedEnvelope } from '../wire/envelope';
-import { loadHqPrivateKeys, recordKeysOf } from '../wire/keys';
+import { currentSigningKey, loadRecordKeys, HQ_DUTY_FILES, HQ_PRIVATE_FILE } from '../wire/keys';
+import { statSync } from 'node:fs';
 import { auditEntryHash, verifyAuditChain, type AuditEntry } from '../wire/audit';
 
 export interface HqOptions {
   brokerUrl: string;
   dataDir: string;
-  /** Directory holding hq-private.json (default <dataDir>/keys). */
+  /** Directory holding the key generation files (default <dataDir>/keys). */
   keysDir?: string;
-  /** Receipt signing key (default: from hq-private.json). */
+  /** Receipt signing key (default: the current generation in hq-receipt-keys.json). */
   receiptKey?: KeyInput;
   /** Database file (default <dataDir>/hq.db) when no PostgreSQL `database` is given. */
   dbPath?: string;
@@ -94,8 +95,15 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const sqlite = api instanceof SqliteHqStore ? api : null;
   const sqliteOnly = (what: string): never => { throw new Error(`HqHandle.${what}: this worker stores in PostgreSQL (${api.where}); use HqHandle.api`); };
   const keysDir = o.keysDir ?? join(o.dataDir, 'keys');
-  const receiptKey: KeyObject = o.receiptKey ? toPrivateKey(o.receiptKey) : loadHqPrivateKeys(keysDir).receiptKey;
-  const validator: RecordValidator = o.validator ?? new LocalValidator({ loadKeys: () => recordKeysOf(loadHqPrivateKeys(keysDir)) });
+  // The current receipt generation signs; older ones stay listed in hq-public.json for stations mid-rotation.
+  const receiptKey: KeyObject = o.receiptKey ? toPrivateKey(o.receiptKey) : currentSigningKey(keysDir, 'receipt').privateKey;
+  const keyFileVersion = (): string => {
+    for (const f of [HQ_DUTY_FILES.record, HQ_PRIVATE_FILE]) {
+      try { const st = statSync(join(keysDir, f)); return `${f}:${st.mtimeMs}:${st.size}:${st.ino}`; } catch { /* next */ }
+    }
+    return 'none';
+  };
+  const validator: RecordValidator = o.validator ?? new LocalValidator({ loadKeys: () => loadRecordKeys(keysDir), version: keyFileVersion, onReloadError: (e) => log.error({ err: e.message }, 'record key file could not be reloaded; the loaded generations stay in use') });
   const events = new EventEmitter();
   const v5 = (o.protocolVersion ?? 5) === 5;
   const group = o.shareGroup === undefined ? 'ingest' : o.shareGroup;

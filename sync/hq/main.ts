@@ -9,7 +9,8 @@ import { join, resolve, dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import pino from 'pino';
 import { StationError, UsageError } from '../../config/errors';
-import { generateHqKeys, writeHqKeys, loadHqPrivateKeys, openEnvelope, HQ_PUBLIC_FILE } from '../wire';
+import { generateHqKeys, writeHqKeys, loadRecordKeys, loadSigningGenerations, loadHqPublicIdentity, RecordOpener, HQ_PUBLIC_FILE, HQ_PRIVATE_FILE, HQ_DUTY_FILES, HQ_KEY_DUTIES, type HqKeyDuty } from '../wire';
+import { openStoredRecord } from './validate';
 import { COMMAND_NAMES, type CommandName } from '../topics';
 import { isValidStationId } from '../topics';
 import { HqStore, openHqDb } from './store';
@@ -254,29 +255,35 @@ export function buildProgram(): Command {
     }));
 
   program.command('init')
-    .description('generate headquarters keys (sealing, receipt, ops) and print the public identity stations are configured with')
+    .description('generate headquarters keys (record, receipt, ops — one generation file each) and print the public identity stations are configured with')
     .option('--comment <text>', 'free text stored in the identity')
     .option('--public-out <file>', 'also copy hq-public.json here')
-    .option('--rotate', 'replace existing keys (stations must get the new hq-public.json)')
+    .option('--rotate [duties]', 'add a key generation (keeps every older one) to these duties: record,receipt,ops (default all); then send it to the stations: hq cmd STATION update-hq-key')
     .option('--json', 'machine-readable output')
-    .action(act(async (opts: { comment?: string; publicOut?: string; rotate?: boolean; json?: boolean }, cmd: Command) => {
+    .action(act(async (opts: { comment?: string; publicOut?: string; rotate?: boolean | string; json?: boolean }, cmd: Command) => {
       const g = settingsOf(cmd);
+      const duties = parseDuties(opts.rotate);
       const keys = await generateHqKeys(opts.comment);
       let written;
       try {
-        written = writeHqKeys(keysDir(g), keys, { rotate: opts.rotate });
+        written = writeHqKeys(keysDir(g), keys, { rotate: opts.rotate !== undefined && opts.rotate !== false, duties });
       } catch (e) {
-        if (e instanceof StationError && e.code === 'HQ_KEY_EXISTS') throw new StationError(e.code, e.message, { hint: 'keeping them; to rotate deliberately run `hq init --rotate` (every station then needs the new hq-public.json)', cause: e });
+        if (e instanceof StationError && e.code === 'HQ_KEY_EXISTS') throw new StationError(e.code, e.message, { hint: 'keeping them; to add a key generation run `hq init --rotate [record,receipt,ops]` (older generations are kept)', cause: e });
         throw e;
       }
-      const { privatePath, publicPath } = written;
+      const { publicPath, files, generations } = written;
       if (opts.publicOut) {
         mkdirSync(dirname(resolve(opts.publicOut)), { recursive: true });
         copyFileSync(publicPath, opts.publicOut);
       }
-      print(!!opts.json, { privatePath, publicPath, public: keys.publicJson },
-        `headquarters keys written:\n  private: ${privatePath} (keep secret, mode 0600)\n  public:  ${publicPath}${opts.publicOut ? `\n  copy:    ${opts.publicOut}` : ''}\n` +
-        `configure every station with the public identity (headquarters.publicKeyFile):\n${JSON.stringify(keys.publicJson, null, 2)}`);
+      const rotated = opts.rotate !== undefined && opts.rotate !== false;
+      print(!!opts.json, { files, publicPath, generations, public: written.public },
+        `headquarters keys ${rotated ? `rotated (${duties.join(', ')})` : 'written'} (mode 0600, keep secret):\n` +
+        HQ_KEY_DUTIES.map((d) => `  ${d.padEnd(8)} generation ${generations[d]}  ${files[d]}`).join('\n') +
+        `\n  public:  ${publicPath}${opts.publicOut ? `\n  copy:    ${opts.publicOut}` : ''}\n` +
+        (rotated
+          ? 'send the new identity to every station: hq cmd STATION update-hq-key (records sealed to older generations still open; restart `hq run` to sign receipts with a new receipt generation once stations have it)'
+          : `configure every station with the public identity (headquarters.publicKeyFile):\n${JSON.stringify(written.public, null, 2)}`));
     }));
 
   program.command('register')
@@ -346,7 +353,7 @@ export function buildProgram(): Command {
       ]);
       const logger = pino({ level: g.log.level, name: 'hq' });
       const m = mqttOptions(g);
-      if (!existsSync(join(keysDir(g), 'hq-private.json'))) throw new UsageError(`no headquarters keys in ${keysDir(g)}`, 'run `hq init` first');
+      if (!existsSync(join(keysDir(g), HQ_DUTY_FILES.receipt)) && !existsSync(join(keysDir(g), HQ_PRIVATE_FILE))) throw new UsageError(`no headquarters receipt keys in ${keysDir(g)}`, 'run `hq init` first');
       const hq = await startHq({
         brokerUrl: g.broker.url, dataDir: g.dataDir, workerId: g.ingest.workerId ?? undefined, shareGroup: g.ingest.share ? g.ingest.group : false,
         protocolVersion: g.broker.protocolVersion, topicPrefix: g.broker.topicPrefix, logger,
@@ -375,14 +382,7 @@ export function buildProgram(): Command {
       try {
         const row = await store.findRecord(recordId);
         if (!row) throw new StationError('HQ_RECORD_NOT_FOUND', `record ${recordId} is not stored at headquarters (${store.where})`, { hint: 'check the id; `hq stations` shows which stations have unacknowledged backlog' });
-        const keys = loadHqPrivateKeys(keysDir(g));
-        const stationKeys = await store.stationKeys(row.station_id);
-        let opened: Awaited<ReturnType<typeof openEnvelope>> | null = null;
-        let lastErr: unknown = null;
-        for (const k of stationKeys) {
-          try { opened = await openEnvelope(row.envelope, { stationPublicKey: k, hq: keys }); break; } catch (e) { lastErr = e; }
-        }
-        if (!opened) throw lastErr instanceof Error ? lastErr : new StationError('HQ_OPEN_FAILED', `record ${recordId} could not be opened`);
+        const opened = await openStoredRecord(row.envelope, await store.stationKeys(row.station_id), new RecordOpener(loadRecordKeys(keysDir(g))));
         await store.logOpening(row.station_id, recordId, opts.operator, opts.reason);
         const rec = opened.record;
         const full = JSON.parse(JSON.stringify(rec, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? Buffer.from((v as { data: number[] }).data).toString('base64') : v))) as Record<string, unknown>;
@@ -458,8 +458,13 @@ export function buildProgram(): Command {
         }
         const ttl = g.commands.ttlSeconds;
         const wait = g.commands.waitSeconds;
-        const keys = loadHqPrivateKeys(keysDir(g));
-        const r = await sendCommand({ brokerUrl: g.broker.url, mqtt: mqttOptions(g), topicPrefix: g.broker.topicPrefix, opsKey: keys.opsKey, target: station, name: name as CommandName, args: kv, ttlMs: ttl * 1000, waitMs: wait * 1000, store });
+        // Ordinary commands are signed by the current ops generation. update-hq-key is signed by the
+        // oldest one: a station that has not learned any rotation yet trusts only that one, and the
+        // identity it carries lists every generation.
+        const ops = loadSigningGenerations(keysDir(g), 'ops');
+        if (name === 'update-hq-key' && kv.identity === undefined) kv.identity = loadHqPublicIdentity(join(keysDir(g), HQ_PUBLIC_FILE)).json;
+        const opsKey = (name === 'update-hq-key' ? ops[0]! : ops[ops.length - 1]!).privateKey;
+        const r = await sendCommand({ brokerUrl: g.broker.url, mqtt: mqttOptions(g), topicPrefix: g.broker.topicPrefix, opsKey, target: station, name: name as CommandName, args: kv, ttlMs: ttl * 1000, waitMs: wait * 1000, store });
         if (!r.result) {
           print(!!opts.json, { command: r.command, result: null }, `command ${r.command.id} (${name}) sent to ${station}; no answer within ${wait} s — the broker keeps it for the station until ${new Date(r.command.expiresAt).toISOString()}`);
           return 0;
@@ -488,6 +493,16 @@ export function buildProgram(): Command {
 
   void HQ_PUBLIC_FILE;
   return program;
+}
+
+/** `--rotate` alone: every duty; `--rotate record,ops`: those. */
+export function parseDuties(v: boolean | string | undefined): HqKeyDuty[] {
+  if (v === undefined || v === false || v === true) return [...HQ_KEY_DUTIES];
+  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const d of list) {
+    if (!(HQ_KEY_DUTIES as readonly string[]).includes(d)) throw new UsageError(`--rotate: "${d}" is not a key duty`, `one or more of ${HQ_KEY_DUTIES.join(', ')}, comma-separated`);
+  }
+  return list.length ? (list as HqKeyDuty[]) : [...HQ_KEY_DUTIES];
 }
 
 /** Runs `hq` with these arguments: exit 0 success, 1 failure, 2 usage or settings error. */

@@ -9,7 +9,12 @@
  * demo, the record-opening service itself); `hq opener` serves one over a Unix
  * socket to `hq run` (opener.ts).
  */
-import { parseEnvelope, RecordOpener, OpenError, type HqRecordKey } from '../wire/envelope';
+import type { KeyObject } from 'node:crypto';
+import { checkSignature, digestEnvelope, parseEnvelope, RecordOpener, OpenError, type HqRecordKey, type ParsedEnvelope } from '../wire/envelope';
+import type { EnrollmentRecord } from '../wire/record';
+import { StationError } from '../wire/errors';
+
+const wireError = (code: string, msg: string): StationError => new StationError(code, msg);
 import type { HeldReason, RejectedReason } from '../wire/payloads';
 
 export interface ValidationItem {
@@ -38,6 +43,13 @@ export interface LocalValidatorOptions {
    */
   loadKeys: () => HqRecordKey[];
   reloadMinIntervalMs?: number;
+  /**
+   * A cheap token of the key file's state (e.g. its mtime and size). When it
+   * differs from the one at the last load, a record naming an unknown key id
+   * reloads at once, whatever the interval: a rotation is picked up by the very
+   * next record sealed to it.
+   */
+  version?: () => string;
   now?: () => number;
   /** Told when a reload failed (the previous keys stay in use). */
   onReloadError?: (e: Error) => void;
@@ -46,10 +58,16 @@ export interface LocalValidatorOptions {
 export class LocalValidator implements RecordValidator {
   private readonly opener: RecordOpener;
   private lastLoad = 0;
+  private loadedVersion: string | null = null;
 
   constructor(private readonly o: LocalValidatorOptions) {
+    this.loadedVersion = this.version();
     this.opener = new RecordOpener(o.loadKeys());
     this.lastLoad = this.now();
+  }
+
+  private version(): string | null {
+    try { return this.o.version?.() ?? null; } catch { return null; }
   }
 
   private now(): number {
@@ -59,8 +77,11 @@ export class LocalValidator implements RecordValidator {
   /** Reloads the key file when the last load is old enough; true when the key id is now known. */
   private reloadFor(keyId: Buffer): boolean {
     const t = this.now();
-    if (t - this.lastLoad < (this.o.reloadMinIntervalMs ?? 5_000)) return false;
+    const v = this.version();
+    const changed = v !== null && v !== this.loadedVersion;
+    if (!changed && t - this.lastLoad < (this.o.reloadMinIntervalMs ?? 5_000)) return false;
     this.lastLoad = t;
+    this.loadedVersion = v;
     try {
       this.opener.setKeys(this.o.loadKeys());
     } catch (e) {
@@ -98,5 +119,24 @@ export class LocalValidator implements RecordValidator {
 
   async close(): Promise<void> {
     this.opener.setKeys([]);
+  }
+}
+
+/**
+ * Opens a record headquarters stored (audits, exports): the station signature
+ * with any key registered for the station, then the record key of whichever
+ * generation it was sealed to. Throws a wire error naming the reason.
+ */
+export async function openStoredRecord(envelope: Buffer, stationKeys: KeyObject[], opener: RecordOpener): Promise<{ header: ParsedEnvelope; record: EnrollmentRecord; generation: number }> {
+  const d = digestEnvelope(envelope);
+  if (!stationKeys.some((k) => checkSignature(d, k))) {
+    throw wireError('WIRE_BAD_SIGNATURE', `record ${d.parsed.recordId}: the station signature does not verify with any of the ${stationKeys.length} key(s) registered for ${d.parsed.stationId}`);
+  }
+  try {
+    const { record, generation } = await opener.open(d.parsed);
+    return { header: d.parsed, record, generation };
+  } catch (e) {
+    if (e instanceof OpenError) throw wireError(e.reason === 'unknown-hq-key' ? 'WIRE_WRONG_HQ_KEY' : 'WIRE_OPEN_FAILED', e.message);
+    throw e;
   }
 }

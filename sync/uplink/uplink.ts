@@ -27,9 +27,15 @@ import { batchHash, buildFrames } from '../wire/frame';
 import { encodeSigned, signMessage, toPrivateKey, verifySignedBody, type KeyInput } from '../wire/signed';
 import { parsePayload } from '../wire/payloads';
 import { resolveTrust, type ResolvedTrust } from '../wire/trust';
+import type { HqPublicIdentity } from '../wire/keys';
+
+function serialOf(identity: unknown): number {
+  const n = (identity as { serial?: unknown } | null)?.serial;
+  return typeof n === 'number' ? n : 0;
+}
 import { isSigningKeySource, type SigningKeySource } from '../wire/keys';
 import {
-  CommandVerifier, FileReplayStore, MemoryReplayStore, checkCommandArgs, dispatchCommand, resultBody, type CommandHandlers,
+  CommandVerifier, FileReplayStore, MemoryReplayStore, checkCommandArgs, dispatchCommand, hqIdentityArg, resultBody, type CommandHandlers,
 } from '../commands';
 
 export interface UplinkTls {
@@ -174,7 +180,9 @@ export class Uplink extends EventEmitter {
   private readonly o: UplinkOptions & typeof DEFAULTS;
   private readonly log: Logger;
   private readonly t: Topics;
-  private readonly trust: ResolvedTrust;
+  private trust: ResolvedTrust;
+  /** Rotation serial of the identity trusted now (update-hq-key never goes back). */
+  private hqSerial: number;
   private readonly signingKey: () => KeyObject;
   private readonly verifier: CommandVerifier;
   private client: MqttClient | null = null;
@@ -227,6 +235,7 @@ export class Uplink extends EventEmitter {
     this.t = makeTopics(opts.topicPrefix);
     this.t.status(opts.stationId); // validates the id
     this.trust = resolveTrust(opts.hqIdentity);
+    this.hqSerial = serialOf(opts.hqIdentity);
     const sk = opts.signingKey;
     if (isSigningKeySource(sk)) this.signingKey = () => sk.current().privateKey;
     else { const fixed = toPrivateKey(sk); this.signingKey = () => fixed; }
@@ -742,6 +751,18 @@ export class Uplink extends EventEmitter {
     return null;
   }
 
+  /**
+   * Trusts the receipt and ops keys of a new headquarters identity from now on
+   * (it lists every generation, so receipts and commands of the old signers
+   * still verify during the rotation).
+   */
+  setHqIdentity(identity: HqPublicIdentity): void {
+    this.trust = resolveTrust(identity);
+    this.hqSerial = identity.serial;
+    this.verifier.setOpsKeys(this.trust.ops);
+    this.log.info({ serial: identity.serial, receiptKeys: this.trust.receipts.size, opsKeys: this.trust.ops.size }, 'headquarters identity updated');
+  }
+
   private async onCommand(name: string, payload: Buffer): Promise<void> {
     // The answer is signed with the key current when the command arrived: the answer to rotate-key
     // is the old key vouching for the new one (headquarters still holds only the old one).
@@ -759,11 +780,19 @@ export class Uplink extends EventEmitter {
       checkCommandArgs(c.name, c.args); // before any effect: unknown arguments are refused (CMD_BAD_ARGS)
       if (c.name === 'sync-now') this.syncNow();
       if (c.name === 'request-health') await this.publishHealth();
+      let identity: HqPublicIdentity | null = null;
+      if (c.name === 'update-hq-key') {
+        identity = hqIdentityArg(c.args);
+        if (identity.serial < this.hqSerial) {
+          throw Object.assign(new Error(`headquarters identity serial ${identity.serial} is older than the one in use (${this.hqSerial}); kept the current one`), { code: 'CMD_HQ_IDENTITY_OLDER' });
+        }
+      }
       if (this.o.commands) {
         data = await dispatchCommand(c, this.o.commands);
       } else if (c.name !== 'sync-now' && c.name !== 'request-health') {
         throw Object.assign(new Error('this station has no command handlers'), { code: 'CMD_UNSUPPORTED' });
       }
+      if (identity) this.setHqIdentity(identity);
       this.emit('command', c);
       await this.answer(resultBody(this.o.stationId, c.id, c.name, 'ok', data ? { data } : {}), key);
     } catch (e) {

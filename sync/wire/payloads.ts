@@ -192,8 +192,8 @@ export interface AuditAckBody {
   at: number;
 }
 
-export type CommandName = 'sync-now' | 'lock' | 'unlock' | 'set-policy' | 'request-health' | 'rotate-key' | 'officer-push';
-export const COMMAND_NAMES: readonly CommandName[] = ['sync-now', 'lock', 'unlock', 'set-policy', 'request-health', 'rotate-key', 'officer-push'];
+export type CommandName = 'sync-now' | 'lock' | 'unlock' | 'set-policy' | 'request-health' | 'rotate-key' | 'officer-push' | 'update-hq-key';
+export const COMMAND_NAMES: readonly CommandName[] = ['sync-now', 'lock', 'unlock', 'set-policy', 'request-health', 'rotate-key', 'officer-push', 'update-hq-key'];
 
 export interface CommandBody {
   type: 'command';

@@ -3,7 +3,7 @@
  * real vault: init, register, stations, cmd (with replay refused), open, alarms.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
@@ -79,12 +79,24 @@ describe('hq command-line tool', () => {
     expect(r.code).toBe(0);
     const j = JSON.parse(r.out) as { public: { receiptEd25519: string; opsEd25519: string } };
     expect(j.public.receiptEd25519).not.toBe(j.public.opsEd25519);
-    expect(existsSync(join(dataDir, 'keys', 'hq-private.json'))).toBe(true);
+    // one file per duty, each a list of generations, readable only by its owner
+    for (const f of ['hq-record-keys.json', 'hq-receipt-keys.json', 'hq-ops-keys.json']) expect(statSync(join(dataDir, 'keys', f)).mode & 0o777, f).toBe(0o600);
+    expect(existsSync(join(dataDir, 'keys', 'hq-private.json'))).toBe(false);
     expect(existsSync(join(root, 'hq-public.json'))).toBe(true);
     const again = await hq([...g(), 'init']);
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/already exist/);
     expect(again.err).toMatch(/hq init --rotate/);
+    const bad = await hq([...g(), 'init', '--rotate', 'records']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/"records" is not a key duty/);
+    // --rotate adds a generation of the named duty and keeps the others as they are
+    const rot = await hq([...g(), 'init', '--rotate', 'record', '--json']);
+    expect(rot.code).toBe(0);
+    const rj = JSON.parse(rot.out) as { generations: Record<string, number>; public: { receiptEd25519: string; xWing: string } };
+    expect(rj.generations).toEqual({ record: 2, receipt: 1, ops: 1 });
+    expect(rj.public.receiptEd25519).toBe(j.public.receiptEd25519);
+    expect(rj.public.xWing).not.toBe((j.public as unknown as { xWing: string }).xWing);
   });
 
   it('register accepts provision output and refuses bad files', async () => {

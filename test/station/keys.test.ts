@@ -56,7 +56,7 @@ describe('the station key holder', () => {
   });
 
   async function command(name: 'rotate-key' | 'request-health'): Promise<{ payload: Buffer; body: CommandResultBody }> {
-    const ops = loadHqPrivateKeys(join(fx.hqDir, 'hq-private.json')).opsKey;
+    const ops = loadHqPrivateKeys(fx.hqDir).opsKey;
     const { body, message } = signCommand({ target: ID, name }, ops);
     await hqClient.publishAsync(t.cmd(ID, name), encodeSigned(message), { qos: 1 });
     let found: { payload: Buffer; body: CommandResultBody } | undefined;

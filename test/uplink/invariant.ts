@@ -18,10 +18,11 @@ export function checkInvariant(opts: {
   hq: HqStore;
   states: Record<string, string>;
   receiptOf: (id: string) => Buffer | null;
-  receiptKey: KeyObject;
+  /** The receipt key, or every generation's (a rotation in the scenario). */
+  receiptKey: KeyObject | KeyObject[];
   expectAllAcked?: boolean;
 }): void {
-  const trusted = new TrustedKeys([opts.receiptKey]);
+  const trusted = new TrustedKeys(Array.isArray(opts.receiptKey) ? opts.receiptKey : [opts.receiptKey]);
   const rows = opts.hq.db.prepare('SELECT record_id, sha256, envelope FROM records WHERE station_id = ?').all(opts.stationId) as { record_id: string; sha256: string; envelope: Buffer }[];
   const counts = new Map<string, number>();
   for (const r of rows) {

@@ -148,7 +148,7 @@ describe('nothing readable at rest', () => {
       candidates.push(b.subarray(0, 32), b.subarray(b.length - 32));
     }
     expect(candidates.length).toBeGreaterThanOrEqual(10);
-    const real = JSON.parse(readFileSync(join(w.hqDir, 'hq-private.json'), 'utf8')) as HqPrivateJson;
+    const real: HqPrivateJson = w.hqPrivateJson;
     for (const c of candidates) {
       const fake = parseHqPrivateKeys({ ...real, hpkeX25519: c.toString('base64'), xWing: c.toString('base64') });
       await expect(openEnvelope(envelope, { stationPublicKey: w.station.publicKey, hq: fake })).rejects.toThrow(/HPKE open failed/);

@@ -14,6 +14,7 @@ import {
   type EnrollmentRecord,
   type FingerPosition,
   type HqPrivateKeys,
+  type HqPrivateJson,
   type StationSigningKey,
 } from '../../sync/wire';
 
@@ -23,6 +24,7 @@ export interface TestWorld {
   hqDir: string;
   hqPublicPath: string;
   hq: HqPrivateKeys;
+  hqPrivateJson: HqPrivateJson;
   station: StationSigningKey;
   cleanup: () => void;
 }
@@ -40,7 +42,8 @@ export async function makeWorld(stationId = 'ST-TEST-01'): Promise<TestWorld & {
     dataDir,
     hqDir,
     hqPublicPath: publicPath,
-    hq: parseHqPrivateKeys(keys.privateJson, join(hqDir, 'hq-private.json')),
+    hq: parseHqPrivateKeys(keys.privateJson, join(hqDir, 'hq-record-keys.json')),
+    hqPrivateJson: keys.privateJson,
     station: loadStationSigningKey(dataDir),
     stationId,
     cleanup: () => rmSync(root, { recursive: true, force: true }),
