@@ -43,6 +43,7 @@ import { PolicyWatch } from './policy';
 import { VERSION } from './version';
 import { brokerConnectOptions } from './broker-options';
 import type { Problem } from './preflight';
+import type { DemoFaults } from './demo-faults';
 
 /** How long a booth that cannot watch its tamper switch waits for headquarters before it stops. */
 const GPIO_ALARM_WAIT_MS = 15_000;
@@ -55,6 +56,8 @@ export interface StationOverrides {
   statusIntervalMs?: number;
   /** Uplink tuning (tests, demo). */
   uplink?: { healthIntervalMs?: number; receiptTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number; protocolVersion?: 4 | 5 };
+  /** The demo's trainer panel (`station demo --faults`): the simulated devices register their failures here. */
+  faults?: DemoFaults;
 }
 
 /** The simulated card's own test CSCA (demo only, said in the log): a real booth has devices.card.cscaDir (preflight). */
@@ -227,6 +230,9 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     if (fp.simulated) {
       parts.fingerprintSim = await startSimulator({ model: fp.model, logger: log.child({ component: 'fingerprint-sim' }), ...overrides.fingerprintSim });
       port = parts.fingerprintSim.path;
+      const sim = parts.fingerprintSim;
+      // the scanner's cable pulled out: the real driver sees its pty go away
+      overrides.faults?.register('scanner', (on) => (on ? sim.unplug() : sim.replug()));
     }
     // the module's touch output, where wired: wait on the GPIO edge rather than polling over the UART
     const touchPin = fingerTouchLine;
@@ -270,6 +276,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const c = config.devices.camera;
     const cam = createCamera({ backend: c.simulated ? 'simulated' : c.backend, device: c.device, timeoutMs: c.timeoutMs, logger: log });
     parts.camera = cam;
+    // the camera's capture process crashing at every still and live frame
+    if (cam.sim) { const sim = cam.sim; overrides.faults?.register('camera', (on) => sim.setFault(on ? 'child-crash' : null)); }
     const problem = problemOf('camera');
     if (problem) {
       // degraded start: the portrait step offers its exceptions; a capture tries the camera again
@@ -304,6 +312,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       ? createCardReader({ mode: 'simulated', logger: log.child({ component: 'card' }), ...overrides.cardSim })
       : createCardReader({ mode: 'pcsc', ...(c.reader ? { readerPattern: c.reader } : {}), logger: log.child({ component: 'card' }) });
     parts.card = reader;
+    // the secure channel breaking: the chip's first protected answer arrives with a bad MAC
+    if (reader instanceof SimulatedCardReader) overrides.faults?.register('card', (on) => reader.setChipFaults(on ? { corruptMacAt: 1 } : {}));
     reader.on('service-lost', (e: { reason?: string }) => setDevice('card', 'error', `PC/SC service lost${e?.reason ? `: ${e.reason}` : ''}`));
     reader.on('service-recovered', () => setDevice('card', 'ready', reader.readers().map((r) => r.name).join(', ') || 'no reader attached'));
     // Opened in the background: the kiosk serves meanwhile (the chip step waits for the card anyway),
@@ -543,6 +553,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       workflow: wf,
       logger: log.child({ component: 'kiosk' }),
       language: config.kiosk.language,
+      ...(overrides.faults ? { faults: overrides.faults } : {}),
       ...(overrides.statusIntervalMs ? { statusIntervalMs: overrides.statusIntervalMs } : {}),
     });
   }, async () => {

@@ -19,6 +19,7 @@ import { OfficerStore } from './officers/store';
 import { runDaemon } from './daemon';
 import { UsageError } from '../drivers/common/errors';
 import { existsSync } from 'node:fs';
+import { DemoFaults } from './demo-faults';
 
 export const DEMO_OFFICER = { id: 'demo', name: 'Demo Officer', pin: '123456' };
 export const DEMO_STATION = 'DEMO-0001';
@@ -46,6 +47,8 @@ export interface DemoOptions {
   /** Stop the demo when this resolves (tests); otherwise SIGINT/SIGTERM. */
   until?: Promise<void>;
   onReady?: (info: { kioskUrl: string; brokerUrl: string; dataDir: string }) => void;
+  /** `--faults`: the kiosk gets a trainer panel to make the scanner, camera or card fail and the broker vanish. */
+  faults?: boolean;
 }
 
 export async function runDemo(o: DemoOptions): Promise<number> {
@@ -61,8 +64,16 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   const hqKeys = join(hqDir, 'keys');
   if (!existsSync(join(hqKeys, HQ_PUBLIC_FILE))) writeHqKeys(hqKeys, await generateHqKeys('demo headquarters'));
 
-  const broker = await startEmbeddedBroker({ port: brokerPort ?? 0 });
+  let broker = await startEmbeddedBroker({ port: brokerPort ?? 0 });
   log.info({ broker: broker.url }, 'demo: embedded MQTT broker listening');
+  const brokerUrl = broker.url;
+  let brokerUp = true;
+  const faults = o.faults ? new DemoFaults(log.child({ component: 'demo-faults' })) : undefined;
+  // the broker vanishing (the station's and headquarters' connections drop) and coming back on the same port
+  faults?.register('broker', async (on) => {
+    if (on && brokerUp) { brokerUp = false; await broker.stop(); }
+    else if (!on && !brokerUp) { broker = await startEmbeddedBroker({ port: broker.port }); brokerUp = true; }
+  });
 
   const { config } = validateConfig(
     {
@@ -108,22 +119,23 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       config,
       logger: log,
       until: o.until,
-      overrides: { uplink: { protocolVersion: 4, receiptTimeoutMs: 5000, reconnectBaseMs: 500, reconnectMaxMs: 5000 } },
+      overrides: { uplink: { protocolVersion: 4, receiptTimeoutMs: 5000, reconnectBaseMs: 500, reconnectMaxMs: 5000 }, ...(faults ? { faults } : {}) },
       onReady: ({ kioskUrl }) => {
         process.stdout.write(
           `\n  Enrollment Station demo is running.\n` +
             `  Kiosk:        ${kioskUrl}\n` +
             `  Officer:      ${DEMO_OFFICER.id}   PIN: ${DEMO_OFFICER.pin}\n` +
-            `  Broker:       ${broker.url} (embedded)   Headquarters: in this process (${hqDir})\n` +
+            `  Broker:       ${brokerUrl} (embedded)   Headquarters: in this process (${hqDir})\n` +
+            (faults ? `  Trainer:      the wrench in the kiosk's header makes the scanner, camera or card fail and the broker vanish\n` : '') +
             `  Data:         ${root}${temp ? ' (temporary, removed on exit)' : ''}\n` +
             `  Stop with Ctrl+C.\n\n`,
         );
-        o.onReady?.({ kioskUrl, brokerUrl: broker.url, dataDir: root });
+        o.onReady?.({ kioskUrl, brokerUrl, dataDir: root });
       },
     });
   } finally {
     await hq.stop().catch(() => undefined);
-    await broker.stop().catch(() => undefined);
+    if (brokerUp) await broker.stop().catch(() => undefined);
     if (temp) rmSync(root, { recursive: true, force: true });
   }
 }

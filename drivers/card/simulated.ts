@@ -49,6 +49,12 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
     return this.contents ? cscaStoreFrom([this.contents.pki.csca.cert], 'the simulated card\'s test CSCA') : undefined;
   }
 
+  /** Changes the emulated chip's faults from now on (the demo's trainer panel; tests). */
+  setChipFaults(f: CardFaults): void {
+    this.opts.faults = f;
+    this.card?.setFaults(f);
+  }
+
   async open(): Promise<void> {
     if (this.opened) return;
     this.contents = this.opts.contents ?? await buildDocument(this.opts);

@@ -15,6 +15,7 @@ import { StationError, UsageError } from '../../drivers/common/errors';
 import type { Workflow, WorkflowView, Step } from '../workflow/machine';
 import type { DeviceState, EnrollmentKind, UplinkStatus } from '../workflow/ports';
 import { LANGUAGES, loadCatalogues } from './catalogue';
+import type { DemoFaults, DemoFault } from '../demo-faults';
 
 export interface KioskOptions {
   /** TCP port; 0 = any free port. */
@@ -31,6 +32,8 @@ export interface KioskOptions {
   headersTimeoutMs?: number;
   /** A whole request — headers and body — must arrive within this (default 30 s); the answer may take longer. */
   requestTimeoutMs?: number;
+  /** The demo's trainer panel (`station demo --faults`); absent on a booth, and then POST /api/demo/faults is 404. */
+  faults?: DemoFaults;
 }
 
 export interface KioskHandle {
@@ -44,6 +47,8 @@ export interface Snapshot extends WorkflowView {
   devices: DeviceState[];
   serverTime: number;
   language: 'vi' | 'en';
+  /** Only in `station demo --faults`: which rehearsal failures are on. */
+  demoFaults?: Partial<Record<DemoFault, boolean>>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -112,6 +117,7 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
 
   const snapshot = async (token: string): Promise<Snapshot> => ({
     ...wf.view(token), uplink: await wf.uplinkStatus(), devices: wf.deviceStates(), serverTime: Date.now(), language,
+    ...(opts.faults ? { demoFaults: opts.faults.state() } : {}),
   });
 
   const send = (res: ServerResponse, status: number, body: unknown): void => {
@@ -198,6 +204,14 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
     '/api/session/abort': (t) => wf.abort(t),
     '/api/session/dismiss-error': (t) => wf.dismissError(t),
   };
+  if (opts.faults) {
+    const faults = opts.faults;
+    routes['/api/demo/faults'] = async (t, b) => {
+      wf.auth(t);
+      await faults.set(b.fault, b.on);
+      broadcast();
+    };
+  }
 
   const handleEvents = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
     const token = url.searchParams.get('token') ?? '';
