@@ -4,7 +4,7 @@
  * configured baud, fault injection and the finger on the sensor.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
@@ -114,7 +114,9 @@ export abstract class SimDevice {
     this.autoWho = opts.autoWho;
     this.paceBaud = opts.paceBaud;
     this.ownDir = !opts.dir;
-    this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), `fpsim-${opts.model}-`));
+    if (!opts.dir) removeStaleSimDirs();
+    // The owner's pid in the name: a later start can tell the directories of killed owners.
+    this.dir = opts.dir ?? mkdtempSync(join(tmpdir(), `fpsim-${opts.model}-${process.pid}-`));
   }
 
   /** The path the host opens (stable across unplug/replug). */
@@ -383,4 +385,40 @@ export abstract class SimDevice {
     await this.unplug();
     if (this.ownDir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+const SIM_DIR = /^fpsim-.+-(\d+)-[A-Za-z0-9]{6}$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes the pty directories of simulators whose process is gone (killed before it
+ * could clean up). Directories of live processes, and names without a pid, are left.
+ */
+export function removeStaleSimDirs(dir = tmpdir()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const n of names) {
+    const m = SIM_DIR.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || alive(pid)) continue;
+    try {
+      rmSync(join(dir, n), { recursive: true, force: true });
+      removed.push(n);
+    } catch {}
+  }
+  return removed;
 }

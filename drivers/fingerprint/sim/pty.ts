@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { StationError } from '../../common/errors';
+import { dieWithParent, findExecutable } from '../../common/child-guard';
 
 export interface PtyPair {
   devicePath: string;
@@ -15,7 +16,11 @@ export interface PtyPair {
 }
 
 export async function openPtyPair(devicePath: string, hostPath: string, timeoutMs = 10000): Promise<PtyPair> {
-  const child: ChildProcess = spawn('socat', ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${hostPath}`], {
+  const socat = findExecutable('socat');
+  if (!socat) throw new StationError('FP_SOCAT_MISSING', 'the fingerprint simulator needs socat, which is not installed', { hint: 'install the Debian package: sudo apt-get install socat' });
+  // Killed by the kernel with its parent: a daemon ended by SIGKILL leaves no socat behind.
+  const run = dieWithParent(socat, ['-d', '-d', `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${hostPath}`]);
+  const child: ChildProcess = spawn(run.command, run.args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
