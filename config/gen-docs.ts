@@ -129,6 +129,16 @@ export function renderDomain(): string {
   return out.join('\n');
 }
 
+/**
+ * A document with every `<!-- include PATH … -->` block replaced by the file at PATH
+ * (relative to the repository), verbatim in its fence: the configuration a guide shows
+ * is the file the tests run.
+ */
+export function renderIncludes(doc: string, root = join(__dirname, '..')): string {
+  return doc.replace(/(<!-- include (\S+) [^\n]*-->\n```\w*\n)[\s\S]*?\n(```\n<!-- end include -->)/g,
+    (_m, open: string, path: string, close: string) => `${open}${readFileSync(join(root, path), 'utf8').replace(/\n$/, '')}\n${close}`);
+}
+
 export const DOMAIN_DOC = join(__dirname, '..', 'docs', 'domain.md');
 
 if (require.main === module) {
@@ -143,7 +153,7 @@ if (require.main === module) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- generator only, under ts-node
     const { renderHqReference } = require('../sync/hq/settings') as typeof import('../sync/hq/settings');
     const prod = join(__dirname, '..', 'docs', 'production.md');
-    writeFileSync(prod, replaceSection(readFileSync(prod, 'utf8'), renderHqReference(), HQ_START, HQ_END));
+    writeFileSync(prod, renderIncludes(replaceSection(readFileSync(prod, 'utf8'), renderHqReference(), HQ_START, HQ_END)));
     console.error(`updated ${prod}`);
     // the CLIs live in station/ and sync/ (config/ does not import them; this generator may)
     /* eslint-disable @typescript-eslint/no-require-imports -- generator only, under ts-node */
