@@ -22,6 +22,11 @@ export interface MosquittoOptions {
   extra?: string[];
   /** Username → password; when given, anonymous clients are refused (mosquitto_passwd writes the file). */
   users?: Record<string, string>;
+  /**
+   * The whole configuration file instead of the harness's own (a documented production
+   * configuration): given the listener port, returns the text. Nothing is added to it.
+   */
+  fullConfig?: (port: number) => string;
 }
 
 export async function freePort(): Promise<number> {
@@ -64,6 +69,10 @@ export class Mosquitto {
 
   private writeConfig(): string {
     const conf = join(this.dir, 'mosquitto.conf');
+    if (this.opts.fullConfig) {
+      writeFileSync(conf, this.opts.fullConfig(this.port));
+      return conf;
+    }
     const lines = [
       // Started as root, Mosquitto drops to the "mosquitto" user and then cannot write its
       // persistence file or read the password file in our private temp dir: stay as we are.

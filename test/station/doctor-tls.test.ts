@@ -12,30 +12,15 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { makeCa, issue, type Ca } from '../helpers/pki';
-import { runCli } from '../helpers/cli';
+import { runCli, ROOT } from '../helpers/cli';
 import { runDoctor, type CheckResult } from '../../station/doctor';
 import { checkBrokerCertificate, checkClientCertificate } from '../../station/doctor-tls';
 import { loadConfig } from '../../config';
 import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
 
 const DAY = 86_400_000;
-const ACL = [
-  'user hq',
-  'topic readwrite enroll/v1/#',
-  '',
-  'pattern write enroll/v1/st/%u/status',
-  'pattern write enroll/v1/st/%u/health',
-  'pattern write enroll/v1/st/%u/events',
-  'pattern write enroll/v1/st/%u/batch',
-  'pattern write enroll/v1/st/%u/audit',
-  'pattern write enroll/v1/st/%u/cmd-res',
-  'pattern readwrite enroll/v1/st/%u/probe',
-  'pattern read enroll/v1/st/%u/receipt',
-  'pattern read enroll/v1/st/%u/cmd/#',
-  'pattern read enroll/v1/st/%u/status',
-  'topic read enroll/v1/hq/ingest/#',
-  '',
-].join('\n');
+/** The ACL of docs/production.md, as installed on the broker. */
+const ACL = readFileSync(join(ROOT, 'docs', 'production', 'acl'), 'utf8');
 
 describe('station doctor: TLS, client certificates and the ACL', () => {
   let dir: string;
