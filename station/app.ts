@@ -2,7 +2,7 @@
  * The composition root: builds every component of a station from its validated
  * configuration and registers them with the lifecycle in start order:
  *
- *   state → vault → officers/progress → gpio → fingerprint → camera → card →
+ *   space reserve → state → vault → officers/progress → gpio → fingerprint → camera → card →
  *   uplink → gpio-check → workflow → kiosk → status LEDs
  *
  * They stop in reverse: the kiosk stops taking requests, the uplink announces
@@ -44,6 +44,7 @@ import { VERSION } from './version';
 import { brokerConnectOptions } from './broker-options';
 import type { Problem } from './preflight';
 import type { DemoFaults } from './demo-faults';
+import { SpaceReserve } from './space-reserve';
 
 /** How long a booth that cannot watch its tamper switch waits for headquarters before it stops. */
 const GPIO_ALARM_WAIT_MS = 15_000;
@@ -54,6 +55,8 @@ export interface StationOverrides {
   cardSim?: Partial<SimulatedOptions>;
   /** Kiosk poll period for live device/uplink state (ms). */
   statusIntervalMs?: number;
+  /** How often the space reserve is checked (ms, default 30 s; tests). */
+  spaceCheckMs?: number;
   /** Uplink tuning (tests, demo). */
   uplink?: { healthIntervalMs?: number; receiptTimeoutMs?: number; reconnectBaseMs?: number; reconnectMaxMs?: number; protocolVersion?: 4 | 5 };
   /** The demo's trainer panel (`station demo --faults`): the simulated devices register their failures here. */
@@ -77,6 +80,8 @@ export interface StationParts {
   config: Config;
   log: Logger;
   state: StationState;
+  /** The ballast file given back when the data disk fills (station/space-reserve.ts). */
+  spaceReserve?: SpaceReserve;
   /** The station's signing key: loaded once, read by the vault and the uplink at every signature. */
   keys?: StationKeyHolder;
   vault?: Vault;
@@ -146,6 +151,18 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   let cameraOpened = false;
   const step = (name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void = () => undefined) =>
     lifecycle.add(component(name, async () => { current = name; await start(); current = undefined; }, stop));
+
+  // ── room to keep running on a full disk (first: everything after it may need to write)
+  let reserveTimer: NodeJS.Timeout | undefined;
+  step('space-reserve', () => {
+    const reserve = new SpaceReserve({ dataDir: config.dataDir, enrollReserveBytes: config.vault.reserveMb * 1024 * 1024, logger: log.child({ component: 'space-reserve' }) });
+    parts.spaceReserve = reserve;
+    reserve.check();
+    reserveTimer = setInterval(() => reserve.check(), overrides.spaceCheckMs ?? 30_000);
+    reserveTimer.unref();
+  }, () => {
+    if (reserveTimer) clearInterval(reserveTimer);
+  });
 
   // ── persistent station state (lock, policy)
   step('state', () => void state.load());

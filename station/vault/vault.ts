@@ -175,6 +175,24 @@ function isSqliteFull(e: unknown): boolean {
   return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || (e as NodeJS.ErrnoException).code === 'ENOSPC';
 }
 
+/**
+ * What an error opening or reading the vault means: on a disk with (almost) nothing free, SQLite's
+ * "disk I/O error" is the -shm or -wal file that could not grow, not a damaged database.
+ */
+function corruptOrFull(path: string, e: unknown): StationError {
+  let free = Number.POSITIVE_INFINITY;
+  try {
+    free = diskSpace(join(path, '..')).freeBytes;
+  } catch {}
+  if (isSqliteFull(e) && free < 1024 * 1024) {
+    return new StationError('VAULT_DISK_FULL', `the vault ${path} cannot be opened: the disk holding it is full (${free} bytes free); the file itself is intact`, {
+      hint: 'free space on the data disk (old logs, other files) and start again; never delete the vault',
+      cause: e,
+    });
+  }
+  return corrupt(path, (e as Error).message, e);
+}
+
 function corrupt(path: string, why: string, cause?: unknown): StationError {
   return new StationError('VAULT_CORRUPT', `the vault database ${path} is damaged (${why}); refusing to start and leaving it untouched`, {
     hint: 'do not delete it: it may hold records headquarters has not received. Copy the whole vault directory off the booth and contact support',
@@ -202,7 +220,7 @@ function openChecked(path: string, readonly: boolean, quick = true): Database.Da
   try {
     db = new Database(path, { fileMustExist: true, readonly });
   } catch (e) {
-    throw corrupt(path, (e as Error).message, e);
+    throw corruptOrFull(path, e);
   }
   try {
     if (!quick) {
@@ -216,7 +234,7 @@ function openChecked(path: string, readonly: boolean, quick = true): Database.Da
   } catch (e) {
     db.close();
     if (e instanceof StationError) throw e;
-    throw corrupt(path, (e as Error).message, e);
+    throw corruptOrFull(path, e);
   }
   return db;
 }
@@ -343,7 +361,7 @@ export class Vault implements Outbox {
     } catch (e) {
       db.close();
       if (e instanceof StationError) throw e;
-      throw corrupt(path, (e as Error).message, e);
+      throw corruptOrFull(path, e);
     }
     let hq: HqPublicIdentity | null = null;
     let hqError: StationError | null = null;
@@ -362,7 +380,18 @@ export class Vault implements Outbox {
       vault.log?.error({ code: hqError.code, file: opts.hqIdentity }, 'headquarters public key unusable: enrollments are refused until it is fixed');
       vault.alert({ code: 'VAULT_HQ_KEY', message: hqError.message });
     }
-    vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
+    try {
+      vault.appendAudit('vault_open', { schema: SCHEMA_VERSION, suite: vault.suiteName, hqKey: hq ? 'ok' : 'unusable' });
+    } catch (e) {
+      // A full disk must not keep the station from starting: it can still drain (and release) what
+      // it holds, and seal() refuses new records with the reason. The entry is only a marker.
+      if (!isSqliteFull(e)) {
+        db.close();
+        throw e;
+      }
+      vault.log?.warn({ code: 'VAULT_DISK_FULL' }, 'vault opened on a full disk: its vault_open audit entry could not be written');
+      vault.alert({ code: 'VAULT_DISK_LOW', message: `the disk holding ${path} is full; new enrollments are refused until space returns` });
+    }
     return vault;
   }
 

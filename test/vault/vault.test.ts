@@ -7,6 +7,7 @@ import { encodeRecord, loadHqPublicIdentity, loadStationSigningKey, openEnvelope
 import { MIGRATIONS, SCHEMA_VERSION } from '../../station/vault/schema';
 import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
 import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
+import { mountSmallDisk } from '../helpers/tmpfs';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
 
@@ -378,6 +379,26 @@ describe('vault', () => {
     expect(v.stats().sealed).toBe(2);
     expect(v.audit.verify()).toMatchObject({ ok: true });
     await v.close();
+  });
+
+  it('a disk with nothing free is said as VAULT_DISK_FULL at open, not as a damaged vault; it opens once space returns', async () => {
+    const disk = mountSmallDisk(8 * 1024 * 1024, 'vault-full-');
+    try {
+      const dataDir = join(disk.dir, 'data');
+      const v = await open({ dataDir });
+      const a = await v.seal(makeRecord(w.stationId, parts));
+      await v.close();
+      const bytes = readFileSync(vaultPath(dataDir));
+      disk.fill(0);
+      await expect(open({ dataDir })).rejects.toMatchObject({ code: 'VAULT_DISK_FULL', message: expect.stringContaining('the file itself is intact'), hint: expect.stringContaining('never delete') });
+      expect(readFileSync(vaultPath(dataDir)).equals(bytes)).toBe(true);
+      disk.unfill();
+      const v2 = await open({ dataDir });
+      expect(v2.recordState(a.recordId)?.state).toBe('sealed');
+      await v2.close();
+    } finally {
+      disk.dispose();
+    }
   });
 
   it('audit chain: entries for every event, each head signed, verifiable by headquarters', async () => {
