@@ -161,6 +161,7 @@ export function recordPaVerdict(verdict: PaVerdict, _reasonCode?: string): Recor
  */
 export const OVERRIDE_KINDS = {
   'chip-authenticity': { step: 'chip', text: 'the chip did not pass passive authentication; `code` is its reason code (see Passive authentication)' },
+  'chip-clone': { step: 'chip', text: 'clone detection failed (Chip Authentication with DG14 or Active Authentication with DG15); `code` is its reason code (see Clone detection)' },
   'chip-details-mismatch': { step: 'review', text: 'DG1 on the chip and the details entered differ; `code` is `details-mismatch`, `fields` names the compared fields that differ' },
 } as const satisfies Record<string, { step: 'chip' | 'review'; text: string }>;
 export type OverrideKind = keyof typeof OVERRIDE_KINDS;
@@ -200,6 +201,14 @@ export const CLONE_REASONS = {
 } as const satisfies Record<string, { verdict: Exclude<CloneVerdict, 'chip-authenticated' | 'active-authenticated'>; text: string }>;
 export type CloneReasonCode = keyof typeof CLONE_REASONS;
 export const CLONE_REASON_CODES = Object.keys(CLONE_REASONS) as CloneReasonCode[];
+
+export function isCloneReasonCode(v: unknown): v is CloneReasonCode {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(CLONE_REASONS, v);
+}
+
+/** Access control that opened the chip, as the record carries it (`chip.access`). */
+export const CHIP_ACCESS_PROTOCOLS = ['PACE', 'BAC'] as const;
+export const CHIP_ACCESS_PASSWORDS = ['MRZ', 'CAN'] as const;
 
 // ───────────────────────── portrait ─────────────────────────
 

@@ -4,7 +4,7 @@
  * file, chunked READ BINARY, then DG1 parsing, DG2 face extraction and passive
  * authentication.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DisconnectedError, DeviceTimeoutError, StationError, UsageError } from '../common/errors';
 import { encodeCommand, SW, swHex, type CommandApdu, type ResponseApdu } from './apdu';
@@ -14,6 +14,7 @@ import {
   type DomainParameters, type PaceInfo, type PacePassword,
 } from './pace';
 import type { ApduChannel } from './channel';
+import { chooseChipAuth, cloneFailure, parseDg14, parseDg15, verifyActiveAuth, type ChipAuthAlgorithm, type ChipAuthKey, type CloneCheck, type Dg14 } from './clone';
 import { cccdIdFromMrz, parseCccdDg13, type CccdDetails } from './cccd';
 import { extractFace, jpeg2000ToJpeg, type FaceImage } from './dg2';
 import { mrzInformation, parseDg1, type BacKeyInput, type MrzFields } from './mrz';
@@ -29,6 +30,8 @@ export const FILES = {
   DG1: { fid: 0x0101, name: 'DG1' },
   DG2: { fid: 0x0102, name: 'DG2' },
   DG13: { fid: 0x010d, name: 'DG13' },
+  DG14: { fid: 0x010e, name: 'DG14' },
+  DG15: { fid: 0x010f, name: 'DG15' },
 } as const;
 export type FileKey = keyof typeof FILES;
 
@@ -52,6 +55,10 @@ export interface ChipReadResult {
   cccd?: CccdDetails;
   /** Why DG13 could not be decoded (the read and the verdict do not depend on it). */
   cccdError?: { code: string; message: string };
+  dg14?: Buffer;
+  dg15?: Buffer;
+  /** Clone detection: Chip Authentication (DG14) or Active Authentication (DG15), fail closed (config/domain.ts CLONE_VERDICTS). */
+  clone: CloneCheck;
   /** The 12-digit national ID number: DG13 field 1, else the start of a Vietnamese TD1 MRZ's optional data. */
   nationalId?: string;
   /** Which access control ran (PACE or BAC, with what). */
@@ -97,6 +104,8 @@ export interface AccessControl {
   oid?: string;
   /** Why BAC ran although the chip lists PACE (or why PACE was not tried). */
   note?: string;
+  /** Secure messaging continued under Chip Authentication keys (what ran). */
+  chipAuthentication?: string;
 }
 
 function describePace(info: PaceInfo, domain: DomainParameters): string {
@@ -230,6 +239,60 @@ export class EmrtdReader {
 
   /** Which access control ran (set by authenticate / pace). */
   access?: AccessControl;
+  /** EF.CardAccess as read at the first opening (undefined bytes: the chip has none). */
+  cardAccessRead?: { bytes?: Buffer };
+
+  /**
+   * Chip Authentication (ICAO 9303-11 §6.2) under the current secure messaging:
+   * an ephemeral ECDH key on DG14's domain; MSE:Set KAT (3DES) or MSE:Set AT +
+   * GENERAL AUTHENTICATE (AES); then secure messaging restarts under keys from
+   * the shared secret with SSC 0. Proof: a READ BINARY of DG14's first byte must
+   * verify under the new keys. On failure the session is gone (the caller opens
+   * the chip again).
+   */
+  async chipAuthenticate(alg: ChipAuthAlgorithm, key: ChipAuthKey, dg14: Buffer): Promise<{ ok: true } | { ok: false; code: 'ca-refused' | 'ca-key-mismatch'; detail: string }> {
+    const domain = key.domain!;
+    const group = new PaceGroup(domain);
+    const sk = randomScalar(domain);
+    const pk = group.publicKey(sk);
+    const shared = group.agree(sk, key.publicKey);
+    const kid = key.keyId !== undefined ? [tlv(0x84, Buffer.from([key.keyId]))] : [];
+    if (alg.cipher === '3DES') {
+      const r = await this.secure(cmd(0x22, 0x41, 0xa6, Buffer.concat([tlv(0x91, pk), ...kid])));
+      if (r.sw !== SW.OK) { shared.fill(0); return { ok: false, code: 'ca-refused', detail: `MSE:Set KAT answered ${swHex(r.sw)}` }; }
+    } else {
+      const set = await this.secure(cmd(0x22, 0x41, 0xa4, Buffer.concat([tlv(0x80, oidBytes(alg.oid)), ...kid])));
+      if (set.sw !== SW.OK) { shared.fill(0); return { ok: false, code: 'ca-refused', detail: `MSE:Set AT answered ${swHex(set.sw)}` }; }
+      const ga = await this.secure({ cla: 0, ins: 0x86, p1: 0, p2: 0, data: tlv(0x7c, tlv(0x80, pk)), le: 256 });
+      if (ga.sw !== SW.OK) { shared.fill(0); return { ok: false, code: 'ca-refused', detail: `GENERAL AUTHENTICATE answered ${swHex(ga.sw)}` }; }
+    }
+    this.sm?.destroy();
+    const keys = sessionKeys(shared, alg.cipher);
+    shared.fill(0);
+    this.sm = new SecureMessaging(keys);
+    keys.ksEnc.fill(0); keys.ksMac.fill(0);
+    try {
+      const probe = await this.secure(cmd(0xb0, 0x80 | 0x0e, 0, undefined, 1));
+      if (probe.sw !== SW.OK || probe.data.length !== 1 || probe.data[0] !== dg14[0]) {
+        this.end();
+        return { ok: false, code: 'ca-key-mismatch', detail: `the first command under the new keys was answered ${swHex(probe.sw)}` };
+      }
+    } catch (e) {
+      if (!(e instanceof SmError)) throw e;
+      this.end();
+      return { ok: false, code: 'ca-key-mismatch', detail: e.message };
+    }
+    return { ok: true };
+  }
+
+  /** Active Authentication: INTERNAL AUTHENTICATE with an 8-byte challenge; the answer is verified with DG15's key. */
+  async activeAuthenticate(key: KeyObject, ecdsaAlgorithm?: string): Promise<{ ok: true } | { ok: false; code: 'aa-refused' | 'aa-bad-signature'; detail: string }> {
+    const rnd = randomBytes(8);
+    const r = await this.secure(cmd(0x88, 0, 0, rnd, 256));
+    if (r.sw !== SW.OK || r.data.length === 0) return { ok: false, code: 'aa-refused', detail: `INTERNAL AUTHENTICATE answered ${swHex(r.sw)}` };
+    const v = verifyActiveAuth(key, rnd, r.data, ecdsaAlgorithm);
+    return v.ok ? { ok: true } : { ok: false, code: 'aa-bad-signature', detail: v.why };
+  }
 
   /**
    * EF.CardAccess, read in the clear before anything is selected: READ BINARY by
@@ -472,9 +535,14 @@ async function openChip(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Pro
   const can = opts.can !== undefined ? normaliseCan(opts.can) : undefined;
   let note: string | undefined;
   let caBytes: Buffer | undefined;
-  try { caBytes = await r.readCardAccess(); } catch (e) {
-    if (e instanceof DisconnectedError || e instanceof DeviceTimeoutError) throw e;
-    note = `EF.CardAccess unreadable (${(e as Error).message})`;
+  if (r.cardAccessRead) caBytes = r.cardAccessRead.bytes;
+  else {
+    try { caBytes = await r.readCardAccess(); } catch (e) {
+      if (e instanceof DisconnectedError || e instanceof DeviceTimeoutError) throw e;
+      note = `EF.CardAccess unreadable (${(e as Error).message})`;
+    }
+    // Kept for a second opening in the same read (after a failed Chip Authentication the chip is opened again).
+    r.cardAccessRead = { bytes: caBytes };
   }
   let choice: ReturnType<typeof choosePace>;
   if (caBytes) {
@@ -515,17 +583,52 @@ async function openChip(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Pro
   if (note && r.access) r.access.note = note;
 }
 
+/**
+ * Reads DG14 and runs Chip Authentication when it offers a usable key. A chip
+ * that refuses it, or does not speak under the resulting keys, is opened again
+ * (same password) so the read can go on; the outcome is then `failed`.
+ */
+async function chipAuthentication(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Promise<{ dg14?: Buffer; parsed?: Dg14; outcome?: CloneCheck; caUnsupported: boolean }> {
+  const dg14 = await r.readFile(FILES.DG14.fid, FILES.DG14.name, opts.chunkSize);
+  if (!dg14 || !dg14.length) return { caUnsupported: false };
+  let parsed: Dg14;
+  try { parsed = parseDg14(dg14); } catch (e) {
+    if (!(e instanceof CardDataError)) throw e;
+    return { dg14, outcome: cloneFailure('malformed-key', e.message), caUnsupported: false };
+  }
+  const choice = chooseChipAuth(parsed);
+  if (!choice) return { dg14, parsed, caUnsupported: false };
+  if (choice === 'unsupported') return { dg14, parsed, caUnsupported: true };
+  const method = `CA ECDH ${choice.algorithm.cipher} on ${choice.key.domain!.name}`;
+  const res = await r.chipAuthenticate(choice.algorithm, choice.key, dg14);
+  if (res.ok) {
+    if (r.access) r.access.chipAuthentication = method;
+    return { dg14, parsed, outcome: { verdict: 'chip-authenticated', method }, caUnsupported: false };
+  }
+  opts.logger?.warn({ reader: ch.reader, code: res.code, detail: res.detail }, 'Chip Authentication failed; opening the chip again');
+  const access = r.access;
+  r.end();
+  await openChip(r, ch, opts);
+  if (r.access && access) r.access.note = [r.access.note, 'opened again after a failed Chip Authentication'].filter(Boolean).join('; ');
+  return { dg14, parsed, outcome: cloneFailure(res.code, res.detail, method), caUnsupported: false };
+}
+
 async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: number, startCount: number): Promise<ChipReadResult> {
   await openChip(r, ch, opts);
   const com = await r.readFile(FILES.COM.fid, FILES.COM.name, opts.chunkSize);
+  const dataGroupsPresent = com ? parseCom(com) : undefined;
+  const listed = (n: number) => !dataGroupsPresent || dataGroupsPresent.includes(n);
+  // Chip Authentication first, so every data group after DG14 is read under its keys (ICAO 9303-11 §6.2).
+  const ca = listed(14) ? await chipAuthentication(r, ch, opts) : { caUnsupported: false };
+  const dg14 = ca.dg14;
   const dg1 = await r.readFile(FILES.DG1.fid, FILES.DG1.name, opts.chunkSize);
   if (!dg1) throw new StationError('CARD_READ_FAILED', `the chip on ${ch.reader} has no DG1 (MRZ)`, { hint: 'this document does not follow ICAO 9303; inspect it manually' });
-  const dataGroupsPresent = com ? parseCom(com) : undefined;
   const mrz = parseDg1(dg1);
   let dg2: Buffer | undefined;
   if (opts.readDg2 !== false) dg2 = await r.readFile(FILES.DG2.fid, FILES.DG2.name, opts.chunkSize);
   let dg13: Buffer | undefined;
   if (opts.readDg13 !== false && dataGroupsPresent?.includes(13)) dg13 = await r.readFile(FILES.DG13.fid, FILES.DG13.name, opts.chunkSize);
+  const dg15 = listed(15) ? await r.readFile(FILES.DG15.fid, FILES.DG15.name, opts.chunkSize) : undefined;
   // An absent or empty EF.SOD is not a damaged chip: the read goes on and passive authentication says "no-security-object".
   const sodRead = await r.readFile(FILES.SOD.fid, FILES.SOD.name, opts.chunkSize);
   const sod = sodRead ?? Buffer.alloc(0);
@@ -542,6 +645,8 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   const dgs = new Map<number, Buffer>([[1, dg1]]);
   if (dg2) dgs.set(2, dg2);
   if (dg13) dgs.set(13, dg13);
+  if (dg14) dgs.set(14, dg14);
+  if (dg15) dgs.set(15, dg15);
   let cccd: CccdDetails | undefined;
   let cccdError: ChipReadResult['cccdError'];
   if (dg13 && (mrz.issuingState === 'VNM' || mrz.lines[0]?.slice(2, 5) === 'VNM')) {
@@ -553,10 +658,28 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   }
   const nationalId = cccd?.idNumber ?? cccdIdFromMrz(mrz);
   const passiveAuth = passiveAuthenticate(sod, dgs, { csca: opts.csca, issuingState: mrz.issuingState });
-  opts.logger?.info({ reader: ch.reader, verdict: passiveAuth.verdict, apdus: ch.exchanges - startCount }, 'chip read');
+  let clone: CloneCheck;
+  if (ca.outcome) clone = ca.outcome;
+  else if (dg15 && dg15.length) {
+    let key: KeyObject | undefined;
+    try { key = parseDg15(dg15); } catch (e) {
+      if (!(e instanceof CardDataError)) throw e;
+      clone = cloneFailure('malformed-key', e.message);
+    }
+    if (key) {
+      const method = `AA ${key.asymmetricKeyType === 'rsa' ? `RSA-${key.asymmetricKeyDetails?.modulusLength ?? '?'} ISO/IEC 9796-2` : `ECDSA ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim()}`;
+      const aa = await r.activeAuthenticate(key, ca.parsed?.aaSignatureAlgorithm);
+      clone = aa.ok ? { verdict: 'active-authenticated', method } : cloneFailure(aa.code, aa.detail, method);
+    }
+  } else clone = ca.caUnsupported ? cloneFailure('unsupported-algorithm', 'DG14 offers only Chip Authentication this reader does not implement (DH, or an unknown curve)') : cloneFailure('no-dg14-dg15');
+  // A key is only as good as the signature over it: DG14/DG15 count only under a valid passive authentication.
+  if ((clone!.verdict === 'chip-authenticated' || clone!.verdict === 'active-authenticated') && passiveAuth.verdict !== 'valid') {
+    clone = cloneFailure('not-signed', `passive authentication is ${passiveAuth.verdict} (${passiveAuth.reasonCode ?? 'no reason'})`, clone!.method);
+  }
+  opts.logger?.info({ reader: ch.reader, verdict: passiveAuth.verdict, clone: clone!.verdict, apdus: ch.exchanges - startCount }, 'chip read');
   return {
     dg1, dg2, sod, com, mrz, faceJpeg, face, passiveAuth, dataGroupsPresent,
-    ...(dg13 ? { dg13 } : {}), ...(cccd ? { cccd } : {}), ...(cccdError ? { cccdError } : {}), ...(nationalId ? { nationalId } : {}),
+    ...(dg13 ? { dg13 } : {}), ...(dg14 ? { dg14 } : {}), ...(dg15 ? { dg15 } : {}), clone: clone!, ...(cccd ? { cccd } : {}), ...(cccdError ? { cccdError } : {}), ...(nationalId ? { nationalId } : {}),
     access: r.access!, chunkBytes: opts.chunkSize ?? r.maxReadLength(),
     reader: ch.reader, atr: ch.atr.toString('hex').toUpperCase(),
     apduCount: ch.exchanges - startCount, durationMs: Math.round(performance.now() - t0),

@@ -58,7 +58,7 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
   async open(): Promise<void> {
     if (this.opened) return;
     this.contents = this.opts.contents ?? await buildDocument(this.opts);
-    this.card = new EmulatedEmrtd({ files: this.contents.files, mrzLines: this.contents.mrzLines, faults: this.opts.faults, extendedLength: this.opts.extendedLength, pace: this.opts.pace, noMfSelect: this.opts.noMfSelect });
+    this.card = new EmulatedEmrtd({ files: this.contents.files, mrzLines: this.contents.mrzLines, faults: this.opts.faults, extendedLength: this.opts.extendedLength, pace: this.opts.pace, noMfSelect: this.opts.noMfSelect, chipKeys: this.contents.chipKeys });
     this.opened = true;
     this.emit('reader-added', SIMULATED_READER_NAME);
     if (this.opts.inserted !== false) this.insert();

@@ -245,7 +245,7 @@ export function register(program: Command): void {
       const paceOn = cccdProfile || opts.pace || opts.paceOnly || canOpt !== undefined;
       const can = paceOn ? (doc.can ?? canOpt ?? '123456') : undefined;
       const chip = new EmulatedEmrtd({
-        files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended, noMfSelect: cccdProfile,
+        files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended, noMfSelect: cccdProfile, chipKeys: doc.chipKeys,
         ...(paceOn ? { pace: { can, only: profile === 'cccd-2024' || opts.paceOnly === true } } : {}),
       });
       const emu = new VpcdCardClient(chip, { host: opts.host, port });

@@ -153,7 +153,11 @@ export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): 
       const code = v.reasonCode ? { reasonCode: v.reasonCode } : {};
       const passiveAuth: ChipReadResult['passiveAuth'] = v.verdict === 'valid' ? { status: 'valid' }
         : { status: 'invalid', reason: v.reason ?? 'passive authentication failed', ...code };
-      return { dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth };
+      const clone: ChipReadResult['clone'] = { verdict: r.clone.verdict, ...(r.clone.reasonCode ? { reasonCode: r.clone.reasonCode } : {}), ...(r.clone.reason ? { reason: r.clone.reason } : {}), ...(r.clone.method ? { method: r.clone.method } : {}) };
+      return {
+        dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth,
+        clone, access: { protocol: r.access.protocol, password: r.access.password },
+      };
     },
   };
 }
@@ -232,7 +236,7 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
   let chip: EnrollmentRecord['chip'];
   if (draft.chip?.read) {
     const c = draft.chip.read;
-    chip = { dg1: c.dg1, ...(c.dg2 ? { dg2: c.dg2 } : {}), sod: c.sod, passiveAuth: wirePa(c.passiveAuth) };
+    chip = { dg1: c.dg1, ...(c.dg2 ? { dg2: c.dg2 } : {}), sod: c.sod, passiveAuth: wirePa(c.passiveAuth), ...(c.clone ? { clone: c.clone } : {}), ...(c.access ? { access: c.access } : {}) };
   } else if (draft.chip?.exception) {
     extra.chipException = `${draft.chip.exception.code}: ${draft.chip.exception.reason}`;
   }

@@ -13,7 +13,7 @@
  * present at confirm go into the record.
  */
 import { createHash } from 'node:crypto';
-import { CHIP_COMPARED_FIELDS, OVERRIDE_KINDS, PA_REASONS, isPaReasonCode, type ChipComparedField, type OverrideKind } from '../../config/domain';
+import { CHIP_COMPARED_FIELDS, CLONE_REASONS, OVERRIDE_KINDS, PA_REASONS, isCloneReasonCode, isPaReasonCode, type ChipComparedField, type OverrideKind } from '../../config/domain';
 import type { ChipReadResult, PersonalDetails } from './ports';
 import { toYymmdd } from './validate';
 
@@ -74,6 +74,19 @@ export const chipAuthenticityRule: BlockerRule = (s) => {
     kind: 'chip-authenticity', code, step: OVERRIDE_KINDS['chip-authenticity'].step,
     message: `the chip is not proven genuine: ${pa.reason || known || code}`,
     subject: digest('chip-authenticity', code, r.sod, r.dg1),
+  };
+};
+
+/** Clone detection failed (Chip or Active Authentication): a chip that cannot prove it holds its signed key may be a copy. */
+export const chipCloneRule: BlockerRule = (s) => {
+  const r = s.chip?.read;
+  if (!r || !r.clone || r.clone.verdict !== 'failed') return null;
+  const code = r.clone.reasonCode ?? 'failed';
+  const known = isCloneReasonCode(code) ? CLONE_REASONS[code].text : undefined;
+  return {
+    kind: 'chip-clone', code, step: OVERRIDE_KINDS['chip-clone'].step,
+    message: `the chip may be a copy: ${r.clone.reason || known || code}`,
+    subject: digest('chip-clone', code, r.sod, r.dg1),
   };
 };
 
@@ -149,7 +162,7 @@ export const chipDetailsRule: BlockerRule = (s) => {
 };
 
 /** Every rule, in the order their refusals are shown. Add one to add a co-signable refusal. */
-export const BLOCKER_RULES: readonly BlockerRule[] = [chipAuthenticityRule, chipDetailsRule];
+export const BLOCKER_RULES: readonly BlockerRule[] = [chipAuthenticityRule, chipCloneRule, chipDetailsRule];
 
 export function blockersOf(s: CosignState, rules: readonly BlockerRule[] = BLOCKER_RULES): Blocker[] {
   return rules.map((r) => r(s)).filter((b): b is Blocker => b !== null);

@@ -124,6 +124,8 @@ export class FakeCamera implements CameraPort {
 
 export class FakeChip implements ChipPort {
   verdict: ChipReadResult['passiveAuth'] = { status: 'valid' };
+  /** Clone detection as the chip adapter reports it (absent: not reported). */
+  clone?: ChipReadResult['clone'];
   /** DG1's person (the MRZ's document number and dates come from the BAC input); default the tests' Nguyễn Văn An. */
   person: { lastName: string | null; firstName: string | null; sex: string | null } = { lastName: 'NGUYEN', firstName: 'VAN AN', sex: 'male' };
   /** When set, BAC fails unless the MRZ document number matches. */
@@ -142,7 +144,7 @@ export class FakeChip implements ChipPort {
       dg1: Buffer.from('FAKE-DG1'), sod: Buffer.from('FAKE-SOD'), dg2: Buffer.from('FAKE-DG2'),
       // the same fields the real chip adapter gives (names from the `mrz` package)
       mrzFields: { documentNumber: mrz.documentNumber, birthDate: mrz.birthDate, expirationDate: mrz.expiryDate, nationality: 'VNM', issuingState: 'VNM', ...this.person },
-      faceJpeg: Buffer.from(await syntheticPortraitJpeg('good')), passiveAuth: this.verdict,
+      faceJpeg: Buffer.from(await syntheticPortraitJpeg('good')), passiveAuth: this.verdict, ...(this.clone ? { clone: this.clone } : {}),
     };
   }
 }

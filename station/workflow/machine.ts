@@ -1017,7 +1017,7 @@ export class Workflow extends EventEmitter {
               : { status: 'pending' },
         chip: s.kind !== 'eid-activation' ? null
           : s.chip?.read ? {
-            status: this.unresolved(s).some((b) => b.kind === 'chip-authenticity') ? 'rejected' : 'read',
+            status: this.unresolved(s).some((b) => b.kind === 'chip-authenticity' || b.kind === 'chip-clone') ? 'rejected' : 'read',
             mrzFields: s.chip.read.mrzFields, passiveAuth: s.chip.read.passiveAuth, hasFace: Boolean(s.chip.read.faceJpeg),
           }
             : s.chip?.exception ? { status: 'exception', exception: s.chip.exception }

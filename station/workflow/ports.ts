@@ -5,7 +5,7 @@
  * and ./fakes.ts provides in-memory versions for tests, benches and demos.
  */
 
-import type { ChipComparedField, ExceptionCode, FingerPosition, OverrideKind, PaReasonCode, PortraitVerdict, RecordKind } from '../../config/domain';
+import type { ChipComparedField, CloneReasonCode, CloneVerdict, ExceptionCode, FingerPosition, OverrideKind, PaReasonCode, PortraitVerdict, RecordKind } from '../../config/domain';
 
 // Positions, exception codes, verdicts and kinds are the domain's (config/domain.ts).
 export type { ExceptionCode, FingerPosition };
@@ -117,6 +117,10 @@ export interface ChipReadResult {
   /** The face from DG2 as JPEG, for display, when it could be converted. */
   faceJpeg?: Buffer;
   passiveAuth: PassiveAuthVerdict;
+  /** Clone detection (Chip / Active Authentication); `failed` blocks like a failed passive authentication. */
+  clone?: { verdict: CloneVerdict; reasonCode?: CloneReasonCode; reason?: string; method?: string };
+  /** Which access control opened the chip (carried in the record). */
+  access?: { protocol: 'PACE' | 'BAC'; password: 'MRZ' | 'CAN' };
 }
 
 export interface ChipPort {

@@ -5,8 +5,9 @@
  */
 import { CborError, decodeCbor, encodeCbor, type CborValue } from './cbor';
 import {
+  CHIP_ACCESS_PASSWORDS, CHIP_ACCESS_PROTOCOLS, CLONE_REASON_CODES, CLONE_VERDICTS, isCloneReasonCode,
   FINGER_EXCEPTIONS, OVERRIDE_KIND_CODES, RECORD_KINDS, RECORD_PA_VERDICTS, STATION_ID_RE, isFingerException, isOverrideKind, isRecordKind, isValidStationId,
-  type FingerExceptionCode, type FingerPosition, type OverrideKind, type RecordKind, type RecordPaVerdict,
+  type CloneVerdict, type FingerExceptionCode, type FingerPosition, type OverrideKind, type RecordKind, type RecordPaVerdict,
 } from '../../config/domain';
 
 // The record's codes are the domain's (config/domain.ts); re-exported under the names the wire format uses.
@@ -67,6 +68,10 @@ export interface ChipData {
     /** The exact reason code (config/domain.ts PA_REASONS) when the verdict is invalid. */
     reasonCode?: string;
   };
+  /** Clone detection (config/domain.ts CLONE_VERDICTS / CLONE_REASONS); absent in records written before it. */
+  clone?: { verdict: CloneVerdict; reasonCode?: string; reason?: string; method?: string };
+  /** Which access control opened the chip. */
+  access?: { protocol: (typeof CHIP_ACCESS_PROTOCOLS)[number]; password: (typeof CHIP_ACCESS_PASSWORDS)[number] };
 }
 
 export interface PersonalDetails {
@@ -248,6 +253,21 @@ function toCborValue(r: EnrollmentRecord): CborValue {
       sod: bytes(c.sod, 'chip.sod'),
       passiveAuth: { verdict: v, reason: str(c.passiveAuth.reason, 'chip.passiveAuth.reason', true), reasonCode: str(c.passiveAuth.reasonCode, 'chip.passiveAuth.reasonCode', true) },
     };
+    if (c.clone !== undefined) {
+      const cl = obj(c.clone, 'chip.clone') as unknown as NonNullable<ChipData['clone']>;
+      if (!(CLONE_VERDICTS as readonly unknown[]).includes(cl.verdict)) fail('chip.clone.verdict', `expected ${CLONE_VERDICTS.join('|')}`);
+      if (cl.reasonCode !== undefined && !isCloneReasonCode(cl.reasonCode)) fail('chip.clone.reasonCode', `expected ${CLONE_REASON_CODES.join('|')}`);
+      if ((cl.verdict === 'failed' || cl.verdict === 'not-supported') && cl.reasonCode === undefined) fail('chip.clone.reasonCode', `required when the verdict is ${cl.verdict}`);
+      for (const k of Object.keys(cl)) if (!['verdict', 'reasonCode', 'reason', 'method'].includes(k)) fail(`chip.clone.${k}`, 'unknown field');
+      (out.chip as Record<string, CborValue>).clone = { verdict: cl.verdict, reasonCode: str(cl.reasonCode, 'chip.clone.reasonCode', true), reason: str(cl.reason, 'chip.clone.reason', true), method: str(cl.method, 'chip.clone.method', true) };
+    }
+    if (c.access !== undefined) {
+      const a = obj(c.access, 'chip.access') as unknown as NonNullable<ChipData['access']>;
+      if (!(CHIP_ACCESS_PROTOCOLS as readonly unknown[]).includes(a.protocol)) fail('chip.access.protocol', `expected ${CHIP_ACCESS_PROTOCOLS.join('|')}`);
+      if (!(CHIP_ACCESS_PASSWORDS as readonly unknown[]).includes(a.password)) fail('chip.access.password', `expected ${CHIP_ACCESS_PASSWORDS.join('|')}`);
+      for (const k of Object.keys(a)) if (!['protocol', 'password'].includes(k)) fail(`chip.access.${k}`, 'unknown field');
+      (out.chip as Record<string, CborValue>).access = { protocol: a.protocol, password: a.password };
+    }
   }
   if (r.overrides !== undefined) {
     if (!Array.isArray(r.overrides)) fail('overrides', 'expected a list');

@@ -30,7 +30,7 @@ let driver: PcscCardReader;
 const clients: VpcdCardClient[] = [];
 
 async function withCard(contents: EmrtdContents, opts: { faults?: CardFaults; extendedLength?: boolean; port?: number; pace?: PaceOptions; noMfSelect?: boolean } = {}) {
-  const card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: opts.faults, extendedLength: opts.extendedLength, pace: opts.pace, noMfSelect: opts.noMfSelect });
+  const card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: opts.faults, extendedLength: opts.extendedLength, pace: opts.pace, noMfSelect: opts.noMfSelect, chipKeys: contents.chipKeys });
   const client = new VpcdCardClient(card, { port: opts.port });
   clients.push(client);
   const reader = opts.port === 35964 ? 'Virtual PCD 00 01' : R0;
@@ -580,5 +580,58 @@ describe('Vietnamese citizen card profile over real pcscd + vpcd', { timeout: 15
       if (child2.exitCode === null) { child2.kill('SIGKILL'); await exited2; }
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('clone detection over real pcscd + vpcd: Chip Authentication (DG14) and Active Authentication (DG15)', { timeout: 150_000 }, () => {
+  it('Chip Authentication: secure messaging continues under the new keys (AES after PACE, 3DES after BAC); a chip with another key than DG14 is failed/ca-key-mismatch and the read still completes', async () => {
+    const cases = [
+      { doc: await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, chipAuth: true }), pace: { can: '123456' }, read: { can: '123456' }, method: 'CA ECDH AES-128 on brainpoolP256r1' },
+      { doc: await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, chipAuth: { parameterId: 12, cipher: '3DES' as const } }), read: {}, method: 'CA ECDH 3DES on NIST P-256' },
+    ];
+    for (const c of cases) {
+      const { client, card } = await withCard(c.doc, { ...(c.pace ? { pace: c.pace } : {}) });
+      try {
+        const opts = { reader: R0, bac: bac(c.doc), ...c.read, csca: cscaStoreFrom([c.doc.pki.csca.cert]) };
+        const ok = await driver.readDocument(opts);
+        expect(ok.clone).toEqual({ verdict: 'chip-authenticated', method: c.method });
+        expect(ok.access.chipAuthentication).toBe(c.method);
+        expect(ok.dg14!.equals(c.doc.files.get(0x010e)!)).toBe(true);
+        expect(ok.dg2!.equals(c.doc.files.get(0x0102)!)).toBe(true); // read under the CA keys
+        expect(ok.passiveAuth.checkedDataGroups).toEqual([1, 2, 14]);
+        expect(card.caRuns).toBe(1);
+        card.setFaults({ badCaKey: true });
+        const clone = await driver.readDocument(opts);
+        expect(clone.clone).toMatchObject({ verdict: 'failed', reasonCode: 'ca-key-mismatch', method: c.method });
+        expect(clone.access.note).toContain('opened again after a failed Chip Authentication');
+        expect(clone.dg2!.equals(c.doc.files.get(0x0102)!)).toBe(true);
+        expect(clone.passiveAuth.verdict).toBe('valid'); // a perfect copy passes passive authentication
+        card.setFaults({});
+      } finally { await removeCard(client); }
+    }
+  });
+
+  it('Active Authentication: RSA ISO/IEC 9796-2 and ECDSA verify; a wrong signature is failed/aa-bad-signature; without DG14/DG15 not-supported; a key not covered by valid passive authentication is failed/not-signed', async () => {
+    for (const kind of ['rsa', 'ecdsa'] as const) {
+      const d = await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, activeAuth: kind });
+      const { client, card } = await withCard(d);
+      try {
+        const ok = await driver.readDocument({ reader: R0, bac: bac(d), csca: cscaStoreFrom([d.pki.csca.cert]) });
+        expect(ok.clone).toEqual({ verdict: 'active-authenticated', method: kind === 'rsa' ? 'AA RSA-1024 ISO/IEC 9796-2' : 'AA ECDSA prime256v1' });
+        expect(card.aaRuns).toBe(1);
+        card.setFaults({ badAaSignature: true });
+        const bad = await driver.readDocument({ reader: R0, bac: bac(d), csca: cscaStoreFrom([d.pki.csca.cert]) });
+        expect(bad.clone).toMatchObject({ verdict: 'failed', reasonCode: 'aa-bad-signature' });
+        card.setFaults({});
+        const unsigned = await driver.readDocument({ reader: R0, bac: bac(d) });
+        expect(unsigned.clone).toMatchObject({ verdict: 'failed', reasonCode: 'not-signed' });
+        expect(unsigned.clone.reason).toContain('no-csca-store');
+      } finally { await removeCard(client); }
+    }
+    const plain = await withCard(smallDoc);
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
+      expect(res.clone).toMatchObject({ verdict: 'not-supported', reasonCode: 'no-dg14-dg15' });
+    } finally { await removeCard(plain.client); }
   });
 });

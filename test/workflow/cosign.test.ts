@@ -144,6 +144,57 @@ describe('a chip not proven genuine', () => {
   });
 });
 
+describe('clone detection failed (Chip or Active Authentication)', () => {
+  it('blocks like a failed passive authentication; a second officer co-signs kind chip-clone; the record carries the verdict, the access control and the override', async () => {
+    const { r, t } = await toChipStep();
+    r.chip.clone = { verdict: 'failed', reasonCode: 'ca-key-mismatch', reason: 'after Chip Authentication the chip does not speak with the keys DG14 implies (cloned or faulty chip)', method: 'CA ECDH AES-128 on brainpoolP256r1' };
+    let v = await r.wf.readChip(t);
+    expect(v.session!.chip!.status).toBe('rejected');
+    expect(v.session!.blockers).toEqual([expect.objectContaining({ kind: 'chip-clone', code: 'ca-key-mismatch', step: 'chip', cosigned: null, message: expect.stringMatching(/may be a copy/) })]);
+    expect((await codeOf(() => r.wf.next(t)))?.code).toBe('WORKFLOW_BLOCKED');
+    // a co-signature of the other chip kind does not resolve it
+    expect((await codeOf(r.wf.override(t, { kind: 'chip-authenticity', officerId: 'off2', pin: '654321', reason: 'chip checked under UV light' })))?.code).toBe('WORKFLOW_INPUT');
+    v = await r.wf.override(t, { kind: 'chip-clone', officerId: 'off2', pin: '654321', reason: 'chip checked under UV light' });
+    expect(v.session!.chip!.status).toBe('read');
+    r.wf.next(t);
+    await r.wf.confirm(t);
+    const draft = r.sealer.sealed[0]!.draft;
+    expect(draft.overrides).toEqual([expect.objectContaining({ kind: 'chip-clone', code: 'ca-key-mismatch', officerId: 'off2' })]);
+    const rec = decodeRecord(encodeRecord(draftToRecord(draft, 'ST-1', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b')));
+    expect(rec.chip!.clone).toEqual(r.chip.clone);
+    expect(rec.overrides![0]).toMatchObject({ kind: 'chip-clone', code: 'ca-key-mismatch' });
+    // the record refuses a clone verdict or reason outside the vocabulary, and access values it does not know
+    const good = draftToRecord(draft, 'ST-1', '0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b');
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ clone: { verdict: 'genuine' } }, /chip\.clone\.verdict/],
+      [{ clone: { verdict: 'failed' } }, /chip\.clone\.reasonCode: required/],
+      [{ clone: { verdict: 'failed', reasonCode: 'looks-odd' } }, /chip\.clone\.reasonCode/],
+      [{ clone: { verdict: 'chip-authenticated', extra: 1 } }, /chip\.clone\.extra/],
+      [{ access: { protocol: 'SAC', password: 'CAN' } }, /chip\.access\.protocol/],
+      [{ access: { protocol: 'PACE', password: 'PIN' } }, /chip\.access\.password/],
+    ];
+    for (const [chip, re] of bad) {
+      let err: unknown;
+      try { validateRecord({ ...good, chip: { ...good.chip!, ...chip } } as never); } catch (e) { err = e; }
+      expect(err).toBeInstanceOf(RecordFormatError);
+      expect((err as Error).message).toMatch(re);
+    }
+    validateRecord({ ...good, chip: { ...good.chip!, access: { protocol: 'PACE', password: 'CAN' } } });
+  });
+
+  it('not-supported (a chip without DG14/DG15) and a successful check do not block', async () => {
+    for (const clone of [{ verdict: 'not-supported' as const, reasonCode: 'no-dg14-dg15' as const }, { verdict: 'chip-authenticated' as const, method: 'CA ECDH AES-128 on brainpoolP256r1' }]) {
+      const { r, t } = await toChipStep();
+      r.chip.clone = clone;
+      const v = await r.wf.readChip(t);
+      expect(v.session!.chip!.status).toBe('read');
+      expect(v.session!.blockers).toEqual([]);
+      r.cleanup(); rig = null;
+    }
+  });
+
+});
+
 describe('a chip of someone else', () => {
   it('"Lê Văn Ba, M, 1990" with the chip of "ERIKSSON ANNA MARIA, F, 1974": shown field by field, confirm refused, then co-signed into the record', async () => {
     const { r, t } = await toChipStep({ ...ACTIVATION, fullName: 'Lê Văn Ba', nationalId: '001090012346' });

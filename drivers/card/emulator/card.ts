@@ -3,7 +3,8 @@
  * Used both behind vpcd (real pcscd path) and in-process (simulated reader).
  * Fault modes let tests and technicians reproduce field problems.
  */
-import { randomBytes } from 'node:crypto';
+import { constants, createHash, privateEncrypt, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { caAlgorithm, caOid, ID_CA, type ChipAuthAlgorithm } from '../clone';
 import { decodeCommand, joinResponse, SW } from '../apdu';
 import { bacKeys, chipRespond, type BacKeys } from '../bac';
 import { EMRTD_AID } from '../emrtd';
@@ -72,6 +73,17 @@ export interface CardFaults {
   removeAtPaceStep?: number;
   /** The chip's PACE authentication token is wrong (a chip that does not know the password, e.g. a forgery). */
   badPaceToken?: boolean;
+  /** Chip Authentication with another private key than DG14's (a clone that copied DG14 but not the key). */
+  badCaKey?: boolean;
+  /** The Active Authentication signature is wrong (a clone without DG15's private key). */
+  badAaSignature?: boolean;
+}
+
+/** The chip's private keys for clone detection (the public halves are in DG14 / DG15). */
+export interface ChipKeys {
+  ca?: { privateKey: bigint; parameterId: number };
+  /** RSA (signs with ISO/IEC 9796-2 scheme 1, SHA-1) or EC (ECDSA, plain r‖s, SHA-256). */
+  aa?: KeyObject;
 }
 
 export interface CardOptions {
@@ -86,6 +98,8 @@ export interface CardOptions {
   bacFailureSw?: number;
   /** Speak PACE (EF.CardAccess is added to the files when absent). */
   pace?: PaceOptions;
+  /** Private keys for Chip / Active Authentication. */
+  chipKeys?: ChipKeys;
   /** Answer SELECT of the master file with 6D00, as Vietnam's citizen cards do (EF.CardAccess must be selected directly). */
   noMfSelect?: boolean;
 }
@@ -132,6 +146,11 @@ export class EmulatedEmrtd {
   private readonly passwords = new Map<number, Buffer>();
   private readonly retriesLeft = new Map<number, number>();
   private paceSession?: PaceSession;
+  private readonly chipKeys: ChipKeys;
+  private caAlgorithm?: ChipAuthAlgorithm;
+  /** Counters for tests: Chip Authentications completed, INTERNAL AUTHENTICATE answered. */
+  caRuns = 0;
+  aaRuns = 0;
 
   constructor(opts: CardOptions) {
     this.extended = opts.extendedLength ?? false;
@@ -140,6 +159,7 @@ export class EmulatedEmrtd {
     this.keys = bacKeys(mrzInformation(bacInputFromMrz(opts.mrzLines.join('\n'))));
     this.bacFailureSw = opts.bacFailureSw ?? SW.WARN_AUTH_FAILED;
     this.noMfSelect = opts.noMfSelect ?? false;
+    this.chipKeys = opts.chipKeys ?? {};
     if (opts.pace) {
       this.pace = { ...opts.pace, infos: opts.pace.infos ?? DEFAULT_PACE_INFOS };
       for (const i of this.pace.infos!) {
@@ -187,6 +207,7 @@ export class EmulatedEmrtd {
     this.pending = undefined;
     this.remaining = undefined;
     this.paceSession = undefined;
+    this.caAlgorithm = undefined;
   }
 
   /** Handles one command APDU; resolves to the response APDU. Throws CardRemovedSignal when a fault pulls the card. */
@@ -299,6 +320,61 @@ export class EmulatedEmrtd {
       default:
         return sw(SW.INS_NOT_SUPPORTED);
     }
+  }
+
+  /**
+   * Chip Authentication (ICAO 9303-11 §6.2), under secure messaging: MSE:Set KAT
+   * (41A6, 3DES: 91 = the terminal's ephemeral key) or MSE:Set AT (41A4: 80 = CA
+   * OID) then GENERAL AUTHENTICATE (7C { 80 = ephemeral key }). Returns the new
+   * session keys to switch to after the answer.
+   */
+  private chipAuthenticate(ins: number, p1: number, p2: number, data?: Buffer): { status: number; data?: Buffer; next?: ReturnType<typeof sessionKeys> } {
+    const key = this.chipKeys.ca;
+    if (!key) return { status: ins === 0x86 ? SW.CONDITIONS_NOT_SATISFIED : SW.WRONG_P1P2 };
+    const dos = new Map<number, Buffer>();
+    try {
+      const body = ins === 0x86 ? gaObjects(data ?? Buffer.alloc(0)) : undefined;
+      if (body) for (const [k, v] of body) dos.set(k, v);
+      else { let off = 0; const d = data ?? Buffer.alloc(0); while (off < d.length) { const t = readTlv(d, off, 'MSE'); dos.set(t.tag, Buffer.from(t.value)); off = t.end; } }
+    } catch { return { status: 0x6a80 }; }
+    let alg: ChipAuthAlgorithm | undefined;
+    let pk: Buffer | undefined;
+    if (ins === 0x22 && p1 === 0x41 && p2 === 0xa6) { alg = caAlgorithm(caOid('3DES')); pk = dos.get(0x91); }
+    else if (ins === 0x22 && p1 === 0x41 && p2 === 0xa4) {
+      const oid = dos.get(0x80);
+      const a = oid ? [1, 2, 3, 4].map((n) => caAlgorithm(`${ID_CA}.2.${n}`)!).find((x) => oidBytes(x.oid).equals(oid)) : undefined;
+      if (!a) return { status: 0x6a80 };
+      this.caAlgorithm = a;
+      return { status: SW.OK };
+    } else if (ins === 0x86) { alg = this.caAlgorithm; pk = dos.get(0x80); this.caAlgorithm = undefined; }
+    else return { status: SW.WRONG_P1P2 };
+    if (!alg || !pk) return { status: SW.CONDITIONS_NOT_SATISFIED };
+    const domain = STANDARD_DOMAINS[key.parameterId]!;
+    const group = new PaceGroup(domain);
+    try { group.checkPublic(pk, "the terminal's ephemeral key"); } catch { return { status: 0x6a80 }; }
+    const sk = this.faults.badCaKey ? randomScalar(domain) : key.privateKey;
+    const next = sessionKeys(group.agree(sk, pk), alg.cipher);
+    return { status: SW.OK, data: ins === 0x86 ? tlv(0x7c) : undefined, next };
+  }
+
+  /** INTERNAL AUTHENTICATE (Active Authentication, ICAO 9303-11 §6.1): signs the 8-byte challenge with DG15's private key. */
+  private internalAuthenticate(rnd?: Buffer): { status: number; data?: Buffer } {
+    const key = this.chipKeys.aa;
+    if (!key) return { status: SW.INS_NOT_SUPPORTED };
+    if (!rnd || rnd.length !== 8) return { status: SW.WRONG_LENGTH };
+    this.aaRuns++;
+    let sig: Buffer;
+    if (key.asymmetricKeyType === 'rsa') {
+      // ISO/IEC 9796-2 scheme 1, partial recovery: 6A ‖ M1 ‖ SHA-1(M1 ‖ RND.IFD) ‖ BC, raised to d.
+      const k = Buffer.from(key.export({ format: 'jwk' }).n!, 'base64url').length;
+      const m1 = randomBytes(k - 22);
+      const m = Buffer.concat([Buffer.from([0x6a]), m1, createHash('sha1').update(m1).update(rnd).digest(), Buffer.from([0xbc])]);
+      sig = privateEncrypt({ key, padding: constants.RSA_NO_PADDING }, m);
+    } else {
+      sig = sign('sha256', rnd, { key, dsaEncoding: 'ieee-p1363' });
+    }
+    if (this.faults.badAaSignature) sig[sig.length >> 1] = sig[sig.length >> 1]! ^ 0x01;
+    return { status: SW.OK, data: sig };
   }
 
   /** MSE:Set AT for PACE (P1P2 C1A4): protocol OID (80), password reference (83: 1 MRZ, 2 CAN), domain id (84). */
@@ -419,6 +495,7 @@ export class EmulatedEmrtd {
     }
     let data: Buffer = Buffer.alloc(0);
     let status: number = SW.OK;
+    let nextKeys: ReturnType<typeof sessionKeys> | undefined;
     if (c.ins === 0xa4 && c.p1 === 0x04) {
       // SELECT of the application under the PACE session (the session stays).
       if (c.data && c.data.equals(EMRTD_AID)) this.appSelected = true;
@@ -455,12 +532,23 @@ export class EmulatedEmrtd {
         data = tlv(0x53, file.subarray(off, off + n));
         if (off + n >= file.length && n + encodeLength(n).length + 1 < le) status = 0x6282;
       }
+    } else if (c.ins === 0x22 || c.ins === 0x86) {
+      const r = this.chipAuthenticate(c.ins, c.p1, c.p2, c.data);
+      status = r.status;
+      data = r.data ?? data;
+      nextKeys = r.next;
+    } else if (c.ins === 0x88) {
+      const r = this.internalAuthenticate(c.data);
+      status = r.status;
+      data = r.data ?? data;
     } else status = SW.INS_NOT_SUPPORTED;
     if (this.faults.plainErrors && status !== SW.OK && status !== 0x6282) {
       // Unprotected answer: neither side counts it in the SSC.
       return sw(status);
     }
     const resp = sm.wrapResponse(data, status, (c.ins & 1) === 1);
+    // Chip Authentication: the answer goes under the old keys, everything after under the new ones (SSC 0).
+    if (nextKeys) { sm.destroy(); this.sm = new SecureMessaging(nextKeys); nextKeys.ksEnc.fill(0); nextKeys.ksMac.fill(0); this.caRuns++; }
     this.protectedResponses++;
     if (this.faults.corruptMacAt !== undefined && this.protectedResponses === this.faults.corruptMacAt) {
       resp[resp.length - 3] = resp[resp.length - 3]! ^ 0x01;

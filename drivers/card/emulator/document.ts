@@ -17,6 +17,10 @@ import {
 import { checkDigit } from '../crypto';
 import { buildDg2 } from '../dg2';
 import { splitMrz } from '../mrz';
+import { buildDg14, buildDg15, ECDSA_PLAIN_SHA256 } from '../clone';
+import { PaceGroup, randomScalar, STANDARD_DOMAINS } from '../pace';
+import type { SmCipherName } from '../sm';
+import type { ChipKeys } from './card';
 import { buildCccdDg13, SPECIMEN_CCCD, type CccdDetails, type CccdGeneration } from '../cccd';
 import { HASH_OID_BY_NAME, issuingStateToAlpha2, OID_LDS_SECURITY_OBJECT, OID_MESSAGE_DIGEST, OID_SIGNING_TIME } from '../passive-auth';
 import { tlv } from '../tlv';
@@ -251,6 +255,8 @@ export interface EmrtdContents {
   can?: string;
   /** The Vietnamese citizen card holder written to DG13 (profile cccd). */
   cccd?: Partial<CccdDetails>;
+  /** Private keys for Chip Authentication (DG14) and Active Authentication (DG15), for the emulated chip. */
+  chipKeys?: ChipKeys;
 }
 
 export interface DocumentOptions {
@@ -269,6 +275,10 @@ export interface DocumentOptions {
    * data), DG13 with the holder's details, a CAN (default: the ID's last 6 digits).
    */
   cccd?: { generation?: CccdGeneration; details?: Partial<CccdDetails>; can?: string };
+  /** Chip Authentication: a static ECDH key in DG14 (default brainpoolP256r1, id 13, AES-128). */
+  chipAuth?: boolean | { parameterId?: number; cipher?: SmCipherName };
+  /** Active Authentication: an RSA-1024 (ISO/IEC 9796-2) or ECDSA P-256 key in DG15. */
+  activeAuth?: 'rsa' | 'ecdsa';
   /** How EF.SOD is made: without certificate, signed by the CSCA itself, with a signing time, or left empty. */
   sod?: SodOptions & { signWithCsca?: boolean; empty?: boolean };
 }
@@ -293,13 +303,39 @@ export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdCo
     dgs.set(2, buildDg2(f.image, f.width, f.height, f.format ?? 'jpeg'));
   }
   for (const [n, b] of opts.extraDataGroups ?? []) dgs.set(n, b);
+  const chipKeys = cloneKeys(opts, dgs);
   const tags: Record<number, number> = { 1: 0x61, 2: 0x75, 3: 0x63, 11: 0x6b, 12: 0x6c, 14: 0x6e, 15: 0x6f };
   const files = new Map<number, Buffer>();
   for (const [n, b] of dgs) files.set(0x0100 + n, b);
   files.set(0x011e, buildCom([...dgs.keys()].map((n) => tags[n] ?? 0x60 + n)));
   const signer = opts.sod?.signWithCsca ? pki.csca : pki.ds;
   files.set(0x011d, opts.sod?.empty ? Buffer.alloc(0) : buildSod(dgs, signer, pki.csca.name, opts.sod));
-  return { files, mrzLines, pki };
+  return { files, mrzLines, pki, ...(chipKeys ? { chipKeys } : {}) };
+}
+
+/** Generates the chip's Chip / Active Authentication keys and puts DG14 / DG15 into `dgs`. */
+function cloneKeys(opts: DocumentOptions, dgs: Map<number, Buffer>): ChipKeys | undefined {
+  if (!opts.chipAuth && !opts.activeAuth) return undefined;
+  const keys: ChipKeys = {};
+  if (opts.activeAuth) {
+    // Encoded by the generation job (see createTestPki on exporting fresh keys).
+    const k = opts.activeAuth === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 1024, publicExponent: 65537, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } })
+      : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    keys.aa = createPrivateKey({ key: k.privateKey, format: 'der', type: 'pkcs8' });
+    dgs.set(15, buildDg15(k.publicKey));
+  }
+  if (opts.chipAuth) {
+    const o = typeof opts.chipAuth === 'object' ? opts.chipAuth : {};
+    const parameterId = o.parameterId ?? 13;
+    const domain = STANDARD_DOMAINS[parameterId];
+    if (!domain || domain.kind !== 'ECDH') throw new RangeError(`Chip Authentication in the emulator needs an EC domain, not ${parameterId}`);
+    const privateKey = randomScalar(domain);
+    const publicKey = new PaceGroup(domain).publicKey(privateKey);
+    keys.ca = { privateKey, parameterId };
+    dgs.set(14, buildDg14({ publicKey, parameterId, cipher: o.cipher ?? 'AES-128', ...(opts.activeAuth === 'ecdsa' ? { aaSignatureAlgorithm: ECDSA_PLAIN_SHA256 } : {}) }));
+  }
+  return keys;
 }
 
 /** Vietnamese text as the MRZ writes it: no diacritics, Đ → D, upper case. */

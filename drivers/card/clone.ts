@@ -1,0 +1,236 @@
+/**
+ * Clone detection (ICAO 9303-11 §6): Chip Authentication with the key in DG14
+ * (the chip proves it holds the private key by continuing secure messaging
+ * under keys only that key can derive) and Active Authentication with the key
+ * in DG15 (the chip signs a challenge: RSA with ISO/IEC 9796-2 scheme 1
+ * message recovery, or ECDSA). A full copy of a genuine chip passes passive
+ * authentication but cannot do either.
+ *
+ * Parsing and verification used by the terminal (drivers/card/emrtd.ts) and the
+ * key and signature side used by the emulator (drivers/card/emulator/card.ts).
+ * Elliptic-curve arithmetic comes from @noble/curves (through PaceGroup), RSA
+ * and ECDSA verification from Node's OpenSSL.
+ */
+import { constants, createHash, createPublicKey, publicDecrypt, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import type { CloneReasonCode, CloneVerdict } from '../../config/domain';
+import { CLONE_REASONS } from '../../config/domain';
+import { oidBytes, STANDARD_DOMAINS, type DomainParameters } from './pace';
+import { decodeOid } from './passive-auth';
+import type { SmCipherName } from './sm';
+import { CardDataError, readAll, tlv, type Tlv } from './tlv';
+
+export const ID_CA = '0.4.0.127.0.7.2.2.3';
+export const ID_PK_DH = '0.4.0.127.0.7.2.2.1.1';
+export const ID_PK_ECDH = '0.4.0.127.0.7.2.2.1.2';
+/** ActiveAuthenticationInfo (ICAO 9303-11 §9.2.8). */
+export const ID_AA = '2.23.136.1.1.5';
+const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
+const ID_PRIME_FIELD = '1.2.840.10045.1.1';
+
+/** ecdsa-plain-SHA* (BSI TR-03111) and X9.62 ecdsa-with-SHA* → hash name. */
+const ECDSA_HASH: Record<string, string> = {
+  '0.4.0.127.0.7.1.1.4.1.1': 'sha1', '0.4.0.127.0.7.1.1.4.1.2': 'sha224', '0.4.0.127.0.7.1.1.4.1.3': 'sha256',
+  '0.4.0.127.0.7.1.1.4.1.4': 'sha384', '0.4.0.127.0.7.1.1.4.1.5': 'sha512',
+  '1.2.840.10045.4.1': 'sha1', '1.2.840.10045.4.3.1': 'sha224', '1.2.840.10045.4.3.2': 'sha256', '1.2.840.10045.4.3.3': 'sha384', '1.2.840.10045.4.3.4': 'sha512',
+};
+export const ECDSA_PLAIN_SHA256 = '0.4.0.127.0.7.1.1.4.1.3';
+
+/** Named-curve OIDs → standardized domain parameter id (ICAO 9303-11 Table 28). */
+export const CURVE_OIDS: Record<string, number> = {
+  '1.2.840.10045.3.1.7': 12, '1.3.36.3.3.2.8.1.1.7': 13, '1.3.132.0.34': 15, '1.3.36.3.3.2.8.1.1.11': 16, '1.3.36.3.3.2.8.1.1.13': 17, '1.3.132.0.35': 18,
+};
+
+const CA_CIPHERS: Record<string, SmCipherName> = { 1: '3DES', 2: 'AES-128', 3: 'AES-192', 4: 'AES-256' };
+
+export interface ChipAuthAlgorithm { oid: string; agreement: 'DH' | 'ECDH'; cipher: SmCipherName }
+
+export function caAlgorithm(oid: string): ChipAuthAlgorithm | undefined {
+  if (!oid.startsWith(`${ID_CA}.`)) return undefined;
+  const [a, c, ...rest] = oid.slice(ID_CA.length + 1).split('.');
+  const cipher = CA_CIPHERS[c ?? ''];
+  if ((a !== '1' && a !== '2') || !cipher || rest.length) return undefined;
+  return { oid, agreement: a === '1' ? 'DH' : 'ECDH', cipher };
+}
+
+export function caOid(cipher: SmCipherName): string {
+  return `${ID_CA}.2.${Object.entries(CA_CIPHERS).find(([, v]) => v === cipher)![0]}`;
+}
+
+export interface ChipAuthKey {
+  keyId?: number;
+  agreement: 'DH' | 'ECDH';
+  /** The domain when this reader implements it (ECDH on a standard curve). */
+  domain?: DomainParameters;
+  /** The chip's static public key (uncompressed point for ECDH). */
+  publicKey: Buffer;
+}
+
+export interface Dg14 {
+  ca: { algorithm: ChipAuthAlgorithm; version: number; keyId?: number }[];
+  keys: ChipAuthKey[];
+  /** Signature algorithm for ECDSA Active Authentication, when DG14 names one. */
+  aaSignatureAlgorithm?: string;
+  /** Other SecurityInfo OIDs (PACE, Terminal Authentication, …). */
+  other: string[];
+}
+
+const int = (t: Tlv | undefined, what: string, file: string): number => {
+  if (!t || t.tag !== 0x02 || t.value.length < 1 || t.value.length > 4) throw new CardDataError(file, `${what} is not a small INTEGER`);
+  return t.value.reduce((a, x) => a * 256 + x, 0);
+};
+const oidOf = (t: Tlv | undefined, what: string, file: string): string => {
+  if (!t || t.tag !== 0x06) throw new CardDataError(file, `${what} is not an OBJECT IDENTIFIER`);
+  try { return decodeOid(t.value); } catch (e) { throw new CardDataError(file, `${what} is malformed`, e); }
+};
+const big = (b: Buffer): bigint => (b.length ? BigInt(`0x${b.toString('hex')}`) : 0n);
+
+/** The domain of an EC SubjectPublicKeyInfo's parameters: a named curve, or explicit parameters matched by prime and order. */
+function ecDomain(params: Tlv | undefined, file: string): DomainParameters | undefined {
+  if (!params) return undefined;
+  if (params.tag === 0x06) {
+    const id = CURVE_OIDS[oidOf(params, 'the curve', file)];
+    return id === undefined ? undefined : STANDARD_DOMAINS[id];
+  }
+  if (params.tag !== 0x30) throw new CardDataError(file, 'the EC parameters are neither a named curve nor explicit parameters');
+  // ECParameters ::= SEQUENCE { version, fieldID SEQUENCE { prime-field OID, p }, curve, base, order, cofactor? }
+  const items = readAll(params.value, file);
+  const field = items[1], order = items[4];
+  if (!field || field.tag !== 0x30 || !order || order.tag !== 0x02) throw new CardDataError(file, 'the explicit EC parameters are incomplete');
+  const f = readAll(field.value, file);
+  if (oidOf(f[0], 'the field type', file) !== ID_PRIME_FIELD || !f[1] || f[1].tag !== 0x02) return undefined;
+  const p = big(f[1].value), n = big(order.value);
+  return Object.values(STANDARD_DOMAINS).find((d) => d.kind === 'ECDH' && d.curve.Point.Fp.ORDER === p && d.curve.Point.Fn.ORDER === n);
+}
+
+/** Parses a SubjectPublicKeyInfo for Chip Authentication (id-PK-ECDH / id-ecPublicKey, or id-PK-DH). */
+function caKey(spki: Tlv, keyId: number | undefined, file: string): ChipAuthKey {
+  if (spki.tag !== 0x30) throw new CardDataError(file, 'the Chip Authentication public key is not a SubjectPublicKeyInfo');
+  const [alg, bits] = readAll(spki.value, file);
+  if (!alg || alg.tag !== 0x30 || !bits || bits.tag !== 0x03 || bits.value.length < 2 || bits.value[0] !== 0) throw new CardDataError(file, 'the Chip Authentication public key is malformed');
+  const a = readAll(alg.value, file);
+  const oid = oidOf(a[0], 'the key algorithm', file);
+  const key = Buffer.from(bits.value.subarray(1));
+  if (oid === ID_PK_DH || oid === '1.2.840.10046.2.1') return { ...(keyId !== undefined ? { keyId } : {}), agreement: 'DH', publicKey: key };
+  if (oid !== ID_PK_ECDH && oid !== ID_EC_PUBLIC_KEY) throw new CardDataError(file, `the Chip Authentication key algorithm ${oid} is unknown`);
+  const domain = ecDomain(a[1], file);
+  if (domain && domain.kind === 'ECDH') {
+    try { domain.curve.Point.fromBytes(new Uint8Array(key)).assertValidity(); } catch { throw new CardDataError(file, `the Chip Authentication public key is not a point on ${domain.name}`); }
+  }
+  return { ...(keyId !== undefined ? { keyId } : {}), agreement: 'ECDH', ...(domain ? { domain } : {}), publicKey: key };
+}
+
+/** Parses DG14 (tag 6E: SecurityInfos). Throws CardDataError('DG14') when malformed. */
+export function parseDg14(dg14: Buffer): Dg14 {
+  const F = 'DG14';
+  const outer = readAll(dg14, F);
+  if (outer.length !== 1 || outer[0]!.tag !== 0x6e) throw new CardDataError(F, 'it does not start with tag 6E');
+  const set = readAll(outer[0]!.value, F);
+  if (set.length !== 1 || set[0]!.tag !== 0x31) throw new CardDataError(F, 'it is not a SET OF SecurityInfo');
+  const out: Dg14 = { ca: [], keys: [], other: [] };
+  for (const si of readAll(set[0]!.value, F)) {
+    if (si.tag !== 0x30) throw new CardDataError(F, 'a SecurityInfo is not a SEQUENCE');
+    const items = readAll(si.value, F);
+    const oid = oidOf(items[0], 'a SecurityInfo protocol', F);
+    const alg = caAlgorithm(oid);
+    if (alg) {
+      out.ca.push({ algorithm: alg, version: int(items[1], 'the ChipAuthenticationInfo version', F), ...(items[2] ? { keyId: int(items[2], 'the key id', F) } : {}) });
+    } else if (oid === ID_PK_ECDH || oid === ID_PK_DH) {
+      out.keys.push(caKey(items[1]!, items[2] ? int(items[2], 'the key id', F) : undefined, F));
+    } else if (oid === ID_AA) {
+      int(items[1], 'the ActiveAuthenticationInfo version', F);
+      out.aaSignatureAlgorithm = oidOf(items[2], 'the Active Authentication signature algorithm', F);
+    } else out.other.push(oid);
+  }
+  return out;
+}
+
+/** The Chip Authentication to run: an ECDH key on a domain this reader implements and its algorithm (default 3DES when DG14 names none, ICAO 9303-11 §6.2.3). */
+export function chooseChipAuth(d: Dg14): { algorithm: ChipAuthAlgorithm; key: ChipAuthKey } | 'unsupported' | undefined {
+  if (!d.keys.length) return undefined;
+  for (const key of d.keys) {
+    if (key.agreement !== 'ECDH' || !key.domain) continue;
+    const info = d.ca.find((c) => c.algorithm.agreement === 'ECDH' && (c.keyId === undefined || key.keyId === undefined || c.keyId === key.keyId));
+    if (info) return { algorithm: info.algorithm, key };
+    if (!d.ca.length) return { algorithm: caAlgorithm(`${ID_CA}.2.1`)!, key };
+  }
+  return 'unsupported';
+}
+
+/** DG15 (tag 6F): the Active Authentication public key (RSA or EC SubjectPublicKeyInfo). */
+export function parseDg15(dg15: Buffer): KeyObject {
+  const outer = readAll(dg15, 'DG15');
+  if (outer.length !== 1 || outer[0]!.tag !== 0x6f) throw new CardDataError('DG15', 'it does not start with tag 6F');
+  try {
+    return createPublicKey({ key: Buffer.from(outer[0]!.value), format: 'der', type: 'spki' });
+  } catch (e) {
+    throw new CardDataError('DG15', `the Active Authentication public key cannot be read (${(e as Error).message})`, e);
+  }
+}
+
+/** ISO/IEC 9796-2 trailer hash identifiers (ISO/IEC 10118-3). */
+const TRAILER_HASH: Record<number, string> = { 0x33: 'sha1', 0x34: 'sha256', 0x35: 'sha512', 0x36: 'sha384', 0x38: 'sha224' };
+const HASH_LEN: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+
+/**
+ * Verifies an Active Authentication answer to the challenge `rnd`: RSA with
+ * ISO/IEC 9796-2 digital signature scheme 1 (partial message recovery, trailer
+ * BC for SHA-1 or xx CC), or ECDSA (plain r‖s) with the hash DG14 names
+ * (SHA-256 when it names none). Returns a reason when it fails.
+ */
+export function verifyActiveAuth(key: KeyObject, rnd: Buffer, sig: Buffer, ecdsaAlgorithm?: string): { ok: true } | { ok: false; why: string } {
+  if (key.asymmetricKeyType === 'rsa') {
+    const n = key.export({ format: 'jwk' }).n!;
+    const k = Buffer.from(n, 'base64url').length;
+    if (sig.length !== k) return { ok: false, why: `the signature has ${sig.length} bytes, the modulus ${k}` };
+    let m: Buffer;
+    try { m = publicDecrypt({ key, padding: constants.RSA_NO_PADDING }, sig); } catch (e) { return { ok: false, why: `RSA: ${(e as Error).message}` }; }
+    let hash: string | undefined, t: number;
+    if (m[k - 1] === 0xbc) { hash = 'sha1'; t = 1; } else if (m[k - 1] === 0xcc) { hash = TRAILER_HASH[m[k - 2]!]; t = 2; } else return { ok: false, why: 'no ISO/IEC 9796-2 trailer' };
+    if (!hash) return { ok: false, why: 'unknown hash in the trailer' };
+    if (m[0] !== 0x6a) return { ok: false, why: 'no ISO/IEC 9796-2 partial-recovery header' };
+    const h = HASH_LEN[hash]!;
+    const m1 = m.subarray(1, k - t - h), d = m.subarray(k - t - h, k - t);
+    const ok = createHash(hash).update(m1).update(rnd).digest().equals(d);
+    return ok ? { ok: true } : { ok: false, why: 'the recovered digest does not match the challenge' };
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    const hash = ECDSA_HASH[ecdsaAlgorithm ?? ECDSA_PLAIN_SHA256];
+    if (!hash) return { ok: false, why: `signature algorithm ${ecdsaAlgorithm} is not implemented` };
+    let ok: boolean;
+    try { ok = cryptoVerify(hash, rnd, { key, dsaEncoding: 'ieee-p1363' }, sig); } catch (e) { return { ok: false, why: `ECDSA: ${(e as Error).message}` }; }
+    return ok ? { ok: true } : { ok: false, why: 'the ECDSA signature does not verify' };
+  }
+  return { ok: false, why: `key type ${key.asymmetricKeyType} is not implemented` };
+}
+
+/** The verdict carried in the read result and the record (config/domain.ts CLONE_VERDICTS / CLONE_REASONS). */
+export interface CloneCheck {
+  verdict: CloneVerdict;
+  reasonCode?: CloneReasonCode;
+  /** Sentence for people (the reason's text, plus detail). */
+  reason?: string;
+  /** What ran: "CA ECDH AES-128 on brainpoolP256r1", "AA RSA-1024 ISO 9796-2", … */
+  method?: string;
+}
+
+export function cloneFailure(code: CloneReasonCode, detail?: string, method?: string): CloneCheck {
+  return { verdict: CLONE_REASONS[code].verdict, reasonCode: code, reason: detail ? `${CLONE_REASONS[code].text}: ${detail}` : CLONE_REASONS[code].text, ...(method ? { method } : {}) };
+}
+
+// ───────────────────────── emulator side ─────────────────────────
+
+/** DG14 with a Chip Authentication key (id-PK-ECDH, named curve) and its ChipAuthenticationInfo, optionally an ActiveAuthenticationInfo. */
+export function buildDg14(opts: { publicKey: Buffer; parameterId: number; cipher: SmCipherName; keyId?: number; aaSignatureAlgorithm?: string; withoutCaInfo?: boolean }): Buffer {
+  const curveOid = Object.entries(CURVE_OIDS).find(([, id]) => id === opts.parameterId)?.[0];
+  if (!curveOid) throw new RangeError(`no named curve for domain ${opts.parameterId}`);
+  const kid = opts.keyId !== undefined ? [tlv(0x02, Buffer.from([opts.keyId]))] : [];
+  const spki = tlv(0x30, tlv(0x30, tlv(0x06, oidBytes(ID_PK_ECDH)), tlv(0x06, oidBytes(curveOid))), tlv(0x03, Buffer.concat([Buffer.from([0]), opts.publicKey])));
+  const infos = [tlv(0x30, tlv(0x06, oidBytes(ID_PK_ECDH)), spki, ...kid)];
+  if (!opts.withoutCaInfo) infos.push(tlv(0x30, tlv(0x06, oidBytes(caOid(opts.cipher))), tlv(0x02, Buffer.from([1])), ...kid));
+  if (opts.aaSignatureAlgorithm) infos.push(tlv(0x30, tlv(0x06, oidBytes(ID_AA)), tlv(0x02, Buffer.from([1])), tlv(0x06, oidBytes(opts.aaSignatureAlgorithm))));
+  return tlv(0x6e, tlv(0x31, ...infos));
+}
+
+export function buildDg15(spkiDer: Buffer): Buffer {
+  return tlv(0x6f, spkiDer);
+}
