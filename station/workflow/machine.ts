@@ -907,10 +907,12 @@ export class Workflow extends EventEmitter {
   private refuseIfBlocked(s: Session, step: 'chip' | 'review'): void {
     const open = this.unresolved(s).filter((b) => step === 'review' || b.step === step);
     if (!open.length) return;
-    s.lastError = { op: step === 'review' ? 'seal' : 'chip', code: 'WORKFLOW_BLOCKED', message: open.map((b) => b.message).join('; '), hint: 'a second officer can override with their PIN' };
-    this.changed();
+    // Not kept as the session's lastError: the refusals are in the snapshot (session.blockers) for as long as
+    // they stand, and a stale "device error" with Retry would outlive the co-signature that resolves them.
+    // details.reason names which refusal stops it, so the page can say "the details differ" rather than "the chip".
+    const reason = open.length > 1 ? 'chip-refusals' : open[0]!.kind;
     throw httpish('WORKFLOW_BLOCKED', open.map((b) => b.message).join('; '),
-      'read another chip or correct the details — or a second officer overrides with their own id and PIN, giving a reason', { blockers: this.blockerView(s).filter((b) => !b.cosigned) });
+      'read another chip or correct the details — or a second officer overrides with their own id and PIN, giving a reason', { reason, blockers: this.blockerView(s).filter((b) => !b.cosigned) });
   }
 
   private blockerView(s: Session): NonNullable<WorkflowView['session']>['blockers'] {

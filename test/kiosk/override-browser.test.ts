@@ -116,8 +116,11 @@ describe.each(['en', 'vi'] as const)('override on the kiosk page (%s)', (lang) =
     await page.getByTestId('next').click();
     await page.getByTestId('confirm').waitFor();
     await page.getByTestId('confirm').click();
-    await page.getByTestId('error-WORKFLOW_BLOCKED').waitFor();
-    expect(await page.getByTestId('error-WORKFLOW_BLOCKED').locator('.error-text').textContent()).toBe(cat['code.WORKFLOW_BLOCKED']);
+    // said as what it is (the details differ), once, and gone once co-signed
+    const refusal = page.getByTestId('error-chip-details-mismatch');
+    await refusal.waitFor();
+    expect(await refusal.locator('.error-text').textContent()).toBe(cat['refused.chip-details-mismatch']);
+    expect(await page.locator('[data-error]').count()).toBe(1);
     await words('confirm-refused');
     await page.getByTestId('override-chip-details-mismatch').click();
     await page.getByTestId('override-id').fill('off2');
@@ -125,6 +128,7 @@ describe.each(['en', 'vi'] as const)('override on the kiosk page (%s)', (lang) =
     await page.getByTestId('override-reason').fill(REASON_MISMATCH);
     await page.getByTestId('override-sign').click();
     await page.locator('[data-testid="blocker-chip-details-mismatch"][data-cosigned="true"]').waitFor();
+    expect(await page.locator('[data-error]').count()).toBe(0);
     await words('review-cosigned');
     await page.getByTestId('confirm').click();
     await expect.poll(() => rig!.sealer.sealed.length).toBe(1);
