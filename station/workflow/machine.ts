@@ -16,7 +16,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { writeFileDurable } from '../../config/durable';
 import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from 'pino';
@@ -565,7 +565,7 @@ export class Workflow extends EventEmitter {
       portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, cosigns: [], busy: null, abort: null, lastError: null, recordId: null, sealedAt: null,
     };
     this.log.info({ sessionId: this.session.id, officerId: officer.id }, 'session started');
-    this.writeMarker();
+    this.writeMarker({ durable: true });
     this.changed();
     return this.view(token);
   }
@@ -790,7 +790,7 @@ export class Workflow extends EventEmitter {
     s.step = 'sealing';
     s.busy = { op: 'seal' };
     s.lastError = null;
-    this.writeMarker();
+    this.writeMarker({ durable: true });
     this.changed();
     try {
       let recordId: string;
@@ -814,7 +814,7 @@ export class Workflow extends EventEmitter {
       s.step = 'sealed';
       this.wipeSession(s);
       // The marker now says "sealed" and stays until the officer moves on to the next person.
-      this.writeMarker();
+      this.writeMarker({ durable: true });
       void this.refreshGuard();
       this.changed();
     } catch (e) {
@@ -1180,14 +1180,27 @@ export class Workflow extends EventEmitter {
     this.removeMarker();
   }
 
-  private writeMarker(): void {
+  /**
+   * Writes the session marker. Durable (fsync of the file and its directory) where a power cut
+   * must find it: when the session starts (so the officer is told a session was lost) and from
+   * confirm on (the record id must be on disk before the vault sees the record). The steps in
+   * between only change which step the notice names: replaced atomically (temporary file and
+   * rename) without waiting for the disk — at worst the notice names an earlier step. That is
+   * four fewer pairs of fsyncs per enrollment (`npm run bench -- workflow`).
+   */
+  private writeMarker(o: { durable?: boolean } = {}): void {
     const f = this.deps.markerFile;
     const s = this.session;
     if (!f || !s) return;
     const m: Marker = { sessionId: s.id, officerId: s.officerId, kind: s.kind, step: s.step, startedAt: s.startedAt, updatedAt: this.now(), recordId: s.recordId, sealedAt: s.sealedAt };
     const body = JSON.stringify(m);
     try {
-      writeFileDurable(f, body);
+      if (o.durable || s.recordId) writeFileDurable(f, body);
+      else {
+        const tmp = `${f}.tmp-${process.pid}`;
+        writeFileSync(tmp, body, { mode: 0o600 });
+        renameSync(tmp, f);
+      }
     } catch (e) {
       this.log.error({ err: e, file: f }, 'could not write the session marker');
     }

@@ -13,11 +13,21 @@
  * (no ts-node) so the RSS measured — the kernel's peak (VmHWM) — is what the
  * daemon itself would use; this process only drives the HTTP calls.
  *
- * Figures: ms per enrollment (median of the passes) and peak RSS. Goal
- * ≤ 300 ms per enrollment and RSS ≤ 150 MB; ratio = the worse of
- * ms/300 and rssMB/150 (lower is better). The raw floor measured in the same
- * run is a bare vault.seal() of the same record: the part of the overhead the
- * workflow cannot avoid.
+ * Figures: ms per enrollment (median and p90 of the passes) and peak RSS.
+ * Goals (#15): p90 ≤ 150 ms per enrollment, RSS ≤ 150 MB, and the kiosk's first
+ * paint after login ≤ 1.2× that of a static page of the same size from the same
+ * server. ratio = the worst of p90/150, rssMB/150 and paintRatio/1.2 (lower is
+ * better; ≤ 1 meets every goal). The raw floor measured in the same run is a
+ * bare vault.seal() of the same record: the part of the overhead the workflow
+ * cannot avoid.
+ *
+ * First paint, in Debian's Chromium (playwright-core) at 800×480: the officer
+ * logs in once through the page; then, alternately, the logged-in kiosk is
+ * loaded (navigation start → the home screen's "start" button in the DOM and a
+ * frame later) and a static HTML page with as many bytes as the kiosk's page,
+ * styles, scripts and translations together, served by the same kiosk server
+ * (navigation start → its last element in the DOM and a frame later). Both
+ * marks come from the same observer, injected before any page script.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -34,6 +44,9 @@ import { draftToRecord } from '../../station/workflow/adapters';
 import { FakeCamera, FakeFingerprint, MemorySealer } from '../../station/workflow/fakes';
 import { generateHqKeys, writeHqKeys, writeStationKeyPair, loadStationSigningKey } from '../../sync/wire';
 import { compiled, ROOT } from './paths';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import { loadCatalogue } from '../../station/kiosk/catalogue';
 
 const WARMUP = 5;
 const PASSES = 40;
@@ -62,6 +75,79 @@ function kioskAssets(): void {
   for (const d of ['public', 'i18n']) cpSync(join(ROOT, 'station', 'kiosk', d), join(dirname(compiled('station/kiosk/server.ts')), d), { recursive: true });
 }
 
+const STATIC_PAGE = 'bench-static.html';
+
+/**
+ * Writes the static comparison page into the served folder (before the station starts: the
+ * server reads its files once) with as many bytes as the kiosk loads: the page, its styles and
+ * scripts, and the served (merged, compact) Vietnamese catalogue. Returns that byte count.
+ */
+function staticPage(): number {
+  const pub = join(dirname(compiled('station/kiosk/server.ts')), 'public');
+  let bytes = 0;
+  const walk = (d: string): void => {
+    for (const n of readdirSync(d)) {
+      const f = join(d, n);
+      if (statSync(f).isDirectory()) walk(f);
+      else if (/\.(html|js|css)$/.test(n) && n !== STATIC_PAGE) bytes += statSync(f).size;
+    }
+  };
+  walk(pub);
+  bytes += Buffer.byteLength(JSON.stringify(loadCatalogue(join(ROOT, 'station', 'kiosk', 'i18n'), 'vi')));
+  const head = '<!doctype html><html lang="vi"><head><meta charset="utf-8"><title>Trạm thu nhận</title></head><body><h1>Sẵn sàng cho người tiếp theo</h1>';
+  const tail = '<p id="end">Cấp mới</p></body></html>';
+  const sentence = '<p>Đề nghị người dân đặt ngón tay lên máy quét, giữ yên cho đến khi có tiếng bíp.</p>';
+  let body = '';
+  while (Buffer.byteLength(head + body + sentence + tail) <= bytes) body += sentence;
+  let page = head + body + tail;
+  page += ' '.repeat(Math.max(0, bytes - Buffer.byteLength(page)));
+  writeFileSync(join(pub, STATIC_PAGE), page);
+  return Buffer.byteLength(page);
+}
+
+/** Medians (ms from navigation start) of the logged-in kiosk's first paint and the static page's, alternated. */
+async function firstPaint(port: number, rounds: number): Promise<{ kioskMs: number; staticMs: number }> {
+  const profile = mkdtempSync(join(tmpdir(), 'bench-chromium-'));
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium', headless: true, viewport: { width: 800, height: 480 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.setDefaultTimeout(60_000);
+    await page.addInitScript(() => {
+      const w = window as unknown as { __painted?: number };
+      const want = location.pathname === '/' ? '[data-testid="start-enrollment"]' : '#end';
+      const check = (): void => {
+        if (w.__painted !== undefined || !document.querySelector(want)) return;
+        w.__painted = -1;
+        // the next frame is drawn before the timer after it runs
+        requestAnimationFrame(() => setTimeout(() => { w.__painted = performance.now(); }, 0));
+      };
+      new MutationObserver(check).observe(document, { childList: true, subtree: true });
+    });
+    const base = `http://127.0.0.1:${port}`;
+    await page.goto(`${base}/`);
+    await page.fill('[data-testid="login-id"]', 'off1');
+    await page.fill('[data-testid="login-pin"]', '123456');
+    await page.click('[data-testid="login-submit"]');
+    await page.waitForSelector('[data-testid="start-enrollment"]');
+    const once = async (path: string): Promise<number> => {
+      await page.goto(`${base}${path}`);
+      await page.waitForFunction(() => ((window as unknown as { __painted?: number }).__painted ?? -1) > 0);
+      return page.evaluate(() => (window as unknown as { __painted: number }).__painted);
+    };
+    for (let i = 0; i < 3; i++) { await once('/'); await once(`/${STATIC_PAGE}`); }
+    const k: number[] = [];
+    const st: number[] = [];
+    for (let i = 0; i < rounds; i++) { k.push(await once('/')); st.push(await once(`/${STATIC_PAGE}`)); }
+    return { kioskMs: median(k), staticMs: median(st) };
+  } finally {
+    await ctx.close().catch(() => undefined);
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
 function readLine(child: ChildProcess): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
@@ -79,6 +165,7 @@ export async function run(): Promise<void> {
     writeHqKeys(join(root, 'hq'), keys);
     writeStationKeyPair(dataDir);
     kioskAssets();
+    const pageBytes = staticPage();
     child = spawn(process.execPath, [compiled('test/bench/workflow-station.ts'), dataDir, join(root, 'hq', 'hq-public.json')], { stdio: ['pipe', 'pipe', 'inherit'] });
     const ready = await readLine(child);
     const port = Number(ready.port);
@@ -101,6 +188,7 @@ export async function run(): Promise<void> {
       await one();
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
+    const paint = await firstPaint(port, 15);
     const done = readLine(child);
     child.stdin!.write('stop\n');
     const fin = await done;
@@ -136,15 +224,18 @@ export async function run(): Promise<void> {
     const ms = median(times);
     const floorMs = median(floor);
     const rssMb = Number(fin.peakRssMB);
-    const msRatio = ms / 300;
-    const rssRatio = rssMb / 150;
-    const ratio = Math.max(msRatio, rssRatio);
     const p90 = [...times].sort((a, b) => a - b)[Math.floor(times.length * 0.9)]!;
+    const paintRatio = paint.kioskMs / paint.staticMs;
+    const parts: Record<string, number> = { 'p90Ms/150': p90 / 150, 'rssMB/150': rssMb / 150, 'paintRatio/1.2': paintRatio / 1.2 };
+    const worst = Object.entries(parts).sort((a, b) => b[1] - a[1])[0]!;
+    const ratio = worst[1];
     console.error(`enrollment via kiosk API: median ${ms.toFixed(1)} ms (p90 ${p90.toFixed(1)} ms); bare vault.seal floor ${floorMs.toFixed(1)} ms; station process peak RSS ${rssMb.toFixed(0)} MB (at end ${Number(fin.rssMB).toFixed(0)} MB); ${String(fin.sealed)} records sealed`);
+    console.error(`first paint in Chromium: kiosk after login ${paint.kioskMs.toFixed(1)} ms, static page of ${pageBytes} bytes ${paint.staticMs.toFixed(1)} ms (×${paintRatio.toFixed(2)})`);
     console.log(JSON.stringify({
       bench: 'workflow', ratio: Math.round(ratio * 1000) / 1000, goal: 1, better: 'lower',
-      ratioFrom: msRatio >= rssRatio ? 'ms/300' : 'rssMB/150',
-      msPerEnrollment: Math.round(ms * 10) / 10, p90Ms: Math.round(p90 * 10) / 10, goalMs: 300, rssMB: Math.round(rssMb), goalRssMB: 150,
+      ratioFrom: worst[0],
+      msPerEnrollment: Math.round(ms * 10) / 10, p90Ms: Math.round(p90 * 10) / 10, goalP90Ms: 150, rssMB: Math.round(rssMb), goalRssMB: 150,
+      firstPaintKioskMs: Math.round(paint.kioskMs * 10) / 10, firstPaintStaticMs: Math.round(paint.staticMs * 10) / 10, paintRatio: Math.round(paintRatio * 1000) / 1000, goalPaintRatio: 1.2, pageBytes,
       floorSealMs: Math.round(floorMs * 10) / 10, overheadAboveFloorMs: Math.round((ms - floorMs) * 10) / 10,
       fingers: 10, passes: PASSES, apiCalls: 18,
     }));
