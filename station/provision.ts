@@ -45,6 +45,23 @@ export interface ProvisionResult {
   notes: string[];
 }
 
+/**
+ * The station user may not write into /etc/enroll-station (root:enroll-station 0750, so
+ * the daemon cannot change its own configuration): say so, and give the root command
+ * that installs the file, instead of a bare EACCES from copyfile.
+ */
+function hqKeyWriteError(e: unknown, source: string, target: string): StationError {
+  const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  const denied = code === 'EACCES' || code === 'EPERM' || code === 'EROFS';
+  return new StationError('PROVISION_HQ_KEY_WRITE', `cannot install the headquarters key at ${target} (headquarters.publicKeyFile): ${code}${denied ? ` — ${dirname(target)} is not writable by this user` : ''}`, {
+    exitCode: 1,
+    hint: denied
+      ? `Install it as root, readable by the station: sudo install -o root -g enroll-station -m 0644 ${source} ${target} — then run \`station provision\` as the station user without --hq-public (or use systemd/install.sh --hq-public ${source}).`
+      : `Check the path of headquarters.publicKeyFile (${target}).`,
+    cause: e,
+  });
+}
+
 export function provision(config: Config, opts: ProvisionOptions = {}): ProvisionResult {
   const notes: string[] = [];
   const dataDir = resolve(config.dataDir);
@@ -62,15 +79,23 @@ export function provision(config: Config, opts: ProvisionOptions = {}): Provisio
   if (opts.hqPublicFile) {
     loadHqPublicIdentity(opts.hqPublicFile); // throws a clear error naming the file
     if (resolve(opts.hqPublicFile) !== resolve(target)) {
-      mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+      try {
+        mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+      } catch (e) {
+        throw hqKeyWriteError(e, opts.hqPublicFile, target);
+      }
       if (existsSync(target) && readFileSync(target, 'utf8') !== readFileSync(opts.hqPublicFile, 'utf8') && !opts.rotate) {
         throw new StationError('PROVISION_HQ_KEY_EXISTS', `a different headquarters key is already installed at ${target}`, {
           exitCode: 2,
           hint: 'Pass --rotate to replace it (only when headquarters has issued new keys).',
         });
       }
-      copyFileSync(opts.hqPublicFile, target);
-      chmodSync(target, 0o644);
+      try {
+        copyFileSync(opts.hqPublicFile, target);
+        chmodSync(target, 0o644);
+      } catch (e) {
+        throw hqKeyWriteError(e, opts.hqPublicFile, target);
+      }
     }
     hqRecorded = target;
     notes.push(`headquarters public key installed at ${target}`);
