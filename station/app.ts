@@ -41,6 +41,8 @@ import { Lifecycle, component } from './lifecycle';
 import { StationState } from './state';
 import { PolicyWatch } from './policy';
 import { VERSION } from './version';
+import { bootId, removeRunState, writeRunState } from './run-state';
+import { noteVersion, updateVerdict } from './update';
 import { brokerConnectOptions } from './broker-options';
 import type { Problem } from './preflight';
 import type { DemoFaults } from './demo-faults';
@@ -135,9 +137,21 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   const setDevice = (kind: DeviceKind, s: DeviceStateName, detail?: string, code?: string) => {
     const prev = devices.get(kind);
     devices.set(kind, { state: s, detail, since: Date.now(), ...(code ? { code } : {}) });
+    publishRunState();
     if (prev && prev.state !== 'error' && s === 'error') {
       void parts.uplink?.publishEvent('device-lost', { device: kind, detail: detail ?? null });
       parts.vault?.audit.append('alert', { device: kind, state: s, detail: detail ?? null });
+    }
+  };
+  /** run/state.json for `station selftest` and the updater (station/run-state.ts); written only once the kiosk is up. */
+  const BOOT_ID = bootId();
+  let runStateOn = false;
+  const publishRunState = (): void => {
+    if (!runStateOn) return;
+    try {
+      writeRunState(config.dataDir, { version: VERSION, bootId: BOOT_ID, kioskUrl: parts.kiosk?.url ?? null, devices: honestDeviceStates().map((d) => ({ device: d.device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) })) });
+    } catch (e) {
+      log.warn({ err: e }, 'could not write run/state.json (station selftest reads it)');
     }
   };
   const deviceStates = (): DeviceState[] => [...devices.entries()].map(([device, d]) => ({
@@ -416,6 +430,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         v: 1,
         at: Date.now(),
         version: VERSION,
+        ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
+        updateInhibited: !updateVerdict(config.dataDir).ok,
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
         diskFreeBytes: disk.freeBytes,
         backlog: { count: s.sealed + s.inFlight + s.held, oldestAgeMs: s.oldestUnackedAgeMs, rejected: s.rejected, held: s.held },
@@ -478,6 +494,19 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     stopMaintenance = () => { clearInterval(maintenanceTimer); if (maintenanceSoon) clearTimeout(maintenanceSoon); maintenanceSoon = null; };
     parts.uplink = u;
     await u.start(); // returns at once when offline: the station works without the network
+    // After an A/B update: headquarters hears of the version change, a rollback loudly (docs/updates.md).
+    try {
+      const vc = noteVersion(config.dataDir, VERSION);
+      if (vc.kind === 'rollback') {
+        log.warn({ from: vc.previous, to: vc.current, bootId: BOOT_ID }, `started on version ${vc.current}, older than ${vc.previous ?? '?'} that ran before: the update was rolled back`);
+        void u.publishEvent('rollback', { from: vc.previous, to: vc.current, bootId: BOOT_ID });
+      } else if (vc.kind === 'upgrade') {
+        log.info({ from: vc.previous, to: vc.current }, 'started on a new version');
+        void u.publishEvent('updated', { from: vc.previous, to: vc.current, bootId: BOOT_ID });
+      }
+    } catch (e) {
+      log.warn({ err: e }, 'could not record the running version (rollback detection)');
+    }
   }, async () => { stopMaintenance(); await parts.uplink?.stop(); });
 
   // ── a booth whose GPIO failed: tell headquarters (queued until connected), then refuse to start
@@ -573,7 +602,11 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       ...(overrides.faults ? { faults: overrides.faults } : {}),
       ...(overrides.statusIntervalMs ? { statusIntervalMs: overrides.statusIntervalMs } : {}),
     });
+    runStateOn = true;
+    publishRunState();
   }, async () => {
+    runStateOn = false;
+    try { removeRunState(config.dataDir); } catch { /* gone already */ }
     await parts.kiosk?.stop();
     parts.workflow?.stop();
   });

@@ -9,6 +9,8 @@ import { register as registerRun } from './run';
 import { register as registerProvision } from './provision';
 import { register as registerDoctor } from './doctor';
 import { register as registerStatus } from './status';
+import { register as registerSelftest } from './selftest';
+import { register as registerUpdate } from './update';
 import { register as registerOutbox } from './outbox';
 import { register as registerFingerprint } from './fingerprint';
 import { register as registerCard } from './card';
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
   registerProvision(program);
   registerDoctor(program);
   registerStatus(program);
+  registerSelftest(program);
+  registerUpdate(program);
   registerOutbox(program);
   registerOfficer(program);
   registerFingerprint(program);

@@ -44,6 +44,10 @@ export interface HealthPayload {
   at: number;
   session?: number;
   version: string;
+  /** This boot's id (Linux /proc/sys/kernel/random/boot_id): a new one after every reboot, e.g. into an updated slot. */
+  bootId?: string;
+  /** An enrollment session is open: an updater asking `station update check` is told to wait. */
+  updateInhibited?: boolean;
   uptimeS: number;
   diskFreeBytes: number | null;
   backlog: { count: number; oldestAgeMs: number | null; rejected?: number; held?: number };
@@ -287,6 +291,8 @@ export const SCHEMAS = {
       at: ms,
       session: count,
       version: { type: 'string', maxLength: 64 },
+      bootId: { type: 'string', maxLength: 64 },
+      updateInhibited: { type: 'boolean' },
       uptimeS: { type: 'number', minimum: 0 },
       diskFreeBytes: nullable({ type: 'number', minimum: 0 }),
       backlog: {
