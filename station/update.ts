@@ -55,7 +55,7 @@ export interface VersionChange {
 export function noteVersion(dataDir: string, current: string): VersionChange {
   const dir = join(dataDir, 'run');
   const f = join(dir, 'version.json');
-  let previous: string | null = null;
+  let previous: string | null;
   try { previous = String((JSON.parse(readFileSync(f, 'utf8')) as { version?: unknown }).version ?? '') || null; } catch { previous = null; }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeFileSync(`${f}.tmp`, JSON.stringify({ version: current, at: Date.now() }), { mode: 0o600 });
