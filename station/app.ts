@@ -450,6 +450,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       brokerUrl: hq.brokerUrl,
       stationId: config.station.id,
       outbox: vault,
+      // replay window, session counter, acknowledged audit head: in vault.db, with the records
+      state: vault.smallState,
       signingKey: parts.keys!,
       hqIdentity,
       logger: log.child({ component: 'uplink' }),

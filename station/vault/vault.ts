@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { StationError } from '../../drivers/common/errors';
 import type { Outbox, OutboxItem, OutboxStats, PendingBatch, ReceiptResult } from '../../sync/outbox';
+import type { SmallState } from '../../sync/small-state';
 import {
   auditEntryHash,
   checkAuditData,
@@ -267,6 +268,22 @@ export class Vault implements Outbox {
   private readonly stmts = new Map<string, Database.Statement>();
   private lastDiskAlertAt = 0;
   private closed = false;
+
+  /**
+   * Small state of other parts kept in this database (the uplink's replay window,
+   * session counter and acknowledged audit head): `meta` rows `state:<key>`, each set
+   * one durable transaction. A full disk throws (SQLITE_FULL); the caller decides.
+   */
+  readonly smallState: SmallState = {
+    get: (key) => {
+      this.assertOpen();
+      return (this.stmt(`SELECT value FROM meta WHERE key = ?`).get(`state:${key}`) as { value: string } | undefined)?.value ?? null;
+    },
+    set: (key, value) => {
+      this.assertOpen();
+      this.stmt(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(`state:${key}`, value);
+    },
+  };
 
   /** The audit log (append-only hash chain). */
   readonly audit: {

@@ -5,11 +5,12 @@
  * to another station, or unknown. Every command (even a refused one) is answered
  * on `cmd-res`.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { writeFileDurable } from '../../config/durable';
+import { SMALL_STATE_KEYS, type SmallState } from '../small-state';
 import { COMMAND_NAMES, type CommandBody, type CommandName, type CommandResultBody, type SignedMessage } from '../topics';
 import { signMessage, verifySigned, TrustedKeys } from '../wire/signed';
 import { checkPayload } from '../wire/payloads';
@@ -110,6 +111,47 @@ export class FileReplayStore extends MemoryReplayStore {
       try {
         mkdirSync(dirname(this.path), { recursive: true });
         writeFileDurable(this.path, JSON.stringify(Object.fromEntries(this.seen)));
+      } catch (e) {
+        this.seen.delete(id); // not remembered durably: not accepted (the caller refuses the command)
+        throw e;
+      }
+    }
+    return fresh;
+  }
+}
+
+/**
+ * Replay window kept in a SmallState (the station's vault.db): written durably before
+ * the command is accepted. A window left in the JSON file of older versions is imported
+ * once and the file removed.
+ */
+export class StateReplayStore extends MemoryReplayStore {
+  constructor(private readonly state: SmallState, private readonly key: string = SMALL_STATE_KEYS.commandsSeen, legacyFile?: string) {
+    super();
+    const stored = state.get(key);
+    const source = stored ?? (legacyFile && existsSync(legacyFile) ? readFileSync(legacyFile, 'utf8') : null);
+    if (source !== null) {
+      try {
+        const o = JSON.parse(source) as Record<string, number>;
+        for (const [k, v] of Object.entries(o)) if (typeof v === 'number') this.seen.set(k, v);
+      } catch {
+        // as FileReplayStore: commands live at most MAX_COMMAND_LIFETIME_MS; start fresh
+      }
+    }
+    if (stored === null && legacyFile && existsSync(legacyFile)) {
+      try {
+        state.set(key, JSON.stringify(Object.fromEntries(this.seen)));
+        unlinkSync(legacyFile);
+      } catch {
+        // imported in memory; the file stays until the next start can store it
+      }
+    }
+  }
+  override remember(id: string, expiresAt: number, now: number): boolean {
+    const fresh = super.remember(id, expiresAt, now);
+    if (fresh) {
+      try {
+        this.state.set(this.key, JSON.stringify(Object.fromEntries(this.seen)));
       } catch (e) {
         this.seen.delete(id); // not remembered durably: not accepted (the caller refuses the command)
         throw e;

@@ -17,6 +17,7 @@ import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { renameSync, writeFileSync } from 'node:fs';
 import { writeFileDurable } from '../../config/durable';
+import { SMALL_STATE_KEYS, type SmallState } from '../small-state';
 import type { Outbox, PendingBatch, ReceiptResult } from '../outbox';
 import {
   makeTopics, type AuditAckBody, type AuditEntryPayload, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
@@ -35,7 +36,7 @@ function serialOf(identity: unknown): number {
 }
 import { isSigningKeySource, type SigningKeySource } from '../wire/keys';
 import {
-  CommandVerifier, FileReplayStore, MemoryReplayStore, checkCommandArgs, dispatchCommand, hqIdentityArg, resultBody, type CommandHandlers,
+  CommandVerifier, FileReplayStore, MemoryReplayStore, StateReplayStore, checkCommandArgs, dispatchCommand, hqIdentityArg, resultBody, type CommandHandlers,
 } from '../commands';
 
 export interface UplinkTls {
@@ -49,6 +50,13 @@ export interface UplinkOptions {
   brokerUrl: string;
   stationId: string;
   outbox: Outbox;
+  /**
+   * Where the replay window, session counter and acknowledged audit head are kept (the
+   * station passes its vault: one durable transaction in vault.db each). Without it they
+   * go to JSON files under dataDir/uplink (or stay in memory without a dataDir); files left
+   * by older versions are read once when the store holds nothing yet.
+   */
+  state?: SmallState;
   /**
    * Station Ed25519 private key: signs command results. A SigningKeySource (the
    * station's key holder) is read at each signature, so a rotation applies at once.
@@ -243,7 +251,9 @@ export class Uplink extends EventEmitter {
     this.verifier = new CommandVerifier({
       stationId: opts.stationId,
       opsKeys: this.trust.ops,
-      replay: opts.dataDir ? new FileReplayStore(join(opts.dataDir, 'uplink', 'commands-seen.json')) : new MemoryReplayStore(),
+      replay: opts.state
+        ? new StateReplayStore(opts.state, SMALL_STATE_KEYS.commandsSeen, opts.dataDir ? join(opts.dataDir, 'uplink', 'commands-seen.json') : undefined)
+        : opts.dataDir ? new FileReplayStore(join(opts.dataDir, 'uplink', 'commands-seen.json')) : new MemoryReplayStore(),
     });
   }
 
@@ -407,23 +417,38 @@ export class Uplink extends EventEmitter {
     return this.o.dataDir ? join(this.o.dataDir, 'uplink', 'session.json') : null;
   }
 
+  /** A counter kept in the small-state store, or (without one) in the JSON file older versions wrote. */
+  private loadCounter(key: string, file: string | null, field: string): number {
+    if (this.o.state) {
+      const v = this.o.state.get(key);
+      if (v !== null) return Number(v) || 0;
+    }
+    if (!file || !existsSync(file)) return 0; // a file left by an older version is read once
+    try { return Number((JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>)[field]) || 0; } catch { return 0; }
+  }
+
+  /** Stores a counter durably; throws when it cannot (callers carry on in memory). */
+  private saveCounter(key: string, file: string | null, field: string, n: number): void {
+    if (this.o.state) {
+      this.o.state.set(key, String(n));
+      return;
+    }
+    if (!file) return;
+    mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
+    writeFileDurable(file, JSON.stringify({ [field]: n }));
+  }
+
   /** The session counter increases on every connection attempt and survives restarts. */
   private nextSession(): number {
-    const f = this.sessionFile();
     let n = this.session;
-    if (f && n === 0 && existsSync(f)) {
-      try { n = Number((JSON.parse(readFileSync(f, 'utf8')) as { session?: number }).session) || 0; } catch { n = 0; }
-    }
+    if (n === 0) n = this.loadCounter(SMALL_STATE_KEYS.session, this.sessionFile(), 'session');
     n += 1;
-    if (f) {
-      try {
-        mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
-        writeFileDurable(f, JSON.stringify({ session: n }));
-      } catch (e) {
-        // A full disk must not stop the uplink: the counter goes on in memory (a will from this
-        // session still names it), and is written with the next connection once there is room.
-        this.log.warn({ err: e }, 'could not persist the uplink session counter; continuing with it in memory');
-      }
+    try {
+      this.saveCounter(SMALL_STATE_KEYS.session, this.sessionFile(), 'session', n);
+    } catch (e) {
+      // A full disk must not stop the uplink: the counter goes on in memory (a will from this
+      // session still names it), and is written with the next connection once there is room.
+      this.log.warn({ err: e }, 'could not persist the uplink session counter; continuing with it in memory');
     }
     this.session = n;
     return n;
@@ -818,17 +843,12 @@ export class Uplink extends EventEmitter {
   }
 
   private loadAuditAcked(): number {
-    const f = this.auditFile();
-    if (!f || !existsSync(f)) return 0;
-    try { return Number((JSON.parse(readFileSync(f, 'utf8')) as { acked?: number }).acked) || 0; } catch { return 0; }
+    return this.loadCounter(SMALL_STATE_KEYS.auditAcked, this.auditFile(), 'acked');
   }
 
   private saveAuditAcked(): void {
-    const f = this.auditFile();
-    if (!f) return;
     try {
-      mkdirSync(join(this.o.dataDir!, 'uplink'), { recursive: true });
-      writeFileDurable(f, JSON.stringify({ acked: this.auditAcked }));
+      this.saveCounter(SMALL_STATE_KEYS.auditAcked, this.auditFile(), 'acked', this.auditAcked);
     } catch (e) {
       // Not fatal: after a restart the slice from the last persisted head is sent again, and
       // headquarters answers it with the head it holds.

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { loadConfig } from '../../config';
@@ -112,6 +112,15 @@ describe('the station key holder', () => {
     }
     expect(verify(null, auditHeadMessage(ID, entries[0]!.seq, entries[0]!.hash), oldKey.publicKey, Buffer.from(entries[0]!.sig!, 'base64'))).toBe(true);
     expect(vault.audit.verify().ok).toBe(true);
+  });
+
+  it('the uplink keeps its replay window and session counter in vault.db, not in files of its own', async () => {
+    const health = await command('request-health');
+    expect(health.body.status).toBe('ok');
+    const state = station.parts.vault!.smallState;
+    expect(Number(state.get('uplink.session'))).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(JSON.parse(state.get('commands.seen')!) as Record<string, number>)).toContain(health.body.id);
+    for (const f of ['session.json', 'commands-seen.json', 'audit.json']) expect(existsSync(join(fx.dataDir, 'uplink', f))).toBe(false);
   });
 
   it('the holder is the one the vault and uplink read (no component loaded its own copy)', () => {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { readFileSync, writeFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import pino from 'pino';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -8,6 +8,8 @@ import { MIGRATIONS, SCHEMA_VERSION } from '../../station/vault/schema';
 import { readVaultStatus, Vault, vaultPath, type VaultAlert } from '../../station/vault';
 import { makeParts, makeRecord, makeWorld, type RecordParts } from './fixtures';
 import { mountSmallDisk } from '../helpers/tmpfs';
+import { StateReplayStore } from '../../sync/commands';
+import { SMALL_STATE_KEYS } from '../../sync/small-state';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
 
@@ -400,6 +402,31 @@ describe('vault', () => {
       disk.dispose();
     }
   });
+
+  it('keeps the uplink\'s small state (replay window, counters) in vault.db across a restart; imports an old replay file once', async () => {
+    const now = Date.now();
+    // A window an older version left in uplink/commands-seen.json.
+    mkdirSync(join(w.dataDir, 'uplink'), { recursive: true });
+    const legacy = join(w.dataDir, 'uplink', 'commands-seen.json');
+    writeFileSync(legacy, JSON.stringify({ 'old-command': now + 60_000 }));
+    let v = await open();
+    let replay = new StateReplayStore(v.smallState, SMALL_STATE_KEYS.commandsSeen, legacy);
+    expect(existsSync(legacy)).toBe(false);
+    expect(replay.remember('old-command', now + 60_000, now)).toBe(false);
+    expect(replay.remember('new-command', now + 60_000, now)).toBe(true);
+    v.smallState.set(SMALL_STATE_KEYS.session, '7');
+    await v.close();
+
+    v = await open();
+    replay = new StateReplayStore(v.smallState, SMALL_STATE_KEYS.commandsSeen, legacy);
+    expect(replay.remember('new-command', now + 60_000, now)).toBe(false); // replay after a restart
+    expect(replay.remember('old-command', now + 60_000, now)).toBe(false);
+    expect(replay.remember('third', now + 60_000, now)).toBe(true);
+    expect(v.smallState.get(SMALL_STATE_KEYS.session)).toBe('7');
+    expect(v.smallState.get('nothing-here')).toBeNull();
+    await v.close();
+  });
+
 
   it('audit chain: entries for every event, each head signed, verifiable by headquarters', async () => {
     const v = await open();
