@@ -8,7 +8,7 @@ import { createScanner } from '../drivers/fingerprint';
 import { createCamera } from '../drivers/camera';
 import { createCardReader } from '../drivers/card';
 import { nullLogger } from './log';
-import { openStationGpio } from './gpio-access';
+import { openStationGpio, unitGpioProblem } from './gpio-access';
 import type { CheckResult } from './doctor';
 
 async function withTimeout<T>(what: string, ms: number, fn: () => Promise<T>): Promise<T> {
@@ -92,6 +92,8 @@ export async function probeDevices(config: Config, timeoutMs: number): Promise<C
       await g.close();
       out.push({ check: 'gpio', status: 'ok', message: `sysfs lines = BCM + ${base}; button ${s.button}, tamper switch ${s.tamper}` });
       if (s.tamper === 'open') out.push({ check: 'tamper', status: 'warn', message: 'the tamper switch reads "open": the station will lock when it starts', hint: 'Close the case (or check the switch wiring on the configured pin).' });
+      const unit = unitGpioProblem();
+      if (unit) out.push({ check: 'gpio under the service', status: 'fail', message: unit.message, hint: unit.hint });
       if (s.tamper === 'not wired') out.push({ check: 'tamper', status: 'warn', message: 'no tamper switch is configured (devices.gpio.pins.tamper: null): opening the case goes unnoticed', hint: 'Wire the case switch and set devices.gpio.pins.tamper to its BCM number.' });
     } catch (e) {
       out.push(failure('gpio', e, 'Add the station user to the gpio group, or set devices.gpio.simulated: true on a machine without GPIO.'));

@@ -11,6 +11,7 @@
  * a Pi 5 with kernel 6.6+, 0 before) plus the BCM number, and every line must fall
  * on a chip that exists.
  */
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -126,4 +127,34 @@ export async function openStationGpio(gpio: Config['devices']['gpio'], logger: L
 export function tamperUnwatchedReason(e: unknown): string {
   const code = e instanceof StationError ? e.code : 'GPIO_OPEN_FAILED';
   return `tamper switch not watched (${code}): ${(e as Error).message}`;
+}
+
+/**
+ * `station doctor` runs as the technician, outside the service's sandbox: sysfs GPIO can
+ * open there and still be read-only for the daemon. This reads the installed unit's
+ * effective settings (`systemctl show`, drop-ins included) and says when its sandbox
+ * would leave the tamper switch unwatched. null when fine, or when there is no
+ * systemd or no installed unit to judge.
+ */
+export function unitGpioProblem(show: () => string | null = systemctlShow): { message: string; hint: string } | null {
+  const out = show();
+  if (!out) return null;
+  const props = new Map(out.split('\n').map((l) => { const i = l.indexOf('='); return [l.slice(0, i), l.slice(i + 1).trim()] as [string, string]; }));
+  if (props.get('LoadState') !== 'loaded') return null;
+  if (props.get('ProtectKernelTunables') !== 'yes') return null;
+  const rw = (props.get('ReadWritePaths') ?? '').split(/\s+/).filter(Boolean).map((p) => p.replace(/^[-+]+/, ''));
+  const missing = ['/sys/class/gpio', '/sys/devices/platform'].filter((need) => !rw.some((p) => need === p || need.startsWith(`${p.replace(/\/$/, '')}/`)));
+  if (!missing.length) return null;
+  return {
+    message: `the installed enroll-station.service sets ProtectKernelTunables=yes without ReadWritePaths= for ${missing.join(' and ')}: under it sysfs GPIO is read-only and the daemon refuses to start (GPIO_UNAVAILABLE)`,
+    hint: 'Install the shipped systemd/enroll-station.service (or add ReadWritePaths=-/sys/class/gpio -/sys/devices/platform in a drop-in), then systemctl daemon-reload.',
+  };
+}
+
+function systemctlShow(): string | null {
+  try {
+    return execFileSync('systemctl', ['show', 'enroll-station.service', '-p', 'LoadState', '-p', 'ProtectKernelTunables', '-p', 'ReadWritePaths'], { timeout: 3000, stdio: ['ignore', 'pipe', 'ignore'], encoding: 'utf8' });
+  } catch {
+    return null;
+  }
 }

@@ -4,14 +4,14 @@
  * kernel's: BCM pins map to the header chip's lines (base 512 on a Pi 4, 571 on a Pi 5),
  * and real GPIO that is not there is GPIO_UNAVAILABLE, never the simulator.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../config';
 import { StationError } from '../../drivers/common/errors';
 import type { Level, OnoffGpio } from '../../drivers/gpio';
-import { openStationGpio, planGpio, sysfsGpioProblem } from '../../station/gpio-access';
+import { openStationGpio, planGpio, sysfsGpioProblem, unitGpioProblem } from '../../station/gpio-access';
 import { nullLogger } from '../../station/log';
 
 const logger = nullLogger();
@@ -125,5 +125,28 @@ describe('simulated: false is honoured', () => {
 
   it('a writable sysfs tree has no problem', () => {
     expect(sysfsGpioProblem(sysfs(PI4))).toBeNull();
+  });
+});
+
+describe('doctor judges the installed unit, which the daemon runs under', () => {
+  const shipped = readFileSync(join(__dirname, '..', '..', 'systemd', 'enroll-station.service'), 'utf8');
+  const rwOf = (unit: string): string => unit.split('\n').filter((l) => l.startsWith('ReadWritePaths=')).map((l) => l.slice('ReadWritePaths='.length)).join(' ');
+  const show = (o: { load?: string; pkt?: string; rw: string }) => () => `LoadState=${o.load ?? 'loaded'}\nProtectKernelTunables=${o.pkt ?? 'yes'}\nReadWritePaths=${o.rw}\n`;
+
+  it('the shipped unit passes; one without the GPIO exemptions is named, with the fix', () => {
+    expect(shipped).toMatch(/^ProtectKernelTunables=yes$/m);
+    expect(unitGpioProblem(show({ rw: rwOf(shipped) }))).toBeNull();
+    const old = unitGpioProblem(show({ rw: '/var/lib/enroll-station' }));
+    expect(old?.message).toMatch(/ProtectKernelTunables=yes without ReadWritePaths= for \/sys\/class\/gpio and \/sys\/devices\/platform: .*GPIO_UNAVAILABLE/);
+    expect(old?.hint).toMatch(/ReadWritePaths=-\/sys\/class\/gpio -\/sys\/devices\/platform/);
+    expect(unitGpioProblem(show({ rw: '/var/lib/enroll-station -/sys/class/gpio' }))?.message).toMatch(/for \/sys\/devices\/platform:/);
+    // a drop-in that opens a parent directory covers both
+    expect(unitGpioProblem(show({ rw: '/var/lib/enroll-station /sys' }))).toBeNull();
+  });
+
+  it('nothing to judge: no systemd, the unit not installed, or /sys not made read-only', () => {
+    expect(unitGpioProblem(() => null)).toBeNull();
+    expect(unitGpioProblem(show({ load: 'not-found', rw: '' }))).toBeNull();
+    expect(unitGpioProblem(show({ pkt: 'no', rw: '' }))).toBeNull();
   });
 });

@@ -34,7 +34,7 @@ describe('a booth configured for real GPIO on a machine without it', () => {
     watcher.on('message', (_t, p) => events.push(JSON.parse(p.toString()) as Record<string, unknown>));
     await new Promise<void>((r) => watcher.on('connect', () => watcher.subscribe('enroll/v1/st/ST-GPIO-1/events', { qos: 1 }, () => r())));
     try {
-      const r = await runCli(['run', '--config', file], { timeoutMs: 60_000 });
+      const r = await runCli(['run', '--config', file], { timeoutMs: 120_000 });
       const out = r.stdout + r.stderr;
       expect(r.code, out).toBe(1);
       expect(out).toContain('GPIO_UNAVAILABLE');
@@ -56,17 +56,17 @@ describe('a booth configured for real GPIO on a machine without it', () => {
       expect(tamper).toHaveLength(1);
       expect(tamper[0]!.data).toMatchObject({ state: 'unwatched', code: 'GPIO_UNAVAILABLE', locked: true });
       // a second start is refused the same way and the lock stays
-      const again = await runCli(['run', '--config', file], { timeoutMs: 60_000 });
+      const again = await runCli(['run', '--config', file], { timeoutMs: 120_000 });
       expect(again.code).toBe(1);
       expect(again.stdout + again.stderr).toContain('GPIO_UNAVAILABLE');
     } finally {
       watcher.end(true);
     }
-  });
+  }, 300_000); // two daemon starts through the compiled CLI: generous for a loaded 2-core machine
 
   it('station doctor and station gpio test decide the same way', async () => {
     const { file } = await provisionedStation({ stationId: 'ST-GPIO-2', brokerUrl: 'mqtt://127.0.0.1:9', devices: REAL_GPIO });
-    const d = await runCli(['doctor', '--json', '--offline', '--config', file], { timeoutMs: 60_000 });
+    const d = await runCli(['doctor', '--json', '--offline', '--config', file], { timeoutMs: 120_000 });
     expect(d.code).toBe(1);
     const results = (JSON.parse(d.stdout) as { results: { check: string; status: string; message: string; hint?: string }[] }).results;
     const gpio = results.find((x) => x.check === 'gpio')!;
@@ -74,17 +74,17 @@ describe('a booth configured for real GPIO on a machine without it', () => {
     expect(gpio.message).toMatch(/GPIO is not available on this machine: \/sys\/class\/gpio\/export does not exist/);
     expect(results.find((x) => x.check === 'tamper')).toMatchObject({ status: 'fail', message: expect.stringMatching(/refuses to start, locks the station/) });
 
-    const t = await runCli(['gpio', 'test', '--step-ms', '0', '--config', file]);
+    const t = await runCli(['gpio', 'test', '--step-ms', '0', '--config', file], { timeoutMs: 120_000 });
     expect(t.code).toBe(1);
     expect(t.stderr).toMatch(/error: GPIO is not available on this machine: \/sys\/class\/gpio\/export does not exist/);
     expect(t.stdout).not.toMatch(/simulator/);
     // without a configuration file as well: the defaults are a real booth's
-    const bare = await runCli(['gpio', 'test', '--step-ms', '0']);
+    const bare = await runCli(['gpio', 'test', '--step-ms', '0'], { timeoutMs: 120_000 });
     expect(bare.code).toBe(1);
     expect(bare.stderr).toMatch(/GPIO is not available/);
     // the simulator only when asked for
-    const sim = await runCli(['gpio', 'test', '--simulated', '--step-ms', '0', '--config', file]);
+    const sim = await runCli(['gpio', 'test', '--simulated', '--step-ms', '0', '--config', file], { timeoutMs: 120_000 });
     expect(sim.code, sim.stderr).toBe(0);
     expect(sim.stdout).toMatch(/GPIO: simulator/);
-  });
+  }, 300_000); // five CLI runs
 });
