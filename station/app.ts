@@ -489,6 +489,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const maintenanceTimer = setInterval(maintain, 60_000);
     maintenanceTimer.unref();
     u.on('acknowledged', () => {
+      // the kiosk's "waiting to send" counter follows the receipt at once
+      parts.workflow?.statusChanged();
       if (maintenanceSoon) clearTimeout(maintenanceSoon);
       maintenanceSoon = setTimeout(maintain, 3_000);
       maintenanceSoon.unref();
@@ -593,6 +595,9 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       logger: log.child({ component: 'workflow' }),
     });
     auditOfficerEvents(wf, vault.audit, log);
+    // a device whose chip changes colour (its last operation failed, or works again): headquarters
+    // hears it now, not at the next health period (the workflow emits only on a change)
+    wf.on('device', () => { void parts.uplink?.publishHealth(); });
     await wf.start();
     parts.workflow = wf;
     parts.kiosk = await startKiosk({

@@ -28,9 +28,9 @@ const daemons = new Set<ChildProcess>();
 interface Daemon { child: ChildProcess; url: string; out: () => string }
 
 /** Starts the compiled daemon and resolves with its kiosk URL once it is serving (READY). */
-function startDaemon(f: StationFixture): Promise<Daemon> {
+function startDaemon(f: StationFixture, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [STATION_JS, 'run', '--config', f.file], { env: { ...process.env, STATION_PRINT_READY: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [STATION_JS, 'run', '--config', f.file], { env: { ...process.env, STATION_PRINT_READY: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     daemons.add(child);
     let out = '';
     let url: string | null = null;
@@ -107,11 +107,13 @@ describe('the compiled daemon, as the officer sees it', () => {
     const f = await station('ST-DEGR-01', '{ fingerprint: { simulated: true, positions: [2, 7] }, camera: { simulated: false, backend: v4l2, device: /dev/no-such-video-99 }, card: { simulated: true }, gpio: { simulated: true } }');
     // headquarters' view: the retained health message
     const hqClient = await mqtt.connectAsync(broker.url, { clientId: 'test-hq-health' });
+    const healths: Array<Record<string, any>> = [];
     const health = new Promise<Record<string, any>>((resolve) => {
-      hqClient.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as Record<string, any>));
+      hqClient.on('message', (_t, p) => { healths.push(JSON.parse(p.toString()) as Record<string, any>); resolve(healths[0]!); });
     });
     await hqClient.subscribeAsync('enroll/v1/st/ST-DEGR-01/health');
-    const d = await startDaemon(f);
+    // one health period a day: any further health message is the one a device change sends at once
+    const d = await startDaemon(f, { ENROLL_HEADQUARTERS__HEALTH_INTERVAL_SECONDS: '86400' });
     try {
       expect(d.out()).toMatch(/starting degraded: camera device \/dev\/no-such-video-99 does not exist/);
       expect(d.out()).toMatch(/station ready, degraded \(camera/);
@@ -119,7 +121,6 @@ describe('the compiled daemon, as the officer sees it', () => {
       const cam = (h.devices as Array<{ name: string; state: string; detail?: string }>).find((x) => x.name === 'camera');
       expect(cam?.state).toBe('error');
       expect(cam?.detail).toContain('/dev/no-such-video-99 does not exist');
-      await hqClient.endAsync();
 
       const page = await openKiosk(d.url);
       await login(page);
@@ -149,6 +150,11 @@ describe('the compiled daemon, as the officer sees it', () => {
       // trying anyway fails with the camera's own code, and the exception path stays open
       await page.getByTestId('portrait-capture').click();
       await page.locator('[data-testid="device-error"][data-code="CAM_NOT_FOUND"]').waitFor();
+      // headquarters hears of the failed capture now (the camera driver's own words), not in a day
+      const camOf = (h: Record<string, any>) => (h.devices as Array<{ name: string; state: string; detail?: string }>).find((x) => x.name === 'camera');
+      await expect.poll(() => healths.slice(1).map(camOf).find((c) => c?.detail?.includes('USB camera /dev/no-such-video-99 not found')), { timeout: 60_000 }).toBeTruthy();
+      expect(camOf(healths[healths.length - 1]!)?.state).toBe('error');
+      await hqClient.endAsync();
       await page.getByTestId('error-dismiss').click();
       await page.getByTestId('device-down-exception').click();
       await page.getByTestId('exc-reason').fill('máy ảnh chưa cắm');
