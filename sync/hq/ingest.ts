@@ -17,7 +17,7 @@ import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } 
 import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
 import { parsePayload, PayloadError, requirePayload, type HeldReason, type ReceiptStatus, type RefusalReason, type RejectedReason } from '../wire/payloads';
 import { LocalValidator, type RecordValidator, type Verdict } from './validate';
-import type { HqStore, Db, StoreOutcome, StoredRecordInput } from './store';
+import type { HqStore, Db, StationKeyState, StoreOutcome, StoredRecordInput } from './store';
 import { SqliteHqStore, type HqStoreApi } from './store-api';
 import { openHqStore, type DatabaseChoice } from './store-open';
 import { isStoreUnavailable } from './store-pg';
@@ -247,6 +247,42 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   const rejected = (recordId: string, sha256: string, reason: RejectedReason, detail: string): StoreOutcome =>
     ({ recordId, sha256, status: 'rejected', reason, detail: detail.slice(0, 500) });
 
+  /*
+   * Retired and revoked keys (#13 item 5). A key that was retired (rotation, re-registration) or
+   * revoked (`hq revoke`) is trusted only for records sealed before its cutoff — decided by the
+   * record's place in the station's own audit chain as headquarters verified it, not by the
+   * envelope's sealedAt alone: the record's record_sealed entry (its ts is the sealedAt) must be in
+   * the chain at or before valid_through_seq, and its chain time at or before valid_until. A record
+   * the chain does not place yet is held (audit-pending) until the chain has passed the cutoff;
+   * then it is refused.
+   */
+  const FUTURE_SEALED_AT_MS = 24 * 3600_000;
+  const AUDIT_CLOCK_SLACK_MS = 5 * 60_000;
+  const isLimited = (k: StationKeyState): boolean => k.revokedAt !== null || k.retiredAt !== null || k.validUntil !== null || k.validThroughSeq !== null;
+  const iso = (t: number): string => (Number.isFinite(t) ? new Date(t).toISOString() : 'never');
+  const placeInChain = async (stationId: string, k: StationKeyState, recordId: string, sha256: string, sealedAt: number): Promise<StoreOutcome | null> => {
+    const until = k.validUntil ?? k.retiredAt ?? Number.POSITIVE_INFINITY;
+    let through = k.validThroughSeq;
+    const tip = await api.auditTip(stationId);
+    if (through === null && Number.isFinite(until) && tip.ts > until) {
+      // The chain has passed the cutoff time: from now on the cutoff is a place in the chain, so an
+      // entry dated back later (by whoever holds the key) cannot slip in before it.
+      through = await api.auditSeqAt(stationId, until);
+      await api.limitKey(stationId, k.fingerprint, { until: null, throughSeq: through });
+      k.validThroughSeq = through;
+    }
+    const reason = k.revokedAt !== null ? 'revoked-key' : 'retired-key';
+    const what = `key ${k.fingerprint} ${k.revokedAt !== null ? 'revoked' : 'retired'} (trusted for records sealed through audit entry ${through ?? '–'}, chain time ${iso(until)})`;
+    const e = await api.auditSealOf(stationId, recordId, sealedAt);
+    if (e) {
+      if ((through === null || e.seq <= through) && e.ts <= until) return null;
+      return rejected(recordId, sha256, reason, `record ${recordId} was sealed at audit entry ${e.seq} (${iso(e.ts)}), after the cutoff of ${what}`);
+    }
+    const passed = through !== null ? tip.seq >= through : tip.ts > until;
+    if (passed) return rejected(recordId, sha256, reason, `record ${recordId} (sealedAt ${iso(sealedAt)}) is not in the station's audit chain through the cutoff of ${what}; the chain headquarters holds reaches entry ${tip.seq}`);
+    return held(recordId, sha256, 'audit-pending', `record ${recordId} is signed by ${what}; headquarters holds the station's audit chain through entry ${tip.seq} (${iso(tip.ts)}) and needs it up to the record to place it`);
+  };
+
   /**
    * Checks one complete batch (a batch frame, or reassembled chunks). Resolves to what its receipt
    * will say, or null when it gets no receipt at all (transport damage, validator unavailable: the
@@ -272,7 +308,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       digests.push(d);
     }
     // 2) the station must be registered; until it is, everything is held (the station retries)
-    const keys = await api.stationKeys(stationId);
+    const keys = await api.stationKeyStates(stationId);
     if (keys.length === 0) {
       alarm('unknown-station', `batch ${h.batchId} from unregistered station ${stationId}; register it with \`hq register\``, stationId);
       return { ...base, verified: [], refused: h.records.map((r) => held(r.id, r.sha256, 'unknown-station', `station ${stationId} is not registered at headquarters`)) };
@@ -287,7 +323,15 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       const p = d.parsed;
       if (p.stationId !== stationId) { refused.push(rejected(r.id, r.sha256, 'wrong-station', `the envelope names station ${p.stationId}, the batch came from ${stationId}`)); continue; }
       if (p.recordId !== r.id) { refused.push(rejected(r.id, r.sha256, 'id-mismatch', `the envelope names record ${p.recordId}`)); continue; }
-      if (!keys.some((k) => checkSignature(d, k))) { refused.push(rejected(r.id, r.sha256, 'bad-signature', `record ${r.id}: the station signature does not verify with any of the ${keys.length} key(s) registered for ${stationId}`)); continue; }
+      const signer = keys.find((k) => checkSignature(d, k.key));
+      if (!signer) { refused.push(rejected(r.id, r.sha256, 'bad-signature', `record ${r.id}: the station signature does not verify with any of the ${keys.length} key(s) registered for ${stationId}`)); continue; }
+      if (p.sealedAt > Date.now() + FUTURE_SEALED_AT_MS) {
+        alarm('sealed-at-future', `record ${r.id} from ${stationId} claims sealedAt ${new Date(p.sealedAt).toISOString()}, more than a day ahead of headquarters' clock (station clock wrong, or a forged record)`, stationId, r.id);
+      }
+      if (isLimited(signer)) {
+        const out = await placeInChain(stationId, signer, r.id, r.sha256, p.sealedAt);
+        if (out) { refused.push(out); continue; }
+      }
       candidates.push({ r, env: envelopes[i]!, parsed: p });
     }
     // 4) already stored: a duplicate needs no second opening; another hash is a conflict
@@ -528,6 +572,15 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
         const checkedSig = best?.ok ? best.signedThrough : -1;
         const good = fresh.filter((e) => e.seq <= goodThrough).map((e) => (best?.ok && e.sig !== undefined && e.seq !== checkedSig ? { ...e, sig: undefined } : e));
         if (good.length > 0) {
+          // The chain's own clock: each entry's time at or after the one before (a few minutes of
+          // slack for a clock step at the station) and not far ahead of headquarters'. Anything else
+          // is a station clock gone wrong or a chain written by someone choosing its times: an alarm.
+          let prevTs = (await api.auditTip(stationId)).ts;
+          for (const e of good) {
+            if (e.ts < prevTs - AUDIT_CLOCK_SLACK_MS) { alarm('audit-clock', `${stationId}: audit entry ${e.seq} (${e.kind}) is dated ${iso(e.ts)}, before the entry preceding it (${iso(prevTs)})`, stationId); break; }
+            if (e.ts > Date.now() + FUTURE_SEALED_AT_MS) { alarm('audit-clock', `${stationId}: audit entry ${e.seq} (${e.kind}) is dated ${iso(e.ts)}, more than a day ahead of headquarters' clock`, stationId); break; }
+            prevTs = Math.max(prevTs, e.ts);
+          }
           await api.appendAudit(stationId, good);
           newHead = { seq: good[good.length - 1]!.seq, hash: good[good.length - 1]!.hash };
         }

@@ -478,6 +478,43 @@ export function buildProgram(): Command {
       }
     }));
 
+  program.command('revoke')
+    .description("cut off a station's keys (a stolen booth): records sealed after the cutoff are refused and raise an alarm, records before it are still accepted")
+    .argument('<station>', 'station id')
+    .option('--after <time>', "cutoff (ISO 8601 time or ms since 1970): trust the station's records sealed up to it; default: only what headquarters' copy of its audit chain already holds")
+    .option('--json', 'machine-readable output')
+    .action(act(async (station: string, opts: { after?: string; json?: boolean }, cmd: Command) => {
+      const g = settingsOf(cmd);
+      let after: number | undefined;
+      if (opts.after !== undefined) {
+        after = /^\d+$/.test(opts.after) ? Number(opts.after) : Date.parse(opts.after);
+        if (!Number.isFinite(after)) throw new UsageError(`--after ${opts.after}: not a time`, 'give an ISO 8601 time such as 2026-12-01T08:00:00Z, or milliseconds since 1970');
+      }
+      const store = await openApi(g);
+      try {
+        const registered = (await store.stations()).map((x) => x.station_id);
+        if (!registered.includes(station)) {
+          const guess = closestName(station, registered);
+          throw new UsageError(`station "${station}" is not registered at headquarters${guess ? ` — did you mean "${guess}"?` : ''}`);
+        }
+        const now = Date.now();
+        const until = after ?? now;
+        const tip = await store.auditTip(station);
+        // By chain order where headquarters' chain decides it: without --after, the chain as held now;
+        // with --after a time the chain has already passed, its last entry up to that time. Otherwise
+        // (the chain has not reached the time yet) entries still to come count up to it by their time.
+        const throughSeq = after === undefined ? tip.seq : tip.ts > until ? await store.auditSeqAt(station, until) : null;
+        const n = await store.revokeStation(station, { until, throughSeq }, now);
+        await store.alarm('station-revoked', `${station} revoked by ${userInfo().username}: ${n} key(s) trusted only for records sealed through audit entry ${throughSeq ?? '(by time)'} and up to ${new Date(until).toISOString()}`, station, null, now);
+        print(!!opts.json, { stationId: station, keys: n, until, throughSeq },
+          `${station}: ${n} key(s) revoked; records sealed after ${new Date(until).toISOString()}${throughSeq !== null ? ` or after audit entry ${throughSeq}` : ''} are refused (revoked-key) and raise an alarm\n` +
+          (throughSeq === null ? `note: headquarters' copy of the audit chain ends at ${tip.ts ? new Date(tip.ts).toISOString() : 'nothing yet'}; entries still to come are trusted up to the cutoff by the time the station signed in them\n` : '') +
+          'a new key for this booth needs `hq register` with a fresh `station provision --json`');
+      } finally {
+        await store.close();
+      }
+    }));
+
   program.command('alarms')
     .description('open alarms (record id conflicts, bad signatures, unknown stations, audit chain breaks)')
     .option('--json', 'machine-readable output')

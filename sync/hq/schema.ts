@@ -6,7 +6,7 @@
  * Times are milliseconds since the Unix epoch.
  */
 /** Version after every migration below; SCHEMA_SQL is version 1. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** The two databases headquarters runs on. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -208,5 +208,18 @@ ALTER TABLE chunks ALTER COLUMN data SET STORAGE EXTERNAL;
 CREATE UNIQUE INDEX IF NOT EXISTS alarms_one_open ON alarms (kind, (COALESCE(station_id, ''))) WHERE cleared_at IS NULL;
 `,
     },
+  },
+  {
+    // Revocation and retirement by the station's audit chain (#13 item 5): a key is trusted for
+    // records whose record_sealed entry is at most valid_through_seq in the chain headquarters
+    // verified, and at most valid_until by the chain's own (station-signed) time. A record is placed
+    // in the chain by its sealedAt, which is the ts of its record_sealed entry.
+    version: 4,
+    sql: `
+ALTER TABLE station_keys ADD COLUMN valid_until BIGINT;
+ALTER TABLE station_keys ADD COLUMN valid_through_seq BIGINT;
+ALTER TABLE station_keys ADD COLUMN revoked_at BIGINT;
+CREATE INDEX IF NOT EXISTS audit_entries_ts ON audit_entries (station_id, ts);
+`,
   },
 ];

@@ -14,10 +14,10 @@
  * - a failed write throws: the caller sends no receipt, the station resends.
  */
 import type { KeyObject } from 'node:crypto';
-import type { AlarmRow, RegisterInput, StationRow, StoreOutcome, StoredRecordInput } from './store';
+import type { AlarmRow, RegisterInput, StationKeyState, StationRow, StoreOutcome, StoredRecordInput } from './store';
 import { HqStore, openHqDb } from './store';
 
-export type { AlarmRow, RegisterInput, StationRow, StoreOutcome, StoredRecordInput };
+export type { AlarmRow, RegisterInput, StationKeyState, StationRow, StoreOutcome, StoredRecordInput };
 
 /** One batch of a group commit: what was verified, what was refused, and how to sign its receipt. */
 export interface BatchToStore {
@@ -73,6 +73,19 @@ export interface HqStoreApi {
   stations(): Promise<StationRow[]>;
   /** All keys of a station, current first (read each time: another worker may register). */
   stationKeys(stationId: string): Promise<KeyObject[]>;
+
+  /** Every key of a station with its revocation / retirement limits, current first. */
+  stationKeyStates(stationId: string): Promise<StationKeyState[]>;
+  /** Limits every key of the station (hq revoke); returns how many. */
+  revokeStation(stationId: string, limit: { until: number; throughSeq: number | null }, now?: number): Promise<number>;
+  /** Limits one key (station key rotation: the old key is trusted through the rotation's place in the chain). */
+  limitKey(stationId: string, fingerprint: string, limit: { until: number | null; throughSeq: number | null }): Promise<void>;
+  /** The record_sealed entry of a record in the verified chain (by ts = sealedAt), or null. */
+  auditSealOf(stationId: string, recordId: string, sealedAt: number): Promise<{ seq: number; ts: number } | null>;
+  /** The last verified chain entry (seq 0 when none). */
+  auditTip(stationId: string): Promise<{ seq: number; ts: number }>;
+  /** Chain time `at` in chain order: the entry before the first dated after it (the tip when none is). */
+  auditSeqAt(stationId: string, at: number): Promise<number>;
 
   /** Raises (or counts up the open) alarm of this kind for the station; returns its count. */
   alarm(kind: string, detail: string, stationId?: string | null, recordId?: string | null, now?: number, occurrences?: number): Promise<number>;
@@ -134,6 +147,12 @@ export class SqliteHqStore implements HqStoreApi {
   async station(id: string) { return this.sync.station(id); }
   async stations() { return this.sync.stations(); }
   async stationKeys(id: string) { return this.sync.stationKeys(id); }
+  async stationKeyStates(id: string) { return this.sync.stationKeyStates(id); }
+  async revokeStation(id: string, limit: { until: number; throughSeq: number | null }, now?: number) { return this.sync.revokeStation(id, limit, now); }
+  async limitKey(id: string, fp: string, limit: { until: number | null; throughSeq: number | null }) { this.sync.limitKey(id, fp, limit); }
+  async auditSealOf(id: string, recordId: string, sealedAt: number) { return this.sync.auditSealOf(id, recordId, sealedAt); }
+  async auditTip(id: string) { return this.sync.auditTip(id); }
+  async auditSeqAt(id: string, at: number) { return this.sync.auditSeqAt(id, at); }
   async alarm(kind: string, detail: string, stationId: string | null = null, recordId: string | null = null, now = Date.now(), occurrences = 1) {
     return this.sync.alarm(kind, detail, stationId, recordId, now, occurrences);
   }

@@ -25,7 +25,7 @@ import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, SchemaTooNewError, migrationSql } from './schema';
-import { fingerprintOf, type AlarmRow, type RegisterInput, type StationRow, type StoreOutcome } from './store';
+import { fingerprintOf, keyStates, type AlarmRow, type RegisterInput, type StationKeyRow, type StationKeyState, type StationRow, type StoreOutcome } from './store';
 import type { AlarmInput, AuditRow, BatchStoreResult, BatchToStore, HqStoreApi, StoredRecordRow } from './store-api';
 import { toPublicKey } from '../wire/signed';
 
@@ -232,6 +232,46 @@ export class PgHqStore implements HqStoreApi {
 
   async stations(): Promise<StationRow[]> {
     return (await this.q<StationRow>('SELECT * FROM stations ORDER BY station_id')).rows;
+  }
+
+  async stationKeyStates(stationId: string): Promise<StationKeyState[]> {
+    const rows = (await this.q<StationKeyRow>({ name: 'hq-station-key-states', text: 'SELECT public_key, key_fingerprint, registered_at, retired_at, valid_until, valid_through_seq, revoked_at FROM station_keys WHERE station_id = $1 ORDER BY retired_at IS NOT NULL, registered_at DESC' }, [stationId])).rows;
+    return keyStates(rows, (pem) => {
+      let k = this.keyCache.get(pem);
+      if (!k) { k = createPublicKey(pem); if (this.keyCache.size > 10_000) this.keyCache.clear(); this.keyCache.set(pem, k); }
+      return k;
+    });
+  }
+
+  async revokeStation(stationId: string, limit: { until: number; throughSeq: number | null }, now = Date.now()): Promise<number> {
+    const r = await this.q(`UPDATE station_keys SET revoked_at = COALESCE(revoked_at, $1),
+        valid_until = CASE WHEN valid_until IS NULL OR valid_until > $2 THEN $2 ELSE valid_until END,
+        valid_through_seq = CASE WHEN $3::BIGINT IS NULL THEN valid_through_seq WHEN valid_through_seq IS NULL OR valid_through_seq > $3::BIGINT THEN $3::BIGINT ELSE valid_through_seq END
+      WHERE station_id = $4`, [now, limit.until, limit.throughSeq, stationId]);
+    return r.rowCount ?? 0;
+  }
+
+  async limitKey(stationId: string, fingerprint: string, limit: { until: number | null; throughSeq: number | null }): Promise<void> {
+    await this.q('UPDATE station_keys SET valid_until = COALESCE($1, valid_until), valid_through_seq = COALESCE($2, valid_through_seq) WHERE station_id = $3 AND key_fingerprint = $4', [limit.until, limit.throughSeq, stationId, fingerprint]);
+  }
+
+  async auditSealOf(stationId: string, recordId: string, sealedAt: number): Promise<{ seq: number; ts: number } | null> {
+    const rows = (await this.q<{ seq: string | number; ts: string | number; data: string }>("SELECT seq, ts, data FROM audit_entries WHERE station_id = $1 AND ts = $2 AND kind = 'record_sealed'", [stationId, sealedAt])).rows;
+    for (const r of rows) {
+      try { if ((JSON.parse(r.data) as { recordId?: unknown }).recordId === recordId) return { seq: Number(r.seq), ts: Number(r.ts) }; } catch { /* not ours */ }
+    }
+    return null;
+  }
+
+  async auditTip(stationId: string): Promise<{ seq: number; ts: number }> {
+    const r = (await this.q<{ seq: string | number; ts: string | number }>('SELECT seq, ts FROM audit_entries WHERE station_id = $1 ORDER BY seq DESC LIMIT 1', [stationId])).rows[0];
+    return r ? { seq: Number(r.seq), ts: Number(r.ts) } : { seq: 0, ts: 0 };
+  }
+
+  async auditSeqAt(stationId: string, at: number): Promise<number> {
+    // by chain order: the entry before the first one dated after `at` (see store.ts)
+    const r = (await this.q<{ seq: string | number | null }>('SELECT MIN(seq) AS seq FROM audit_entries WHERE station_id = $1 AND ts > $2', [stationId, at])).rows[0];
+    return r?.seq == null ? (await this.auditTip(stationId)).seq : Number(r.seq) - 1;
   }
 
   async stationKeys(stationId: string): Promise<KeyObject[]> {

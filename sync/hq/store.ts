@@ -89,6 +89,34 @@ export interface RegisterInput {
   createdAt?: number | null;
 }
 
+/** A station key with the limits revocation or retirement put on it (null: none). */
+export interface StationKeyState {
+  key: KeyObject;
+  fingerprint: string;
+  registeredAt: number;
+  retiredAt: number | null;
+  /** Chain time (the station-signed ts of the record's record_sealed entry) after which the key is not trusted. */
+  validUntil: number | null;
+  /** Chain position through which the key is trusted. */
+  validThroughSeq: number | null;
+  revokedAt: number | null;
+}
+
+export interface StationKeyRow {
+  public_key: string; key_fingerprint: string; registered_at: number; retired_at: number | null;
+  valid_until: number | null; valid_through_seq: number | null; revoked_at: number | null;
+}
+
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/** Parses key rows (shared by both stores). */
+export function keyStates(rows: StationKeyRow[], parse: (pem: string) => KeyObject): StationKeyState[] {
+  return rows.map((r) => ({
+    key: parse(r.public_key), fingerprint: r.key_fingerprint, registeredAt: Number(r.registered_at), retiredAt: num(r.retired_at),
+    validUntil: num(r.valid_until), validThroughSeq: num(r.valid_through_seq), revokedAt: num(r.revoked_at),
+  }));
+}
+
 export class HqStore {
   constructor(readonly db: Db) {}
 
@@ -136,6 +164,65 @@ export class HqStore {
       }
       return k;
     });
+  }
+
+  /** Every key of a station with its limits, current first. */
+  stationKeyStates(stationId: string): StationKeyState[] {
+    const rows = this.db.prepare('SELECT public_key, key_fingerprint, registered_at, retired_at, valid_until, valid_through_seq, revoked_at FROM station_keys WHERE station_id = ? ORDER BY retired_at IS NOT NULL, registered_at DESC').all(stationId) as StationKeyRow[];
+    return keyStates(rows, (pem) => this.parsedKey(pem));
+  }
+
+  private parsedKey(pem: string): KeyObject {
+    let k = this.keyCache.get(pem);
+    if (!k) {
+      k = createPublicKey(pem);
+      if (this.keyCache.size > 10_000) this.keyCache.clear();
+      this.keyCache.set(pem, k);
+    }
+    return k;
+  }
+
+  /**
+   * Revokes every key of the station: trusted only for records sealed through
+   * chain position `throughSeq` (when given) and chain time `until`. Keeps the
+   * tighter of an earlier limit. Returns how many keys it limited.
+   */
+  revokeStation(stationId: string, limit: { until: number; throughSeq: number | null }, now = Date.now()): number {
+    return this.db.prepare(`UPDATE station_keys SET revoked_at = COALESCE(revoked_at, ?),
+        valid_until = CASE WHEN valid_until IS NULL OR valid_until > ? THEN ? ELSE valid_until END,
+        valid_through_seq = CASE WHEN ? IS NULL THEN valid_through_seq WHEN valid_through_seq IS NULL OR valid_through_seq > ? THEN ? ELSE valid_through_seq END
+      WHERE station_id = ?`).run(now, limit.until, limit.until, limit.throughSeq, limit.throughSeq, limit.throughSeq, stationId).changes;
+  }
+
+  /** Limits one key (a rotation: the old key is trusted through the rotation's place in the chain). */
+  limitKey(stationId: string, fingerprint: string, limit: { until: number | null; throughSeq: number | null }): void {
+    this.db.prepare('UPDATE station_keys SET valid_until = COALESCE(?, valid_until), valid_through_seq = COALESCE(?, valid_through_seq) WHERE station_id = ? AND key_fingerprint = ?')
+      .run(limit.until, limit.throughSeq, stationId, fingerprint);
+  }
+
+  /** The record_sealed entry of this record in the station's verified chain (found by its ts = sealedAt), or null. */
+  auditSealOf(stationId: string, recordId: string, sealedAt: number): { seq: number; ts: number } | null {
+    const rows = this.db.prepare("SELECT seq, ts, data FROM audit_entries WHERE station_id = ? AND ts = ? AND kind = 'record_sealed'").all(stationId, sealedAt) as { seq: number; ts: number; data: string }[];
+    for (const r of rows) {
+      try { if ((JSON.parse(r.data) as { recordId?: unknown }).recordId === recordId) return { seq: r.seq, ts: r.ts }; } catch { /* not ours */ }
+    }
+    return null;
+  }
+
+  /** The last entry of the station's verified chain (seq 0 when none). */
+  auditTip(stationId: string): { seq: number; ts: number } {
+    const r = this.db.prepare('SELECT seq, ts FROM audit_entries WHERE station_id = ? ORDER BY seq DESC LIMIT 1').get(stationId) as { seq: number; ts: number } | undefined;
+    return r ?? { seq: 0, ts: 0 };
+  }
+
+  /**
+   * Where chain time `at` falls in chain order: the entry before the first one
+   * dated after `at` (the tip when none is). By order, not by the largest seq
+   * dated ≤ at: an entry dated back after that point does not move the cutoff.
+   */
+  auditSeqAt(stationId: string, at: number): number {
+    const r = this.db.prepare('SELECT MIN(seq) AS seq FROM audit_entries WHERE station_id = ? AND ts > ?').get(stationId, at) as { seq: number | null };
+    return r.seq !== null ? r.seq - 1 : this.auditTip(stationId).seq;
   }
 
   /**
