@@ -232,9 +232,48 @@ export class EmrtdReader {
     this.access = { protocol: 'BAC', password: 'MRZ', cipher: '3DES' };
   }
 
-  /** The largest READ BINARY Le: the ATR's extended length, else what one short protected answer holds. */
+  /** Largest command and response data field, from EF.ATR/INFO (DO'7F66'), when the chip has one. */
+  bufferSizes?: { maxCommand: number; maxResponse: number };
+
+  /**
+   * The largest READ BINARY Le: with extended length, the most plaintext one
+   * protected answer of the chip's largest response (EF.ATR/INFO) holds, else
+   * 4 KB; with short APDUs what one 256-byte protected answer holds.
+   */
   maxReadLength(): number {
-    return this.ch.extendedLength ? EXTENDED_CHUNK : (this.sm?.maxShortResponse ?? SHORT_CHUNK);
+    if (!this.ch.extendedLength) return this.sm?.maxShortResponse ?? SHORT_CHUNK;
+    const max = this.bufferSizes?.maxResponse;
+    if (!max) return EXTENDED_CHUNK;
+    // DO'87' (tag, 3-byte length, indicator) + DO'99' (4) + DO'8E' (10) around the padded cipher text.
+    const block = this.sm?.cipher === '3DES' || !this.sm ? 8 : 16;
+    const cipher = Math.floor((Math.min(max, 65536) - 4 - 1 - 4 - 10) / block) * block;
+    return Math.max(cipher - 1, SHORT_CHUNK);
+  }
+
+  /**
+   * EF.ATR/INFO (2F01) in the clear by SFI 01, read only when the ATR announces
+   * extended length: its DO'7F66' gives the largest command and response the
+   * chip accepts. Absent or unreadable: nothing (4 KB chunks are used).
+   */
+  async readAtrInfo(): Promise<void> {
+    const r = await this.plain(cmd(0xb0, 0x81, 0, undefined, 256));
+    if ((r.sw !== SW.OK && r.sw !== 0x6282) || r.data.length === 0) return;
+    try {
+      const find = (b: Buffer, depth: number): Buffer | undefined => {
+        for (const t of readAll(b, 'EF.ATR/INFO')) {
+          if (t.tag === 0x7f66) return t.value;
+          if ((t.tag & 0x20 || t.tag > 0xff) && depth < 2) { const v = find(t.value, depth + 1); if (v) return v; }
+        }
+        return undefined;
+      };
+      const el = find(r.data, 0);
+      if (!el) return;
+      const ints = readAll(el, 'EF.ATR/INFO').filter((t) => t.tag === 0x02 && t.value.length >= 1 && t.value.length <= 3).map((t) => t.value.reduce((a, x) => a * 256 + x, 0));
+      if (ints.length >= 2 && ints[0]! > 0 && ints[1]! > 0) this.bufferSizes = { maxCommand: ints[0]!, maxResponse: ints[1]! };
+    } catch (e) {
+      if (!(e instanceof CardDataError)) throw e;
+      this.log?.warn({ reader: this.ch.reader, err: e.message }, 'EF.ATR/INFO is malformed; using 4 KB chunks');
+    }
   }
 
   /** Which access control ran (set by authenticate / pace). */
@@ -246,11 +285,10 @@ export class EmrtdReader {
    * Chip Authentication (ICAO 9303-11 §6.2) under the current secure messaging:
    * an ephemeral ECDH key on DG14's domain; MSE:Set KAT (3DES) or MSE:Set AT +
    * GENERAL AUTHENTICATE (AES); then secure messaging restarts under keys from
-   * the shared secret with SSC 0. Proof: a READ BINARY of DG14's first byte must
-   * verify under the new keys. On failure the session is gone (the caller opens
-   * the chip again).
+   * the shared secret with SSC 0. The proof is the caller's next READ BINARY,
+   * which must verify under the new keys (no extra APDU).
    */
-  async chipAuthenticate(alg: ChipAuthAlgorithm, key: ChipAuthKey, dg14: Buffer): Promise<{ ok: true } | { ok: false; code: 'ca-refused' | 'ca-key-mismatch'; detail: string }> {
+  async chipAuthenticate(alg: ChipAuthAlgorithm, key: ChipAuthKey): Promise<{ ok: true } | { ok: false; code: 'ca-refused'; detail: string }> {
     const domain = key.domain!;
     const group = new PaceGroup(domain);
     const sk = randomScalar(domain);
@@ -271,17 +309,6 @@ export class EmrtdReader {
     shared.fill(0);
     this.sm = new SecureMessaging(keys);
     keys.ksEnc.fill(0); keys.ksMac.fill(0);
-    try {
-      const probe = await this.secure(cmd(0xb0, 0x80 | 0x0e, 0, undefined, 1));
-      if (probe.sw !== SW.OK || probe.data.length !== 1 || probe.data[0] !== dg14[0]) {
-        this.end();
-        return { ok: false, code: 'ca-key-mismatch', detail: `the first command under the new keys was answered ${swHex(probe.sw)}` };
-      }
-    } catch (e) {
-      if (!(e instanceof SmError)) throw e;
-      this.end();
-      return { ok: false, code: 'ca-key-mismatch', detail: e.message };
-    }
     return { ok: true };
   }
 
@@ -537,6 +564,7 @@ async function openChip(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Pro
   let caBytes: Buffer | undefined;
   if (r.cardAccessRead) caBytes = r.cardAccessRead.bytes;
   else {
+    if (ch.extendedLength) await r.readAtrInfo();
     try { caBytes = await r.readCardAccess(); } catch (e) {
       if (e instanceof DisconnectedError || e instanceof DeviceTimeoutError) throw e;
       note = `EF.CardAccess unreadable (${(e as Error).message})`;
@@ -588,7 +616,7 @@ async function openChip(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Pro
  * that refuses it, or does not speak under the resulting keys, is opened again
  * (same password) so the read can go on; the outcome is then `failed`.
  */
-async function chipAuthentication(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Promise<{ dg14?: Buffer; parsed?: Dg14; outcome?: CloneCheck; caUnsupported: boolean }> {
+async function chipAuthentication(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Promise<{ dg14?: Buffer; parsed?: Dg14; dg1?: Buffer; outcome?: CloneCheck; caUnsupported: boolean }> {
   const dg14 = await r.readFile(FILES.DG14.fid, FILES.DG14.name, opts.chunkSize);
   if (!dg14 || !dg14.length) return { caUnsupported: false };
   let parsed: Dg14;
@@ -600,10 +628,17 @@ async function chipAuthentication(r: EmrtdReader, ch: ApduChannel, opts: ReadOpt
   if (!choice) return { dg14, parsed, caUnsupported: false };
   if (choice === 'unsupported') return { dg14, parsed, caUnsupported: true };
   const method = `CA ECDH ${choice.algorithm.cipher} on ${choice.key.domain!.name}`;
-  const res = await r.chipAuthenticate(choice.algorithm, choice.key, dg14);
+  let res: { ok: true } | { ok: false; code: 'ca-refused' | 'ca-key-mismatch'; detail: string } = await r.chipAuthenticate(choice.algorithm, choice.key);
   if (res.ok) {
-    if (r.access) r.access.chipAuthentication = method;
-    return { dg14, parsed, outcome: { verdict: 'chip-authenticated', method }, caUnsupported: false };
+    // DG1, read under the new keys, is the proof: a chip without DG14's private key cannot answer it.
+    try {
+      const dg1 = await r.readFile(FILES.DG1.fid, FILES.DG1.name, opts.chunkSize);
+      if (r.access) r.access.chipAuthentication = method;
+      return { dg14, parsed, dg1, outcome: { verdict: 'chip-authenticated', method }, caUnsupported: false };
+    } catch (e) {
+      if (!(e instanceof StationError) || e.code !== 'CARD_SM_FAILED') throw e;
+      res = { ok: false, code: 'ca-key-mismatch', detail: e.message };
+    }
   }
   opts.logger?.warn({ reader: ch.reader, code: res.code, detail: res.detail }, 'Chip Authentication failed; opening the chip again');
   const access = r.access;
@@ -621,7 +656,7 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   // Chip Authentication first, so every data group after DG14 is read under its keys (ICAO 9303-11 §6.2).
   const ca = listed(14) ? await chipAuthentication(r, ch, opts) : { caUnsupported: false };
   const dg14 = ca.dg14;
-  const dg1 = await r.readFile(FILES.DG1.fid, FILES.DG1.name, opts.chunkSize);
+  const dg1 = ca.dg1 ?? await r.readFile(FILES.DG1.fid, FILES.DG1.name, opts.chunkSize);
   if (!dg1) throw new StationError('CARD_READ_FAILED', `the chip on ${ch.reader} has no DG1 (MRZ)`, { hint: 'this document does not follow ICAO 9303; inspect it manually' });
   const mrz = parseDg1(dg1);
   let dg2: Buffer | undefined;

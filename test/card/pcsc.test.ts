@@ -29,8 +29,8 @@ let smallDoc: EmrtdContents;
 let driver: PcscCardReader;
 const clients: VpcdCardClient[] = [];
 
-async function withCard(contents: EmrtdContents, opts: { faults?: CardFaults; extendedLength?: boolean; port?: number; pace?: PaceOptions; noMfSelect?: boolean } = {}) {
-  const card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: opts.faults, extendedLength: opts.extendedLength, pace: opts.pace, noMfSelect: opts.noMfSelect, chipKeys: contents.chipKeys });
+async function withCard(contents: EmrtdContents, opts: { faults?: CardFaults; extendedLength?: boolean; port?: number; pace?: PaceOptions; noMfSelect?: boolean; bufferSizes?: { maxCommand: number; maxResponse: number } } = {}) {
+  const card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: opts.faults, extendedLength: opts.extendedLength, pace: opts.pace, noMfSelect: opts.noMfSelect, chipKeys: contents.chipKeys, bufferSizes: opts.bufferSizes });
   const client = new VpcdCardClient(card, { port: opts.port });
   clients.push(client);
   const reader = opts.port === 35964 ? 'Virtual PCD 00 01' : R0;
@@ -633,5 +633,28 @@ describe('clone detection over real pcscd + vpcd: Chip Authentication (DG14) and
       const res = await driver.readDocument({ reader: R0, bac: bac(smallDoc), csca: cscaStoreFrom([smallDoc.pki.csca.cert]) });
       expect(res.clone).toMatchObject({ verdict: 'not-supported', reasonCode: 'no-dg14-dg15' });
     } finally { await removeCard(plain.client); }
+  });
+});
+
+describe('fewer round trips: the largest answer the chip accepts', { timeout: 150_000 }, () => {
+  it('extended length with EF.ATR/INFO: READ BINARY asks for what one protected answer of the chip\'s buffer holds, never more; the APDU count is the minimum for those bytes', async () => {
+    for (const c of [{ pace: { can: '123456' }, read: { can: '123456' }, block: 16, overhead: 8 }, { read: {}, block: 8, overhead: 5 }]) {
+      const { client, card } = await withCard(doc, { extendedLength: true, bufferSizes: { maxCommand: 1000, maxResponse: 1500 }, ...(c.pace ? { pace: c.pace } : {}) });
+      try {
+        const res = await driver.readDocument({ reader: R0, bac: bac(doc), ...c.read, csca: cscaStoreFrom([doc.pki.csca.cert]) });
+        expect(res.passiveAuth.verdict).toBe('valid');
+        const chunk = Math.floor((1500 - 19) / c.block) * c.block - 1;
+        expect(res.chunkBytes).toBe(chunk);
+        expect(card.oversizeResponses).toBe(0);
+        const files = [res.com!, res.dg1, res.dg2!, res.sod];
+        const minimum = files.reduce((a, f) => a + Math.ceil(f.length / chunk), 0);
+        // + EF.ATR/INFO, EF.CardAccess, then PACE (MSE, 4 × GA, SELECT) or BAC (SELECT, GET CHALLENGE, MUTUAL AUTHENTICATE)
+        expect(res.apduCount).toBe(minimum + c.overhead);
+        // forcing a larger Le than the buffer is refused by the chip: the limit is real
+        const tooBig = await expectError<StationError>(driver.readDocument({ reader: R0, bac: bac(doc), ...c.read, chunkSize: chunk + 64 }));
+        expect(tooBig).toBeInstanceOf(StationError);
+        expect(card.oversizeResponses).toBeGreaterThan(0);
+      } finally { await removeCard(client); }
+    }
   });
 });

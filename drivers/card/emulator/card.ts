@@ -18,6 +18,8 @@ import { CardDataError, encodeLength, readTlv, tlv } from '../tlv';
 
 /** EF.CardAccess: FID 011C, short file identifier 1C, readable in the clear at MF level. */
 export const CARD_ACCESS_FID = 0x011c;
+/** EF.ATR/INFO: FID 2F01, short file identifier 01 at MF level, readable in the clear. */
+export const ATR_INFO_FID = 0x2f01;
 
 /** How the emulated chip speaks PACE (ICAO 9303-11 §4.4, Generic Mapping). */
 export interface PaceOptions {
@@ -100,6 +102,12 @@ export interface CardOptions {
   pace?: PaceOptions;
   /** Private keys for Chip / Active Authentication. */
   chipKeys?: ChipKeys;
+  /**
+   * EF.ATR/INFO (2F01, SFI 01, in the clear) with the extended length information
+   * DO'7F66' (largest command and response data field). Answers longer than
+   * maxResponse are refused with 6700, as a chip with that buffer would.
+   */
+  bufferSizes?: { maxCommand: number; maxResponse: number };
   /** Answer SELECT of the master file with 6D00, as Vietnam's citizen cards do (EF.CardAccess must be selected directly). */
   noMfSelect?: boolean;
 }
@@ -151,6 +159,9 @@ export class EmulatedEmrtd {
   /** Counters for tests: Chip Authentications completed, INTERNAL AUTHENTICATE answered. */
   caRuns = 0;
   aaRuns = 0;
+  /** Answers refused because they were longer than bufferSizes.maxResponse (the terminal asked for too much). */
+  oversizeResponses = 0;
+  private readonly bufferSizes?: { maxCommand: number; maxResponse: number };
 
   constructor(opts: CardOptions) {
     this.extended = opts.extendedLength ?? false;
@@ -160,6 +171,11 @@ export class EmulatedEmrtd {
     this.bacFailureSw = opts.bacFailureSw ?? SW.WARN_AUTH_FAILED;
     this.noMfSelect = opts.noMfSelect ?? false;
     this.chipKeys = opts.chipKeys ?? {};
+    if (opts.bufferSizes) {
+      this.bufferSizes = opts.bufferSizes;
+      const int2 = (n: number) => tlv(0x02, Buffer.from([n >> 8, n & 0xff]));
+      this.files.set(ATR_INFO_FID, tlv(0x7f66, int2(opts.bufferSizes.maxCommand), int2(opts.bufferSizes.maxResponse)));
+    }
     if (opts.pace) {
       this.pace = { ...opts.pace, infos: opts.pace.infos ?? DEFAULT_PACE_INFOS };
       for (const i of this.pace.infos!) {
@@ -231,7 +247,12 @@ export class EmulatedEmrtd {
       this.pending = undefined;
       return r;
     }
-    const resp = this.handle(apdu);
+    let resp = this.handle(apdu);
+    if (this.bufferSizes && resp.length - 2 > this.bufferSizes.maxResponse) {
+      // More than the chip's buffer holds: a real chip cannot send it.
+      this.oversizeResponses++;
+      resp = sw(SW.WRONG_LENGTH);
+    }
     const dataLen = resp.length - 2;
     const c = decodeCommand(apdu);
     if (f.wrongLe && c && !c.extended && c.le !== undefined && dataLen > 0 && c.le !== dataLen && dataLen <= 256) {
@@ -307,9 +328,10 @@ export class EmulatedEmrtd {
         if (this.sm) { this.sm = undefined; return sw(SW.SM_MISSING); }
         // EF.CardAccess is the one file read in the clear: by SFI 1C or after SELECT 011C.
         const bySfi = (c.p1 & 0x80) !== 0;
-        const fid = bySfi ? 0x0100 | (c.p1 & 0x1f) : this.selected;
-        if (fid !== CARD_ACCESS_FID) return sw(bySfi && !this.appSelected ? SW.FILE_NOT_FOUND : SW.SECURITY_NOT_SATISFIED);
-        const file = this.files.get(CARD_ACCESS_FID);
+        // At MF level SFI 01 is EF.ATR/INFO (2F01), SFI 1C EF.CardAccess.
+        const fid = bySfi ? ((c.p1 & 0x1f) === 0x01 ? ATR_INFO_FID : 0x0100 | (c.p1 & 0x1f)) : this.selected;
+        if (fid !== CARD_ACCESS_FID && fid !== ATR_INFO_FID) return sw(bySfi && !this.appSelected ? SW.FILE_NOT_FOUND : SW.SECURITY_NOT_SATISFIED);
+        const file = this.files.get(fid);
         if (!file) return sw(SW.FILE_NOT_FOUND);
         if (bySfi) this.selected = fid;
         const offset = bySfi ? c.p2 : ((c.p1 & 0x7f) << 8) | c.p2;
@@ -479,6 +501,7 @@ export class EmulatedEmrtd {
 
   private select(p1: number, data?: Buffer): Buffer {
     if (p1 !== 0x02 || !data || data.length !== 2) return sw(SW.WRONG_P1P2);
+    if (data.readUInt16BE(0) === ATR_INFO_FID && this.files.has(ATR_INFO_FID)) { this.selected = ATR_INFO_FID; return sw(SW.OK); }
     const fid = data.readUInt16BE(0);
     if (!this.files.has(fid)) return sw(SW.FILE_NOT_FOUND);
     this.selected = fid;
