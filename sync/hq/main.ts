@@ -9,7 +9,7 @@ import { join, resolve, dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import pino from 'pino';
 import { StationError, UsageError } from '../../config/errors';
-import { generateHqKeys, writeHqKeys, loadRecordKeys, loadSigningGenerations, loadHqPublicIdentity, RecordOpener, HQ_PUBLIC_FILE, HQ_PRIVATE_FILE, HQ_DUTY_FILES, HQ_KEY_DUTIES, type HqKeyDuty } from '../wire';
+import { generateHqKeys, writeHqKeys, loadRecordKeys, loadSigningGenerations, loadHqPublicIdentity, RecordOpener, HQ_PUBLIC_FILE, HQ_PRIVATE_FILE, HQ_DUTY_FILES, HQ_KEY_DUTIES, type HqKeyDuty, type EnrollmentRecord, type ParsedEnvelope } from '../wire';
 import { openStoredRecord } from './validate';
 import { COMMAND_NAMES, type CommandName } from '../topics';
 import { isValidStationId } from '../topics';
@@ -192,6 +192,25 @@ export function closestName(word: string, options: readonly string[]): string | 
   if (prefix && word.length >= 3) return prefix;
   const best = options.map((o) => [o, dist(word, o)] as const).sort((x, y) => x[1] - y[1])[0];
   return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
+}
+
+/**
+ * What `hq open` prints without --json: who the person is, and for every capture
+ * either what was captured or the exception the officer recorded (never a bare null).
+ */
+export function recordSummary(rec: EnrollmentRecord, header: Pick<ParsedEnvelope, 'sealedAt' | 'suite'>): Record<string, string | string[]> {
+  const d = rec.details;
+  const extra = d.extra ?? {};
+  const ids = [d.documentNumber ? `document ${d.documentNumber}` : '', d.nationalId ? `national id ${d.nationalId}` : ''].filter(Boolean).join(', ');
+  return {
+    recordId: rec.recordId, stationId: rec.stationId, officerId: rec.officerId, kind: rec.kind,
+    person: `${d.surname}, ${d.givenNames} — born ${d.dateOfBirth}, sex ${d.sex}${d.nationality ? `, ${d.nationality}` : ''}${ids ? ` (${ids})` : ''}`,
+    startedAt: new Date(rec.startedAt).toISOString(), completedAt: new Date(rec.completedAt).toISOString(),
+    sealedAt: new Date(header.sealedAt).toISOString(), suite: header.suite,
+    fingerprints: rec.fingerprints.map((f) => (f.status === 'captured' ? `${f.position}:captured(q${f.quality})` : `${f.position}:${f.exception}`)),
+    portrait: rec.portrait ? `${rec.portrait.width}x${rec.portrait.height} JPEG, ${rec.portrait.jpeg.length} bytes` : `not taken — exception ${extra.portraitException ?? '(none recorded)'}`,
+    chip: rec.chip ? `passive auth ${rec.chip.passiveAuth.verdict}` : extra.chipException ? `not read — exception ${extra.chipException}` : 'not read',
+  };
 }
 
 /** Parses `key=value` command arguments (numbers stay numbers; `none` stays the word none; {…}/[…] are JSON). */
@@ -387,14 +406,7 @@ export function buildProgram(): Command {
         const rec = opened.record;
         const full = JSON.parse(JSON.stringify(rec, (_k, v: unknown) => (v && typeof v === 'object' && (v as { type?: string }).type === 'Buffer' ? Buffer.from((v as { data: number[] }).data).toString('base64') : v))) as Record<string, unknown>;
         if (opts.out) writeFileSync(opts.out, JSON.stringify(full, null, 2), { mode: 0o600 });
-        const summary = {
-          recordId: rec.recordId, stationId: rec.stationId, officerId: rec.officerId, kind: rec.kind,
-          startedAt: new Date(rec.startedAt).toISOString(), completedAt: new Date(rec.completedAt).toISOString(),
-          sealedAt: new Date(opened.header.sealedAt).toISOString(), suite: opened.header.suite,
-          fingerprints: rec.fingerprints.map((f) => (f.status === 'captured' ? `${f.position}:captured(q${f.quality})` : `${f.position}:${f.exception}`)),
-          portrait: rec.portrait ? `${rec.portrait.width}x${rec.portrait.height} JPEG, ${rec.portrait.jpeg.length} bytes` : null,
-          chip: rec.chip ? `passive auth ${rec.chip.passiveAuth.verdict}` : null,
-        };
+        const summary = recordSummary(rec, opened.header);
         if (opts.json) process.stdout.write(`${JSON.stringify(full, null, 2)}\n`);
         else process.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n')}\n${opts.out ? `full record written to ${opts.out}\n` : ''}(opening logged: operator ${opts.operator}, reason "${opts.reason}")\n`);
       } finally {
