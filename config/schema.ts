@@ -181,6 +181,20 @@ export const configSchema = {
             },
           },
         },
+        power: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: false, description: 'Watch a battery or UPS HAT (Linux power_supply). Off: the booth is taken to be on mains and nothing about power is decided.' },
+            simulated: { type: 'boolean', default: false, description: 'Read a simulated battery (a power_supply tree the simulator writes; demo, benches).' },
+            root: { type: 'string', default: '/sys/class/power_supply', description: 'The power_supply directory (a test or a UPS HAT driver may put its tree elsewhere).' },
+            battery: { type: ['string', 'null'], default: null, description: 'The battery node (e.g. BAT0); null: the first node of type Battery.' },
+            lowPercent: { type: 'integer', minimum: 1, maximum: 90, default: 20, description: 'On battery below this capacity the kiosk warns and new enrollments are refused (the one in progress can still be confirmed and sealed).' },
+            criticalPercent: { type: 'integer', minimum: 0, maximum: 50, default: 5, description: 'At or below this (two readings in a row) the station finishes its write and stops cleanly, the vault closed.' },
+            pollSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 30, description: 'How often the battery is read (five times as often while low).' },
+          },
+        },
       },
     },
     headquarters: {
@@ -246,6 +260,7 @@ export interface Config {
     camera: { simulated: boolean; backend: (typeof CAMERA_BACKENDS)[number]; device: string; timeoutMs: number; portraitWidth: number; portraitHeight: number; maxJpegBytes: number };
     card: { simulated: boolean; reader: string; cscaDir: string | null };
     gpio: { simulated: boolean; lineBase: 'auto' | number; pins: Pins };
+    power: { enabled: boolean; simulated: boolean; root: string; battery: string | null; lowPercent: number; criticalPercent: number; pollSeconds: number };
   };
   headquarters: {
     brokerUrl: string; allowInsecureBroker: boolean; username: string | null; password: string | null; caFile: string | null; certFile: string | null; keyFile: string | null;

@@ -43,6 +43,8 @@ import { PolicyWatch } from './policy';
 import { VERSION } from './version';
 import { bootId, removeRunState, writeRunState } from './run-state';
 import { noteVersion, updateVerdict } from './update';
+import { PowerWatch } from './power';
+import { createPower } from '../drivers/power';
 import { brokerConnectOptions } from './broker-options';
 import type { Problem } from './preflight';
 import type { DemoFaults } from './demo-faults';
@@ -432,6 +434,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         version: VERSION,
         ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
         updateInhibited: !updateVerdict(config.dataDir).ok,
+        ...(power ? { power: powerHealth(power) } : {}),
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
         diskFreeBytes: disk.freeBytes,
         backlog: { count: s.sealed + s.inFlight + s.held, oldestAgeMs: s.oldestUnackedAgeMs, rejected: s.rejected, held: s.held },
@@ -537,6 +540,30 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   });
 
   // ── workflow and kiosk
+  // ── power (#21 item 2): below "low" new sessions are refused (the open one can still be sealed),
+  // at "critical" the station stops cleanly — the write in progress finishes, the vault closes.
+  let power: PowerWatch | null = null;
+  step('power', () => {
+    const pc = config.devices.power;
+    if (!pc.enabled) return;
+    const { monitor } = createPower({ simulated: pc.simulated, root: pc.root, ...(pc.battery ? { battery: pc.battery } : {}) });
+    power = new PowerWatch({ monitor, thresholds: { lowPercent: pc.lowPercent, criticalPercent: pc.criticalPercent }, pollMs: pc.pollSeconds * 1000, logger: log.child({ component: 'power' }) });
+    power.on('change', (st: PowerWatch['state'], prev: PowerWatch['state']) => {
+      const data = { level: st.level, from: prev.level, capacityPct: st.reading?.capacityPct ?? null, onAc: st.reading?.onAc ?? null, error: st.error };
+      if (st.level === 'low') log.warn(data, `battery low (${data.capacityPct ?? '?'} %, threshold ${pc.lowPercent} %): new enrollments are refused until the booth is on power`);
+      else log.info(data, `power ${st.level}`);
+      void parts.uplink?.publishEvent('power', data);
+      void parts.workflow?.refreshGuard().then(() => parts.workflow?.statusChanged());
+    });
+    power.on('critical', (st: PowerWatch['state']) => {
+      log.error({ capacityPct: st.reading?.capacityPct ?? null, threshold: pc.criticalPercent }, 'battery critical: the station stops cleanly now (vault closed) before the power fails');
+      parts.vault?.audit.append('alert', { device: 'power', state: 'critical', detail: `battery at ${st.reading?.capacityPct ?? '?'} %` });
+      // the daemon's own SIGTERM path: components stop in reverse, an open seal finishes first
+      setImmediate(() => process.kill(process.pid, 'SIGTERM'));
+    });
+    power.start();
+  }, () => { power?.stop(); });
+
   step('kiosk', async () => {
     const vault = parts.vault!;
     const fp = config.devices.fingerprint;
@@ -578,11 +605,20 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         // after a restart (and a seal that reported an error) the workflow asks the vault whether the record is there
         lookup: (recordId) => sealer.lookup?.(recordId) ?? null,
       },
-      guard: stationGuard({
+      guard: ((base) => ({
+        async canEnroll() {
+          const p = power?.state;
+          // the session already open (its marker on disk) may still be confirmed and sealed
+          if (p && (p.level === 'low' || p.level === 'critical') && updateVerdict(config.dataDir).ok) {
+            return { ok: false as const, code: 'power_low', message: `the battery is at ${p.reading?.capacityPct ?? '?'} % (below ${config.devices.power.lowPercent} %): no new enrollment until the booth is on power`, hint: 'plug the booth into mains or a charged power bank' };
+          }
+          return base.canEnroll();
+        },
+      }))(stationGuard({
         locked: () => (state.lock ? state.lock.reason : null),
         policy: () => state.policy,
         vault,
-      }),
+      })),
       uplink: vaultUplinkStatus(vault, () => parts.uplink?.status().connected ?? false, () => lastContactAt),
       devices: deviceStatus(deviceStates),
       progress: parts.progress!,
@@ -663,4 +699,9 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     kioskUrl: () => parts.kiosk?.url ?? 'http://127.0.0.1:(not started)/',
     currentComponent: () => current,
   };
+}
+
+function powerHealth(p: PowerWatch): NonNullable<HealthPayload['power']> {
+  const st = p.state;
+  return { level: st.level, capacityPct: st.reading?.capacityPct ?? null, onAc: st.reading?.onAc ?? null, status: st.reading?.status ?? 'unknown', voltageV: st.reading?.voltageV ?? null, ...(st.error ? { error: st.error.slice(0, 200) } : {}) };
 }

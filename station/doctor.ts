@@ -10,6 +10,7 @@ import { checkDataDir, checkDevicePaths, freeBytes } from './preflight';
 import { probeDevices } from './devices';
 import { checkBrokerCertificate, checkBrokerWithProbe, checkClientCertificate } from './doctor-tls';
 import { loadHqIdentityChecked } from './keys';
+import { createPower, powerLevel } from '../drivers/power';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -91,6 +92,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
     results.push({ check: 'headquarters key', status: 'fail', message: (e as Error).message, hint: (e as { hint?: string }).hint ?? `Bring hq-public.json (from \`hq init\`) and run \`station provision --hq-public FILE\`: it installs the file at ${config.headquarters.publicKeyFile}.` });
   }
 
+  results.push(checkPower(config));
+
   for (const p of checkDevicePaths(config)) results.push({ check: p.key, status: 'fail', message: p.message, hint: p.hint });
   results.push(...(await probeDevices(config, opts.deviceTimeoutMs ?? 8000)));
 
@@ -104,6 +107,27 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
     else results.push(await checkBrokerWithProbe(config, timeoutMs));
   }
   return results;
+}
+
+/** The battery, read once, judged with the configured thresholds. */
+export function checkPower(config: Config): CheckResult {
+  const pc = config.devices.power;
+  if (!pc.enabled) return { check: 'power', status: 'skip', message: 'not watched (devices.power.enabled: false: the booth is taken to be on mains)' };
+  const t = { lowPercent: pc.lowPercent, criticalPercent: pc.criticalPercent };
+  try {
+    const { monitor, sim } = createPower({ simulated: pc.simulated, root: pc.root, ...(pc.battery ? { battery: pc.battery } : {}) });
+    let r;
+    try { r = monitor.read(); } finally { sim?.dispose(); }
+    const level = powerLevel(r, t);
+    const what = `${r.battery ?? 'no battery'}: ${r.capacityPct ?? '?'} %, ${r.status}${r.onAc === null ? '' : r.onAc ? ', on external power' : ', on battery'}${r.voltageV !== null ? `, ${r.voltageV.toFixed(2)} V` : ''}`;
+    const nonsense = r.problems.length ? ` (read as unknown: ${r.problems.join('; ')})` : '';
+    if (level === 'ok') return { check: 'power', status: r.problems.length ? 'warn' : 'ok', message: `${what}${nonsense}`, ...(r.problems.length ? { hint: 'The power supply driver reports values that make no sense; check the UPS HAT / battery driver.' } : {}) };
+    if (level === 'low') return { check: 'power', status: 'warn', message: `${what}: below ${pc.lowPercent} %, new enrollments would be refused`, hint: 'Plug the booth into mains or a charged power bank.' };
+    if (level === 'critical') return { check: 'power', status: 'fail', message: `${what}: at or below ${pc.criticalPercent} %, the station would stop`, hint: 'Charge the battery before the booth goes out.' };
+    return { check: 'power', status: 'warn', message: `${what}: the level cannot be told${nonsense}`, hint: `Check devices.power.root (${pc.root}) and devices.power.battery; \`ls ${pc.root}\` lists the supplies.` };
+  } catch (e) {
+    return { check: 'power', status: 'fail', message: (e as Error).message, hint: `Check devices.power.root (${pc.root}) and devices.power.battery, or set devices.power.enabled: false on a booth on mains.` };
+  }
 }
 
 export function formatResults(results: CheckResult[]): string {

@@ -48,6 +48,8 @@ export interface HealthPayload {
   bootId?: string;
   /** An enrollment session is open: an updater asking `station update check` is told to wait. */
   updateInhibited?: boolean;
+  /** The battery, when devices.power is enabled. */
+  power?: { level: 'ok' | 'low' | 'critical' | 'unknown'; capacityPct: number | null; onAc: boolean | null; status: string; voltageV: number | null; error?: string };
   uptimeS: number;
   diskFreeBytes: number | null;
   backlog: { count: number; oldestAgeMs: number | null; rejected?: number; held?: number };
@@ -293,6 +295,14 @@ export const SCHEMAS = {
       version: { type: 'string', maxLength: 64 },
       bootId: { type: 'string', maxLength: 64 },
       updateInhibited: { type: 'boolean' },
+      power: {
+        type: 'object',
+        required: ['level'],
+        properties: {
+          level: { enum: ['ok', 'low', 'critical', 'unknown'] }, capacityPct: nullable({ type: 'number', minimum: 0, maximum: 100 }), onAc: nullable({ type: 'boolean' }),
+          status: { type: 'string', maxLength: 32 }, voltageV: nullable({ type: 'number' }), error: { type: 'string', maxLength: 200 },
+        },
+      },
       uptimeS: { type: 'number', minimum: 0 },
       diskFreeBytes: nullable({ type: 'number', minimum: 0 }),
       backlog: {
