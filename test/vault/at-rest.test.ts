@@ -1,16 +1,18 @@
 /**
  * A stolen booth yields nothing: no personal or biometric bytes at rest (data
  * directory, WAL, SHM, logs, temp files), and nothing on it can open a record.
+ * The write paths run in a child process whose TMPDIR/SQLITE_TMPDIR is a directory
+ * of this test's own, so the temp-file scan sees exactly what that code wrote.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createPrivateKey } from 'node:crypto';
-import { createLogger } from '../../station/log';
 import { Vault, vaultPath } from '../../station/vault';
 import { openEnvelope, parseHqPrivateKeys, type HqPrivateJson } from '../../sync/wire';
 import { makeParts, makeRecord, makeWorld } from './fixtures';
+import { compileChild } from './crash-harness';
 
 type World = Awaited<ReturnType<typeof makeWorld>>;
 
@@ -60,44 +62,59 @@ describe('nothing readable at rest', () => {
     png: Buffer.from('\x89FPMARKER\x00\x01\x02\xfe\xfd\xfcFINGER', 'latin1'),
     jpeg: Buffer.from('\xff\xd8JPMARKER\x10\x20\x30PORTRAIT', 'latin1'),
   };
-  const tmpBefore = new Set<string>();
+  let child: ReturnType<typeof compileChild>;
 
   beforeAll(async () => {
     w = await makeWorld('ST-ATREST');
-    for (const f of walk(tmpdir())) tmpBefore.add(f);
+    child = compileChild('at-rest-child.ts');
+  }, 120_000);
+  afterAll(() => {
+    child?.cleanup();
+    w?.cleanup();
   });
-  afterAll(() => w.cleanup());
 
   it('markers in details, PNGs and JPEG never reach the data dir, WAL, SHM, logs or temp files', async () => {
-    const logFile = join(w.dataDir, 'logs', 'station.log');
-    const logger = createLogger({ destination: logFile, level: 'trace', name: 'station' });
-    const v = await Vault.open({ dataDir: w.dataDir, stationId: w.stationId, signingKey: w.station, hqIdentity: w.hqPublicPath, reserveBytes: 1024, logger });
-    const parts = await makeParts({ markers: { png: markers.png, jpeg: markers.jpeg }, fingers: 4 });
-    const ids: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      const r = makeRecord(w.stationId, parts, { surname: markers.surname.toString() });
-      r.details.nationalId = markers.nationalId.toString();
-      ids.push((await v.seal(r)).recordId);
-    }
-    // Exercise the other write paths too: a batch, a receipt, a failed seal.
-    const b = v.openBatch(3, 1e9)!;
-    v.acknowledge(b.batchId, Buffer.from('receipt'), b.items.map((i) => ({ recordId: i.recordId, sha256: i.sha256, status: 'stored' as const })));
-    const dup = makeRecord(w.stationId, parts, { surname: markers.surname.toString(), recordId: ids[4] });
-    await expect(v.seal(dup)).rejects.toMatchObject({ code: 'VAULT_DUPLICATE_RECORD' });
-
-    // While open: the WAL holds the latest pages.
-    const openFiles = walk(w.dataDir);
+    // The write paths run in a process whose temp directory is this test's own: every file in it
+    // was made by that code (no other program's files count, none is missed).
+    const tmp = join(w.root, 'tmp');
+    mkdirSync(tmp);
+    const hex = Object.fromEntries(Object.entries(markers).map(([k, v]) => [k, v.toString('hex')]));
+    const proc = spawn(process.execPath, [child.script, w.dataDir, w.hqPublicPath, w.stationId, JSON.stringify(hex)], {
+      env: { ...process.env, TMPDIR: tmp, SQLITE_TMPDIR: tmp },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    let openHits: string[] | null = null;
+    let openFiles: string[] = [];
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      if (openHits === null && /^open$/m.test(out)) {
+        // While open: the WAL and SHM hold the latest pages.
+        openFiles = walk(w.dataDir);
+        openHits = findIn(openFiles, markers);
+        proc.stdin!.write('close\n');
+      }
+    });
+    proc.stderr!.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((r) => proc.once('exit', (c) => r(c)));
+    expect(code, err).toBe(0);
+    const ids = /^done (.+)$/m.exec(out)![1]!.split(',');
+    expect(ids).toHaveLength(6);
+    expect(out).toMatch(/^refused VAULT_DUPLICATE_RECORD$/m);
+    // The WAL the scan above read while the vault was open held the records' pages.
+    expect(Number(/^wal (\d+)$/m.exec(out)![1])).toBeGreaterThan(100_000);
     expect(openFiles.some((f) => f.endsWith('vault.db-wal'))).toBe(true);
-    expect(statSync(`${vaultPath(w.dataDir)}-wal`).size).toBeGreaterThan(100_000);
-    expect(findIn(openFiles, markers)).toEqual([]);
-    await v.close();
-    await new Promise((r) => setTimeout(r, 50));
-    const closedFiles = walk(w.dataDir);
-    expect(closedFiles).toContain(logFile);
-    expect(readFileSync(logFile, 'utf8')).toMatch(/record sealed/); // the log was written…
-    expect(findIn(closedFiles, markers)).toEqual([]); // …without personal data
+    expect(openHits).toEqual([]);
 
-    // Sanity: the scanner does find the markers where they are (in memory → the sealed bytes opened at HQ).
+    const logFile = join(w.dataDir, 'logs', 'station.log');
+    const files = walk(w.dataDir);
+    expect(files).toContain(logFile);
+    expect(readFileSync(logFile, 'utf8')).toMatch(/record sealed/); // the log was written…
+    expect(findIn(files, markers)).toEqual([]); // …without personal data
+    expect(findIn(walk(tmp), markers)).toEqual([]);
+
+    // Sanity: the markers are in the sealed bytes, opened at HQ.
     const db = (await import('better-sqlite3')).default(vaultPath(w.dataDir), { readonly: true });
     const row = db.prepare('SELECT e.envelope FROM records r LEFT JOIN envelopes e ON e.seq = r.seq WHERE r.record_id = ?').get(ids[5]) as { envelope: Buffer };
     db.close();
@@ -106,21 +123,11 @@ describe('nothing readable at rest', () => {
     const fp = record.fingerprints[0];
     expect(fp.status === 'captured' && fp.png.includes(markers.png)).toBe(true);
 
-    const newTmp = walk(tmpdir()).filter((f) => {
-      try {
-        return !tmpBefore.has(f) && !f.startsWith(w.root) && statSync(f).size < 50_000_000;
-      } catch {
-        return false;
-      }
-    });
-    expect(findIn(newTmp, markers)).toEqual([]);
-
-    // Positive control: the scanner finds a marker written plainly, or as hex.
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(w.root, 'control.bin'), Buffer.concat([Buffer.alloc(100), markers.png, Buffer.alloc(100)]));
-    writeFileSync(join(w.root, 'control.txt'), `x${markers.surname.toString('hex')}y`);
-    expect(findIn([join(w.root, 'control.bin'), join(w.root, 'control.txt')], markers)).toEqual([`png in ${join(w.root, 'control.bin')}`, `surname in ${join(w.root, 'control.txt')}`]);
-  });
+    // Positive control: the scanner finds a marker written plainly, or as hex, in the temp directory.
+    writeFileSync(join(tmp, 'control.bin'), Buffer.concat([Buffer.alloc(100), markers.png, Buffer.alloc(100)]));
+    writeFileSync(join(tmp, 'control.txt'), `x${markers.surname.toString('hex')}y`);
+    expect(findIn(walk(tmp), markers).sort()).toEqual([`png in ${join(tmp, 'control.bin')}`, `surname in ${join(tmp, 'control.txt')}`]);
+  }, 120_000);
 
   it('nothing in the data dir (keys, vault, hq-public.json) can open a sealed record', async () => {
     const v = await Vault.open({ dataDir: w.dataDir, stationId: w.stationId, signingKey: w.station, hqIdentity: w.hqPublicPath });

@@ -12,18 +12,19 @@ import { vaultPath } from '../../station/vault';
 
 const REPO = resolve(__dirname, '..', '..');
 
-export function compileChild(): { script: string; cleanup: () => void } {
+/** Compiles test/vault/<file> (and what it imports) once, for plain `node` starts. */
+export function compileChild(file = 'crash-child.ts'): { script: string; cleanup: () => void } {
   const cache = join(REPO, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
   const out = mkdtempSync(join(cache, 'vault-crash-child-'));
   const tsc = join(REPO, 'node_modules', '.bin', 'tsc');
   const r = spawnSync(
     tsc,
-    ['--noCheck', '--outDir', out, '--rootDir', REPO, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--esModuleInterop', '--skipLibCheck', '--types', 'node', join(REPO, 'test', 'vault', 'crash-child.ts')],
+    ['--noCheck', '--outDir', out, '--rootDir', REPO, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--esModuleInterop', '--skipLibCheck', '--types', 'node', join(REPO, 'test', 'vault', file)],
     { cwd: REPO, encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`compiling the crash child failed:\n${r.stdout}\n${r.stderr}`);
-  return { script: join(out, 'test', 'vault', 'crash-child.js'), cleanup: () => rmSync(out, { recursive: true, force: true }) };
+  return { script: join(out, 'test', 'vault', file.replace(/\.ts$/, '.js')), cleanup: () => rmSync(out, { recursive: true, force: true }) };
 }
 
 export interface CrashOptions {
