@@ -14,7 +14,8 @@ import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
 import { makeTopics, type AuditAckBody, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
 import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../wire/frame';
-import { encodeSigned, signMessage, toPrivateKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
+import { encodeSigned, keyId, signMessage, toPrivateKey, toPublicKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
+import type { CommandResultBody } from '../wire/payloads';
 import { parsePayload, PayloadError, requirePayload, type HeldReason, type ReceiptStatus, type RefusalReason, type RejectedReason } from '../wire/payloads';
 import { LocalValidator, type RecordValidator, type Verdict } from './validate';
 import type { HqStore, Db, StationKeyState, StoreOutcome, StoredRecordInput } from './store';
@@ -599,8 +600,44 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       alarm('forged-command-result', `command result on ${stationId}'s topic: ${v.reason}`, stationId);
       return;
     }
+    if (v.body.name === 'rotate-key' && v.body.status === 'ok') await registerRotatedKey(stationId, payload, v.body);
     await api.recordCommandResult(v.body.id, v.body.status, JSON.stringify(v.body), v.body.at);
     events.emit('command-result', v.body);
+  };
+
+  /*
+   * Station key rotation without a technician (#13 item 4): the answer to rotate-key carries the new
+   * public key and is signed by the station's previous key. Headquarters registers the new key when
+   * that signature is by the station's current, unrestricted key (never by a retired or revoked one:
+   * a stolen booth cannot rotate itself back in) and the answer is to a rotate-key headquarters sent
+   * and that was not answered yet. The old key stays trusted for what it sealed up to the rotation:
+   * chain time up to the answer's own time (signed by the old key), pinned to a chain position once
+   * headquarters' copy of the chain passes it.
+   */
+  const registerRotatedKey = async (stationId: string, payload: Buffer, body: CommandResultBody): Promise<void> => {
+    const states = await api.stationKeyStates(stationId);
+    const current = states.filter((k) => !isLimited(k));
+    const byCurrent = verifySignedBody(payload, new TrustedKeys(current.map((k) => k.key)), ['command-result']);
+    const sent = await api.commandOf(body.id);
+    const pub = body.data?.publicKey;
+    const refuse = (why: string): void => alarm('key-rotation-refused', `${stationId}: rotate-key answer ${body.id} not registered: ${why}`, stationId);
+    let newFp: string | null = null;
+    try { newFp = typeof pub === 'string' ? keyId(toPublicKey(pub.includes('-----BEGIN') ? pub : Buffer.from(pub, 'base64'))) : null; } catch { /* refused below */ }
+    if (newFp !== null && states.some((k) => k.fingerprint === newFp)) return; // already registered (a redelivered answer)
+    if (!byCurrent.ok) return refuse('it is not signed by the station\'s current key (retired or revoked keys cannot vouch for a new one)');
+    if (!sent || sent.station_id !== stationId || sent.name !== 'rotate-key') return refuse('headquarters sent no such rotate-key command to this station');
+    if (sent.result_status !== null && sent.result_status !== 'ok') return refuse('that command was already answered');
+    if (typeof pub !== 'string') return refuse('the answer carries no publicKey');
+    const signer = current.find((k) => keyId(k.key) === byCurrent.kid);
+    let r;
+    try {
+      r = await api.registerStation({ stationId, publicKey: pub });
+    } catch (e) {
+      return refuse(`the new key is not a usable Ed25519 key (${(e as Error).message})`);
+    }
+    if (signer && r.rotated) await api.limitKey(stationId, signer.fingerprint, { until: body.at, throughSeq: null });
+    log.info({ stationId, fingerprint: r.fingerprint, previous: signer?.fingerprint }, 'station key rotated: new key registered, vouched for by the previous one');
+    events.emit('key-rotated', { stationId, fingerprint: r.fingerprint, previous: signer?.fingerprint ?? null });
   };
 
   // Serialise handling per worker (SQLite writes are serial anyway). mqtt.js hands us one incoming

@@ -119,6 +119,8 @@ export interface HqStoreApi {
   lastReceipts(): Promise<Map<string, number>>;
 
   recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): Promise<void>;
+  /** A command headquarters sent (target, name, whether answered), or undefined. */
+  commandOf(id: string): Promise<{ station_id: string; name: string; result_status: string | null } | undefined>;
   recordCommandResult(id: string, status: string, resultJson: string, at: number): Promise<void>;
 
   auditHead(stationId: string): Promise<{ seq: number; hash: string }>;
@@ -201,6 +203,7 @@ export class SqliteHqStore implements HqStoreApi {
     return new Map(rows.map((r) => [r.station_id, r.t]));
   }
   async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }) { this.sync.recordCommand(c); }
+  async commandOf(id: string) { return this.sync.commandOf(id); }
   async recordCommandResult(id: string, status: string, resultJson: string, at: number) { this.sync.recordCommandResult(id, status, resultJson, at); }
   async auditHead(stationId: string) { return this.sync.auditHead(stationId); }
   async auditHashAt(stationId: string, seq: number) { return this.sync.auditHashAt(stationId, seq); }

@@ -456,6 +456,10 @@ export class PgHqStore implements HqStoreApi {
     return new Map(rows.map((r) => [r.station_id, r.t]));
   }
 
+  async commandOf(id: string): Promise<{ station_id: string; name: string; result_status: string | null } | undefined> {
+    return (await this.q<{ station_id: string; name: string; result_status: string | null }>('SELECT station_id, name, result_status FROM commands WHERE id = $1', [id])).rows[0];
+  }
+
   async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): Promise<void> {
     await this.q('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING',
       [c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt]);

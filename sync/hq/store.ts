@@ -366,6 +366,11 @@ export class HqStore {
     return r.t;
   }
 
+  /** A command headquarters sent (its target, name and whether it was answered), or undefined. */
+  commandOf(id: string): { station_id: string; name: string; result_status: string | null } | undefined {
+    return this.db.prepare('SELECT station_id, name, result_status FROM commands WHERE id = ?').get(id) as { station_id: string; name: string; result_status: string | null } | undefined;
+  }
+
   recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): void {
     this.db.prepare('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
       .run(c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt);
