@@ -186,7 +186,10 @@ export class PgHqStore implements HqStoreApi {
     try {
       await c.query('BEGIN');
       const r = await fn(c);
-      await c.query('COMMIT');
+      // COMMIT of a transaction the server already aborted answers ROLLBACK, not an error:
+      // nothing was stored, so nothing may be receipted.
+      const done = await c.query('COMMIT');
+      if (done.command !== 'COMMIT') throw new PgStoreError(`the database rolled the transaction back (${done.command}) — nothing of it was stored`, '25P02');
       return r;
     } catch (e) {
       broken = e as Error;
