@@ -44,6 +44,7 @@ import { VERSION } from './version';
 import { bootId, removeRunState, writeRunState } from './run-state';
 import { noteVersion, updateVerdict } from './update';
 import { PowerWatch } from './power';
+import { StationClock } from './clock';
 import { createPower } from '../drivers/power';
 import { brokerConnectOptions } from './broker-options';
 import type { Problem } from './preflight';
@@ -145,6 +146,19 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       parts.vault?.audit.append('alert', { device: kind, state: s, detail: detail ?? null });
     }
   };
+  // ── time without a real-time clock (#21 item 3): unset and jumps noticed, true time kept from signed receipts
+  const clock = new StationClock();
+  if (clock.status().unset) log.warn({ wall: new Date().toISOString() }, 'the system clock is unset (before this release): records keep the local time, and the first receipt from headquarters gives a trusted estimate');
+  clock.on('jump', (j: { deltaMs: number }) => {
+    log.warn({ deltaMs: j.deltaMs }, `the wall clock jumped by ${Math.round(j.deltaMs / 1000)} s against the monotonic clock`);
+    void parts.uplink?.publishEvent('clock-jump', { deltaMs: j.deltaMs });
+  });
+  clock.on('trusted', () => {
+    const t = clock.trusted()!;
+    log.info({ offsetMs: t.offsetMs, uncertaintyMs: t.uncertaintyMs }, "trusted time from headquarters' signed receipt");
+  });
+  const clockTimer = setInterval(() => clock.checkJump(), 10_000);
+  clockTimer.unref();
   /** run/state.json for `station selftest` and the updater (station/run-state.ts); written only once the kiosk is up. */
   const BOOT_ID = bootId();
   let runStateOn = false;
@@ -441,7 +455,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         lastReceiptAt: s.lastReceiptAt,
         devices: honestDeviceStates().map((d) => ({ name: d.device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) })) as HealthPayload['devices'],
         cpuTempC: cpuTemperature(),
-        clockOffsetMs: null,
+        clockOffsetMs: clock.trusted()?.offsetMs ?? null,
+        clock: ((c) => ({ unset: c.unset, skewed: c.skewed, uncertaintyMs: c.trusted?.uncertaintyMs ?? null, lastJumpMs: c.lastJump?.deltaMs ?? null }))(clock.status()),
         enrollments: { today: today ? today.enrollments + today.activations : 0, quota: config.station.unit.dailyQuota || null, unit: config.station.unit.code },
         locked: state.lock !== null,
         lockReason: state.lock?.reason ?? null,
@@ -500,6 +515,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     });
     stopMaintenance = () => { clearInterval(maintenanceTimer); if (maintenanceSoon) clearTimeout(maintenanceSoon); maintenanceSoon = null; };
     parts.uplink = u;
+    u.on('hq-time', (x: { at: number; sentMono: number; receivedMono: number }) => clock.observe(x.at, x.sentMono, x.receivedMono));
     await u.start(); // returns at once when offline: the station works without the network
     // After an A/B update: headquarters hears of the version change, a rollback loudly (docs/updates.md).
     try {

@@ -156,8 +156,11 @@ interface Pending {
   written: Set<number>;
   /** Every frame was acknowledged: the next send (after the receipt timeout) is a whole resend. */
   complete: boolean;
-  /** When this process first put the batch on the wire (for the drain rate). */
+  /** When this process first put the batch on the wire (for the drain rate), and on the monotonic clock (for headquarters' time). */
   firstSentAt: number | null;
+  firstSentMono: number | null;
+  /** In flight since an earlier process: its receipt may have been signed before this process sent anything. */
+  inherited: boolean;
 }
 
 class Disconnected extends Error {
@@ -265,7 +268,7 @@ export class Uplink extends EventEmitter {
     this.started = true;
     this.stopping = false;
     for (const b of this.o.outbox.inFlightBatches()) {
-      this.pending.set(b.batchId, this.newPending(b));
+      this.pending.set(b.batchId, { ...this.newPending(b), inherited: true });
     }
     this.lastReceiptAt = this.o.outbox.stats().lastReceiptAt;
     this.auditAcked = this.loadAuditAcked();
@@ -318,7 +321,7 @@ export class Uplink extends EventEmitter {
   }
 
   private newPending(b: PendingBatch): Pending {
-    return { batch: b, sending: false, sentAt: null, dueAt: 0, seq: this.batchSeq++, frameBytes: null, frameCount: 0, acked: new Set(), written: new Set(), complete: false, firstSentAt: null };
+    return { batch: b, sending: false, sentAt: null, dueAt: 0, seq: this.batchSeq++, frameBytes: null, frameCount: 0, acked: new Set(), written: new Set(), complete: false, firstSentAt: null, firstSentMono: null, inherited: false };
   }
 
   /**
@@ -708,6 +711,8 @@ export class Uplink extends EventEmitter {
       recordId: x.recordId, sha256: x.sha256, status: x.status,
       ...(x.reason ? { reason: x.reason } : {}), ...(x.detail ? { detail: x.detail } : {}), ...(x.retryAfterS ? { retryAfterMs: x.retryAfterS * 1000 } : {}),
     }));
+    // Headquarters signed `at` after this batch first left and before now: a bounded sample of true time.
+    if (typeof r.at === 'number' && p.firstSentMono !== null && !p.inherited) this.emit('hq-time', { at: r.at, sentMono: p.firstSentMono, receivedMono: performance.now() });
     // Receipts that arrive together (headquarters commits batches in groups) are stored in one
     // vault transaction, one fsync, as soon as this burst of incoming packets has been read.
     this.ackQueue.push({ batchId: r.batchId, receipt: raw, results });
@@ -1061,6 +1066,7 @@ export class Uplink extends EventEmitter {
         const gen = await this.window.acquire(f.length, p.seq);
         if (gen === null || !this.connected || this.stopping) throw new Disconnected();
         p.firstSentAt ??= Date.now();
+        p.firstSentMono ??= performance.now();
         if (p.written.has(i)) { resent += f.length; this.bytesResent += f.length; }
         p.written.add(i);
         bytes += f.length;

@@ -48,6 +48,8 @@ export interface HealthPayload {
   bootId?: string;
   /** An enrollment session is open: an updater asking `station update check` is told to wait. */
   updateInhibited?: boolean;
+  /** The station's clock (station/clock.ts): unset (before the release), |offset| above the skew, the trusted estimate's ± ms, the last jump. */
+  clock?: { unset: boolean; skewed: boolean; uncertaintyMs: number | null; lastJumpMs: number | null };
   /** The battery, when devices.power is enabled. */
   power?: { level: 'ok' | 'low' | 'critical' | 'unknown'; capacityPct: number | null; onAc: boolean | null; status: string; voltageV: number | null; error?: string };
   uptimeS: number;
@@ -295,6 +297,11 @@ export const SCHEMAS = {
       version: { type: 'string', maxLength: 64 },
       bootId: { type: 'string', maxLength: 64 },
       updateInhibited: { type: 'boolean' },
+      clock: {
+        type: 'object',
+        required: ['unset', 'skewed'],
+        properties: { unset: { type: 'boolean' }, skewed: { type: 'boolean' }, uncertaintyMs: nullable({ type: 'number', minimum: 0 }), lastJumpMs: nullable({ type: 'number' }) },
+      },
       power: {
         type: 'object',
         required: ['level'],

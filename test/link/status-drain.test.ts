@@ -60,6 +60,10 @@ describe('station status over a draining backlog', () => {
       brokerUrl: link.url, stationId: f.stationId, outbox: ob, signingKey: createPrivateKey(f.stationKeyPem),
       hqIdentity: f.hqPublic, dataDir: f.stationDir, receiptTimeoutMs: 60_000,
     });
+    // headquarters' signed receipt times, each bounded by when the batch left and when the receipt came
+    const hqTimes: { at: number; sentMono: number; receivedMono: number; wallLow: number; wallHigh: number }[] = [];
+    const t0Wall = Date.now() - performance.now();
+    up.on('hq-time', (x: { at: number; sentMono: number; receivedMono: number }) => hqTimes.push({ ...x, wallLow: t0Wall + x.sentMono, wallHigh: t0Wall + x.receivedMono }));
     // 8 × 150 KB at 125 KB/s is about 10 s of link time: both watchers see most of the drain
     const watchJson = runCli(['status', '--config', config, '--watch', '--json', '--interval', '100'], { timeoutMs: 300_000 });
     const watchText = runCli(['status', '--config', config, '--watch', '--interval', '250'], { timeoutMs: 300_000 });
@@ -85,6 +89,12 @@ describe('station status over a draining backlog', () => {
       expect(l.etaSeconds!).toBe(Math.ceil(l.backlogBytes / l.rateBps!));
     }
 
+    expect(hqTimes.length).toBeGreaterThan(0);
+    for (const h of hqTimes) {
+      // headquarters runs on this machine's clock: its signed time must fall inside the window (1 ms rounding)
+      expect(h.at).toBeGreaterThanOrEqual(Math.floor(h.wallLow) - 1);
+      expect(h.at).toBeLessThanOrEqual(Math.ceil(h.wallHigh) + 1);
+    }
     const bars = t.stdout.trim().split('\n');
     expect(bars[0]).toMatch(/^\[-{30}\] +0 % +\d records/);
     expect(bars[bars.length - 1]).toMatch(/^\[#{30}\] 100 % +0 records, 0 KB left +drained/);
