@@ -194,6 +194,7 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
       ...(b.documentNumber ? { documentNumber: str(b.documentNumber) } : {}),
       ...(b.birthDate ? { birthDate: str(b.birthDate) } : {}),
       ...(b.expiryDate ? { expiryDate: str(b.expiryDate) } : {}),
+      ...(b.can !== undefined ? { can: str(b.can) } : {}),
     }),
     '/api/session/chip/exception': (t, b) => wf.chipException(t, str(b.code), b.reason),
     '/api/session/override': (t, b) => wf.override(t, { kind: b.kind, officerId: b.officerId, pin: b.pin, reason: b.reason }),

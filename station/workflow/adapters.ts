@@ -139,16 +139,22 @@ export interface ChipAdapterOptions {
 /** ICAO 9303 read with BAC and passive authentication behind the workflow's ChipPort. */
 export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): ChipPort {
   return {
-    async readChip(mrz, { signal, onProgress }) {
+    async readChip(key, { signal, onProgress }) {
       if (signal.aborted) throw new StationError('CARD_ABORTED', 'chip read cancelled');
       onProgress?.({ phase: 'reading_chip' });
       const info = await reader.waitForCard({ ...(o.reader ? { reader: o.reader } : {}), timeoutMs: o.waitMs ?? 30_000 });
       const csca = typeof o.csca === 'function' ? o.csca() : o.csca;
-      const r = await reader.readDocument({ reader: info.name, bac: mrz, ...(csca ? { csca } : {}), ...(o.logger ? { logger: o.logger } : {}) });
+      const r = await reader.readDocument({ reader: info.name, ...(key.mrz ? { bac: key.mrz } : {}), ...(key.can ? { can: key.can } : {}), ...(csca ? { csca } : {}), ...(o.logger ? { logger: o.logger } : {}) });
       const mrzFields: Record<string, string | null> = {
         documentNumber: r.mrz.documentNumber, lastName: r.mrz.lastName, firstName: r.mrz.firstName, birthDate: r.mrz.birthDate,
         expirationDate: r.mrz.expirationDate, sex: r.mrz.sex, nationality: r.mrz.nationality, issuingState: r.mrz.issuingState,
+        nationalId: r.nationalId ?? null,
       };
+      const c = r.cccd;
+      const chipDetails: ChipReadResult['chipDetails'] = c ? {
+        ...(c.fullName ? { fullName: c.fullName } : {}), ...(c.dateOfBirthIso ? { dateOfBirth: c.dateOfBirthIso } : {}), ...(c.sex ? { sex: c.sex } : {}),
+        ...(r.nationalId ? { nationalId: r.nationalId } : {}), ...(c.placeOfResidence ? { address: c.placeOfResidence } : {}), ...(c.placeOfOrigin ? { placeOfOrigin: c.placeOfOrigin } : {}),
+      } : undefined;
       const v = r.passiveAuth;
       const code = v.reasonCode ? { reasonCode: v.reasonCode } : {};
       const passiveAuth: ChipReadResult['passiveAuth'] = v.verdict === 'valid' ? { status: 'valid' }
@@ -156,7 +162,7 @@ export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): 
       const clone: ChipReadResult['clone'] = { verdict: r.clone.verdict, ...(r.clone.reasonCode ? { reasonCode: r.clone.reasonCode } : {}), ...(r.clone.reason ? { reason: r.clone.reason } : {}), ...(r.clone.method ? { method: r.clone.method } : {}) };
       return {
         dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth,
-        clone, access: { protocol: r.access.protocol, password: r.access.password },
+        clone, access: { protocol: r.access.protocol, password: r.access.password }, ...(chipDetails ? { chipDetails } : {}),
       };
     },
   };

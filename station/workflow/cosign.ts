@@ -141,7 +141,8 @@ export function compareChipWithDetails(d: PersonalDetails, mrz: Record<string, s
     fullName: { ok: namesMatch(d.fullName, mrz.lastName ?? '', mrz.firstName ?? ''), entered: d.fullName, chip: chipName },
     dateOfBirth: { ok: birthMatches(d.dateOfBirth, mrz.birthDate ?? ''), entered: d.dateOfBirth, chip: mrz.birthDate ?? '' },
     sex: { ok: chipSex(mrz.sex) !== '' && chipSex(mrz.sex) === d.sex, entered: d.sex, chip: chipSex(mrz.sex) || (mrz.sex ?? '') },
-    documentNumber: { ok: docNo(d.documentNumber) !== '' && docNo(d.documentNumber) === docNo(mrz.documentNumber), entered: d.documentNumber, chip: mrz.documentNumber ?? '' },
+    // A Vietnamese citizen card prints its 12-digit ID; DG1's document number field holds the last 9 (the 12 are in the optional data).
+    documentNumber: { ok: docNo(d.documentNumber) !== '' && (docNo(d.documentNumber) === docNo(mrz.documentNumber) || docNo(d.documentNumber) === docNo(mrz.nationalId)), entered: d.documentNumber, chip: mrz.nationalId ?? mrz.documentNumber ?? '' },
   };
   for (const f of CHIP_COMPARED_FIELDS) if (!checks[f].ok) out.push({ field: f, entered: checks[f].entered, chip: checks[f].chip });
   return out;
@@ -178,12 +179,22 @@ export function cosignFor(b: Blocker, cosigns: readonly Cosignature[]): Cosignat
  * never overwritten). `typed` is false when the details form is still untouched,
  * so its defaults (nationality VNM) give way to the chip too.
  */
-export function prefillFromChip(draft: PersonalDetails, mrz: Record<string, string | null>, typed: boolean, now = Date.now()): { details: PersonalDetails; filled: (keyof PersonalDetails)[] } {
+export function prefillFromChip(draft: PersonalDetails, mrz: Record<string, string | null>, typed: boolean, now = Date.now(), dg13?: ChipReadResult['chipDetails']): { details: PersonalDetails; filled: (keyof PersonalDetails)[] } {
   const out = { ...draft };
   const filled: (keyof PersonalDetails)[] = [];
   const set = (k: keyof PersonalDetails, v: string | null | undefined): void => {
     if (v && !out[k]) { (out as Record<string, string>)[k] = v; filled.push(k); }
   };
+  // DG13 (Vietnamese citizen card) first: the name with its diacritics, the 12-digit ID, residence and place of origin as printed.
+  if (dg13) {
+    set('fullName', dg13.fullName);
+    set('dateOfBirth', dg13.dateOfBirth);
+    if (dg13.sex && !out.sex) { out.sex = dg13.sex; filled.push('sex'); }
+    set('documentNumber', dg13.nationalId);
+    set('nationalId', dg13.nationalId);
+    set('address', dg13.address);
+    set('placeOfOrigin', dg13.placeOfOrigin);
+  }
   // DG1 names are upper-case ASCII: "NGUYEN VAN AN" → "Nguyen Van An" for the officer to add the diacritics
   const name = [mrz.lastName, mrz.firstName].filter(Boolean).join(' ').replace(/\s+/g, ' ').trim();
   set('fullName', name ? name.toLowerCase().replace(/(^|\s)\p{L}/gu, (c) => c.toUpperCase()) : null);
@@ -198,7 +209,7 @@ export function prefillFromChip(draft: PersonalDetails, mrz: Record<string, stri
   set('dateOfBirth', iso(mrz.birthDate, false));
   const sex = chipSex(mrz.sex);
   if (sex && !out.sex) { out.sex = sex as PersonalDetails['sex']; filled.push('sex'); }
-  set('documentNumber', docNo(mrz.documentNumber) || null);
+  set('documentNumber', docNo(mrz.nationalId) || docNo(mrz.documentNumber) || null);
   set('documentExpiry', iso(mrz.expirationDate ?? mrz.expiryDate, true));
   if (!typed && mrz.nationality && /^[A-Z]{3}$/.test(mrz.nationality) && out.nationality !== mrz.nationality) {
     out.nationality = mrz.nationality;

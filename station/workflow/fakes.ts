@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { DeviceTimeoutError, StationError } from '../../drivers/common/errors';
 import type {
   CameraPort, CaptureProgress, ChipPort, ChipReadResult, DeviceState, DeviceStatusPort, EnrollmentDraft, FingerCaptureResult,
-  FingerPosition, FingerprintPort, GuardVerdict, MrzInfo, OfficerCardPort, PortraitResult, SealerPort, StationGuardPort, UplinkStatus, UplinkStatusPort,
+  FingerPosition, FingerprintPort, GuardVerdict, ChipKey, MrzInfo, OfficerCardPort, PortraitResult, SealerPort, StationGuardPort, UplinkStatus, UplinkStatusPort,
 } from './ports';
 
 let fingerPng: Promise<Buffer> | null = null;
@@ -133,10 +133,23 @@ export class FakeChip implements ChipPort {
   latencyMs = 0;
   calls = 0;
 
-  async readChip(mrz: MrzInfo, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<ChipReadResult> {
+  /** When set, PACE with a CAN fails unless it is this one (with a retry counter like a real chip's). */
+  can: string | null = null;
+  canAttemptsLeft = 3;
+  /** DG13 details the chip reports (Vietnamese citizen card). */
+  chipDetails?: ChipReadResult['chipDetails'];
+
+  async readChip(key: ChipKey, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<ChipReadResult> {
     this.calls++;
     opts.onProgress?.({ phase: 'reading_chip' });
     await delay(this.latencyMs, opts.signal);
+    if (key.can !== undefined && this.can !== null && key.can !== this.can) {
+      this.canAttemptsLeft = Math.max(0, this.canAttemptsLeft - 1);
+      throw new StationError('CARD_ACCESS_DENIED', `access denied — check the 6-digit card access number (CAN) (${this.canAttemptsLeft} attempt${this.canAttemptsLeft === 1 ? '' : 's'} left)`, {
+        hint: 'type the six digits printed on the front of the card; the chip was asked once only', details: { password: 'CAN', attemptsLeft: this.canAttemptsLeft },
+      });
+    }
+    const mrz: MrzInfo = key.mrz ?? { documentNumber: this.expectedDocumentNumber ?? '', birthDate: '', expiryDate: '' };
     if (this.expectedDocumentNumber && mrz.documentNumber !== this.expectedDocumentNumber) {
       throw new StationError('CARD_BAC_DENIED', 'access denied — check the document number and dates', { hint: 'compare the typed document number and dates with the card' });
     }
@@ -145,6 +158,7 @@ export class FakeChip implements ChipPort {
       // the same fields the real chip adapter gives (names from the `mrz` package)
       mrzFields: { documentNumber: mrz.documentNumber, birthDate: mrz.birthDate, expirationDate: mrz.expiryDate, nationality: 'VNM', issuingState: 'VNM', ...this.person },
       faceJpeg: Buffer.from(await syntheticPortraitJpeg('good')), passiveAuth: this.verdict, ...(this.clone ? { clone: this.clone } : {}),
+      ...(this.chipDetails ? { chipDetails: this.chipDetails } : {}), access: { protocol: key.can !== undefined ? 'PACE' : 'BAC', password: key.can !== undefined ? 'CAN' : 'MRZ' },
     };
   }
 }

@@ -28,7 +28,7 @@ import { blockersOf, cosignFor, prefillFromChip, type Blocker, type Cosignature 
 import {
   type CameraPort, type CaptureProgress, type ChipPort, type ChipReadResult, type DeviceState, type DeviceStatusPort, type EnrollmentDraft,
   type EnrollmentKind, type ExceptionCode, type FingerCaptureResult, type FingerEntry, type FingerPosition, type FingerprintPort,
-  type GuardVerdict, type MrzInfo, type OfficerCardPort, type PersonalDetails, type PortraitResult, type SealerPort,
+  type ChipKey, type GuardVerdict, type MrzInfo, type OfficerCardPort, type PersonalDetails, type PortraitResult, type SealerPort,
   type StationGuardPort, type UplinkStatus, type UplinkStatusPort,
 } from './ports';
 import { normaliseDetails, toYymmdd, validateDetails, type FieldError } from './validate';
@@ -690,7 +690,7 @@ export class Workflow extends EventEmitter {
    * DG1 differs from the details, is kept with its refusal (see blockers in the view)
    * until another chip is read or a second officer co-signs.
    */
-  async readChip(token: string, mrz?: Partial<MrzInfo>): Promise<WorkflowView> {
+  async readChip(token: string, mrz?: Partial<MrzInfo> & { can?: string }): Promise<WorkflowView> {
     const s = this.expect(token, ['details', 'chip']);
     if (s.kind !== 'eid-activation') throw httpish('WORKFLOW_STEP', 'the chip is read only for an e-ID activation', undefined, { step: s.step });
     const chip = this.deps.chip;
@@ -701,17 +701,23 @@ export class Workflow extends EventEmitter {
       birthDate: mrz?.birthDate ?? (d?.dateOfBirth ? toYymmdd(d.dateOfBirth) : ''),
       expiryDate: mrz?.expiryDate ?? (d?.documentExpiry ? toYymmdd(d.documentExpiry) : ''),
     };
-    if (!/^[A-Z0-9<]{1,20}$/.test(info.documentNumber) || !/^\d{6}$/.test(info.birthDate) || !/^\d{6}$/.test(info.expiryDate)) {
-      throw inputError('mrz_format', 'MRZ information must be a document number and two YYMMDD dates', 'type them as printed on the card (birth and expiry as YYMMDD)');
+    const mrzOk = /^[A-Z0-9<]{1,20}$/.test(info.documentNumber) && /^\d{6}$/.test(info.birthDate) && /^\d{6}$/.test(info.expiryDate);
+    let can: string | undefined;
+    if (mrz?.can !== undefined) {
+      can = String(mrz.can).replace(/\s+/g, '');
+      if (!/^\d{6}$/.test(can)) throw inputError('can_format', 'the card access number (CAN) is the 6 digits printed on the front of the card', 'type the six digits on the front of the card');
+    } else if (!mrzOk) {
+      throw inputError('mrz_format', 'MRZ information must be a document number and two YYMMDD dates', 'type them as printed on the card (birth and expiry as YYMMDD), or enter the 6-digit CAN');
     }
+    const key: ChipKey = { ...(mrzOk ? { mrz: info } : {}), ...(can ? { can } : {}) };
     await this.runDevice(s, 'chip', undefined, async (signal, onProgress) => {
-      const r = await chip.readChip(info, { signal, onProgress });
+      const r = await chip.readChip(key, { signal, onProgress });
       this.wipeChip(s);
       s.chip = { read: r };
       if (s.step === 'details') {
         // the officer has not confirmed details yet: fill in what is still empty from DG1
         const typed = s.draftDetails !== null;
-        const { details, filled } = prefillFromChip(s.draftDetails ?? normaliseDetails({}), r.mrzFields, typed, this.now());
+        const { details, filled } = prefillFromChip(s.draftDetails ?? normaliseDetails({}), r.mrzFields, typed, this.now(), r.chipDetails);
         if (!details.unitCode) details.unitCode = this.deps.defaultUnit;
         s.draftDetails = details;
         s.detailErrors = s.detailErrors.filter((e) => !filled.includes(e.field));

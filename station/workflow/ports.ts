@@ -88,6 +88,13 @@ export interface CameraPort {
   previewFrame?(opts: { signal: AbortSignal }): Promise<Buffer>;
 }
 
+/** The chip's password: the MRZ information, the card access number (CAN), or both (the CAN is used for PACE; the MRZ for BAC when the chip has no PACE). */
+export interface ChipKey {
+  mrz?: MrzInfo;
+  /** Six digits printed on the card. */
+  can?: string;
+}
+
 /** What BAC needs: typed by the officer or taken from a full MRZ. */
 export interface MrzInfo {
   documentNumber: string;
@@ -119,12 +126,15 @@ export interface ChipReadResult {
   passiveAuth: PassiveAuthVerdict;
   /** Clone detection (Chip / Active Authentication); `failed` blocks like a failed passive authentication. */
   clone?: { verdict: CloneVerdict; reasonCode?: CloneReasonCode; reason?: string; method?: string };
+  /** Holder details from DG13 (Vietnamese citizen card), with diacritics as on the card; used to pre-fill. */
+  chipDetails?: { fullName?: string; dateOfBirth?: string; sex?: 'M' | 'F'; nationalId?: string; address?: string; placeOfOrigin?: string };
   /** Which access control opened the chip (carried in the record). */
   access?: { protocol: 'PACE' | 'BAC'; password: 'MRZ' | 'CAN' };
 }
 
 export interface ChipPort {
-  readChip(mrz: MrzInfo, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<ChipReadResult>;
+  /** Opens the chip with the MRZ information (BAC, or PACE with the MRZ) or the 6-digit CAN (PACE), whichever the officer entered. */
+  readChip(key: ChipKey, opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<ChipReadResult>;
 }
 
 /** One captured finger or the reason it is missing. */

@@ -37,8 +37,8 @@ let hq: HqPrivateKeys;
 let trusted: TestPki;
 let rig: Rig;
 
-async function insert(contents: EmrtdContents): Promise<VpcdCardClient> {
-  const client = new VpcdCardClient(new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines }));
+async function insert(contents: EmrtdContents, chip: Partial<ConstructorParameters<typeof EmulatedEmrtd>[0]> = {}): Promise<VpcdCardClient> {
+  const client = new VpcdCardClient(new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, chipKeys: contents.chipKeys, ...chip }));
   const seen = new Promise<void>((resolve) => {
     const on = (e: { reader: string }) => { if (e.reader === READER) { driver.off('card-inserted', on); resolve(); } };
     driver.on('card-inserted', on);
@@ -105,6 +105,40 @@ afterAll(async () => {
   vault?.close();
   if (root) rmSync(root, { recursive: true, force: true });
 }, 60_000);
+
+describe('a Vietnamese citizen card opened with its CAN over real pcscd + vpcd', { timeout: 120_000 }, () => {
+  it('at the details step: a wrong CAN is one message with the attempts left; the right CAN reads it (PACE, Chip Authentication), pre-fills the details from DG13 with diacritics, and the record says PACE/CAN and chip-authenticated', async () => {
+    const card = await buildDocument({ pki: trusted, cccd: { generation: '2024' }, chipAuth: true, faceBytes: 2000 });
+    const client = await insert(card, { pace: { can: card.can, only: true, retries: 3 }, noMfSelect: true });
+    try {
+      const t = (await rig.wf.login('off1', '123456')).token;
+      await rig.wf.startSession(t);
+      rig.wf.chooseKind(t, 'eid-activation');
+      expect((await rig.wf.readChip(t, { can: '12 34' }).then(() => null, (e: { code: string }) => e))?.code).toBe('WORKFLOW_INPUT');
+      let v = await rig.wf.readChip(t, { can: '000000' });
+      expect(v.session!.lastError).toMatchObject({ code: 'CARD_ACCESS_DENIED', message: 'access denied — check the 6-digit card access number (CAN) (2 attempts left)' });
+      v = await rig.wf.readChip(t, { can: card.can! });
+      expect(v.session!.lastError).toBeNull();
+      expect(v.session!.chip).toMatchObject({ status: 'read', passiveAuth: { status: 'valid' } });
+      expect(v.session!.blockers).toEqual([]);
+      expect(v.session!.draftDetails).toMatchObject({
+        fullName: 'Nguyễn Thị Thu Hằng', dateOfBirth: '1990-08-12', sex: 'F', documentNumber: '079190012345', nationalId: '079190012345',
+        address: '12 Lê Lợi, Phường Bến Nghé, Quận 1, TP. Hồ Chí Minh',
+      });
+      const d = v.session!.draftDetails!;
+      expect(rig.wf.submitDetails(t, { ...DETAILS, fullName: d.fullName, dateOfBirth: d.dateOfBirth, sex: d.sex, documentNumber: d.documentNumber, nationalId: d.nationalId, documentExpiry: '2030-08-12' }).errors).toEqual([]);
+      await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
+      await rig.wf.capturePortrait(t); rig.wf.next(t);
+      rig.wf.next(t);
+      const done = await rig.wf.confirm(t);
+      const rec = await sealedRecord(done.session!.recordId!);
+      expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN' });
+      expect(rec.chip!.clone).toEqual({ verdict: 'chip-authenticated', method: 'CA ECDH AES-128 on brainpoolP256r1' });
+      expect(rec.overrides).toBeUndefined();
+      rig.wf.finish(t);
+    } finally { await remove(client); }
+  });
+});
 
 describe('forged chips over real pcscd + vpcd', { timeout: 120_000 }, () => {
   it('a genuine chip of the person passes without an override', async () => {
