@@ -60,6 +60,8 @@ export interface HqOptions {
    * demo; `hq run` always uses the separate record-opening service.
    */
   validator?: RecordValidator;
+  /** Per-station flood limits (defaults: 4096 chunks, 128 MiB a batch, 256 MiB of incomplete chunk sets in flight). */
+  floodLimits?: Partial<{ maxChunks: number; maxBatchBytes: number; maxChunkBytesInFlight: number }>;
 }
 
 export interface StoredRecordEvent {
@@ -476,6 +478,30 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     return admitted();
   };
 
+  /*
+   * Flood limits per station (#13 item 6). A chunk set larger than a batch can be, or with more
+   * chunks, or a chunk outside the length its header announces, is refused before it is stored
+   * (rejected too-large: it can never be accepted); past the bytes of incomplete chunk sets a
+   * station may have in flight at this worker, held (quota: the station retries later). Each such
+   * batch gets one receipt and an aggregated alarm; further chunks of it cost only their refusal.
+   */
+  const FLOOD_LIMITS = { maxChunks: 4096, maxBatchBytes: 128 * 1024 * 1024, maxChunkBytesInFlight: 256 * 1024 * 1024, ...o.floodLimits };
+  const CHUNK_SET_MAX_AGE_MS = 24 * 3600_000;
+  const chunkBytes = new Map<string, Map<string, { bytes: number; at: number }>>();
+  const refusedBatches = new Map<string, number>();
+  const refuseChunked = (stationId: string, f: Frame, status: 'held' | 'rejected', reason: 'too-large' | 'quota', detail: string): Promise<void> => {
+    alarm(reason === 'too-large' ? 'flood' : 'quota', `batch ${f.header.batchId} from ${stationId} refused before storing: ${detail}`, stationId);
+    const key = `${stationId}\u0000${f.header.batchId}\u0000${f.header.batchHash}`;
+    const last = refusedBatches.get(key);
+    const now = Date.now();
+    if (last !== undefined && now - last < 60_000) return Promise.resolve(); // answered already
+    if (refusedBatches.size > 10_000) refusedBatches.clear();
+    refusedBatches.set(key, now);
+    const h = f.header;
+    const refused = h.records.map((r) => (status === 'held' ? held(r.id, r.sha256, 'quota', detail) : rejected(r.id, r.sha256, 'too-large', detail)));
+    return enqueue({ stationId, batchId: h.batchId, order: h.records.map((r) => r.id), sizes: new Map(h.records.map((r) => [r.id, r.len])), verified: [], refused, bytes: 0 });
+  };
+
   const onBatch = async (stationId: string, payload: Buffer): Promise<void> => {
     let f: Frame;
     try {
@@ -490,9 +516,34 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     }
     if (f.header.kind === 'chunk') {
       const c = f.header.chunk!;
-      const whole = await api.addChunk(stationId, f.header.batchId, f.header.batchHash, c.index, c.count, c.offset, Buffer.from(f.body));
-      if (!whole) return;
       const total = f.header.records.reduce((s, r) => s + r.len, 0);
+      // Limits before anything is stored (#13 item 6): what the header announces, and what this station has in flight.
+      const over = c.count > FLOOD_LIMITS.maxChunks ? `${c.count} chunks announced, at most ${FLOOD_LIMITS.maxChunks}`
+        : total > FLOOD_LIMITS.maxBatchBytes ? `${total} bytes announced, at most ${FLOOD_LIMITS.maxBatchBytes}`
+          : c.index >= c.count || c.offset + f.body.length > total ? `chunk ${c.index}/${c.count} at byte ${c.offset} (+${f.body.length}) lies outside the ${total} bytes the header announces`
+            : null;
+      if (over) return refuseChunked(stationId, f, 'rejected', 'too-large', over);
+      if ((await api.stationKeys(stationId)).length === 0) {
+        alarm('unknown-station', `chunk of batch ${f.header.batchId} from unregistered station ${stationId} not stored; register it with \`hq register\``, stationId);
+        return;
+      }
+      const mine = chunkBytes.get(stationId) ?? new Map<string, { bytes: number; at: number }>();
+      const now = Date.now();
+      for (const [b, v] of mine) if (now - v.at > CHUNK_SET_MAX_AGE_MS) mine.delete(b);
+      const inFlight = [...mine.values()].reduce((x, v) => x + v.bytes, 0);
+      if (inFlight + f.body.length > FLOOD_LIMITS.maxChunkBytesInFlight) {
+        return refuseChunked(stationId, f, 'held', 'quota', `${inFlight} bytes of incomplete chunk sets in flight from ${stationId}, at most ${FLOOD_LIMITS.maxChunkBytesInFlight}`);
+      }
+      const whole = await api.addChunk(stationId, f.header.batchId, f.header.batchHash, c.index, c.count, c.offset, Buffer.from(f.body));
+      if (!whole) {
+        const e = mine.get(f.header.batchId) ?? { bytes: 0, at: now };
+        e.bytes += f.body.length;
+        e.at = now;
+        mine.set(f.header.batchId, e);
+        if (!chunkBytes.has(stationId)) { if (chunkBytes.size > 10_000) chunkBytes.clear(); chunkBytes.set(stationId, mine); }
+        return;
+      }
+      mine.delete(f.header.batchId);
       if (whole.length !== total) {
         alarm('malformed-frame', `batch ${f.header.batchId}: reassembled chunks are ${whole.length} bytes, the records ${total}; dropped (the station resends)`, stationId);
         return;
