@@ -154,6 +154,8 @@ interface RunResult {
   duplicated: number;
   resends: number;
   replayAnswered: string;
+  /** Receipts a booth got again for a batch already answered (after a worker's reconnect). */
+  repeatedReceipts: number;
 }
 
 async function fleetRun(n: number, pg: Postgres, brokerUrl: string, brokerPid: number | undefined, hqDir: string, receiptKey: KeyObject, booths: Booth[]): Promise<RunResult> {
@@ -176,6 +178,9 @@ async function fleetRun(n: number, pg: Postgres, brokerUrl: string, brokerPid: n
     const sentAt = new Map<string, number>();
     const answered = new Map<string, string>();
     let resends = 0;
+    let repeatedReceipts = 0;
+    const replaying = new Set<string>();
+    const replies = new Map<string, string>();
     let problems = '';
     const done = new Promise<void>((resolve) => {
       for (const b of booths) {
@@ -185,11 +190,15 @@ async function fleetRun(n: number, pg: Postgres, brokerUrl: string, brokerPid: n
           if (!v.ok || v.body.type !== 'receipt') { if (v.ok && (v.body as { type: string }).type === 'audit-ack') return; problems += `bad receipt for ${b.stationId}; `; return; }
           if (v.body.batchId !== b.batchId) return;
           const statuses = v.body.results.map((r) => r.status).join(',');
+          if (replaying.has(b.stationId)) { replies.set(b.stationId, statuses); return; }
           if (!answered.has(b.stationId)) {
             latencies.push(Date.now() - sentAt.get(b.stationId)!);
             answered.set(b.stationId, statuses);
             if (answered.size === booths.length) resolve();
-          } else answered.set(`${b.stationId}#replay`, statuses);
+          } else {
+            // the same receipt again: a worker that reconnected resends the receipts its broker had not acknowledged
+            repeatedReceipts++;
+          }
         });
       }
     });
@@ -219,7 +228,8 @@ async function fleetRun(n: number, pg: Postgres, brokerUrl: string, brokerPid: n
     const self = process.cpuUsage(self0);
     // one booth replays its old batch (a restored SD card, a resend after a crash): duplicate, nothing new
     const replayer = booths[Math.floor(booths.length / 2)]!;
-    const replayed = new Promise<void>((r) => { const iv = setInterval(() => { if (answered.has(`${replayer.stationId}#replay`)) { clearInterval(iv); r(); } }, 20); });
+    replaying.add(replayer.stationId);
+    const replayed = new Promise<void>((r) => { const iv = setInterval(() => { if (replies.has(replayer.stationId)) { clearInterval(iv); r(); } }, 20); });
     replayer.client!.publish(topics.batch(replayer.stationId), replayer.frame, { qos: 1 });
     await replayed;
     if (process.env.FLEET_BENCH_DEBUG) {
@@ -233,7 +243,7 @@ async function fleetRun(n: number, pg: Postgres, brokerUrl: string, brokerPid: n
     const sealed = new Set(booths.flatMap((b) => b.records.map((r) => `${b.stationId}/${r.recordId}`)));
     const storedIds = (await store.pool.query<{ k: string }>("SELECT station_id || '/' || record_id AS k FROM records")).rows.map((r) => r.k);
     const lost = [...sealed].filter((k) => !storedIds.includes(k)).length;
-    const notStored = [...answered.entries()].filter(([k, s]) => !k.endsWith('#replay') && s.split(',').some((x) => x !== 'stored' && x !== 'duplicate'));
+    const notStored = [...answered.entries()].filter(([, s]) => s.split(',').some((x) => x !== 'stored' && x !== 'duplicate'));
     if (problems || notStored.length) throw new Error(`bench: receipts not all good: ${problems} ${notStored.slice(0, 3).map(([k, s]) => `${k}: ${s}`).join('; ')}`);
     for (const w of workers) await w.stop();
     const records = booths.length * RECORDS_PER_BOOTH;
@@ -242,7 +252,7 @@ async function fleetRun(n: number, pg: Postgres, brokerUrl: string, brokerPid: n
       receiptP50Ms: pct(latencies, 50), receiptP99Ms: pct(latencies, 99),
       workerCpuMs, postgresCpuMs, brokerCpuMs, simulatorCpuMs: Math.round((self.user + self.system) / 1000),
       stored: stats.n, lost, duplicated: stats.n - stats.distinct, resends,
-      replayAnswered: answered.get(`${replayer.stationId}#replay`) ?? 'none',
+      replayAnswered: replies.get(replayer.stationId) ?? 'none', repeatedReceipts,
     };
   } finally {
     await store.close();
@@ -328,7 +338,7 @@ export async function run(): Promise<void> {
       postgresCpuMs1w: one.postgresCpuMs, postgresCpuMs2w: two.postgresCpuMs, brokerCpuMs1w: one.brokerCpuMs, brokerCpuMs2w: two.brokerCpuMs,
       simulatorCpuMs1w: one.simulatorCpuMs, simulatorCpuMs2w: two.simulatorCpuMs,
       wallMs1w: one.wallMs, wallMs2w: two.wallMs, cores: 2,
-      lost: one.lost + two.lost, duplicated: one.duplicated + two.duplicated, resends: one.resends + two.resends,
+      lost: one.lost + two.lost, duplicated: one.duplicated + two.duplicated, resends: one.resends + two.resends, repeatedReceipts: one.repeatedReceipts + two.repeatedReceipts,
     }));
   } finally {
     await Promise.all(booths.map((b) => b.client?.endAsync(true).catch(() => undefined)));
