@@ -336,12 +336,9 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       await cam.open();
       cameraOpened = true;
       setDevice('camera', c.simulated ? 'simulated' : 'ready', cam.description);
-      // the portrait check needs its face model (~1 s, ~50 MB): loaded in the background so READY
-      // does not wait; a model that does not load is said now, and again at the portrait step
-      loadFaceModel().catch((e: unknown) => {
-        setDevice('camera', 'error', (e as Error).message);
-        log.error({ err: e }, 'face detection model not available');
-      });
+      // the portrait check's face model (~1 s of CPU, ~50 MB) is loaded when an officer first logs
+      // in (kiosk step below), not at start: an idle booth does not hold it, and READY does not share
+      // the CPU with it
     } catch (e) {
       setDevice('camera', 'error', (e as Error).message);
       log.error({ err: e }, 'camera not available at start');
@@ -647,6 +644,17 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       logger: log.child({ component: 'workflow' }),
     });
     auditOfficerEvents(wf, vault.audit, log);
+    // The face model, on the first successful login: ready long before the portrait step (details and
+    // fingers come first); a model that does not load is said then, and again at the portrait step.
+    let faceModelAsked = false;
+    wf.on('audit', (e: { kind: string; result: string }) => {
+      if (faceModelAsked || e.kind !== 'login' || e.result !== 'ok' || !config.devices.camera) return;
+      faceModelAsked = true;
+      loadFaceModel().catch((err: unknown) => {
+        setDevice('camera', 'error', (err as Error).message);
+        log.error({ err }, 'face detection model not available');
+      });
+    });
     // a device whose chip changes colour (its last operation failed, or works again): headquarters
     // hears it now, not at the next health period (the workflow emits only on a change)
     wf.on('device', () => { void parts.uplink?.publishHealth(); });
