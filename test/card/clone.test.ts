@@ -95,3 +95,36 @@ describe('Active Authentication answers', () => {
     expect(dataError(() => parseDg15(tlv(0x6f, Buffer.from([0x30, 0x03, 0x02, 0x01, 0x00])))).message).toMatch(/DG15.*cannot be read/);
   });
 });
+
+describe('malformed EF.CardAccess, DG14 and DG15 on a chip: named, never a crash; the read completes and the next card reads', () => {
+  it('a garbage DG14 or DG15 (signed in EF.SOD) is failed/malformed-key; a garbage EF.CardAccess falls back to BAC with the MRZ and is CARD_BAD_DATA with the CAN alone', async () => {
+    const { SimulatedCardReader } = await import('../../drivers/card/simulated');
+    const { buildDocument } = await import('../../drivers/card/emulator/document');
+    const { bacInputFromMrz } = await import('../../drivers/card/mrz');
+    const { cscaStoreFrom } = await import('../../drivers/card/passive-auth');
+    for (const [n, body] of [[14, tlv(0x6e, Buffer.from([0x31, 0x05, 0x30]))], [15, tlv(0x6f, Buffer.from([0x30, 0x01, 0x00]))]] as const) {
+      const doc = await buildDocument({ faceBytes: 1000, extraDataGroups: new Map([[n, body]]) });
+      const r = new SimulatedCardReader({ contents: doc });
+      await r.open();
+      try {
+        const res = await r.readDocument({ bac: bacInputFromMrz(doc.mrzLines.join('\n')), csca: cscaStoreFrom([doc.pki.csca.cert]) });
+        expect(res.clone).toMatchObject({ verdict: 'failed', reasonCode: 'malformed-key' });
+        expect(res.clone.reason).toContain(`DG${n}`);
+        expect(res.passiveAuth.verdict).toBe('valid');
+        expect(res.dg2).toBeDefined();
+      } finally { await r.close(); }
+    }
+    const doc = await buildDocument({ faceBytes: 1000 });
+    doc.files.set(0x011c, tlv(0x31, tlv(0x30, tlv(0x02, Buffer.from([1])))));
+    const r = new SimulatedCardReader({ contents: doc, pace: { can: '123456' } });
+    await r.open();
+    try {
+      const res = await r.readDocument({ bac: bacInputFromMrz(doc.mrzLines.join('\n')), csca: cscaStoreFrom([doc.pki.csca.cert]) });
+      expect(res.access.protocol).toBe('BAC');
+      expect(res.access.note).toMatch(/EF.CardAccess is malformed/);
+      const e = await r.readDocument({ can: '123456' }).then(() => undefined, (x: CardDataError) => x);
+      expect(e?.code).toBe('CARD_BAD_DATA');
+      expect(e?.message).toContain('EF.CardAccess');
+    } finally { await r.close(); }
+  }, 60_000);
+});
