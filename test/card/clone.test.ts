@@ -9,6 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { buildDg14, buildDg15, caOid, chooseChipAuth, ID_PK_ECDH, parseDg14, parseDg15, verifyActiveAuth } from '../../drivers/card/clone';
 import { oidBytes, PaceGroup, randomScalar, STANDARD_DOMAINS } from '../../drivers/card/pace';
 import { CardDataError, tlv } from '../../drivers/card/tlv';
+import { SimulatedCardReader } from '../../drivers/card/simulated';
+import { buildDocument } from '../../drivers/card/emulator/document';
+import { bacInputFromMrz } from '../../drivers/card/mrz';
+import { cscaStoreFrom } from '../../drivers/card/passive-auth';
 
 const dom = STANDARD_DOMAINS[13]!;
 const pub = new PaceGroup(dom).publicKey(randomScalar(dom));
@@ -98,10 +102,6 @@ describe('Active Authentication answers', () => {
 
 describe('malformed EF.CardAccess, DG14 and DG15 on a chip: named, never a crash; the read completes and the next card reads', () => {
   it('a garbage DG14 or DG15 (signed in EF.SOD) is failed/malformed-key; a garbage EF.CardAccess falls back to BAC with the MRZ and is CARD_BAD_DATA with the CAN alone', async () => {
-    const { SimulatedCardReader } = await import('../../drivers/card/simulated');
-    const { buildDocument } = await import('../../drivers/card/emulator/document');
-    const { bacInputFromMrz } = await import('../../drivers/card/mrz');
-    const { cscaStoreFrom } = await import('../../drivers/card/passive-auth');
     for (const [n, body] of [[14, tlv(0x6e, Buffer.from([0x31, 0x05, 0x30]))], [15, tlv(0x6f, Buffer.from([0x30, 0x01, 0x00]))]] as const) {
       const doc = await buildDocument({ faceBytes: 1000, extraDataGroups: new Map([[n, body]]) });
       const r = new SimulatedCardReader({ contents: doc });
