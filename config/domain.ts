@@ -163,7 +163,14 @@ export const OVERRIDE_KINDS = {
   'chip-authenticity': { step: 'chip', text: 'the chip did not pass passive authentication; `code` is its reason code (see Passive authentication)' },
   'chip-clone': { step: 'chip', text: 'clone detection failed (Chip Authentication with DG14 or Active Authentication with DG15); `code` is its reason code (see Clone detection)' },
   'chip-details-mismatch': { step: 'review', text: 'DG1 on the chip and the details entered differ; `code` is `details-mismatch`, `fields` names the compared fields that differ' },
-} as const satisfies Record<string, { step: 'chip' | 'review'; text: string }>;
+  'person-repeat': { step: 'details', text: 'this booth already enrolled the national ID number in the current campaign (repeat register); `code` is `person-repeat`' },
+  'finger-exception': { step: 'fingerprints', text: 'fingers recorded as exceptions (missing, amputated, unusable, device failure); `code` is `finger-exception`, `fields` lists the finger positions (decimal ISO/IEC 19794-4 codes) the co-signature covers' },
+  'portrait-exception': { step: 'portrait', text: 'the portrait could not be taken; `code` is `portrait-exception` (the portrait entry says why)' },
+  'chip-exception': { step: 'chip', text: 'the chip could not be read; `code` is `chip-exception` (the chip exception says why)' },
+} as const satisfies Record<string, { step: OverrideStep; text: string }>;
+
+/** The workflow step a co-signable refusal stops (it always stops confirm too). */
+export type OverrideStep = 'details' | 'fingerprints' | 'portrait' | 'chip' | 'review';
 export type OverrideKind = keyof typeof OVERRIDE_KINDS;
 export const OVERRIDE_KIND_CODES = Object.keys(OVERRIDE_KINDS) as OverrideKind[];
 

@@ -47,6 +47,10 @@ export const configSchema = {
           pattern: STATION_ID_PATTERN,
           description: `Station id as registered at headquarters (${STATION_ID_RULE}). Used in MQTT topics and in every record.`,
         },
+        campaign: {
+          type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', default: 'default',
+          description: 'The enrollment campaign this station works for. The repeat register (keyed hashes of the national ID numbers enrolled here, to warn about a person enrolled twice) belongs to the campaign: its key and hashes are erased when this changes.',
+        },
         unit: {
           type: 'object',
           additionalProperties: false,
@@ -57,6 +61,25 @@ export const configSchema = {
             name: { type: 'string', default: '', description: 'Human-readable unit name, e.g. "Phường Ba Đình".' },
             district: { type: 'string', default: '', description: 'District (quận/huyện) the unit belongs to.' },
             dailyQuota: { type: 'integer', minimum: 0, default: 0, description: 'Campaign quota of enrollments per day for this unit (0 = none); reported in health.' },
+          },
+        },
+      },
+    },
+    consent: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['version', 'text'],
+      description: 'The consent text the person reads and confirms on the touchscreen before anything is captured; its version, language, SHA-256 and the time are sealed into the record. The daemon does not start without it (`station doctor` and `station config check` say so); config/station.example.yaml has a sample to replace with the programme\'s own text.',
+      properties: {
+        version: { type: 'string', minLength: 1, maxLength: 64, description: 'Version of the text as the programme issued it, e.g. "2026-12"; change it whenever the text changes.' },
+        text: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['vi'],
+          description: 'The text per language (plain text; blank lines separate paragraphs).',
+          properties: {
+            vi: { type: 'string', minLength: 20, maxLength: 20000, description: 'Vietnamese text (required).' },
+            en: { type: 'string', minLength: 20, maxLength: 20000, description: 'English text (optional).' },
           },
         },
       },
@@ -250,7 +273,9 @@ export interface Pins {
 /** The validated configuration, with every default filled in. */
 export interface Config {
   version: number;
-  station: { id: string; unit: { code: string; name: string; district: string; dailyQuota: number } };
+  station: { id: string; campaign: string; unit: { code: string; name: string; district: string; dailyQuota: number } };
+  /** Required to run the daemon (preflight), optional in the schema so that tools can read a file without it. */
+  consent?: { version: string; text: { vi: string; en?: string } };
   dataDir: string;
   log: { level: (typeof LOG_LEVELS)[number] };
   kiosk: { port: number; language: 'vi' | 'en'; idleLogoutSeconds: number; loginLifetimeMinutes: number };

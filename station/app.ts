@@ -28,6 +28,7 @@ import { loadHqPublicIdentity } from '../sync/wire/keys';
 import { StationKeyHolder, resolveHqIdentityFile, saveLearnedHqIdentity } from './keys';
 import { OfficerStore, officerStoreOptions } from './officers/store';
 import { ProgressCounters } from './progress';
+import { RepeatRegister } from './repeats';
 import { createWorkflow, type Workflow } from './workflow/machine';
 import { startKiosk, type KioskHandle } from './kiosk/server';
 import {
@@ -92,6 +93,7 @@ export interface StationParts {
   vault?: Vault;
   officers?: OfficerStore;
   progress?: ProgressCounters;
+  repeats?: RepeatRegister;
   gpio?: StationGpio;
   scanner?: FingerprintScanner;
   fingerprintSim?: SimulatorHandle;
@@ -223,9 +225,11 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   step('officers', () => {
     parts.officers = new OfficerStore(join(config.dataDir, 'officers.db'), officerStoreOptions(config)).open();
     parts.progress = new ProgressCounters(join(config.dataDir, 'progress.db')).open();
+    parts.repeats = new RepeatRegister(join(config.dataDir, 'repeats.db'), config.station.campaign, log.child({ component: 'repeats' })).open();
   }, () => {
     parts.officers?.close();
     parts.progress?.close();
+    parts.repeats?.close();
   });
 
   // ── GPIO (LEDs, buzzer, button, tamper)
@@ -600,6 +604,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const fpPort = fingerprintPort(parts.scanner!, { maxAttempts: fp.maxAttempts, threshold: fp.qualityThreshold, logger: log.child({ component: 'capture' }), waitForRemoval: !fp.simulated });
     const camPort = cameraPort(parts.camera!, { width: cam.portraitWidth, height: cam.portraitHeight, maxBytes: cam.maxJpegBytes });
     const wf = createWorkflow({
+      consent: config.consent!, // preflight refused to start without it
       officers: parts.officers!,
       fingerprint: { ...fpPort, captureFinger: async (pos, o) => { await ensureScanner(); return fpPort.captureFinger(pos, o); } },
       camera: {
@@ -635,6 +640,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       uplink: vaultUplinkStatus(vault, () => parts.uplink?.status().connected ?? false, () => lastContactAt),
       devices: deviceStatus(deviceStates),
       progress: parts.progress!,
+      repeats: parts.repeats!,
       positions: fp.positions,
       defaultUnit: config.station.unit.code,
       dailyQuota: config.station.unit.dailyQuota,

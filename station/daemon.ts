@@ -6,7 +6,7 @@
 import { brokerUsesTls, type Config } from '../config';
 import { createLogger, type Logger } from './log';
 import { SystemdNotifier } from './notify';
-import { checkDataDir, checkDevicePaths, problemsError } from './preflight';
+import { checkConsent, checkDataDir, checkDevicePaths, problemsError } from './preflight';
 import { buildStation, type StationOverrides } from './app';
 import { disableCoreDumps } from './core-dumps';
 
@@ -31,10 +31,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   if (core.changed) log.info({ before: String(core.before.soft), after: core.after.soft }, 'core dumps disabled for the daemon (RLIMIT_CORE 0)');
 
   // Only what the station cannot work without stops the start: the data directory (vault, keys) and the
-  // uplink's files. A capture device that is missing or misconfigured leaves the station degraded: the
+  // uplink's files, and the consent text (no consent, no capture). A capture device that is missing or misconfigured leaves the station degraded: the
   // kiosk comes up, that step offers its exception path, its chip and health say why (station/app.ts).
   const devicePaths = checkDevicePaths(config);
-  const required = [...checkDataDir(config.dataDir), ...devicePaths.filter((p) => !p.device)];
+  const required = [...checkDataDir(config.dataDir), ...checkConsent(config), ...devicePaths.filter((p) => !p.device)];
   // refused: list the devices' problems too, so that one round of fixes is enough
   if (required.length) throw problemsError([...required, ...devicePaths.filter((p) => p.device)]);
   const deviceProblems = devicePaths.filter((p) => p.device);

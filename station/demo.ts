@@ -5,6 +5,7 @@
  * headquarters ingest in the same process. Prints the kiosk URL; a person can
  * enroll someone and watch headquarters store the sealed record.
  */
+import { SAMPLE_CONSENT } from '../config/consent-sample';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,8 @@ import { existsSync } from 'node:fs';
 import { DemoFaults } from './demo-faults';
 
 export const DEMO_OFFICER = { id: 'demo', name: 'Demo Officer', pin: '123456' };
+/** A second officer, so that trainees can rehearse co-signing exceptions and overrides. */
+export const DEMO_SECOND_OFFICER = { id: 'demo2', name: 'Demo Second Officer', pin: '654321' };
 export const DEMO_STATION = 'DEMO-0001';
 
 async function portFree(port: number): Promise<boolean> {
@@ -79,6 +82,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     {
       version: 1,
       station: { id: DEMO_STATION, unit: { code: '00004', name: 'Phường Demo', district: 'Quận Demo', dailyQuota: 40 } },
+      consent: SAMPLE_CONSENT,
       dataDir: join(root, 'station'),
       log: { level: o.debug ? 'debug' : 'info' },
       kiosk: { port: kioskPort, language: 'vi', idleLogoutSeconds: 900 },
@@ -98,7 +102,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
   const prov = provision(config);
   const officers = new OfficerStore(join(config.dataDir, 'officers.db')).open();
-  if (!officers.list().some((x: { id: string }) => x.id === DEMO_OFFICER.id)) await officers.add(DEMO_OFFICER);
+  for (const o of [DEMO_OFFICER, DEMO_SECOND_OFFICER]) if (!officers.list().some((x: { id: string }) => x.id === o.id)) await officers.add(o);
   officers.close();
 
   const hq = await startHq({
@@ -125,6 +129,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
           `\n  Enrollment Station demo is running.\n` +
             `  Kiosk:        ${kioskUrl}\n` +
             `  Officer:      ${DEMO_OFFICER.id}   PIN: ${DEMO_OFFICER.pin}\n` +
+            `  2nd officer:  ${DEMO_SECOND_OFFICER.id}  PIN: ${DEMO_SECOND_OFFICER.pin}   (co-signs exceptions and overrides)\n` +
             `  Broker:       ${brokerUrl} (embedded)   Headquarters: in this process (${hqDir})\n` +
             (faults ? `  Trainer:      the wrench in the kiosk's header makes the scanner, camera or card fail and the broker vanish\n` : '') +
             `  Data:         ${root}${temp ? ' (temporary, removed on exit)' : ''}\n` +

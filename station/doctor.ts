@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { loadConfig, type Config } from '../config';
-import { checkDataDir, checkDevicePaths, freeBytes } from './preflight';
+import { checkConsent, checkDataDir, checkDevicePaths, freeBytes } from './preflight';
 import { probeDevices } from './devices';
 import { checkBrokerCertificate, checkBrokerWithProbe, checkClientCertificate } from './doctor-tls';
 import { loadHqIdentityChecked } from './keys';
@@ -95,6 +95,8 @@ export async function runDoctor(opts: DoctorOptions): Promise<CheckResult[]> {
   results.push(checkPower(config));
 
   for (const p of checkDevicePaths(config)) results.push({ check: p.key, status: 'fail', message: p.message, hint: p.hint });
+  const consent = checkConsent(config);
+  results.push(consent.length ? { check: 'consent', status: 'fail', message: consent[0]!.message, hint: consent[0]!.hint } : { check: 'consent', status: 'ok', message: `consent text version ${config.consent!.version} (${Object.keys(config.consent!.text).join(', ')})` });
   results.push(...(await probeDevices(config, opts.deviceTimeoutMs ?? 8000)));
 
   const client = checkClientCertificate(config);

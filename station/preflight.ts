@@ -55,6 +55,16 @@ export function freeBytes(path: string): number {
   return Number(s.bavail) * Number(s.bsize);
 }
 
+/** No consent text, no capture: the daemon needs the text the person confirms before anything is taken. */
+export function checkConsent(config: Config): Problem[] {
+  if (config.consent?.text?.vi) return [];
+  return [{
+    key: 'consent',
+    message: 'there is no consent text: the station shows it to every person before capture and seals its hash into the record, so it cannot enroll without one',
+    hint: 'add a consent section (version and text.vi, optionally text.en) with the programme\'s text; config/station.example.yaml has a sample',
+  }];
+}
+
 /** Device paths named in the configuration that do not exist, and files the uplink needs. */
 export function checkDevicePaths(config: Config): Problem[] {
   return [...checkCaptureDevices(config), ...checkUplinkFiles(config)];

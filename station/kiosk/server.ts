@@ -184,6 +184,7 @@ export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {
     '/api/lost/dismiss': (t) => { wf.dismissLost(t); },
     '/api/session/start': (t) => wf.startSession(t),
     '/api/session/kind': (t, b) => wf.chooseKind(t, b.kind as EnrollmentKind),
+    '/api/session/consent': (t, b) => wf.giveConsent(t, { accepted: b.accepted, language: b.language, sha256: b.sha256 }),
     '/api/session/finger/capture': (t, b) => wf.captureFinger(t, num(b.position)),
     '/api/session/finger/keep': (t, b) => wf.keepFinger(t, num(b.position) ?? 0),
     '/api/session/finger/exception': (t, b) => wf.fingerException(t, num(b.position) ?? 0, str(b.code), b.reason),

@@ -121,6 +121,17 @@ export function cameraPort(camera: Camera, portrait: PortraitOptions = {}): Came
     previewFrame({ signal }) {
       return camera.previewFrame({ signal });
     },
+    async captureEvidence({ signal }) {
+      const shot = await camera.capture({ signal });
+      const { default: sharp } = await import('sharp');
+      try {
+        // evidence, not a portrait: no face check; scaled so the longer side is at most 1024 px
+        const { data, info } = await sharp(shot.jpeg).rotate().resize(1024, 1024, { fit: 'inside', withoutEnlargement: true }).jpeg({ quality: 80 }).toBuffer({ resolveWithObject: true });
+        return { jpeg: data, width: info.width, height: info.height };
+      } finally {
+        shot.jpeg.fill(0);
+      }
+    },
   };
 }
 
@@ -230,7 +241,7 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
     }
     // The record knows missing | amputated | bandaged | unable; a device failure is "unable" with the reason saying so.
     const e = f.exception!;
-    return { position: f.position, status: 'exception', ...recordedFingerException(e.code, e.reason) };
+    return { position: f.position, status: 'exception', ...recordedFingerException(e.code, e.reason), ...(f.photo ? { photo: { jpeg: f.photo.jpeg, width: f.photo.width, height: f.photo.height } } : {}) };
   });
   let portrait: EnrollmentRecord['portrait'];
   if (draft.portrait.capture) {
@@ -250,6 +261,7 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
     recordId, stationId, officerId: draft.officerId, kind: draft.kind,
     startedAt: draft.startedAt, completedAt, details: wireDetails(draft.details, extra), fingerprints,
     ...(portrait ? { portrait } : {}), ...(chip ? { chip } : {}),
+    ...(draft.consent ? { consent: { version: draft.consent.version, language: draft.consent.language, sha256: Buffer.from(draft.consent.sha256, 'hex'), at: draft.consent.at } } : {}),
     ...(draft.overrides?.length ? { overrides: draft.overrides.map((o) => ({ kind: o.kind, code: o.code, officerId: o.officerId, at: o.at, reason: o.reason, ...(o.fields ? { fields: [...o.fields] } : {}) })) } : {}),
   };
 }

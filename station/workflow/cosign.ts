@@ -13,7 +13,7 @@
  * present at confirm go into the record.
  */
 import { createHash } from 'node:crypto';
-import { CHIP_COMPARED_FIELDS, CLONE_REASONS, OVERRIDE_KINDS, PA_REASONS, isCloneReasonCode, isPaReasonCode, type ChipComparedField, type OverrideKind } from '../../config/domain';
+import { CHIP_COMPARED_FIELDS, CLONE_REASONS, OVERRIDE_KINDS, PA_REASONS, isCloneReasonCode, isPaReasonCode, type ChipComparedField, type OverrideKind, type OverrideStep } from '../../config/domain';
 import type { ChipReadResult, PersonalDetails } from './ports';
 import { toYymmdd } from './validate';
 
@@ -27,13 +27,17 @@ export interface FieldMismatch {
 
 export interface Blocker {
   kind: OverrideKind;
-  /** Reason code: a passive-authentication reason code, or "details-mismatch". */
+  /** Reason code: a passive-authentication reason code, "details-mismatch", or the exception kind. */
   code: string;
   /** The step this refusal stops (it always stops confirm too). */
-  step: 'chip' | 'review';
+  step: OverrideStep;
   /** English words for logs and API clients; the kiosk shows the translation of kind/code. */
   message: string;
   fields?: FieldMismatch[];
+  /** finger-exception: the finger positions the co-signature covers. */
+  positions?: number[];
+  /** person-repeat: when the earlier record was sealed, and its short reference. */
+  repeat?: { enrolledAt: number; recordRef: string };
   /** Digest of what exactly is accepted when this is overridden. */
   subject: string;
 }
@@ -46,14 +50,23 @@ export interface Cosignature {
   officerId: string;
   at: number;
   reason: string;
-  fields?: ChipComparedField[];
+  /** chip-details-mismatch: the differing fields; finger-exception: the finger positions (decimal). */
+  fields?: string[];
 }
 
 /** What the rules look at (a view of the workflow's session). */
 export interface CosignState {
   details: PersonalDetails | null;
-  chip: { read?: ChipReadResult } | null | undefined;
+  chip: { read?: ChipReadResult; exception?: RecordedException } | null | undefined;
+  /** Fingers recorded as exceptions (captured ones are left out). */
+  fingerExceptions?: readonly { position: number; exception: RecordedException; photoSha256?: string | null }[];
+  portrait?: { exception?: RecordedException } | null;
+  /** The repeat register knows this national ID number from an earlier record of the campaign. */
+  repeat?: { hash: string; enrolledAt: number; recordRef: string } | null;
 }
+
+/** An exception as the officer recorded it. */
+export interface RecordedException { code: string; reason: string }
 
 export type BlockerRule = (s: CosignState) => Blocker | null;
 
@@ -162,8 +175,59 @@ export const chipDetailsRule: BlockerRule = (s) => {
   };
 };
 
+/**
+ * Fingers recorded as exceptions: one co-signature covers every exception recorded
+ * so far (with its code, reason and photo); recording another, or changing one,
+ * asks again.
+ */
+export const fingerExceptionRule: BlockerRule = (s) => {
+  const ex = [...(s.fingerExceptions ?? [])].sort((a, b) => a.position - b.position);
+  if (!ex.length) return null;
+  const words = ex.map((e) => `finger ${e.position} (${e.exception.code}: ${e.exception.reason})`).join(', ');
+  return {
+    kind: 'finger-exception', code: 'finger-exception', step: OVERRIDE_KINDS['finger-exception'].step,
+    message: `a second officer must confirm the finger exceptions: ${words}`,
+    positions: ex.map((e) => e.position),
+    subject: digest('finger-exception', ...ex.flatMap((e) => [String(e.position), e.exception.code, e.exception.reason, e.photoSha256 ?? ''])),
+  };
+};
+
+/** The person was already enrolled at this booth in this campaign. */
+export const personRepeatRule: BlockerRule = (s) => {
+  const r = s.repeat;
+  if (!r) return null;
+  return {
+    kind: 'person-repeat', code: 'person-repeat', step: OVERRIDE_KINDS['person-repeat'].step,
+    message: `this national ID number was already enrolled at this booth in this campaign on ${new Date(r.enrolledAt).toISOString()} (record ${r.recordRef})`,
+    repeat: { enrolledAt: r.enrolledAt, recordRef: r.recordRef },
+    subject: digest('person-repeat', r.hash, String(r.enrolledAt)),
+  };
+};
+
+/** A portrait recorded as not possible. */
+export const portraitExceptionRule: BlockerRule = (s) => {
+  const e = s.portrait?.exception;
+  if (!e) return null;
+  return {
+    kind: 'portrait-exception', code: 'portrait-exception', step: OVERRIDE_KINDS['portrait-exception'].step,
+    message: `a second officer must confirm that the portrait cannot be taken (${e.code}: ${e.reason})`,
+    subject: digest('portrait-exception', e.code, e.reason),
+  };
+};
+
+/** A chip recorded as not readable. */
+export const chipExceptionRule: BlockerRule = (s) => {
+  const e = s.chip?.exception;
+  if (!e) return null;
+  return {
+    kind: 'chip-exception', code: 'chip-exception', step: OVERRIDE_KINDS['chip-exception'].step,
+    message: `a second officer must confirm that the chip cannot be read (${e.code}: ${e.reason})`,
+    subject: digest('chip-exception', e.code, e.reason),
+  };
+};
+
 /** Every rule, in the order their refusals are shown. Add one to add a co-signable refusal. */
-export const BLOCKER_RULES: readonly BlockerRule[] = [chipAuthenticityRule, chipCloneRule, chipDetailsRule];
+export const BLOCKER_RULES: readonly BlockerRule[] = [personRepeatRule, fingerExceptionRule, portraitExceptionRule, chipAuthenticityRule, chipCloneRule, chipExceptionRule, chipDetailsRule];
 
 export function blockersOf(s: CosignState, rules: readonly BlockerRule[] = BLOCKER_RULES): Blocker[] {
   return rules.map((r) => r(s)).filter((b): b is Blocker => b !== null);

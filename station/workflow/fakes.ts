@@ -114,6 +114,18 @@ export class FakeCamera implements CameraPort {
     return { jpeg, width: 480, height: 640, metrics: { exposure: 0.55, contrast: 0.6, sharpness: 240, background: 0.97 }, checks: checks(0.55), verdict: 'accept', reasons: [] };
   }
 
+  evidence = 0;
+  /** A still of the hand for a finger exception (fails like a capture when failNext is set). */
+  async captureEvidence(opts: { signal: AbortSignal }): Promise<{ jpeg: Buffer; width: number; height: number }> {
+    this.evidence++;
+    await delay(this.latencyMs, opts.signal);
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new StationError(this.failCode, 'camera (simulated) exited with status 1', { hint: 'retry; if it persists check the camera cable' });
+    }
+    return { jpeg: Buffer.from(await syntheticPortraitJpeg('good')), width: 480, height: 640 };
+  }
+
   previews = 0;
   async previewFrame(): Promise<Buffer> {
     this.previews++;
@@ -184,7 +196,7 @@ export class MemorySealer implements SealerPort {
     // Deep-copy buffers: the workflow wipes its own copies after sealing.
     const copy: EnrollmentDraft = {
       ...draft, details: { ...draft.details },
-      fingerprints: draft.fingerprints.map((f) => (f.capture ? { ...f, capture: { ...f.capture, png: Buffer.from(f.capture.png) } } : { ...f })),
+      fingerprints: draft.fingerprints.map((f) => (f.capture ? { ...f, capture: { ...f.capture, png: Buffer.from(f.capture.png) } } : { ...f, ...(f.photo ? { photo: { ...f.photo, jpeg: Buffer.from(f.photo.jpeg) } } : {}) })),
       portrait: draft.portrait.capture ? { capture: { ...draft.portrait.capture, jpeg: Buffer.from(draft.portrait.capture.jpeg) } } : { ...draft.portrait },
     };
     this.sealed.push({ recordId, draft: this.keep ? copy : (undefined as unknown as EnrollmentDraft), bytes, sealedAt: Date.now() });

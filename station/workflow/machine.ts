@@ -15,7 +15,7 @@
  *   abort from any step discards the session; review can go back to any completed step.
  */
 import { EventEmitter } from 'node:events';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { writeFileDurable } from '../../config/durable';
 import { v7 as uuidv7 } from 'uuid';
@@ -23,10 +23,11 @@ import type { Logger } from 'pino';
 import { StationError } from '../../drivers/common/errors';
 import type { LoginResult, Officer } from '../officers/store';
 import type { ProgressCounters } from '../progress';
-import { CAPTURE_EXCEPTIONS, FINGER_POSITIONS, OVERRIDE_KIND_CODES, RECORD_KINDS, isExceptionFor, isFingerPosition, isOverrideKind, isRecordKind } from '../../config/domain';
+import { CAPTURE_EXCEPTIONS, FINGER_POSITIONS, OVERRIDE_KIND_CODES, RECORD_KINDS, isExceptionFor, isFingerPosition, isOverrideKind, isRecordKind, type OverrideStep } from '../../config/domain';
+import type { RepeatRegisterPort } from '../repeats';
 import { blockersOf, cosignFor, prefillFromChip, type Blocker, type Cosignature } from './cosign';
 import {
-  type CameraPort, type CaptureProgress, type ChipPort, type ChipReadResult, type DeviceState, type DeviceStatusPort, type EnrollmentDraft,
+  type CameraPort, type CaptureProgress, type ChipPort, type ChipReadResult, type DeviceState, type DeviceStatusPort, type EnrollmentDraft, type EvidencePhoto, type ConsentGiven, type ConsentText,
   type EnrollmentKind, type ExceptionCode, type FingerCaptureResult, type FingerEntry, type FingerPosition, type FingerprintPort,
   type ChipKey, type GuardVerdict, type MrzInfo, type OfficerCardPort, type PersonalDetails, type PortraitResult, type SealerPort,
   type StationGuardPort, type UplinkStatus, type UplinkStatusPort,
@@ -34,10 +35,11 @@ import {
 import { normaliseDetails, toYymmdd, validateDetails, type FieldError } from './validate';
 import { DeviceHealth, type DeviceName } from './device-health';
 
-export type Step = 'kind' | 'details' | 'fingerprints' | 'portrait' | 'chip' | 'review' | 'sealing' | 'sealed';
+export type Step = 'kind' | 'consent' | 'details' | 'fingerprints' | 'portrait' | 'chip' | 'review' | 'sealing' | 'sealed';
 
-export const STEPS_ENROLLMENT: readonly Step[] = ['kind', 'details', 'fingerprints', 'portrait', 'review', 'sealed'];
-export const STEPS_ACTIVATION: readonly Step[] = ['kind', 'details', 'fingerprints', 'portrait', 'chip', 'review', 'sealed'];
+// The person consents before anything about them is typed, read from a chip or captured.
+export const STEPS_ENROLLMENT: readonly Step[] = ['kind', 'consent', 'details', 'fingerprints', 'portrait', 'review', 'sealed'];
+export const STEPS_ACTIVATION: readonly Step[] = ['kind', 'consent', 'details', 'fingerprints', 'portrait', 'chip', 'review', 'sealed'];
 
 /** What the workflow needs from the officer store (OfficerStore implements it). */
 export interface OfficerDirectory {
@@ -47,6 +49,10 @@ export interface OfficerDirectory {
 }
 
 export interface WorkflowDeps {
+  /** The consent text shown to the person before capture (config `consent`). Required: no consent, no capture. */
+  consent: ConsentText;
+  /** The campaign's repeat register (station/repeats.ts); without it no repeat check runs (benches). */
+  repeats?: RepeatRegisterPort;
   officers: OfficerDirectory;
   fingerprint: FingerprintPort;
   camera: CameraPort;
@@ -125,6 +131,12 @@ interface Session {
   chipCandidate: ChipReadResult | null;
   /** Second officers' co-signatures given in this session (station/workflow/cosign.ts). */
   cosigns: Cosignature[];
+  /** The person's consent (the consent step); nothing is captured without it. */
+  consent: ConsentGiven | null;
+  /** The repeat register's entry for the details' national ID number, when it has one. */
+  repeat: { hash: string; enrolledAt: number; recordRef: string } | null;
+  /** The keyed hash of the details' national ID number (remembered once sealed). */
+  personHash: string | null;
   busy: null | { op: 'finger' | 'portrait' | 'chip' | 'seal'; position?: number; progress?: CaptureProgress };
   abort: AbortController | null;
   lastError: ErrorInfo | null;
@@ -165,7 +177,15 @@ export interface WorkflowView {
     details: PersonalDetails | null;
     draftDetails: PersonalDetails | null;
     detailErrors: FieldError[];
-    fingers: Array<{ position: FingerPosition; status: 'pending' | 'captured' | 'candidate' | 'exception'; quality?: number; threshold?: number; attempts?: number; passed?: boolean; exception?: { code: ExceptionCode; reason: string } }>;
+    /** The consent the person gave in this session (the text itself: consentText()). */
+    consent: { version: string; language: 'vi' | 'en'; at: number } | null;
+    /** At the consent step: the texts to show, each with the SHA-256 to send back with the answer. */
+    consentText: { version: string; texts: { language: 'vi' | 'en'; text: string; sha256: string }[] } | null;
+    fingers: Array<{
+      position: FingerPosition; status: 'pending' | 'captured' | 'candidate' | 'exception'; quality?: number; threshold?: number; attempts?: number; passed?: boolean; exception?: { code: ExceptionCode; reason: string };
+      /** For an exception: whether the evidence photo of the hand was taken (`failed`: the camera's error code is in photoError). */
+      photo?: 'taken' | 'failed' | 'none'; photoError?: string;
+    }>;
     currentFinger: FingerPosition | null;
     portrait: { status: 'pending' | 'captured' | 'rejected' | 'exception'; verdict?: string; metrics?: Record<string, number>; checks?: PortraitResult['checks']; reasons?: { code: string; message: string }[]; exception?: { code: ExceptionCode; reason: string } };
     chip: null | { status: 'pending' | 'read' | 'rejected' | 'exception'; mrzFields?: Record<string, string | null>; passiveAuth?: ChipReadResult['passiveAuth']; hasFace?: boolean; exception?: { code: ExceptionCode; reason: string } };
@@ -203,6 +223,8 @@ interface Marker {
 }
 
 function wipe(b: Buffer | undefined): void { if (b) b.fill(0); }
+
+function sha256Hex(text: string): string { return createHash('sha256').update(text, 'utf8').digest('hex'); }
 
 export class Workflow extends EventEmitter {
   private readonly positions: FingerPosition[];
@@ -562,7 +584,7 @@ export class Workflow extends EventEmitter {
     this.session = {
       id: randomUUID(), officerId: officer.id, kind: null, step: 'kind', startedAt: this.now(), completed: new Set(),
       editingFromReview: false, details: null, draftDetails: null, detailErrors: [], fingers: new Map(), fingerCandidates: new Map(),
-      portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, cosigns: [], busy: null, abort: null, lastError: null, recordId: null, sealedAt: null,
+      portrait: null, portraitCandidate: null, chip: null, chipCandidate: null, cosigns: [], consent: null, repeat: null, personHash: null, busy: null, abort: null, lastError: null, recordId: null, sealedAt: null,
     };
     this.log.info({ sessionId: this.session.id, officerId: officer.id }, 'session started');
     this.writeMarker({ durable: true });
@@ -575,8 +597,44 @@ export class Workflow extends EventEmitter {
     if (!isRecordKind(kind)) throw inputError('kind', `unknown session kind "${String(kind)}"`, `choose one of ${RECORD_KINDS.join(', ')}`);
     if (kind === 'eid-activation' && !this.deps.chip) throw httpish('WORKFLOW_REFUSED', 'e-ID activation needs a card reader, and none is configured', 'configure devices.card', { reason: 'no_card_reader' });
     s.kind = kind;
-    this.complete(s, 'kind', 'details');
+    this.complete(s, 'kind', 'consent');
     return this.view(token);
+  }
+
+  /**
+   * The person read the consent text on the screen and confirmed (or declined).
+   * `sha256` is the hash of the text the page showed (from the view): a page that
+   * showed another version or language is refused, so the record's hash is the
+   * text the person saw. Declining ends the session: nothing has been captured.
+   */
+  giveConsent(token: string, input: { accepted?: unknown; language?: unknown; sha256?: unknown }): WorkflowView {
+    const s = this.expect(token, ['consent']);
+    const lang = input.language === undefined ? 'vi' : input.language;
+    if (lang !== 'vi' && lang !== 'en') throw inputError('consent_language', `consent language "${String(lang)}" is not one of vi, en`);
+    const text = this.deps.consent.text[lang];
+    if (!text) throw inputError('consent_language', `there is no ${lang} consent text in the configuration`, 'show the Vietnamese text');
+    const sha = sha256Hex(text);
+    if (input.accepted === false) {
+      this.log.info({ sessionId: s.id, version: this.deps.consent.version, language: lang }, 'the person declined consent; session ended before any capture');
+      this.emit('audit', { kind: 'consent', sessionId: s.id, officerId: s.officerId, version: this.deps.consent.version, language: lang, result: 'declined' });
+      this.discard('consent declined');
+      this.changed();
+      return this.view(token);
+    }
+    if (input.accepted !== true) throw inputError('consent_answer', 'the consent answer must be accepted: true or false', 'the person taps "agree" or "do not agree"');
+    if (input.sha256 !== sha) {
+      throw httpish('WORKFLOW_INPUT', 'the consent text on the screen is not the configured one (another version or language)', 'reload the page and let the person read the text again', { rule: 'consent_text_changed' });
+    }
+    s.consent = { version: this.deps.consent.version, language: lang, sha256: sha, at: this.now() };
+    this.log.info({ sessionId: s.id, version: s.consent.version, language: lang }, 'consent given');
+    this.complete(s, 'consent', 'details');
+    return this.view(token);
+  }
+
+  /** The configured consent text, for the page (no token needed: it is public). */
+  consentText(): { version: string; texts: { language: 'vi' | 'en'; text: string; sha256: string }[] } {
+    const c = this.deps.consent;
+    return { version: c.version, texts: (['vi', 'en'] as const).flatMap((l) => (c.text[l] ? [{ language: l, text: c.text[l]!, sha256: sha256Hex(c.text[l]!) }] : [])) };
   }
 
   /** Validates details field by field; on errors the session stays on the details step and the reasons are returned. */
@@ -598,6 +656,15 @@ export class Workflow extends EventEmitter {
       s.completed.delete('chip');
     }
     s.details = d;
+    this.checkRepeat(s, d);
+    if (this.unresolved(s).some((b) => b.step === 'details')) {
+      // before any capture: the officer sees when this person was enrolled and may stop, or a second officer co-signs
+      const r = s.repeat!;
+      s.detailErrors = [{ field: 'nationalId', code: 'already_enrolled', params: { at: r.enrolledAt, ref: r.recordRef }, message: `already enrolled at this booth in this campaign (record ${r.recordRef})` }];
+      this.log.warn({ sessionId: s.id, recordRef: r.recordRef }, 'person already enrolled in this campaign; waiting for a second officer or a cancel');
+      this.changed();
+      return { ok: false, errors: s.detailErrors, view: this.view(token) };
+    }
     this.complete(s, 'details', 'fingerprints');
     return { ok: true, errors: [], view: this.view(token) };
   }
@@ -631,17 +698,43 @@ export class Workflow extends EventEmitter {
     return this.view(token);
   }
 
-  fingerException(token: string, position: number, code: string, reason: unknown): WorkflowView {
+  /**
+   * Records why a finger cannot be captured. With a camera that can take evidence
+   * stills, a photo of the hand is taken now and travels with the exception (a camera
+   * failure is recorded instead of the photo, for the co-signing officer to see).
+   * Leaving the step then needs a second officer's co-signature (cosign.ts).
+   */
+  async fingerException(token: string, position: number, code: string, reason: unknown): Promise<WorkflowView> {
     const s = this.expect(token, ['fingerprints']);
     const pos = position as FingerPosition;
     if (!this.positions.includes(pos)) throw inputError('finger_position', `finger position ${position} is not one of the configured positions`);
     if (!isExceptionFor('finger', code)) throw inputError('exception_code', `exception "${code}" is not one of ${CAPTURE_EXCEPTIONS.finger.join(', ')}`, 'choose why the finger cannot be captured');
     const text = this.reasonText(reason);
+    let photo: EvidencePhoto | null = null;
+    let photoError: string | undefined;
+    const cam = this.deps.camera;
+    if (cam.captureEvidence) {
+      if (s.busy) throw httpish('WORKFLOW_BUSY', `the ${s.busy.op} device is still working`, 'wait for it to finish');
+      const abort = new AbortController();
+      s.busy = { op: 'portrait' };
+      s.abort = abort;
+      this.changed();
+      try {
+        photo = await cam.captureEvidence({ signal: abort.signal });
+      } catch (e) {
+        photoError = this.errorInfo('portrait', e).code;
+        this.log.warn({ sessionId: s.id, position: pos, code: photoError }, 'no photo for the finger exception: the camera failed');
+      } finally {
+        if (s.abort === abort) { s.busy = null; s.abort = null; }
+      }
+      if (this.session !== s) { if (photo) wipe(photo.jpeg); return this.view(token); }
+    }
     const cand = s.fingerCandidates.get(pos);
     if (cand) { wipe(cand.png); s.fingerCandidates.delete(pos); }
     const prev = s.fingers.get(pos);
     if (prev?.capture) wipe(prev.capture.png);
-    s.fingers.set(pos, { position: pos, exception: { code, reason: text } });
+    if (prev?.photo) wipe(prev.photo.jpeg);
+    s.fingers.set(pos, { position: pos, exception: { code, reason: text }, photo, ...(photoError ? { photoError } : {}) });
     this.forgetFinger(s, pos);
     if (s.lastError?.op === 'finger') s.lastError = null;
     this.changed();
@@ -652,6 +745,7 @@ export class Workflow extends EventEmitter {
     const s = this.expect(token, ['fingerprints']);
     const e = s.fingers.get(position as FingerPosition);
     if (e?.capture) wipe(e.capture.png);
+    if (e?.photo) wipe(e.photo.jpeg);
     s.fingers.delete(position as FingerPosition);
     this.forgetFinger(s, position as FingerPosition);
     this.changed();
@@ -751,9 +845,11 @@ export class Workflow extends EventEmitter {
     if (s.step === 'fingerprints') {
       const missing = this.positions.filter((p) => !s.fingers.has(p));
       if (missing.length) throw httpish('WORKFLOW_INCOMPLETE', `fingers ${missing.join(', ')} are neither captured nor recorded as exceptions`, 'capture each finger or record why it cannot be captured');
+      this.refuseIfBlocked(s, 'fingerprints');
       this.complete(s, 'fingerprints', 'portrait');
     } else if (s.step === 'portrait') {
       if (!s.portrait) throw httpish('WORKFLOW_INCOMPLETE', s.portraitCandidate ? 'the portrait was rejected; take it again' : 'no portrait yet', 'take an acceptable portrait or record why it cannot be taken');
+      this.refuseIfBlocked(s, 'portrait');
       this.complete(s, 'portrait', s.kind === 'eid-activation' ? 'chip' : 'review');
     } else {
       if (!s.chip) throw httpish('WORKFLOW_INCOMPLETE', 'the chip has not been read', 'read the chip or record why it cannot be read');
@@ -777,6 +873,7 @@ export class Workflow extends EventEmitter {
   /** The officer confirms: seals the record into the vault. */
   async confirm(token: string): Promise<WorkflowView> {
     const s = this.expect(token, ['review']);
+    if (!s.consent) throw httpish('WORKFLOW_INCOMPLETE', 'the person has not given consent', 'start a new session and show the consent text');
     this.refuseIfBlocked(s, 'review');
     const g = await this.refreshGuard();
     if (!g.ok) {
@@ -790,7 +887,7 @@ export class Workflow extends EventEmitter {
     s.recordId ??= uuidv7();
     const draft: EnrollmentDraft = {
       sessionId: s.id, recordId: s.recordId, kind: s.kind!, officerId: s.officerId, startedAt: s.startedAt, confirmedAt: this.now(), details: s.details!,
-      fingerprints: this.positions.map((p) => s.fingers.get(p)!), portrait: s.portrait!, ...(s.kind === 'eid-activation' ? { chip: s.chip! } : {}),
+      fingerprints: this.positions.map((p) => s.fingers.get(p)!), portrait: s.portrait!, ...(s.kind === 'eid-activation' ? { chip: s.chip! } : {}), consent: s.consent!,
       ...this.draftOverrides(s),
     };
     s.step = 'sealing';
@@ -810,6 +907,9 @@ export class Workflow extends EventEmitter {
       }
       // The record is durable now, whatever happened to the session meanwhile (logout, stop).
       try { this.deps.progress?.record(draft.kind, draft.details.unitCode || this.deps.defaultUnit, this.now()); } catch (e) { this.log.error({ err: e }, 'could not count the record in progress counters'); }
+      if (s.personHash) {
+        try { this.deps.repeats?.remember(s.personHash, { enrolledAt: this.now(), recordRef: recordRef(recordId) }); } catch (e) { this.log.error({ err: e }, 'could not add the person to the repeat register'); }
+      }
       this.log.info({ sessionId: s.id, recordId, kind: draft.kind }, 'record sealed');
       this.emit('sealed', { recordId, kind: draft.kind });
       if (this.session !== s) return this.view(token);
@@ -874,7 +974,8 @@ export class Workflow extends EventEmitter {
     const reason = this.reasonText(input.reason, 'type why the refusal is overridden');
     const card = this.deps.officerCard;
     const res = await this.deps.officers.verify(second, input.pin, card ? () => card.readIdentity() : undefined);
-    const base = { kind: 'override' as const, officerId: second.slice(0, 64), primaryOfficerId: s.officerId, sessionId: s.id, overrideKind: kind, code: b.code, ...(b.fields ? { fields: b.fields.map((f) => f.field).join(',') } : {}) };
+    const covered = b.fields ? b.fields.map((f) => f.field as string) : b.positions ? b.positions.map(String) : undefined;
+    const base = { kind: 'override' as const, officerId: second.slice(0, 64), primaryOfficerId: s.officerId, sessionId: s.id, overrideKind: kind, code: b.code, ...(covered ? { fields: covered.join(',') } : {}) };
     if (!res.ok) {
       this.log.warn({ sessionId: s.id, overrideKind: kind, code: res.code }, 'override refused: the second officer was not verified');
       this.emit('audit', { ...base, result: 'refused', reason: res.code });
@@ -891,7 +992,7 @@ export class Workflow extends EventEmitter {
     if (this.session !== s || !this.unresolved(s).some((x) => x.kind === kind && x.subject === b.subject)) {
       throw httpish('WORKFLOW_STEP', 'the session changed while the second officer was being checked', 'look at the refusal again');
     }
-    const c: Cosignature = { kind, code: b.code, subject: b.subject, officerId: res.officer.id, at: this.now(), reason, ...(b.fields ? { fields: b.fields.map((f) => f.field) } : {}) };
+    const c: Cosignature = { kind, code: b.code, subject: b.subject, officerId: res.officer.id, at: this.now(), reason, ...(covered ? { fields: covered } : {}) };
     s.cosigns.push(c);
     this.log.info({ sessionId: s.id, overrideKind: kind, code: b.code, officerId: c.officerId }, 'refusal overridden by a second officer');
     this.emit('audit', { ...base, officerId: c.officerId, result: 'ok' });
@@ -901,7 +1002,22 @@ export class Workflow extends EventEmitter {
   }
 
   private blockers(s: Session): Blocker[] {
-    return blockersOf({ details: s.details, chip: s.chip });
+    const fingerExceptions = [...s.fingers.values()].flatMap((f) => (f.exception ? [{
+      position: f.position, exception: f.exception, photoSha256: f.photo ? createHash('sha256').update(f.photo.jpeg).digest('hex') : null,
+    }] : []));
+    return blockersOf({ details: s.details, chip: s.chip, fingerExceptions, portrait: s.portrait, repeat: s.repeat });
+  }
+
+  private checkRepeat(s: Session, d: PersonalDetails): void {
+    const reg = this.deps.repeats;
+    s.personHash = null;
+    s.repeat = null;
+    if (!reg || !d.nationalId) return;
+    const hash = reg.hash(d.nationalId);
+    if (!hash) return;
+    s.personHash = hash;
+    const hit = reg.lookup(hash);
+    if (hit) s.repeat = { hash, ...hit };
   }
 
   /** Refusals of the session that no second officer has co-signed. */
@@ -910,15 +1026,17 @@ export class Workflow extends EventEmitter {
   }
 
   /** Leaving `step` (and confirming, which every refusal stops) needs every refusal there co-signed. */
-  private refuseIfBlocked(s: Session, step: 'chip' | 'review'): void {
+  private refuseIfBlocked(s: Session, step: OverrideStep): void {
     const open = this.unresolved(s).filter((b) => step === 'review' || b.step === step);
     if (!open.length) return;
     // Not kept as the session's lastError: the refusals are in the snapshot (session.blockers) for as long as
     // they stand, and a stale "device error" with Retry would outlive the co-signature that resolves them.
     // details.reason names which refusal stops it, so the page can say "the details differ" rather than "the chip".
     const reason = open.length > 1 ? 'chip-refusals' : open[0]!.kind;
+    const onlyExceptions = open.every((b) => b.kind.endsWith('-exception'));
     throw httpish('WORKFLOW_BLOCKED', open.map((b) => b.message).join('; '),
-      'read another chip or correct the details — or a second officer overrides with their own id and PIN, giving a reason', { reason, blockers: this.blockerView(s).filter((b) => !b.cosigned) });
+      onlyExceptions ? 'a second officer confirms the exception with their own id and PIN, giving a reason — or capture instead'
+        : 'read another chip or correct the details — or a second officer overrides with their own id and PIN, giving a reason', { reason, blockers: this.blockerView(s).filter((b) => !b.cosigned) });
   }
 
   private blockerView(s: Session): NonNullable<WorkflowView['session']>['blockers'] {
@@ -1008,12 +1126,14 @@ export class Workflow extends EventEmitter {
       session: s && {
         id: s.id, kind: s.kind, step: s.step, steps: s.kind === 'eid-activation' ? STEPS_ACTIVATION : STEPS_ENROLLMENT, completed: [...s.completed], startedAt: s.startedAt,
         details: s.details, draftDetails: s.draftDetails, detailErrors: s.detailErrors,
+        consent: s.consent ? { version: s.consent.version, language: s.consent.language, at: s.consent.at } : null,
+        consentText: s.step === 'consent' ? this.consentText() : null,
         fingers: this.positions.map((p) => {
           const e = s.fingers.get(p);
           const c = s.fingerCandidates.get(p);
           const th = (r: FingerCaptureResult) => (r.threshold !== undefined ? { threshold: r.threshold } : {});
           if (e?.capture) return { position: p, status: 'captured' as const, quality: e.capture.quality, ...th(e.capture), attempts: e.capture.attempts, passed: e.capture.passed };
-          if (e?.exception) return { position: p, status: 'exception' as const, exception: e.exception };
+          if (e?.exception) return { position: p, status: 'exception' as const, exception: e.exception, photo: e.photo ? 'taken' as const : e.photoError ? 'failed' as const : 'none' as const, ...(e.photoError ? { photoError: e.photoError } : {}) };
           if (c) return { position: p, status: 'candidate' as const, quality: c.quality, ...th(c), attempts: c.attempts, passed: c.passed };
           return { position: p, status: 'pending' as const };
         }),
@@ -1146,7 +1266,7 @@ export class Workflow extends EventEmitter {
     // the scanner's session templates go too (best effort: the next session empties them again)
     this.deps.fingerprint.endSession?.(s.id).catch((e: unknown) => this.log.warn({ err: e }, 'could not empty the scanner\'s session templates'));
     if (this.preview.sessionId === s.id) { this.preview.last?.fill(0); this.preview = { inflight: null, last: null, sessionId: null }; }
-    for (const e of s.fingers.values()) wipe(e.capture?.png);
+    for (const e of s.fingers.values()) { wipe(e.capture?.png); wipe(e.photo?.jpeg ?? undefined); }
     for (const c of s.fingerCandidates.values()) wipe(c.png);
     wipe(s.portrait?.capture?.jpeg);
     wipe(s.portraitCandidate?.jpeg);

@@ -86,6 +86,8 @@ export interface CameraPort {
   capturePortrait(opts: { signal: AbortSignal; onProgress?: (p: CaptureProgress) => void }): Promise<PortraitResult>;
   /** A small, quick JPEG for the live view while the officer positions the person (optional). */
   previewFrame?(opts: { signal: AbortSignal }): Promise<Buffer>;
+  /** A still for evidence (the hand for a finger exception), scaled down, without the portrait check. */
+  captureEvidence?(opts: { signal: AbortSignal }): Promise<EvidencePhoto>;
 }
 
 /** The chip's password: the MRZ information, the card access number (CAN), or both (the CAN is used for PACE; the MRZ for BAC when the chip has no PACE). */
@@ -139,8 +141,11 @@ export interface ChipPort {
 
 /** One captured finger or the reason it is missing. */
 export type FingerEntry =
-  | { position: FingerPosition; capture: FingerCaptureResult; exception?: undefined }
-  | { position: FingerPosition; capture?: undefined; exception: { code: ExceptionCode; reason: string } };
+  | { position: FingerPosition; capture: FingerCaptureResult; exception?: undefined; photo?: undefined; photoError?: undefined }
+  | { position: FingerPosition; capture?: undefined; exception: { code: ExceptionCode; reason: string }; photo?: EvidencePhoto | null; photoError?: string };
+
+/** A plain photo taken as evidence (e.g. of the hand for a finger exception): no face check. */
+export interface EvidencePhoto { jpeg: Buffer; width: number; height: number }
 
 export interface PersonalDetails {
   fullName: string;
@@ -173,7 +178,8 @@ export interface OverrideEntry {
   officerId: string;
   at: number;
   reason: string;
-  fields?: ChipComparedField[];
+  /** chip-details-mismatch: the compared fields that differ; finger-exception: the finger positions (decimal). */
+  fields?: string[];
 }
 
 export interface EnrollmentDraft {
@@ -193,7 +199,18 @@ export interface EnrollmentDraft {
   chip?: { read: ChipReadResult; exception?: undefined } | { read?: undefined; exception: { code: ExceptionCode; reason: string } };
   /** Refusals a second officer overrode with their PIN (station/workflow/cosign.ts), in the order given. */
   overrides?: OverrideEntry[];
+  /** The person's consent, given on the touchscreen before capture (config consent). */
+  consent?: ConsentGiven;
 }
+
+/** The consent text the station shows before capture (config `consent`), per language. */
+export interface ConsentText {
+  version: string;
+  text: Partial<Record<'vi' | 'en', string>> & { vi: string };
+}
+
+/** What the person confirmed: the text's version, language and SHA-256 (hex), and when. */
+export interface ConsentGiven { version: string; language: 'vi' | 'en'; sha256: string; at: number }
 
 export interface SealerPort {
   /** Seals the draft into the vault (under draft.recordId when given); resolves once it is durable. */

@@ -39,6 +39,26 @@ export interface FingerprintException {
   exception: FingerExceptionReason;
   /** The officer's reason, free text. */
   reason: string;
+  /** A photo of the hand taken when the exception was recorded (JPEG, no face check), when the booth has a camera that took it. */
+  photo?: ExceptionPhoto;
+}
+
+export interface ExceptionPhoto {
+  jpeg: Buffer;
+  width: number;
+  height: number;
+}
+
+/** The person's consent, given on the touchscreen before any capture (docs/wire-format.md §3). */
+export interface RecordConsent {
+  /** The consent text's version as configured (consent.version). */
+  version: string;
+  /** The language the person read and confirmed ("vi", "en"). */
+  language: string;
+  /** SHA-256 of the exact UTF-8 text shown (32 bytes). */
+  sha256: Buffer;
+  /** ms since epoch, when the person confirmed. */
+  at: number;
 }
 
 export type FingerprintEntry = FingerprintCapture | FingerprintException;
@@ -106,6 +126,8 @@ export interface EnrollmentRecord {
   chip?: ChipData;
   /** Refusals a second officer overrode with their PIN (co-signed), in the order they were given. */
   overrides?: RecordOverride[];
+  /** The consent the person gave before capture (every record a booth of this version seals carries it). */
+  consent?: RecordConsent;
 }
 
 /** A second officer's co-signature of something the booth refused (config/domain.ts OVERRIDE_KINDS). */
@@ -120,7 +142,7 @@ export interface RecordOverride {
   at: number;
   /** Why, in the second officer's words. */
   reason: string;
-  /** For a details mismatch: the compared fields that differ. */
+  /** For a details mismatch: the compared fields that differ; for finger exceptions: the finger positions (decimal). */
   fields?: string[];
 }
 
@@ -213,7 +235,12 @@ function toCborValue(r: EnrollmentRecord): CborValue {
     if (f.status === 'exception') {
       const ex = f.exception;
       if (!isFingerException(ex)) fail(`${p}.exception`, `expected ${FINGER_EXCEPTIONS.join('|')}`);
-      return { position, status: 'exception', exception: ex, reason: str(f.reason, `${p}.reason`) as string };
+      const e: Record<string, CborValue> = { position, status: 'exception', exception: ex, reason: str(f.reason, `${p}.reason`) as string };
+      if (f.photo !== undefined) {
+        const ph = obj(f.photo, `${p}.photo`) as unknown as ExceptionPhoto;
+        e.photo = { jpeg: bytes(ph.jpeg, `${p}.photo.jpeg`), width: int(ph.width, `${p}.photo.width`, 1, 65535), height: int(ph.height, `${p}.photo.height`, 1, 65535) };
+      }
+      return e;
     }
     return fail(`${p}.status`, "expected 'captured' or 'exception'");
   });
@@ -268,6 +295,16 @@ function toCborValue(r: EnrollmentRecord): CborValue {
       for (const k of Object.keys(a)) if (!['protocol', 'password'].includes(k)) fail(`chip.access.${k}`, 'unknown field');
       (out.chip as Record<string, CborValue>).access = { protocol: a.protocol, password: a.password };
     }
+  }
+  if (r.consent !== undefined) {
+    const c = obj(r.consent, 'consent') as unknown as RecordConsent;
+    const version = str(c.version, 'consent.version') as string;
+    if (version.trim() === '') fail('consent.version', 'expected the consent text\'s version');
+    const language = str(c.language, 'consent.language') as string;
+    if (!/^[a-z]{2,3}$/.test(language)) fail('consent.language', 'expected a language code such as "vi"');
+    const sha = bytes(c.sha256, 'consent.sha256');
+    if (sha.length !== 32) fail('consent.sha256', 'expected 32 bytes (SHA-256 of the text shown)');
+    out.consent = { version, language, sha256: sha, at: int(c.at, 'consent.at', 0, Number.MAX_SAFE_INTEGER) };
   }
   if (r.overrides !== undefined) {
     if (!Array.isArray(r.overrides)) fail('overrides', 'expected a list');

@@ -5,6 +5,7 @@
  * with zero-latency device fakes. Prints {"port", "token"} when ready; on
  * "stop" on stdin prints {"rssMB", "peakRssMB", "sealed"} and exits.
  */
+import { SAMPLE_CONSENT } from '../../config/consent-sample';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
   if (!officers.get('off1')) await officers.add({ id: 'off1', name: 'Bench Officer', pin: '123456' });
   const progress = new ProgressCounters(join(dataDir, 'progress.db')).open();
   const wf = createWorkflow({
-    officers, progress, fingerprint: new FakeFingerprint(), camera: new FakeCamera(), sealer: vaultSealer(vault),
+    consent: SAMPLE_CONSENT, officers, progress, fingerprint: new FakeFingerprint(), camera: new FakeCamera(), sealer: vaultSealer(vault),
     guard: stationGuard({ locked: () => null, policy: () => ({ maxUnacked: 1_000_000, maxDaysSinceReceipt: 30 }), vault }),
     uplink: vaultUplinkStatus(vault), devices: new FakeDevices(),
     positions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], defaultUnit: '00004', idleLogoutMs: 3_600_000, markerFile: join(dataDir, 'session.marker'), logger: nullLogger(),

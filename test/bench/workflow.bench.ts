@@ -29,6 +29,8 @@
  * (navigation start → its last element in the DOM and a frame later). Both
  * marks come from the same observer, injected before any page script.
  */
+import { createHash } from 'node:crypto';
+import { SAMPLE_CONSENT } from '../../config/consent-sample';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -48,6 +50,8 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import { loadCatalogue } from '../../station/kiosk/catalogue';
 
+/** The consent the bench's person agrees to (what the page would send back). */
+const CONSENT_VI_SHA256 = createHash('sha256').update(SAMPLE_CONSENT.text.vi, 'utf8').digest('hex');
 const WARMUP = 5;
 const PASSES = 40;
 const DETAILS = {
@@ -172,7 +176,7 @@ export async function run(): Promise<void> {
     const token = String(ready.token);
 
     const one = async (): Promise<void> => {
-      const steps: Array<[string, unknown]> = [['/api/session/start', {}], ['/api/session/kind', { kind: 'enrollment' }], ['/api/session/details', { details: DETAILS }]];
+      const steps: Array<[string, unknown]> = [['/api/session/start', {}], ['/api/session/kind', { kind: 'enrollment' }], ['/api/session/consent', { accepted: true, language: 'vi', sha256: CONSENT_VI_SHA256 }], ['/api/session/details', { details: DETAILS }]];
       for (let p = 1; p <= 10; p++) steps.push(['/api/session/finger/capture', { position: p }]);
       steps.push(['/api/session/next', {}], ['/api/session/portrait/capture', {}], ['/api/session/next', {}], ['/api/session/confirm', {}], ['/api/session/finish', {}]);
       for (const [path, body] of steps) {
@@ -202,11 +206,13 @@ export async function run(): Promise<void> {
     await officers.add({ id: 'off1', name: 'Bench Officer', pin: '123456' });
     const mem = new MemorySealer();
     const wf2 = createWorkflow({
-      officers, fingerprint: new FakeFingerprint(), camera: new FakeCamera(), sealer: mem, guard: { canEnroll: () => ({ ok: true }) },
+      consent: SAMPLE_CONSENT, officers, fingerprint: new FakeFingerprint(), camera: new FakeCamera(), sealer: mem, guard: { canEnroll: () => ({ ok: true }) },
       positions: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], defaultUnit: '00004', idleLogoutMs: 3_600_000, markerFile: null, logger: nullLogger(),
     });
     const t2 = (await wf2.login('off1', '123456')).token;
-    await wf2.startSession(t2); wf2.chooseKind(t2, 'enrollment'); wf2.submitDetails(t2, DETAILS);
+    await wf2.startSession(t2); wf2.chooseKind(t2, 'enrollment');
+    const ct = wf2.view(t2).session!.consentText!.texts[0]!;
+    wf2.giveConsent(t2, { accepted: true, language: ct.language, sha256: ct.sha256 }); wf2.submitDetails(t2, DETAILS);
     for (let p = 1; p <= 10; p++) await wf2.captureFinger(t2, p);
     wf2.next(t2); await wf2.capturePortrait(t2); wf2.next(t2); await wf2.confirm(t2);
     const draft = mem.sealed[0]!.draft;

@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
 import { STATION_JS } from './cli';
+import { SAMPLE_CONSENT } from '../../config/consent-sample';
+
+/** The sample consent text as one YAML (JSON) line, for test configuration files. */
+export const CONSENT_YAML = `consent: ${JSON.stringify(SAMPLE_CONSENT)}`;
 
 export const ALL_SIMULATED = '{ fingerprint: { simulated: true }, camera: { simulated: true }, card: { simulated: true }, gpio: { simulated: true } }';
 
@@ -32,6 +36,7 @@ export async function provisionedStation(o: { stationId: string; brokerUrl: stri
       'version: 1',
       `station: { id: ${o.stationId}, unit: { code: "00007" } }`,
       `dataDir: ${dataDir}`,
+      CONSENT_YAML,
       `log: { level: ${o.logLevel ?? 'info'} }`,
       'kiosk: { port: 0 }',
       `devices: ${o.devices ?? ALL_SIMULATED}`,

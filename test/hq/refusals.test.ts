@@ -26,7 +26,7 @@ import { readVaultStatus } from '../../station/vault';
 import { inProcessStation } from '../helpers/cli-inprocess';
 import { register as registerOutbox } from '../../station/cli/outbox';
 import { register as registerStatus } from '../../station/cli/status';
-import { ALL_SIMULATED } from '../helpers/station';
+import { ALL_SIMULATED, CONSENT_YAML } from '../helpers/station';
 
 const testLog = process.env.UPLINK_TEST_LOG ? pino({ level: process.env.UPLINK_TEST_LOG }, pino.destination(2)) : undefined;
 
@@ -186,7 +186,7 @@ describe('headquarters signs only for what it can open (real Mosquitto)', () => 
     writeFileSync(join(f.stationDir, 'keys', 'station-ed25519.key'), f.stationKeyPem, { mode: 0o600 });
     const cfg = join(f.root, 'config.yaml');
     writeFileSync(cfg, [
-      'version: 1', `station: { id: ${f.stationId}, unit: { code: "00007" } }`, `dataDir: ${f.stationDir}`, `devices: ${ALL_SIMULATED}`,
+      'version: 1', `station: { id: ${f.stationId}, unit: { code: "00007" } }`, CONSENT_YAML, `dataDir: ${f.stationDir}`, `devices: ${ALL_SIMULATED}`,
       `headquarters: { brokerUrl: "${broker.url}", allowInsecureBroker: true, publicKeyFile: ${join(f.hqDir, 'keys', 'hq-public.json')} }`, '',
     ].join('\n'));
     const station = inProcessStation((p) => { registerStatus(p); registerOutbox(p); });

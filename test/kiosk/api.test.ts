@@ -78,7 +78,13 @@ describe('kiosk local API', () => {
   it('drives a whole enrollment over HTTP; bad details come back field by field with 422', async () => {
     const { k, auth } = await setup();
     expect((await call(k, 'POST', '/api/session/start', {}, auth)).status).toBe(200);
-    expect((await call(k, 'POST', '/api/session/kind', { kind: 'enrollment' }, auth)).body.state.session.step).toBe('details');
+    const kind = await call(k, 'POST', '/api/session/kind', { kind: 'enrollment' }, auth);
+    expect(kind.body.state.session.step).toBe('consent');
+    // the person agrees to the text the page shows (its hash comes back with the answer)
+    const shown = kind.body.state.session.consentText.texts[0];
+    expect(shown.language).toBe('vi');
+    const agreed = await call(k, 'POST', '/api/session/consent', { accepted: true, language: shown.language, sha256: shown.sha256 }, auth);
+    expect(agreed.body.state.session.step).toBe('details');
     const bad = await call(k, 'POST', '/api/session/details', { details: { ...GOOD_DETAILS, dateOfBirth: '2999-01-01' } }, auth);
     expect(bad.status).toBe(422);
     expect(bad.body.errors.find((e: { field: string }) => e.field === 'dateOfBirth').code).toBe('in_future');

@@ -6,6 +6,8 @@
  * health says so); the broker stopped shows offline with the last contact; and a
  * kill -9 right after confirm is followed by a notice that the record was sealed.
  */
+import { createHash } from 'node:crypto';
+import { SAMPLE_CONSENT } from '../../config/consent-sample';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -61,6 +63,7 @@ async function station(id: string, devices?: string): Promise<StationFixture> {
   fixtures.push(f);
   const officers = new OfficerStore(join(f.dataDir, 'officers.db'), { scrypt: FAST_SCRYPT }).open();
   await officers.add({ id: 'off1', name: 'Cán bộ Một', pin: '123456' });
+  await officers.add({ id: 'off2', name: 'Cán bộ Hai', pin: '654321' });
   officers.close();
   return f;
 }
@@ -89,6 +92,9 @@ async function api(url: string, path: string, token: string | null, body?: unkno
   });
   return { status: r.status, body: (await r.json()) as Record<string, any> };
 }
+
+/** What the page sends back when the person agrees to the Vietnamese sample text (test configurations carry it). */
+const CONSENT_VI_SHA256 = createHash('sha256').update(SAMPLE_CONSENT.text.vi, 'utf8').digest('hex');
 
 beforeAll(async () => {
   broker = await startMosquitto();
@@ -136,6 +142,7 @@ describe('the compiled daemon, as the officer sees it', () => {
       // online while the broker is up; the kiosk is in Vietnamese
       expect(await page.getByTestId('uplink').getAttribute('data-online')).toBe('true');
       await page.getByTestId('start-enrollment').click();
+      await page.getByTestId('consent-agree').click();
       await page.getByTestId('f-fullName').waitFor();
       await fillDetails(page, GOOD_DETAILS);
       await page.getByTestId('details-submit').click();
@@ -160,6 +167,13 @@ describe('the compiled daemon, as the officer sees it', () => {
       await page.getByTestId('exc-reason').fill('máy ảnh chưa cắm');
       await page.getByTestId('exc-save').click();
       await page.getByTestId('portrait-exception-text').waitFor();
+      // a second officer confirms the exception (#22): id, PIN, reason in the co-signature dialog
+      await page.getByTestId('override-portrait-exception').click();
+      await page.getByTestId('override-id').fill('off2');
+      await page.getByTestId('override-pin').fill('654321');
+      await page.getByTestId('override-reason').fill('máy ảnh chưa cắm, đã kiểm tra');
+      await page.getByTestId('override-sign').click();
+      await page.locator('[data-testid="blocker-portrait-exception"][data-cosigned="true"]').waitFor();
       await page.getByTestId('next').click();
       await page.getByTestId('confirm').click();
       await page.getByTestId('record-ref').waitFor();
@@ -185,7 +199,7 @@ describe('the compiled daemon, as the officer sees it', () => {
     const login1 = await api(d.url, '/api/login', null, { officerId: 'off1', pin: '123456' });
     expect(login1.status).toBe(200);
     const t = login1.body.token as string;
-    for (const [path, body] of [['/api/session/start', {}], ['/api/session/kind', { kind: 'enrollment' }], ['/api/session/details', { details: GOOD_DETAILS }],
+    for (const [path, body] of [['/api/session/start', {}], ['/api/session/kind', { kind: 'enrollment' }], ['/api/session/consent', { accepted: true, language: 'vi', sha256: CONSENT_VI_SHA256 }], ['/api/session/details', { details: GOOD_DETAILS }],
       ['/api/session/finger/capture', {}], ['/api/session/finger/capture', {}], ['/api/session/next', {}], ['/api/session/portrait/capture', {}], ['/api/session/next', {}]] as const) {
       const r = await api(d.url, path, t, body);
       expect(r.status, `${path}: ${JSON.stringify(r.body.error ?? '')}`).toBe(200);

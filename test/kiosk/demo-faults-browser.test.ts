@@ -96,6 +96,7 @@ describe('station demo --faults', () => {
       // the scanner unplugged: the capture fails, its chip is red, the step offers the exception
       await toggle(page, 'scanner', true);
       await page.getByTestId('start-enrollment').click();
+      await page.getByTestId('consent-agree').click();
       await fillDetails(page, { ...GOOD_DETAILS, unitCode: '00004' });
       await page.getByTestId('details-submit').click();
       await page.getByTestId('finger-capture').click();
@@ -110,6 +111,13 @@ describe('station demo --faults', () => {
         await page.locator(`[data-testid="finger-${pos}"][data-status="exception"]`).waitFor();
       }
       await screenshot(page, 'kiosk/demo-faults', 'scanner-unplugged');
+      // a second officer confirms the exception (#22): id, PIN, reason in the co-signature dialog
+      await page.getByTestId('override-finger-exception').click();
+      await page.getByTestId('override-id').fill('demo2');
+      await page.getByTestId('override-pin').fill('654321');
+      await page.getByTestId('override-reason').fill('máy quét bị rút (huấn luyện)');
+      await page.getByTestId('override-sign').click();
+      await page.locator('[data-testid="blocker-finger-exception"][data-cosigned="true"]').waitFor();
 
       // the camera fails at every picture
       await toggle(page, 'camera', true);
@@ -147,7 +155,10 @@ describe('station demo --faults', () => {
       };
       const t = (await api('/api/login', { officerId: 'demo', pin: '123456' })).body.token as string;
       expect((await api('/api/session/start', {}, t)).status).toBe(200);
-      expect((await api('/api/session/kind', { kind: 'eid-activation' }, t)).status).toBe(200);
+      const kind = await api('/api/session/kind', { kind: 'eid-activation' }, t);
+      expect(kind.status).toBe(200);
+      const shown = kind.body.state.session.consentText.texts[0];
+      expect((await api('/api/session/consent', { accepted: true, language: shown.language, sha256: shown.sha256 }, t)).status).toBe(200);
       // the demo card's own MRZ data (drivers/card/emulator DEFAULT_PERSON)
       const read = await api('/api/session/chip/read', { documentNumber: 'D23145890', birthDate: '740812', expiryDate: '340415' }, t);
       expect(read.status).toBe(200);

@@ -6,6 +6,7 @@
  * The record the officer confirms must end up stored at headquarters, and
  * headquarters' private key must open it to exactly what was typed.
  */
+import { SAMPLE_CONSENT } from '../../config/consent-sample';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -75,10 +76,11 @@ beforeAll(async () => {
 
   officers = new OfficerStore(join(dataDir, 'officers.db'), { scrypt: FAST_SCRYPT }).open();
   await officers.add({ id: 'off1', name: 'Officer One', pin: '123456' });
+  await officers.add({ id: 'off2', name: 'Officer Two', pin: '654321' });
   progress = new ProgressCounters(join(dataDir, 'progress.db')).open();
   const locked = { v: null as string | null };
   wf = createWorkflow({
-    officers, progress,
+    consent: SAMPLE_CONSENT, officers, progress,
     fingerprint: fingerprintPort(scanner, { maxAttempts: 3, threshold: 40, fingerTimeoutMs: 15_000 }),
     camera: cameraPort(camera),
     chip: chipPort(card, { csca: cscaStoreFrom([pki.csca.cert]), waitMs: 5_000 }),
@@ -147,6 +149,7 @@ describe('the booth end to end (simulated devices, vault, Mosquitto, headquarter
     await login(page);
     await page.locator('[data-device="fingerprint"][data-state="ready"]').waitFor();
     await page.getByTestId('start-enrollment').click();
+    await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
     await fillDetails(page, GOOD_DETAILS);
     await page.getByTestId('details-submit').click();
     await fingersAndPortrait(page);
@@ -174,6 +177,7 @@ describe('the booth end to end (simulated devices, vault, Mosquitto, headquarter
     const page = await b.page();
     await login(page);
     await page.getByTestId('start-activation').click();
+    await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
     await fillDetails(page, { ...GOOD_DETAILS, documentNumber: '001090012', documentExpiry: '2035-05-17' });
     await page.getByTestId('details-submit').click();
     await fingersAndPortrait(page);

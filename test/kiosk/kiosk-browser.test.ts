@@ -48,6 +48,7 @@ async function login(page: Page, id = 'off1', pin = '123456'): Promise<void> {
 
 async function toPortrait(page: Page): Promise<void> {
   await page.getByTestId('start-enrollment').click();
+  await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
   await fillDetails(page, GOOD_DETAILS);
   await page.getByTestId('details-submit').click();
   await page.getByTestId('finger-capture').click();
@@ -72,6 +73,8 @@ describe('kiosk page in Chromium', () => {
     expect(await page.getByTestId('today').textContent()).toBe('Today: 0 / 40');
 
     await page.getByTestId('start-enrollment').click();
+
+    await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
     await page.getByTestId('f-fullName').waitFor();
     await fillDetails(page, { ...GOOD_DETAILS, nationalId: '12345' });
     await page.getByTestId('details-submit').click();
@@ -109,6 +112,7 @@ describe('kiosk page in Chromium', () => {
     rig!.cam.mode = ['dark'];
     await login(page);
     await page.getByTestId('start-enrollment').click();
+    await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
     await fillDetails(page, GOOD_DETAILS);
     await page.getByTestId('details-submit').click();
     await page.getByTestId('finger-capture').click();
@@ -153,6 +157,7 @@ describe('kiosk page in Chromium', () => {
     rig!.fp.failNext = 1;
     await login(page);
     await page.getByTestId('start-enrollment').click();
+    await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
     await fillDetails(page, GOOD_DETAILS);
     await page.getByTestId('details-submit').click();
     await page.getByTestId('finger-capture').click();
@@ -208,6 +213,7 @@ describe('kiosk page in Chromium', () => {
     const page = await open({ idleLogoutMs: 8000 });
     await login(page);
     await page.getByTestId('start-enrollment').click();
+    await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
     await page.getByTestId('f-address').waitFor();
     await page.evaluate(() => {
       const w = window as unknown as { idleSeen: boolean };
@@ -234,6 +240,7 @@ describe('kiosk page in Chromium', () => {
     const page = await open({ idleLogoutMs: 4000 }, undefined, 'vi');
     await login(page);
     await page.getByTestId('start-enrollment').click();
+    await page.getByTestId('consent-agree').click(); // the person agrees to the consent text
     await page.getByTestId('f-fullName').fill('Trần Thị Lan');
     const countdown = page.getByTestId('idle-countdown');
     await countdown.waitFor();
@@ -289,6 +296,7 @@ describe('kiosk page in Chromium', () => {
     expect(await page.getByTestId('lost-session').textContent()).toMatch(/NOT sealed.*“Portrait”.*must be enrolled again/s);
     await login(page);
     await page.getByTestId('lost-enroll-again').click();
+    await page.getByTestId('consent-agree').click();
     await page.getByTestId('f-fullName').waitFor();
     expect(rig!.wf.lostSession()).toBeNull();
     expect(rig!.wf.currentStep()).toBe('details');

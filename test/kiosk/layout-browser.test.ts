@@ -12,6 +12,7 @@
  *   - every string on screen is in the page language's catalogue;
  *   - a screenshot is kept under test-artifacts/kiosk/<size>-<lang>/.
  */
+import { SAMPLE_CONSENT } from '../../config/consent-sample';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { nullLogger } from '../../station/log';
@@ -25,7 +26,9 @@ afterAll(async () => { await b?.close(); });
 
 const ACTIVATION = { ...GOOD_DETAILS, documentNumber: '001090012', documentExpiry: '2035-05-17' };
 const REASON = 'ngón tay bị thương';
-const DATA = [...Object.values(ACTIVATION), '17/05/1990', '17/05/2035', 'Officer One', REASON, 'C0RRECTED1', 'NGUYEN', 'VAN AN', '001090012'];
+// the consent text is the programme's (configuration), shown as data: its paragraphs and version
+const CONSENT_DATA = [SAMPLE_CONSENT.version, ...Object.values(SAMPLE_CONSENT.text).flatMap((t) => t.split(/\n\s*\n/))];
+const DATA = [...Object.values(ACTIVATION), '17/05/1990', '17/05/2035', 'Officer One', REASON, 'C0RRECTED1', 'NGUYEN', 'VAN AN', '001090012', 'off2', ...CONSENT_DATA];
 
 const SIZES: Array<{ width: number; height: number; langs: Array<'vi' | 'en'> }> = [
   { width: 800, height: 480, langs: ['vi', 'en'] },
@@ -53,6 +56,7 @@ for (const size of SIZES) {
       beforeAll(async () => {
         resetArtefacts(folder);
         rig = await makeRig();
+        await rig.officers.add({ id: 'off2', name: 'Officer Two', pin: '654321' });
         kiosk = await startKiosk({ port: 0, workflow: rig.wf, logger: nullLogger(), language: 'vi', statusIntervalMs: 300 });
       });
       afterAll(async () => { await kiosk?.stop(); rig?.cleanup(); });
@@ -91,6 +95,11 @@ for (const size of SIZES) {
         await page.getByTestId('kind-activation').waitFor();
         await step('kind', 'kind-enrollment');
         await page.getByTestId('kind-activation').click();
+
+        // consent: the person reads the configured text and answers
+        await page.getByTestId('consent-text').waitFor();
+        await step('consent', 'consent-agree');
+        await page.getByTestId('consent-agree').click();
 
         // details: a wrong ID number is shown next to its field, in view
         await page.getByTestId('f-fullName').waitFor();
@@ -134,6 +143,16 @@ for (const size of SIZES) {
         await page.getByTestId('exc-reason').fill(REASON);
         await page.getByTestId('exc-save').click();
         await page.locator('[data-testid="finger-7"][data-status="exception"]').waitFor();
+        // the exception waits for a second officer: the panel is at the top of the step, the dialog takes their PIN
+        await page.getByTestId('override-finger-exception').waitFor();
+        await step('finger-cosign', 'override-finger-exception');
+        await page.getByTestId('override-finger-exception').click();
+        await page.getByTestId('override-id').fill('off2');
+        await page.getByTestId('override-pin').fill('654321');
+        await page.getByTestId('override-reason').fill(REASON);
+        await step('cosign-dialog', 'override-sign');
+        await page.getByTestId('override-sign').click();
+        await page.locator('[data-testid="blocker-finger-exception"][data-cosigned="true"]').waitFor();
         // all done: the last capture's preview stays, "continue" is the primary action
         await expectInViewport(page, '[data-testid="finger-preview"]', 'preview when all fingers are done');
         await step('fingers-done', 'next');

@@ -37,7 +37,8 @@ describe('kiosk API: second-officer override', () => {
     const auth = { Authorization: `Bearer ${login.body.token}` };
     const post = (path: string, body: unknown = {}) => call(p, 'POST', path, body, auth);
     await post('/api/session/start');
-    await post('/api/session/kind', { kind: 'eid-activation' });
+    const shown = (await post('/api/session/kind', { kind: 'eid-activation' })).body.state.session.consentText.texts[0];
+    await post('/api/session/consent', { accepted: true, language: shown.language, sha256: shown.sha256 });
     expect((await post('/api/session/details', { details: { ...GOOD_DETAILS, documentNumber: '001090012345', documentExpiry: '2035-05-17' } })).status).toBe(200);
     await post('/api/session/finger/capture'); await post('/api/session/finger/capture'); await post('/api/session/next');
     await post('/api/session/portrait/capture'); await post('/api/session/next');

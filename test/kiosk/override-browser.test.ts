@@ -50,6 +50,7 @@ describe.each(['en', 'vi'] as const)('override on the kiosk page (%s)', (lang) =
     await page.getByTestId('login-pin').fill('123456');
     await page.getByTestId('login-submit').click();
     await page.getByTestId('start-activation').click();
+    await page.getByTestId('consent-agree').click();
     await page.getByTestId('f-fullName').waitFor();
     await fillDetails(page, ACTIVATION);
     await page.getByTestId('details-submit').click();

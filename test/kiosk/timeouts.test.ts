@@ -59,7 +59,8 @@ describe('kiosk request deadlines', () => {
     const login = await post(kiosk.port, '/api/login', { officerId: 'off1', pin: '123456' });
     const auth = { Authorization: `Bearer ${login.body.token}` };
     await post(kiosk.port, '/api/session/start', {}, auth);
-    await post(kiosk.port, '/api/session/kind', { kind: 'enrollment' }, auth);
+    const shown = (await post(kiosk.port, '/api/session/kind', { kind: 'enrollment' }, auth)).body.state.session.consentText.texts[0];
+    await post(kiosk.port, '/api/session/consent', { accepted: true, language: shown.language, sha256: shown.sha256 }, auth);
     expect((await post(kiosk.port, '/api/session/details', { details: GOOD_DETAILS }, auth)).status).toBe(200);
     rig.fp.latencyMs = 1_500; // five times the request deadline
     const r = await post(kiosk.port, '/api/session/finger/capture', {}, auth);

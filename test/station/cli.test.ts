@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { buildProgram } from '../../station/cli/main';
 import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
+import { CONSENT_YAML } from '../helpers/station';
 import { hasStackTrace, runCli, STATION_JS } from '../helpers/cli';
 
 function commandPaths(cmd: Command, prefix: string[] = []): string[][] {
@@ -15,7 +16,7 @@ function tempConfig(extra = ''): { dir: string; file: string; dataDir: string } 
   const dir = mkdtempSync(join(tmpdir(), 'station-cli-'));
   const dataDir = join(dir, 'data');
   const file = join(dir, 'config.yaml');
-  writeFileSync(file, `version: 1\nstation: { id: ST-TEST-1, unit: { code: "00004", name: "Ward 4" } }\ndataDir: ${dataDir}\nheadquarters:\n  publicKeyFile: ${join(dir, 'hq-public.json')}\n${extra}`);
+  writeFileSync(file, `version: 1\nstation: { id: ST-TEST-1, unit: { code: "00004", name: "Ward 4" } }\n${CONSENT_YAML}\ndataDir: ${dataDir}\nheadquarters:\n  publicKeyFile: ${join(dir, 'hq-public.json')}\n${extra}`);
   return { dir, file, dataDir };
 }
 

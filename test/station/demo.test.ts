@@ -51,7 +51,10 @@ describe('station demo', () => {
     expect(login.status, JSON.stringify(login.body)).toBe(200);
     const t = login.body.token as string;
     expect((await call(port, 'POST', '/api/session/start', {}, t)).status).toBe(200);
-    expect((await call(port, 'POST', '/api/session/kind', { kind: 'enrollment' }, t)).body.state.session.step).toBe('details');
+    const kind = await call(port, 'POST', '/api/session/kind', { kind: 'enrollment' }, t);
+    expect(kind.body.state.session.step).toBe('consent');
+    const shown = kind.body.state.session.consentText.texts[0];
+    expect((await call(port, 'POST', '/api/session/consent', { accepted: true, language: shown.language, sha256: shown.sha256 }, t)).body.state.session.step).toBe('details');
     const details = await call(port, 'POST', '/api/session/details', { details: { ...GOOD_DETAILS, unitCode: '00004' } }, t);
     expect(details.status, JSON.stringify(details.body)).toBe(200);
     // the demo captures two fingers (positions 2 and 7) through the R307 protocol simulator

@@ -4,6 +4,8 @@
  * BAC and passive authentication, and the real vault sealing for a
  * headquarters key — the sealed envelope is opened with the HQ private key.
  */
+import { createHash } from 'node:crypto';
+import { SAMPLE_CONSENT } from '../../config/consent-sample';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +21,7 @@ import {
 import { cameraPort, chipPort, officerCardPort, stationGuard, vaultSealer, vaultUplinkStatus, auditOfficerEvents, draftToRecord, splitName } from '../../station/workflow/adapters';
 import { FakeFingerprint } from '../../station/workflow/fakes';
 import { OfficerStore } from '../../station/officers/store';
-import { FAST_SCRYPT, GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { FAST_SCRYPT, GOOD_DETAILS, makeRig, type Rig, consentGiven, cosignAs } from './helpers';
 
 interface World { root: string; dataDir: string; hqPublicPath: string; hq: HqPrivateKeys; station: StationSigningKey }
 
@@ -69,9 +71,11 @@ async function toReview(r: Rig, kind: 'enrollment' | 'eid-activation', details: 
   const t = (await r.wf.login('off1', '123456')).token;
   await r.wf.startSession(t);
   r.wf.chooseKind(t, kind);
+  consentGiven(r.wf, t);
   expect(r.wf.submitDetails(t, details).errors).toEqual([]);
   await r.wf.captureFinger(t);
-  r.wf.fingerException(t, 7, 'bandaged', 'burn, bandaged this week');
+  await r.wf.fingerException(t, 7, 'bandaged', 'burn, bandaged this week');
+  await cosignAs(r, t, 'finger-exception', 'saw the bandage');
   r.wf.next(t);
   const v = await r.wf.capturePortrait(t);
   expect(v.session!.portrait.status).toBe('captured');
@@ -95,7 +99,15 @@ describe('workflow with the real camera pipeline, chip reader and vault', () => 
       details: { surname: 'Nguyễn', givenNames: 'Văn An', dateOfBirth: '1990-05-17', sex: 'M', nationalId: '001090012345', extra: { unitCode: '00004', placeOfOrigin: 'Hà Nội' } },
     });
     expect(record.fingerprints[0]).toMatchObject({ position: 2, status: 'captured', quality: 80, width: 256, height: 288 });
-    expect(record.fingerprints[1]).toEqual({ position: 7, status: 'exception', exception: 'bandaged', reason: 'burn, bandaged this week' });
+    // the exception travels with the photo of the hand the camera took, and the second officer's co-signature
+    expect(record.fingerprints[1]).toMatchObject({ position: 7, status: 'exception', exception: 'bandaged', reason: 'burn, bandaged this week' });
+    const photo = (record.fingerprints[1] as { photo?: { jpeg: Buffer; width: number; height: number } }).photo!;
+    expect(photo.jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+    expect(Math.max(photo.width, photo.height)).toBeLessThanOrEqual(1024);
+    expect(record.overrides).toEqual([expect.objectContaining({ kind: 'finger-exception', code: 'finger-exception', officerId: 'off2', reason: 'saw the bandage', fields: ['7'] })]);
+    // the consent the person gave: version, language and the hash of the exact text shown
+    expect(record.consent).toMatchObject({ version: SAMPLE_CONSENT.version, language: 'vi' });
+    expect(Buffer.from(record.consent!.sha256).toString('hex')).toBe(createHash('sha256').update(SAMPLE_CONSENT.text.vi, 'utf8').digest('hex'));
     expect(record.portrait!.jpeg.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
     expect(record.portrait!.metrics.quality).toBeGreaterThan(0);
     // login went into the audit chain
@@ -137,6 +149,7 @@ describe('workflow with the real camera pipeline, chip reader and vault', () => 
     const t = (await rig.wf.login('off1', '123456')).token;
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     // reach into the simulated camera through a second adapter bound to a dark camera

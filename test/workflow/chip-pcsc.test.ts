@@ -23,7 +23,7 @@ import { Vault } from '../../station/vault';
 import { auditOfficerEvents, chipPort, vaultSealer } from '../../station/workflow/adapters';
 import { generateHqKeys, loadStationSigningKey, openEnvelope, parseHqPrivateKeys, verifyAuditChain, writeHqKeys, writeStationKeyPair, type HqPrivateKeys } from '../../sync/wire';
 import type { EnrollmentRecord } from '../../sync/wire/record';
-import { GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { GOOD_DETAILS, makeRig, type Rig, consentGiven } from './helpers';
 
 const READER = 'Virtual PCD 00 00';
 const PERSON = { documentNumber: '001090012', birthDate: '900517', expiryDate: '350517', surname: 'NGUYEN', givenNames: 'VAN AN', sex: 'M' as const, nationality: 'VNM', issuingState: 'VNM' };
@@ -62,6 +62,7 @@ async function toChip(details: Record<string, string> = DETAILS): Promise<string
   const t = (await rig.wf.login('off1', '123456')).token;
   await rig.wf.startSession(t);
   rig.wf.chooseKind(t, 'eid-activation');
+  consentGiven(rig.wf, t);
   expect(rig.wf.submitDetails(t, details).errors).toEqual([]);
   await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
   await rig.wf.capturePortrait(t); rig.wf.next(t);

@@ -10,7 +10,7 @@ import { compareChipWithDetails, foldName, prefillFromChip } from '../../station
 import { normaliseDetails } from '../../station/workflow/validate';
 import { draftToRecord } from '../../station/workflow/adapters';
 import { decodeRecord, encodeRecord, validateRecord, RecordFormatError } from '../../sync/wire/record';
-import { GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { GOOD_DETAILS, makeRig, type Rig, consentGiven } from './helpers';
 
 let rig: Rig | null = null;
 afterEach(() => { rig?.cleanup(); rig = null; });
@@ -33,6 +33,7 @@ async function toChipStep(details: Record<string, string> = ACTIVATION): Promise
   const t = (await r.wf.login('off1', '123456')).token;
   await r.wf.startSession(t);
   r.wf.chooseKind(t, 'eid-activation');
+  consentGiven(r.wf, t);
   expect(r.wf.submitDetails(t, details).ok).toBe(true);
   await r.wf.captureFinger(t); await r.wf.captureFinger(t); r.wf.next(t);
   await r.wf.capturePortrait(t); r.wf.next(t);
@@ -255,6 +256,7 @@ describe('pre-filling from the chip', () => {
     const t = (await r.wf.login('off1', '123456')).token;
     await r.wf.startSession(t);
     r.wf.chooseKind(t, 'eid-activation');
+    consentGiven(r.wf, t);
     expect((await codeOf(r.wf.readChip(t, { documentNumber: '001090012345' })))?.code).toBe('WORKFLOW_INPUT'); // dates missing
     let v = await r.wf.readChip(t, { documentNumber: '001090012345', birthDate: '900517', expiryDate: '350517' });
     expect(v.session!.step).toBe('details');
@@ -278,6 +280,7 @@ describe('pre-filling from the chip', () => {
     const t = (await r.wf.login('off1', '123456')).token;
     await r.wf.startSession(t);
     r.wf.chooseKind(t, 'eid-activation');
+    consentGiven(r.wf, t);
     r.wf.submitDetails(t, { fullName: 'Nguyễn Văn An', documentNumber: '001090012345', dateOfBirth: '1990-05-17', documentExpiry: '2035-05-17' }); // incomplete: stays on details
     const v = await r.wf.readChip(t);
     expect(v.session!.draftDetails).toMatchObject({ fullName: 'Nguyễn Văn An', sex: 'M' });
@@ -286,6 +289,7 @@ describe('pre-filling from the chip', () => {
     const t2 = (await r2.wf.login('off1', '123456')).token;
     await r2.wf.startSession(t2);
     r2.wf.chooseKind(t2, 'enrollment');
+    consentGiven(r2.wf, t2);
     expect((await codeOf(r2.wf.readChip(t2, { documentNumber: 'X1', birthDate: '900517', expiryDate: '350517' })))?.code).toBe('WORKFLOW_STEP');
     r2.cleanup();
   });

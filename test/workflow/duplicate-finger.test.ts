@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createScanner, startSimulator, type FingerprintScanner, type SimulatorHandle } from '../../drivers/fingerprint';
 import type { R30xSim } from '../../drivers/fingerprint/sim';
 import { fingerprintPort } from '../../station/workflow/adapters';
-import { GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { GOOD_DETAILS, makeRig, type Rig, consentGiven } from './helpers';
 
 let rig: Rig | undefined;
 let sim: SimulatorHandle | undefined;
@@ -38,6 +38,7 @@ describe('same finger twice in one session', () => {
     const { token } = await rig.wf.login('off1', '123456');
     await rig.wf.startSession(token);
     rig.wf.chooseKind(token, 'enrollment');
+    consentGiven(rig.wf, token);
     expect(rig.wf.submitDetails(token, GOOD_DETAILS).ok).toBe(true);
 
     sim.placeFinger('good', 'right index');
@@ -64,6 +65,7 @@ describe('same finger twice in one session', () => {
     // next person: the earlier person's fingers are not held against them
     await rig.wf.startSession(token);
     rig.wf.chooseKind(token, 'enrollment');
+    consentGiven(rig.wf, token);
     rig.wf.submitDetails(token, GOOD_DETAILS);
     sim.placeFinger('good', 'right index');
     await rig.wf.captureFinger(token, 2);

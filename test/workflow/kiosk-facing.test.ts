@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { StationError } from '../../drivers/common/errors';
 import { MemorySealer } from '../../station/workflow/fakes';
 import type { EnrollmentDraft } from '../../station/workflow/ports';
-import { GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { GOOD_DETAILS, makeRig, type Rig, consentGiven } from './helpers';
 
 const rigs: Rig[] = [];
 afterEach(() => { for (const r of rigs.splice(0)) r.cleanup(); });
@@ -22,6 +22,7 @@ function next<T>(r: Rig, ev: string): Promise<T> { return new Promise((resolve) 
 async function toReview(r: Rig, t: string): Promise<void> {
   await r.wf.startSession(t);
   r.wf.chooseKind(t, 'enrollment');
+  consentGiven(r.wf, t);
   r.wf.submitDetails(t, GOOD_DETAILS);
   await r.wf.captureFinger(t);
   await r.wf.captureFinger(t);
@@ -63,6 +64,7 @@ describe('idle logout', () => {
     const t = await login(r);
     await r.wf.startSession(t);
     r.wf.chooseKind(t, 'enrollment');
+    consentGiven(r.wf, t);
     r.wf.submitDetails(t, GOOD_DETAILS);
     await r.wf.captureFinger(t);
     const png = r.wf.fingerPreview(t, 2)!;
@@ -152,6 +154,7 @@ describe('after a restart', () => {
     const t = await login(r);
     await r.wf.startSession(t);
     r.wf.chooseKind(t, 'enrollment');
+    consentGiven(r.wf, t);
     r.wf.stop();
     const r2 = await rigOf({ sealer }, r.dir);
     expect(r2.wf.lostSession()).toMatchObject({ sealed: false, step: 'details', kind: 'enrollment' });
@@ -164,6 +167,7 @@ describe('device state', () => {
     const t = await login(r);
     await r.wf.startSession(t);
     r.wf.chooseKind(t, 'enrollment');
+    consentGiven(r.wf, t);
     r.wf.submitDetails(t, GOOD_DETAILS);
     await r.wf.captureFinger(t);
     await r.wf.captureFinger(t);
@@ -191,6 +195,7 @@ describe('device state', () => {
     const t = await login(r);
     await r.wf.startSession(t);
     r.wf.chooseKind(t, 'enrollment');
+    consentGiven(r.wf, t);
     r.wf.submitDetails(t, GOOD_DETAILS);
     expect(await rule(() => r.wf.fingerException(t, 2, 'amputated', ''))).toBe('reason_required');
     expect(await rule(() => r.wf.fingerException(t, 2, '', 'a reason'))).toBe('exception_code');
@@ -201,6 +206,7 @@ describe('device state', () => {
     const t = await login(r);
     await r.wf.startSession(t);
     r.wf.chooseKind(t, 'enrollment');
+    consentGiven(r.wf, t);
     const d = r.wf.submitDetails(t, { ...GOOD_DETAILS, dateOfBirth: '17/05/1990' });
     expect(d.errors).toEqual([]);
     expect(d.view.session!.details!.dateOfBirth).toBe('1990-05-17');
@@ -208,6 +214,7 @@ describe('device state', () => {
     const t2 = await login(bad);
     await bad.wf.startSession(t2);
     bad.wf.chooseKind(t2, 'enrollment');
+    consentGiven(bad.wf, t2);
     expect(bad.wf.submitDetails(t2, { ...GOOD_DETAILS, dateOfBirth: '31/02/1990' }).errors.map((e) => e.code)).toEqual(['bad_date']);
   });
 });

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { OfficerStore, hashPin, type LoginResult } from '../../station/officers/store';
 import { startKiosk, type KioskHandle } from '../../station/kiosk/server';
 import { nullLogger } from '../../station/log';
-import { FAST_SCRYPT, GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { FAST_SCRYPT, GOOD_DETAILS, makeRig, type Rig, consentGiven } from './helpers';
 import { LOGIN_GRACE_MS, createWorkflow } from '../../station/workflow/machine';
 
 const dirs: string[] = [];
@@ -249,6 +249,7 @@ describe('officer login lifetime', () => {
     const second = await rig.wf.login('off1', '123456');
     await rig.wf.startSession(second.token);
     rig.wf.chooseKind(second.token, 'enrollment');
+    consentGiven(rig.wf, second.token);
     expect(rig.wf.submitDetails(second.token, GOOD_DETAILS).ok).toBe(true);
     t += 3_600_000 + LOGIN_GRACE_MS - 1;
     expect(rig.wf.view(second.token).session!.step).toBe('fingerprints');

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StationError } from '../../drivers/common/errors';
-import { GOOD_DETAILS, makeRig, type Rig } from './helpers';
+import { GOOD_DETAILS, makeRig, type Rig, consentGiven, cosignAs } from './helpers';
 
 let rig: Rig | null = null;
 afterEach(() => { rig?.cleanup(); rig = null; });
@@ -24,6 +24,7 @@ describe('enrollment workflow', () => {
     expect(rig.wf.currentStep()).toBe('kind');
     expect(existsSync(join(rig.dir, 'session.marker'))).toBe(true);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     const d = rig.wf.submitDetails(t, GOOD_DETAILS);
     expect(d.errors).toEqual([]);
     expect(rig.wf.currentStep()).toBe('fingerprints');
@@ -64,6 +65,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     const r = rig.wf.submitDetails(t, { ...GOOD_DETAILS, fullName: 'X1', dateOfBirth: '1990-02-30', nationalId: '001190012345', phone: '12345' });
     expect(r.ok).toBe(false);
     const byField = Object.fromEntries(r.errors.map((e) => [e.field, e.code]));
@@ -81,6 +83,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     rig.fp.failNext = 1;
     let v = await rig.wf.captureFinger(t);
@@ -91,8 +94,11 @@ describe('enrollment workflow', () => {
     expect(v.session!.lastError).toBeNull();
     expect(await codeOf(() => rig!.wf.fingerException(t, 7, 'bandaged', ''))).toBe('WORKFLOW_INPUT');
     expect(await codeOf(() => rig!.wf.fingerException(t, 7, 'lost', 'whatever'))).toBe('WORKFLOW_INPUT');
-    v = rig.wf.fingerException(t, 7, 'bandaged', 'burn on the left hand');
-    expect(v.session!.fingers[1]).toMatchObject({ status: 'exception', exception: { code: 'bandaged', reason: 'burn on the left hand' } });
+    v = await rig.wf.fingerException(t, 7, 'bandaged', 'burn on the left hand');
+    expect(v.session!.fingers[1]).toMatchObject({ status: 'exception', exception: { code: 'bandaged', reason: 'burn on the left hand' }, photo: 'taken' });
+    // an exception needs a second officer before the step is left
+    expect(await codeOf(() => rig!.wf.next(t))).toBe('WORKFLOW_BLOCKED');
+    await cosignAs(rig, t, 'finger-exception');
     rig.wf.next(t);
     expect(rig.wf.currentStep()).toBe('portrait');
   });
@@ -103,6 +109,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     let v = await rig.wf.captureFinger(t);
     expect(v.session!.fingers[0]).toMatchObject({ status: 'candidate', quality: 20, passed: false });
@@ -120,6 +127,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     const live = await rig.wf.livePreview(t);
@@ -141,6 +149,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'eid-activation');
+    consentGiven(rig.wf, t);
     const bad = rig.wf.submitDetails(t, GOOD_DETAILS);
     expect(bad.errors.map((e) => e.field).sort()).toEqual(['documentExpiry', 'documentNumber']);
     rig.wf.submitDetails(t, { ...GOOD_DETAILS, documentNumber: '001090012345', documentExpiry: '2035-05-17' });
@@ -180,6 +189,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     await rig.wf.capturePortrait(t); rig.wf.next(t);
@@ -201,6 +211,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     await rig.wf.capturePortrait(t); rig.wf.next(t);
@@ -217,6 +228,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t);
     const png = rig.wf.fingerPreview(t, 2)!;
@@ -247,6 +259,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t);
     // Everything in the data directory: nothing of the person may be there.
@@ -297,6 +310,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'enrollment');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, GOOD_DETAILS);
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     await rig.wf.capturePortrait(t); rig.wf.next(t);
@@ -315,6 +329,7 @@ describe('enrollment workflow', () => {
     const t = await login(rig);
     await rig.wf.startSession(t);
     rig.wf.chooseKind(t, 'eid-activation');
+    consentGiven(rig.wf, t);
     rig.wf.submitDetails(t, { ...GOOD_DETAILS, documentNumber: '001090012345', documentExpiry: '2035-05-17' });
     await rig.wf.captureFinger(t); await rig.wf.captureFinger(t); rig.wf.next(t);
     await rig.wf.capturePortrait(t); rig.wf.next(t);

@@ -63,6 +63,7 @@
     var info = h('div', { class: 'fp-info' }, h('h2', { 'data-testid': 'finger-current', text: tt('finger.' + sel) }));
     if (f.quality !== undefined) info.appendChild(K.fingerVerdict(f, s.fingerThreshold));
     if (f.exception) info.appendChild(h('div', { class: 'verdict', 'data-testid': 'finger-exception-text' }, tt('exc.' + f.exception.code) + ': ', K.raw(f.exception.reason)));
+    if (f.exception && f.photo !== 'none') info.appendChild(h('div', { class: 'small', 'data-testid': 'finger-exception-photo', 'data-photo': f.photo, text: tt(f.photo === 'taken' ? 'fp.photo.taken' : 'fp.photo.failed') }));
     if (f.status === 'pending') info.appendChild(h('p', { class: 'small', text: tt('fp.howto') }));
     info.appendChild(ctx.slot('finger'));
     var row = h('div', { class: 'row-actions' });

@@ -22,6 +22,8 @@
 
   function what(b) {
     if (b.kind === 'chip-authenticity') return t('pa.reason.' + b.code) || tt('override.kind.chip-authenticity');
+    if (b.kind === 'finger-exception') return tt('override.kind.finger-exception', { fingers: (b.positions || []).map(function (p) { return tt('finger.' + p); }).join(', ') });
+    if (b.kind === 'person-repeat' && b.repeat) return tt('override.kind.person-repeat', { when: K.fmtTime(b.repeat.enrolledAt), ref: b.repeat.recordRef });
     return tt('override.kind.' + b.kind);
   }
 
@@ -54,14 +56,31 @@
     return ((s && s.blockers) || []).filter(function (b) { return kinds.indexOf(b.kind) >= 0; });
   }
 
-  // the chip step: both refusals appear as soon as the chip is read
+  // the chip step: both refusals appear as soon as the chip is read (and a chip recorded as not readable)
   K.panel('chip', { id: 'override', slot: 'result', order: 10, render: function (s) {
-    var list = blockers(s, ['chip-authenticity', 'chip-details-mismatch']);
+    var list = blockers(s, ['chip-authenticity', 'chip-details-mismatch', 'chip-exception']);
     return list.length ? h('div', { 'data-testid': 'blockers' }, list.map(block)) : null;
   } });
+  /** One line (a 480-px screen has no room for more): what needs a second officer, and the button — or who co-signed. */
+  function compact(b) {
+    var done = b.cosigned;
+    return h('div', { class: 'banner ' + (done ? 'ok' : 'warn'), 'data-testid': 'blocker-' + b.kind, 'data-cosigned': String(!!done), role: 'status' },
+      h('div', { class: 'row-actions' },
+        h('span', null, h('strong', { text: tt(done ? 'override.done.' + b.kind : 'override.title.' + b.kind) }), ' — ', done ? K.raw(done.officerId) : what(b)),
+        done ? null : btn(tt('override.open'), function () { K.openOverride(b.kind); }, 'primary', 'override-' + b.kind)));
+  }
+  // exceptions and a person already enrolled (#22): at the top of the step they stop — the fingers' once
+  // every finger is done (while capturing, the officer needs the screen for the fingers)
+  [['details', 'person-repeat'], ['fingerprints', 'finger-exception'], ['portrait', 'portrait-exception']].forEach(function (x) {
+    K.panel(x[0], { id: 'override', slot: 'top', order: 10, render: function (s) {
+      if (x[0] === 'fingerprints' && !s.fingers.every(function (f) { return f.status === 'captured' || f.status === 'exception'; })) return null;
+      var list = blockers(s, [x[1]]);
+      return list.length ? h('div', { 'data-testid': 'blockers' }, list.map(x[0] === 'details' ? block : compact)) : null;
+    } });
+  });
   // review: everything that stops confirm, and what was co-signed
   K.panel('review', { id: 'override', slot: 'end', order: 10, render: function (s) {
-    var list = blockers(s, ['chip-authenticity', 'chip-details-mismatch']);
+    var list = blockers(s, ['person-repeat', 'finger-exception', 'portrait-exception', 'chip-authenticity', 'chip-exception', 'chip-details-mismatch']);
     return list.length ? h('div', { 'data-testid': 'blockers' }, h('h2', { text: tt('override.review') }), list.map(block)) : null;
   } });
 
