@@ -5,7 +5,7 @@
  * and ./fakes.ts provides in-memory versions for tests, benches and demos.
  */
 
-import type { ChipComparedField, CloneReasonCode, CloneVerdict, ExceptionCode, FingerPosition, OverrideKind, PaReasonCode, PortraitVerdict, RecordKind } from '../../config/domain';
+import type { CloneReasonCode, CloneVerdict, ExceptionCode, FingerPosition, OverrideKind, PaReasonCode, PortraitVerdict, RecordKind } from '../../config/domain';
 
 // Positions, exception codes, verdicts and kinds are the domain's (config/domain.ts).
 export type { ExceptionCode, FingerPosition };
