@@ -68,7 +68,7 @@ beforeAll(async () => {
   if (driver.readers().length < 2) {
     await new Promise<void>((resolve) => { const on = () => { if (driver.readers().length >= 2) { driver.off('reader-added', on); resolve(); } }; driver.on('reader-added', on); on(); });
   }
-}, 90_000);
+}, 16 * 60_000); // waiting for the machine-wide pcscd lock (another file may hold it) is not a speed assertion
 
 afterAll(async () => {
   for (const c of clients) await c.remove();

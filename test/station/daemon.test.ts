@@ -118,11 +118,9 @@ describe('station daemon lifecycle', () => {
     // status "online" (retained) reaches ops
     await expect.poll(() => statuses.some((s) => /"state":"online"/.test(s)), { timeout: 15_000 }).toBe(true);
     const watchdogs = () => listener.messages.filter((m) => /WATCHDOG=1/.test(m)).length;
-    // every WATCHDOG_USEC/2 = 0.5 s: at least 4 more within 4 s even on a loaded machine (a 1 s period would give at most 4)
+    // the pings keep coming (their period, WATCHDOG_USEC / 2, is checked on fake timers in notify.test.ts)
     const w0 = watchdogs();
-    const t0 = Date.now();
-    await expect.poll(() => watchdogs(), { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(w0 + 5);
-    expect(Date.now() - t0).toBeLessThan(4_000);
+    await expect.poll(() => watchdogs(), { timeout: 30_000, interval: 100 }).toBeGreaterThanOrEqual(w0 + 3);
 
     child.kill('SIGTERM');
     const code = await exitOf(child);
