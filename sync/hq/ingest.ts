@@ -17,7 +17,7 @@ import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } 
 import { encodeSigned, keyId, signMessage, toPrivateKey, toPublicKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
 import type { CommandResultBody } from '../wire/payloads';
 import { parsePayload, PayloadError, requirePayload, type HeldReason, type ReceiptStatus, type RefusalReason, type RejectedReason } from '../wire/payloads';
-import { LocalValidator, type RecordValidator, type Verdict } from './validate';
+import { LocalValidator, personIndexKey, type RecordValidator, type Verdict } from './validate';
 import type { HqStore, Db, StationKeyState, StoreOutcome, StoredRecordInput } from './store';
 import { SqliteHqStore, type HqStoreApi } from './store-api';
 import { openHqStore, type DatabaseChoice } from './store-open';
@@ -106,7 +106,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     }
     return 'none';
   };
-  const validator: RecordValidator = o.validator ?? new LocalValidator({ loadKeys: () => loadRecordKeys(keysDir), version: keyFileVersion, onReloadError: (e) => log.error({ err: e.message }, 'record key file could not be reloaded; the loaded generations stay in use') });
+  const validator: RecordValidator = o.validator ?? new LocalValidator({ loadKeys: () => loadRecordKeys(keysDir), personKey: personIndexKey(keysDir), version: keyFileVersion, onReloadError: (e) => log.error({ err: e.message }, 'record key file could not be reloaded; the loaded generations stay in use') });
   const events = new EventEmitter();
   const v5 = (o.protocolVersion ?? 5) === 5;
   const group = o.shareGroup === undefined ? 'ingest' : o.shareGroup;
@@ -241,6 +241,8 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     verified: StoredRecordInput[];
     refused: StoreOutcome[];
     bytes: number;
+    /** recordId → keyed person hash from the validator (fleet-wide repeat check). */
+    persons?: Map<string, string>;
   }
 
   /** How long a station should wait before retrying a held record, per reason (seconds). */
@@ -358,8 +360,10 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       }
     }
     const verified: StoredRecordInput[] = [];
+    const persons = new Map<string, string>();
     toOpen.forEach((c, i) => {
       const v = verdicts[i]!;
+      if (v.ok && v.person) persons.set(c.r.id, v.person);
       if (v.ok) verified.push({ recordId: c.r.id, sha256: c.r.sha256, envelope: c.env, sealedAt: c.parsed.sealedAt });
       else refused.push(v.status === 'held' ? held(c.r.id, c.r.sha256, v.reason, v.detail) : rejected(c.r.id, c.r.sha256, v.reason, v.detail));
     });
@@ -368,7 +372,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       if (x.reason === 'audit-pending') limitedLog('info', `${stationId}|audit-pending`, { stationId, recordId: x.recordId }, `record held until its station's audit chain arrives: ${x.detail ?? ''}`);
       else alarm(x.reason!, `record ${x.recordId} from ${stationId} ${x.status}: ${x.detail ?? x.reason}`, stationId, x.recordId);
     }
-    return { ...base, verified, refused: [...refused, ...duplicates] };
+    return { ...base, verified, refused: [...refused, ...duplicates], persons };
   };
 
   /*
@@ -428,8 +432,28 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
         events.emit('record', ev);
       }
       events.emit('receipt', { stationId: b.stationId, batchId: b.batchId, outcomes });
+      notePersons(b, outcomes);
       log.debug({ stationId: b.stationId, batchId: b.batchId, records: outcomes.length, group: committed.length }, 'batch committed and receipted');
     }
+  };
+
+  /**
+   * The same person enrolled twice across the fleet (#22 item 2): a newly stored record whose keyed
+   * person hash the index already holds for another record is an alarm naming both records. After the
+   * receipt, outside its transaction: the index only flags, it never decides a receipt.
+   */
+  const notePersons = (b: CheckedBatch, outcomes: StoreOutcome[]): void => {
+    const entries = outcomes.filter((x) => x.status === 'stored' && b.persons?.has(x.recordId)).map((x) => ({ person: b.persons!.get(x.recordId)!, stationId: b.stationId, recordId: x.recordId }));
+    if (!entries.length) return;
+    api.notePersons(entries).then((firsts) => {
+      firsts.forEach((f, i) => {
+        const e = entries[i]!;
+        if (f.recordId !== e.recordId) {
+          alarm('person-repeat', `record ${e.recordId} from ${e.stationId} enrolls the same national ID number as record ${f.recordId} from ${f.stationId}`, e.stationId, e.recordId);
+        }
+      });
+      flushAlarms();
+    }).catch((e: unknown) => log.error({ err: (e as Error).message, stationId: b.stationId }, 'could not update the person index (repeat check)'));
   };
 
   /** Queues a checked batch for the next group commit; resolves once it is committed (or failed). */

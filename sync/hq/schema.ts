@@ -6,7 +6,7 @@
  * Times are milliseconds since the Unix epoch.
  */
 /** Version after every migration below; SCHEMA_SQL is version 1. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** The two databases headquarters runs on. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -220,6 +220,19 @@ ALTER TABLE station_keys ADD COLUMN valid_until BIGINT;
 ALTER TABLE station_keys ADD COLUMN valid_through_seq BIGINT;
 ALTER TABLE station_keys ADD COLUMN revoked_at BIGINT;
 CREATE INDEX IF NOT EXISTS audit_entries_ts ON audit_entries (station_id, ts);
+`,
+  },
+  {
+    // The person index (#22 item 2): the first record stored for each person (keyed hash of the
+    // national ID number, never the number), so the same person enrolled at another booth is flagged.
+    version: 5,
+    sql: `
+CREATE TABLE IF NOT EXISTS person_index (
+  person TEXT PRIMARY KEY,
+  station_id TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  first_at BIGINT NOT NULL
+);
 `,
   },
 ];

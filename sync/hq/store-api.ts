@@ -128,6 +128,11 @@ export interface HqStoreApi {
   /** Appends verified entries (idempotent on (station_id, seq)). */
   appendAudit(stationId: string, entries: AuditRow[], now?: number): Promise<void>;
   logOpening(stationId: string, recordId: string, operator: string, reason: string, now?: number): Promise<void>;
+  /**
+   * The person index (#22): records the first record stored for each keyed person hash and returns,
+   * per entry, the record that was there first (itself when it is the first).
+   */
+  notePersons(entries: { person: string; stationId: string; recordId: string }[], now?: number): Promise<{ stationId: string; recordId: string }[]>;
 
   /** Resolves when the database answers (a worker that lost it polls this to come back). */
   ping(): Promise<void>;
@@ -209,6 +214,15 @@ export class SqliteHqStore implements HqStoreApi {
   async auditHashAt(stationId: string, seq: number) { return this.sync.auditHashAt(stationId, seq); }
   async appendAudit(stationId: string, entries: AuditRow[], now?: number) { this.sync.appendAudit(stationId, entries, now); }
   async logOpening(stationId: string, recordId: string, operator: string, reason: string, now?: number) { this.sync.logOpening(stationId, recordId, operator, reason, now); }
+  async notePersons(entries: { person: string; stationId: string; recordId: string }[], now = Date.now()) {
+    const ins = this.db.prepare('INSERT INTO person_index (person, station_id, record_id, first_at) VALUES (?, ?, ?, ?) ON CONFLICT (person) DO NOTHING');
+    const get = this.db.prepare('SELECT station_id, record_id FROM person_index WHERE person = ?');
+    return this.db.transaction(() => entries.map((e) => {
+      ins.run(e.person, e.stationId, e.recordId, now);
+      const r = get.get(e.person) as { station_id: string; record_id: string };
+      return { stationId: r.station_id, recordId: r.record_id };
+    }))();
+  }
   async ping() { this.db.prepare('SELECT 1').get(); }
   async close() { if (this.db.open) this.db.close(); }
 }

@@ -492,6 +492,16 @@ export class PgHqStore implements HqStoreApi {
     });
   }
 
+  async notePersons(entries: { person: string; stationId: string; recordId: string }[], now = Date.now()): Promise<{ stationId: string; recordId: string }[]> {
+    const out: { stationId: string; recordId: string }[] = [];
+    for (const e of entries) {
+      await this.q('INSERT INTO person_index (person, station_id, record_id, first_at) VALUES ($1, $2, $3, $4) ON CONFLICT (person) DO NOTHING', [e.person, e.stationId, e.recordId, now]);
+      const r = (await this.q<{ station_id: string; record_id: string }>('SELECT station_id, record_id FROM person_index WHERE person = $1', [e.person])).rows[0]!;
+      out.push({ stationId: r.station_id, recordId: r.record_id });
+    }
+    return out;
+  }
+
   async logOpening(stationId: string, recordId: string, operator: string, reason: string, now = Date.now()): Promise<void> {
     await this.q('INSERT INTO record_openings (id, station_id, record_id, operator, reason, at) VALUES ($1, $2, $3, $4, $5, $6)', [uuidv7(), stationId, recordId, operator, reason, now]);
   }

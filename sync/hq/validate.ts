@@ -9,13 +9,29 @@
  * demo, the record-opening service itself); `hq opener` serves one over a Unix
  * socket to `hq run` (opener.ts).
  */
-import type { KeyObject } from 'node:crypto';
-import { checkSignature, digestEnvelope, parseEnvelope, RecordOpener, OpenError, type HqRecordKey, type ParsedEnvelope } from '../wire/envelope';
+import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileDurable } from '../../config/durable';
+import { checkSignature, digestEnvelope, parseEnvelope, RecordOpener, OpenError, wipeRecord, type HqRecordKey, type ParsedEnvelope } from '../wire/envelope';
 import type { EnrollmentRecord } from '../wire/record';
 import { StationError } from '../wire/errors';
 
 const wireError = (code: string, msg: string): StationError => new StationError(code, msg);
 import type { HeldReason, RejectedReason } from '../wire/payloads';
+
+/**
+ * The person-index key (#22): 32 random bytes in `<keysDir>/hq-person-index.key` (0600), made on first
+ * use and kept with the record keys (the validator's duty: whoever holds it can test ID numbers
+ * against the index). Rotating it would split the index, so it is never rotated.
+ */
+export function personIndexKey(keysDir: string): Buffer {
+  const path = join(keysDir, 'hq-person-index.key');
+  if (!existsSync(path)) writeFileDurable(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600 });
+  const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
+  if (key.length !== 32) throw new StationError('HQ_PERSON_KEY', `${path} does not hold a 32-byte base64 key`, { hint: 'restore it from the headquarters key backup (a new one would not find earlier repeats)' });
+  return key;
+}
 
 export interface ValidationItem {
   stationId: string;
@@ -24,7 +40,7 @@ export interface ValidationItem {
 }
 
 export type Verdict =
-  | { ok: true; generation: number }
+  | { ok: true; generation: number; /** Keyed hash of the record's national ID number (fleet-wide repeat check), when it has one. */ person?: string }
   | { ok: false; status: 'held'; reason: HeldReason; detail: string }
   | { ok: false; status: 'rejected'; reason: RejectedReason; detail: string };
 
@@ -53,6 +69,11 @@ export interface LocalValidatorOptions {
   now?: () => number;
   /** Told when a reload failed (the previous keys stay in use). */
   onReloadError?: (e: Error) => void;
+  /**
+   * Key of the person index (#22): with it the verdict carries HMAC-SHA-256(key, national ID number),
+   * so the ingest can flag the same person enrolled at two booths without ever seeing the number.
+   */
+  personKey?: Buffer;
 }
 
 export class LocalValidator implements RecordValidator {
@@ -103,7 +124,11 @@ export class LocalValidator implements RecordValidator {
     }
     if (!this.opener.has(p.hqKeyId)) this.reloadFor(p.hqKeyId);
     try {
-      return { ok: true, ...(await this.opener.check(p)) };
+      const { record, generation } = await this.opener.open(p);
+      const id = (record.details.nationalId ?? '').replace(/\s+/g, '');
+      const person = this.o.personKey && id ? createHmac('sha256', this.o.personKey).update(id, 'utf8').digest('hex') : undefined;
+      wipeRecord(record);
+      return { ok: true, generation, ...(person ? { person } : {}) };
     } catch (e) {
       if (!(e instanceof OpenError)) return { ok: false, status: 'rejected', reason: 'undecryptable', detail: (e as Error).message };
       if (e.reason === 'unknown-hq-key') return { ok: false, status: 'held', reason: 'unknown-hq-key', detail: e.message };
