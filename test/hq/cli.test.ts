@@ -11,7 +11,6 @@ import { ROOT } from '../helpers/cli';
 import { generateKeyPairSync, createPrivateKey } from 'node:crypto';
 import mqtt from 'mqtt';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
-import { buildProgram } from '../../sync/hq/main';
 import { startHq, type HqHandle } from '../../sync/hq/ingest';
 import { Uplink } from '../../sync/uplink';
 import { Vault } from '../../station/vault';
@@ -22,31 +21,12 @@ import { makeRecord, waitFor } from '../uplink/helpers';
 import { topics } from '../../sync/topics';
 import type { OfflinePolicy } from '../../sync/commands';
 import pino from 'pino';
+import { hqInProcess } from '../helpers/hq-inprocess';
 
 const HQ_JS = join(ROOT, 'dist', 'sync', 'hq', 'main.js');
 const testLog = process.env.UPLINK_TEST_LOG ? pino({ level: process.env.UPLINK_TEST_LOG }, pino.destination(2)) : undefined;
 
-async function hq(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const origOut = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  let out = '';
-  let err = '';
-  process.exitCode = 0;
-  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => { out += s; return true; };
-  (process.stderr as unknown as { write: (s: string) => boolean }).write = (s: string) => { err += s; return true; };
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'hq', ...args]);
-  } catch (e) {
-    err += String((e as Error).message);
-    if (!process.exitCode) process.exitCode = 2;
-  } finally {
-    process.stdout.write = origOut;
-    process.stderr.write = origErr;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out, err };
-}
+const hq = hqInProcess;
 
 describe('hq command-line tool', () => {
   let broker: Mosquitto;

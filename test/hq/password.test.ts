@@ -7,32 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
-import { buildProgram } from '../../sync/hq/main';
+import { hqInProcess } from '../helpers/hq-inprocess';
 
-async function hq(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; out: string; err: string }> {
-  const origOut = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  const saved: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) { saved[k] = process.env[k]; if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-  let out = '';
-  let err = '';
-  process.exitCode = 0;
-  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => { out += s; return true; };
-  (process.stderr as unknown as { write: (s: string) => boolean }).write = (s: string) => { err += s; return true; };
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'hq', ...args]);
-  } catch (e) {
-    err += String((e as Error).message);
-    if (!process.exitCode) process.exitCode = 2;
-  } finally {
-    process.stdout.write = origOut;
-    process.stderr.write = origErr;
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out, err };
-}
+const hq = hqInProcess;
 
 describe('hq broker password', () => {
   let broker: Mosquitto;

@@ -15,12 +15,12 @@ import { makeFixture, makeRecord, openOutbox, waitFor } from '../uplink/helpers'
 import { plantInVault } from './craft';
 import { Uplink } from '../../sync/uplink';
 import { startHq, type HqHandle } from '../../sync/hq/ingest';
-import { buildProgram } from '../../sync/hq/main';
 import { Sealer } from '../../sync/wire/envelope';
 import { encodeRecord } from '../../sync/wire/record';
 import { loadHqPrivateKeys } from '../../sync/wire/keys';
 import { checkInvariant } from '../uplink/invariant';
 import { readVaultStatus } from '../../station/vault';
+import { hqInProcess } from '../helpers/hq-inprocess';
 
 const testLog = process.env.UPLINK_TEST_LOG ? pino({ level: process.env.UPLINK_TEST_LOG }, pino.destination(2)) : undefined;
 
@@ -31,27 +31,7 @@ afterEach(async () => {
   }
 });
 
-async function hq(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const origOut = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  let out = '';
-  let err = '';
-  process.exitCode = 0;
-  (process.stdout as unknown as { write: (s: string) => boolean }).write = (s: string) => { out += s; return true; };
-  (process.stderr as unknown as { write: (s: string) => boolean }).write = (s: string) => { err += s; return true; };
-  try {
-    await buildProgram().exitOverride().parseAsync(['node', 'hq', ...args]);
-  } catch (e) {
-    err += String((e as Error).message);
-    if (!process.exitCode) process.exitCode = 2;
-  } finally {
-    process.stdout.write = origOut;
-    process.stderr.write = origErr;
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = 0;
-  return { code, out, err };
-}
+const hq = hqInProcess;
 
 describe('hq revoke (real Mosquitto)', () => {
   it('records sealed before the cutoff are accepted by their place in the audit chain; after it, or dated back outside the chain, refused with an alarm', async () => {
