@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { ROOT as REPO, STATION_JS } from '../helpers/cli';
 import { generateHqKeys, writeHqKeys } from '../../sync/wire/keys';
+import { CONSENT_YAML } from '../helpers/station';
 
 const SCRIPT = join(REPO, 'systemd', 'install.sh');
 const isRoot = process.getuid?.() === 0;
@@ -44,6 +45,7 @@ describe.skipIf(!isRoot)('systemd/install.sh (as root, into a throwaway root)', 
     writeFileSync(config, [
       'version: 1',
       'station: { id: ST-INST-1, unit: { code: "00007", name: "Ward 7" } }',
+      CONSENT_YAML,
       'dataDir: /var/lib/enroll-station',
       'kiosk: { port: 0 }',
       'vault: { reserveMb: 1 }',

@@ -115,6 +115,7 @@ describe('a Vietnamese citizen card opened with its CAN over real pcscd + vpcd',
       const t = (await rig.wf.login('off1', '123456')).token;
       await rig.wf.startSession(t);
       rig.wf.chooseKind(t, 'eid-activation');
+      consentGiven(rig.wf, t);
       expect((await rig.wf.readChip(t, { can: '12 34' }).then(() => null, (e: { code: string }) => e))?.code).toBe('WORKFLOW_INPUT');
       let v = await rig.wf.readChip(t, { can: '000000' });
       expect(v.session!.lastError).toMatchObject({ code: 'CARD_ACCESS_DENIED', message: 'access denied — check the 6-digit card access number (CAN) (2 attempts left)' });
