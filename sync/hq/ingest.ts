@@ -641,7 +641,14 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
         }
         if (best && !best.ok) {
           error = best.error ?? 'audit chain does not verify';
-          alarm('audit-chain', `${stationId}: ${error}`, stationId);
+          // A station that has just rotated its key signs its next heads with the new key; its slice can reach
+          // headquarters before the rotate-key answer that registers that key. The hash chain links and the
+          // station's own entry says it rotated: nothing past the last verified signature is kept (as for any
+          // failure), the station resends it, and it verifies once the key is registered — no alarm for that.
+          const failedAt = Number(/^seq (\d+): head signature does not verify/.exec(error)?.[1] ?? NaN);
+          const rotated = Number.isFinite(failedAt) && fresh.some((e) => e.seq <= failedAt && e.kind === 'command_received' && (e.data as { name?: unknown } | null)?.name === 'rotate-key');
+          if (rotated) log.info({ stationId, seq: failedAt }, 'audit head signed by a key headquarters does not hold yet (the station rotated its key); kept through the last verified signature');
+          else alarm('audit-chain', `${stationId}: ${error}`, stationId);
         }
         const goodThrough = best ? (best.ok ? fresh[fresh.length - 1]!.seq : Math.min(best.lastSeq, best.signedThrough || 0)) : head.seq;
         // Kept: the entries through the checked head; a signature is kept only where it was checked.
