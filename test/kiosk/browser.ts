@@ -51,7 +51,10 @@ export async function screenshot(page: Page, folder: string, name: string): Prom
 export async function expectInViewport(page: Page, selector: string, what = selector): Promise<void> {
   const el = page.locator(selector).first();
   await el.waitFor({ state: 'visible' });
-  const box = await el.boundingBox();
+  // the page re-renders from the station's pushed state: the element can be replaced between the wait and
+  // the measurement (its box is then null for that instant) — measure the one that is there
+  let box = await el.boundingBox();
+  for (let i = 0; box === null && i < 20; i++) { await el.waitFor({ state: 'visible' }); box = await el.boundingBox(); }
   const vp = page.viewportSize()!;
   expect(box, `${what} has a box`).not.toBeNull();
   const b = box!;
