@@ -82,7 +82,10 @@ describe('uplink over a 2 Mbit/s, 300 ms link that drops every 5 s', () => {
     // what went over the link: the records once, plus what the drops destroyed in flight
     const total = RECORDS * PORTRAIT;
     expect(st.bytesSent - st.bytesResent).toBeGreaterThanOrEqual(total);
-    expect(ls.up.accepted).toBeGreaterThanOrEqual(st.bytesSent - st.link.inFlightBytes);
+    // every record byte crossed the link at least once. (Not "everything the uplink wrote": bytes
+    // written just before a drop can die in the kernel's socket buffers without reaching the link —
+    // CI saw 47 KB of 4.8 MB so on a loaded machine.)
+    expect(ls.up.accepted).toBeGreaterThanOrEqual(total);
     expect(st.bytesResent).toBeGreaterThan(0);
     // bounded by the window per drop (≈ 2 × bandwidth-delay + 2 frames ≈ 220 KB here), not by whole
     // batches: re-sending every interrupted 400 KB record whole would cost 400 KB a drop at least
