@@ -585,7 +585,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     const vault = parts.vault!;
     const fp = config.devices.fingerprint;
     const cam = config.devices.camera;
-    const sealer = vaultSealer(vault);
+    const sealer = vaultSealer(vault, Date.now, () => clock.trusted());
     // A device that did not open at start (missing, broken, or left out by preflight) is tried again at
     // each capture: plugged in later, it works without a restart; still missing, the capture fails with
     // its code, its chip turns red and the step offers its exception path.

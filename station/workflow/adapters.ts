@@ -14,7 +14,7 @@ import type { Camera } from '../../drivers/camera/types';
 import { DEFAULT_THRESHOLDS, processPortrait, type PortraitMetrics, type PortraitOptions, type PortraitThresholds } from '../../drivers/camera/portrait';
 import type { CardReaderDriver } from '../../drivers/card/reader';
 import type { CscaStore } from '../../drivers/card/passive-auth';
-import type { EnrollmentRecord, FingerprintEntry, PassiveAuthVerdict as WirePaVerdict, PersonalDetails as WireDetails } from '../../sync/wire/record';
+import type { EnrollmentRecord, FingerprintEntry, RecordClock, PassiveAuthVerdict as WirePaVerdict, PersonalDetails as WireDetails } from '../../sync/wire/record';
 import { recordedFingerException, recordPaVerdict } from '../../config/domain';
 import type { OutboxStats } from '../../sync/outbox';
 import { evaluatePolicy } from '../policy';
@@ -232,7 +232,7 @@ function wirePa(v: ChipReadResult['passiveAuth']): { verdict: WirePaVerdict; rea
 }
 
 /** The workflow's draft → the wire record (sync/wire/record.ts). */
-export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordId: string, completedAt = Date.now()): EnrollmentRecord {
+export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordId: string, completedAt = Date.now(), clock?: RecordClock): EnrollmentRecord {
   const extra: Record<string, string> = { sessionId: draft.sessionId };
   const fingerprints: FingerprintEntry[] = draft.fingerprints.map((f) => {
     if (f.capture) {
@@ -263,7 +263,13 @@ export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordI
     ...(portrait ? { portrait } : {}), ...(chip ? { chip } : {}),
     ...(draft.consent ? { consent: { version: draft.consent.version, language: draft.consent.language, sha256: Buffer.from(draft.consent.sha256, 'hex'), at: draft.consent.at } } : {}),
     ...(draft.overrides?.length ? { overrides: draft.overrides.map((o) => ({ kind: o.kind, code: o.code, officerId: o.officerId, at: o.at, reason: o.reason, ...(o.fields ? { fields: [...o.fields] } : {}) })) } : {}),
+    ...(clock ? { clock } : {}),
   };
+}
+
+/** The record's `clock` from a trusted-time reading (station/clock.ts StationClock.trusted()): its offset and uncertainty, or "none". */
+export function recordClock(t: { offsetMs: number; uncertaintyMs: number } | null): RecordClock {
+  return t ? { source: 'hq', offsetMs: Math.round(t.offsetMs), uncertaintyMs: Math.max(0, Math.round(t.uncertaintyMs)) } : { source: 'none' };
 }
 
 /** What the sealer needs from station/vault's Vault. */
@@ -274,10 +280,11 @@ export interface VaultLike {
 }
 
 /** Seals drafts into the vault under the record id the workflow chose (a fresh UUIDv7 otherwise). */
-export function vaultSealer(vault: VaultLike, now: () => number = Date.now): SealerPort {
+export function vaultSealer(vault: VaultLike, now: () => number = Date.now, trusted?: () => { offsetMs: number; uncertaintyMs: number } | null): SealerPort {
   return {
     async seal(draft) {
-      const rec = draftToRecord(draft, vault.stationId, draft.recordId ?? uuidv7(), now());
+      // the local clock's reading and, taken at the same moment, how far it is from headquarters' signed time
+      const rec = draftToRecord(draft, vault.stationId, draft.recordId ?? uuidv7(), now(), trusted ? recordClock(trusted()) : undefined);
       const r = await vault.seal(rec);
       return { recordId: r.recordId };
     },

@@ -207,6 +207,9 @@ export function recordSummary(rec: EnrollmentRecord, header: Pick<ParsedEnvelope
     person: `${d.surname}, ${d.givenNames} — born ${d.dateOfBirth}, sex ${d.sex}${d.nationality ? `, ${d.nationality}` : ''}${ids ? ` (${ids})` : ''}`,
     startedAt: new Date(rec.startedAt).toISOString(), completedAt: new Date(rec.completedAt).toISOString(),
     sealedAt: new Date(header.sealedAt).toISOString(), suite: header.suite,
+    ...(rec.clock ? { trustedTime: rec.clock.source === 'hq'
+      ? `completed ${new Date(rec.completedAt + rec.clock.offsetMs).toISOString()} ± ${rec.clock.uncertaintyMs} ms by headquarters' time (booth clock off by ${rec.clock.offsetMs} ms)`
+      : 'none: the booth had no signed time from headquarters; the times above are its local clock' } : {}),
     fingerprints: rec.fingerprints.map((f) => (f.status === 'captured' ? `${f.position}:captured(q${f.quality})` : `${f.position}:${f.exception}`)),
     portrait: rec.portrait ? `${rec.portrait.width}x${rec.portrait.height} JPEG, ${rec.portrait.jpeg.length} bytes` : `not taken — exception ${extra.portraitException ?? '(none recorded)'}`,
     chip: rec.chip ? `passive auth ${rec.chip.passiveAuth.verdict}` : extra.chipException ? `not read — exception ${extra.chipException}` : 'not read',

@@ -128,7 +128,20 @@ export interface EnrollmentRecord {
   overrides?: RecordOverride[];
   /** The consent the person gave before capture (every record a booth of this version seals carries it). */
   consent?: RecordConsent;
+  /**
+   * The booth's trusted time when it sealed the record (#21): the local clock may be unset or wrong
+   * (no real-time clock), so `startedAt`/`completedAt` stay the local clock's readings and this says
+   * how far they are from headquarters' signed time. Absent in records sealed before it existed.
+   */
+  clock?: RecordClock;
 }
+
+/** Trusted-time estimate at sealing (docs/wire-format.md §3 `clock`). */
+export type RecordClock =
+  /** Estimate from headquarters' signed time: true time ≈ local time + offsetMs, ± uncertaintyMs. */
+  | { source: 'hq'; offsetMs: number; uncertaintyMs: number }
+  /** The booth had no trusted time (no signed time from headquarters since it started). */
+  | { source: 'none' };
 
 /** A second officer's co-signature of something the booth refused (config/domain.ts OVERRIDE_KINDS). */
 export interface RecordOverride {
@@ -305,6 +318,16 @@ function toCborValue(r: EnrollmentRecord): CborValue {
     const sha = bytes(c.sha256, 'consent.sha256');
     if (sha.length !== 32) fail('consent.sha256', 'expected 32 bytes (SHA-256 of the text shown)');
     out.consent = { version, language, sha256: sha, at: int(c.at, 'consent.at', 0, Number.MAX_SAFE_INTEGER) };
+  }
+  if (r.clock !== undefined) {
+    const c = obj(r.clock, 'clock') as Record<string, unknown>;
+    if (c.source === 'hq') {
+      for (const k of Object.keys(c)) if (!['source', 'offsetMs', 'uncertaintyMs'].includes(k)) fail(`clock.${k}`, 'unknown field');
+      out.clock = { source: 'hq', offsetMs: int(c.offsetMs, 'clock.offsetMs', -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER), uncertaintyMs: int(c.uncertaintyMs, 'clock.uncertaintyMs', 0, Number.MAX_SAFE_INTEGER) };
+    } else if (c.source === 'none') {
+      for (const k of Object.keys(c)) if (k !== 'source') fail(`clock.${k}`, 'not allowed without a trusted estimate (source "none")');
+      out.clock = { source: 'none' };
+    } else fail('clock.source', "expected 'hq' or 'none'");
   }
   if (r.overrides !== undefined) {
     if (!Array.isArray(r.overrides)) fail('overrides', 'expected a list');

@@ -22,4 +22,15 @@ describe('hq open: the text summary', () => {
     expect(s.chip).toBe('not read');
     expect(s.sealedAt).toBe('2026-12-01T08:00:00.000Z');
   });
+
+  it('shows the trusted time of a record sealed by a booth with a wrong clock, and says when there was none', () => {
+    const r = makeRecord('ST-1', 100);
+    r.completedAt = 5_000; // booted at 1970
+    r.clock = { source: 'hq', offsetMs: Date.parse('2026-12-01T07:59:00Z') - 5_000, uncertaintyMs: 120 };
+    expect(recordSummary(r, header).trustedTime).toMatch(/^completed 2026-12-01T07:59:00\.000Z ± 120 ms by headquarters' time/);
+    r.clock = { source: 'none' };
+    expect(recordSummary(r, header).trustedTime).toMatch(/^none: /);
+    delete r.clock;
+    expect(recordSummary(r, header).trustedTime).toBeUndefined();
+  });
 });
