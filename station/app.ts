@@ -488,6 +488,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       ...(overrides.uplink?.reconnectMaxMs ? { reconnectMaxMs: overrides.uplink.reconnectMaxMs } : {}),
       ...(overrides.uplink?.protocolVersion ? { protocolVersion: overrides.uplink.protocolVersion } : {}),
       version: VERSION,
+      // command expiry by headquarters' signed time when the station has it (#21)
+      judgeNow: () => clock.judgeNow(),
     });
     u.on('security', (e: Record<string, unknown>) => log.warn({ security: e }, 'security event on the uplink'));
     // the kiosk's "last contact" while offline, and its online/offline chip at once rather than at the next poll

@@ -39,7 +39,7 @@ export function makeTopics(prefix: string = NS) {
     batch: (s: string) => st(s, 'batch'),
     /** station → hq, AuditSlicePayload (the vault's signed audit chain, in order). */
     audit: (s: string) => st(s, 'audit'),
-    /** hq → station, SignedMessage<ReceiptBody | AuditAckBody>. */
+    /** hq → station, SignedMessage<ReceiptBody | AuditAckBody | TimeBody>. */
     receipt: (s: string) => st(s, 'receipt'),
     /** hq (ops) → station, SignedMessage<CommandBody>. */
     cmd: (s: string, name: string) => st(s, `cmd/${name}`),
@@ -83,6 +83,6 @@ export function parseStationTopic(topic: string, prefix: string = NS): { station
 // here so code that speaks topics finds them next to the namespace.
 export type {
   StationState, StatusPayload, DeviceHealth, HealthPayload, EventKind, EventPayload, IngestFlagPayload, SignedMessage,
-  ReceiptStatus, ReceiptBody, AuditEntryPayload, AuditSlicePayload, AuditAckBody, CommandName, CommandBody, CommandResultBody,
+  ReceiptStatus, ReceiptBody, AuditEntryPayload, AuditSlicePayload, AuditAckBody, TimeBody, CommandName, CommandBody, CommandResultBody,
 } from './wire/payloads';
 export { COMMAND_NAMES } from './wire/payloads';

@@ -162,7 +162,7 @@ export class StateReplayStore extends MemoryReplayStore {
 }
 
 export type VerifyCommandResult =
-  | { ok: true; command: CommandBody }
+  | { ok: true; command: CommandBody; /** What the expiry was judged by (null: not judged, a NO_TIME_SAFE command with no time). */ timeSource?: 'trusted' | 'wall' | null }
   | { ok: false; code: string; reason: string; id: string; name: string };
 
 export interface CommandVerifierOptions {
@@ -171,7 +171,20 @@ export interface CommandVerifierOptions {
   replay: ReplayStore;
   skewMs?: number;
   now?: () => number;
+  /**
+   * The time to judge expiry by (station/clock.ts StationClock.judgeNow): headquarters' trusted
+   * estimate when there is one, else the wall clock, else null (an unset clock and no signed time
+   * yet). Takes precedence over `now`. With null only the commands that can only tighten the
+   * station (NO_TIME_SAFE) are accepted; the rest are refused CMD_NO_TRUSTED_TIME.
+   */
+  judgeNow?: () => { now: number; source: 'trusted' | 'wall' } | null;
 }
+
+/**
+ * Commands accepted when the station cannot tell the time at all: replaying an old one can only
+ * lock the station, make it send, or make it report. Everything else could loosen it.
+ */
+export const NO_TIME_SAFE: readonly string[] = ['lock', 'sync-now', 'request-health'];
 
 /** Station-side verification of one received command payload. */
 export class CommandVerifier {
@@ -183,7 +196,9 @@ export class CommandVerifier {
   }
 
   verify(payload: Buffer, topicName?: string): VerifyCommandResult {
-    const now = (this.o.now ?? Date.now)();
+    const judged = this.o.judgeNow ? this.o.judgeNow() : { now: (this.o.now ?? Date.now)(), source: 'wall' as const };
+    const now = judged?.now ?? NaN;
+    const by = judged?.source === 'trusted' ? "by headquarters' signed time" : 'by the local clock (no signed time from headquarters yet)';
     const skew = this.o.skewMs ?? DEFAULT_SKEW_MS;
     const fail = (code: string, reason: string, id = 'unknown', name = topicName ?? 'unknown'): VerifyCommandResult => ({ ok: false, code, reason, id, name });
     const v = verifySigned<CommandBody>(payload, this.o.opsKeys);
@@ -208,17 +223,23 @@ export class CommandVerifier {
     if (!(COMMAND_NAMES as readonly string[]).includes(c.name)) return fail('CMD_UNKNOWN', `unknown command "${name}"`, id, name);
     if (topicName !== undefined && topicName !== c.name) return fail('CMD_MALFORMED', `command "${name}" arrived on topic for "${topicName}"`, id, name);
     if (c.expiresAt <= c.issuedAt || c.expiresAt - c.issuedAt > MAX_COMMAND_LIFETIME_MS) return fail('CMD_MALFORMED', 'command lifetime out of range', id, name);
-    if (now >= c.expiresAt) return fail('CMD_EXPIRED', `command expired at ${new Date(c.expiresAt).toISOString()}`, id, name);
-    if (c.issuedAt > now + skew) return fail('CMD_NOT_YET_VALID', `command issued in the future (${new Date(c.issuedAt).toISOString()}); check the station clock`, id, name);
+    if (judged === null) {
+      // Fail closed: with no way to tell whether it expired, only a command that can only tighten runs.
+      if (!NO_TIME_SAFE.includes(c.name)) return fail('CMD_NO_TRUSTED_TIME', `command "${c.name}" refused: the station clock is unset and no signed time from headquarters has arrived yet, so its expiry cannot be checked; send it again once the station has reported health`, id, name);
+    } else {
+      if (now >= c.expiresAt) return fail('CMD_EXPIRED', `command expired at ${new Date(c.expiresAt).toISOString()}, judged ${by}`, id, name);
+      if (c.issuedAt > now + skew) return fail('CMD_NOT_YET_VALID', `command issued in the future (${new Date(c.issuedAt).toISOString()}), judged ${by}; check the station clock`, id, name);
+    }
     let fresh: boolean;
     try {
-      fresh = this.o.replay.remember(c.id, c.expiresAt, now);
+      // with no time the id is remembered until its own expiry, measured from its issue
+      fresh = this.o.replay.remember(c.id, c.expiresAt, judged === null ? c.issuedAt : now);
     } catch (e) {
       // Fail closed: a command whose id cannot be recorded could be replayed after a restart.
       return fail('CMD_REPLAY_STORE', `command ${c.id} refused: its id could not be recorded (${(e as Error).message})`, id, name);
     }
     if (!fresh) return fail('CMD_REPLAYED', `command ${c.id} was already executed`, id, name);
-    return { ok: true, command: c };
+    return { ok: true, command: c, timeSource: judged?.source ?? null };
   }
 }
 

@@ -12,7 +12,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { v7 as uuidv7 } from 'uuid';
-import { makeTopics, type AuditAckBody, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
+import { makeTopics, type AuditAckBody, type TimeBody, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics } from '../topics';
 import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } from '../wire/frame';
 import { encodeSigned, keyId, signMessage, toPrivateKey, toPublicKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
 import type { CommandResultBody } from '../wire/payloads';
@@ -585,6 +585,13 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     events.emit('status', { stationId, ...s, applied });
   };
 
+  const answerTime = (stationId: string, payload: Buffer): void => {
+    const h = parsePayload('health', payload);
+    if (!h.ok || h.value.timeNonce === undefined) return; // a malformed one is refused (and alarmed) by onHealth
+    const body: TimeBody = { type: 'time', stationId, nonce: h.value.timeNonce, at: Date.now() };
+    publish(t.receipt(stationId), encodeSigned(signMessage(body, receiptKey))).catch((e: Error) => log.info({ stationId, err: e.message }, 'signed time answer publish failed'));
+  };
+
   const onHealth = async (stationId: string, payload: Buffer): Promise<void> => {
     if (payload.length === 0) return;
     const h: HealthPayload = requirePayload('health', payload);
@@ -747,6 +754,10 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     }
     const p = t.parse(topic);
     if (!p) { log.debug({ topic }, 'message on unexpected topic dropped'); origHandle(packet, callback); return; }
+    // Signed time for a station without a real-time clock (#21): answered at once, ahead of the
+    // serialised handling below, so the station's round-trip window stays narrow. Only a health the
+    // station has just sent: a retained copy delivered on subscribing is old, its nonce long dropped.
+    if (p.leaf === 'health' && !packet.retain) answerTime(p.stationId, payload);
     const run = async (): Promise<void> => {
       try {
         switch (p.leaf) {

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KeyObject } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import pino from 'pino';
@@ -20,7 +20,7 @@ import { writeFileDurable } from '../../config/durable';
 import { SMALL_STATE_KEYS, type SmallState } from '../small-state';
 import type { Outbox, PendingBatch, ReceiptResult } from '../outbox';
 import {
-  makeTopics, type AuditAckBody, type AuditEntryPayload, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type Topics,
+  makeTopics, type AuditAckBody, type AuditEntryPayload, type AuditSlicePayload, type EventPayload, type HealthPayload, type IngestFlagPayload, type ReceiptBody, type StatusPayload, type TimeBody, type Topics,
 } from '../topics';
 import { backoffDelay } from './backoff';
 import { ByteWindow, LinkMeter, type LinkEstimate } from './link';
@@ -50,6 +50,8 @@ export interface UplinkOptions {
   brokerUrl: string;
   stationId: string;
   outbox: Outbox;
+  /** The time commands' expiry is judged by (station/clock.ts StationClock.judgeNow; sync/commands CommandVerifierOptions). Default: the wall clock. */
+  judgeNow?: () => { now: number; source: 'trusted' | 'wall' } | null;
   /**
    * Where the replay window, session counter and acknowledged audit head are kept (the
    * station passes its vault: one durable transaction in vault.db each). Without it they
@@ -227,6 +229,8 @@ export class Uplink extends EventEmitter {
   private auditInFlight: { upTo: number; dueAt: number; attempts: number } | null = null;
   private auditAttempts = 0;
   private lastHealthAt = 0;
+  /** Nonces of our recent health messages → when (monotonic) each was sent: headquarters answers them with signed time. */
+  private readonly timeAsked = new Map<string, number>();
   private readonly startedAt = Date.now();
   private readonly meter = new LinkMeter();
   /** Data frames in flight: at most the link's window, and at most 12 (the broker's receive maximum is 20). */
@@ -257,6 +261,7 @@ export class Uplink extends EventEmitter {
       replay: opts.state
         ? new StateReplayStore(opts.state, SMALL_STATE_KEYS.commandsSeen, opts.dataDir ? join(opts.dataDir, 'uplink', 'commands-seen.json') : undefined)
         : opts.dataDir ? new FileReplayStore(join(opts.dataDir, 'uplink', 'commands-seen.json')) : new MemoryReplayStore(),
+      ...(opts.judgeNow ? { judgeNow: opts.judgeNow } : {}),
     });
   }
 
@@ -407,7 +412,11 @@ export class Uplink extends EventEmitter {
     this.lastHealthAt = Date.now();
     try {
       const h = await this.o.health();
-      const payload: HealthPayload = { ...h, session: this.session, intervalS: Math.round(this.o.healthIntervalMs / 1000) };
+      // headquarters answers the nonce with its signed time (onTime); the window starts before the publish
+      const timeNonce = randomBytes(16).toString('hex');
+      this.timeAsked.set(timeNonce, performance.now());
+      while (this.timeAsked.size > 8) this.timeAsked.delete(this.timeAsked.keys().next().value!);
+      const payload: HealthPayload = { ...h, session: this.session, intervalS: Math.round(this.o.healthIntervalMs / 1000), timeNonce };
       await this.publish(this.t.health(this.o.stationId), Buffer.from(JSON.stringify(payload)), { retain: true });
     } catch (e) {
       this.log.warn({ err: e }, 'could not publish health');
@@ -678,12 +687,13 @@ export class Uplink extends EventEmitter {
   }
 
   private onReceipt(raw: Buffer): void {
-    const v = verifySignedBody(raw, this.trust.receipts, ['receipt', 'audit-ack']);
+    const v = verifySignedBody(raw, this.trust.receipts, ['receipt', 'audit-ack', 'time']);
     if (!v.ok) {
       this.securityEvent(`receipt ignored: ${v.reason}`, { kind: 'receipt-invalid' });
       return;
     }
     if (v.body.type === 'audit-ack') return this.onAuditAck(v.body);
+    if (v.body.type === 'time') return this.onTime(v.body);
     const r: ReceiptBody = v.body;
     if (r.stationId !== this.o.stationId) {
       this.securityEvent('receipt ignored: not addressed to this station or malformed', { kind: 'receipt-mismatch', batchId: String(r.batchId) });
@@ -712,7 +722,7 @@ export class Uplink extends EventEmitter {
       ...(x.reason ? { reason: x.reason } : {}), ...(x.detail ? { detail: x.detail } : {}), ...(x.retryAfterS ? { retryAfterMs: x.retryAfterS * 1000 } : {}),
     }));
     // Headquarters signed `at` after this batch first left and before now: a bounded sample of true time.
-    if (typeof r.at === 'number' && p.firstSentMono !== null && !p.inherited) this.emit('hq-time', { at: r.at, sentMono: p.firstSentMono, receivedMono: performance.now() });
+    if (typeof r.at === 'number' && p.firstSentMono !== null && !p.inherited) this.emit('hq-time', { at: r.at, sentMono: p.firstSentMono, receivedMono: performance.now(), source: 'receipt' });
     // Receipts that arrive together (headquarters commits batches in groups) are stored in one
     // vault transaction, one fsync, as soon as this burst of incoming packets has been read.
     this.ackQueue.push({ batchId: r.batchId, receipt: raw, results });
@@ -804,7 +814,7 @@ export class Uplink extends EventEmitter {
       return;
     }
     const c = v.command;
-    this.log.info({ commandId: c.id, command: c.name }, 'command received');
+    this.log.info({ commandId: c.id, command: c.name, expiryJudgedBy: v.timeSource ?? null }, v.timeSource === 'trusted' || v.timeSource === undefined ? 'command received' : v.timeSource === 'wall' ? 'command received; its expiry was judged by the local clock (no signed time from headquarters yet)' : 'command received without checking its expiry: the clock is unset and no signed time has arrived (a command that can only tighten the station)');
     try {
       let data: Record<string, unknown> | void = undefined;
       checkCommandArgs(c.name, c.args); // before any effect: unknown arguments are refused (CMD_BAD_ARGS)
@@ -859,6 +869,22 @@ export class Uplink extends EventEmitter {
       // headquarters answers it with the head it holds.
       this.log.warn({ err: e }, 'could not persist the acknowledged audit head; continuing with it in memory');
     }
+  }
+
+  /** Headquarters' signed time, answering one of our recent health messages (the nonce says which, and so when we asked). */
+  private onTime(b: TimeBody): void {
+    if (b.stationId !== this.o.stationId) {
+      this.securityEvent('signed time ignored: not for this station', { kind: 'receipt-mismatch' });
+      return;
+    }
+    const sentMono = this.timeAsked.get(b.nonce);
+    if (sentMono === undefined) {
+      // a second worker's answer, or one to a health from before a restart: no window to bound it
+      this.log.debug({ nonce: b.nonce }, 'signed time for a health message not asked by this process; ignored');
+      return;
+    }
+    this.timeAsked.delete(b.nonce);
+    this.emit('hq-time', { at: b.at, sentMono, receivedMono: performance.now(), source: 'health' });
   }
 
   private onAuditAck(a: AuditAckBody): void {

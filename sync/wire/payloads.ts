@@ -65,6 +65,8 @@ export interface HealthPayload {
   policy?: { maxUnacked: number | null; maxDaysSinceReceipt: number | null };
   /** Publish interval so headquarters can declare a missed heartbeat "lost". */
   intervalS?: number;
+  /** A fresh random value (32 hex): headquarters answers with a signed `time` body echoing it, from which the station learns true time. */
+  timeNonce?: string;
 }
 
 export type EventKind = 'tamper' | 'device-lost' | 'disk-low' | 'policy-limit-near' | 'policy-limit-reached' | 'security' | 'locked' | 'unlocked' | string;
@@ -186,6 +188,18 @@ export interface AuditSlicePayload {
   v: 1;
   stationId: string;
   entries: AuditEntryPayload[];
+}
+
+/**
+ * Headquarters' signed answer to a health message carrying `timeNonce` (on the station's receipt
+ * topic, signed with the receipt key): its clock when it read the health. The station knows when it
+ * sent that health, so true time at the answer's arrival is bounded by the round trip (station/clock.ts).
+ */
+export interface TimeBody {
+  type: 'time';
+  stationId: string;
+  nonce: string;
+  at: number;
 }
 
 /** Body of headquarters' signed answer to an audit slice: the head of the chain it holds. */
@@ -341,6 +355,7 @@ export const SCHEMAS = {
         properties: { maxUnacked: nullable({ type: 'number', minimum: 0 }), maxDaysSinceReceipt: nullable({ type: 'number', minimum: 0 }) },
       },
       intervalS: { type: 'number', minimum: 1 },
+      timeNonce: { type: 'string', pattern: '^[0-9a-f]{32}$' },
     },
   },
   events: {
@@ -407,6 +422,12 @@ export const SCHEMAS = {
       at: ms,
       worker: id128,
     },
+  },
+  time: {
+    type: 'object',
+    required: ['type', 'stationId', 'nonce', 'at'],
+    additionalProperties: false,
+    properties: { type: { const: 'time' }, stationId, nonce: { type: 'string', pattern: '^[0-9a-f]{32}$' }, at: ms },
   },
   auditAck: {
     type: 'object',
@@ -520,6 +541,7 @@ interface PayloadTypes {
   signed: SignedMessage;
   receipt: ReceiptBody;
   auditAck: AuditAckBody;
+  time: TimeBody;
   audit: AuditSlicePayload;
   command: CommandBody;
   commandResult: CommandResultBody;

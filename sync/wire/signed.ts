@@ -4,7 +4,7 @@
  * canonicalisation is needed: the receiver verifies first, then parses.
  */
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { checkPayload, type AuditAckBody, type CommandBody, type CommandResultBody, type ReceiptBody, type SignedMessage } from './payloads';
+import { checkPayload, type AuditAckBody, type TimeBody, type CommandBody, type CommandResultBody, type ReceiptBody, type SignedMessage } from './payloads';
 
 export type KeyInput = KeyObject | string | Buffer;
 
@@ -113,11 +113,12 @@ export function verifySigned<T>(payload: Buffer | string, trusted: TrustedKeys):
 }
 
 /** Which payload schema a signed body's `type` selects. */
-const BODY_KINDS = { receipt: 'receipt', 'audit-ack': 'auditAck', command: 'command', 'command-result': 'commandResult' } as const;
+const BODY_KINDS = { receipt: 'receipt', 'audit-ack': 'auditAck', time: 'time', command: 'command', 'command-result': 'commandResult' } as const;
 type BodyType = keyof typeof BODY_KINDS;
 interface BodyTypes {
   receipt: ReceiptBody;
   'audit-ack': AuditAckBody;
+  time: TimeBody;
   command: CommandBody;
   'command-result': CommandResultBody;
 }
