@@ -237,6 +237,7 @@ export const configSchema = {
         topicPrefix: { type: 'string', pattern: '^[A-Za-z0-9_/-]+$', default: 'enroll/v1', description: 'Versioned topic namespace.' },
         healthIntervalSeconds: { type: 'integer', minimum: 10, maximum: 86400, default: 300, description: 'Period of the retained health message.' },
         maxBatchRecords: { type: 'integer', minimum: 1, maximum: 1000, default: 20, description: 'Most records per upload batch.' },
+        maxClockSkewMinutes: { type: 'integer', minimum: 1, maximum: 1440, default: 5, description: "A local clock further than this from headquarters' signed time is shown to the officer (kiosk banner) and flagged in health (`clock.skewed`)." },
       },
     },
     vault: {
@@ -289,7 +290,7 @@ export interface Config {
   };
   headquarters: {
     brokerUrl: string; allowInsecureBroker: boolean; username: string | null; password: string | null; caFile: string | null; certFile: string | null; keyFile: string | null;
-    publicKeyFile: string; topicPrefix: string; healthIntervalSeconds: number; maxBatchRecords: number;
+    publicKeyFile: string; topicPrefix: string; healthIntervalSeconds: number; maxBatchRecords: number; maxClockSkewMinutes: number;
   };
   vault: { suite: VaultSuite; reserveMb: number; retentionDays: number };
   policy: { maxUnacknowledged: number; maxDaysSinceReceipt: number };

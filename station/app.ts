@@ -32,7 +32,7 @@ import { RepeatRegister } from './repeats';
 import { createWorkflow, type Workflow } from './workflow/machine';
 import { startKiosk, type KioskHandle } from './kiosk/server';
 import {
-  auditOfficerEvents, cameraPort, chipPort, deviceStatus, fingerprintPort, officerCardPort, stationGuard, vaultSealer, vaultUplinkStatus,
+  auditOfficerEvents, kioskClock, cameraPort, chipPort, deviceStatus, fingerprintPort, officerCardPort, stationGuard, vaultSealer, vaultUplinkStatus,
 } from './workflow/adapters';
 import type { DeviceState, DeviceStateName } from './workflow/ports';
 import { wireTamper, type TamperWiring } from './tamper';
@@ -149,7 +149,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     }
   };
   // ── time without a real-time clock (#21 item 3): unset and jumps noticed, true time kept from signed receipts
-  const clock = new StationClock();
+  const clock = new StationClock({ maxSkewMs: config.headquarters.maxClockSkewMinutes * 60_000 });
   if (clock.status().unset) log.warn({ wall: new Date().toISOString() }, 'the system clock is unset (before this release): records keep the local time, and the first receipt from headquarters gives a trusted estimate');
   clock.on('jump', (j: { deltaMs: number }) => {
     log.warn({ deltaMs: j.deltaMs }, `the wall clock jumped by ${Math.round(j.deltaMs / 1000)} s against the monotonic clock`);
@@ -639,7 +639,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         policy: () => state.policy,
         vault,
       })),
-      uplink: vaultUplinkStatus(vault, () => parts.uplink?.status().connected ?? false, () => lastContactAt),
+      uplink: vaultUplinkStatus(vault, () => parts.uplink?.status().connected ?? false, () => lastContactAt, () => kioskClock(clock.status())),
       devices: deviceStatus(deviceStates),
       progress: parts.progress!,
       repeats: parts.repeats!,

@@ -347,15 +347,21 @@ export function stationGuard(src: GuardSources): StationGuardPort {
 }
 
 /** Waiting count and last sync from the vault's outbox statistics; connection and last contact from the uplink. */
-export function vaultUplinkStatus(vault: { stats(now?: number): OutboxStats }, connected?: () => boolean, lastContactAt?: () => number | null): UplinkStatusPort {
+export function vaultUplinkStatus(vault: { stats(now?: number): OutboxStats }, connected?: () => boolean, lastContactAt?: () => number | null, clock?: () => UplinkStatus['clock']): UplinkStatusPort {
   return {
     status(): UplinkStatus {
       const s = vault.stats();
       const c = connected?.();
       const contact = c ? Date.now() : Math.max(lastContactAt?.() ?? 0, s.lastReceiptAt ?? 0) || null;
-      return { waiting: s.sealed + s.inFlight + s.held, lastSyncAt: s.lastReceiptAt, ...(connected ? { connected: c } : {}), lastContactAt: contact };
+      const k = clock?.();
+      return { waiting: s.sealed + s.inFlight + s.held, lastSyncAt: s.lastReceiptAt, ...(connected ? { connected: c } : {}), lastContactAt: contact, ...(k ? { clock: k } : {}) };
     },
   };
+}
+
+/** The kiosk's clock banner from station/clock.ts's status: skewed (in whole minutes), or unset with nothing to correct it yet. */
+export function kioskClock(c: { unset: boolean; skewed: boolean; trusted: { offsetMs: number } | null }): NonNullable<UplinkStatus['clock']> {
+  return { skewed: c.skewed, offsetMin: c.trusted ? Math.round(c.trusted.offsetMs / 60_000) : null, unset: c.unset && c.trusted === null };
 }
 
 /** Device states from a function the composition root provides (kept small on purpose). */

@@ -238,6 +238,12 @@ export interface UplinkStatus {
   connected?: boolean;
   /** ms since epoch of the last moment the station was in contact with the broker (now while connected), or null. */
   lastContactAt?: number | null;
+  /**
+   * The station clock against headquarters' signed time (station/clock.ts): `skewed` when it is further
+   * off than headquarters.maxClockSkewMinutes (`offsetMin`: trusted minus local, whole minutes);
+   * `unset` when it reads before this release and no signed time has arrived yet.
+   */
+  clock?: { skewed: boolean; offsetMin: number | null; unset: boolean };
 }
 
 export interface UplinkStatusPort {

@@ -405,6 +405,8 @@
     var notices = $('notices');
     notices.textContent = '';
     if (notice) notices.appendChild(noticeBlock(notice));
+    var cb = clockBanner();
+    if (cb) notices.appendChild(cb);
     if (s && s.lastError && v !== 'home') notices.appendChild(deviceErrorBlock(s));
     var body = $('body');
     body.textContent = '';
@@ -441,7 +443,7 @@
   }
 
   function stripVolatile(s) {
-    var c = { officer: s.officer, guard: s.guard, lost: s.lostSession, session: s.session, devices: s.devices, uplink: s.uplink && { connected: s.uplink.connected }, demo: s.demoFaults };
+    var c = { officer: s.officer, guard: s.guard, lost: s.lostSession, session: s.session, devices: s.devices, uplink: s.uplink && { connected: s.uplink.connected, clock: s.uplink.clock }, demo: s.demoFaults };
     if (c.session && c.session.busy) c.session = Object.assign({}, c.session, { busy: { op: c.session.busy.op, position: c.session.busy.position } });
     return c;
   }
@@ -465,6 +467,19 @@
     }
     return h('div', { class: 'banner ' + n.kind, role: n.kind === 'err' ? 'alert' : 'status', 'data-testid': n.testid || 'notice', 'data-error': n.kind === 'err' ? 'notice' : null },
       h('div', { text: tt(n.key, n.params) }));
+  }
+
+  /** The station clock far from headquarters' signed time (or unset with none yet): told to the officer on every screen. */
+  function clockBanner() {
+    var c = state && state.uplink && state.uplink.clock;
+    if (!c) return null;
+    if (c.skewed && typeof c.offsetMin === 'number') {
+      // offset = headquarters' time minus local: positive means the local clock is behind
+      var key = c.offsetMin > 0 ? 'clock.behind' : 'clock.ahead';
+      return h('div', { class: 'banner warn clock-banner', role: 'status', 'data-testid': 'clock-skew', 'data-offset-min': String(c.offsetMin) }, h('div', { text: tt(key, { min: Math.abs(c.offsetMin) }) }));
+    }
+    if (c.unset) return h('div', { class: 'banner warn clock-banner', role: 'status', 'data-testid': 'clock-unset' }, h('div', { text: tt('clock.unset') }));
+    return null;
   }
 
   function techDetails(text) {
