@@ -63,7 +63,7 @@ export abstract class ScannerBase<F> extends EventEmitter implements Fingerprint
     this.model = opts.model;
     this.port = opts.port;
     this.m = MODEL_TABLE[opts.model];
-    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ dev: 'fingerprint', model: opts.model, port: opts.port });
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'fingerprint', model: opts.model, port: opts.port });
     this.inactivityMs = opts.inactivityMs ?? 1500;
     this.line = new Line(opts.port, opts.baud ?? this.m.defaultBaud, opts.portFactory ?? serialPortFactory, (b) => this.onBytes(b));
     this.line.on('disconnected', (cause?: Error) => {

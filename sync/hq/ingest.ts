@@ -91,7 +91,7 @@ export interface HqHandle {
 }
 
 export async function startHq(o: HqOptions): Promise<HqHandle> {
-  const log = (o.logger ?? pino({ level: 'silent' })).child({ mod: 'hq-ingest' });
+  const log = (o.logger ?? pino({ level: 'silent' })).child({ component: 'hq-ingest' });
   const t: Topics = makeTopics(o.topicPrefix);
   const workerId = o.workerId ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`;
   const api: HqStoreApi = await openHqStore({ url: null, ...o.database, sqlitePath: o.database?.sqlitePath ?? o.dbPath ?? join(o.dataDir, 'hq.db'), applicationName: o.database?.applicationName ?? `enroll-hq-${workerId}` });

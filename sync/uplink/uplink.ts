@@ -246,7 +246,7 @@ export class Uplink extends EventEmitter {
   constructor(opts: UplinkOptions) {
     super();
     this.o = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as UplinkOptions & typeof DEFAULTS;
-    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ mod: 'uplink' });
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'uplink' });
     this.t = makeTopics(opts.topicPrefix);
     this.t.status(opts.stationId); // validates the id
     this.trust = resolveTrust(opts.hqIdentity);

@@ -103,7 +103,7 @@ export abstract class SimDevice {
     this.model = opts.model;
     this.m = MODEL_TABLE[opts.model];
     this.faults = { ...(opts.faults ?? {}) };
-    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ sim: opts.model });
+    this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'fingerprint-sim', model: opts.model });
     if (opts.baud !== undefined && !this.m.bauds.includes(opts.baud)) throw new RangeError(`${this.m.label} does not support ${opts.baud} baud`);
     this.activeBaud = opts.baud ?? this.m.defaultBaud;
     this.autoFinger = opts.autoFinger ?? true;
@@ -169,7 +169,7 @@ export abstract class SimDevice {
       this.rxChain = this.rxChain.then(async () => {
         if (gen !== this.generation) return;
         if (!(await this.hostBaudMatches())) {
-          this.log.debug({ host: this.hostBaud, module: this.activeBaud }, 'speed mismatch: module sees garbage');
+          this.log.debug({ host: this.hostBaud, moduleBaud: this.activeBaud }, 'speed mismatch: module sees garbage');
           return;
         }
         this.onBytes(d);
