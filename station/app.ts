@@ -43,7 +43,7 @@ import { StationState } from './state';
 import { PolicyWatch } from './policy';
 import { VERSION } from './version';
 import { bootId, removeRunState, writeRunState } from './run-state';
-import { noteVersion, updateVerdict } from './update';
+import { answerHold, noteVersion, readHold, updateVerdict } from './update';
 import { PowerWatch } from './power';
 import { StationClock } from './clock';
 import { createPower } from '../drivers/power';
@@ -163,6 +163,21 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   clockTimer.unref();
   /** run/state.json for `station selftest` and the updater (station/run-state.ts); written only once the kiosk is up. */
   const BOOT_ID = bootId();
+  // ── the updater's hold (station update hold, docs/updates.md): confirmed for its nonce, stale ones removed
+  const holdSeen = { key: '' };
+  const holdTimer = setInterval(() => {
+    try {
+      const r = answerHold(config.dataDir, BOOT_ID, holdSeen);
+      if (r?.event === 'stale') log.warn({}, `${r.reason}: removed, enrollments are accepted again`);
+      else if (r?.event === 'confirmed') {
+        log.info({ sessionOpen: r.state.sessionOpen }, `update hold ${r.state.message}`);
+        parts.workflow?.statusChanged();
+      }
+    } catch (e) {
+      log.warn({ err: e }, 'could not answer the update hold');
+    }
+  }, 250);
+  holdTimer.unref();
   let runStateOn = false;
   const publishRunState = (): void => {
     if (!runStateOn) return;
@@ -631,6 +646,11 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
           // the session already open (its marker on disk) may still be confirmed and sealed
           if (p && (p.level === 'low' || p.level === 'critical') && updateVerdict(config.dataDir).ok) {
             return { ok: false as const, code: 'power_low', message: `the battery is at ${p.reading?.capacityPct ?? '?'} % (below ${config.devices.power.lowPercent} %): no new enrollment until the booth is on power`, hint: 'plug the booth into mains or a charged power bank' };
+          }
+          // an updater's hold (station update hold): no new session; the open one carries on to its seal
+          const held = readHold(config.dataDir, BOOT_ID).hold;
+          if (held && updateVerdict(config.dataDir).ok) {
+            return { ok: false as const, code: 'update_pending', message: `an update is being installed (hold by ${held.by}): no new enrollment until it is finished`, hint: 'wait: the booth restarts by itself when the update is done' };
           }
           return base.canEnroll();
         },
