@@ -315,7 +315,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     if (problem) {
       // degraded start: the finger step offers its exceptions; a capture tries the scanner again
       setDevice('fingerprint', 'error', problemText(problem), problem.code);
-      log.error({ key: problem.key, hint: problem.hint }, `starting without the fingerprint scanner: ${problem.message}`);
+      log.error({ problem: problem.key, hint: problem.hint }, `starting without the fingerprint scanner: ${problem.message}`);
       return;
     }
     try {
@@ -348,7 +348,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     if (problem) {
       // degraded start: the portrait step offers its exceptions; a capture tries the camera again
       setDevice('camera', 'error', problemText(problem), problem.code);
-      log.error({ key: problem.key, hint: problem.hint }, `starting without the camera: ${problem.message}`);
+      log.error({ problem: problem.key, hint: problem.hint }, `starting without the camera: ${problem.message}`);
       return;
     }
     try {
@@ -369,7 +369,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   let cardOpening: Promise<void> | undefined;
   step('card', async () => {
     const c = config.devices.card;
-    if (problemOf('card')) log.error({ key: problemOf('card')!.key, hint: problemOf('card')!.hint }, `starting with the card reader degraded: ${problemOf('card')!.message}`);
+    if (problemOf('card')) log.error({ problem: problemOf('card')!.key, hint: problemOf('card')!.hint }, `starting with the card reader degraded: ${problemOf('card')!.message}`);
     else if (c.cscaDir) csca = loadCscaStore(c.cscaDir);
     const reader = c.simulated
       ? createCardReader({ mode: 'simulated', logger: log.child({ component: 'card' }), ...overrides.cardSim })

@@ -38,7 +38,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   // refused: list the devices' problems too, so that one round of fixes is enough
   if (required.length) throw problemsError([...required, ...devicePaths.filter((p) => p.device)]);
   const deviceProblems = devicePaths.filter((p) => p.device);
-  for (const p of deviceProblems) log.warn({ key: p.key, device: p.device, hint: p.hint }, `starting degraded: ${p.message}`);
+  for (const p of deviceProblems) log.warn({ problem: p.key, device: p.device, hint: p.hint }, `starting degraded: ${p.message}`);
   if (config.headquarters.allowInsecureBroker) {
     // every start, so that a bench setting left on a booth shows in its journal
     log.warn({ brokerUrl: config.headquarters.brokerUrl, tls: brokerUsesTls(config.headquarters.brokerUrl) },

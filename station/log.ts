@@ -1,20 +1,13 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
+import { redactingLogOptions } from '../config/redact';
 
 export type { Logger } from 'pino';
 
 /**
- * Fields that must never reach a log line: secrets and anything biometric or
- * personal. Paths are pino redact paths; they apply at any of the listed depths.
+ * What a log line may not carry (secrets, personal data, biometrics) is decided in
+ * config/redact.ts, shared with headquarters' logger; key fingerprints stay visible.
  */
-const SENSITIVE_KEYS = [
-  'password', 'pin', 'pinHash', 'secret', 'token', 'privateKey', 'private_key', 'key', 'passphrase',
-  'authorization', 'cookie', 'mrz', 'mrzInfo', 'documentNumber', 'birthDate', 'dateOfBirth', 'expiry',
-  'surname', 'givenNames', 'fullName', 'address', 'nationalId', 'phone', 'personal', 'details',
-  'image', 'png', 'jpeg', 'pixels', 'template', 'portrait', 'fingerprints', 'fingerprint', 'dg1', 'dg2',
-  'sod', 'photo', 'plaintext', 'kSeed', 'kEnc', 'kMac', 'sessionKey',
-];
-
-export const REDACT_PATHS: string[] = SENSITIVE_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`]);
+export { REDACTED, isSensitiveField } from '../config/redact';
 
 export interface LogOptions {
   level?: string;
@@ -44,7 +37,7 @@ export function createLogger(opts: LogOptions = {}): Logger {
   const options: LoggerOptions = {
     name: opts.name ?? 'station',
     level: opts.level ?? 'info',
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    ...redactingLogOptions(),
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     serializers: { err: pino.stdSerializers.err },

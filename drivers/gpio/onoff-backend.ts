@@ -55,7 +55,7 @@ export class OnoffBackend implements PinBackend {
         try {
           g.writeSync(v);
         } catch (e) {
-          this.logger.warn({ pin, role, err: e }, 'gpio write failed');
+          this.logger.warn({ gpio: pin, role, err: e }, 'gpio write failed');
         }
       },
       release: () => {
@@ -81,7 +81,7 @@ export class OnoffBackend implements PinBackend {
       onChange: (cb, onError) =>
         g.watch((err, value) => {
           if (err) {
-            this.logger.error({ pin, role, err }, 'gpio watch error: this line is no longer watched');
+            this.logger.error({ gpio: pin, role, err }, 'gpio watch error: this line is no longer watched');
             onError?.(err);
           } else cb(value);
         }),

@@ -7,7 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { userInfo } from 'node:os';
-import pino from 'pino';
+import { createHqLogger } from './log';
 import { StationError, UsageError } from '../../config/errors';
 import { generateHqKeys, writeHqKeys, loadRecordKeys, loadSigningGenerations, loadHqPublicIdentity, RecordOpener, HQ_PUBLIC_FILE, HQ_PRIVATE_FILE, HQ_DUTY_FILES, HQ_KEY_DUTIES, type HqKeyDuty, type EnrollmentRecord, type ParsedEnvelope } from '../wire';
 import { openStoredRecord } from './validate';
@@ -373,7 +373,7 @@ export function buildProgram(): Command {
         { key: 'broker.protocolVersion', value: opts.mqttV4 ? 4 : undefined, flag: '--mqtt-v4' },
         { key: 'log.level', value: opts.logLevel, flag: '--log-level' },
       ]);
-      const logger = pino({ level: g.log.level, name: 'hq' });
+      const logger = createHqLogger(g.log.level);
       const m = mqttOptions(g);
       if (!existsSync(join(keysDir(g), HQ_DUTY_FILES.receipt)) && !existsSync(join(keysDir(g), HQ_PRIVATE_FILE))) throw new UsageError(`no headquarters receipt keys in ${keysDir(g)}`, 'run `hq init` first');
       const hq = await startHq({
