@@ -1,11 +1,20 @@
 /**
  * Versioned migrations of the vault database. `PRAGMA user_version` holds the
  * applied version; each migration runs in its own transaction. A database newer
- * than this code is refused (never downgraded).
+ * than this code is never downgraded; it is opened as it is only when its
+ * `readable_by` (meta) says this code's schema can still use it — the migrations
+ * since were additive (docs/updates.md: a rollback after an update that migrated
+ * the vault) — and refused otherwise.
  */
 import type Database from 'better-sqlite3';
 
-export const MIGRATIONS: { version: number; sql: string }[] = [
+/**
+ * `readableBy`: the oldest schema version whose code can still read and write the
+ * database after this migration (additive: new tables, nullable columns, indexes
+ * the older code never touches). Omitted: only this version and later (the
+ * migration restructures something).
+ */
+export const MIGRATIONS: { version: number; readableBy?: number; sql: string }[] = [
   {
     version: 1,
     sql: `
@@ -142,13 +151,29 @@ export function currentVersion(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+/** The oldest schema version that may use this database (meta `readable_by`; before the marker: its own version). */
+export function readableBy(db: Database.Database): number {
+  const v = currentVersion(db);
+  try {
+    const row = db.prepare(`SELECT value FROM meta WHERE key = 'readable_by'`).get() as { value: string } | undefined;
+    const n = row ? Number.parseInt(row.value, 10) : NaN;
+    return Number.isInteger(n) && n >= 1 && n <= v ? n : v;
+  } catch {
+    return v; // no meta table yet
+  }
+}
+
 /** Applies pending migrations; returns the versions applied. */
 export function migrate(db: Database.Database): number[] {
   const applied: number[] = [];
   for (const m of MIGRATIONS) {
     if (currentVersion(db) >= m.version) continue;
     db.transaction(() => {
+      const before = currentVersion(db) === 0 ? 0 : readableBy(db);
       db.exec(m.sql);
+      // the oldest code that can still use the file: a later additive step never lowers it
+      const rb = Math.max(before, m.readableBy ?? m.version);
+      db.prepare(`INSERT INTO meta (key, value) VALUES ('readable_by', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`).run(String(rb));
       db.pragma(`user_version = ${m.version}`);
     }).immediate();
     applied.push(m.version);

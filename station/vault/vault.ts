@@ -37,7 +37,7 @@ import type { EnrollmentRecord } from '../../sync/wire/record';
 import { isValidStationId, STATION_ID_RULE } from '../../config/domain';
 import { DEFAULT_SUITE, suiteInfo, type SuiteName } from '../../sync/wire/suites';
 import { diskSpace, type DiskSpace } from './disk';
-import { currentVersion, migrate, SCHEMA_VERSION } from './schema';
+import { currentVersion, migrate, readableBy, SCHEMA_VERSION } from './schema';
 
 export const VAULT_DIR = 'vault';
 export const VAULT_FILE = 'vault.db';
@@ -349,9 +349,14 @@ export class Vault implements Outbox {
       db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
       const v = currentVersion(db);
       if (v > SCHEMA_VERSION) {
-        throw new StationError('VAULT_TOO_NEW', `the vault database ${path} has schema version ${v}, newer than this software understands (${SCHEMA_VERSION})`, {
-          hint: 'install the station software version that created it; never downgrade a vault',
-        });
+        const rb = readableBy(db);
+        if (rb > SCHEMA_VERSION) {
+          throw new StationError('VAULT_TOO_NEW', `the vault database ${path} has schema version ${v}, newer than this software understands (${SCHEMA_VERSION}), and the newer version's changes are not readable by it (readable by schema ${rb} and later)`, {
+            hint: 'install the station software version that created it; never downgrade a vault',
+          });
+        }
+        // a rollback after an additive migration: used as it is, never downgraded (docs/updates.md)
+        opts.logger?.warn({ schema: v, readableBy: rb, ours: SCHEMA_VERSION }, `the vault has schema ${v} from a newer release, which stays readable by schema ${rb}: opened as it is (a rollback), nothing downgraded`);
       }
       try {
         migrate(db);
