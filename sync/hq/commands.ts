@@ -6,7 +6,6 @@ import { makeTopics, type CommandBody, type CommandName, type CommandResultBody 
 import { signCommand } from '../commands';
 import { encodeSigned, TrustedKeys, verifySignedBody } from '../wire/signed';
 import { checkPayload } from '../wire/payloads';
-import type { HqStore } from './store';
 
 export interface SendCommandOptions {
   brokerUrl: string;
@@ -19,8 +18,16 @@ export interface SendCommandOptions {
   ttlMs?: number;
   /** How long to wait for the answer (0: do not wait). */
   waitMs?: number;
-  /** Registry used to verify the station's signature on the answer and to log the command. */
-  store?: HqStore | null;
+  /** Registry used to verify the station's signature on the answer and to log the command:
+   * the store the settings choose (HqStoreApi, SQLite or PostgreSQL) or the SQLite HqStore itself. */
+  store?: CommandLog | null;
+}
+
+/** What sending a command needs from the store; both the sync HqStore and the async HqStoreApi have it. */
+export interface CommandLog {
+  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): void | Promise<void>;
+  stationKeys(stationId: string): KeyObject[] | Promise<KeyObject[]>;
+  recordCommandResult(id: string, status: string, resultJson: string, at: number): void | Promise<void>;
 }
 
 export interface SendCommandResult {
@@ -35,8 +42,9 @@ export async function sendCommand(o: SendCommandOptions): Promise<SendCommandRes
   const t = makeTopics(o.topicPrefix);
   const ttl = o.ttlMs ?? 24 * 3600_000;
   const { body, message } = signCommand({ target: o.target, name: o.name, args: o.args ?? {}, ttlMs: ttl }, o.opsKey);
-  o.store?.recordCommand(body);
-  const keys = o.store ? o.store.stationKeys(o.target) : [];
+  // Logged before it is sent: a command headquarters cannot record is not sent (fail closed).
+  await o.store?.recordCommand(body);
+  const keys = o.store ? await o.store.stationKeys(o.target) : [];
   const trusted = new TrustedKeys(keys);
   const client = await connectOnce(o.brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.mqtt ?? {}) });
   try {
@@ -66,7 +74,7 @@ export async function sendCommand(o: SendCommandOptions): Promise<SendCommandRes
     // Returns as soon as the answer arrives; the timer must not outlive it (it kept `hq cmd` alive for the whole --wait).
     let timer: NodeJS.Timeout | undefined;
     const got = await Promise.race([answered, new Promise<null>((r) => { timer = setTimeout(() => r(null), waitMs); })]).finally(() => clearTimeout(timer));
-    if (got) o.store?.recordCommandResult(body.id, got.body.status, JSON.stringify(got.body), got.body.at);
+    if (got) await o.store?.recordCommandResult(body.id, got.body.status, JSON.stringify(got.body), got.body.at);
     return { command: body, result: got?.body ?? null, resultVerified: got?.verified ?? false };
   } finally {
     await client.endAsync().catch(() => undefined);

@@ -13,7 +13,7 @@ import { StationError, UsageError } from '../../config/errors';
 import { loadRecordKeys, RecordOpener } from '../wire';
 import { openStoredRecord } from './validate';
 import type { EnrollmentRecord } from '../wire/record';
-import type { HqStore } from './store';
+import type { HqStoreApi } from './store-api';
 import {
   BIOMETRIC_TYPE, FACE_IMAGE_TYPE, FINGER_COMPRESSION, FORMAT, encodeBir, encodeBirGroup, encodeFaceRecord, encodeFingerRecord, fingerSubtype,
 } from './export-iso';
@@ -85,8 +85,11 @@ export function parseSince(v: string | undefined, now = Date.now()): number {
   return t;
 }
 
+const EXPORT_PAGE = 200;
+
 export interface ExportDeps {
-  store: HqStore;
+  /** The store the settings choose (SQLite file or PostgreSQL). */
+  store: HqStoreApi;
   keysDir: string;
   operator: string;
   since: number;
@@ -97,21 +100,28 @@ export interface ExportDeps {
 /** Opens every record received since `since` and emits its export. Returns how many. */
 export async function exportRecords(d: ExportDeps): Promise<number> {
   const opener = new RecordOpener(loadRecordKeys(d.keysDir));
-  const rows = d.store.db.prepare('SELECT station_id, record_id, envelope, received_at FROM records WHERE received_at >= ? ORDER BY received_at, record_id')
-    .all(d.since) as { station_id: string; record_id: string; envelope: Buffer; received_at: number }[];
   let n = 0;
-  for (const row of rows) {
-    let rec: EnrollmentRecord | null = null;
-    let lastErr: unknown = null;
-    try { rec = (await openStoredRecord(row.envelope, d.store.stationKeys(row.station_id), opener)).record; } catch (e) { lastErr = e; }
-    if (!rec) {
-      throw new StationError('HQ_EXPORT_OPEN_FAILED', `record ${row.record_id} of station ${row.station_id} could not be opened: ${(lastErr as Error)?.message ?? 'no station key'}`, {
-        hint: `nothing was left half-written for it; check \`hq open ${row.record_id} --reason …\`, then export again with --since to resume`, cause: lastErr,
-      });
+  // Paged in receipt order so that tens of millions of records never sit in memory at once.
+  let after: { receivedAt: number; recordId: string } | undefined;
+  for (;;) {
+    const rows = await d.store.recordsSince(d.since, EXPORT_PAGE, after);
+    if (rows.length === 0) break;
+    for (const row of rows) {
+      let rec: EnrollmentRecord | null = null;
+      let lastErr: unknown = null;
+      try { rec = (await openStoredRecord(row.envelope, await d.store.stationKeys(row.station_id), opener)).record; } catch (e) { lastErr = e; }
+      if (!rec) {
+        throw new StationError('HQ_EXPORT_OPEN_FAILED', `record ${row.record_id} of station ${row.station_id} could not be opened: ${(lastErr as Error)?.message ?? 'no station key'}`, {
+          hint: `nothing was left half-written for it; check \`hq open ${row.record_id} --reason …\`, then export again with --since to resume`, cause: lastErr,
+        });
+      }
+      // The opening is logged before the biometrics leave: an export the log cannot show does not happen.
+      await d.store.logOpening(row.station_id, row.record_id, d.operator, 'export to standard records (hq export)');
+      d.emit(exportEnrollment(rec, row.received_at));
+      n++;
     }
-    d.store.logOpening(row.station_id, row.record_id, d.operator, 'export to standard records (hq export)');
-    d.emit(exportEnrollment(rec, row.received_at));
-    n++;
+    const last = rows[rows.length - 1]!;
+    after = { receivedAt: last.received_at, recordId: last.record_id };
   }
   return n;
 }
@@ -130,9 +140,10 @@ export function writeEnrollmentDir(dir: string, e: ExportedEnrollment): string[]
 }
 
 interface Helpers {
-  settingsOf(cmd: Command): { dataDir: string };
+  settingsOf(cmd: Command): { dataDir: string; database: { url: string | null } };
   act<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void>;
-  openStore(s: { dataDir: string }): HqStore;
+  /** The store the settings choose (database.url: PostgreSQL; else dataDir/hq.db). */
+  openStore(s: { dataDir: string }): Promise<HqStoreApi>;
 }
 
 /** The `hq export` command (the one hook in sync/hq/main.ts). */
@@ -145,9 +156,9 @@ export function registerExport(program: Command, h: Helpers): void {
     .action(h.act(async (dir: string, opts: { since?: string; operator: string }, cmd: Command) => {
       const s = h.settingsOf(cmd);
       const since = parseSince(opts.since);
-      if (!existsSync(join(s.dataDir, 'hq.db'))) throw new UsageError(`no headquarters database in ${s.dataDir}`, 'check --data-dir / dataDir');
+      if (s.database.url === null && !existsSync(join(s.dataDir, 'hq.db'))) throw new UsageError(`no headquarters database in ${s.dataDir}`, 'check --data-dir / dataDir');
       if (dir !== '-' && existsSync(dir) && !statDir(dir)) throw new UsageError(`${dir} exists and is not a directory`, 'give a directory (it is created if missing) or "-" for stdout');
-      const store = h.openStore(s);
+      const store = await h.openStore(s);
       try {
         let files = 0;
         const n = await exportRecords({
@@ -162,7 +173,7 @@ export function registerExport(program: Command, h: Helpers): void {
         });
         if (dir !== '-') process.stderr.write(`exported ${n} enrollment(s) into ${dir} (${files} files)${since ? ` received since ${new Date(since).toISOString()}` : ''}; each opening logged for operator ${opts.operator}\n`);
       } finally {
-        store.db.close();
+        await store.close();
       }
     }));
 }

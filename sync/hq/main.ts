@@ -124,10 +124,6 @@ function keysDir(s: HqSettings): string {
   return join(s.dataDir, 'keys');
 }
 
-function openStore(s: HqSettings): HqStore {
-  return new HqStore(openHqDb(join(s.dataDir, 'hq.db')));
-}
-
 function dbChoiceOrUsage(s: HqSettings): ReturnType<typeof databaseChoice> {
   try {
     return databaseChoice(s);
@@ -417,7 +413,7 @@ export function buildProgram(): Command {
       }
     }));
 
-  registerExport(program, { settingsOf: (cmd) => settingsOf(cmd), act, openStore: (s) => openStore(s as HqSettings) });
+  registerExport(program, { settingsOf: (cmd) => settingsOf(cmd), act, openStore: (s) => openApi(s as HqSettings) });
 
   program.command('stations')
     .description('the fleet from retained status and health: online/lost, backlog, devices, last receipt, quota progress per unit')
@@ -462,10 +458,10 @@ export function buildProgram(): Command {
         const guess = Object.keys(kv).map((k) => closestName(k, COMMAND_ARGS[name as CommandName])).find((x) => x && !(x in kv));
         throw new UsageError(`${(e as Error).message}${guess ? ` (did you mean "${guess}"?)` : ''}`, name === 'set-policy' ? 'e.g. hq cmd ST-1 set-policy maxUnacknowledged=5000 maxDaysSinceReceipt=14 (none removes a limit)' : undefined);
       }
-      if (!existsSync(join(g.dataDir, 'hq.db'))) throw new UsageError(`no stations are registered in ${g.dataDir}`, 'register the station first: hq register FILE (the output of `station provision --json`), or check --data-dir / dataDir');
-      const store = openStore(g);
+      if (g.database.url === null && !existsSync(join(g.dataDir, 'hq.db'))) throw new UsageError(`no stations are registered in ${g.dataDir}`, 'register the station first: hq register FILE (the output of `station provision --json`), or check --data-dir / dataDir');
+      const store = await openApi(g);
       try {
-        const registered = store.stations().map((x) => x.station_id);
+        const registered = (await store.stations()).map((x) => x.station_id);
         if (!registered.includes(station)) {
           const guess = closestName(station, registered);
           const shown = registered.length > 20 ? `${registered.slice(0, 20).join(', ')} … (${registered.length} in all; see hq stations)` : registered.join(', ');
@@ -489,7 +485,7 @@ export function buildProgram(): Command {
           `${station} answered ${res.status}${res.code ? ` (${res.code})` : ''}${res.message ? `: ${res.message}` : ''}${res.data ? `\n${JSON.stringify(res.data, null, 2)}` : ''}${r.resultVerified ? '' : '\n(warning: answer signature not verified — station not registered here)'}`);
         return res.status === 'ok' ? 0 : 1;
       } finally {
-        store?.db.close();
+        await store.close();
       }
     }));
 
