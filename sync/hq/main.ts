@@ -13,7 +13,6 @@ import { generateHqKeys, writeHqKeys, loadRecordKeys, loadSigningGenerations, lo
 import { openStoredRecord } from './validate';
 import { COMMAND_NAMES, type CommandName } from '../topics';
 import { isValidStationId } from '../topics';
-import { HqStore, openHqDb } from './store';
 import { startHq } from './ingest';
 import type { HqStoreApi } from './store-api';
 import { databaseChoice, openHqStore } from './store-open';
