@@ -157,7 +157,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   });
   clock.on('trusted', () => {
     const t = clock.trusted()!;
-    log.info({ offsetMs: t.offsetMs, uncertaintyMs: t.uncertaintyMs }, "trusted time from headquarters' signed receipt");
+    log.info({ offsetMs: t.offsetMs, uncertaintyMs: t.uncertaintyMs }, "trusted time from headquarters' signed time (a receipt or the answer to health)");
   });
   const clockTimer = setInterval(() => clock.checkJump(), 10_000);
   clockTimer.unref();
@@ -464,6 +464,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
         version: VERSION,
         ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
         updateInhibited: !updateVerdict(config.dataDir).ok,
+        // an updater's hold in force (station update hold): no new session starts until it is released
+        ...((h) => (h ? { updateHold: { by: h.by, until: h.until } } : {}))(readHold(config.dataDir, BOOT_ID).hold),
         ...(power ? { power: powerHealth(power) } : {}),
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
         diskFreeBytes: disk.freeBytes,

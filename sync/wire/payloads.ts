@@ -48,6 +48,8 @@ export interface HealthPayload {
   bootId?: string;
   /** An enrollment session is open: an updater asking `station update check` is told to wait. */
   updateInhibited?: boolean;
+  /** An updater's hold (`station update hold`): new sessions are refused until it is released, lapses (`until`) or the booth reboots. */
+  updateHold?: { by: string; until: number };
   /** The station's clock (station/clock.ts): unset (before the release), |offset| above the skew, the trusted estimate's ± ms, the last jump. */
   clock?: { unset: boolean; skewed: boolean; uncertaintyMs: number | null; lastJumpMs: number | null };
   /** The battery, when devices.power is enabled. */
@@ -311,6 +313,7 @@ export const SCHEMAS = {
       version: { type: 'string', maxLength: 64 },
       bootId: { type: 'string', maxLength: 64 },
       updateInhibited: { type: 'boolean' },
+      updateHold: { type: 'object', required: ['by', 'until'], properties: { by: { type: 'string', maxLength: 80 }, until: ms } },
       clock: {
         type: 'object',
         required: ['unset', 'skewed'],

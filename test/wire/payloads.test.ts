@@ -20,6 +20,12 @@ describe('topic payload schemas', () => {
       enrollments: { today: 3, quota: null, unit: 'U-1' }, locked: false, lockReason: null, policy: { maxUnacked: 5000, maxDaysSinceReceipt: null }, intervalS: 300,
     };
     expect(checkPayload('health', health).ok).toBe(true);
+    // #21: the updater's hold and the signed-time nonce, and headquarters' signed time answering it
+    expect(checkPayload('health', { ...health, updateHold: { by: 'rauc', until: 1795873600000 }, timeNonce: 'ab'.repeat(16) }).ok).toBe(true);
+    expect(checkPayload('health', { ...health, updateHold: { by: 'rauc' } }).ok).toBe(false);
+    expect(checkPayload('health', { ...health, timeNonce: 'short' }).ok).toBe(false);
+    expect(checkPayload('time', { type: 'time', stationId: 'ST-1', nonce: 'ab'.repeat(16), at: 1 }).ok).toBe(true);
+    expect(checkPayload('time', { type: 'time', stationId: 'ST-1', nonce: 'ab'.repeat(16), at: 1, extra: 1 }).ok).toBe(false);
     expect(checkPayload('status', { v: 1, state: 'lost', session: 3, at: 5 }).ok).toBe(true);
     expect(checkPayload('events', { v: 1, id: '0190', kind: 'tamper', at: 1, data: { input: 'lid' } }).ok).toBe(true);
     expect(checkPayload('ingest', { v: 1, online: true, worker: 'hq1-42', at: 1 }).ok).toBe(true);
