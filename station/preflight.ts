@@ -5,6 +5,7 @@
 import { accessSync, constants, existsSync, statSync, statfsSync } from 'node:fs';
 import type { Config } from '../config';
 import { StationError } from '../drivers/common/errors';
+import type { ErrorCode } from '../config/error-codes';
 import { modelInfo } from '../drivers/fingerprint/models';
 
 export interface Problem {
@@ -18,7 +19,7 @@ export interface Problem {
    */
   device?: 'fingerprint' | 'camera' | 'card';
   /** For a device problem: the error code the kiosk translates (code.<CODE> in its catalogue). */
-  code?: string;
+  code?: ErrorCode;
 }
 
 export function checkDataDir(dataDir: string): Problem[] {

@@ -12,6 +12,7 @@ import { join, extname, relative, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { StationError, UsageError } from '../../drivers/common/errors';
+import type { ErrorCode } from '../../config/error-codes';
 import type { Workflow, WorkflowView, Step } from '../workflow/machine';
 import type { DeviceState, EnrollmentKind, UplinkStatus } from '../workflow/ports';
 import { LANGUAGES, loadCatalogues } from './catalogue';
@@ -102,7 +103,7 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+  constructor(readonly status: number, readonly code: ErrorCode, message: string) { super(message); }
 }
 
 export async function startKiosk(opts: KioskOptions): Promise<KioskHandle> {

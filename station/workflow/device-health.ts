@@ -11,22 +11,23 @@
  *   last operation succeeded after a failure     → ready again
  */
 import type { DeviceState } from './ports';
+import type { ErrorCode } from '../../config/error-codes';
 
 export type DeviceName = 'fingerprint' | 'camera' | 'card';
 
 /** Codes that mean the device itself is not there or cannot be reached. */
-const MISSING = new Set([
+const MISSING = new Set<string>([
   'FP_DISCONNECTED', 'FP_NO_ANSWER', 'FP_NOT_OPEN', 'FP_PORT_MISSING', 'FP_PORT_OPEN', 'FP_CLOSED',
   'CAM_NOT_FOUND', 'CAM_BINARY_MISSING', 'CAM_BINARY_NOT_EXECUTABLE', 'CAM_CLOSED',
   'CARD_NO_READER', 'CARD_PCSCD_DOWN', 'CARD_READER_GONE', 'CARD_PCSC_MISSING',
-]);
+] satisfies ErrorCode[]);
 
 /** Codes caused by the person or the officer, not by the device. */
-const NOT_THE_DEVICE = new Set([
+const NOT_THE_DEVICE = new Set<string>([
   'FP_NO_FINGER', 'FP_ABORTED', 'FP_CAPTURE_FAILED', 'FP_POOR_IMAGE',
   'CAM_ABORTED',
   'CARD_NO_CARD', 'CARD_REMOVED', 'CARD_ACCESS_DENIED', 'CARD_BAC_DENIED', 'CARD_BAC_FAILED', 'CARD_NOT_EMRTD', 'CARD_ABORTED', 'CARD_ABSENT',
-]);
+] satisfies ErrorCode[]);
 
 export function classifyDeviceError(code: string): 'missing' | 'fault' | 'not-the-device' {
   if (MISSING.has(code)) return 'missing';

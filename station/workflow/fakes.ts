@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { DeviceTimeoutError, StationError } from '../../drivers/common/errors';
+import type { ErrorCode } from '../../config/error-codes';
 import type {
   CameraPort, CaptureProgress, ChipPort, ChipReadResult, DeviceState, DeviceStatusPort, EnrollmentDraft, FingerCaptureResult,
   FingerPosition, FingerprintPort, GuardVerdict, ChipKey, MrzInfo, OfficerCardPort, PortraitResult, SealerPort, StationGuardPort, UplinkStatus, UplinkStatusPort,
@@ -88,7 +89,7 @@ export class FakeCamera implements CameraPort {
   latencyMs = 0;
   failNext = 0;
   /** Error code of the failures failNext makes (default CAM_CAPTURE_FAILED; CAM_NOT_FOUND = an unplugged camera). */
-  failCode = 'CAM_CAPTURE_FAILED';
+  failCode: ErrorCode = 'CAM_CAPTURE_FAILED';
   /** When set, the live view fails too (an unplugged camera). */
   previewFails = false;
   calls = 0;

@@ -21,6 +21,7 @@ import { writeFileDurable } from '../../config/durable';
 import { v7 as uuidv7 } from 'uuid';
 import type { Logger } from 'pino';
 import { StationError } from '../../drivers/common/errors';
+import type { ErrorCode } from '../../config/error-codes';
 import type { LoginResult, Officer } from '../officers/store';
 import type { ProgressCounters } from '../progress';
 import { CAPTURE_EXCEPTIONS, FINGER_POSITIONS, OVERRIDE_KIND_CODES, RECORD_KINDS, isExceptionFor, isFingerPosition, isOverrideKind, isRecordKind, type OverrideStep } from '../../config/domain';
@@ -206,7 +207,7 @@ export interface WorkflowView {
   };
 }
 
-function httpish(code: string, message: string, hint?: string, details?: Record<string, unknown>): StationError {
+function httpish(code: ErrorCode, message: string, hint?: string, details?: Record<string, unknown>): StationError {
   return new StationError(code, message, { hint, details });
 }
 

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { writeFileDurable } from '../../config/durable';
+import type { ErrorCode } from '../../config/error-codes';
 import { SMALL_STATE_KEYS, type SmallState } from '../small-state';
 import { COMMAND_NAMES, type CommandBody, type CommandName, type CommandResultBody, type SignedMessage } from '../topics';
 import { signMessage, verifySigned, TrustedKeys } from '../wire/signed';
@@ -163,7 +164,7 @@ export class StateReplayStore extends MemoryReplayStore {
 
 export type VerifyCommandResult =
   | { ok: true; command: CommandBody; /** What the expiry was judged by (null: not judged, a NO_TIME_SAFE command with no time). */ timeSource?: 'trusted' | 'wall' | null }
-  | { ok: false; code: string; reason: string; id: string; name: string };
+  | { ok: false; code: ErrorCode; reason: string; id: string; name: string };
 
 export interface CommandVerifierOptions {
   stationId: string;
@@ -200,7 +201,7 @@ export class CommandVerifier {
     const now = judged?.now ?? NaN;
     const by = judged?.source === 'trusted' ? "by headquarters' signed time" : 'by the local clock (no signed time from headquarters yet)';
     const skew = this.o.skewMs ?? DEFAULT_SKEW_MS;
-    const fail = (code: string, reason: string, id = 'unknown', name = topicName ?? 'unknown'): VerifyCommandResult => ({ ok: false, code, reason, id, name });
+    const fail = (code: ErrorCode, reason: string, id = 'unknown', name = topicName ?? 'unknown'): VerifyCommandResult => ({ ok: false, code, reason, id, name });
     const v = verifySigned<CommandBody>(payload, this.o.opsKeys);
     if (!v.ok) {
       // Try to echo the id for the answer, without trusting anything else in it.

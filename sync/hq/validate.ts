@@ -16,8 +16,9 @@ import { writeFileDurable } from '../../config/durable';
 import { checkSignature, digestEnvelope, parseEnvelope, RecordOpener, OpenError, wipeRecord, type HqRecordKey, type ParsedEnvelope } from '../wire/envelope';
 import type { EnrollmentRecord } from '../wire/record';
 import { StationError } from '../wire/errors';
+import type { ErrorCode } from '../../config/error-codes';
 
-const wireError = (code: string, msg: string): StationError => new StationError(code, msg);
+const wireError = (code: ErrorCode, msg: string): StationError => new StationError(code, msg);
 import type { HeldReason, RejectedReason } from '../wire/payloads';
 
 /**

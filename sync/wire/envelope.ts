@@ -22,6 +22,7 @@ import { isValidStationId } from '../../config/domain';
 import { cipherSuite, suiteByIds, suiteInfo, type SuiteInfo, type SuiteName } from './suites';
 import type { HqPrivateKeys, HqPublicIdentity, StationSigningKey } from './keys';
 import { StationError } from './errors';
+import type { ErrorCode } from '../../config/error-codes';
 import { sealInto } from './aead';
 
 export const ENVELOPE_MAGIC = Buffer.from('ESRE', 'ascii');
@@ -56,7 +57,7 @@ function isKeyObject(k: StationSigningKey | KeyObject): k is KeyObject {
   return typeof (k as KeyObject).export === 'function' && typeof (k as KeyObject).type === 'string';
 }
 
-function wireError(code: string, msg: string, hint?: string): StationError {
+function wireError(code: ErrorCode, msg: string, hint?: string): StationError {
   return new StationError(code, msg, { hint });
 }
 

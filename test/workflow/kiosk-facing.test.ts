@@ -138,7 +138,7 @@ describe('after a restart', () => {
 
   it('a seal that committed but reported an error is not sealed twice: the retry finds it', async () => {
     const sealer = new MemorySealer();
-    const flaky = { seal: async (d: EnrollmentDraft) => { await sealer.seal(d); throw new StationError('VAULT_WRITER', 'the writer thread answered late'); }, lookup: sealer.lookup.bind(sealer) };
+    const flaky = { seal: async (d: EnrollmentDraft) => { await sealer.seal(d); throw new StationError('VAULT_WRITE', 'the write answered late'); }, lookup: sealer.lookup.bind(sealer) };
     const r = await rigOf({ sealer: flaky });
     const t = await login(r);
     await toReview(r, t);
