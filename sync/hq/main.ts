@@ -4,13 +4,14 @@
  * view, record opening for audits, and signed commands.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve, dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import { createHqLogger } from './log';
 import { StationError, UsageError } from '../../config/errors';
 import { generateHqKeys, writeHqKeys, loadRecordKeys, loadSigningGenerations, loadHqPublicIdentity, RecordOpener, HQ_PUBLIC_FILE, HQ_PRIVATE_FILE, HQ_DUTY_FILES, HQ_KEY_DUTIES, type HqKeyDuty, type EnrollmentRecord, type ParsedEnvelope } from '../wire';
-import { openStoredRecord } from './validate';
+import { LocalValidator, openStoredRecord, personIndexKey } from './validate';
+import { SocketValidator, startValidatorService } from './validator-service';
 import { COMMAND_NAMES, type CommandName } from '../topics';
 import { isValidStationId } from '../topics';
 import { startHq } from './ingest';
@@ -371,7 +372,14 @@ export function buildProgram(): Command {
       const logger = createHqLogger(g.log.level);
       const m = mqttOptions(g);
       if (!existsSync(join(keysDir(g), HQ_DUTY_FILES.receipt)) && !existsSync(join(keysDir(g), HQ_PRIVATE_FILE))) throw new UsageError(`no headquarters receipt keys in ${keysDir(g)}`, 'run `hq init` first');
+      // Keys by duty (#13 item 2): with validator.socket set, this process (which parses every
+      // frame the fleet sends) holds only the receipt key; the record keys stay with `hq validator`.
+      // The ops key is never read here: only `hq cmd` signs commands.
+      const validator = g.validator.socket ? new SocketValidator({ socketPath: g.validator.socket, timeoutMs: g.validator.timeoutSeconds * 1000 }) : undefined;
+      if (!validator) logger.warn({ keysDir: keysDir(g) }, 'record keys are loaded in the ingest process (validator.socket is not set): the one-machine layout; in production run `hq validator` and set validator.socket (docs/mqtt-api.md, "Keys by duty")');
+      else logger.info({ socket: g.validator.socket }, 'records are opened by the record validator; this process holds no record key');
       const hq = await startHq({
+        validator,
         brokerUrl: g.broker.url, dataDir: g.dataDir, workerId: g.ingest.workerId ?? undefined, shareGroup: g.ingest.share ? g.ingest.group : false,
         protocolVersion: g.broker.protocolVersion, topicPrefix: g.broker.topicPrefix, logger,
         database: dbChoiceOrUsage(g),
@@ -380,7 +388,36 @@ export function buildProgram(): Command {
       });
       hq.events.on('record', (e: { stationId: string; recordId: string; status: string }) => logger.info({ stationId: e.stationId, recordId: e.recordId, status: e.status }, 'record'));
       await new Promise<void>((res) => {
-        const stop = (): void => { void hq.stop().then(res); };
+        const stop = (): void => { void hq.stop().then(() => validator?.close()).then(res); };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+    }));
+
+  program.command('validator')
+    .description('run the record validator: the only process that holds the record keys; answers `hq run` on validator.socket, never talks to the broker')
+    .option('--socket <path>', 'Unix socket to listen on (settings: validator.socket)')
+    .option('--log-level <level>', 'log level (settings: log.level)')
+    .action(act(async (opts: { socket?: string; logLevel?: string }, cmd: Command) => {
+      const g = settingsOf(cmd, [
+        { key: 'validator.socket', value: opts.socket, flag: '--socket' },
+        { key: 'log.level', value: opts.logLevel, flag: '--log-level' },
+      ]);
+      if (!g.validator.socket) throw new UsageError('no socket to listen on', 'set validator.socket in the settings (or HQ_VALIDATOR_SOCKET, or --socket PATH)');
+      const dir = keysDir(g);
+      if (!existsSync(join(dir, HQ_DUTY_FILES.record)) && !existsSync(join(dir, HQ_PRIVATE_FILE))) throw new UsageError(`no record keys in ${dir}`, `copy ${HQ_DUTY_FILES.record} from where \`hq init\` ran into ${dir} (mode 0600, owned by the validator's user)`);
+      const logger = pino({ level: g.log.level, name: 'hq-validator' });
+      const keyFileVersion = (): string => {
+        try { const st = statSync(join(dir, HQ_DUTY_FILES.record)); return `${st.mtimeMs}:${st.size}:${st.ino}`; } catch { return 'none'; }
+      };
+      const local = new LocalValidator({
+        loadKeys: () => loadRecordKeys(dir), personKey: personIndexKey(dir), version: keyFileVersion,
+        onReloadError: (e) => logger.error({ err: e.message }, 'record key file could not be reloaded; the loaded generations stay in use'),
+      });
+      const svc = await startValidatorService({ socketPath: g.validator.socket, validator: local, logger });
+      process.stdout.write(`record validator listening on ${svc.socketPath}\n`);
+      await new Promise<void>((res) => {
+        const stop = (): void => { void svc.close().then(res); };
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });

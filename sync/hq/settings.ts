@@ -78,6 +78,16 @@ export const hqSettingsSchema = {
         share: { type: 'boolean', default: true, description: 'Subscribe through `$share/<group>/…` (false for brokers without MQTT 5 shared subscriptions).' },
       },
     },
+    validator: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The record validator (`hq validator`): the only process holding the keys that open records.',
+      properties: {
+        socket: { type: ['string', 'null'], default: null, description: 'Unix socket of `hq validator`. Set (production): `hq validator` listens on it and `hq run` asks it for every verdict, holding no record key itself. null: `hq run` opens records in its own process with the record keys in dataDir/keys (one-machine layout and demo; it logs a warning).' },
+        timeoutSeconds: { type: 'number', minimum: 1, maximum: 600, default: 30, description: 'How long `hq run` waits for a verdict; a batch without one gets no receipt (the station resends).' },
+      },
+    },
     database: {
       type: 'object',
       additionalProperties: false,
@@ -134,6 +144,7 @@ export interface HqSettings {
     topicPrefix: string; protocolVersion: 4 | 5;
   };
   ingest: { workerId: string | null; group: string; share: boolean };
+  validator: { socket: string | null; timeoutSeconds: number };
   database: {
     url: string | null; password: string | null; passwordFile: string | null; poolSize: number;
     tls: { enabled: boolean; caFile: string | null; certFile: string | null; keyFile: string | null };

@@ -6,8 +6,8 @@
  * The ingest (which talks to the broker) never holds the keys that open
  * records: it hands signature-checked envelopes to a RecordValidator and gets
  * back only a verdict. `LocalValidator` runs in the same process (tests, the
- * demo, the record-opening service itself); `hq opener` serves one over a Unix
- * socket to `hq run` (opener.ts).
+ * demo, the record-opening service itself); `hq validator` serves one over a Unix
+ * socket to `hq run` (validator-service.ts).
  */
 import { createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createPrivateKey } from 'node:crypto';
 import { Mosquitto } from '../helpers/mosquitto';
 import { ROOT } from '../helpers/cli';
@@ -48,6 +48,8 @@ describe('docs/production.md brought up as written', () => {
   let broker: Mosquitto;
   let f: Fixture;
   let hqRun: ChildProcess | null = null;
+  let hqValidator: ChildProcess | null = null;
+  let validatorYaml: string;
   let hqYaml: string;
   let boothYaml: string;
   const pkiSh = (...args: string[]): string => execFileSync('bash', [join(DOCS, 'fleet-pki.sh'), ...args], { env: { ...process.env, PKI: pki }, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
@@ -90,12 +92,26 @@ describe('docs/production.md brought up as written', () => {
     copyFileSync(join(pki, 'ca.crt'), join(hqTls, 'ca.crt'));
     copyFileSync(join(pki, 'out', 'hq.crt'), join(hqTls, 'hq.crt'));
     copyFileSync(join(pki, 'out', 'hq.key'), join(hqTls, 'hq.key'));
+    // keys by duty, as the guide installs them: f.hqDir is where `hq init` ran (all three files)
+    const ingestDir = join(dir, 'var-lib-enroll-hq');
+    const validatorDir = join(dir, 'var-lib-enroll-hqval');
+    const socket = join(dir, 'run-enroll-hqval', 'validator.sock');
+    for (const d of [join(ingestDir, 'keys'), join(validatorDir, 'keys'), dirname(socket)]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    copyFileSync(join(f.hqDir, 'keys', 'hq-record-keys.json'), join(validatorDir, 'keys', 'hq-record-keys.json'));
+    copyFileSync(join(f.hqDir, 'keys', 'hq-receipt-keys.json'), join(ingestDir, 'keys', 'hq-receipt-keys.json'));
+    copyFileSync(join(f.hqDir, 'keys', 'hq-public.json'), join(ingestDir, 'keys', 'hq-public.json'));
     let h = readFileSync(join(DOCS, 'hq.yaml'), 'utf8');
     h = subst(h, '/etc/enroll-hq/tls/', `${hqTls}/`, 3);
-    h = subst(h, 'dataDir: /var/lib/enroll-hq', `dataDir: ${f.hqDir}`, 1);
+    h = subst(h, 'dataDir: /var/lib/enroll-hq', `dataDir: ${ingestDir}`, 1);
     h = subst(h, 'mqtts://broker.example.vn:8883', url, 1);
+    h = subst(h, '/run/enroll-hqval/validator.sock', socket, 1);
     hqYaml = join(etc, 'enroll-hq', 'hq.yaml');
     writeFileSync(hqYaml, h);
+    let v = readFileSync(join(DOCS, 'validator.yaml'), 'utf8');
+    v = subst(v, 'dataDir: /var/lib/enroll-hqval', `dataDir: ${validatorDir}`, 1);
+    v = subst(v, '/run/enroll-hqval/validator.sock', socket, 1);
+    validatorYaml = join(etc, 'enroll-hq', 'validator.yaml');
+    writeFileSync(validatorYaml, v);
 
     // 4. the booth: its certificate where the guide puts it, the documented headquarters section
     const stTls = join(etc, 'enroll-station', 'tls');
@@ -118,6 +134,7 @@ describe('docs/production.md brought up as written', () => {
   });
   afterAll(async () => {
     hqRun?.kill('SIGKILL');
+    hqValidator?.kill('SIGKILL');
     await broker?.dispose();
     f?.cleanup();
     rmSync(dir, { recursive: true, force: true });
@@ -126,7 +143,7 @@ describe('docs/production.md brought up as written', () => {
   it('the guide includes the files this test runs, verbatim', () => {
     const doc = readFileSync(join(ROOT, 'docs', 'production.md'), 'utf8');
     expect(renderIncludes(doc), 'docs/production.md is out of date: run `npm run docs:config -- --write`').toBe(doc);
-    for (const file of ['fleet-pki.sh', 'mosquitto.conf', 'acl', 'hq.yaml', 'booth-headquarters.yaml']) {
+    for (const file of ['fleet-pki.sh', 'mosquitto.conf', 'acl', 'hq.yaml', 'validator.yaml', 'booth-headquarters.yaml']) {
       expect(doc).toContain(`<!-- include docs/production/${file} `);
       expect(doc).toContain(readFileSync(join(DOCS, file), 'utf8').trimEnd());
     }
@@ -138,6 +155,11 @@ describe('docs/production.md brought up as written', () => {
     expect(check.out).toMatch(/ok \(data .*, broker mqtts:\/\/127\.0\.0\.1:\d+, client certificate\)/);
     const reg = hq(['register', f.provisionFile, '--config', hqYaml]);
     expect(reg.code, reg.err).toBe(0);
+    hqValidator = spawn(process.execPath, [HQ_JS, 'validator', '--config', validatorYaml], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let valLog = '';
+    hqValidator.stdout!.on('data', (d: Buffer) => { valLog += d.toString(); });
+    hqValidator.stderr!.on('data', (d: Buffer) => { valLog += d.toString(); });
+    await waitFor(() => /record validator listening/.test(valLog), 60_000, `hq validator listening (log: ${valLog.slice(-500)})`);
     hqRun = spawn(process.execPath, [HQ_JS, 'run', '--config', hqYaml], { stdio: ['ignore', 'pipe', 'pipe'] });
     let hqLog = '';
     hqRun.stdout!.on('data', (d: Buffer) => { hqLog += d.toString(); });
@@ -145,6 +167,7 @@ describe('docs/production.md brought up as written', () => {
 
     // the worker announces itself once subscribed (the records then have somewhere to go at once)
     await waitFor(() => /headquarters ingest online/.test(hqLog), 60_000, `hq run online (log: ${hqLog.slice(-500)})`);
+    expect(hqLog).toMatch(/holds no record key/);
     const ob = await openOutbox(f);
     const ids = await ob.sealN(3, 2_000);
     const tls = join(etc, 'enroll-station', 'tls');

@@ -70,3 +70,50 @@ describe('systemd unit', () => {
     expect(rw.filter((p) => p.replace(/^-/, '').startsWith('/sys')).sort()).toEqual(['-/sys/class/gpio', '-/sys/devices/platform']);
   });
 });
+
+describe('headquarters units: keys by duty (#13 item 2)', () => {
+  const read = (name: string): string => readFileSync(join(ROOT, 'systemd', 'hq', name), 'utf8');
+  const verifyAs = (name: string, text: string): { status: number | null; output: string } => {
+    const dir = mkdtempSync(join(tmpdir(), 'unit-'));
+    try {
+      const f = join(dir, name);
+      writeFileSync(f, text);
+      const r = spawnSync('systemd-analyze', ['verify', '--man=no', f], { encoding: 'utf8', timeout: 30_000 });
+      return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const validator = read('enroll-hq-validator.service');
+  const ingest = read('enroll-hq-ingest.service');
+
+  it('both pass systemd-analyze verify without a warning', () => {
+    for (const [name, text] of [['enroll-hq-validator.service', validator], ['enroll-hq-ingest.service', ingest]] as const) {
+      const r = verifyAs(name, text);
+      expect(r.output, name).toBe('');
+      expect(r.status, name).toBe(0);
+    }
+    expect(verifyAs('enroll-hq-validator.service', validator.replace('LimitCORE=0', 'LimitCORE=banana')).output).toMatch(/banana/);
+  });
+
+  it('the validator runs as its own user with no network; the ingest as another, without the validator\'s keys', () => {
+    const v = new Map(section(validator, 'Service'));
+    const i = new Map(section(ingest, 'Service'));
+    expect(v.get('User')).toBe('enroll-hqval');
+    expect(i.get('User')).toBe('enroll-hq');
+    expect(v.get('PrivateNetwork')).toBe('yes');
+    expect(v.get('RestrictAddressFamilies')).toBe('AF_UNIX');
+    expect(v.get('ExecStart')).toMatch(/main\.js validator --config/);
+    expect(i.get('ExecStart')).toMatch(/main\.js run --config/);
+    for (const s of [v, i]) { expect(s.get('LimitCORE')).toBe('0'); expect(s.get('MemorySwapMax')).toBe('0'); expect(s.get('ProtectSystem')).toBe('strict'); }
+    // the ingest may reach the socket directory and nothing of the validator's state
+    const rw = section(ingest, 'Service').filter(([k]) => k === 'ReadWritePaths').flatMap(([, x]) => x.split(/\s+/));
+    expect(rw).toEqual(['-/run/enroll-hqval']);
+    expect(v.get('StateDirectory')).toBe('enroll-hqval');
+    expect(v.get('StateDirectoryMode')).toBe('0700');
+    expect(i.get('StateDirectory')).toBe('enroll-hq');
+    // the two accounts in sysusers, the validator's primary group the ingest's (for the 0660 socket)
+    const users = read('enroll-hq.sysusers.conf').split('\n').filter((l) => l.startsWith('u '));
+    expect(users.map((l) => l.split(/\s+/).slice(1, 3))).toEqual([['enroll-hq', '-:enroll-hq'], ['enroll-hqval', '-:enroll-hq']]);
+  });
+});
