@@ -406,7 +406,7 @@ export function buildProgram(): Command {
       if (!g.validator.socket) throw new UsageError('no socket to listen on', 'set validator.socket in the settings (or HQ_VALIDATOR_SOCKET, or --socket PATH)');
       const dir = keysDir(g);
       if (!existsSync(join(dir, HQ_DUTY_FILES.record)) && !existsSync(join(dir, HQ_PRIVATE_FILE))) throw new UsageError(`no record keys in ${dir}`, `copy ${HQ_DUTY_FILES.record} from where \`hq init\` ran into ${dir} (mode 0600, owned by the validator's user)`);
-      const logger = pino({ level: g.log.level, name: 'hq-validator' });
+      const logger = createHqLogger(g.log.level);
       const keyFileVersion = (): string => {
         try { const st = statSync(join(dir, HQ_DUTY_FILES.record)); return `${st.mtimeMs}:${st.size}:${st.ino}`; } catch { return 'none'; }
       };
