@@ -246,7 +246,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
   }
 
   /** How long a station should wait before retrying a held record, per reason (seconds). */
-  const RETRY_AFTER_S: Record<HeldReason, number> = { 'unknown-station': 300, 'unknown-hq-key': 300, 'audit-pending': 30, quota: 60 };
+  const RETRY_AFTER_S: Record<HeldReason, number> = { 'unknown-station': 300, 'unknown-hq-key': 300, 'audit-pending': 30, quota: 60, 'validator-unavailable': 30 };
   const held = (recordId: string, sha256: string, reason: HeldReason, detail: string): StoreOutcome =>
     ({ recordId, sha256, status: 'held', reason, detail: detail.slice(0, 500), retryAfterS: RETRY_AFTER_S[reason] });
   const rejected = (recordId: string, sha256: string, reason: RejectedReason, detail: string): StoreOutcome =>
@@ -290,8 +290,8 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
 
   /**
    * Checks one complete batch (a batch frame, or reassembled chunks). Resolves to what its receipt
-   * will say, or null when it gets no receipt at all (transport damage, validator unavailable: the
-   * station resends unchanged). Nothing is stored here.
+   * will say, or null when it gets no receipt at all (transport damage: the station resends
+   * unchanged; a validator that does not answer is a held receipt, validator-unavailable). Nothing is stored here.
    */
   const checkBatch = async (stationId: string, f: Frame): Promise<CheckedBatch | null> => {
     const h = f.header;
@@ -355,8 +355,12 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
       try {
         verdicts = await validator.validate(toOpen.map((c) => ({ stationId, recordId: c.r.id, envelope: c.env })));
       } catch (e) {
-        alarm('validator-unavailable', `batch ${h.batchId} from ${stationId} not acknowledged: the record-opening service did not answer (${(e as Error).message})`, null);
-        return null;
+        // Fail closed with a receipt that says why (#13 item 2): nothing unopened is stored, the
+        // station keeps each record as held (validator-unavailable, shown in station status) and
+        // retries by itself; the alarm below names the reason per station.
+        const why = `the record validator did not answer (${(e as Error).message}); nothing was opened or stored`;
+        for (const c of toOpen) refused.push(held(c.r.id, c.r.sha256, 'validator-unavailable', why));
+        toOpen.length = 0;
       }
     }
     const verified: StoredRecordInput[] = [];

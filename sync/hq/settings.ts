@@ -85,7 +85,7 @@ export const hqSettingsSchema = {
       description: 'The record validator (`hq validator`): the only process holding the keys that open records.',
       properties: {
         socket: { type: ['string', 'null'], default: null, description: 'Unix socket of `hq validator`. Set (production): `hq validator` listens on it and `hq run` asks it for every verdict, holding no record key itself. null: `hq run` opens records in its own process with the record keys in dataDir/keys (one-machine layout and demo; it logs a warning).' },
-        timeoutSeconds: { type: 'number', minimum: 1, maximum: 600, default: 30, description: 'How long `hq run` waits for a verdict; a batch without one gets no receipt (the station resends).' },
+        timeoutSeconds: { type: 'number', minimum: 1, maximum: 600, default: 30, description: 'How long `hq run` waits for a verdict; past it the batch\'s records get a held receipt (validator-unavailable) and the station retries them.' },
       },
     },
     database: {

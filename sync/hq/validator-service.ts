@@ -14,8 +14,8 @@
  *
  * The client (`SocketValidator`) connects on first use and again after any error;
  * a request that gets no answer within the timeout, or a connection that drops,
- * rejects, and the ingest then sends no receipt for that batch (the station keeps
- * the records and resends: nothing is acknowledged that was not opened).
+ * rejects, and the ingest then answers held (validator-unavailable) for that batch (the station keeps
+ * the records and retries them: nothing is acknowledged that was not opened).
  */
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';

@@ -119,6 +119,7 @@ export const HELD_REASONS = {
   'unknown-hq-key': 'sealed to a headquarters key generation that headquarters has not loaded',
   'audit-pending': "signed by a retired or revoked key: headquarters needs the station's audit chain up to the record to place it",
   quota: 'the station is over one of headquarters\' per-station limits (bytes in flight, chunk sets); retried later',
+  'validator-unavailable': 'the record validator (the process that holds the keys that open records) did not answer; retried once it is back',
 } as const;
 export type HeldReason = keyof typeof HELD_REASONS;
 

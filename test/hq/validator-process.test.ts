@@ -3,7 +3,7 @@
  * record keys in its own data directory; `hq run` (compiled, its own process, a real
  * Mosquitto) has only the receipt key and hq-public.json — no record key, no ops key —
  * and gets every verdict over the validator's Unix socket. A validator that is down
- * means no receipt (the station keeps its records) and the `validator-unavailable`
+ * means held receipts (validator-unavailable: the station keeps its records) and the
  * alarm; when it is back, the station's resends are stored once each.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,7 +108,8 @@ describe('hq run with the record validator in its own process', () => {
       const more = await ob.sealN(2, 20_000);
       up.syncNow();
       await waitFor(() => store.openAlarms().some((a) => a.kind === 'validator-unavailable' && a.detail.includes(f.stationId)), 120_000, 'validator-unavailable alarm');
-      // the alarm is raised where the receipt would have been: the new records are still the station's
+      // a held receipt names the reason; the new records are still the station's, never stored
+      await waitFor(() => more.every((id) => ob!.states()[id] === 'held'), 120_000, `records held (${JSON.stringify(ob!.states())})`);
       expect(more.every((id) => !['acknowledged', 'released'].includes(ob!.states()[id]!))).toBe(true);
       expect(store.recordCount(f.stationId)).toBe(3);
 
