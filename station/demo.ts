@@ -113,6 +113,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     shareGroup: false,
     logger: log.child({ component: 'hq' }),
   });
+  // Only the demo relaxes keys by duty (#13 item 2), and says so.
+  log.warn({ hq: true, keysDir: hqKeys }, 'demo: the embedded headquarters opens records in this process, with its record, receipt and ops keys in one directory; production runs `hq validator` as its own user and `hq run` holds only the receipt key (docs/mqtt-api.md, "Keys by duty")');
   hq.store.registerStation({ stationId: config.station.id, unit: config.station.unit.code, dailyQuota: config.station.unit.dailyQuota, publicKey: prov.identity.publicKeyPem });
   hq.events.on('record', (e: StoredRecordEvent) => {
     log.info({ hq: true, station: e.stationId, recordId: e.recordId, status: e.status, bytes: e.size }, `headquarters ${e.status} record ${e.recordId} from ${e.stationId}`);
