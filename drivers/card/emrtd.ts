@@ -213,7 +213,7 @@ export class EmrtdReader {
     const ma = await this.plain(cmd(0x82, 0, 0, terminalAuthData(keys, rndIfd, rndIc, kIfd), 40));
     const denied = () => new StationError('CARD_ACCESS_DENIED', ACCESS_DENIED_MESSAGE, {
       hint: 'compare the document number, birth date and expiry date with the printed MRZ; the chip was asked once only',
-      details: { reader: this.ch.reader, sw: swHex(ma.sw) },
+      details: { reader: this.ch.reader, sw: swHex(ma.sw), password: 'MRZ' },
     });
     if (ma.sw !== SW.OK) {
       keys.kEnc.fill(0);

@@ -90,7 +90,13 @@ export interface WorkflowDeps {
   now?: () => number;
 }
 
-export interface ErrorInfo { op: string; code: string; message: string; hint?: string; position?: number; /** FP_DUPLICATE_FINGER: the finger of this session it matched. */ matchedPosition?: number }
+export interface ErrorInfo {
+  op: string; code: string; message: string; hint?: string; position?: number; /** FP_DUPLICATE_FINGER: the finger of this session it matched. */ matchedPosition?: number;
+  /** CARD_ACCESS_DENIED / CARD_PACE_BLOCKED: the password the chip refused (the 6-digit CAN or the MRZ information). */
+  password?: 'CAN' | 'MRZ';
+  /** CARD_ACCESS_DENIED: the tries the chip's retry counter still allows, when the chip reports it (63Cx). */
+  attemptsLeft?: number;
+}
 
 /**
  * The session a previous run of the station was in when it stopped. `sealed`
@@ -189,7 +195,17 @@ export interface WorkflowView {
     }>;
     currentFinger: FingerPosition | null;
     portrait: { status: 'pending' | 'captured' | 'rejected' | 'exception'; verdict?: string; metrics?: Record<string, number>; checks?: PortraitResult['checks']; reasons?: { code: string; message: string }[]; exception?: { code: ExceptionCode; reason: string } };
-    chip: null | { status: 'pending' | 'read' | 'rejected' | 'exception'; mrzFields?: Record<string, string | null>; passiveAuth?: ChipReadResult['passiveAuth']; hasFace?: boolean; exception?: { code: ExceptionCode; reason: string } };
+    chip: null | {
+      status: 'pending' | 'read' | 'rejected' | 'exception'; mrzFields?: Record<string, string | null>; passiveAuth?: ChipReadResult['passiveAuth']; hasFace?: boolean; exception?: { code: ExceptionCode; reason: string };
+      /**
+       * The person's details as the chip gives them (DG13 of a Vietnamese citizen card first, with
+       * diacritics, else DG1), keyed like the details form: what the page pre-fills and marks
+       * "read from chip" while a field still holds that value. Display only; the record keeps DG1/SOD.
+       */
+      fromChip?: Partial<Record<keyof PersonalDetails, string>>;
+      /** Which access control opened the chip (PACE or BAC, with the CAN or the MRZ). */
+      access?: ChipReadResult['access'];
+    };
     /**
      * What the booth refuses in this session until a second officer co-signs: kind and
      * reason code (the kiosk shows them in words), the step it stops, for a mismatch the
@@ -1147,10 +1163,10 @@ export class Workflow extends EventEmitter {
         chip: s.kind !== 'eid-activation' ? null
           : s.chip?.read ? {
             status: this.unresolved(s).some((b) => b.kind === 'chip-authenticity' || b.kind === 'chip-clone') ? 'rejected' : 'read',
-            mrzFields: s.chip.read.mrzFields, passiveAuth: s.chip.read.passiveAuth, hasFace: Boolean(s.chip.read.faceJpeg),
+            ...this.chipReadView(s.chip.read),
           }
             : s.chip?.exception ? { status: 'exception', exception: s.chip.exception }
-              : s.chipCandidate ? { status: 'rejected', mrzFields: s.chipCandidate.mrzFields, passiveAuth: s.chipCandidate.passiveAuth, hasFace: Boolean(s.chipCandidate.faceJpeg) }
+              : s.chipCandidate ? { status: 'rejected', ...this.chipReadView(s.chipCandidate) }
                 : { status: 'pending' },
         blockers: this.blockerView(s),
         busy: s.busy, lastError: s.lastError,
@@ -1158,6 +1174,14 @@ export class Workflow extends EventEmitter {
         fingerThreshold: this.fingerThreshold(s),
       },
     };
+  }
+
+  private chipReadView(r: ChipReadResult): { mrzFields: Record<string, string | null>; passiveAuth: ChipReadResult['passiveAuth']; hasFace: boolean; fromChip: Partial<Record<keyof PersonalDetails, string>>; access?: ChipReadResult['access'] } {
+    // the same rules as the pre-fill at the details step, applied to an empty form: every value the chip gives
+    const { details, filled } = prefillFromChip({ ...normaliseDetails({}), nationality: '' }, r.mrzFields, false, this.now(), r.chipDetails);
+    const fromChip: Partial<Record<keyof PersonalDetails, string>> = {};
+    for (const k of filled) fromChip[k] = details[k];
+    return { mrzFields: r.mrzFields, passiveAuth: r.passiveAuth, hasFace: Boolean(r.faceJpeg), fromChip, ...(r.access ? { access: r.access } : {}) };
   }
 
   private fingerThreshold(s: Session): number | null {
@@ -1245,8 +1269,15 @@ export class Workflow extends EventEmitter {
 
   private errorInfo(op: string, e: unknown, position?: number): ErrorInfo {
     if (e instanceof StationError) {
-      const matched = (e.details as { matchedPosition?: unknown } | undefined)?.matchedPosition;
-      return { op, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(position !== undefined ? { position } : {}), ...(typeof matched === 'number' ? { matchedPosition: matched } : {}) };
+      const d = (e.details ?? {}) as { matchedPosition?: unknown; password?: unknown; attemptsLeft?: unknown };
+      const matched = d.matchedPosition;
+      // a refused password: which one, and the tries the chip still allows, so the page can say so in words
+      const chipAccess: Pick<ErrorInfo, 'password'> = op === 'chip' && (d.password === 'CAN' || d.password === 'MRZ') ? { password: d.password } : {};
+      const left = op === 'chip' && typeof d.attemptsLeft === 'number' && Number.isInteger(d.attemptsLeft) && d.attemptsLeft >= 0 ? { attemptsLeft: d.attemptsLeft } : {};
+      return {
+        op, code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}), ...(position !== undefined ? { position } : {}), ...(typeof matched === 'number' ? { matchedPosition: matched } : {}),
+        ...chipAccess, ...left,
+      };
     }
     return { op, code: 'DEVICE_ERROR', message: e instanceof Error ? e.message : String(e), ...(position !== undefined ? { position } : {}) };
   }
