@@ -17,7 +17,7 @@ import { batchHash, decodeFrame, FrameError, sha256Hex, splitBody, type Frame } 
 import { encodeSigned, keyId, signMessage, toPrivateKey, toPublicKey, TrustedKeys, verifySignedBody, type KeyInput } from '../wire/signed';
 import type { CommandResultBody } from '../wire/payloads';
 import { parsePayload, PayloadError, requirePayload, type HeldReason, type ReceiptStatus, type RefusalReason, type RejectedReason } from '../wire/payloads';
-import { LocalValidator, personIndexKey, type RecordValidator, type Verdict } from './validate';
+import { LocalValidator, personIndexKey, verdictMetadata, type RecordValidator, type Verdict } from './validate';
 import type { HqStore, Db, StationKeyState, StoreOutcome, StoredRecordInput } from './store';
 import { SqliteHqStore, type HqStoreApi } from './store-api';
 import { openHqStore, type DatabaseChoice } from './store-open';
@@ -368,7 +368,7 @@ export async function startHq(o: HqOptions): Promise<HqHandle> {
     toOpen.forEach((c, i) => {
       const v = verdicts[i]!;
       if (v.ok && v.person) persons.set(c.r.id, v.person);
-      if (v.ok) verified.push({ recordId: c.r.id, sha256: c.r.sha256, envelope: c.env, sealedAt: c.parsed.sealedAt });
+      if (v.ok) verified.push({ recordId: c.r.id, sha256: c.r.sha256, envelope: c.env, sealedAt: c.parsed.sealedAt, ...verdictMetadata(v) });
       else refused.push(v.status === 'held' ? held(c.r.id, c.r.sha256, v.reason, v.detail) : rejected(c.r.id, c.r.sha256, v.reason, v.detail));
     });
     // every refusal is visible to ops: an alarm per station and reason (aggregated)

@@ -6,7 +6,7 @@
  * Times are milliseconds since the Unix epoch.
  */
 /** Version after every migration below; SCHEMA_SQL is version 1. */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** The two databases headquarters runs on. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -232,6 +232,53 @@ CREATE TABLE IF NOT EXISTS person_index (
   station_id TEXT NOT NULL,
   record_id TEXT NOT NULL,
   first_at BIGINT NOT NULL
+);
+`,
+  },
+  {
+    // Campaigns (#20 item 3, docs/campaigns.md). Each record keeps what it is and when it was done, as
+    // the validator read it from inside the sealed record (kind, completion time by headquarters'
+    // time when the booth had it), and the unit its station belonged to when it was stored, so that
+    // moving a booth later does not rewrite history. Records stored before this migration get the
+    // unit their station has now and their sealing time; their kind stays NULL (counted as unknown).
+    // Campaigns, units (ward → district → city) and quotas are data; campaign_days holds each
+    // campaign day's bounds in ms in the campaign's time zone, so counting by day is one range join
+    // on records_by_completed (an index-only scan) on both databases.
+    version: 6,
+    sql: `
+ALTER TABLE records ADD COLUMN kind TEXT;
+ALTER TABLE records ADD COLUMN completed_at BIGINT;
+ALTER TABLE records ADD COLUMN unit TEXT;
+UPDATE records SET completed_at = sealed_at, unit = (SELECT s.unit FROM stations s WHERE s.station_id = records.station_id);
+CREATE INDEX IF NOT EXISTS records_by_completed ON records (completed_at, unit, kind);
+CREATE TABLE IF NOT EXISTS campaigns (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  first_day TEXT NOT NULL,
+  last_day TEXT NOT NULL,
+  time_zone TEXT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS campaign_days (
+  campaign_id TEXT NOT NULL,
+  day TEXT NOT NULL,
+  start_at BIGINT NOT NULL,
+  end_at BIGINT NOT NULL,
+  PRIMARY KEY (campaign_id, day)
+);
+CREATE TABLE IF NOT EXISTS units (
+  code TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  parent TEXT,
+  level TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS units_by_parent ON units (parent);
+CREATE TABLE IF NOT EXISTS campaign_quotas (
+  campaign_id TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  enrollments INTEGER,
+  activations INTEGER,
+  PRIMARY KEY (campaign_id, unit)
 );
 `,
   },

@@ -63,6 +63,56 @@ export interface AuditRow {
   sig?: string;
 }
 
+/** A campaign (#20, docs/campaigns.md): days are YYYY-MM-DD in its time zone, inclusive. */
+export interface CampaignRow {
+  id: string;
+  name: string;
+  first_day: string;
+  last_day: string;
+  time_zone: string;
+  created_at: number;
+}
+
+/** One campaign day and its bounds (ms, [start_at, end_at)) in the campaign's time zone. */
+export interface CampaignDayRow {
+  day: string;
+  start_at: number;
+  end_at: number;
+}
+
+/** A unit of the hierarchy: ward → district → city. */
+export interface UnitRow {
+  code: string;
+  name: string;
+  parent: string | null;
+  level: string;
+}
+
+/** A unit's quotas for a campaign (null: none set). */
+export interface QuotaRow {
+  unit: string;
+  enrollments: number | null;
+  activations: number | null;
+}
+
+/** Records stored per campaign day, unit (at storage) and kind (null: stored before kinds were kept). */
+export interface DayCountRow {
+  day: string;
+  unit: string | null;
+  kind: string | null;
+  n: number;
+}
+
+/** A registered station's current unit and its last health (raw JSON) from the fleet table. */
+export interface StationHealthRow {
+  station_id: string;
+  unit: string | null;
+  health: string | null;
+  health_at: number | null;
+}
+
+export type CreateCampaignResult = { ok: true } | { ok: false; reason: 'exists' } | { ok: false; reason: 'overlap'; with: CampaignRow[] };
+
 export interface HqStoreApi {
   readonly kind: 'sqlite' | 'postgres';
   /** Where the data is, for messages (a file path, or the database URL without its password). */
@@ -134,10 +184,40 @@ export interface HqStoreApi {
    */
   notePersons(entries: { person: string; stationId: string; recordId: string }[], now?: number): Promise<{ stationId: string; recordId: string }[]>;
 
+  // ── campaigns (#20, sync/hq/campaign.ts) ──
+  /**
+   * Creates a campaign with its days, in one transaction; refuses an id that exists, and (unless
+   * allowOverlap) a period that shares a day with another campaign.
+   */
+  createCampaign(c: Omit<CampaignRow, 'created_at'>, days: CampaignDayRow[], o?: { allowOverlap?: boolean; now?: number }): Promise<CreateCampaignResult>;
+  campaigns(): Promise<CampaignRow[]>;
+  campaign(id: string): Promise<CampaignRow | undefined>;
+  campaignDays(id: string): Promise<CampaignDayRow[]>;
+  /** Adds or replaces units and (for a campaign) their quotas, all in one transaction. */
+  importUnits(units: UnitRow[], quotas?: { campaignId: string; rows: QuotaRow[] }): Promise<void>;
+  units(): Promise<UnitRow[]>;
+  /** Sets one unit's quotas for a campaign (null removes one). */
+  setQuota(campaignId: string, q: QuotaRow): Promise<void>;
+  quotas(campaignId: string): Promise<QuotaRow[]>;
+  /** Records stored, by campaign day (completion time in the campaign's days), unit and kind; days through `throughDay` when given. */
+  campaignDayCounts(campaignId: string, throughDay?: string): Promise<DayCountRow[]>;
+  /** Every registered station with its unit and last health. */
+  stationHealth(): Promise<StationHealthRow[]>;
+
   /** Resolves when the database answers (a worker that lost it polls this to come back). */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * Records stored per campaign day, unit and kind: for each day of the campaign, the records whose
+ * completion time lies in its bounds (records_by_completed: one index range per day, index-only).
+ * $1 campaign id, $2/$3 last day to count (NULL: all). Same text on both databases.
+ */
+export const CAMPAIGN_DAY_COUNTS_SQL = `SELECT d.day AS day, r.unit AS unit, r.kind AS kind, COUNT(*) AS n
+  FROM campaign_days d JOIN records r ON r.completed_at >= d.start_at AND r.completed_at < d.end_at
+  WHERE d.campaign_id = $1 AND (CAST($2 AS TEXT) IS NULL OR d.day <= CAST($3 AS TEXT))
+  GROUP BY d.day, r.unit, r.kind`;
 
 /** The SQLite store behind the async interface (one file; workers on one machine). */
 export class SqliteHqStore implements HqStoreApi {
@@ -223,6 +303,45 @@ export class SqliteHqStore implements HqStoreApi {
       return { stationId: r.station_id, recordId: r.record_id };
     }))();
   }
+  async createCampaign(c: Omit<CampaignRow, 'created_at'>, days: CampaignDayRow[], o: { allowOverlap?: boolean; now?: number } = {}): Promise<CreateCampaignResult> {
+    return this.db.transaction((): CreateCampaignResult => {
+      if (this.db.prepare('SELECT 1 FROM campaigns WHERE id = ?').get(c.id)) return { ok: false, reason: 'exists' };
+      if (!o.allowOverlap) {
+        const over = this.db.prepare('SELECT * FROM campaigns WHERE first_day <= ? AND last_day >= ? ORDER BY first_day').all(c.last_day, c.first_day) as CampaignRow[];
+        if (over.length) return { ok: false, reason: 'overlap', with: over };
+      }
+      this.db.prepare('INSERT INTO campaigns (id, name, first_day, last_day, time_zone, created_at) VALUES (?, ?, ?, ?, ?, ?)').run(c.id, c.name, c.first_day, c.last_day, c.time_zone, o.now ?? Date.now());
+      const ins = this.db.prepare('INSERT INTO campaign_days (campaign_id, day, start_at, end_at) VALUES (?, ?, ?, ?)');
+      for (const d of days) ins.run(c.id, d.day, d.start_at, d.end_at);
+      return { ok: true };
+    }).immediate();
+  }
+  async campaigns() { return this.db.prepare('SELECT * FROM campaigns ORDER BY first_day, id').all() as CampaignRow[]; }
+  async campaign(id: string) { return this.db.prepare('SELECT * FROM campaigns WHERE id = ?').get(id) as CampaignRow | undefined; }
+  async campaignDays(id: string) { return this.db.prepare('SELECT day, start_at, end_at FROM campaign_days WHERE campaign_id = ? ORDER BY day').all(id) as CampaignDayRow[]; }
+  async importUnits(units: UnitRow[], quotas?: { campaignId: string; rows: QuotaRow[] }) {
+    const u = this.db.prepare(`INSERT INTO units (code, name, parent, level) VALUES (?, ?, ?, ?)
+      ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent, level = excluded.level`);
+    const q = this.db.prepare(`INSERT INTO campaign_quotas (campaign_id, unit, enrollments, activations) VALUES (?, ?, ?, ?)
+      ON CONFLICT (campaign_id, unit) DO UPDATE SET enrollments = excluded.enrollments, activations = excluded.activations`);
+    this.db.transaction(() => {
+      for (const x of units) u.run(x.code, x.name, x.parent, x.level);
+      for (const x of quotas?.rows ?? []) q.run(quotas!.campaignId, x.unit, x.enrollments, x.activations);
+    }).immediate();
+  }
+  async units() { return this.db.prepare('SELECT code, name, parent, level FROM units ORDER BY code').all() as UnitRow[]; }
+  async setQuota(campaignId: string, x: QuotaRow) {
+    this.db.prepare(`INSERT INTO campaign_quotas (campaign_id, unit, enrollments, activations) VALUES (?, ?, ?, ?)
+      ON CONFLICT (campaign_id, unit) DO UPDATE SET enrollments = excluded.enrollments, activations = excluded.activations`).run(campaignId, x.unit, x.enrollments, x.activations);
+  }
+  async quotas(campaignId: string) { return this.db.prepare('SELECT unit, enrollments, activations FROM campaign_quotas WHERE campaign_id = ? ORDER BY unit').all(campaignId) as QuotaRow[]; }
+  async campaignDayCounts(campaignId: string, throughDay?: string) {
+    return this.db.prepare(`${CAMPAIGN_DAY_COUNTS_SQL.replace(/\$\d/g, '?')}`).all(campaignId, throughDay ?? null, throughDay ?? null) as DayCountRow[];
+  }
+  async stationHealth() {
+    return this.db.prepare('SELECT s.station_id, s.unit, f.health, f.health_at FROM stations s LEFT JOIN fleet f ON f.station_id = s.station_id ORDER BY s.station_id').all() as StationHealthRow[];
+  }
+
   async ping() { this.db.prepare('SELECT 1').get(); }
   async close() { if (this.db.open) this.db.close(); }
 }

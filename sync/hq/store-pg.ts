@@ -26,7 +26,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, SchemaTooNewError, migrationSql } from './schema';
 import { fingerprintOf, keyStates, type AlarmRow, type RegisterInput, type StationKeyRow, type StationKeyState, type StationRow, type StoreOutcome } from './store';
-import type { AlarmInput, AuditRow, BatchStoreResult, BatchToStore, HqStoreApi, StoredRecordRow } from './store-api';
+import { CAMPAIGN_DAY_COUNTS_SQL, type AlarmInput, type AuditRow, type BatchStoreResult, type BatchToStore, type CampaignDayRow, type CampaignRow, type CreateCampaignResult, type DayCountRow, type HqStoreApi, type QuotaRow, type StationHealthRow, type StoredRecordRow, type UnitRow } from './store-api';
 import { toPublicKey } from '../wire/signed';
 
 export interface PgStoreOptions {
@@ -335,9 +335,10 @@ export class PgHqStore implements HqStoreApi {
       // Envelopes go as binary parameters (no hex/escape text round trip).
       const res = await c.query({
         name: 'hq-insert-record',
-        text: `INSERT INTO records (station_id, record_id, sha256, envelope, size, sealed_at, received_at, batch_id, worker)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (station_id, record_id) DO NOTHING`,
-        values: [b.stationId, r.recordId, r.sha256, r.envelope, r.envelope.length, r.sealedAt, now, b.batchId, worker],
+        // the station's unit as it is when the record is stored (moving the booth later keeps history)
+        text: `INSERT INTO records (station_id, record_id, sha256, envelope, size, sealed_at, received_at, batch_id, worker, kind, completed_at, unit)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, (SELECT unit FROM stations WHERE station_id = $1)) ON CONFLICT (station_id, record_id) DO NOTHING`,
+        values: [b.stationId, r.recordId, r.sha256, r.envelope, r.envelope.length, r.sealedAt, now, b.batchId, worker, r.kind ?? null, r.completedAt ?? r.sealedAt],
       });
       if (res.rowCount === 1) {
         byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'stored' });
@@ -504,6 +505,73 @@ export class PgHqStore implements HqStoreApi {
 
   async logOpening(stationId: string, recordId: string, operator: string, reason: string, now = Date.now()): Promise<void> {
     await this.q('INSERT INTO record_openings (id, station_id, record_id, operator, reason, at) VALUES ($1, $2, $3, $4, $5, $6)', [uuidv7(), stationId, recordId, operator, reason, now]);
+  }
+
+  async createCampaign(c: Omit<CampaignRow, 'created_at'>, days: CampaignDayRow[], o: { allowOverlap?: boolean; now?: number } = {}): Promise<CreateCampaignResult> {
+    return this.tx(async (t): Promise<CreateCampaignResult> => {
+      // one creation at a time, so two overlapping campaigns cannot both pass the check
+      await t.query("SELECT pg_advisory_xact_lock(hashtext('campaigns'))");
+      if ((await t.query('SELECT 1 FROM campaigns WHERE id = $1', [c.id])).rowCount) return { ok: false, reason: 'exists' };
+      if (!o.allowOverlap) {
+        const over = (await t.query<CampaignRow>('SELECT * FROM campaigns WHERE first_day <= $1 AND last_day >= $2 ORDER BY first_day', [c.last_day, c.first_day])).rows;
+        if (over.length) return { ok: false, reason: 'overlap', with: over };
+      }
+      await t.query('INSERT INTO campaigns (id, name, first_day, last_day, time_zone, created_at) VALUES ($1, $2, $3, $4, $5, $6)', [c.id, c.name, c.first_day, c.last_day, c.time_zone, o.now ?? Date.now()]);
+      if (days.length) {
+        await t.query(`INSERT INTO campaign_days (campaign_id, day, start_at, end_at)
+          SELECT $1, d, s, e FROM UNNEST($2::text[], $3::bigint[], $4::bigint[]) AS x(d, s, e)`, [c.id, days.map((d) => d.day), days.map((d) => d.start_at), days.map((d) => d.end_at)]);
+      }
+      return { ok: true };
+    });
+  }
+
+  async campaigns(): Promise<CampaignRow[]> {
+    return (await this.q<CampaignRow>('SELECT * FROM campaigns ORDER BY first_day, id')).rows;
+  }
+
+  async campaign(id: string): Promise<CampaignRow | undefined> {
+    return (await this.q<CampaignRow>('SELECT * FROM campaigns WHERE id = $1', [id])).rows[0];
+  }
+
+  async campaignDays(id: string): Promise<CampaignDayRow[]> {
+    return (await this.q<CampaignDayRow>('SELECT day, start_at, end_at FROM campaign_days WHERE campaign_id = $1 ORDER BY day', [id])).rows;
+  }
+
+  async importUnits(units: UnitRow[], quotas?: { campaignId: string; rows: QuotaRow[] }): Promise<void> {
+    await this.tx(async (t) => {
+      if (units.length) {
+        await t.query(`INSERT INTO units (code, name, parent, level) SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[])
+          ON CONFLICT (code) DO UPDATE SET name = excluded.name, parent = excluded.parent, level = excluded.level`,
+        [units.map((u) => u.code), units.map((u) => u.name), units.map((u) => u.parent), units.map((u) => u.level)]);
+      }
+      const rows = quotas?.rows ?? [];
+      if (rows.length) {
+        await t.query(`INSERT INTO campaign_quotas (campaign_id, unit, enrollments, activations) SELECT $1, * FROM UNNEST($2::text[], $3::int[], $4::int[])
+          ON CONFLICT (campaign_id, unit) DO UPDATE SET enrollments = excluded.enrollments, activations = excluded.activations`,
+        [quotas!.campaignId, rows.map((x) => x.unit), rows.map((x) => x.enrollments), rows.map((x) => x.activations)]);
+      }
+    });
+  }
+
+  async units(): Promise<UnitRow[]> {
+    return (await this.q<UnitRow>('SELECT code, name, parent, level FROM units ORDER BY code')).rows;
+  }
+
+  async setQuota(campaignId: string, x: QuotaRow): Promise<void> {
+    await this.q(`INSERT INTO campaign_quotas (campaign_id, unit, enrollments, activations) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (campaign_id, unit) DO UPDATE SET enrollments = excluded.enrollments, activations = excluded.activations`, [campaignId, x.unit, x.enrollments, x.activations]);
+  }
+
+  async quotas(campaignId: string): Promise<QuotaRow[]> {
+    return (await this.q<QuotaRow>('SELECT unit, enrollments, activations FROM campaign_quotas WHERE campaign_id = $1 ORDER BY unit', [campaignId])).rows;
+  }
+
+  async campaignDayCounts(campaignId: string, throughDay?: string): Promise<DayCountRow[]> {
+    return (await this.q<DayCountRow>({ name: 'hq-campaign-day-counts', text: CAMPAIGN_DAY_COUNTS_SQL }, [campaignId, throughDay ?? null, throughDay ?? null])).rows;
+  }
+
+  async stationHealth(): Promise<StationHealthRow[]> {
+    return (await this.q<StationHealthRow>('SELECT s.station_id, s.unit, f.health, f.health_at FROM stations s LEFT JOIN fleet f ON f.station_id = s.station_id ORDER BY s.station_id')).rows;
   }
 
   async ping(): Promise<void> {

@@ -29,6 +29,10 @@ export interface StoredRecordInput {
   sha256: string;
   envelope: Buffer;
   sealedAt: number;
+  /** What the record is (from inside it, by the validator); null/absent: unknown (counted as such). */
+  kind?: string | null;
+  /** When it was completed (ms, headquarters' time when the booth had it); absent: its sealedAt. */
+  completedAt?: number | null;
 }
 
 /** What the receipt says about one record. */
@@ -276,14 +280,15 @@ export class HqStore {
     makeReceipt: (outcomes: StoreOutcome[]) => { receiptText: string; batchHash: string },
     order: string[], now = Date.now(),
   ): { outcomes: StoreOutcome[]; receiptText: string } {
-    const ins = this.db.prepare(`INSERT INTO records (station_id, record_id, sha256, envelope, size, sealed_at, received_at, batch_id, worker)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (station_id, record_id) DO NOTHING`);
+    // The station's unit as it is when the record is stored (moving the booth later keeps history).
+    const ins = this.db.prepare(`INSERT INTO records (station_id, record_id, sha256, envelope, size, sealed_at, received_at, batch_id, worker, kind, completed_at, unit)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT unit FROM stations WHERE station_id = ?)) ON CONFLICT (station_id, record_id) DO NOTHING`);
     const existing = this.db.prepare('SELECT sha256 FROM records WHERE station_id = ? AND record_id = ?');
     return this.db.transaction(() => {
       const byId = new Map<string, StoreOutcome>();
       for (const r of refused) byId.set(r.recordId, r);
       for (const r of verified) {
-        const res = ins.run(stationId, r.recordId, r.sha256, r.envelope, r.envelope.length, r.sealedAt, now, batchId, worker);
+        const res = ins.run(stationId, r.recordId, r.sha256, r.envelope, r.envelope.length, r.sealedAt, now, batchId, worker, r.kind ?? null, r.completedAt ?? r.sealedAt, stationId);
         if (res.changes === 1) {
           byId.set(r.recordId, { recordId: r.recordId, sha256: r.sha256, status: 'stored' });
           continue;

@@ -14,9 +14,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileDurable } from '../../config/durable';
 import { checkSignature, digestEnvelope, parseEnvelope, RecordOpener, OpenError, wipeRecord, type HqRecordKey, type ParsedEnvelope } from '../wire/envelope';
-import type { EnrollmentRecord } from '../wire/record';
+import type { EnrollmentRecord, RecordKind } from '../wire/record';
 import { StationError } from '../wire/errors';
 import type { ErrorCode } from '../../config/error-codes';
+import { isRecordKind } from '../../config/domain';
 
 const wireError = (code: ErrorCode, msg: string): StationError => new StationError(code, msg);
 import type { HeldReason, RejectedReason } from '../wire/payloads';
@@ -41,7 +42,19 @@ export interface ValidationItem {
 }
 
 export type Verdict =
-  | { ok: true; generation: number; /** Keyed hash of the record's national ID number (fleet-wide repeat check), when it has one. */ person?: string }
+  | {
+    ok: true; generation: number;
+    /** Keyed hash of the record's national ID number (fleet-wide repeat check), when it has one. */
+    person?: string;
+    /**
+     * What the record is and when it was completed (#20: campaign counts), non-biometric metadata the
+     * ingest stores with it. completedAt is by headquarters' time when the booth had it (the record's
+     * clock offset applied), else the booth's clock. Absent from a validator older than these fields:
+     * the record is then stored with kind unknown and its sealedAt.
+     */
+    kind?: RecordKind;
+    completedAt?: number;
+  }
   | { ok: false; status: 'held'; reason: HeldReason; detail: string }
   | { ok: false; status: 'rejected'; reason: RejectedReason; detail: string };
 
@@ -128,8 +141,10 @@ export class LocalValidator implements RecordValidator {
       const { record, generation } = await this.opener.open(p);
       const id = (record.details.nationalId ?? '').replace(/\s+/g, '');
       const person = this.o.personKey && id ? createHmac('sha256', this.o.personKey).update(id, 'utf8').digest('hex') : undefined;
+      const completedAt = completionTime(record);
+      const kind = record.kind;
       wipeRecord(record);
-      return { ok: true, generation, ...(person ? { person } : {}) };
+      return { ok: true, generation, ...(person ? { person } : {}), kind, completedAt };
     } catch (e) {
       if (!(e instanceof OpenError)) return { ok: false, status: 'rejected', reason: 'undecryptable', detail: (e as Error).message };
       if (e.reason === 'unknown-hq-key') return { ok: false, status: 'held', reason: 'unknown-hq-key', detail: e.message };
@@ -146,6 +161,23 @@ export class LocalValidator implements RecordValidator {
   async close(): Promise<void> {
     this.opener.setKeys([]);
   }
+}
+
+/** When a record was completed: by headquarters' time when the booth had it at sealing, else its own clock. */
+export function completionTime(r: Pick<EnrollmentRecord, 'completedAt' | 'clock'>): number {
+  return r.clock?.source === 'hq' ? r.completedAt + r.clock.offsetMs : r.completedAt;
+}
+
+/**
+ * The kind and completion time of an ok verdict as the ingest stores them: only a known kind and a
+ * whole, positive millisecond time (a validator that sends something else is not believed: unknown).
+ */
+export function verdictMetadata(v: Verdict): { kind: RecordKind | null; completedAt: number | null } {
+  if (!v.ok) return { kind: null, completedAt: null };
+  return {
+    kind: isRecordKind(v.kind) ? v.kind : null,
+    completedAt: typeof v.completedAt === 'number' && Number.isSafeInteger(v.completedAt) && v.completedAt > 0 ? v.completedAt : null,
+  };
 }
 
 /**

@@ -8,6 +8,10 @@
  * bytes of canonical CBOR.
  *   request  {v: 1, id: uint, items: [{s: stationId, r: recordId, e: envelope bytes}]}
  *   response {v: 1, id: uint, verdicts: [Verdict]}  or  {v: 1, id: uint, error: text}
+ * An ok verdict also carries the record's `kind` and `completedAt` (ms) since #20 (campaign counts):
+ * optional fields within version 1, so an older ingest ignores them and a newer ingest facing an
+ * older validator stores the record with kind unknown and its sealedAt (sync/hq/validate.ts
+ * verdictMetadata, which also disbelieves a kind or time that is not well-formed).
  * A message larger than `maxMessageBytes` closes the connection (the ingest's own
  * flood limits keep batches far below it). Requests on one connection are answered
  * in order.
