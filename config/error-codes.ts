@@ -221,6 +221,12 @@ export const ERROR_CODES = {
     HQ_DATABASE: ["Headquarters' database cannot be opened.", 'Check database.url and that PostgreSQL runs, or the SQLite path.'],
     HQ_RECORD_NOT_FOUND: ['The record is not stored at headquarters.', 'Check the id; `hq stations` shows unacknowledged records.'],
     HQ_EXPORT_OPEN_FAILED: ['A record could not be opened for export.', 'Check the record keys and the station keys.'],
+    HQ_CAMPAIGN_UNKNOWN: ['No campaign with that id is stored at headquarters.', 'See `hq campaign list`; create it with `hq campaign create`.'],
+    HQ_CAMPAIGN_EXISTS: ['A campaign with that id already exists.', 'Choose another id, or use the existing campaign (`hq campaign show ID`).'],
+    HQ_CAMPAIGN_OVERLAP: ['The campaign period shares days with another campaign, so the same records would count in both.', 'Choose other days, or add --allow-overlap when both campaigns are meant to count the same records.'],
+    HQ_CAMPAIGN_INVALID: ['The campaign definition is not usable (id, name, days or time zone).', 'Fix the named value (days are YYYY-MM-DD, the time zone an IANA name such as Asia/Ho_Chi_Minh).'],
+    HQ_UNITS_FILE: ['The units file has bad rows; nothing of it was imported.', 'Fix each listed line (code,name,parent,level[,quotaEnrollments,quotaActivations]) and import again.'],
+    HQ_UNIT_UNKNOWN: ['No unit with that code is defined.', 'Import it first with `hq campaign units import`.'],
   },
 } as const satisfies Record<string, Record<string, Entry>>;
 

@@ -255,6 +255,8 @@ export interface DayFigures extends Counts {
 
 export interface StationBacklog {
   stationId: string;
+  /** The station's unit now (a ward, under the unit the list belongs to). */
+  unit: string | null;
   /** Records the booth holds that headquarters has not receipted (its last health), null: no health yet. */
   backlog: number | null;
   oldestAgeMs: number | null;
@@ -381,7 +383,7 @@ function parseBacklog(r: StationHealthRow): StationBacklog {
       if (typeof h.backlog?.oldestAgeMs === 'number') oldest = h.backlog.oldestAgeMs;
     } catch { /* unreadable health: backlog unknown */ }
   }
-  return { stationId: r.station_id, backlog, oldestAgeMs: oldest, healthAt: r.health_at === null ? null : Number(r.health_at) };
+  return { stationId: r.station_id, unit: r.unit, backlog, oldestAgeMs: oldest, healthAt: r.health_at === null ? null : Number(r.health_at) };
 }
 
 export interface SummaryOptions {
@@ -570,7 +572,7 @@ export function summaryText(s: CampaignSummary): string {
     out.push('', 'stations with records not yet at headquarters (last health):');
     for (const u of bl) {
       for (const b of u.backlog.list) {
-        out.push(`  ${u.code}  ${b.stationId}  ${b.backlog === null ? 'no health received' : `${b.backlog} record(s)${b.oldestAgeMs !== null ? `, oldest ${Math.round(b.oldestAgeMs / 60_000)} min` : ''}, health at ${b.healthAt ? new Date(b.healthAt).toISOString() : '-'}`}`);
+        out.push(`  ${b.unit ?? u.code}  ${b.stationId}  ${b.backlog === null ? 'no health received' : `${b.backlog} record(s)${b.oldestAgeMs !== null ? `, oldest ${Math.round(b.oldestAgeMs / 60_000)} min` : ''}, health at ${b.healthAt ? new Date(b.healthAt).toISOString() : '-'}`}`);
       }
     }
   }

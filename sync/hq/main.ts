@@ -26,6 +26,7 @@ import { VERSION } from '../../config/version';
 import { DEFAULT_HQ_SETTINGS_PATH, loadHqSettings, redactHqSettings, type FlagOverride, type HqSettings } from './settings';
 import { keyId, toPublicKey } from '../wire/signed';
 import { registerExport } from './export';
+import { registerCampaign } from './campaign-cli';
 
 /** Global flags (each one sets a settings key; see ./settings.ts). */
 interface Globals {
@@ -450,6 +451,7 @@ export function buildProgram(): Command {
     }));
 
   registerExport(program, { settingsOf: (cmd) => settingsOf(cmd), act, openStore: (s) => openApi(s as HqSettings) });
+  registerCampaign(program, { settingsOf: (cmd) => settingsOf(cmd), act, openStore: (s) => openApi(s as HqSettings), closestName });
 
   program.command('stations')
     .description('the fleet from retained status and health: online/lost, backlog, devices, last receipt, quota progress per unit')
