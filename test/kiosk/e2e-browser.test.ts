@@ -181,6 +181,7 @@ describe('the booth end to end (simulated devices, vault, Mosquitto, headquarter
     await fillDetails(page, { ...GOOD_DETAILS, documentNumber: '001090012', documentExpiry: '2035-05-17' });
     await page.getByTestId('details-submit').click();
     await fingersAndPortrait(page);
+    await page.getByTestId('chip-mode-mrz').click(); // the CAN is the default; this chip is opened with the details' MRZ fields
     await page.getByTestId('chip-read').click();
     await page.locator('[data-testid="chip-verdict"][data-status="valid"]').waitFor({ timeout: 60_000 });
     await page.getByTestId('next').click();

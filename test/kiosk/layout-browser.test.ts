@@ -181,6 +181,11 @@ for (const size of SIZES) {
         // chip: a refused read is shown in view, and the corrected number stays as typed
         await page.getByTestId('chip-read').waitFor();
         expect(await scrollTop(page)).toBe(0);
+        // the CAN is the default: its keypad is on screen whole, without scrolling
+        await page.locator('[data-testid="chip-entry"][data-mode="can"]').waitFor();
+        for (const k of ['1', '0', 'C', '⌫']) await expectInViewport(page, `[data-testid="can-keypad"] [data-key="${k}"]`, `CAN key ${k}`);
+        await step('chip-can', 'chip-read');
+        await page.getByTestId('chip-mode-mrz').click();
         expect(await page.getByTestId('chip-birth').inputValue()).toBe('17/05/1990');
         await step('chip', 'chip-read');
         rig.chip.expectedDocumentNumber = '001090012';

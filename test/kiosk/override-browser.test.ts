@@ -62,6 +62,7 @@ describe.each(['en', 'vi'] as const)('override on the kiosk page (%s)', (lang) =
     await page.getByTestId('portrait-capture').click();
     await page.locator('[data-testid="portrait-verdict"][data-verdict="accept"]').waitFor();
     await page.getByTestId('next').click();
+    await page.getByTestId('chip-mode-mrz').click(); // the CAN is the default; this chip is opened with the details' MRZ fields
     await page.getByTestId('chip-read').click();
 
     // both refusals, in words: the reason code of the verdict, the mismatch field by field

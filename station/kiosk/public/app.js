@@ -15,7 +15,7 @@
  * "technical details" on demand.
  *
  * Each step lives in steps/<name>.js and registers itself:
- *   Kiosk.step(name, function (s, ctx) { return { title, body, actions } })
+ *   Kiosk.step(name, function (s, ctx) { return { title, body, actions, ownsError? } })
  *   Kiosk.panel(step, { id, slot, order, render(s, ctx) })   // extra UI in a step
  *   Kiosk.dialog(id, function (params, ctx) { return { title, body, actions } })
  * See docs/local-api.md ("The page") for the contract.
@@ -79,6 +79,9 @@
     var text = (rule && t('input.' + rule)) || (reason && t('refused.' + reason)) || t('code.' + err.code, params) || t('code.' + codePrefix(err.code)) || tt('code.unknown');
     var hint = (rule && t('input.' + rule + '.hint')) || (reason && t('refused.' + reason + '.hint')) || t('hint.' + err.code) || t('hint.' + codePrefix(err.code)) || null;
     var tech = (err.code || '') + (err.message ? ': ' + err.message : '') + (err.hint ? ' (' + err.hint + ')' : '');
+    // a chip that refused the CAN or the MRZ (or has blocked it): which one, the tries left, what to do (steps/chip.js)
+    var denied = K.chipAccessError && K.chipAccessError(err);
+    if (denied) { text = tt(denied.key, denied.params); hint = tt(denied.hint); }
     return { text: text, hint: hint, tech: tech };
   }
 
@@ -407,7 +410,7 @@
     if (notice) notices.appendChild(noticeBlock(notice));
     var cb = clockBanner();
     if (cb) notices.appendChild(cb);
-    if (s && s.lastError && v !== 'home') notices.appendChild(deviceErrorBlock(s));
+    if (s && s.lastError && v !== 'home' && !out.ownsError) notices.appendChild(deviceErrorBlock(s));
     var body = $('body');
     body.textContent = '';
     body.setAttribute('data-view', v);
@@ -495,7 +498,7 @@
     var retry = null, exc = null;
     if (e.op === 'finger') { retry = function () { act('/api/session/finger/capture', { position: e.position }); }; exc = function () { K.openException('finger', e.position, 'device_failure'); }; }
     if (e.op === 'portrait') { retry = function () { act('/api/session/portrait/capture'); }; exc = function () { K.openException('portrait', null, 'device_failure'); }; }
-    if (e.op === 'chip') { retry = function () { if (K.readChip) K.readChip(); }; exc = function () { K.openException('chip', null, 'device_failure'); }; }
+    if (e.op === 'chip') { retry = function () { if (K.readChip) K.readChip(); }; exc = function () { K.openException('chip', null, K.chipExceptionCode ? K.chipExceptionCode(e.code) : 'device_failure'); }; }
     if (e.op === 'seal') { retry = function () { act('/api/session/confirm'); }; }
     return h('div', { class: 'banner err', role: 'alert', 'data-testid': 'device-error', 'data-code': e.code, 'data-error': 'device' },
       h('div', { class: 'error-text', text: loc.text }), loc.hint ? h('div', { class: 'hint', text: loc.hint }) : null, techDetails(loc.tech),
