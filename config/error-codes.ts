@@ -228,6 +228,23 @@ export const ERROR_CODES = {
     HQ_UNITS_FILE: ['The units file has bad rows; nothing of it was imported.', 'Fix each listed line (code,name,parent,level[,quotaEnrollments,quotaActivations]) and import again.'],
     HQ_UNIT_UNKNOWN: ['No unit with that code is defined.', 'Import it first with `hq campaign units import`.'],
   },
+  'hq/dashboard': {
+    DASH_TLS_REQUIRED: ['The dashboard would listen beyond loopback without TLS.', 'Set dashboard.tls.certFile and keyFile, or listen on 127.0.0.1 behind a TLS proxy.'],
+    DASH_TLS_FILE: ["The dashboard's TLS certificate or key cannot be read.", 'Install the files named by dashboard.tls.*, readable by the dashboard user.'],
+    DASH_NO_ACCOUNTS: ['No dashboard account exists, so nobody could log in.', 'Add one: hq dashboard user add NAME --role operator.'],
+    DASH_HOST: ['The request names a host or origin that is not this dashboard (DNS rebinding or a cross-site request).', 'Open the dashboard at its own address (dashboard.publicOrigin).'],
+    DASH_NOT_LOGGED_IN: ['No valid dashboard session (never logged in, logged out, or timed out).', 'Log in again.'],
+    DASH_BAD_CREDENTIALS: ['Wrong account name or password.', 'Check both and try again; repeated failures lock the account for a while.'],
+    DASH_LOCKED_OUT: ['Too many failed logins for this account or address.', 'Wait for the time given, or ask an administrator.'],
+    DASH_CSRF: ['The request lacks the session\'s anti-forgery token.', 'Reload the page and try again.'],
+    DASH_FORBIDDEN: ['The account\'s role may not do this (viewers only look).', 'Ask an operator, or an administrator for the operator role.'],
+    DASH_BAD_REQUEST: ['The request is malformed.', 'Read the message; the page sends well-formed requests.'],
+    DASH_BODY_TOO_LARGE: ['The request body is larger than the dashboard accepts.', 'Send less.'],
+    DASH_NOT_FOUND: ['No such page, station, alarm or campaign.', 'Check the address or the id.'],
+    DASH_NO_SIGNER: ['Commands are not enabled: no command signer is configured.', 'Run `hq signer` and set dashboard.signerSocket.'],
+    DASH_SIGNER: ['The command signer refused or did not answer.', 'Check that `hq signer` runs; the message says why it refused.'],
+    DASH_INTERNAL: ['The dashboard failed unexpectedly (logged).', 'Retry; if it persists, read the dashboard log.'],
+  },
 } as const satisfies Record<string, Record<string, Entry>>;
 
 export type ErrorLayer = keyof typeof ERROR_CODES;

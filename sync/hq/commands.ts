@@ -2,7 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { IClientOptions } from 'mqtt';
 import { connectOnce } from './fleet';
-import { makeTopics, type CommandBody, type CommandName, type CommandResultBody } from '../topics';
+import { makeTopics, type CommandBody, type CommandName, type CommandResultBody, type SignedMessage } from '../topics';
 import { signCommand } from '../commands';
 import { encodeSigned, TrustedKeys, verifySignedBody } from '../wire/signed';
 import { checkPayload } from '../wire/payloads';
@@ -11,7 +11,10 @@ export interface SendCommandOptions {
   brokerUrl: string;
   mqtt?: IClientOptions;
   topicPrefix?: string;
-  opsKey: KeyObject;
+  /** The ops key (hq cmd), or a signer that holds it elsewhere (the dashboard asks `hq signer`). */
+  opsKey: KeyObject | CommandSigner;
+  /** Who asked for the command (logged with it). */
+  sentBy?: string;
   target: string;
   name: CommandName;
   args?: Record<string, unknown>;
@@ -25,10 +28,13 @@ export interface SendCommandOptions {
 
 /** What sending a command needs from the store; both the sync HqStore and the async HqStoreApi have it. */
 export interface CommandLog {
-  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): void | Promise<void>;
+  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number; sentBy?: string }): void | Promise<void>;
   stationKeys(stationId: string): KeyObject[] | Promise<KeyObject[]>;
   recordCommandResult(id: string, status: string, resultJson: string, at: number): void | Promise<void>;
 }
+
+/** Signs a command without this process holding the ops key. */
+export type CommandSigner = (input: { target: string; name: CommandName; args: Record<string, unknown>; ttlMs: number; sentBy?: string }) => Promise<{ body: CommandBody; message: SignedMessage }>;
 
 export interface SendCommandResult {
   command: CommandBody;
@@ -41,9 +47,11 @@ export interface SendCommandResult {
 export async function sendCommand(o: SendCommandOptions): Promise<SendCommandResult> {
   const t = makeTopics(o.topicPrefix);
   const ttl = o.ttlMs ?? 24 * 3600_000;
-  const { body, message } = signCommand({ target: o.target, name: o.name, args: o.args ?? {}, ttlMs: ttl }, o.opsKey);
+  const { body, message } = typeof o.opsKey === 'function'
+    ? await o.opsKey({ target: o.target, name: o.name, args: o.args ?? {}, ttlMs: ttl, ...(o.sentBy ? { sentBy: o.sentBy } : {}) })
+    : signCommand({ target: o.target, name: o.name, args: o.args ?? {}, ttlMs: ttl }, o.opsKey);
   // Logged before it is sent: a command headquarters cannot record is not sent (fail closed).
-  await o.store?.recordCommand(body);
+  await o.store?.recordCommand({ ...body, ...(o.sentBy ? { sentBy: o.sentBy } : {}) });
   const keys = o.store ? await o.store.stationKeys(o.target) : [];
   const trusted = new TrustedKeys(keys);
   const client = await connectOnce(o.brokerUrl, { protocolVersion: 5, clean: true, reconnectPeriod: 0, connectTimeout: 10_000, ...(o.mqtt ?? {}) });

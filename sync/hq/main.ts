@@ -27,6 +27,7 @@ import { DEFAULT_HQ_SETTINGS_PATH, loadHqSettings, redactHqSettings, type FlagOv
 import { keyId, toPublicKey } from '../wire/signed';
 import { registerExport } from './export';
 import { registerCampaign } from './campaign-cli';
+import { registerDashboard } from './dashboard/cli';
 
 /** Global flags (each one sets a settings key; see ./settings.ts). */
 interface Globals {
@@ -576,6 +577,8 @@ export function buildProgram(): Command {
         await store.close();
       }
     }));
+
+  registerDashboard(program, { settingsOf, act, openStore: openApi, mqttOptions });
 
   void HQ_PUBLIC_FILE;
   return program;

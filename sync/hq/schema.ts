@@ -282,4 +282,23 @@ CREATE TABLE IF NOT EXISTS campaign_quotas (
 );
 `,
   },
+  {
+    // The ops dashboard (#20): who acknowledged an alarm, who sent a command from the page, and an
+    // audit log of what operators did there (login failures included). Version 7 (6 is the campaign data).
+    version: 7,
+    sql: `
+ALTER TABLE alarms ADD COLUMN cleared_by TEXT;
+ALTER TABLE commands ADD COLUMN sent_by TEXT;
+CREATE INDEX IF NOT EXISTS commands_by_issued ON commands (issued_at);
+CREATE TABLE IF NOT EXISTS ops_audit (
+  id TEXT PRIMARY KEY,
+  at BIGINT NOT NULL,
+  user_name TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT,
+  detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ops_audit_at ON ops_audit (at);
+`,
+  },
 ];

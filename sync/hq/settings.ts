@@ -131,6 +131,30 @@ export const hqSettingsSchema = {
         waitSeconds: { type: 'number', minimum: 0.1, maximum: 600, default: 3, description: 'Longest time `hq stations` collects retained status and health messages.' },
       },
     },
+    dashboard: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'The ops dashboard (`hq dashboard`) and its command signer (`hq signer`): docs/dashboard.md.',
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Address the dashboard listens on. Anything but loopback needs tls.certFile and tls.keyFile (it refuses to start without).' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8780, description: 'TCP port of the dashboard (0: any free port, printed at start).' },
+        publicOrigin: { type: ['string', 'null'], pattern: '^https?://[^/]+$', default: null, description: 'The address users open (https://ops.example.vn:8443) when it differs from host:port (a proxy, a DNS name); requests naming any other host or origin are refused.' },
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            certFile: { type: ['string', 'null'], default: null, description: 'Certificate chain (PEM) the dashboard serves.' },
+            keyFile: { type: ['string', 'null'], default: null, description: 'Its private key (PEM, mode 0600).' },
+          },
+        },
+        accountsFile: { type: ['string', 'null'], default: null, description: 'Accounts file (scrypt hashes, mode 0600; `hq dashboard user …` writes it); null = dataDir/dashboard/accounts.json.' },
+        signerSocket: { type: ['string', 'null'], default: null, description: 'Unix socket of `hq signer`, the process that holds the ops key and signs lock, unlock, sync-now and request-health for the page. null: the page sends no commands.' },
+        sessionIdleMinutes: { type: 'integer', minimum: 1, maximum: 720, default: 30, description: 'A dashboard session ends after this many minutes without a request (and after 12 hours in all).' },
+        commandTtlSeconds: { type: 'integer', minimum: 60, maximum: 86400, default: 3600, description: 'Lifetime of a command sent from the page (the signer caps it at its own limit).' },
+      },
+    },
   },
 } as const;
 
@@ -151,6 +175,10 @@ export interface HqSettings {
   };
   commands: { ttlSeconds: number; waitSeconds: number };
   fleet: { waitSeconds: number };
+  dashboard: {
+    host: string; port: number; publicOrigin: string | null; tls: { certFile: string | null; keyFile: string | null };
+    accountsFile: string | null; signerSocket: string | null; sessionIdleMinutes: number; commandTtlSeconds: number;
+  };
 }
 
 /** A value given on the command line: the settings key it sets and the flag that set it. */
@@ -232,6 +260,8 @@ export function validateHqSettings(raw: unknown, source: string, opts: Omit<Load
   if (d.password !== null && d.passwordFile !== null) problems.push('database.password and database.passwordFile: give the password one way (HQ_DATABASE_PASSWORD or the file), not both');
   if ((d.tls.certFile === null) !== (d.tls.keyFile === null)) problems.push('database.tls.certFile and database.tls.keyFile: set both (client certificate) or neither');
   if (d.url === null && (d.password !== null || d.passwordFile !== null || d.tls.enabled)) problems.push('database: a password or TLS is set but database.url is null (SQLite needs neither) — set database.url to use PostgreSQL');
+  const dt = settings.dashboard.tls;
+  if ((dt.certFile === null) !== (dt.keyFile === null)) problems.push('dashboard.tls.certFile and dashboard.tls.keyFile: set both (TLS) or neither');
   if (problems.length) throw new ConfigError(`${source} is not valid:`, problems, `Fix the settings above, ${CHECK}.`);
   return { settings, envOverrides, flagOverrides };
 }

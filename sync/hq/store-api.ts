@@ -16,6 +16,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { AlarmRow, RegisterInput, StationKeyState, StationRow, StoreOutcome, StoredRecordInput } from './store';
 import { HqStore, openHqDb } from './store';
+import { v7 as uuidv7 } from 'uuid';
 
 export type { AlarmRow, RegisterInput, StationKeyState, StationRow, StoreOutcome, StoredRecordInput };
 
@@ -113,6 +114,27 @@ export interface StationHealthRow {
 
 export type CreateCampaignResult = { ok: true } | { ok: false; reason: 'exists' } | { ok: false; reason: 'overlap'; with: CampaignRow[] };
 
+export interface CommandRow {
+  id: string;
+  station_id: string;
+  name: string;
+  issued_at: number;
+  expires_at: number;
+  sent_by: string | null;
+  result_status: string | null;
+  result: string | null;
+  result_at: number | null;
+}
+
+export interface OpsAuditRow {
+  id: string;
+  at: number;
+  user_name: string;
+  action: string;
+  target: string | null;
+  detail: string;
+}
+
 export interface HqStoreApi {
   readonly kind: 'sqlite' | 'postgres';
   /** Where the data is, for messages (a file path, or the database URL without its password). */
@@ -168,7 +190,7 @@ export interface HqStoreApi {
   /** Latest receipt time of every station that has one. */
   lastReceipts(): Promise<Map<string, number>>;
 
-  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): Promise<void>;
+  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number; sentBy?: string }): Promise<void>;
   /** A command headquarters sent (target, name, whether answered), or undefined. */
   commandOf(id: string): Promise<{ station_id: string; name: string; result_status: string | null } | undefined>;
   recordCommandResult(id: string, status: string, resultJson: string, at: number): Promise<void>;
@@ -203,6 +225,15 @@ export interface HqStoreApi {
   campaignDayCounts(campaignId: string, throughDay?: string): Promise<DayCountRow[]>;
   /** Every registered station with its unit and last health. */
   stationHealth(): Promise<StationHealthRow[]>;
+
+  /** Acknowledges (clears) one open alarm, recording who did; null when no open alarm has this id. */
+  ackAlarm(id: string, by: string, now?: number): Promise<AlarmRow | null>;
+  /** The latest commands sent (newest first), with who sent them and the stations' answers. */
+  recentCommands(limit: number): Promise<CommandRow[]>;
+  /** Appends to the operators' audit log (dashboard logins, acknowledgements, commands). */
+  opsAudit(e: { user: string; action: string; target?: string | null; detail: string }, now?: number): Promise<void>;
+  /** The operators' audit log, newest first. */
+  opsAuditLog(limit: number): Promise<OpsAuditRow[]>;
 
   /** Resolves when the database answers (a worker that lost it polls this to come back). */
   ping(): Promise<void>;
@@ -287,7 +318,24 @@ export class SqliteHqStore implements HqStoreApi {
     const rows = this.db.prepare('SELECT station_id, MAX(created_at) AS t FROM receipts GROUP BY station_id').all() as { station_id: string; t: number }[];
     return new Map(rows.map((r) => [r.station_id, r.t]));
   }
-  async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }) { this.sync.recordCommand(c); }
+  async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number; sentBy?: string }) { this.sync.recordCommand(c); }
+  async ackAlarm(id: string, by: string, now = Date.now()) {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT id, station_id, kind, record_id, detail, at, first_at, count FROM alarms WHERE id = ? AND cleared_at IS NULL').get(id) as AlarmRow | undefined;
+      if (!row) return null;
+      this.db.prepare('UPDATE alarms SET cleared_at = ?, cleared_by = ? WHERE id = ? AND cleared_at IS NULL').run(now, by, id);
+      return row;
+    }).immediate();
+  }
+  async recentCommands(limit: number) {
+    return this.db.prepare('SELECT id, station_id, name, issued_at, expires_at, sent_by, result_status, result, result_at FROM commands ORDER BY issued_at DESC, id DESC LIMIT ?').all(limit) as CommandRow[];
+  }
+  async opsAudit(e: { user: string; action: string; target?: string | null; detail: string }, now = Date.now()) {
+    this.db.prepare('INSERT INTO ops_audit (id, at, user_name, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)').run(uuidv7(), now, e.user, e.action, e.target ?? null, e.detail);
+  }
+  async opsAuditLog(limit: number) {
+    return this.db.prepare('SELECT id, at, user_name, action, target, detail FROM ops_audit ORDER BY at DESC, id DESC LIMIT ?').all(limit) as OpsAuditRow[];
+  }
   async commandOf(id: string) { return this.sync.commandOf(id); }
   async recordCommandResult(id: string, status: string, resultJson: string, at: number) { this.sync.recordCommandResult(id, status, resultJson, at); }
   async auditHead(stationId: string) { return this.sync.auditHead(stationId); }

@@ -26,7 +26,7 @@ import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION, SchemaTooNewError, migrationSql } from './schema';
 import { fingerprintOf, keyStates, type AlarmRow, type RegisterInput, type StationKeyRow, type StationKeyState, type StationRow, type StoreOutcome } from './store';
-import { CAMPAIGN_DAY_COUNTS_SQL, type AlarmInput, type AuditRow, type BatchStoreResult, type BatchToStore, type CampaignDayRow, type CampaignRow, type CreateCampaignResult, type DayCountRow, type HqStoreApi, type QuotaRow, type StationHealthRow, type StoredRecordRow, type UnitRow } from './store-api';
+import { CAMPAIGN_DAY_COUNTS_SQL, type AlarmInput, type AuditRow, type BatchStoreResult, type BatchToStore, type CommandRow, type CampaignDayRow, type CampaignRow, type CreateCampaignResult, type DayCountRow, type HqStoreApi, type OpsAuditRow, type QuotaRow, type StationHealthRow, type StoredRecordRow, type UnitRow } from './store-api';
 import { toPublicKey } from '../wire/signed';
 
 export interface PgStoreOptions {
@@ -464,9 +464,26 @@ export class PgHqStore implements HqStoreApi {
     return (await this.q<{ station_id: string; name: string; result_status: string | null }>('SELECT station_id, name, result_status FROM commands WHERE id = $1', [id])).rows[0];
   }
 
-  async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): Promise<void> {
-    await this.q('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING',
-      [c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt]);
+  async recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number; sentBy?: string }): Promise<void> {
+    await this.q('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at, sent_by) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING',
+      [c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt, c.sentBy ?? null]);
+  }
+
+  async ackAlarm(id: string, by: string, now = Date.now()): Promise<AlarmRow | null> {
+    const r = await this.q<AlarmRow>('UPDATE alarms SET cleared_at = $1, cleared_by = $2 WHERE id = $3 AND cleared_at IS NULL RETURNING id, station_id, kind, record_id, detail, at, first_at, count', [now, by, id]);
+    return r.rows[0] ?? null;
+  }
+
+  async recentCommands(limit: number): Promise<CommandRow[]> {
+    return (await this.q<CommandRow>('SELECT id, station_id, name, issued_at, expires_at, sent_by, result_status, result, result_at FROM commands ORDER BY issued_at DESC, id DESC LIMIT $1', [limit])).rows;
+  }
+
+  async opsAudit(e: { user: string; action: string; target?: string | null; detail: string }, now = Date.now()): Promise<void> {
+    await this.q('INSERT INTO ops_audit (id, at, user_name, action, target, detail) VALUES ($1, $2, $3, $4, $5, $6)', [uuidv7(), now, e.user, e.action, e.target ?? null, e.detail]);
+  }
+
+  async opsAuditLog(limit: number): Promise<OpsAuditRow[]> {
+    return (await this.q<OpsAuditRow>('SELECT id, at, user_name, action, target, detail FROM ops_audit ORDER BY at DESC, id DESC LIMIT $1', [limit])).rows;
   }
 
   async recordCommandResult(id: string, status: string, resultJson: string, at: number): Promise<void> {

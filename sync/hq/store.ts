@@ -376,9 +376,9 @@ export class HqStore {
     return this.db.prepare('SELECT station_id, name, result_status FROM commands WHERE id = ?').get(id) as { station_id: string; name: string; result_status: string | null } | undefined;
   }
 
-  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number }): void {
-    this.db.prepare('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
-      .run(c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt);
+  recordCommand(c: { id: string; target: string; name: string; args: Record<string, unknown>; issuedAt: number; expiresAt: number; sentBy?: string }): void {
+    this.db.prepare('INSERT INTO commands (id, station_id, name, args, issued_at, expires_at, sent_by) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING')
+      .run(c.id, c.target, c.name, JSON.stringify(c.args), c.issuedAt, c.expiresAt, c.sentBy ?? null);
   }
 
   recordCommandResult(id: string, status: string, resultJson: string, at: number): void {

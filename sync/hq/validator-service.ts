@@ -32,7 +32,7 @@ export const VALIDATOR_PROTOCOL_VERSION = 1;
 export const DEFAULT_MAX_MESSAGE_BYTES = 160 * 1024 * 1024;
 
 /** Reads length-prefixed messages from a socket; calls `onMessage` for each whole one. */
-function framer(sock: Socket, maxBytes: number, onMessage: (m: Buffer) => void, onTooLarge: (n: number) => void): void {
+export function framer(sock: Socket, maxBytes: number, onMessage: (m: Buffer) => void, onTooLarge: (n: number) => void): void {
   let chunks: Buffer[] = [];
   let have = 0;
   let need = -1;
@@ -60,7 +60,7 @@ function framer(sock: Socket, maxBytes: number, onMessage: (m: Buffer) => void, 
   });
 }
 
-function frame(v: CborValue): Buffer {
+export function frame(v: CborValue): Buffer {
   const body = encodeCbor(v);
   const head = Buffer.alloc(4);
   head.writeUInt32BE(body.length, 0);
