@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'station/kiosk/public/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'station/kiosk/public/**', 'sync/hq/dashboard/public/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

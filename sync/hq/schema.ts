@@ -5,8 +5,6 @@
  * UUIDv7 text), `INSERT … ON CONFLICT … DO NOTHING/UPDATE` for idempotency.
  * Times are milliseconds since the Unix epoch.
  */
-/** Version after every migration below; SCHEMA_SQL is version 1. */
-export const SCHEMA_VERSION = 6;
 
 /** The two databases headquarters runs on. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -302,3 +300,6 @@ CREATE INDEX IF NOT EXISTS ops_audit_at ON ops_audit (at);
 `,
   },
 ];
+
+/** Version after every migration above; SCHEMA_SQL is version 1. */
+export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 1);

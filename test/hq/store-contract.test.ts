@@ -307,6 +307,26 @@ describe.each([sqlite, postgres])('headquarters store contract: $name', (b) => {
     expect(await s1.openAlarms()).toEqual([]);
   });
 
+  it('dashboard: an alarm acknowledged once by name (two workers at once: one wins), commands with who sent them, the ops audit log newest first', async () => {
+    const s1 = await fresh();
+    const s2 = await again(s1);
+    await s1.alarm('tamper', 'case opened', 'ST1', null, 1000);
+    const id = (await s1.openAlarms())[0]!.id;
+    const [a, b2] = await Promise.all([s1.ackAlarm(id, 'ops1', 2000), s2.ackAlarm(id, 'ops2', 2000)]);
+    expect([a, b2].filter((x) => x !== null)).toHaveLength(1);
+    expect((a ?? b2)!).toMatchObject({ id, kind: 'tamper', station_id: 'ST1' });
+    expect(await s1.openAlarms()).toEqual([]);
+    expect(await s1.ackAlarm(id, 'ops1')).toBeNull();
+    await s1.recordCommand({ id: 'c1', target: 'ST1', name: 'lock', args: { reason: 'x' }, issuedAt: 10, expiresAt: 20, sentBy: 'ops1' });
+    await s2.recordCommand({ id: 'c2', target: 'ST1', name: 'unlock', args: {}, issuedAt: 30, expiresAt: 40 });
+    await s1.recordCommandResult('c1', 'ok', '{"status":"ok"}', 15);
+    const cmds = await s2.recentCommands(10);
+    expect(cmds.map((c) => [c.id, c.sent_by, c.result_status])).toEqual([['c2', null, null], ['c1', 'ops1', 'ok']]);
+    await s1.opsAudit({ user: 'ops1', action: 'login', detail: 'role operator' }, 100);
+    await s2.opsAudit({ user: 'ops1', action: 'alarm-ack', target: 'ST1', detail: `tamper ${id}` }, 200);
+    expect((await s1.opsAuditLog(10)).map((r) => [r.action, r.target, Number(r.at)])).toEqual([['alarm-ack', 'ST1', 200], ['login', null, 100]]);
+  });
+
   it('key registry: registration, rotation keeps the old key (current first), a non-Ed25519 key is refused', async () => {
     const s = await fresh();
     const k1 = stationKey(); const k2 = stationKey();

@@ -114,6 +114,27 @@ describe('headquarters units: keys by duty (#13 item 2)', () => {
     expect(i.get('StateDirectory')).toBe('enroll-hq');
     // the two accounts in sysusers, the validator's primary group the ingest's (for the 0660 socket)
     const users = read('enroll-hq.sysusers.conf').split('\n').filter((l) => l.startsWith('u '));
-    expect(users.map((l) => l.split(/\s+/).slice(1, 3))).toEqual([['enroll-hq', '-:enroll-hq'], ['enroll-hqval', '-:enroll-hq']]);
+    expect(users.map((l) => l.split(/\s+/).slice(1, 3))).toEqual([['enroll-hq', '-:enroll-hq'], ['enroll-hqval', '-:enroll-hq'], ['enroll-hqdash', '-:enroll-hqdash'], ['enroll-hqops', '-:enroll-hqdash']]);
+  });
+
+  it('the dashboard (#20) holds no key and reaches only the signer\'s socket; the signer holds the ops key with no network', () => {
+    const dash = read('enroll-hq-dashboard.service');
+    const signer = read('enroll-hq-signer.service');
+    for (const [name, text] of [['enroll-hq-dashboard.service', dash], ['enroll-hq-signer.service', signer]] as const) {
+      const r = verifyAs(name, text);
+      expect(r.output, name).toBe('');
+      expect(r.status, name).toBe(0);
+    }
+    const d = new Map(section(dash, 'Service'));
+    const g = new Map(section(signer, 'Service'));
+    expect(d.get('User')).toBe('enroll-hqdash');
+    expect(g.get('User')).toBe('enroll-hqops');
+    expect(g.get('Group')).toBe('enroll-hqdash'); // its 0660 socket is the dashboard's group's
+    expect(g.get('PrivateNetwork')).toBe('yes');
+    expect(g.get('RestrictAddressFamilies')).toBe('AF_UNIX');
+    expect(d.get('ExecStart')).toMatch(/main\.js dashboard --config \/etc\/enroll-hqdash\//);
+    expect(g.get('ExecStart')).toMatch(/main\.js signer --config \/etc\/enroll-hqdash\//);
+    expect(section(dash, 'Service').filter(([k]) => k === 'ReadWritePaths').flatMap(([, x]) => x.split(/\s+/))).toEqual(['-/run/enroll-hqops']);
+    for (const s of [d, g]) { expect(s.get('LimitCORE')).toBe('0'); expect(s.get('ProtectSystem')).toBe('strict'); expect(s.get('SupplementaryGroups')).toBeUndefined(); }
   });
 });

@@ -5,8 +5,8 @@
  * constant time). Managed with `hq dashboard user …`; the web server reads it on
  * each login, so a removed account cannot log in again (its sessions end too).
  *
- * Guessing is limited per account and per client address: after 5 failures in a
- * row the account (or address) is refused for 5 minutes, doubling up to an hour.
+ * Guessing is limited per account and per client address: after 5 failures (20 from
+ * one address) the account (or address) is refused for 5 minutes, doubling up to an hour.
  * A failure is counted *before* scrypt runs, so parallel attempts cannot all pass
  * the check while the first one is still hashing (#14's PIN lesson).
  */
@@ -39,7 +39,7 @@ export function readAccounts(path: string): Record<string, Account> {
   try {
     f = JSON.parse(readFileSync(path, 'utf8')) as AccountsFile;
   } catch (e) {
-    throw new Error(`${path} is not a dashboard accounts file (${(e as Error).message}); restore it from a backup or remove it and add the accounts again with hq dashboard user add`);
+    throw new Error(`${path} is not a dashboard accounts file (${(e as Error).message}); restore it from a backup or remove it and add the accounts again with hq dashboard user add`, { cause: e });
   }
   if (f?.v !== 1 || typeof f.accounts !== 'object' || f.accounts === null) throw new Error(`${path}: unknown accounts file version`);
   return f.accounts;

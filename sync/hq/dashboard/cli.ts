@@ -108,6 +108,7 @@ export function registerDashboard(program: Command, h: DashboardCliHelpers): voi
 
   const user = dash.command('user').description('dashboard accounts: viewer (reads) or operator (also acknowledges alarms, sends commands, edits campaigns)');
   user.command('add')
+    .description('add an account; the password (at least 10 characters) from --password-file, stdin, or typed twice')
     .argument('<name>', 'account name (1–64 letters, digits, . _ - @)')
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
     .option('--password-file <file>', 'read the password from the first line of this file (else stdin, or typed twice at the terminal)')
@@ -118,6 +119,7 @@ export function registerDashboard(program: Command, h: DashboardCliHelpers): voi
       process.stdout.write(`account ${name} added (${opts.role}) in ${accountsFile(s)}\n`);
     }));
   user.command('passwd')
+    .description("change an account's password")
     .argument('<name>', 'account name')
     .option('--password-file <file>', 'read the password from the first line of this file')
     .action(h.act(async (name: string, opts: { passwordFile?: string }, cmd: Command) => {
@@ -126,6 +128,7 @@ export function registerDashboard(program: Command, h: DashboardCliHelpers): voi
       process.stdout.write(`password of ${name} changed; its open sessions go on until they end (remove the account to end them at once)\n`);
     }));
   user.command('remove')
+    .description('remove an account (its sessions end at their next request)')
     .argument('<name>', 'account name')
     .action(h.act(async (name: string, _o: unknown, cmd: Command) => {
       const s = h.settingsOf(cmd);
@@ -133,6 +136,7 @@ export function registerDashboard(program: Command, h: DashboardCliHelpers): voi
       process.stdout.write(`account ${name} removed; its sessions end at their next request\n`);
     }));
   user.command('list')
+    .description('the accounts and their roles')
     .option('--json', 'machine-readable output')
     .action(h.act(async (opts: { json?: boolean }, cmd: Command) => {
       const s = h.settingsOf(cmd);

@@ -148,7 +148,9 @@ export async function startDashboard(o: DashboardOptions): Promise<DashboardHand
   }
   const files = loadStatic(o.publicDir ?? publicDir());
   const sessions = new Map<string, Session>();
+  // per account: 5 failures; per client address a higher bar (an ops room behind one proxy shares it)
   const throttle = new Throttle();
+  const addrThrottle = new Throttle(20);
   const idleMs = o.sessionIdleMs ?? 30 * 60_000;
   const scheme = o.tls ? 'https' : 'http';
   const sse = new Set<{ s: Session; res: ServerResponse }>();
@@ -237,13 +239,13 @@ export async function startDashboard(o: DashboardOptions): Promise<DashboardHand
     const password = typeof b.password === 'string' ? b.password : '';
     if (!user || !password) throw new HttpError(400, 'DASH_BAD_REQUEST', 'give the account name and the password');
     const t = now();
-    const keys = [`u:${user}`, `a:${clientAddr(req)}`];
-    const wait = Math.max(...keys.map((k) => throttle.blockedFor(k, t)));
+    const keys: [Throttle, string][] = [[throttle, `u:${user}`], [addrThrottle, `a:${clientAddr(req)}`]];
+    const wait = Math.max(...keys.map(([th, k]) => th.blockedFor(k, t)));
     if (wait > 0) {
       await audit(user, 'login-refused', null, `locked out for ${Math.ceil(wait / 1000)} s more (from ${clientAddr(req)})`);
       throw new HttpError(429, 'DASH_LOCKED_OUT', `too many failed logins: try again in ${Math.ceil(wait / 60_000)} min`, 'wait, or ask an administrator');
     }
-    for (const k of keys) throttle.begin(k, t); // counted before the hash runs: parallel guesses cannot all slip through
+    for (const [th, k] of keys) th.begin(k, t); // counted before the hash runs: parallel guesses cannot all slip through
     const acct = readAccounts(o.accountsFile)[user];
     // an unknown account costs the same scrypt as a known one (no timing oracle for names)
     const ok = await checkPassword(password, acct?.hash ?? 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=');
@@ -251,7 +253,7 @@ export async function startDashboard(o: DashboardOptions): Promise<DashboardHand
       await audit(user, 'login-failed', null, `wrong name or password (from ${clientAddr(req)})`);
       throw new HttpError(401, 'DASH_BAD_CREDENTIALS', 'wrong account name or password', 'check both; after 5 failures the account is locked for 5 minutes');
     }
-    for (const k of keys) throttle.succeeded(k);
+    for (const [th, k] of keys) th.succeeded(k);
     const s: Session = { token: randomBytes(32).toString('base64url'), user, role: acct.role, csrf: randomBytes(24).toString('base64url'), createdAt: t, lastAt: t };
     sessions.set(s.token, s);
     await audit(user, 'login', null, `role ${acct.role}, from ${clientAddr(req)}`);
