@@ -24,7 +24,7 @@ export interface StationFixture {
   hqDir: string;
 }
 
-export async function provisionedStation(o: { stationId: string; brokerUrl: string; devices?: string; extra?: string[]; logLevel?: string }): Promise<StationFixture> {
+export async function provisionedStation(o: { stationId: string; brokerUrl: string; devices?: string; extra?: string[]; logLevel?: string; unit?: string }): Promise<StationFixture> {
   const dir = mkdtempSync(join(tmpdir(), `${o.stationId.toLowerCase()}-`));
   const hqDir = join(dir, 'hq');
   writeHqKeys(hqDir, await generateHqKeys('test'));
@@ -34,7 +34,7 @@ export async function provisionedStation(o: { stationId: string; brokerUrl: stri
     file,
     [
       'version: 1',
-      `station: { id: ${o.stationId}, unit: { code: "00007" } }`,
+      `station: { id: ${o.stationId}, unit: { code: "${o.unit ?? '00007'}" } }`,
       `dataDir: ${dataDir}`,
       CONSENT_YAML,
       `log: { level: ${o.logLevel ?? 'info'} }`,

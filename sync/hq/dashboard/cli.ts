@@ -14,7 +14,8 @@ import type { HqSettings, FlagOverride } from '../settings';
 import type { HqStoreApi } from '../store-api';
 import { accountsPath, addAccount, readAccounts, removeAccount, setPassword, ROLES } from './accounts';
 import { LiveFleet } from './live';
-import { startDashboard, type CampaignSource } from './server';
+import { startDashboard } from './server';
+import { campaignSource } from './campaigns';
 import { socketSigner, startSigner } from './signer';
 
 export interface DashboardCliHelpers {
@@ -22,8 +23,6 @@ export interface DashboardCliHelpers {
   act<A extends unknown[]>(fn: (...args: A) => Promise<number | void> | number | void): (...args: A) => Promise<void>;
   openStore(s: HqSettings): Promise<HqStoreApi>;
   mqttOptions(s: HqSettings): IClientOptions;
-  /** The campaign view's queries over a store, when the campaign module is there. */
-  campaigns?: (store: HqStoreApi) => CampaignSource;
 }
 
 function accountsFile(s: HqSettings): string {
@@ -89,7 +88,7 @@ export function registerDashboard(program: Command, h: DashboardCliHelpers): voi
         await live.start();
         const dashboard = await startDashboard({
           host: d.host, port: d.port, tls, publicOrigin: d.publicOrigin, store, accountsFile: accountsFile(s), live,
-          campaigns: h.campaigns ? h.campaigns(store) : null,
+          campaigns: campaignSource(store),
           signer: d.signerSocket ? socketSigner(d.signerSocket) : null,
           broker: { url: s.broker.url, mqtt: h.mqttOptions(s), topicPrefix: s.broker.topicPrefix },
           commandTtlMs: d.commandTtlSeconds * 1000, sessionIdleMs: d.sessionIdleMinutes * 60_000, logger,
@@ -108,23 +107,23 @@ export function registerDashboard(program: Command, h: DashboardCliHelpers): voi
 
   const user = dash.command('user').description('dashboard accounts: viewer (reads) or operator (also acknowledges alarms, sends commands, edits campaigns)');
   user.command('add')
-    .description('add an account; the password (at least 10 characters) from --password-file, stdin, or typed twice')
+    .description('add an account; the password (at least 10 characters) from --secret-file, stdin, or typed twice')
     .argument('<name>', 'account name (1–64 letters, digits, . _ - @)')
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
-    .option('--password-file <file>', 'read the password from the first line of this file (else stdin, or typed twice at the terminal)')
-    .action(h.act(async (name: string, opts: { role: string; passwordFile?: string }, cmd: Command) => {
+    .option('--secret-file <file>', 'read the new password from the first line of this file (else stdin, or typed twice at the terminal); not --password-file, which is the broker password')
+    .action(h.act(async (name: string, opts: { role: string; secretFile?: string }, cmd: Command) => {
       const s = h.settingsOf(cmd);
-      const pw = await readNewPassword(opts.passwordFile);
+      const pw = await readNewPassword(opts.secretFile);
       await addAccount(accountsFile(s), name, opts.role, pw);
       process.stdout.write(`account ${name} added (${opts.role}) in ${accountsFile(s)}\n`);
     }));
   user.command('passwd')
     .description("change an account's password")
     .argument('<name>', 'account name')
-    .option('--password-file <file>', 'read the password from the first line of this file')
-    .action(h.act(async (name: string, opts: { passwordFile?: string }, cmd: Command) => {
+    .option('--secret-file <file>', 'read the new password from the first line of this file (else stdin, or typed twice)')
+    .action(h.act(async (name: string, opts: { secretFile?: string }, cmd: Command) => {
       const s = h.settingsOf(cmd);
-      await setPassword(accountsFile(s), name, await readNewPassword(opts.passwordFile));
+      await setPassword(accountsFile(s), name, await readNewPassword(opts.secretFile));
       process.stdout.write(`password of ${name} changed; its open sessions go on until they end (remove the account to end them at once)\n`);
     }));
   user.command('remove')

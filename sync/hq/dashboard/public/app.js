@@ -171,7 +171,7 @@
   }
 
   function logout() { api('POST', '/api/logout', {}).then(function () {}, function () {}).then(function () { stopEvents(); S.session = null; render(); }); }
-  function switchLang() { S.lang = S.lang === 'vi' ? 'en' : 'vi'; localStorage.setItem('hqdash.lang', S.lang); loadCatalogue().then(render); }
+  function switchLang() { S.notice = null; S.lang = S.lang === 'vi' ? 'en' : 'vi'; localStorage.setItem('hqdash.lang', S.lang); loadCatalogue().then(render); }
 
   /* ---------- fleet ---------- */
   var COLS = [
@@ -179,12 +179,14 @@
     ['oldestBacklogAgeMs', 'col.oldest'], ['devices', 'col.devices'], ['battery', 'col.battery'], ['diskFreeBytes', 'col.disk'],
     ['version', 'col.version'], ['enrollmentsToday', 'col.today'], ['alarms', 'col.alarms'],
   ];
+  /** Device states that are not a fault (a simulated device in a training booth is not broken). */
+  function devOk(d) { return ['ok', 'ready', 'simulated', 'idle', 'busy'].indexOf(d.state) >= 0; }
   function lastContact(s) { return Math.max(s.statusAt || 0, s.healthAt || 0, s.lastReceiptAt || 0) || null; }
   function sortValue(s, key) {
     if (key === 'lastContact') return lastContact(s) || 0;
     if (key === 'battery') { var p = S.fleet.power[s.stationId]; return p && p.capacityPct !== null ? p.capacityPct : -1; }
     if (key === 'alarms') return S.fleet.alarms[s.stationId] || 0;
-    if (key === 'devices') return s.devices.filter(function (d) { return d.state !== 'ok'; }).length;
+    if (key === 'devices') return s.devices.filter(function (d) { return !devOk(d); }).length;
     var v = s[key];
     return v === null || v === undefined ? '' : v;
   }
@@ -222,7 +224,9 @@
 
     var body = h('tbody', null, rows.map(function (s) {
       var p = f.power[s.stationId];
-      var devs = s.devices.map(function (d) { return h('span', { class: 'chip ' + (d.state === 'ok' ? 'ok' : 'bad'), title: d.state, text: d.name + (d.state === 'ok' ? '' : ': ' + d.state) }); });
+      var good = s.devices.filter(devOk);
+      var devs = s.devices.filter(function (d) { return !devOk(d); }).map(function (d) { return h('span', { class: 'chip bad', title: d.state, text: d.name + ': ' + d.state }); });
+      if (good.length) devs.unshift(h('span', { class: 'chip ok', title: good.map(function (d) { return d.name + ': ' + d.state; }).join(', '), text: t('devices.ok', { n: good.length }) }));
       var nAl = f.alarms[s.stationId] || 0;
       return h('tr', { testid: 'st-' + s.stationId, class: 'st-' + s.state },
         h('td', null, h('b', { text: s.stationId }), s.registered ? null : h('small', { class: 'warn', text: ' ' + t('unregistered') })),
@@ -231,7 +235,7 @@
         h('td', { text: ago(lastContact(s)) }),
         h('td', { class: 'num', testid: 'backlog-' + s.stationId, text: fmtNum(s.backlog) }),
         h('td', { text: age(s.oldestBacklogAgeMs) }),
-        h('td', null, devs),
+        h('td', { class: 'devices' }, devs),
         h('td', { text: p ? (p.capacityPct === null ? '–' : p.capacityPct + ' %') + (p.onAc ? ' · ' + t('battery.ac') : '') : '–', class: p && p.level !== 'ok' && p.level !== 'unknown' ? 'bad' : '' }),
         h('td', { class: 'num', text: bytes(s.diskFreeBytes) }),
         h('td', { text: s.version || '–' }),
@@ -328,6 +332,7 @@
       h('p', { testid: 'campaign-period', text: t('campaign.period', { from: s.campaign.firstDay, to: s.campaign.lastDay }) }),
       h('p', { class: 'kpi', testid: 'campaign-total', text: t('campaign.total', { enrollments: fmtNum(s.totals.enrollments), activations: fmtNum(s.totals.activations), pct: fmtPct(s.totals.pct) }) }),
       h('p', { class: s.backlog.records ? 'warn' : 'muted', testid: 'campaign-backlog', text: s.backlog.records ? t('campaign.backlog', { stations: s.backlog.stations, records: fmtNum(s.backlog.records) }) : t('campaign.noBacklog') }),
+      s.totals.unknown ? h('p', { class: 'warn', testid: 'campaign-unknown', text: t('campaign.unknown', { n: fmtNum(s.totals.unknown) }) }) : null,
       h('p', { class: 'muted', text: t('campaign.asOf', { at: fmtTime(s.asOf) }) }),
       h('div', { class: 'charts' },
         h('figure', null, h('figcaption', { text: t('campaign.progress') }), h('div', { class: 'chartbox' }, h('canvas', { id: 'chart-progress', testid: 'chart-progress' }))),
@@ -340,12 +345,12 @@
   function rankingTable(s) {
     var units = s.units.slice().sort(function (a, b) { return (b.pct || 0) - (a.pct || 0) || (a.code < b.code ? -1 : 1); });
     return h('div', { class: 'scroll' }, h('table', { class: 'grid', testid: 'ranking-table' },
-      h('thead', null, h('tr', null, h('th', { text: '#' }), h('th', { text: t('col.unit') }), h('th', { text: t('col.enrollments') }), h('th', { text: t('col.activations') }), h('th', { text: t('col.quota') }), h('th', { text: t('col.pct') }), h('th', { text: t('col.backlog') }))),
+      h('thead', null, h('tr', null, h('th', { text: '#' }), h('th', { text: t('col.unit') }), h('th', { text: t('col.enrollments') }), h('th', { text: t('col.activations') }), h('th', { text: t('col.quota') }), h('th', { text: t('col.pct') }), h('th', { text: t('col.pctActivations') }), h('th', { text: t('col.backlog') }))),
       h('tbody', null, units.map(function (u, i) {
         return h('tr', { testid: 'rank-' + u.code },
           h('td', { class: 'num', text: String(i + 1) }), h('td', { text: u.name + ' (' + u.code + ')' }),
           h('td', { class: 'num', testid: 'enr-' + u.code, text: fmtNum(u.enrollments) }), h('td', { class: 'num', testid: 'act-' + u.code, text: fmtNum(u.activations) }),
-          h('td', { class: 'num', text: fmtNum(u.quota) }), h('td', { class: 'num', testid: 'pct-' + u.code, text: fmtPct(u.pct) }),
+          h('td', { class: 'num', text: fmtNum(u.quota) }), h('td', { class: 'num', testid: 'pct-' + u.code, text: fmtPct(u.pct) }), h('td', { class: 'num', text: fmtPct(u.pctActivations) }),
           h('td', { class: 'num' + (u.backlog ? ' warn' : ''), text: u.backlog ? fmtNum(u.backlog) : '–' }));
       }))));
   }

@@ -38,7 +38,10 @@
     }
     if (r) {
       destroy('ranking');
-      var units = s.units.filter(function (u) { return u.pct !== null; }).sort(function (a, b) { return b.pct - a.pct || (a.code < b.code ? -1 : 1); });
+      var ranked = s.units.filter(function (u) { return u.pct !== null; }).sort(function (a, b) { return b.pct - a.pct || (a.code < b.code ? -1 : 1); });
+      // hundreds of wards do not fit one plot: the 15 ahead and the 15 furthest behind (the table has all)
+      var units = ranked.length > 30 ? ranked.slice(0, 15).concat(ranked.slice(-15)) : ranked;
+      r.parentNode.style.height = Math.max(120, 26 * units.length + 50) + 'px';
       charts.ranking = new Chart(r, {
         type: 'bar',
         data: { labels: units.map(function (u) { return u.name; }), datasets: [{ label: t('col.pct'), data: units.map(function (u) { return Math.round(u.pct * 1000) / 10; }), backgroundColor: units.map(function (u) { return u.pct >= 1 ? '#1e8449' : u.pct >= 0.8 ? '#d4ac0d' : '#c0392b'; }) }] },
