@@ -46,6 +46,7 @@ export class LiveFleet extends EventEmitter {
   private lastJson = '';
   private connected = false;
   private pending: NodeJS.Timeout | null = null;
+  private lastEmit = 0;
   private readonly t;
   private readonly now: () => number;
   private readonly log: Logger;
@@ -103,15 +104,21 @@ export class LiveFleet extends EventEmitter {
     }
   }
 
-  /** Coalesces a burst of messages (a ward coming online) into one update. */
+  /**
+   * Coalesces a burst of messages (a ward coming online) into one update, and sends at most one
+   * every 2 s: 2,000 booths' health every minute is 33 messages a second, and the fleet is ~1 MB
+   * of JSON for every open page.
+   */
   private changed(): void {
     if (this.pending) return;
+    const wait = Math.max(200, 2_000 - (Date.now() - this.lastEmit));
     this.pending = setTimeout(() => {
       this.pending = null;
+      this.lastEmit = Date.now();
       const v = this.view();
       const j = JSON.stringify({ ...v, at: 0 });
       if (j !== this.lastJson) { this.lastJson = j; this.emit('change', v); }
-    }, 200);
+    }, wait);
   }
 
   view(): LiveView {
