@@ -21,6 +21,7 @@ import { runDaemon } from './daemon';
 import { UsageError } from '../drivers/common/errors';
 import { existsSync } from 'node:fs';
 import { DemoFaults } from './demo-faults';
+import { DEMO_DASHBOARD_ACCOUNTS, startDemoDashboard, type DemoDashboard } from './demo-dashboard';
 
 export const DEMO_OFFICER = { id: 'demo', name: 'Demo Officer', pin: '123456' };
 /** A second officer, so that trainees can rehearse co-signing exceptions and overrides. */
@@ -119,6 +120,16 @@ export async function runDemo(o: DemoOptions): Promise<number> {
   hq.events.on('record', (e: StoredRecordEvent) => {
     log.info({ hq: true, station: e.stationId, recordId: e.recordId, status: e.status, bytes: e.size }, `headquarters ${e.status} record ${e.recordId} from ${e.stationId}`);
   });
+  let dashboard: DemoDashboard | null = null;
+  try {
+    dashboard = await startDemoDashboard({
+      hqDir, keysDir: hqKeys, store: hq.store, brokerUrl: broker.url, port: (await portFree(8780)) ? 8780 : 0,
+      unit: { code: config.station.unit.code, name: config.station.unit.name ?? config.station.unit.code, district: config.station.unit.district ?? 'Quận Demo' },
+      logger: log.child({ component: 'hq-dashboard' }),
+    });
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'demo: the ops dashboard could not start; the booth runs without it');
+  }
 
   try {
     return await runDaemon({
@@ -133,6 +144,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
             `  Officer:      ${DEMO_OFFICER.id}   PIN: ${DEMO_OFFICER.pin}\n` +
             `  2nd officer:  ${DEMO_SECOND_OFFICER.id}  PIN: ${DEMO_SECOND_OFFICER.pin}   (co-signs exceptions and overrides)\n` +
             `  Broker:       ${brokerUrl} (embedded)   Headquarters: in this process (${hqDir})\n` +
+            (dashboard ? `  Dashboard:    ${dashboard.url}   ${DEMO_DASHBOARD_ACCOUNTS.map((a) => `${a.name} / ${a.password} (${a.role})`).join(', ')}\n` : '') +
             (faults ? `  Trainer:      the wrench in the kiosk's header makes the scanner, camera or card fail and the broker vanish\n` : '') +
             `  Data:         ${root}${temp ? ' (temporary, removed on exit)' : ''}\n` +
             `  Stop with Ctrl+C.\n\n`,
@@ -141,6 +153,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       },
     });
   } finally {
+    await dashboard?.close().catch(() => undefined);
     await hq.stop().catch(() => undefined);
     if (brokerUp) await broker.stop().catch(() => undefined);
     if (temp) rmSync(root, { recursive: true, force: true });

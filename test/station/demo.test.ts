@@ -74,6 +74,17 @@ describe('station demo', () => {
     await expect.poll(() => new RegExp(`headquarters stored record ${recordId}`).test(out), { timeout: 30_000, interval: 200 }).toBe(true);
     await expect.poll(async () => (await call(port, 'GET', '/api/state', undefined, t)).body.uplink?.waiting, { timeout: 20_000 }).toBe(0);
 
+    // the demo's ops dashboard sees the booth and counts the enrollment in the demo campaign
+    expect(out).toMatch(/Dashboard:\s+http:\/\/127\.0\.0\.1:\d+\/\s+ops \/ demo-ops-pass \(operator\)/);
+    const dashPort = Number(/Dashboard:\s+http:\/\/127\.0\.0\.1:(\d+)\//.exec(out)![1]);
+    const dl = await fetch(`http://127.0.0.1:${dashPort}/api/login`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user: 'ops', password: 'demo-ops-pass' }) });
+    expect(dl.status).toBe(200);
+    const cookie = (dl.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const dget = async (path: string) => (await fetch(`http://127.0.0.1:${dashPort}${path}`, { headers: { Cookie: cookie } })).json() as Promise<any>;
+    await expect.poll(async () => (await dget('/api/fleet')).stations.find((x: any) => x.stationId === 'DEMO-0001')?.state, { timeout: 20_000 }).toBe('online');
+    const camp = await dget('/api/campaigns/demo-60/summary?level=ward');
+    expect(camp.units.find((u: any) => u.code === '00004')).toMatchObject({ enrollments: 1, activations: 0, quota: 2400 });
+
     const exited = new Promise<number | null>((r) => child!.once('exit', (c) => r(c)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
