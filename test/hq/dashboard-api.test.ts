@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
+import { issue, makeCa } from '../helpers/pki';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -132,6 +135,33 @@ describe('starting', () => {
     const chart = await http('GET', '/vendor/chart.umd.min.js');
     expect(chart.status).toBe(200);
     expect(chart.text).toMatch(/Chart\.js v4/);
+  });
+});
+
+describe('TLS', () => {
+  it('serves HTTPS with the configured certificate; the session cookie is then Secure', async () => {
+    const ca = makeCa(join(dir, 'pki'), 'dash-ca');
+    const srv = issue(ca, 'dash', { cn: 'dashboard', kind: 'server' });
+    const tlsDash = await startDashboard({
+      host: '127.0.0.1', port: 0, store, accountsFile: accounts(), live, logger: silent, broker: { url: broker.url },
+      tls: { cert: readFileSync(srv.crt), key: readFileSync(srv.key) },
+    });
+    try {
+      expect(tlsDash.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
+      const u = new URL('/api/login', tlsDash.url);
+      const body = Buffer.from(JSON.stringify({ user: 'view1', password: 'viewer password 1' }));
+      const res = await new Promise<{ status: number; cookie: string }>((resolve, reject) => {
+        const r = httpsRequest({ host: u.hostname, port: u.port, path: u.pathname, method: 'POST', ca: readFileSync(ca.crt), headers: { 'Content-Type': 'application/json', 'Content-Length': body.length } }, (rs) => {
+          rs.resume().on('end', () => resolve({ status: rs.statusCode ?? 0, cookie: String(rs.headers['set-cookie'] ?? '') }));
+        });
+        r.on('error', reject);
+        r.end(body);
+      });
+      expect(res.status).toBe(200);
+      expect(res.cookie).toMatch(/HttpOnly; SameSite=Strict; Max-Age=\d+; Secure/);
+    } finally {
+      await tlsDash.close();
+    }
   });
 });
 
