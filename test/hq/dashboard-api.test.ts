@@ -26,7 +26,8 @@ import { socketSigner, startSigner, type SignerService } from '../../sync/hq/das
 import { TrustedKeys, verifySignedBody } from '../../sync/wire/signed';
 import { generateStationKeyPair } from '../../sync/wire';
 import { frame } from '../../sync/hq/validator-service';
-import { createConnection } from 'node:net';
+import { createConnection, createServer } from 'node:net';
+import { signCommand } from '../../sync/commands';
 import { decodeCbor, type CborValue } from '../../sync/wire/cbor';
 
 const silent = pino({ level: 'silent' });
@@ -100,7 +101,9 @@ beforeAll(async () => {
   await store.registerStation({ stationId: 'ST-D-01', unit: 'W-HP', publicKey: generateStationKeyPair().publicKeyPem });
   await addAccount(accounts(), 'ops1', 'operator', 'operator password 1');
   await addAccount(accounts(), 'view1', 'viewer', 'viewer password 1');
-  signer = await startSigner({ socketPath: join(dir, 'signer.sock'), opsKey: ops.privateKey, logger: silent, maxPerMinute: 5 });
+  // the signer's clock stands still here, so its one-minute rate window cannot expire however slow the machine is
+  const t0 = Date.now();
+  signer = await startSigner({ socketPath: join(dir, 'signer.sock'), opsKey: ops.privateKey, logger: silent, maxPerMinute: 5, now: () => t0 });
   live = new LiveFleet({ brokerUrl: broker.url, store, logger: silent, refreshMs: 500 });
   await live.start();
   dash = await startDashboard({
@@ -302,6 +305,27 @@ describe('roles, alarms and commands', () => {
     for (let i = 0; i < 5; i++) answers.push(await ask({ ...base, name: 'request-health' }));
     expect(answers.filter((a) => typeof a.body === 'string').length).toBe(4);
     expect(answers[4].error).toMatch(/more than 5 commands in a minute/);
+  });
+});
+
+describe('the web server\'s side of the signer', () => {
+  it('refuses an answer that signs another command than the one asked for, and a signer that is not there', async () => {
+    const path = join(dir, 'rogue.sock');
+    const rogue = createServer((sock) => {
+      sock.once('data', () => {
+        const { body, message } = signCommand({ target: 'ST-OTHER', name: 'unlock', ttlMs: 60_000 }, ops.privateKey);
+        sock.end(frame({ v: 1, body: JSON.stringify(body), message: JSON.stringify(message) }));
+      });
+    });
+    await new Promise<void>((r) => rogue.listen(path, () => r()));
+    try {
+      await expect(socketSigner(path)({ target: 'ST-D-01', name: 'lock', args: { reason: 'x' }, ttlMs: 60_000, sentBy: 'ops1' }))
+        .rejects.toThrow(/signed unlock for ST-OTHER, not the lock for ST-D-01/);
+    } finally {
+      await new Promise<void>((r) => rogue.close(() => r()));
+    }
+    await expect(socketSigner(join(dir, 'none.sock'))({ target: 'ST-D-01', name: 'sync-now', args: {}, ttlMs: 60_000, sentBy: 'ops1' }))
+      .rejects.toThrow(/not reachable .* is `hq signer` running\?/);
   });
 });
 
