@@ -22,11 +22,11 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Bare package names a file imports (static, dynamic or require). */
+/** Bare package names a file imports (static, dynamic, require, or require.resolve for a package's files: the dashboard serves Chart.js's UMD build). */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out = new Set<string>();
-  for (const m of text.matchAll(/(?:from\s+|import\(\s*|require\(\s*)'([^'.][^']*)'/g)) {
+  for (const m of text.matchAll(/(?:from\s+|import\(\s*|require\(\s*|require\.resolve\(\s*)'([^'.][^']*)'/g)) {
     const spec = m[1];
     if (spec.startsWith('node:') || builtinModules.includes(spec.split('/')[0])) continue;
     out.add(spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
