@@ -38,8 +38,6 @@ const shipped = ['config', 'drivers', 'station', 'sync'].flatMap((d) => sources(
 const DEV_ONLY_FILES: Record<string, string[]> = {
   aedes: ['sync/broker/index.ts'],
   'pino-pretty': ['station/log.ts'],
-  // only when running from the TypeScript sources (a checkout); the compiled install starts the .js
-  'ts-node': ['drivers/camera/sim/fake-command.ts'],
 };
 
 describe('runtime dependencies', () => {
@@ -51,6 +49,8 @@ describe('runtime dependencies', () => {
         if (pkg.dependencies[name]) continue;
         if (DEV_ONLY_FILES[name]?.includes(rel)) continue;
         if (name === 'typescript' && rel === 'config/gen-docs.ts') continue;
+        // reached only when running from the TypeScript sources (a checkout has ts-node); the compiled install starts the .js
+        if (name === 'ts-node' && rel === 'drivers/camera/sim/fake-command.ts') continue;
         problems.push(`${rel} imports ${name}, which is not in dependencies`);
       }
     }
