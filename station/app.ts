@@ -3,14 +3,21 @@
  * configuration and registers them with the lifecycle in start order:
  *
  *   space reserve → state → vault → officers/progress → gpio → fingerprint → camera → card →
- *   uplink → gpio-check → workflow → kiosk → status LEDs
+ *   commands → health → maintenance → uplink → gpio-check → power → kiosk (workflow) → policy → status LEDs
+ *
+ * The components do not call one another: they tell what happened on a typed
+ * event bus (station/bus.ts) — a vault alert, a lost device, a lock, a receipt — and
+ * whoever cares subscribes (the uplink sends `hq-event`s to headquarters, the kiosk
+ * follows `status-changed`, maintenance runs after `acknowledged`, the LEDs follow
+ * all of it). Command handling (station/commands.ts), the health message
+ * (station/health.ts), vault maintenance (station/maintenance.ts) and the LEDs
+ * (station/leds.ts) are modules of their own; this file builds and wires them.
  *
  * They stop in reverse: the kiosk stops taking requests, the uplink announces
  * "offline" and waits (bounded) for its publishes, devices close their ports and
  * readers, and the vault closes last. better-sqlite3 is synchronous, so a signal
  * can only be handled between transactions: the current one always finishes.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
@@ -22,10 +29,8 @@ import type { StationGpio } from '../drivers/gpio';
 import { StationError } from '../drivers/common/errors';
 import { Vault, type VaultAlert } from './vault';
 import { Uplink } from '../sync/uplink';
-import type { CommandHandlers, OfflinePolicy } from '../sync/commands';
-import type { HealthPayload } from '../sync/topics';
 import { loadHqPublicIdentity } from '../sync/wire/keys';
-import { StationKeyHolder, resolveHqIdentityFile, saveLearnedHqIdentity } from './keys';
+import { StationKeyHolder, resolveHqIdentityFile } from './keys';
 import { OfficerStore, officerStoreOptions } from './officers/store';
 import { ProgressCounters } from './progress';
 import { RepeatRegister } from './repeats';
@@ -38,7 +43,7 @@ import type { DeviceState, DeviceStateName } from './workflow/ports';
 import { wireTamper, type TamperWiring } from './tamper';
 import { openStationGpio, tamperUnwatchedReason } from './gpio-access';
 import { gpioTouchLine, type TouchLine } from './touch';
-import { Lifecycle, component } from './lifecycle';
+import { Lifecycle, component, type Component } from './lifecycle';
 import { StationState } from './state';
 import { PolicyWatch } from './policy';
 import { VERSION } from './version';
@@ -51,6 +56,11 @@ import { brokerConnectOptions } from './broker-options';
 import type { Problem } from './preflight';
 import type { DemoFaults } from './demo-faults';
 import { SpaceReserve } from './space-reserve';
+import { createStationBus, type DeviceKind, type StationBus } from './bus';
+import { StatusLeds } from './leds';
+import { StationHealth } from './health';
+import { StationCommands } from './commands';
+import { VaultMaintenance } from './maintenance';
 
 /** How long a booth that cannot watch its tamper switch waits for headquarters before it stops. */
 const GPIO_ALARM_WAIT_MS = 15_000;
@@ -106,20 +116,13 @@ export interface StationParts {
 
 export interface StationHandle {
   lifecycle: Lifecycle;
+  /** How the components tell each other what happened (station/bus.ts). */
+  bus: StationBus;
   parts: StationParts;
   kioskUrl(): string;
   currentComponent(): string | undefined;
 }
 
-type DeviceKind = 'fingerprint' | 'camera' | 'card' | 'gpio';
-
-function cpuTemperature(): number | null {
-  try {
-    return Number(readFileSync('/sys/class/thermal/thermal_zone0/temp', 'utf8').trim()) / 1000;
-  } catch {
-    return null;
-  }
-}
 
 export interface StationStartOptions {
   /**
@@ -134,6 +137,7 @@ export interface StationStartOptions {
 export function buildStation(config: Config, rootLog: Logger, overrides: StationOverrides = {}, startOpts: StationStartOptions = {}): StationHandle {
   const log = rootLog.child({ station: config.station.id });
   const lifecycle = new Lifecycle(log.child({ component: 'lifecycle' }));
+  const bus = createStationBus(log.child({ component: 'bus' }));
   const state = new StationState(config.dataDir, { maxUnacked: config.policy.maxUnacknowledged, maxDaysSinceReceipt: config.policy.maxDaysSinceReceipt });
   const parts: StationParts = { config, log, state };
   const startedAt = Date.now();
@@ -144,16 +148,17 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     devices.set(kind, { state: s, detail, since: Date.now(), ...(code ? { code } : {}) });
     publishRunState();
     if (prev && prev.state !== 'error' && s === 'error') {
-      void parts.uplink?.publishEvent('device-lost', { device: kind, detail: detail ?? null });
+      bus.emit('hq-event', { kind: 'device-lost', data: { device: kind, detail: detail ?? null } });
       parts.vault?.audit.append('alert', { device: kind, state: s, detail: detail ?? null });
     }
+    bus.emit('device-changed', { device: kind, state: s, previous: prev?.state ?? null, ...(detail ? { detail } : {}) });
   };
   // ── time without a real-time clock (#21 item 3): unset and jumps noticed, true time kept from signed receipts
   const clock = new StationClock({ maxSkewMs: config.headquarters.maxClockSkewMinutes * 60_000 });
   if (clock.status().unset) log.warn({ wall: new Date().toISOString() }, 'the system clock is unset (before this release): records keep the local time, and the first receipt from headquarters gives a trusted estimate');
   clock.on('jump', (j: { deltaMs: number }) => {
     log.warn({ deltaMs: j.deltaMs }, `the wall clock jumped by ${Math.round(j.deltaMs / 1000)} s against the monotonic clock`);
-    void parts.uplink?.publishEvent('clock-jump', { deltaMs: j.deltaMs });
+    bus.emit('hq-event', { kind: 'clock-jump', data: { deltaMs: j.deltaMs } });
   });
   clock.on('trusted', () => {
     const t = clock.trusted()!;
@@ -171,7 +176,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       if (r?.event === 'stale') log.warn({}, `${r.reason}: removed, enrollments are accepted again`);
       else if (r?.event === 'confirmed') {
         log.info({ sessionOpen: r.state.sessionOpen }, `update hold ${r.state.message}`);
-        parts.workflow?.statusChanged();
+        bus.emit('status-changed', { why: 'hold' });
       }
     } catch (e) {
       log.warn({ err: e }, 'could not answer the update hold');
@@ -196,8 +201,11 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   const problemText = (p: Problem): string => `${p.key}: ${p.message} — ${p.hint}`;
   let scannerOpened = false;
   let cameraOpened = false;
-  const step = (name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void = () => undefined) =>
-    lifecycle.add(component(name, async () => { current = name; await start(); current = undefined; }, stop));
+  /** A component, started under its name (the fatal-error log says which one was starting). */
+  const add = (c: Component): void => {
+    lifecycle.add({ name: c.name, start: async (signal) => { current = c.name; await c.start(signal); current = undefined; }, stop: () => c.stop() });
+  };
+  const step = (name: string, start: () => Promise<void> | void, stop: () => Promise<void> | void = () => undefined): void => add(component(name, start, stop));
 
   // ── room to keep running on a full disk (first: everything after it may need to write)
   let reserveTimer: NodeJS.Timeout | undefined;
@@ -231,7 +239,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       onAlert: (a: VaultAlert) => {
         log.warn({ alert: a.code, recordId: a.recordId }, a.message);
         const kind = a.code === 'VAULT_DISK_LOW' ? 'disk-low' : a.code === 'VAULT_TAMPERED' ? 'security' : a.code === 'VAULT_REJECTED' ? 'record-rejected' : 'hq-key';
-        void parts.uplink?.publishEvent(kind, { code: a.code, message: a.message, ...(a.recordId ? { recordId: a.recordId } : {}) });
+        bus.emit('hq-event', { kind, data: { code: a.code, message: a.message, ...(a.recordId ? { recordId: a.recordId } : {}) } });
       },
     });
   }, () => parts.vault?.close());
@@ -279,7 +287,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     else if (gc.pins.tamper === null) log.warn('devices.gpio.pins.tamper is null: no tamper switch is watched on this booth');
     tamper = wireTamper(g, {
       lock: (reason) => state.setLock(reason, 'tamper'),
-      publishEvent: (kind, data) => parts.uplink?.publishEvent(kind, data),
+      publishEvent: (kind, data) => bus.emit('hq-event', { kind, data }),
       // one audit kind ('tamper', the wire's AUDIT_KINDS); what happened is in the data
       audit: (event, data) => { parts.vault?.audit.append('tamper', { event, ...(data as Record<string, string | number | boolean | null>) }); },
     }, { logger: log.child({ component: 'tamper' }), alarm: () => g.setLed('error', 'blink', 200) });
@@ -400,12 +408,20 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     await parts.card?.close();
   });
 
-  let stopMaintenance = (): void => undefined;
   /** When the uplink was last connected to the broker (this run); null before the first connection. */
   let lastContactAt: number | null = null;
+  // ── what headquarters' commands do, what health says, and vault maintenance: components of their own
+  const commands = new StationCommands({ dataDir: config.dataDir, state, bus, vault: () => parts.vault, keys: () => parts.keys, officers: () => parts.officers });
+  add(commands);
+  const health = new StationHealth({
+    config, bootId: BOOT_ID, startedAt, state, clock,
+    vault: () => parts.vault, progress: () => parts.progress, power: () => power, devices: () => honestDeviceStates(),
+  }, bus);
+  add(health);
+  add(new VaultMaintenance({ vault: () => parts.vault, bus, logger: log.child({ component: 'maintenance' }) }));
   // ── uplink to headquarters
+  let unsubscribeUplink = (): void => undefined;
   step('uplink', async () => {
-    const vault = parts.vault!;
     const hq = config.headquarters;
     let hqIdentity;
     try {
@@ -415,73 +431,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       log.error({ err: e }, 'uplink not started: the headquarters public key file is missing or malformed');
       return;
     }
+    const vault = parts.vault!;
     const conn = brokerConnectOptions(config, `station-${config.station.id}`);
-    const handlers: CommandHandlers = {
-      lock: ({ reason }) => {
-        state.setLock(reason ?? 'locked by headquarters', 'headquarters');
-        vault.audit.append('command_received', { name: 'lock', reason: reason ?? null });
-        void parts.uplink?.publishEvent('locked', { by: 'headquarters', reason: reason ?? null });
-        return { locked: true };
-      },
-      unlock: () => {
-        const was = state.unlock();
-        vault.audit.append('command_received', { name: 'unlock' });
-        void parts.uplink?.publishEvent('unlocked', { wasLockedBy: was?.by ?? null });
-        return { unlocked: true, wasLockedBy: was?.by ?? null };
-      },
-      setPolicy: (p: Partial<OfflinePolicy>) => {
-        const now = state.setPolicy(p);
-        vault.audit.append('command_received', { name: 'set-policy', maxUnacked: now.maxUnacked, maxDaysSinceReceipt: now.maxDaysSinceReceipt });
-        return { policy: state.policy };
-      },
-      rotateKey: () => {
-        // One holder: from here on the vault and the uplink sign with the new key (this command's
-        // own answer excepted: it is signed with the key headquarters knows, vouching for the new one).
-        const r = parts.keys!.rotate();
-        vault.audit.append('command_received', { name: 'rotate-key', fingerprint: r.fingerprint, previous: r.previousFingerprint });
-        return { publicKey: r.publicKey, publicKeyPem: r.publicKeyPem, fingerprint: r.fingerprint };
-      },
-      updateHqIdentity: (identity) => {
-        // Kept before it is used: a restart seals to the same identity the vault switched to.
-        const path = saveLearnedHqIdentity(config.dataDir, identity);
-        vault.setHqIdentity(identity);
-        vault.audit.append('command_received', { name: 'update-hq-key', serial: identity.serial });
-        return { serial: identity.serial, file: path };
-      },
-      officerPush: (args) => {
-        const r = parts.officers!.applyHqCommand(args);
-        vault.audit.append('command_received', { name: 'officer-push', op: r.op, officerId: r.id });
-        return r;
-      },
-    };
-    const health = (): HealthPayload => {
-      const s = vault.stats();
-      const disk = vault.checkDisk();
-      const today = parts.progress?.today(config.station.unit.code);
-      return {
-        v: 1,
-        at: Date.now(),
-        version: VERSION,
-        ...(BOOT_ID ? { bootId: BOOT_ID } : {}),
-        updateInhibited: !updateVerdict(config.dataDir).ok,
-        // an updater's hold in force (station update hold): no new session starts until it is released
-        ...((h) => (h ? { updateHold: { by: h.by, until: h.until } } : {}))(readHold(config.dataDir, BOOT_ID).hold),
-        ...(power ? { power: powerHealth(power) } : {}),
-        uptimeS: Math.round((Date.now() - startedAt) / 1000),
-        diskFreeBytes: disk.freeBytes,
-        backlog: { count: s.sealed + s.inFlight + s.held, oldestAgeMs: s.oldestUnackedAgeMs, rejected: s.rejected, held: s.held },
-        lastReceiptAt: s.lastReceiptAt,
-        devices: honestDeviceStates().map((d) => ({ name: d.device, state: d.state, ...(d.detail ? { detail: d.detail } : {}) })) as HealthPayload['devices'],
-        cpuTempC: cpuTemperature(),
-        clockOffsetMs: clock.trusted()?.offsetMs ?? null,
-        clock: ((c) => ({ unset: c.unset, skewed: c.skewed, uncertaintyMs: c.trusted?.uncertaintyMs ?? null, lastJumpMs: c.lastJump?.deltaMs ?? null }))(clock.status()),
-        enrollments: { today: today ? today.enrollments + today.activations : 0, quota: config.station.unit.dailyQuota || null, unit: config.station.unit.code },
-        locked: state.lock !== null,
-        lockReason: state.lock?.reason ?? null,
-        policy: state.policy,
-        intervalS: hq.healthIntervalSeconds,
-      };
-    };
     const u = new Uplink({
       brokerUrl: hq.brokerUrl,
       stationId: config.station.id,
@@ -491,8 +442,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       signingKey: parts.keys!,
       hqIdentity,
       logger: log.child({ component: 'uplink' }),
-      health,
-      commands: handlers,
+      health: () => health.payload(),
+      commands: commands.handlers(),
       dataDir: config.dataDir,
       tls: { ca: conn.ca as Buffer | undefined, cert: conn.cert as Buffer | undefined, key: conn.key as Buffer | undefined },
       ...(hq.username !== null ? { username: hq.username } : {}),
@@ -509,31 +460,20 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       judgeNow: () => clock.judgeNow(),
     });
     u.on('security', (e: Record<string, unknown>) => log.warn({ security: e }, 'security event on the uplink'));
-    // the kiosk's "last contact" while offline, and its online/offline chip at once rather than at the next poll
-    u.on('connected', () => { lastContactAt = Date.now(); parts.workflow?.statusChanged(); });
-    u.on('disconnected', () => { lastContactAt = Date.now(); parts.workflow?.statusChanged(); });
-    // Maintenance: release acknowledged records (secure delete) and purge old metadata every minute,
-    // and a few seconds after receipts stop arriving (the uplink has drained or gone idle).
-    const maintain = (): void => {
-      maintenanceSoon = null;
-      try {
-        const r = vault.maintenance();
-        if (r.released || r.purged) log.debug(r, 'vault maintenance');
-      } catch (e) {
-        log.warn({ err: e }, 'vault maintenance failed; will retry');
-      }
-    };
-    let maintenanceSoon: NodeJS.Timeout | null = null;
-    const maintenanceTimer = setInterval(maintain, 60_000);
-    maintenanceTimer.unref();
-    u.on('acknowledged', () => {
-      // the kiosk's "waiting to send" counter follows the receipt at once
-      parts.workflow?.statusChanged();
-      if (maintenanceSoon) clearTimeout(maintenanceSoon);
-      maintenanceSoon = setTimeout(maintain, 3_000);
-      maintenanceSoon.unref();
-    });
-    stopMaintenance = () => { clearInterval(maintenanceTimer); if (maintenanceSoon) clearTimeout(maintenanceSoon); maintenanceSoon = null; };
+    // the uplink on the bus: it tells what it hears, and sends what the others want headquarters to hear
+    u.on('connected', () => { lastContactAt = Date.now(); bus.emit('uplink-changed', { connected: true }); });
+    u.on('disconnected', () => { lastContactAt = Date.now(); bus.emit('uplink-changed', { connected: false }); });
+    u.on('acknowledged', (a: { batchId?: unknown }) => bus.emit('acknowledged', typeof a?.batchId === 'string' ? { batchId: a.batchId } : {}));
+    const subscriptions = [
+      bus.on('hq-event', (e) => {
+        // queued while offline; a publish cut by a lost connection is logged, never an unhandled rejection
+        u.publishEvent(e.kind, e.data).catch((err: unknown) => log.warn({ err, event: e.kind }, 'could not send an event to headquarters'));
+      }),
+      bus.on('health-due', () => { void u.publishHealth(); }),
+      // a new record goes out now (notify respects back-off and the ingest pause)
+      bus.on('record-sealed', () => u.notify()),
+    ];
+    unsubscribeUplink = () => { for (const off of subscriptions.splice(0)) off(); };
     parts.uplink = u;
     u.on('hq-time', (x: { at: number; sentMono: number; receivedMono: number }) => clock.observe(x.at, x.sentMono, x.receivedMono));
     await u.start(); // returns at once when offline: the station works without the network
@@ -542,15 +482,15 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       const vc = noteVersion(config.dataDir, VERSION);
       if (vc.kind === 'rollback') {
         log.warn({ from: vc.previous, to: vc.current, bootId: BOOT_ID }, `started on version ${vc.current}, older than ${vc.previous ?? '?'} that ran before: the update was rolled back`);
-        void u.publishEvent('rollback', { from: vc.previous, to: vc.current, bootId: BOOT_ID });
+        bus.emit('hq-event', { kind: 'rollback', data: { from: vc.previous, to: vc.current, bootId: BOOT_ID } });
       } else if (vc.kind === 'upgrade') {
         log.info({ from: vc.previous, to: vc.current }, 'started on a new version');
-        void u.publishEvent('updated', { from: vc.previous, to: vc.current, bootId: BOOT_ID });
+        bus.emit('hq-event', { kind: 'updated', data: { from: vc.previous, to: vc.current, bootId: BOOT_ID } });
       }
     } catch (e) {
       log.warn({ err: e }, 'could not record the running version (rollback detection)');
     }
-  }, async () => { stopMaintenance(); await parts.uplink?.stop(); });
+  }, async () => { unsubscribeUplink(); await parts.uplink?.stop(); });
 
   // ── a booth whose GPIO failed: tell headquarters (queued until connected), then refuse to start
   step('gpio-check', async () => {
@@ -588,8 +528,8 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       const data = { level: st.level, from: prev.level, capacityPct: st.reading?.capacityPct ?? null, onAc: st.reading?.onAc ?? null, error: st.error };
       if (st.level === 'low') log.warn(data, `battery low (${data.capacityPct ?? '?'} %, threshold ${pc.lowPercent} %): new enrollments are refused until the booth is on power`);
       else log.info(data, `power ${st.level}`);
-      void parts.uplink?.publishEvent('power', data);
-      void parts.workflow?.refreshGuard().then(() => parts.workflow?.statusChanged());
+      bus.emit('hq-event', { kind: 'power', data });
+      bus.emit('status-changed', { why: 'power' });
     });
     power.on('critical', (st: PowerWatch['state']) => {
       log.error({ capacityPct: st.reading?.capacityPct ?? null, threshold: pc.criticalPercent }, 'battery critical: the station stops cleanly now (vault closed) before the power fails');
@@ -600,6 +540,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     power.start();
   }, () => { power?.stop(); });
 
+  const workflowSubscriptions: (() => void)[] = [];
   step('kiosk', async () => {
     const vault = parts.vault!;
     const fp = config.devices.fingerprint;
@@ -633,10 +574,10 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       chip: chipPort(parts.card!, { ...(config.devices.card.reader ? { reader: config.devices.card.reader } : {}), csca: () => csca ?? simulatedCsca(parts.card, log), logger: log.child({ component: 'chip' }) }),
       officerCard: officerCardPort(parts.card!),
       sealer: {
-        // a new record: wake the uplink so it goes out now (notify respects backoff and the ingest pause)
+        // a new record: the uplink sends it now
         seal: async (draft) => {
           const r = await sealer.seal(draft);
-          parts.uplink?.notify();
+          bus.emit('record-sealed', { recordId: r.recordId });
           return r;
         },
         // after a restart (and a seal that reported an error) the workflow asks the vault whether the record is there
@@ -687,7 +628,17 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     });
     // a device whose chip changes colour (its last operation failed, or works again): headquarters
     // hears it now, not at the next health period (the workflow emits only on a change)
-    wf.on('device', () => { void parts.uplink?.publishHealth(); });
+    wf.on('device', () => bus.emit('device-chip-changed', {}));
+    // the kiosk's status bar follows the bus: the lock, a hold, the battery (its guard first), the
+    // uplink's online/offline chip and last contact, and the "waiting to send" counter after a receipt
+    workflowSubscriptions.push(
+      bus.on('status-changed', (e) => {
+        if (e.why === 'power') void wf.refreshGuard().then(() => wf.statusChanged());
+        else wf.statusChanged();
+      }),
+      bus.on('uplink-changed', () => wf.statusChanged()),
+      bus.on('acknowledged', () => wf.statusChanged()),
+    );
     await wf.start();
     parts.workflow = wf;
     parts.kiosk = await startKiosk({
@@ -705,17 +656,17 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     runStateOn = false;
     try { removeRunState(config.dataDir); } catch { /* gone already */ }
     await parts.kiosk?.stop();
+    for (const off of workflowSubscriptions.splice(0)) off();
     parts.workflow?.stop();
   });
 
-  // ── status LEDs follow the station's state
-  let ledTimer: NodeJS.Timeout | undefined;
+  // ── status LEDs follow the station's state (station/leds.ts), registered last below
   // ── offline policy: tell headquarters when the station nears (80 %) or reaches its limits, once per crossing
   let policyTimer: NodeJS.Timeout | undefined;
   const policyWatch = new PolicyWatch((r) => {
     const { level, ...data } = r;
     log.warn(data, level === 'reached' ? 'offline policy limit reached: new enrollments are refused' : 'offline policy limit near');
-    void parts.uplink?.publishEvent(level === 'reached' ? 'policy-limit-reached' : 'policy-limit-near', data);
+    bus.emit('hq-event', { kind: level === 'reached' ? 'policy-limit-reached' : 'policy-limit-near', data });
   });
   const checkPolicy = (): void => {
     if (parts.vault) policyWatch.check(parts.vault.stats(), state.policy);
@@ -729,33 +680,21 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
     if (policyTimer) clearInterval(policyTimer);
   });
 
-  step('status-leds', () => {
-    const g = parts.gpio;
-    if (!g) return;
-    const update = () => {
-      const locked = state.lock !== null;
-      const deviceError = honestDeviceStates().some((d) => d.state === 'error');
-      const up = parts.uplink?.status();
-      g.setLed('ready', !locked && !deviceError ? 'on' : 'off');
-      g.setLed('error', locked ? 'blink' : deviceError ? 'on' : 'off');
-      g.setLed('syncing', up && up.inFlight > 0 ? 'blink' : up?.connected ? 'on' : 'off');
-    };
-    update();
-    ledTimer = setInterval(update, 1000);
-    ledTimer.unref();
-  }, () => {
-    if (ledTimer) clearInterval(ledTimer);
-  });
+  add(new StatusLeds({
+    panel: () => parts.gpio,
+    bus,
+    view: {
+      locked: () => state.lock !== null,
+      deviceError: () => honestDeviceStates().some((d) => d.state === 'error'),
+      uplink: () => parts.uplink?.status() ?? null,
+    },
+  }));
 
   return {
     lifecycle,
+    bus,
     parts,
     kioskUrl: () => parts.kiosk?.url ?? 'http://127.0.0.1:(not started)/',
     currentComponent: () => current,
   };
-}
-
-function powerHealth(p: PowerWatch): NonNullable<HealthPayload['power']> {
-  const st = p.state;
-  return { level: st.level, capacityPct: st.reading?.capacityPct ?? null, onAc: st.reading?.onAc ?? null, status: st.reading?.status ?? 'unknown', voltageV: st.reading?.voltageV ?? null, ...(st.error ? { error: st.error.slice(0, 200) } : {}) };
 }

@@ -1,7 +1,9 @@
 /**
  * Ordered start/stop of the station's components. Constructors do nothing;
  * `start()` runs in registration order, `stop()` in reverse, each bounded in time
- * so one stuck device cannot keep the process from exiting.
+ * so one stuck device cannot keep the process from exiting. When a start fails,
+ * the failed component and every one before it are stopped, in reverse, and the
+ * start rejects with the failure.
  */
 import type { Logger } from 'pino';
 
@@ -36,6 +38,9 @@ export class Lifecycle {
         await c.start(this.abort.signal);
       } catch (e) {
         this.log.error({ component: c.name, err: e }, `component ${c.name} failed to start`);
+        // what started stops, in reverse — the one that failed first: it may have started part of
+        // itself (a simulator, a timer, a socket), so its stop() must cope with a partial start
+        this.started.push(c);
         await this.stop();
         throw e;
       }

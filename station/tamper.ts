@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
  */
 export interface TamperActions {
   lock(reason: string): void | Promise<void>;
-  publishEvent(kind: string, data: Record<string, unknown>): void | Promise<void>;
+  publishEvent(kind: 'tamper', data: Record<string, unknown>): void | Promise<void>;
   audit(kind: string, data: Record<string, unknown>): void | Promise<void>;
 }
 
