@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { startMosquitto } from '../helpers/mosquitto';
 import { makeFixture, openOutbox, type Fixture, type TestOutbox } from '../uplink/helpers';
+import { MemoryOutbox } from '../uplink/memory-outbox';
 import { Uplink } from '../../sync/uplink';
 import { vaultPath } from '../../station/vault';
 import { buildFrames } from '../../sync/wire/frame';
@@ -23,7 +24,7 @@ import { loadRecordKeys } from '../../sync/wire/keys';
 import { topics } from '../../sync/topics';
 import pino from 'pino';
 import Database from 'better-sqlite3';
-import type { Outbox, OutboxItem, OutboxStats, PendingBatch } from '../../sync/outbox';
+import type { Outbox, OutboxItem } from '../../sync/outbox';
 import { compiled, ROOT } from './paths';
 
 const benchLog = process.env.UPLINK_BENCH_LOG ? pino({ level: process.env.UPLINK_BENCH_LOG }, pino.destination(2)) : undefined;
@@ -305,37 +306,6 @@ export async function run(): Promise<void> {
     for (const c of children) c.kill('SIGKILL');
     await broker.dispose();
     for (const f of fixtures) f.cleanup();
-  }
-}
-
-/** An in-memory outbox holding the same envelopes: isolates the uplink + HQ cost from the vault's. */
-class MemoryOutbox implements Outbox {
-  private sealed: OutboxItem[];
-  private inflight = new Map<string, PendingBatch>();
-  private lastReceipt: number | null = null;
-  private n = 0;
-  constructor(items: OutboxItem[]) { this.sealed = [...items]; }
-  inFlightBatches(): PendingBatch[] { return [...this.inflight.values()]; }
-  openBatch(maxRecords: number, maxBytes: number): PendingBatch | null {
-    if (this.sealed.length === 0) return null;
-    const items: OutboxItem[] = [];
-    let bytes = 0;
-    while (this.sealed.length && items.length < maxRecords) {
-      const next = this.sealed[0]!;
-      if (items.length > 0 && bytes + next.envelope.length > maxBytes) break;
-      items.push(this.sealed.shift()!);
-      bytes += next.envelope.length;
-      if (bytes >= maxBytes) break;
-    }
-    const b: PendingBatch = { batchId: `mem-${process.pid}-${++this.n}-${Date.now()}`, items, createdAt: Date.now(), attempts: 0, lastAttemptAt: null };
-    this.inflight.set(b.batchId, b);
-    return b;
-  }
-  markAttempt(): void { /* memory */ }
-  acknowledge(batchId: string): void { this.inflight.delete(batchId); this.lastReceipt = Date.now(); }
-  auditEntriesSince(): [] { return []; }
-  stats(): OutboxStats {
-    return { sealed: this.sealed.length, inFlight: this.inflight.size, acknowledged: 0, released: 0, rejected: 0, held: 0, oldestUnackedAgeMs: null, lastReceiptAt: this.lastReceipt };
   }
 }
 
