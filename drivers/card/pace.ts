@@ -1,18 +1,20 @@
 /**
- * PACE (ICAO 9303-11 §4.4) with Generic Mapping, ECDH and DH: the password
- * keys, the nonce, the mapping, the key agreement, the authentication tokens
- * and the session keys, used by the terminal (drivers/card/emrtd.ts) and by the
+ * PACE (ICAO 9303-11 §4.4) with Generic, Integrated and Chip Authentication
+ * Mapping, ECDH and DH: the password keys, the nonce, the mapping, the key
+ * agreement, the authentication tokens, the session keys and the encrypted chip
+ * authentication data, used by the terminal (drivers/card/emrtd.ts) and by the
  * emulated chip (drivers/card/emulator/card.ts).
  *
  * Elliptic-curve arithmetic (point addition and scalar multiplication on the
- * brainpool and NIST curves) comes from @noble/curves; DH modular arithmetic is
+ * brainpool and NIST curves, and the prime-field operations of the Integrated
+ * Mapping's point encoding) comes from @noble/curves; DH modular arithmetic is
  * BigInt exponentiation done by Node's own DiffieHellman (OpenSSL).
  */
 import { createDiffieHellman, createHash, randomBytes } from 'node:crypto';
 import { brainpoolP256r1, brainpoolP384r1, brainpoolP512r1 } from '@noble/curves/misc.js';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
-import { adjustParity, pad, retailMac, tdesDecrypt, tdesEncrypt } from './crypto';
-import { aesCbc, aesCmac8, type SmCipherName } from './sm';
+import { adjustParity, pad, retailMac, tdesDecrypt, tdesEncrypt, unpad } from './crypto';
+import { aesCbc, aesCmac8, aesEcbBlock, padTo, type SmCipherName } from './sm';
 import { CardDataError, readAll, tlv } from './tlv';
 import { decodeOid } from './passive-auth';
 
@@ -120,16 +122,28 @@ export function kdf(secret: Buffer, counter: number, cipher: SmCipherName): Buff
   return createHash('sha256').update(secret).update(c).digest().subarray(0, cipher === 'AES-192' ? 24 : 32);
 }
 
-export function nonceLength(cipher: SmCipherName): number {
+/**
+ * Length of the chip's nonce s in bytes. Generic / CAM: one block (8 for 3DES, 16
+ * for AES). Integrated Mapping (§4.4.3.3): the smallest multiple of the block
+ * size at least the key size k (3DES counts as k = 128), so 16 for 3DES and
+ * AES-128, 32 for AES-192 and AES-256.
+ */
+export function nonceLength(cipher: SmCipherName, mapping: PaceMapping = 'GM'): number {
+  if (mapping === 'IM') return cipher === '3DES' || cipher === 'AES-128' ? 16 : 32;
   return cipher === '3DES' ? 8 : 16;
+}
+
+/** Length of the terminal's Integrated Mapping nonce t in bytes: the key size k (16 for 3DES). */
+export function imNonceLength(cipher: SmCipherName): number {
+  return cipher === 'AES-192' ? 24 : cipher === 'AES-256' ? 32 : 16;
 }
 
 /** z = E(K_π, s) and its inverse, CBC with a zero IV. */
 export function encryptNonce(kPi: Buffer, s: Buffer, cipher: SmCipherName): Buffer {
   return cipher === '3DES' ? tdesEncrypt(kPi, s) : aesCbc(kPi, Buffer.alloc(16), s);
 }
-export function decryptNonce(kPi: Buffer, z: Buffer, cipher: SmCipherName): Buffer {
-  if (z.length !== nonceLength(cipher)) throw new CardDataError('PACE', `the encrypted nonce has ${z.length} bytes instead of ${nonceLength(cipher)}`);
+export function decryptNonce(kPi: Buffer, z: Buffer, cipher: SmCipherName, mapping: PaceMapping = 'GM'): Buffer {
+  if (z.length !== nonceLength(cipher, mapping)) throw new CardDataError('PACE', `the encrypted nonce has ${z.length} bytes instead of ${nonceLength(cipher, mapping)}`);
   return cipher === '3DES' ? tdesDecrypt(kPi, z) : aesCbc(kPi, Buffer.alloc(16), z, true);
 }
 
@@ -145,6 +159,119 @@ function fixed(v: bigint, len: number): Buffer {
   const h = v.toString(16);
   if (h.length > len * 2) throw new RangeError('value too long');
   return Buffer.from(h.padStart(len * 2, '0'), 'hex');
+}
+
+// ───────────────────────── Integrated Mapping ─────────────────────────
+
+/** §4.4.3.3.2 constants c0, c1: 128 bits for 3DES and AES-128, 256 bits for AES-192/256. */
+const IM_C0_128 = Buffer.from('a668892a7c41e3ca739f40b057d85904', 'hex');
+const IM_C1_128 = Buffer.from('a4e136ac725f738b01c1f60217c188ad', 'hex');
+const IM_C0_256 = Buffer.from('d463d65234124ef7897054986dca0a174e28df758cbaa03f240616414d5a1676', 'hex');
+const IM_C1_256 = Buffer.from('54bd7255f0aaf831bec3423fcf39d69b6cbf066677d0faae5aadd99df8e53517', 'hex');
+
+/** E(key, data): the session's block cipher in CBC mode with IV 0 (3DES: two-key EDE). */
+function blockEncrypt(cipher: SmCipherName, key: Buffer, data: Buffer): Buffer {
+  return cipher === '3DES' ? tdesEncrypt(key, data) : aesCbc(key, Buffer.alloc(16), data);
+}
+
+function bitLength(v: bigint): number {
+  return v === 0n ? 0 : v.toString(2).length;
+}
+
+/**
+ * The pseudo-random function of the Integrated Mapping (ICAO 9303-11 §4.4.3.3.2,
+ * Figure 2), before the reduction mod p: key_1 = E(t, s); then for i = 1…n
+ * x_i = E(key_i, c1) and key_{i+1} = E(key_i, c0), each key truncated to the key
+ * size k (only AES-192 truncates). n is the smallest number with n·l ≥ log2 p + 64.
+ */
+export function imPseudoRandom(s: Buffer, t: Buffer, p: bigint, cipher: SmCipherName): Buffer {
+  const l = nonceLength(cipher, 'IM'), k = imNonceLength(cipher);
+  if (s.length !== l) throw new CardDataError('PACE', `the Integrated Mapping nonce s has ${s.length} bytes instead of ${l}`);
+  if (t.length !== k) throw new CardDataError('PACE', `the Integrated Mapping nonce t has ${t.length} bytes instead of ${k}`);
+  const [c0, c1] = l === 16 ? [IM_C0_128, IM_C1_128] : [IM_C0_256, IM_C1_256];
+  const n = Math.ceil((bitLength(p) + 64) / (l * 8));
+  let key = blockEncrypt(cipher, t, s).subarray(0, k);
+  const out: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(blockEncrypt(cipher, key, c1));
+    key = blockEncrypt(cipher, key, c0).subarray(0, k);
+  }
+  return Buffer.concat(out);
+}
+
+/** R_p(s, t) = int(x_1 ‖ … ‖ x_n) mod p. */
+export function imRp(s: Buffer, t: Buffer, p: bigint, cipher: SmCipherName): bigint {
+  return big(imPseudoRandom(s, t, p, cipher)) % p;
+}
+
+/**
+ * The point encoding f_G of the ECDH Integrated Mapping (ICAO 9303-11 Appendix B.2,
+ * after Brier et al., CRYPTO 2010), with the prime field of @noble/curves: for
+ * 0 < t < p on a curve with p ≡ 3 (mod 4), a point of the prime-order group.
+ */
+export function imPointEncode(curve: NobleCurve, t: bigint): InstanceType<NobleCurve['Point']> {
+  const Fp = curve.Point.Fp;
+  const { a, b, h } = curve.Point.CURVE();
+  const p = Fp.ORDER;
+  if (p % 4n !== 3n) throw new CardDataError('PACE', 'the Integrated Mapping point encoding needs a field prime p ≡ 3 (mod 4)');
+  if (t <= 0n || t >= p) throw new CardDataError('PACE', 'the Integrated Mapping value is not in 1…p−1');
+  const alpha = Fp.neg(Fp.sqr(t));
+  const alpha2 = Fp.add(alpha, Fp.sqr(alpha));
+  const den = Fp.mul(a, alpha2);
+  if (Fp.is0(den)) throw new CardDataError('PACE', 'the Integrated Mapping value has no point encoding (α + α² = 0)');
+  // X2 = −b·(1 + α + α²) / (a·(α + α²))
+  const x2 = Fp.neg(Fp.mul(Fp.mul(b, Fp.add(Fp.ONE, alpha2)), Fp.inv(den)));
+  const x3 = Fp.mul(alpha, x2);
+  const rhs = (x: bigint) => Fp.add(Fp.add(Fp.mul(Fp.sqr(x), x), Fp.mul(a, x)), b);
+  const h2 = rhs(x2);
+  const u = Fp.mul(Fp.mul(Fp.sqr(t), t), h2);
+  const A = Fp.pow(h2, p - 1n - (p + 1n) / 4n);
+  const point = Fp.eql(Fp.mul(Fp.sqr(A), h2), Fp.ONE)
+    ? curve.Point.fromAffine({ x: x2, y: Fp.mul(A, h2) })
+    : curve.Point.fromAffine({ x: x3, y: Fp.mul(A, u) });
+  point.assertValidity();
+  const mapped = h === 1n ? point : point.multiplyUnsafe(h);
+  if (mapped.is0()) throw new CardDataError('PACE', 'the Integrated Mapping gave the point at infinity');
+  return mapped;
+}
+
+// ───────────────────────── Chip Authentication Mapping ─────────────────────────
+
+/** §4.4.3.5.4: AES-CBC with IV = E(KS_Enc, −1) (the all-ones block), ISO 9797-1 padding method 2. */
+function camIv(ksEnc: Buffer): Buffer {
+  return aesEcbBlock(ksEnc, Buffer.alloc(16, 0xff));
+}
+
+/** The chip's encrypted chip authentication data A_IC = E(KS_Enc, CA_IC), CA_IC = SK_IC⁻¹ · SK_Map,IC mod n (FE2OS, the order's length). */
+export function camEncrypt(domain: DomainParameters, ksEnc: Buffer, skIc: bigint, skMapIc: bigint): Buffer {
+  if (domain.kind !== 'ECDH') throw new RangeError('Chip Authentication Mapping is defined for ECDH only');
+  const Fn = domain.curve.Point.Fn;
+  const ca = Fn.mul(Fn.inv(skIc % Fn.ORDER), skMapIc % Fn.ORDER);
+  return aesCbc(ksEnc, camIv(ksEnc), padTo(fixed(ca, Fn.BYTES), 16));
+}
+
+/** The terminal's side: CA_IC from A_IC. Throws CardDataError when it is not a padded scalar 1…n−1. */
+export function camDecrypt(domain: DomainParameters, ksEnc: Buffer, aIc: Buffer): bigint {
+  const F = 'PACE';
+  if (domain.kind !== 'ECDH') throw new CardDataError(F, 'Chip Authentication Mapping data on a DH domain');
+  if (!aIc.length || aIc.length % 16 !== 0 || aIc.length > 128) throw new CardDataError(F, `the encrypted chip authentication data has ${aIc.length} bytes (not whole AES blocks)`);
+  const plain = unpad(aesCbc(ksEnc, camIv(ksEnc), aIc, true));
+  const Fn = domain.curve.Point.Fn;
+  if (!plain || plain.length !== Fn.BYTES) throw new CardDataError(F, 'the chip authentication data does not decrypt to a padded scalar of the curve order\'s length');
+  const ca = big(plain);
+  if (ca <= 0n || ca >= Fn.ORDER) throw new CardDataError(F, 'the chip authentication data is not a scalar 1…n−1');
+  return ca;
+}
+
+/** §4.4.3.5.2: PK_Map,IC = KA(CA_IC, PK_IC) — the full point CA_IC · PK_IC equals the chip's mapping key. */
+export function camVerify(domain: DomainParameters, caIc: bigint, pkIc: Buffer, pkMapIc: Buffer): boolean {
+  if (domain.kind !== 'ECDH') return false;
+  let P;
+  try { P = domain.curve.Point.fromBytes(new Uint8Array(pkIc)); P.assertValidity(); } catch (e) {
+    throw new CardDataError('DG14', `the Chip Authentication public key is not a point on ${domain.name} (${(e as Error).message})`);
+  }
+  const Q = domain.curve.Point.fromBytes(new Uint8Array(pkMapIc));
+  return P.multiply(caIc).equals(Q);
 }
 
 /** The group of a session: either a curve point (as bytes 04‖X‖Y) or a DH value (as bytes of p's length). */
@@ -213,6 +340,24 @@ export class PaceGroup {
     this.genDh = (gs * h.dh!) % d.p;
     if (this.genDh <= 1n) throw new CardDataError('PACE', 'the mapped generator is degenerate');
     return fixed(h.dh!, d.bytes);
+  }
+
+  /**
+   * Integrated Mapping (§4.4.3.3.2): G' = f_G(R_p(s, t)) (ECDH, Appendix B point
+   * encoding) or g' = R_p(s, t)^((p−1)/q) mod p (DH, checked ≠ 1). Returns G' / g'.
+   */
+  mapIntegrated(s: Buffer, t: Buffer, cipher: SmCipherName): Buffer {
+    const d = this.domain;
+    if (d.kind === 'ECDH') {
+      this.genEc = imPointEncode(d.curve, imRp(s, t, d.curve.Point.Fp.ORDER, cipher));
+      return this.generator();
+    }
+    const x = imRp(s, t, d.p, cipher);
+    if (x <= 1n) throw new CardDataError('PACE', 'the Integrated Mapping value is degenerate');
+    const g = big(this.modPow(x, (d.p - 1n) / d.q, d));
+    if (g <= 1n) throw new CardDataError('PACE', 'the Integrated Mapping generator is 1');
+    this.genDh = g;
+    return this.generator();
   }
 
   /** The mapped generator (after mapGeneric), encoded like a public key. */
