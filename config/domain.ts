@@ -203,6 +203,7 @@ export const CLONE_REASONS = {
   'malformed-key': { verdict: 'failed', text: 'the public key in DG14/DG15 cannot be parsed' },
   'ca-refused': { verdict: 'failed', text: 'the chip refused Chip Authentication' },
   'ca-key-mismatch': { verdict: 'failed', text: 'after Chip Authentication the chip does not speak with the keys DG14 implies (cloned or faulty chip)' },
+  'cam-mismatch': { verdict: 'failed', text: 'the chip authentication data of PACE-CAM does not match the DG14 key (cloned or faulty chip)' },
   'aa-refused': { verdict: 'failed', text: 'the chip refused INTERNAL AUTHENTICATE' },
   'aa-bad-signature': { verdict: 'failed', text: 'the Active Authentication signature does not verify with the DG15 key (cloned or faulty chip)' },
 } as const satisfies Record<string, { verdict: Exclude<CloneVerdict, 'chip-authenticated' | 'active-authenticated'>; text: string }>;

@@ -81,6 +81,7 @@ export const ERROR_CODES = {
     CARD_PACE_REFUSED: ['The chip does not accept PACE as offered.', 'Read it with the MRZ (BAC).'],
     CARD_PACE_FAILED: ['A PACE step failed.', 'Lift the card, put it back and read again; inspect the document if it repeats.'],
     CARD_PACE_BLOCKED: ['The chip blocked PACE after too many wrong attempts.', 'Use the other password (MRZ or CAN) or inspect the document manually.'],
+    CARD_PACE_SUSPENDED: ['The chip suspended PACE with the MRZ after wrong attempts (one try left).', 'Enter the 6-digit CAN printed on the card: it opens the chip.'],
     CARD_PACE_UNAVAILABLE: ['The chip offers no PACE this reader can use, and there is no MRZ for BAC.', 'Enter the MRZ data.'],
     CARD_SM_FAILED: ['A secure messaging check failed during the read.', 'Read again; a repeat may mean a cloned or damaged chip.'],
     CARD_READ_FAILED: ['Reading a file from the chip failed.', 'Lift the card, put it back and read again.'],

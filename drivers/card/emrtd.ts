@@ -10,8 +10,8 @@ import { DisconnectedError, DeviceTimeoutError, StationError, UsageError } from 
 import { encodeCommand, SW, swHex, type CommandApdu, type ResponseApdu } from './apdu';
 import { bacKeys, terminalAuthData, terminalFinish } from './bac';
 import {
-  authToken, choosePace, decryptNonce, gaData, kdf, oidBytes, PaceGroup, parseCardAccess, passwordBytes, passwordReference, randomScalar, sessionKeys,
-  type DomainParameters, type PaceInfo, type PacePassword,
+  authToken, camDecrypt, camVerify, choosePace, decryptNonce, gaData, imNonceLength, kdf, oidBytes, PaceGroup, parseCardAccess, passwordBytes, passwordReference, randomScalar, sessionKeys,
+  type DomainParameters, type PaceInfo, type PaceMapping, type PacePassword,
 } from './pace';
 import type { ApduChannel } from './channel';
 import { chooseChipAuth, cloneFailure, parseDg14, parseDg15, verifyActiveAuth, type ChipAuthAlgorithm, type ChipAuthKey, type CloneCheck, type Dg14 } from './clone';
@@ -98,7 +98,8 @@ export interface AccessControl {
   protocol: 'PACE' | 'BAC';
   password: 'MRZ' | 'CAN';
   cipher: string;
-  mapping?: string;
+  /** PACE mapping that ran: Generic, Integrated or Chip Authentication Mapping (ICAO 9303-11 §4.4.3.3). */
+  mapping?: PaceMapping;
   agreement?: string;
   domain?: string;
   oid?: string;
@@ -134,6 +135,24 @@ function accessDenied(reader: string, password: PacePassword, sw: number, attemp
     details: { reader, sw: swHex(sw), password: password.kind, ...(attemptsLeft !== undefined ? { attemptsLeft } : {}) },
   });
 }
+
+function paceBlocked(reader: string, password: PacePassword, sw: number): StationError {
+  return new StationError('CARD_PACE_BLOCKED', `the chip on ${reader} has blocked PACE with the ${password.kind === 'CAN' ? 'card access number' : 'MRZ'} after too many wrong attempts (${swHex(sw)})`, {
+    hint: 'the card cannot be read at this booth; send the holder to the issuing office', details: { reader, sw: swHex(sw), password: password.kind, attemptsLeft: 0 },
+  });
+}
+
+/** The MRZ password is suspended (one try left, 63C1): the chip accepts it again only after a PACE with the CAN. */
+export const PACE_SUSPENDED_MESSAGE = 'the chip has suspended access with the MRZ after wrong attempts — enter the 6-digit card access number (CAN) printed on the card';
+function paceSuspended(reader: string, sw: number): StationError {
+  return new StationError('CARD_PACE_SUSPENDED', PACE_SUSPENDED_MESSAGE, {
+    hint: 'type the six digits printed on the front of the card; with the CAN the chip opens and the MRZ counter is left alone',
+    details: { reader, sw: swHex(sw), password: 'MRZ', attemptsLeft: 1, suspended: true },
+  });
+}
+
+/** Outcome of PACE with Chip Authentication Mapping, checked against DG14 after the application is selected. */
+export type CamResult = { ok: true; caIc: bigint; pkMapIc: Buffer; domain: DomainParameters } | { ok: false; detail: string; domain: DomainParameters };
 
 function cmd(ins: number, p1: number, p2: number, data?: Buffer, le?: number): CommandApdu {
   return { cla: 0x00, ins, p1, p2, data, le };
@@ -278,6 +297,8 @@ export class EmrtdReader {
 
   /** Which access control ran (set by authenticate / pace). */
   access?: AccessControl;
+  /** After PACE-CAM: the chip authentication data to check against DG14 (undefined for other mappings). */
+  cam?: CamResult;
   /** EF.CardAccess as read at the first opening (undefined bytes: the chip has none). */
   cardAccessRead?: { bytes?: Buffer };
 
@@ -365,32 +386,44 @@ export class EmrtdReader {
    * CARD_ACCESS_DENIED; a chip that refuses PACE before the nonce is PaceRefusedError
    * (the caller may fall back to BAC).
    */
-  async pace(password: PacePassword, info: PaceInfo, domain: DomainParameters, fixedKeys?: { map: bigint; agree: bigint }): Promise<void> {
+  async pace(password: PacePassword, info: PaceInfo, domain: DomainParameters, fixedKeys?: { map?: bigint; agree?: bigint; t?: Buffer }): Promise<void> {
     const alg = info.algorithm;
     const mse = Buffer.concat([tlv(0x80, oidBytes(alg.oid)), tlv(0x83, Buffer.from([passwordReference(password)])), ...(info.parameterId !== undefined ? [tlv(0x84, Buffer.from([info.parameterId]))] : [])]);
     const set = await this.plain(cmd(0x22, 0xc1, 0xa4, mse));
     let attemptsLeft: number | undefined;
+    // BSI TR-03110-3 §B.11 (retry counter): 63C2… tries left, 63C1 suspended (the MRZ works again only after a PACE
+    // with the CAN), 63C0 blocked; 6983 is the older "authentication method blocked".
+    if (set.sw === 0x6983 || set.sw === 0x63c0) throw paceBlocked(this.ch.reader, password, set.sw);
+    if (set.sw === 0x63c1 && password.kind === 'MRZ') throw paceSuspended(this.ch.reader, set.sw);
     if ((set.sw & 0xfff0) === 0x63c0) attemptsLeft = set.sw & 0x0f;
-    else if (set.sw === 0x6983) {
-      throw new StationError('CARD_PACE_BLOCKED', `the chip on ${this.ch.reader} has blocked PACE with the ${password.kind === 'CAN' ? 'card access number' : 'MRZ'} after too many wrong attempts (6983)`, {
-        hint: 'the card cannot be read at this booth; send the holder to the issuing office', details: { reader: this.ch.reader, password: password.kind },
-      });
-    } else if (set.sw !== SW.OK) throw new PaceRefusedError(`the chip refused MSE:Set AT for ${describePace(info, domain)} (${swHex(set.sw)})`, set.sw);
+    else if (set.sw !== SW.OK) throw new PaceRefusedError(`the chip refused MSE:Set AT for ${describePace(info, domain)} (${swHex(set.sw)})`, set.sw);
     const kPi = kdf(passwordBytes(password), 3, alg.cipher);
     let z: Buffer;
     try { z = gaData(await this.ga(Buffer.alloc(0), false, 'the encrypted nonce'), 0x80, 'the encrypted nonce'); } catch (e) {
       if (e instanceof PaceStepError) throw new PaceRefusedError(`the chip refused to start PACE (${swHex(e.sw)})`, e.sw);
       throw e;
     }
-    const s = decryptNonce(kPi, z, alg.cipher);
+    const s = decryptNonce(kPi, z, alg.cipher, alg.mapping);
     kPi.fill(0);
     const group = new PaceGroup(domain);
-    const skMap = fixedKeys?.map ?? randomScalar(domain);
-    const pkMap = group.publicKey(skMap);
-    const pkMapIc = gaData(await this.ga(tlv(0x81, pkMap), false, 'the mapping'), 0x82, 'the mapping');
-    group.checkPublic(pkMapIc, "the chip's mapping key");
-    if (pkMapIc.equals(pkMap)) throw new CardDataError('PACE', "the chip's mapping key equals the terminal's");
-    group.mapGeneric(s, skMap, pkMapIc);
+    let pkMapIc: Buffer | undefined;
+    if (alg.mapping === 'IM') {
+      // §4.4.3.3.2 / §4.4.5.2.2: the terminal's nonce t goes in clear; the chip's mapping data (82) is empty.
+      const t = fixedKeys?.t ?? randomBytes(imNonceLength(alg.cipher));
+      const r = await this.ga(tlv(0x81, t), false, 'the mapping');
+      const outer = readAll(r, 'PACE');
+      if (outer.length !== 1 || outer[0]!.tag !== 0x7c) throw new CardDataError('PACE', 'the answer to the mapping is not a dynamic authentication data object (7C)');
+      const inner = readAll(outer[0]!.value, 'PACE');
+      if (inner.some((x) => x.tag !== 0x82 || x.value.length !== 0)) throw new CardDataError('PACE', 'the chip answered the Integrated Mapping with mapping data (82 must be empty)');
+      group.mapIntegrated(s, t, alg.cipher);
+    } else {
+      const skMap = fixedKeys?.map ?? randomScalar(domain);
+      const pkMap = group.publicKey(skMap);
+      pkMapIc = gaData(await this.ga(tlv(0x81, pkMap), false, 'the mapping'), 0x82, 'the mapping');
+      group.checkPublic(pkMapIc, "the chip's mapping key");
+      if (pkMapIc.equals(pkMap)) throw new CardDataError('PACE', "the chip's mapping key equals the terminal's");
+      group.mapGeneric(s, skMap, pkMapIc);
+    }
     s.fill(0);
     const skDh = fixedKeys?.agree ?? randomScalar(domain);
     const pkDh = group.publicKey(skDh);
@@ -406,6 +439,8 @@ export class EmrtdReader {
       if (e instanceof PaceStepError && (e.sw === SW.WARN_AUTH_FAILED || (e.sw & 0xfff0) === 0x63c0 || e.sw === SW.SECURITY_NOT_SATISFIED || e.sw === SW.SM_INCORRECT)) {
         keys.ksEnc.fill(0); keys.ksMac.fill(0);
         const left = (e.sw & 0xfff0) === 0x63c0 ? e.sw & 0x0f : attemptsLeft;
+        // A wrong MRZ that leaves one try: the chip has suspended the MRZ (only the CAN opens it now).
+        if (password.kind === 'MRZ' && e.sw === 0x63c1) throw paceSuspended(this.ch.reader, e.sw);
         throw accessDenied(this.ch.reader, password, e.sw, left);
       }
       throw e;
@@ -414,6 +449,19 @@ export class EmrtdReader {
     if (!tIc.equals(authToken(alg, keys.ksMac, pkDh))) {
       keys.ksEnc.fill(0); keys.ksMac.fill(0);
       throw new StationError('CARD_PACE_FAILED', `the chip on ${this.ch.reader} answered PACE with a wrong authentication token`, { hint: 'the chip is faulty or not genuine; inspect the document manually' });
+    }
+    this.cam = undefined;
+    if (alg.mapping === 'CAM') {
+      // §4.4.3.5: the encrypted chip authentication data (8A) under KS_Enc; checked against DG14's key once it is read.
+      let aIc: Buffer | undefined;
+      try { aIc = gaData(tIcResp, 0x8a, 'mutual authentication'); } catch (e) { if (!(e instanceof CardDataError)) throw e; }
+      if (!aIc) this.cam = { ok: false, detail: 'the chip sent no encrypted chip authentication data (8A)', domain };
+      else {
+        try { this.cam = { ok: true, caIc: camDecrypt(domain, keys.ksEnc, aIc), pkMapIc: pkMapIc!, domain }; } catch (e) {
+          if (!(e instanceof CardDataError)) throw e;
+          this.cam = { ok: false, detail: e.message, domain };
+        }
+      }
     }
     this.sm = new SecureMessaging(keys);
     keys.ksEnc.fill(0); keys.ksMac.fill(0);
@@ -560,6 +608,7 @@ export function normaliseCan(can: string): string {
 async function openChip(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Promise<void> {
   if (!opts.bac && !opts.can) throw new UsageError('the chip key needs the MRZ fields or the card access number (CAN)');
   const can = opts.can !== undefined ? normaliseCan(opts.can) : undefined;
+  r.cam = undefined;
   let note: string | undefined;
   let caBytes: Buffer | undefined;
   if (r.cardAccessRead) caBytes = r.cardAccessRead.bytes;
@@ -648,13 +697,43 @@ async function chipAuthentication(r: EmrtdReader, ch: ApduChannel, opts: ReadOpt
   return { dg14, parsed, outcome: cloneFailure(res.code, res.detail, method), caUnsupported: false };
 }
 
+/**
+ * After PACE with Chip Authentication Mapping (ICAO 9303-11 §4.4.3.5.2): DG14's
+ * ECDH key on the PACE domain must satisfy PK_Map,IC = CA_IC · PK_IC. No
+ * separate Chip Authentication runs; secure messaging stays under the PACE keys.
+ */
+async function camCheck(r: EmrtdReader, cam: CamResult, opts: ReadOptions): Promise<{ dg14?: Buffer; parsed?: Dg14; outcome: CloneCheck; caUnsupported: boolean }> {
+  const alg = r.access?.cipher ?? '';
+  const method = `PACE-CAM ECDH ${alg} on ${cam.domain.name}`.replace(/\s+/g, ' ');
+  const dg14 = await r.readFile(FILES.DG14.fid, FILES.DG14.name, opts.chunkSize);
+  if (!dg14 || !dg14.length) return { outcome: cloneFailure('cam-mismatch', 'the chip ran PACE-CAM but has no DG14 with its Chip Authentication key', method), caUnsupported: false };
+  let parsed: Dg14;
+  try { parsed = parseDg14(dg14); } catch (e) {
+    if (!(e instanceof CardDataError)) throw e;
+    return { dg14, outcome: cloneFailure('malformed-key', e.message, method), caUnsupported: false };
+  }
+  if (!cam.ok) return { dg14, parsed, outcome: cloneFailure('cam-mismatch', cam.detail, method), caUnsupported: false };
+  const keys = parsed.keys.filter((k) => k.agreement === 'ECDH' && k.domain === cam.domain);
+  if (!keys.length) return { dg14, parsed, outcome: cloneFailure('cam-mismatch', `DG14 has no ECDH Chip Authentication key on ${cam.domain.name}, the PACE domain`, method), caUnsupported: false };
+  let ok = false;
+  for (const k of keys) {
+    try { if (camVerify(cam.domain, cam.caIc, k.publicKey, cam.pkMapIc)) ok = true; } catch (e) { if (!(e instanceof CardDataError)) throw e; }
+  }
+  return ok
+    ? { dg14, parsed, outcome: { verdict: 'chip-authenticated', method }, caUnsupported: false }
+    : { dg14, parsed, outcome: cloneFailure('cam-mismatch', "CA_IC · PK_IC (DG14) is not the chip's PACE mapping key", method), caUnsupported: false };
+}
+
 async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: number, startCount: number): Promise<ChipReadResult> {
   await openChip(r, ch, opts);
   const com = await r.readFile(FILES.COM.fid, FILES.COM.name, opts.chunkSize);
   const dataGroupsPresent = com ? parseCom(com) : undefined;
   const listed = (n: number) => !dataGroupsPresent || dataGroupsPresent.includes(n);
-  // Chip Authentication first, so every data group after DG14 is read under its keys (ICAO 9303-11 §6.2).
-  const ca = listed(14) ? await chipAuthentication(r, ch, opts) : { caUnsupported: false };
+  // PACE-CAM authenticated the chip already (checked against DG14 here); otherwise Chip Authentication first,
+  // so every data group after DG14 is read under its keys (ICAO 9303-11 §6.2).
+  const ca: { dg14?: Buffer; parsed?: Dg14; dg1?: Buffer; outcome?: CloneCheck; caUnsupported: boolean } = r.cam
+    ? await camCheck(r, r.cam, opts)
+    : listed(14) ? await chipAuthentication(r, ch, opts) : { caUnsupported: false };
   const dg14 = ca.dg14;
   const dg1 = ca.dg1 ?? await r.readFile(FILES.DG1.fid, FILES.DG1.name, opts.chunkSize);
   if (!dg1) throw new StationError('CARD_READ_FAILED', `the chip on ${ch.reader} has no DG1 (MRZ)`, { hint: 'this document does not follow ICAO 9303; inspect it manually' });

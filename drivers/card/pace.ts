@@ -455,12 +455,20 @@ export function buildCardAccess(infos: { oid: string; version?: number; paramete
 }
 
 const CIPHER_RANK: Record<SmCipherName, number> = { 'AES-256': 4, 'AES-192': 3, 'AES-128': 2, '3DES': 1 };
+/**
+ * Mapping preference: CAM authenticates the chip inside PACE (ICAO 9303-11 Appendix J:
+ * "PACE-CAM should be used"), saving the separate Chip Authentication; IM needs no
+ * ephemeral mapping keys (one scalar multiplication less on each side); GM last.
+ */
+const MAPPING_RANK: Record<PaceMapping, number> = { CAM: 3, IM: 2, GM: 1 };
 
-/** The PACEInfo to use: Generic Mapping with a domain this reader implements, strongest cipher first, ECDH before DH. */
+/** The PACEInfo to use: a domain this reader implements; CAM before IM before GM, ECDH before DH, strongest cipher first. */
 export function choosePace(infos: PaceInfo[]): { info: PaceInfo; domain: DomainParameters } | undefined {
   const usable = infos
-    .filter((i) => i.algorithm.mapping === 'GM' && i.parameterId !== undefined && STANDARD_DOMAINS[i.parameterId] && STANDARD_DOMAINS[i.parameterId]!.kind === i.algorithm.agreement)
-    .sort((a, b) => (b.algorithm.agreement === 'ECDH' ? 1 : 0) - (a.algorithm.agreement === 'ECDH' ? 1 : 0) || CIPHER_RANK[b.algorithm.cipher] - CIPHER_RANK[a.algorithm.cipher]);
+    .filter((i) => i.parameterId !== undefined && STANDARD_DOMAINS[i.parameterId] && STANDARD_DOMAINS[i.parameterId]!.kind === i.algorithm.agreement)
+    .sort((a, b) => MAPPING_RANK[b.algorithm.mapping] - MAPPING_RANK[a.algorithm.mapping]
+      || (b.algorithm.agreement === 'ECDH' ? 1 : 0) - (a.algorithm.agreement === 'ECDH' ? 1 : 0)
+      || CIPHER_RANK[b.algorithm.cipher] - CIPHER_RANK[a.algorithm.cipher]);
   const info = usable[0];
   return info ? { info, domain: STANDARD_DOMAINS[info.parameterId!]! } : undefined;
 }

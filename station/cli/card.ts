@@ -10,7 +10,7 @@ import { normaliseCan, type ChipReadResult } from '../../drivers/card/emrtd';
 import type { CccdDetails } from '../../drivers/card/cccd';
 import { bacInputFromMrz, normaliseBacInput, type BacKeyInput } from '../../drivers/card/mrz';
 import { loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
-import { EmulatedEmrtd, type CardFaults } from '../../drivers/card/emulator/card';
+import { EmulatedEmrtd, paceInfosFor, type CardFaults } from '../../drivers/card/emulator/card';
 import { buildDocument, pem } from '../../drivers/card/emulator/document';
 import { faceImageInfo } from '../../drivers/card/dg2';
 import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
@@ -88,13 +88,15 @@ function parseFaults(list: string[]): CardFaults {
       case 'plain-errors': f.plainErrors = true; break;
       case 'remove-at-pace-step': f.removeAtPaceStep = n('remove-at-pace-step'); break;
       case 'bad-pace-token': f.badPaceToken = true; break;
+      case 'bad-ca-key': f.badCaKey = true; break;
+      case 'bad-cam-data': f.badCamData = true; break;
       default: throw new UsageError(`unknown fault "${item}"`, `faults: ${FAULT_LIST}`);
     }
   }
   return f;
 }
 
-const FAULT_LIST = 'slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors remove-at-pace-step=N bad-pace-token';
+const FAULT_LIST = 'slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors remove-at-pace-step=N bad-pace-token bad-ca-key bad-cam-data';
 
 /** Emulated document profiles for `station card emulate --profile`. */
 export const EMULATE_PROFILES = {
@@ -209,9 +211,16 @@ export function register(program: Command): void {
     .option('--pace', 'speak PACE (EF.CardAccess) besides BAC (implied by the cccd profiles)')
     .option('--pace-only', 'PACE only: BAC (GET CHALLENGE / MUTUAL AUTHENTICATE) answers 6D00')
     .option('--can <digits>', 'the card access number (default for cccd profiles: the last 6 digits of the ID number; icao with --pace: 123456)')
+    .option('--pace-mapping <mapping>', 'PACE mapping the chip offers: GM (Generic), IM (Integrated), CAM (Chip Authentication Mapping, with a DG14 key); implies --pace', 'GM')
+    .option('--pace-dh', 'PACE over the 1024-bit DH group (RFC 5114) instead of brainpoolP256r1 (GM or IM)')
+    .option('--pace-retries <n>', 'PACE retry counter per password (63Cx; the MRZ is suspended at 1 until a PACE with the CAN, blocked at 0)')
     .option('--fault <spec...>', `fault modes: ${FAULT_LIST}`)
-    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; profile: string; pace?: boolean; paceOnly?: boolean; can?: string; fault?: string[] }) => {
+    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; profile: string; pace?: boolean; paceOnly?: boolean; can?: string; paceMapping: string; paceDh?: boolean; paceRetries?: string; fault?: string[] }) => {
       const port = intOption('--port', opts.port, 1, 65535)!;
+      const mapping = opts.paceMapping.toUpperCase();
+      if (mapping !== 'GM' && mapping !== 'IM' && mapping !== 'CAM') throw new UsageError(`unknown PACE mapping "${opts.paceMapping}"`, 'use --pace-mapping GM, IM or CAM');
+      if (mapping === 'CAM' && opts.paceDh) throw new UsageError('Chip Authentication Mapping is defined for ECDH only', 'leave out --pace-dh, or use --pace-mapping GM or IM');
+      const retries = opts.paceRetries !== undefined ? intOption('--pace-retries', opts.paceRetries, 1, 15) : undefined;
       if (!Object.prototype.hasOwnProperty.call(EMULATE_PROFILES, opts.profile)) {
         throw new UsageError(`unknown profile "${opts.profile}"`, `profiles: ${Object.keys(EMULATE_PROFILES).join(', ')}`);
       }
@@ -240,19 +249,22 @@ export function register(program: Command): void {
         face = { image, width, height, format };
       }
       if (opts.mrz) bacInputFromMrz(opts.mrz); // validates the MRZ shape with a clear usage error
-      const doc = await buildDocument({ mrz: opts.mrz, face, ...(cccdProfile ? { cccd: { generation: profile === 'cccd-2024' ? '2024' : '2021', ...(canOpt ? { can: canOpt } : {}) } } : {}) });
+      const doc = await buildDocument({
+        mrz: opts.mrz, face, ...(mapping === 'CAM' ? { chipAuth: true } : {}),
+        ...(cccdProfile ? { cccd: { generation: profile === 'cccd-2024' ? '2024' : '2021', ...(canOpt ? { can: canOpt } : {}) } } : {}),
+      });
       if (opts.cscaOut) writeFileSync(opts.cscaOut, pem(doc.pki.csca.cert));
-      const paceOn = cccdProfile || opts.pace || opts.paceOnly || canOpt !== undefined;
+      const paceOn = cccdProfile || opts.pace || opts.paceOnly || canOpt !== undefined || mapping !== 'GM' || opts.paceDh === true || retries !== undefined;
       const can = paceOn ? (doc.can ?? canOpt ?? '123456') : undefined;
       const chip = new EmulatedEmrtd({
         files: doc.files, mrzLines: doc.mrzLines, faults, extendedLength: opts.extended, noMfSelect: cccdProfile, chipKeys: doc.chipKeys,
-        ...(paceOn ? { pace: { can, only: profile === 'cccd-2024' || opts.paceOnly === true } } : {}),
+        ...(paceOn ? { pace: { can, only: profile === 'cccd-2024' || opts.paceOnly === true, infos: paceInfosFor(mapping, opts.paceDh ? 'DH' : 'ECDH'), ...(retries !== undefined ? { retries } : {}) } } : {}),
       });
       const emu = new VpcdCardClient(chip, { host: opts.host, port });
       try { await emu.insert(); } catch (e) {
         throw new StationError('CARD_VPCD_UNREACHABLE', `cannot reach vpcd at ${opts.host}:${port}: ${(e as Error).message}`, { hint: 'install vsmartcard-vpcd and start pcscd (systemctl start pcscd)', cause: e });
       }
-      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
+      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE ${opts.paceDh ? "DH" : "ECDH"}-${mapping}${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
         process.on('SIGINT', stop);

@@ -10,8 +10,8 @@ import { bacKeys, chipRespond, type BacKeys } from '../bac';
 import { EMRTD_AID } from '../emrtd';
 import { mrzInformation, bacInputFromMrz } from '../mrz';
 import {
-  authToken, buildCardAccess, encryptNonce, gaObjects, kdf, nonceLength, oidBytes, paceAlgorithm, paceOid, PaceGroup, passwordBytes, randomScalar, sessionKeys,
-  STANDARD_DOMAINS, type DomainParameters, type PaceAlgorithm,
+  authToken, buildCardAccess, camEncrypt, encryptNonce, gaObjects, imNonceLength, kdf, nonceLength, oidBytes, paceAlgorithm, paceOid, PaceGroup, passwordBytes, randomScalar, sessionKeys,
+  STANDARD_DOMAINS, type DomainParameters, type PaceAlgorithm, type PaceMapping,
 } from '../pace';
 import { SecureMessaging, SmError } from '../sm';
 import { CardDataError, encodeLength, readTlv, tlv } from '../tlv';
@@ -21,9 +21,12 @@ export const CARD_ACCESS_FID = 0x011c;
 /** EF.ATR/INFO: FID 2F01, short file identifier 01 at MF level, readable in the clear. */
 export const ATR_INFO_FID = 0x2f01;
 
-/** How the emulated chip speaks PACE (ICAO 9303-11 §4.4, Generic Mapping). */
+/** How the emulated chip speaks PACE (ICAO 9303-11 §4.4: Generic, Integrated or Chip Authentication Mapping). */
 export interface PaceOptions {
-  /** PACEInfos listed in EF.CardAccess (default: ECDH-GM AES-128 on brainpoolP256r1, id 13). */
+  /**
+   * PACEInfos listed in EF.CardAccess (default: ECDH-GM AES-128 on brainpoolP256r1, id 13).
+   * Chip Authentication Mapping (ECDH only) needs chipKeys.ca on the same domain.
+   */
   infos?: { oid: string; parameterId: number }[];
   /** The 6-digit card access number printed on the card (PACE with CAN). Without it only the MRZ works. */
   can?: string;
@@ -31,14 +34,22 @@ export interface PaceOptions {
   only?: boolean;
   /**
    * Retry counter per password (default: none, like ICAO's MRZ and CAN). With a
-   * counter, MSE:Set AT answers 63Cx once a try has failed, a wrong password
-   * answers 63Cx with the tries left, and a used-up counter answers 6983 (blocked).
+   * counter (BSI TR-03110-3 §B.11), MSE:Set AT answers 63Cx once a try has failed,
+   * a wrong password answers 63Cx with the tries left, and a used-up counter
+   * answers 63C0 (blocked). The MRZ at one try left is suspended (63C1): PACE with
+   * it runs only after a successful PACE with the CAN since power-on (resume).
    */
   retries?: number;
 }
 
 /** Default PACE offer: what most current ID cards list first. */
 export const DEFAULT_PACE_INFOS = [{ oid: paceOid('ECDH', 'GM', 'AES-128'), parameterId: 13 }];
+
+/** PACEInfos for one mapping on brainpoolP256r1 with AES-128 (`station card emulate --pace-mapping`). */
+export function paceInfosFor(mapping: PaceMapping, agreement: 'ECDH' | 'DH' = 'ECDH'): { oid: string; parameterId: number }[] {
+  if (mapping === 'CAM' && agreement === 'DH') throw new RangeError('Chip Authentication Mapping is defined for ECDH only');
+  return [{ oid: paceOid(agreement, mapping, 'AES-128'), parameterId: agreement === 'ECDH' ? 13 : 0 }];
+}
 
 interface PaceSession {
   alg: PaceAlgorithm;
@@ -48,6 +59,8 @@ interface PaceSession {
   s?: Buffer;
   group?: PaceGroup;
   skDh?: bigint;
+  /** CAM: the chip's ephemeral mapping key, for CA_IC = SK_IC⁻¹ · SK_Map,IC. */
+  skMap?: bigint;
   pkDh?: Buffer;
   pkDhIfd?: Buffer;
   keys?: ReturnType<typeof sessionKeys>;
@@ -75,8 +88,10 @@ export interface CardFaults {
   removeAtPaceStep?: number;
   /** The chip's PACE authentication token is wrong (a chip that does not know the password, e.g. a forgery). */
   badPaceToken?: boolean;
-  /** Chip Authentication with another private key than DG14's (a clone that copied DG14 but not the key). */
+  /** Chip Authentication (and PACE-CAM's CA_IC) with another private key than DG14's (a clone that copied DG14 but not the key). */
   badCaKey?: boolean;
+  /** PACE-CAM: one bit of the encrypted chip authentication data A_IC flipped. */
+  badCamData?: boolean;
   /** The Active Authentication signature is wrong (a clone without DG15's private key). */
   badAaSignature?: boolean;
 }
@@ -154,6 +169,8 @@ export class EmulatedEmrtd {
   private readonly passwords = new Map<number, Buffer>();
   private readonly retriesLeft = new Map<number, number>();
   private paceSession?: PaceSession;
+  /** A PACE with the CAN succeeded since power-on: a suspended MRZ may be used (TR-03110 resume). */
+  private canVerified = false;
   private readonly chipKeys: ChipKeys;
   private caAlgorithm?: ChipAuthAlgorithm;
   /** Counters for tests: Chip Authentications completed, INTERNAL AUTHENTICATE answered. */
@@ -180,7 +197,8 @@ export class EmulatedEmrtd {
       this.pace = { ...opts.pace, infos: opts.pace.infos ?? DEFAULT_PACE_INFOS };
       for (const i of this.pace.infos!) {
         const a = paceAlgorithm(i.oid);
-        if (!a || a.mapping !== 'GM' || STANDARD_DOMAINS[i.parameterId]?.kind !== a.agreement) throw new RangeError(`the emulator cannot speak PACE ${i.oid} on domain ${i.parameterId}`);
+        if (!a || STANDARD_DOMAINS[i.parameterId]?.kind !== a.agreement) throw new RangeError(`the emulator cannot speak PACE ${i.oid} on domain ${i.parameterId}`);
+        if (a.mapping === 'CAM' && opts.chipKeys?.ca?.parameterId !== i.parameterId) throw new RangeError(`PACE-CAM on domain ${i.parameterId} needs a Chip Authentication key (chipKeys.ca) on the same domain`);
       }
       if (!this.files.has(CARD_ACCESS_FID)) this.files.set(CARD_ACCESS_FID, buildCardAccess(this.pace.infos!));
       this.passwords.set(1, passwordBytes({ kind: 'MRZ', mrzInformation: mrzInformation(bacInputFromMrz(opts.mrzLines.join('\n'))) }));
@@ -224,6 +242,7 @@ export class EmulatedEmrtd {
     this.remaining = undefined;
     this.paceSession = undefined;
     this.caAlgorithm = undefined;
+    this.canVerified = false;
   }
 
   /** Handles one command APDU; resolves to the response APDU. Throws CardRemovedSignal when a fault pulls the card. */
@@ -416,7 +435,9 @@ export class EmulatedEmrtd {
     if (!info) return sw(0x6a80);
     if (!this.passwords.has(ref[0]!)) return sw(0x6a88);
     const left = this.retriesLeft.get(ref[0]!);
-    if (left === 0) return sw(0x6983);
+    if (left === 0) return sw(0x63c0);
+    // The MRZ at one try left is suspended until a PACE with the CAN has succeeded (resume).
+    if (left === 1 && ref[0] === 1 && this.pace.retries! > 1 && !this.canVerified) return sw(0x63c1);
     this.paceAttempts++;
     this.paceSession = { alg: paceAlgorithm(info.oid)!, domain: STANDARD_DOMAINS[info.parameterId]!, ref: ref[0]!, step: 0 };
     this.sm = undefined;
@@ -440,7 +461,7 @@ export class EmulatedEmrtd {
       switch (ps.step) {
         case 1: {
           if (dos.size) return fail(0x6a80);
-          ps.s = Buffer.from(randomBytes(nonceLength(ps.alg.cipher)));
+          ps.s = Buffer.from(randomBytes(nonceLength(ps.alg.cipher, ps.alg.mapping)));
           const kPi = kdf(this.passwords.get(ps.ref)!, 3, ps.alg.cipher);
           const z = encryptNonce(kPi, ps.s, ps.alg.cipher);
           kPi.fill(0);
@@ -450,11 +471,19 @@ export class EmulatedEmrtd {
           const pk = dos.get(0x81);
           if (!pk) return fail(0x6a80);
           ps.group = new PaceGroup(ps.domain);
+          if (ps.alg.mapping === 'IM') {
+            // §4.4.3.3.2: 81 is the terminal's nonce t; the chip's mapping data (82) is empty.
+            if (pk.length !== imNonceLength(ps.alg.cipher)) return fail(0x6a80);
+            ps.group.mapIntegrated(ps.s!, pk, ps.alg.cipher);
+            ps.s!.fill(0);
+            return joinResponse(tlv(0x7c, tlv(0x82, Buffer.alloc(0))), SW.OK);
+          }
           ps.group.checkPublic(pk, "the terminal's mapping key");
           const sk = randomScalar(ps.domain);
           const own = ps.group.publicKey(sk);
           ps.group.mapGeneric(ps.s!, sk, pk);
           ps.s!.fill(0);
+          if (ps.alg.mapping === 'CAM') ps.skMap = sk;
           return joinResponse(tlv(0x7c, tlv(0x82, own)), SW.OK);
         }
         case 3: {
@@ -481,13 +510,23 @@ export class EmulatedEmrtd {
             return sw(SW.WARN_AUTH_FAILED);
           }
           if (this.pace!.retries !== undefined) this.retriesLeft.set(ps.ref, this.pace!.retries);
+          if (ps.ref === 2) this.canVerified = true;
           const tIc = authToken(ps.alg, ps.keys!.ksMac, pkDhIfd);
           if (this.faults.badPaceToken) tIc[0] = tIc[0]! ^ 0x01;
+          const extra: Buffer[] = [];
+          if (ps.alg.mapping === 'CAM') {
+            // §4.4.3.5.1: A_IC = E(KS_Enc, SK_IC⁻¹ · SK_Map,IC mod n).
+            const skIc = this.faults.badCaKey ? randomScalar(ps.domain) : this.chipKeys.ca!.privateKey;
+            const aIc = camEncrypt(ps.domain, ps.keys!.ksEnc, skIc, ps.skMap!);
+            if (this.faults.badCamData) aIc[aIc.length >> 1] = aIc[aIc.length >> 1]! ^ 0x01;
+            extra.push(tlv(0x8a, aIc));
+            ps.skMap = undefined;
+          }
           this.sm = new SecureMessaging(ps.keys!);
           ps.keys!.ksEnc.fill(0); ps.keys!.ksMac.fill(0);
           this.protectedResponses = 0;
           this.paceSuccesses++;
-          return joinResponse(tlv(0x7c, tlv(0x86, tIc)), SW.OK);
+          return joinResponse(tlv(0x7c, tlv(0x86, tIc), ...extra), SW.OK);
         }
         default:
           return fail(SW.CONDITIONS_NOT_SATISFIED);
