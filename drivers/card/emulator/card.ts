@@ -441,7 +441,9 @@ export class EmulatedEmrtd {
     this.paceAttempts++;
     this.paceSession = { alg: paceAlgorithm(info.oid)!, domain: STANDARD_DOMAINS[info.parameterId]!, ref: ref[0]!, step: 0 };
     this.sm = undefined;
-    return sw(left !== undefined && left < this.pace.retries! ? 0x63c0 | left : SW.OK);
+    // Resumed (a CAN PACE has succeeded): the MRZ's last try runs like a fresh one (9000).
+    const resumed = left === 1 && ref[0] === 1 && this.canVerified;
+    return sw(left !== undefined && left < this.pace.retries! && !resumed ? 0x63c0 | left : SW.OK);
   }
 
   /** The four PACE GENERAL AUTHENTICATE steps, chip side. */
