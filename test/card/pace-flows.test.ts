@@ -22,7 +22,7 @@ function channel(card: EmulatedEmrtd): ApduChannel {
   card.reset();
   return new ApduChannel({
     reader: 'in-process', atr: card.atr, protocol: 'T=1',
-    transmit: async (apdu) => { try { return await card.process(apdu); } catch (e) { if (e instanceof CardRemovedSignal) throw new Error('removed'); throw e; } },
+    transmit: async (apdu) => { try { return await card.process(apdu); } catch (e) { if (e instanceof CardRemovedSignal) throw new Error('removed', { cause: e }); throw e; } },
     disconnect: async () => {},
   });
 }

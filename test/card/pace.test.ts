@@ -141,7 +141,7 @@ describe('ICAO 9303-11 Appendix G.2: PACE DH Generic Mapping (1024-bit MODP grou
 });
 
 describe('EF.CardAccess', () => {
-  it('parses PACEInfos (the Appendix G example), keeps other infos, chooses GM with a known domain', () => {
+  it('parses PACEInfos (the Appendix G example), keeps other infos, chooses a known domain, IM before GM', () => {
     const ca = parseCardAccess(H('31143012060A04007F0007020204020202010202010D'));
     expect(ca.pace).toEqual([{ algorithm: { oid: '0.4.0.127.0.7.2.2.4.2.2', agreement: 'ECDH', mapping: 'GM', cipher: 'AES-128' }, version: 2, parameterId: 13 }]);
     expect(choosePace(ca.pace)!.domain.name).toBe('brainpoolP256r1');
@@ -151,7 +151,8 @@ describe('EF.CardAccess', () => {
     ]));
     expect(many.pace.length).toBe(3);
     expect(many.other).toEqual(['0.4.0.127.0.7.2.2.3.2.4']);
-    expect(choosePace(many.pace)!.info.algorithm).toMatchObject({ agreement: 'ECDH', mapping: 'GM', cipher: 'AES-256' });
+    expect(choosePace(many.pace)!.info.algorithm).toMatchObject({ agreement: 'ECDH', mapping: 'IM', cipher: 'AES-256' });
+    expect(choosePace(many.pace.filter((i) => i.algorithm.mapping === 'GM'))!.info.algorithm).toMatchObject({ agreement: 'ECDH', mapping: 'GM', cipher: 'AES-256' });
     // a domain this reader lacks (id 14, brainpoolP320r1) is not chosen
     expect(choosePace(parseCardAccess(buildCardAccess([{ oid: paceOid('ECDH', 'GM', 'AES-128'), parameterId: 14 }])).pace)).toBeUndefined();
   });
