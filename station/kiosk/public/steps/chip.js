@@ -20,7 +20,7 @@
   K.CHIP_FIELDS = CHIP_FIELDS;
   var CAN_LEN = 6;
   /** Errors of the card rather than of the reader: the exception is "cannot be read", not "device failure". */
-  var CARD_SIDE = { CARD_NOT_EMRTD: true, CARD_NO_CARD: true, CARD_TIMEOUT: true, CARD_READ_FAILED: true, CARD_BAD_DATA: true, CARD_PACE_BLOCKED: true, CARD_PACE_FAILED: true, CARD_SM_FAILED: true, CARD_ACCESS_DENIED: true };
+  var CARD_SIDE = { CARD_NOT_EMRTD: true, CARD_NO_CARD: true, CARD_TIMEOUT: true, CARD_READ_FAILED: true, CARD_BAD_DATA: true, CARD_PACE_BLOCKED: true, CARD_PACE_SUSPENDED: true, CARD_PACE_FAILED: true, CARD_SM_FAILED: true, CARD_ACCESS_DENIED: true };
   K.chipExceptionCode = function (code) { return CARD_SIDE[code] ? 'unable' : 'device_failure'; };
 
   /** A chip field's value as words: dates DD/MM/YYYY, sex and countries by name. */
@@ -91,6 +91,8 @@
     var pw = le.password === 'MRZ' ? 'MRZ' : 'CAN';
     var blocked = { key: 'chip.denied.blocked.' + pw, hint: 'chip.denied.blocked.' + pw + '.todo', blocked: true };
     if (le.code === 'CARD_PACE_BLOCKED') return blocked;
+    // The MRZ is suspended (one try left): only the CAN opens the chip now.
+    if (le.code === 'CARD_PACE_SUSPENDED') return { key: 'chip.denied.suspended', hint: 'chip.denied.suspended.todo', suspended: true };
     if (le.code !== 'CARD_ACCESS_DENIED' || !le.password) return null;
     var n = le.attemptsLeft;
     if (n === 0) return blocked;
