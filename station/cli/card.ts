@@ -264,7 +264,7 @@ export function register(program: Command): void {
       try { await emu.insert(); } catch (e) {
         throw new StationError('CARD_VPCD_UNREACHABLE', `cannot reach vpcd at ${opts.host}:${port}: ${(e as Error).message}`, { hint: 'install vsmartcard-vpcd and start pcscd (systemctl start pcscd)', cause: e });
       }
-      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE ${opts.paceDh ? "DH" : "ECDH"}-${mapping}${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
+      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE${mapping !== 'GM' || opts.paceDh ? ` ${opts.paceDh ? 'DH' : 'ECDH'}-${mapping}` : ''}${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
         process.on('SIGINT', stop);
