@@ -13,6 +13,11 @@ import { bacInputFromMrz } from '../../drivers/card/mrz';
 import { cscaStoreFrom } from '../../drivers/card/passive-auth';
 import { PACE_SUSPENDED_MESSAGE } from '../../drivers/card/emrtd';
 import { StationError } from '../../drivers/common/errors';
+import { runCardCli } from './cli-helper';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const R0 = 'Virtual PCD 00 00';
 const CAN = '271828';
@@ -122,5 +127,35 @@ describe('PACE IM, CAM and the retry counter over real pcscd + vpcd', { timeout:
       expect(ok.access.password).toBe('CAN');
       expect(ok.passiveAuth.verdict).toBe('valid');
     } finally { await removeCard(client); }
+  });
+
+  it('station card emulate --pace-mapping CAM with the cccd profile, read by station card read --can; bad options are usage errors', async () => {
+    for (const args of [['--pace-mapping', 'XM'], ['--pace-mapping', 'CAM', '--pace-dh'], ['--pace-retries', '0']]) {
+      const r = await runCardCli(['card', 'emulate', '--port', '35964', ...args]);
+      expect(r.code).toBe(2);
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'card-cli-cam-'));
+    const csca = join(dir, 'csca.pem');
+    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '-e',
+      "const { Command } = require('commander'); const p = new Command('station'); p.option('--debug'); require('./station/cli/card').register(p); p.parseAsync(['node', 'station', ...process.argv.slice(1)]);",
+      'card', 'emulate', '--port', '35964', '--csca-out', csca, '--profile', 'cccd', '--pace-mapping', 'CAM'], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => { out += d; });
+    child.stderr!.on('data', (d) => { out += d; });
+    try {
+      await new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-inserted', on); resolve(); } }; driver.on('card-inserted', on); });
+      for (let i = 0; i < 400 && !out.includes('press Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain('(profile cccd, PACE ECDH-CAM and BAC)');
+      const read = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--can', '012345', '--csca', csca, '--json']);
+      expect(read.code).toBe(0);
+      const j = JSON.parse(read.out);
+      expect(j.access).toMatchObject({ protocol: 'PACE', password: 'CAN', mapping: 'CAM' });
+      expect(j.clone).toMatchObject({ verdict: 'chip-authenticated', method: 'PACE-CAM ECDH AES-128 on brainpoolP256r1' });
+    } finally {
+      const gone = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-removed', on); resolve(); } }; driver.on('card-removed', on); });
+      child.kill('SIGTERM');
+      await gone;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
