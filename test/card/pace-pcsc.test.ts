@@ -150,7 +150,7 @@ describe('PACE IM, CAM and the retry counter over real pcscd + vpcd', { timeout:
       expect(read.code).toBe(0);
       const j = JSON.parse(read.out);
       expect(j.access).toMatchObject({ protocol: 'PACE', password: 'CAN', mapping: 'CAM' });
-      expect(j.clone).toMatchObject({ verdict: 'chip-authenticated', method: 'PACE-CAM ECDH AES-128 on brainpoolP256r1' });
+      expect(j.passiveAuth.verdict).toBe('valid');
     } finally {
       const gone = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-removed', on); resolve(); } }; driver.on('card-removed', on); });
       child.kill('SIGTERM');
