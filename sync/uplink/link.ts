@@ -32,6 +32,8 @@ export interface SendMark {
   at: number;
   delivered: number;
   deliveredAt: number;
+  /** When the publish acknowledged last at `deliveredAt` was sent. */
+  deliveredSentAt: number;
 }
 
 /** Window and frame size limits. */
@@ -53,16 +55,18 @@ export const LINK_LIMITS = {
 export class LinkMeter {
   private delivered = 0;
   private deliveredAt: number;
+  private deliveredSentAt: number;
   private bw: { at: number; v: number }[] = [];
   private rtt: { at: number; v: number }[] = [];
 
   constructor(private readonly now: () => number = Date.now) {
     this.deliveredAt = now();
+    this.deliveredSentAt = this.deliveredAt;
   }
 
   /** Called when a publish goes out: what to hand back to onAck. */
   mark(): SendMark {
-    return { at: this.now(), delivered: this.delivered, deliveredAt: this.deliveredAt };
+    return { at: this.now(), delivered: this.delivered, deliveredAt: this.deliveredAt, deliveredSentAt: this.deliveredSentAt };
   }
 
   /** A publish of `bytes` was acknowledged by the broker. */
@@ -70,11 +74,16 @@ export class LinkMeter {
     const now = this.now();
     this.delivered += bytes;
     this.deliveredAt = now;
+    this.deliveredSentAt = m.at;
     this.rttSample(now - m.at, now);
     // Delivery rate: the bytes acknowledged since the last delivery before this frame went out, over
     // the time since that delivery. Back to back, that is the link's rate; an idle pipe before the
-    // send only makes the sample smaller (the max filter ignores it), never larger.
-    const interval = now - m.deliveredAt;
+    // send only makes the sample smaller (the max filter ignores it), never larger. The interval is
+    // the longer of the acknowledgement interval and the send interval of the same bytes: acks that
+    // arrive bunched (an event loop busy with a capture, a phone radio waking up) would otherwise
+    // shrink the interval and read as a link faster than it is, and the max filter keeps the
+    // highest sample — the window and frame sizes would then be sized for a link that is not there.
+    const interval = Math.max(now - m.deliveredAt, m.at - m.deliveredSentAt);
     if (interval > 0 && bytes >= 1024) {
       const v = ((this.delivered - m.delivered) * 1000) / interval;
       this.bw.push({ at: now, v });
@@ -92,6 +101,7 @@ export class LinkMeter {
   /** A new connection: what was in flight is gone; what was learnt about the link stays. */
   reset(): void {
     this.deliveredAt = this.now();
+    this.deliveredSentAt = this.deliveredAt;
   }
 
   private prune(now: number): void {
