@@ -101,7 +101,10 @@ describe('ingest workers on one PostgreSQL (real Mosquitto, real PostgreSQL)', (
     const ids = await ob.sealN(150, 4_000);
     const up = uplinkOn(broker, f, ob);
     await up.start();
-    await waitFor(async () => (await db.recordCount()) >= 30, 60_000, 'first batches stored');
+    // both workers have stored some (the broker shares batches round robin, but on a loaded machine one
+    // worker can still be busy starting while the first batches go to the other), then kill one mid-upload
+    const workersSoFar = async (): Promise<number> => (await db.pool.query<{ n: number }>('SELECT COUNT(DISTINCT worker)::int AS n FROM records')).rows[0]!.n;
+    await waitFor(async () => (await db.recordCount()) >= 30 && (await workersSoFar()) === 2, 60_000, 'first batches stored by both workers');
     await w1.kill9();
     const atKill = await db.recordCount();
     expect(atKill).toBeLessThan(ids.length); // killed mid-upload, not after
