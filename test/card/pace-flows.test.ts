@@ -13,7 +13,7 @@ import { bacInputFromMrz, mrzInformation } from '../../drivers/card/mrz';
 import { choosePace, paceOid, parseCardAccess, buildCardAccess, STANDARD_DOMAINS } from '../../drivers/card/pace';
 import { cscaStoreFrom } from '../../drivers/card/passive-auth';
 import { StationError } from '../../drivers/common/errors';
-import { CardDataError } from '../../drivers/card/tlv';
+import { CardDataError, tlv } from '../../drivers/card/tlv';
 
 let doc: EmrtdContents;
 const CAN = '314159';
@@ -125,6 +125,27 @@ describe('bad mapping data from the chip is a named CardDataError', () => {
       };
       const e2 = await expectError(readDocument(ch2, { can: CAN }));
       expect(e2).toBeInstanceOf(CardDataError);
+    }
+  });
+});
+
+describe('DH Integrated Mapping: a chip key outside the order-q subgroup is refused', () => {
+  it('the chip\'s ephemeral DH key p−1, 1 or a non-subgroup element is a CardDataError naming the key', async () => {
+    const dhp = (STANDARD_DOMAINS[0] as Extract<(typeof STANDARD_DOMAINS)[number], { kind: 'DH' }>).p;
+    const hex128 = (v: bigint) => Buffer.from(v.toString(16).padStart(256, '0'), 'hex');
+    for (const bad of [hex128(dhp - 1n), hex128(1n), hex128(2n)]) {
+      const card = chip({ pace: { can: CAN, infos: paceInfosFor('IM', 'DH') } });
+      const ch = channel(card);
+      const orig = card.process.bind(card);
+      card.process = async (apdu: Buffer) => {
+        const r = await orig(apdu);
+        // step 3 (83 = the terminal's ephemeral key): answer with `bad` as the chip's key
+        if (apdu[1] === 0x86 && apdu[0] === 0x10 && apdu.includes(0x83) && r.length > 130) return Buffer.concat([tlv(0x7c, tlv(0x84, bad)), r.subarray(r.length - 2)]);
+        return r;
+      };
+      const e = await expectError(readDocument(ch, { can: CAN }));
+      expect(e).toBeInstanceOf(CardDataError);
+      expect(e.message).toMatch(/ephemeral key/);
     }
   });
 });

@@ -51,6 +51,10 @@ describe('the chip page’s view of a CAN read', () => {
     chip.readChip = async () => { throw new StationError('CARD_PACE_BLOCKED', 'blocked', { details: { password: 'CAN' } }); };
     v = await rig.wf.readChip(t, { can: '123456' });
     expect(v.session!.lastError).toMatchObject({ code: 'CARD_PACE_BLOCKED', password: 'CAN' });
+    // a suspended MRZ (63C1): the code says it, with the MRZ and its one try, so the page asks for the CAN
+    chip.readChip = async () => { throw new StationError('CARD_PACE_SUSPENDED', 'suspended', { details: { password: 'MRZ', attemptsLeft: 1, suspended: true } }); };
+    v = await rig.wf.readChip(t, { documentNumber: '001090012', birthDate: '900517', expiryDate: '350517' });
+    expect(v.session!.lastError).toMatchObject({ code: 'CARD_PACE_SUSPENDED', password: 'MRZ', attemptsLeft: 1 });
     // junk in the details is not passed on
     chip.readChip = async () => { throw new StationError('CARD_ACCESS_DENIED', 'denied', { details: { password: 'PIN', attemptsLeft: -1 } }); };
     v = await rig.wf.readChip(t, { can: '123456' });
