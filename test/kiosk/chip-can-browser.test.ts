@@ -9,7 +9,9 @@
  * tries the chip's counter still allows, and a retry with the right CAN reads
  * the card. Once at the details step (the form is filled from DG13, each field
  * marked "đọc từ chip", still editable) and once at the chip step; both end
- * sealed, and the sealed record says PACE with the CAN. Screenshots go to
+ * sealed, and the sealed record says PACE with the CAN. With the MRZ, two wrong
+ * tries suspend it (63C1): one short message asks for the CAN, which reads the
+ * card. Screenshots go to
  * test-artifacts/kiosk/chip-can-800x480-vi/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -277,6 +279,40 @@ describe('an e-ID activation with a Vietnamese citizen card opened by its CAN, i
       const rec = await confirmSealed(page, 'chip');
       expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN' });
       expect(rec.overrides).toBeUndefined();
+    } finally { await remove(client); }
+  });
+
+  it('at the chip step with the MRZ: a wrong MRZ says the tries left, the next one suspends the MRZ (one short message asking for the CAN), and the CAN reads the card', async () => {
+    const card = await buildDocument({ pki: trusted, cccd: { generation: '2021' }, chipAuth: true, faceBytes: 2000 });
+    const client = await insert(card);
+    try {
+      const page = await b.page();
+      await loginAndStart(page);
+      await fillDetails(page, DETAILS);
+      await page.getByTestId('details-submit').click();
+      await fingersAndPortrait(page);
+      await page.locator('[data-testid="chip-entry"][data-mode="can"]').waitFor();
+      await page.getByTestId('chip-mode-mrz').click();
+      await page.getByTestId('chip-doc').fill('X12345678');
+      await page.getByTestId('chip-read').click();
+      const first = page.locator('[data-testid="device-error"][data-code="CARD_ACCESS_DENIED"]');
+      await first.waitFor({ timeout: 60_000 });
+      expect(await first.locator('.error-text').textContent()).toBe(vi['chip.denied.MRZ.left']!.replace('{n}', '2'));
+      await page.getByTestId('error-dismiss').click();
+      await page.getByTestId('chip-read').click();
+      const suspended = page.locator('[data-testid="device-error"][data-code="CARD_PACE_SUSPENDED"]');
+      await suspended.waitFor({ timeout: 60_000 });
+      expect(await suspended.locator('.error-text').textContent()).toBe(vi['chip.denied.suspended']);
+      expect(await suspended.locator('.hint').textContent()).toBe(vi['chip.denied.suspended.todo']);
+      await expectInViewport(page, '[data-testid="device-error"] .error-text', 'the suspended message');
+      await step(page, 'chip-mrz-suspended', 'error-dismiss');
+      await page.getByTestId('error-dismiss').click();
+      await page.getByTestId('chip-mode-can').click();
+      await typeCan(page, card.can!);
+      await page.getByTestId('chip-read').click();
+      await page.locator('[data-testid="chip-verdict"][data-status="valid"]').waitFor({ timeout: 60_000 });
+      expect(await page.getByTestId('chip-access').getAttribute('data-password')).toBe('CAN');
+      expect(await page.getByTestId('device-error').count()).toBe(0);
     } finally { await remove(client); }
   });
 });
