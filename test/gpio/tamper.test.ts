@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createGpio, DEFAULT_PINS, type StationGpio } from '../../drivers/gpio';
 import { nullLogger } from '../../station/log';
 import { TAMPER_LOCK_REASON, TAMPER_UNWATCHED_REASON, wireTamper, type TamperActions } from '../../station/tamper';
@@ -81,14 +81,25 @@ describe('tamper switch → lock + event for headquarters + audit entry', () => 
     const { calls, actions } = recorder();
     const w = wireTamper(g, actions, { logger });
     cleanups.push(() => w.stop());
+    // Time is the subject (a 40 ms quiet period): the debounce runs on fake timers, so a loaded
+    // machine cannot stretch a 3 ms bounce past it, and "no second response" is proven by having
+    // run every timer there is rather than by waiting.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    cleanups.push(() => { vi.useRealTimers(); });
     for (let i = 0; i < 7; i++) {
       if (i % 2 === 0) g.sim!.openTamper();
       else g.sim!.closeTamper();
-      await new Promise((r) => setTimeout(r, 3));
+      vi.advanceTimersByTime(3);
     }
-    await until(() => calls.length >= 3);
-    await new Promise((r) => setTimeout(r, 300));
+    vi.advanceTimersByTime(36); // 39 ms after the last edge: not yet a level that holds
     await w.settled();
+    expect(calls).toEqual([]);
+    vi.advanceTimersByTime(1);
+    await w.settled();
+    expect(calls.map((c) => c.fn)).toEqual(['lock', 'audit', 'publishEvent']);
+    vi.runAllTimers();
+    await w.settled();
+    expect(vi.getTimerCount()).toBe(0);
     expect(calls.map((c) => c.fn)).toEqual(['lock', 'audit', 'publishEvent']);
   });
 

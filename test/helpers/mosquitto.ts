@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 
 export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 export const MOSQUITTO_PASSWD_BIN = process.env.MOSQUITTO_PASSWD_BIN ?? '/usr/bin/mosquitto_passwd';
@@ -175,4 +176,31 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
   const m = new Mosquitto(opts);
   await m.start();
   return m;
+}
+
+/**
+ * The message retained on `topic` now, or null when there is none — without a sleep. The broker
+ * sends a topic's retained message when the subscription is made; a marker published by the same
+ * client afterwards, on a probe topic it also subscribed to, reaches it after that. So once the
+ * marker is back, a retained message that exists has arrived.
+ */
+export async function retainedMessage(url: string, topic: string, connectOpts: mqtt.IClientOptions = {}): Promise<Buffer | null> {
+  const c = await mqtt.connectAsync(url, { protocolVersion: 5, ...connectOpts });
+  try {
+    const probe = `test-probe/${process.pid}/${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    let got: Buffer | null = null;
+    const marker = new Promise<void>((resolve) => {
+      c.on('message', (t, p) => {
+        if (t === probe) resolve();
+        else if (t === topic && got === null) got = p;
+      });
+    });
+    await c.subscribeAsync(topic, { qos: 1 });
+    await c.subscribeAsync(probe, { qos: 1 });
+    await c.publishAsync(probe, 'marker', { qos: 1 });
+    await marker;
+    return got;
+  } finally {
+    await c.endAsync();
+  }
 }

@@ -21,6 +21,8 @@ function fakeLine(initial: 0 | 1) {
   return { FakeGpio, lines };
 }
 
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 describe('fingerprint touch line', () => {
   it('active-low (R503): waits for the falling level, resolves at once when already touched, aborts cleanly', async () => {
     const { FakeGpio, lines } = fakeLine(1);
@@ -28,10 +30,12 @@ describe('fingerprint touch line', () => {
     expect(lines[0]).toMatchObject({ pin: 517, dir: 'in', edge: 'both' });
     let touched = false;
     const p = t.waitForTouch().then(() => (touched = true));
-    await new Promise((r) => setTimeout(r, 20));
+    // The fake line calls back synchronously and a touch resolves in microtasks, which all run
+    // before the next macrotask: once it has run, "not touched" is a fact, not a guess on time.
+    await turn();
     expect(touched).toBe(false);
     lines[0].set(1); // still released
-    await new Promise((r) => setTimeout(r, 20));
+    await turn();
     expect(touched).toBe(false);
     lines[0].set(0);
     await p;

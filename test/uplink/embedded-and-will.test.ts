@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createPrivateKey } from 'node:crypto';
 import mqtt from 'mqtt';
 import { startEmbeddedBroker } from '../../sync/broker';
-import { startMosquitto } from '../helpers/mosquitto';
+import { retainedMessage, startMosquitto } from '../helpers/mosquitto';
 import { makeFixture, openOutbox, waitFor, hqPrivate } from './helpers';
 import { checkInvariant } from './invariant';
 import { Uplink } from '../../sync/uplink';
@@ -66,13 +66,9 @@ describe('status and last will', () => {
     cleanups.push(() => c.endAsync());
     await c.publishAsync(topics.status(f.stationId), Buffer.from(JSON.stringify({ v: 1, state: 'lost', session: first, at: Date.now() })), { qos: 1, retain: true });
     await waitFor(async () => {
-      const fresh = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
-      let got: StatusPayload | null = null;
-      fresh.on('message', (_t, p) => { got = JSON.parse(p.toString()) as StatusPayload; });
-      await fresh.subscribeAsync(topics.status(f.stationId), { qos: 1 });
-      await new Promise((r) => setTimeout(r, 300));
-      await fresh.endAsync();
-      return (got as StatusPayload | null)?.state === 'online' && (got as StatusPayload | null)?.session === now;
+      const raw = await retainedMessage(broker.url, topics.status(f.stationId));
+      const got = raw ? JSON.parse(raw.toString()) as StatusPayload : null;
+      return got?.state === 'online' && got?.session === now;
     }, 20_000, 'retained status back to online');
     const row = hq.db.prepare('SELECT state, session FROM fleet WHERE station_id = ?').get(f.stationId) as { state: string; session: number };
     expect(row).toEqual({ state: 'online', session: now });

@@ -2,19 +2,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
+import { retainedMessage, startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 
 let broker: Mosquitto | null = null;
 afterEach(async () => { await broker?.dispose(); broker = null; });
 
 async function retained(url: string, topic: string): Promise<string | null> {
-  const c = await mqtt.connectAsync(url, { protocolVersion: 5 });
-  let got: string | null = null;
-  c.on('message', (_t, p) => { got = p.toString(); });
-  await c.subscribeAsync(topic, { qos: 1 });
-  await new Promise((r) => setTimeout(r, 300));
-  await c.endAsync();
-  return got;
+  return (await retainedMessage(url, topic))?.toString() ?? null;
 }
 
 describe('Mosquitto test harness', () => {

@@ -70,7 +70,7 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await broker.kill9();
     const ackedAtKill = ob.acked();
     expect(ackedAtKill).toBeLessThan(ids.length);
-    await new Promise((r) => setTimeout(r, 500));
+    await waitFor(() => !up.status().connected, 20_000, 'station sees the broker gone'); // down while the station notices
     await broker.start();
     await waitFor(() => ob.acked() === ids.length, 90_000, 'all acknowledged after broker restart');
     invariant(f, ob, hq, ids);
@@ -86,9 +86,15 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await hq.stop();
     await waitFor(() => up.status().paused, 10_000, 'station sees ingest offline');
     ids.push(...await ob.sealN(30, 5_000));
+    const sent: { records: number }[] = [];
+    up.on('sent', (e: { records: number }) => sent.push(e));
     up.syncNow(); // forced send while HQ is down: batches wait at the broker or are resent later
-    await new Promise((r) => setTimeout(r, 2_500));
+    // The broker has taken the second wave (the event comes after its acknowledgement); with no
+    // headquarters to answer, nothing may count as acknowledged. No sleep: a receipt could only
+    // follow this event, and there is no one to send it.
+    await waitFor(() => sent.some((e) => e.records > 0), 30_000, 'second wave published while headquarters is down');
     expect(ob.acked()).toBe(30);
+    expect(ob.stats().inFlight).toBeGreaterThan(0);
     hq = await hqOn(broker, f);
     await waitFor(() => ob.acked() === ids.length, 60_000, 'all acknowledged after hq returns');
     invariant(f, ob, hq, ids);
@@ -139,15 +145,18 @@ describe('uplink scenarios (real Mosquitto)', () => {
     await c.subscribeAsync(topics.receipt(f.stationId), { qos: 1 });
     await Promise.all(frames.map((fr) => c.publishAsync(topics.batch(f.stationId), fr, { qos: 1 })));
     await waitFor(() => receipts.length === 3 && commits.reduce((n, x) => n + x.batches + x.failed, 0) === 4, 20_000, 'three receipts');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(receipts.map((r) => r.batchId).sort()).toEqual([batches[0]!, batches[2]!, batches[3]!].map((b) => b.batchId).sort());
     expect(commits.reduce((n, x) => n + x.failed, 0)).toBe(1);
     expect(hq.store.recordCount(f.stationId)).toBe(9); // nothing of the refused batch, all of the others
     // the cause goes away; the station's resend is stored and answered
     hq.db.exec('DROP TRIGGER temp.refuse_one');
     await c.publishAsync(topics.batch(f.stationId), frames[1]!, { qos: 1 });
-    await waitFor(() => receipts.length === 4, 20_000, 'receipt for the resent batch');
-    expect(receipts[3]!.batchId).toBe(batches[1]!.batchId);
+    const resent = (r: { batchId: string; results: { status: string }[] }) => r.batchId === batches[1]!.batchId && r.results.every((x) => x.status === 'stored');
+    await waitFor(() => receipts.some(resent), 20_000, 'receipt for the resent batch');
+    // Receipts come on one topic from one publisher, in order: a receipt for the refused batch would
+    // have arrived before this one. So exactly the three others came before it, and nothing else.
+    expect(receipts.slice(0, 3).map((r) => r.batchId).sort()).toEqual([batches[0]!, batches[2]!, batches[3]!].map((b) => b.batchId).sort());
+    expect(receipts).toHaveLength(4);
+    expect(resent(receipts[3]!)).toBe(true);
     expect(receipts[3]!.results.map((x) => x.status)).toEqual(['stored', 'stored', 'stored']);
     expect(hq.store.recordCount(f.stationId)).toBe(12);
   });

@@ -5,7 +5,7 @@
  * sealer by the record id the marker holds), honest device state from the last
  * operations, and input errors carrying a rule the kiosk translates.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StationError } from '../../drivers/common/errors';
@@ -86,16 +86,25 @@ describe('idle logout', () => {
   });
 
   it('counts any activity: an officer who keeps typing is never warned nor logged out', async () => {
-    const r = await rigOf({ idleLogoutMs: 1500 });
-    const t = await login(r);
-    let warned = false;
-    r.wf.on('idle', () => { warned = true; });
-    r.wf.on('logout', () => { warned = true; });
-    // activity every 100 ms for three idle limits; a warning would come after 750 ms without it
-    const until = Date.now() + 4500;
-    while (Date.now() < until) { r.wf.activity(t); await new Promise((res) => setTimeout(res, 100)); }
-    expect(warned).toBe(false);
-    expect(r.wf.view(t).officer?.id).toBe('off1');
+    const r = await rigOf({ idleLogoutMs: 1500, now: () => Date.now() }); // reads the (fake) clock at each call
+    // Time is the subject: on fake timers a loaded machine cannot stretch the gap between two
+    // keystrokes past the warning, and every idle timer due in the 4.5 s has really been run.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const t = await login(r);
+      let warned = false;
+      r.wf.on('idle', () => { warned = true; });
+      r.wf.on('logout', () => { warned = true; });
+      // activity every 100 ms for three idle limits; a warning would come after 750 ms without it
+      for (let ms = 0; ms < 4500; ms += 100) { r.wf.activity(t); await vi.advanceTimersByTimeAsync(100); }
+      expect(warned).toBe(false);
+      expect(r.wf.view(t).officer?.id).toBe('off1');
+      // and without activity the warning does come: the timers above were live
+      await vi.advanceTimersByTimeAsync(1500);
+      expect(warned).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
