@@ -138,8 +138,13 @@ describe('R30x specifics', () => {
   it('a stale acknowledgement on the line does not answer the next command', async () => {
     await withSim({ model: 'r307' }, async (sim, sc) => {
       await sc.open();
+      const frames = sc.stats().frames ?? 0;
       await (sim.device as R30xSim).sendRaw(encodeAck(0x01, [0x12, 0x34]));
-      await new Promise((r) => setTimeout(r, 100));
+      // the stale frame has reached the driver (parsed, unasked for) before the next command goes out
+      for (const end = Date.now() + 10_000; (sc.stats().frames ?? 0) <= frames;) {
+        if (Date.now() > end) throw new Error('the stale acknowledgement never reached the driver');
+        await new Promise((r) => setTimeout(r, 10));
+      }
       expect(await sc.templateCount()).toBe(0);
     });
   });
@@ -242,13 +247,17 @@ describe('wrong family configured', () => {
 describe('touch line', () => {
   it('with a touch signal the driver does not poll the UART until the finger is there', async () => {
     let touched!: () => void;
-    const touch: TouchSignal = { waitForTouch: () => new Promise<void>((r) => (touched = r)) };
+    let waiting!: () => void;
+    const waitingForTouch = new Promise<void>((r) => (waiting = r));
+    const touch: TouchSignal = { waitForTouch: () => { waiting(); return new Promise<void>((r) => (touched = r)); } };
     await withSim({ model: 'r503', autoFinger: false }, async (sim, sc) => {
       await sc.open();
       const before = sim.device.commands;
       const p = sc.captureImage({ timeoutMs: 10000 });
-      await new Promise((r) => setTimeout(r, 500));
-      expect(sim.device.commands).toBe(before); // nothing sent while waiting for the touch
+      // The driver asks for the touch first; every command before that has had its answer, so the
+      // simulator has counted it. No sleep: the wait itself is the event.
+      await waitingForTouch;
+      expect(sim.device.commands).toBe(before); // nothing sent before (or instead of) waiting for the touch
       sim.placeFinger('good');
       touched();
       const img = await p;

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createGpio, DEFAULT_PINS, listGpioChips, type OnoffGpio, type StationGpio, type ButtonEvent, type TamperEvent, type Level } from '../../drivers/gpio';
 import { StationError, UsageError } from '../../drivers/common/errors';
 import { nullLogger } from '../../station/log';
@@ -15,10 +15,15 @@ async function make(extra: Partial<Parameters<typeof createGpio>[0]> = {}): Prom
   return g;
 }
 afterEach(async () => {
+  vi.useRealTimers();
   for (const g of open.splice(0)) await g.close();
 });
 
 const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Fakes the clock and timers for the rest of the test (restored after each). */
+function fakeTime(): void {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+}
 async function until(cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -46,6 +51,9 @@ describe('GPIO on the simulator', () => {
 
   it('switches and blinks LEDs; status shows one of ready/busy/error', async () => {
     const g = await make();
+    // Time is the subject (blink period, "stopped blinking"): fake timers, so every interval that
+    // would have fired in the time checked really has been run.
+    fakeTime();
     g.setLed('syncing', 'on');
     expect(g.sim!.isOn('syncing')).toBe(true);
     g.showStatus('ready');
@@ -53,29 +61,35 @@ describe('GPIO on the simulator', () => {
     g.showStatus('error');
     expect(g.status().leds).toEqual({ ready: 'off', busy: 'off', error: 'blink', syncing: 'on' });
     const before = g.sim!.writes('error').length;
-    await until(() => g.sim!.writes('error').length >= before + 3);
+    vi.advanceTimersByTime(2_000);
+    expect(g.sim!.writes('error').length).toBeGreaterThanOrEqual(before + 3);
     const vals = g.sim!.writes('error').slice(-3).map((w) => w.value);
     expect(new Set(vals).size).toBe(2); // it really toggles
     g.setLed('error', 'off');
     const n = g.sim!.writes('error').length;
-    await wait(600);
+    vi.advanceTimersByTime(5_000);
     expect(g.sim!.writes('error').length).toBe(n); // blinking stopped
     expect(g.sim!.isOn('error')).toBe(false);
   });
 
   it('plays buzzer patterns and a new pattern cuts the running one short', async () => {
     const g = await make();
+    fakeTime(); // the pattern's timing is the subject: on fake timers it is exact, however loaded the machine
     const start = g.sim!.writes('buzzer').length;
-    await g.beep('error');
+    const error = g.beep('error');
+    await vi.advanceTimersByTimeAsync(350 + 120 + 350);
+    await error;
     expect(g.sim!.writes('buzzer').slice(start).map((w) => w.value)).toEqual([1, 0, 1, 0]);
     const w = g.sim!.writes('buzzer').slice(start);
-    expect(w[3]!.at - w[0]!.at).toBeGreaterThanOrEqual(350 + 120 + 350 - 30);
-    const alarm = g.beep('alarm');
-    await wait(50);
-    const t0 = Date.now();
-    await g.beep('click');
-    await alarm; // ended early instead of running its 3.5 s
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(w[3]!.at - w[0]!.at).toBe(350 + 120 + 350);
+    let alarmDone = false;
+    const alarm = g.beep('alarm').then(() => { alarmDone = true; });
+    await vi.advanceTimersByTimeAsync(50);
+    const click = g.beep('click');
+    await vi.advanceTimersByTimeAsync(1_000); // the alarm alone would run 3.5 s
+    await click;
+    expect(alarmDone).toBe(true); // ended early: the step it was in, then the new pattern's token stopped it
+    await alarm;
     expect(g.sim!.isOn('buzzer')).toBe(false);
     await expect(g.beep('siren' as 'ok')).rejects.toThrow(/unknown buzzer pattern/);
   });
@@ -84,16 +98,28 @@ describe('GPIO on the simulator', () => {
     const g = await make();
     const events: ButtonEvent[] = [];
     g.on('button', (e) => events.push(e));
-    await g.sim!.bounceButton(true, 6, 3);
-    await until(() => events.length === 1);
+    // The 50 ms quiet period is the subject: fake timers, so a loaded machine cannot stretch a
+    // 3 ms bounce or a 5 ms glitch past it, and "no event" is proven by having run every timer.
+    fakeTime();
+    const press = g.sim!.bounceButton(true, 6, 3);
+    await vi.advanceTimersByTimeAsync(6 * 3);
+    await press;
+    await vi.advanceTimersByTimeAsync(49);
+    expect(events).toHaveLength(0); // not yet a level that holds
+    await vi.advanceTimersByTimeAsync(1);
+    expect(events).toHaveLength(1);
     expect(g.buttonPressed()).toBe(true);
-    await g.sim!.bounceButton(false, 6, 3);
-    await until(() => !g.buttonPressed());
+    const release = g.sim!.bounceButton(false, 6, 3);
+    await vi.advanceTimersByTimeAsync(6 * 3);
+    await release;
+    await vi.advanceTimersByTimeAsync(50);
+    expect(g.buttonPressed()).toBe(false);
     // A 5 ms glitch (shorter than the 50 ms debounce) is not a press.
     g.sim!.pressButton();
-    await wait(5);
+    await vi.advanceTimersByTimeAsync(5);
     g.sim!.releaseButton();
-    await wait(200);
+    await vi.runAllTimersAsync();
+    expect(g.buttonPressed()).toBe(false);
     expect(events.length).toBe(1);
     expect(events[0]!.pressed).toBe(true);
   });
