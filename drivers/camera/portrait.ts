@@ -1,4 +1,5 @@
-import sharp from 'sharp';
+import type SharpTypes from 'sharp';
+import { sharp } from '../common/sharp';
 import { StationError } from '../common/errors';
 import type { PortraitReasonCode, PortraitVerdict } from '../../config/domain';
 import { loadFaceModel, type DetectedFace, type FaceDetector, type Point } from './face';
@@ -312,7 +313,7 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   const minQuality = opts.minQuality ?? 40;
   const detector = opts.detector ?? (await loadFaceModel());
 
-  let meta: sharp.Metadata;
+  let meta: SharpTypes.Metadata;
   try {
     meta = await sharp(jpeg).metadata();
   } catch (e) {
@@ -328,7 +329,7 @@ export async function processPortrait(jpeg: Buffer, opts: PortraitOptions = {}):
   // detector's copy of at most 640 px, decoded side by side: the big decode runs on a libuv thread
   // while the model works on the small one on this thread.
   const workH = Math.min(H, Math.round(2 * outH));
-  const decode = (img: sharp.Sharp): Promise<{ data: Buffer; info: sharp.OutputInfo }> =>
+  const decode = (img: SharpTypes.Sharp): Promise<{ data: Buffer; info: SharpTypes.OutputInfo }> =>
     img.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true }).catch((e: unknown) => { throw badImage((e as Error).message, e); });
   const workP = decode(sharp(jpeg).autoOrient().resize({ height: workH, withoutEnlargement: true }));
   workP.catch(() => undefined);

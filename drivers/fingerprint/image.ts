@@ -12,7 +12,7 @@
  *   contrast  — mean grey-level spread of foreground blocks (faint prints score low)
  * An empty sensor has no foreground and scores 0.
  */
-import sharp from 'sharp';
+import { sharp } from '../common/sharp';
 
 export interface GreyImage {
   width: number;

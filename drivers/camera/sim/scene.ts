@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import { sharp } from '../../common/sharp';
 import type { SimFault } from '../types';
 import { seededRandom } from '../../common/prng';
 
