@@ -5,9 +5,11 @@
  * what is allowed, and exits the CLI with code 2.
  */
 import { readFileSync, statSync } from 'node:fs';
-import Ajv, { type ErrorObject } from 'ajv';
+import { createHash } from 'node:crypto';
+import type Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import YAML from 'yaml';
-import { configSchema, CONFIG_VERSION, GT_BAUDS, R30X_BAUDS, type Config } from './schema';
+import { configSchema, CONFIG_AJV_OPTIONS, CONFIG_VERSION, GT_BAUDS, R30X_BAUDS, type Config } from './schema';
 import { migrate } from './migrations';
 import { StationError } from './errors';
 
@@ -105,12 +107,28 @@ export function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, l
   return used;
 }
 
-let ajvValidate: ReturnType<Ajv['compile']> | undefined;
-function validator() {
-  if (!ajvValidate) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
-    ajvValidate = ajv.compile(configSchema as unknown as object);
-  }
+/** The hash tools/config-validator.mjs stamps on the validator it precompiles: the schema and the options. */
+export function configSchemaHash(): string {
+  return createHash('sha256').update(JSON.stringify({ schema: configSchema, options: CONFIG_AJV_OPTIONS })).digest('hex');
+}
+
+let ajvValidate: ValidateFunction | undefined;
+/**
+ * The schema's validator: the one `npm run build` precompiled (dist/config/config-validator.js)
+ * while it was built from this very schema, else compiled here with Ajv (sources run by
+ * vitest, or a build older than the schema). Compiling costs tens of milliseconds at every
+ * start, and `config check` runs before each start under systemd.
+ */
+function validator(): ValidateFunction {
+  if (ajvValidate) return ajvValidate;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- generated at build time; absent when run from the sources
+    const pre = require('./config-validator.js') as ValidateFunction & { schemaHash?: string };
+    if (typeof pre === 'function' && pre.schemaHash === configSchemaHash()) return (ajvValidate = pre);
+  } catch { /* not generated: compile below */ }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- only when there is no precompiled validator
+  const { default: AjvClass } = require('ajv') as { default: typeof Ajv };
+  ajvValidate = new AjvClass({ ...CONFIG_AJV_OPTIONS }).compile(configSchema as unknown as object);
   return ajvValidate;
 }
 

@@ -25,6 +25,9 @@ const pin = (description: string, dflt: number | null) => ({
   description: `${description} (BCM number on the 40-pin header; null = not wired)`,
 });
 
+/** The Ajv options the configuration is validated with (config/index.ts, and tools/config-validator.mjs that precompiles it). */
+export const CONFIG_AJV_OPTIONS = { allErrors: true, useDefaults: true, strict: false, verbose: true } as const;
+
 export const configSchema = {
   $id: 'https://enroll-station.invalid/config.schema.json',
   type: 'object',

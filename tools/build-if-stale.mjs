@@ -47,6 +47,9 @@ const started = new Date();
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
 if (r.status !== 0) process.exit(r.status ?? 1);
+// the configuration's precompiled validator, as `npm run build` makes it
+const v = spawnSync(process.execPath, [join(root, 'tools', 'config-validator.mjs')], { stdio: 'inherit' });
+if (v.status !== 0) process.exit(v.status ?? 1);
 // the start time: a file saved while tsc ran makes the next start compile again
 writeFileSync(stamp, `${started.toISOString()}\n`);
 utimesSync(stamp, started, started);

@@ -14,7 +14,8 @@
  * - Strings that are ids or hashes carry a pattern or a length bound, so a
  *   hostile sender cannot make a receiver keep megabytes of "id".
  */
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type Ajv from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { STATION_ID_PATTERN } from '../../config/domain';
 import { AUDIT_KINDS } from './audit';
 
@@ -561,7 +562,9 @@ const compiled = new Map<PayloadKind, ValidateFunction>();
 function validatorFor(kind: PayloadKind): ValidateFunction {
   let v = compiled.get(kind);
   if (!v) {
-    ajv ??= new Ajv({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
+    // Ajv itself is loaded with the first schema: a booth starts without it (it needs no payload checked for that)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded lazily, at the first payload checked
+    ajv ??= new (require('ajv') as { default: typeof Ajv }).default({ allErrors: false, strict: true, strictRequired: false, allowUnionTypes: true });
     v = ajv.compile(SCHEMAS[kind] as object);
     compiled.set(kind, v);
   }
