@@ -18,7 +18,6 @@ function precompiled(): ValidateFunction {
   const ajv = new Ajv({ ...CONFIG_AJV_OPTIONS, code: { source: true } });
   const code = standalone(ajv, ajv.compile(configSchema));
   const m = { exports: {} as unknown };
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the generated module, as node would load it
   new Function('module', 'exports', 'require', code)(m, m.exports, createRequire(join(ROOT, 'package.json')));
   return m.exports as ValidateFunction;
 }

@@ -18,6 +18,8 @@ function tree(): string {
   const d = mkdtempSync(join(tmpdir(), 'build-if-stale-'));
   mkdirSync(join(d, 'tools'));
   copyFileSync(join(ROOT, 'tools', 'build-if-stale.mjs'), join(d, 'tools', 'build-if-stale.mjs'));
+  // the configuration validator's precompiler, run after each compile: counted like tsc
+  writeFileSync(join(d, 'tools', 'config-validator.mjs'), "import { appendFileSync } from 'node:fs';\nappendFileSync(new URL('../validator-runs', import.meta.url), 'x');\n");
   for (const s of ['station', 'drivers', 'sync', 'config']) { mkdirSync(join(d, s)); writeFileSync(join(d, s, 'a.ts'), 'export {};\n'); }
   writeFileSync(join(d, 'tsconfig.json'), '{}\n');
   writeFileSync(join(d, 'package-lock.json'), '{}\n');
@@ -45,6 +47,7 @@ describe('build-if-stale', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(runs(d)).toBe(1);
     expect(r.stderr).toMatch(/no earlier build/);
+    expect(readFileSync(join(d, 'validator-runs'), 'utf8')).toBe('x'); // the validator precompiled after tsc
 
     r = run(d);
     expect(r.status).toBe(0);
