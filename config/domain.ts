@@ -217,6 +217,8 @@ export function isCloneReasonCode(v: unknown): v is CloneReasonCode {
 /** Access control that opened the chip, as the record carries it (`chip.access`). */
 export const CHIP_ACCESS_PROTOCOLS = ['PACE', 'BAC'] as const;
 export const CHIP_ACCESS_PASSWORDS = ['MRZ', 'CAN'] as const;
+/** PACE mapping that ran (ICAO 9303-11 §4.4.3.3): Generic, Integrated, Chip Authentication Mapping; PACE only. */
+export const CHIP_ACCESS_MAPPINGS = ['GM', 'IM', 'CAM'] as const;
 
 // ───────────────────────── portrait ─────────────────────────
 

@@ -173,7 +173,7 @@ export function chipPort(reader: CardReaderDriver, o: ChipAdapterOptions = {}): 
       const clone: ChipReadResult['clone'] = { verdict: r.clone.verdict, ...(r.clone.reasonCode ? { reasonCode: r.clone.reasonCode } : {}), ...(r.clone.reason ? { reason: r.clone.reason } : {}), ...(r.clone.method ? { method: r.clone.method } : {}) };
       return {
         dg1: r.dg1, ...(r.dg2 ? { dg2: r.dg2 } : {}), sod: r.sod, mrzFields, ...(r.faceJpeg ? { faceJpeg: r.faceJpeg } : {}), passiveAuth,
-        clone, access: { protocol: r.access.protocol, password: r.access.password }, ...(chipDetails ? { chipDetails } : {}),
+        clone, access: { protocol: r.access.protocol, password: r.access.password, ...(r.access.protocol === 'PACE' && r.access.mapping ? { mapping: r.access.mapping } : {}) }, ...(chipDetails ? { chipDetails } : {}),
       };
     },
   };

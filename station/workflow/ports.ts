@@ -131,7 +131,7 @@ export interface ChipReadResult {
   /** Holder details from DG13 (Vietnamese citizen card), with diacritics as on the card; used to pre-fill. */
   chipDetails?: { fullName?: string; dateOfBirth?: string; sex?: 'M' | 'F'; nationalId?: string; address?: string; placeOfOrigin?: string };
   /** Which access control opened the chip (carried in the record). */
-  access?: { protocol: 'PACE' | 'BAC'; password: 'MRZ' | 'CAN' };
+  access?: { protocol: 'PACE' | 'BAC'; password: 'MRZ' | 'CAN'; mapping?: 'GM' | 'IM' | 'CAM' };
 }
 
 export interface ChipPort {

@@ -5,7 +5,7 @@
  */
 import { CborError, decodeCbor, encodeCbor, type CborValue } from './cbor';
 import {
-  CHIP_ACCESS_PASSWORDS, CHIP_ACCESS_PROTOCOLS, CLONE_REASON_CODES, CLONE_VERDICTS, isCloneReasonCode,
+  CHIP_ACCESS_MAPPINGS, CHIP_ACCESS_PASSWORDS, CHIP_ACCESS_PROTOCOLS, CLONE_REASON_CODES, CLONE_VERDICTS, isCloneReasonCode,
   FINGER_EXCEPTIONS, OVERRIDE_KIND_CODES, RECORD_KINDS, RECORD_PA_VERDICTS, STATION_ID_RE, isFingerException, isOverrideKind, isRecordKind, isValidStationId,
   type CloneVerdict, type FingerExceptionCode, type FingerPosition, type OverrideKind, type RecordKind, type RecordPaVerdict,
 } from '../../config/domain';
@@ -91,7 +91,7 @@ export interface ChipData {
   /** Clone detection (config/domain.ts CLONE_VERDICTS / CLONE_REASONS); absent in records written before it. */
   clone?: { verdict: CloneVerdict; reasonCode?: string; reason?: string; method?: string };
   /** Which access control opened the chip. */
-  access?: { protocol: (typeof CHIP_ACCESS_PROTOCOLS)[number]; password: (typeof CHIP_ACCESS_PASSWORDS)[number] };
+  access?: { protocol: (typeof CHIP_ACCESS_PROTOCOLS)[number]; password: (typeof CHIP_ACCESS_PASSWORDS)[number]; mapping?: (typeof CHIP_ACCESS_MAPPINGS)[number] };
 }
 
 export interface PersonalDetails {
@@ -305,8 +305,12 @@ function toCborValue(r: EnrollmentRecord): CborValue {
       const a = obj(c.access, 'chip.access') as unknown as NonNullable<ChipData['access']>;
       if (!(CHIP_ACCESS_PROTOCOLS as readonly unknown[]).includes(a.protocol)) fail('chip.access.protocol', `expected ${CHIP_ACCESS_PROTOCOLS.join('|')}`);
       if (!(CHIP_ACCESS_PASSWORDS as readonly unknown[]).includes(a.password)) fail('chip.access.password', `expected ${CHIP_ACCESS_PASSWORDS.join('|')}`);
-      for (const k of Object.keys(a)) if (!['protocol', 'password'].includes(k)) fail(`chip.access.${k}`, 'unknown field');
-      (out.chip as Record<string, CborValue>).access = { protocol: a.protocol, password: a.password };
+      if (a.mapping !== undefined) {
+        if (!(CHIP_ACCESS_MAPPINGS as readonly unknown[]).includes(a.mapping)) fail('chip.access.mapping', `expected ${CHIP_ACCESS_MAPPINGS.join('|')}`);
+        if (a.protocol !== 'PACE') fail('chip.access.mapping', 'only with protocol PACE');
+      }
+      for (const k of Object.keys(a)) if (!['protocol', 'password', 'mapping'].includes(k)) fail(`chip.access.${k}`, 'unknown field');
+      (out.chip as Record<string, CborValue>).access = { protocol: a.protocol, password: a.password, ...(a.mapping !== undefined ? { mapping: a.mapping } : {}) };
     }
   }
   if (r.consent !== undefined) {

@@ -238,7 +238,7 @@ describe('an e-ID activation with a Vietnamese citizen card opened by its CAN, i
       await page.getByTestId('next').click();
       const rec = await confirmSealed(page, 'details');
       expect(rec.kind).toBe('eid-activation');
-      expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN' });
+      expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN', mapping: 'GM' });
       expect(rec.chip!.clone).toMatchObject({ verdict: 'chip-authenticated' });
       expect(rec.details).toMatchObject({ nationalId: P.idNumber, documentNumber: P.idNumber, address: P.placeOfResidence });
       expect(rec.overrides).toBeUndefined();
@@ -277,7 +277,7 @@ describe('an e-ID activation with a Vietnamese citizen card opened by its CAN, i
       await page.getByTestId('next').click();
       await page.getByTestId('confirm').waitFor();
       const rec = await confirmSealed(page, 'chip');
-      expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN' });
+      expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN', mapping: 'GM' });
       expect(rec.overrides).toBeUndefined();
     } finally { await remove(client); }
   });

@@ -134,7 +134,7 @@ describe('a Vietnamese citizen card opened with its CAN over real pcscd + vpcd',
       rig.wf.next(t);
       const done = await rig.wf.confirm(t);
       const rec = await sealedRecord(done.session!.recordId!);
-      expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN' });
+      expect(rec.chip!.access).toEqual({ protocol: 'PACE', password: 'CAN', mapping: 'GM' });
       expect(rec.chip!.clone).toEqual({ verdict: 'chip-authenticated', method: 'CA ECDH AES-128 on brainpoolP256r1' });
       expect(rec.overrides).toBeUndefined();
       rig.wf.finish(t);

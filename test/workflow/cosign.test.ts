@@ -173,6 +173,8 @@ describe('clone detection failed (Chip or Active Authentication)', () => {
       [{ clone: { verdict: 'chip-authenticated', extra: 1 } }, /chip\.clone\.extra/],
       [{ access: { protocol: 'SAC', password: 'CAN' } }, /chip\.access\.protocol/],
       [{ access: { protocol: 'PACE', password: 'PIN' } }, /chip\.access\.password/],
+      [{ access: { protocol: 'PACE', password: 'CAN', mapping: 'XM' } }, /chip\.access\.mapping/],
+      [{ access: { protocol: 'BAC', password: 'MRZ', mapping: 'GM' } }, /chip\.access\.mapping: only with protocol PACE/],
     ];
     for (const [chip, re] of bad) {
       let err: unknown;
@@ -181,6 +183,7 @@ describe('clone detection failed (Chip or Active Authentication)', () => {
       expect((err as Error).message).toMatch(re);
     }
     validateRecord({ ...good, chip: { ...good.chip!, access: { protocol: 'PACE', password: 'CAN' } } });
+    validateRecord({ ...good, chip: { ...good.chip!, access: { protocol: 'PACE', password: 'CAN', mapping: 'CAM' } } });
   });
 
   it('not-supported (a chip without DG14/DG15) and a successful check do not block', async () => {
