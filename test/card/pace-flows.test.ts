@@ -129,6 +129,39 @@ describe('bad mapping data from the chip is a named CardDataError', () => {
   });
 });
 
+describe('random mapping / chip authentication data never crashes the reader', () => {
+  it('IM step 2 and CAM\'s 8A replaced by random bytes: a named CardDataError or a failed verdict, 40 runs each', async () => {
+    const { randomBytes } = await import('node:crypto');
+    for (let i = 0; i < 40; i++) {
+      const card = chip({ pace: { can: CAN, infos: paceInfosFor('IM') } });
+      const ch = channel(card);
+      const orig = card.process.bind(card);
+      const junk = randomBytes(1 + (i % 20));
+      card.process = async (apdu: Buffer) => {
+        const r = await orig(apdu);
+        if (apdu[1] === 0x86 && apdu.length > 8 && apdu[7] === 0x81) return Buffer.concat([i % 2 ? tlv(0x7c, junk) : junk, r.subarray(r.length - 2)]);
+        return r;
+      };
+      const e = await expectError(readDocument(ch, { can: CAN }));
+      expect(e).toBeInstanceOf(CardDataError);
+    }
+    for (let i = 0; i < 40; i++) {
+      const card = chip({ pace: { can: CAN, infos: paceInfosFor('CAM') } });
+      const ch = channel(card);
+      const orig = card.process.bind(card);
+      const junk = randomBytes([0, 15, 16, 32, 48, 64][i % 6]!);
+      card.process = async (apdu: Buffer) => {
+        const r = await orig(apdu);
+        // the last GENERAL AUTHENTICATE (CLA 00): keep the token, replace A_IC
+        if (apdu[0] === 0x00 && apdu[1] === 0x86 && r.length > 12) return Buffer.concat([tlv(0x7c, r.subarray(2, 12), tlv(0x8a, junk)), r.subarray(r.length - 2)]);
+        return r;
+      };
+      const res = await readDocument(ch, { can: CAN });
+      expect(res.clone).toMatchObject({ verdict: 'failed', reasonCode: 'cam-mismatch' });
+    }
+  });
+});
+
 describe('DH Integrated Mapping: a chip key outside the order-q subgroup is refused', () => {
   it('the chip\'s ephemeral DH key p−1, 1 or a non-subgroup element is a CardDataError naming the key', async () => {
     const dhp = (STANDARD_DOMAINS[0] as Extract<(typeof STANDARD_DOMAINS)[number], { kind: 'DH' }>).p;
