@@ -6,7 +6,7 @@
  *
  * "The same libraries" is what the daemon itself has loaded when it prints READY,
  * found by a first, unmeasured run: every file under node_modules that was
- * loaded by then, in the order it was first asked for — including the ones a
+ * loaded by then, in the order its loading began — including the ones a
  * library loads lazily (mqtt.js loads its transports at the first connect). The
  * bare process requires exactly those files, so a library the daemon defers past
  * READY is left out of both, and one it loads is in both.
@@ -33,6 +33,19 @@ const MAIN = join(ROOT, 'dist', 'station', 'cli', 'main.js');
 function rssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Resident MB of the mappings whose file path matches (e.g. libvips, sharp's native part), from /proc/PID/smaps. */
+function mappedRssMb(pid: number, match: RegExp): number {
+  let kb = 0;
+  let counting = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) { counting = match.test(head[1] ?? ''); continue; }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss && counting) kb += Number(rss[1]);
+  }
+  return kb / 1024;
 }
 
 /** Spawns a node process, resolves with ms until it prints READY, and the pid. */
@@ -73,27 +86,20 @@ function startAndTime(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: num
 }
 
 /**
- * Preloaded in the discovery run only: records each node_modules file loaded until the
- * daemon prints READY (in the order first asked for), and writes the list to LIBS_OUT.
+ * Preloaded in the discovery run only: when the daemon prints READY, writes the node_modules
+ * files in its module cache (in the order their loading began) to LIBS_OUT.
  */
 const DISCOVER = `
 const Module = require('module');
 const fs = require('fs');
-const load = Module._load;
-const seen = new Set();
-const libs = [];
 let done = false;
-Module._load = function (request, parent, isMain) {
-  if (!done && parent && !request.startsWith('node:')) {
-    let file;
-    try { file = Module._resolveFilename(request, parent, isMain); } catch { file = null; }
-    if (file && file.includes('/node_modules/') && !seen.has(file)) { seen.add(file); libs.push(file); }
-  }
-  return load.apply(this, arguments);
-};
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = function (chunk, ...rest) {
-  if (!done && /^READY/m.test(String(chunk))) { done = true; fs.writeFileSync(process.env.LIBS_OUT, JSON.stringify(libs)); }
+  if (!done && /^READY/m.test(String(chunk))) {
+    done = true;
+    // the module cache in the order loading began; CommonJS packages reached by import() are in it too
+    fs.writeFileSync(process.env.LIBS_OUT, JSON.stringify(Object.keys(Module._cache).filter((f) => f.includes('/node_modules/'))));
+  }
   return write(chunk, ...rest);
 };
 `;
@@ -162,6 +168,8 @@ export async function run(): Promise<void> {
   const b = await startAndTime([...flags, bareFile], {});
   await new Promise((r) => setTimeout(r, 10_000));
   const daemonRss = rssMb(d.pid);
+  // sharp's libvips, if something loaded it by now (on simulated devices: the simulated card's chip image)
+  const vipsMb = mappedRssMb(d.pid, /libvips|sharp/);
   const bareRss = rssMb(b.pid);
   await d.stop();
   await b.stop();
@@ -171,7 +179,7 @@ export async function run(): Promise<void> {
   const readyMs = med(daemonMs);
   const bareReadyMs = med(bareMs);
   console.error(`daemon READY median ${readyMs.toFixed(0)} ms (runs: ${daemonMs.map((x) => x.toFixed(0)).join(', ')}); bare node + the same libraries ${bareReadyMs.toFixed(0)} ms (runs: ${bareMs.map((x) => x.toFixed(0)).join(', ')})`);
-  console.error(`idle RSS after 10 s: daemon ${daemonRss.toFixed(1)} MB, bare ${bareRss.toFixed(1)} MB`);
+  console.error(`idle RSS after 10 s: daemon ${daemonRss.toFixed(1)} MB (of which libvips/sharp mappings ${vipsMb.toFixed(1)} MB), bare ${bareRss.toFixed(1)} MB`);
   const readyVsBare = readyMs / bareReadyMs;
   const ownStartMs = med(startMs);
   // process start → READY = node + the libraries (the bare process) + the project's own modules and
@@ -197,6 +205,7 @@ export async function run(): Promise<void> {
       bare_rss_mb: Number(bareRss.toFixed(1)),
       rss_vs_bare: Number((daemonRss / bareRss).toFixed(2)),
       idle_rss_goal_mb: 100,
+      idle_rss_vips_mb: Number(vipsMb.toFixed(1)),
       bare_packages: packages.length,
     }),
   );
