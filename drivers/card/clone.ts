@@ -11,10 +11,10 @@
  * Elliptic-curve arithmetic comes from @noble/curves (through PaceGroup), RSA
  * and ECDSA verification from Node's OpenSSL.
  */
-import { constants, createHash, createPublicKey, publicDecrypt, verify as cryptoVerify, type KeyObject } from 'node:crypto';
+import { checkPrimeSync, constants, createHash, createPublicKey, publicDecrypt, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import type { CloneReasonCode, CloneVerdict } from '../../config/domain';
 import { CLONE_REASONS } from '../../config/domain';
-import { oidBytes, STANDARD_DOMAINS, type DomainParameters } from './pace';
+import { oidBytes, PaceGroup, STANDARD_DOMAINS, type DomainParameters } from './pace';
 import { decodeOid } from './passive-auth';
 import type { SmCipherName } from './sm';
 import { CardDataError, readAll, tlv, type Tlv } from './tlv';
@@ -26,6 +26,14 @@ export const ID_PK_ECDH = '0.4.0.127.0.7.2.2.1.2';
 export const ID_AA = '2.23.136.1.1.5';
 const ID_EC_PUBLIC_KEY = '1.2.840.10045.2.1';
 const ID_PRIME_FIELD = '1.2.840.10045.1.1';
+/** ANSI X9.42 dhpublicnumber: DomainParameters ::= SEQUENCE { p, g, q, j OPTIONAL, validationParms OPTIONAL }. */
+export const ID_DH_PUBLIC_NUMBER = '1.2.840.10046.2.1';
+/** PKCS #3 dhKeyAgreement: DHParameter ::= SEQUENCE { prime, base, privateValueLength OPTIONAL } (no subgroup order). */
+export const ID_DH_KEY_AGREEMENT = '1.2.840.113549.1.3.1';
+/** BSI TR-03110-3 standardizedDomainParameters: the AlgorithmIdentifier's parameter is the INTEGER id of ICAO 9303-11 Table 28. */
+export const ID_STANDARDIZED_DOMAIN = '0.4.0.127.0.7.1.2';
+/** DH groups accepted for Chip Authentication: ICAO 9303-11 uses 1024–2048-bit p; larger ones are refused before any arithmetic. */
+const DH_MIN_P_BITS = 1024, DH_MAX_P_BITS = 4096, DH_MIN_Q_BITS = 160;
 
 /** ecdsa-plain-SHA* (BSI TR-03111) and X9.62 ecdsa-with-SHA* → hash name. */
 const ECDSA_HASH: Record<string, string> = {
@@ -52,16 +60,16 @@ export function caAlgorithm(oid: string): ChipAuthAlgorithm | undefined {
   return { oid, agreement: a === '1' ? 'DH' : 'ECDH', cipher };
 }
 
-export function caOid(cipher: SmCipherName): string {
-  return `${ID_CA}.2.${Object.entries(CA_CIPHERS).find(([, v]) => v === cipher)![0]}`;
+export function caOid(cipher: SmCipherName, agreement: 'DH' | 'ECDH' = 'ECDH'): string {
+  return `${ID_CA}.${agreement === 'DH' ? 1 : 2}.${Object.entries(CA_CIPHERS).find(([, v]) => v === cipher)![0]}`;
 }
 
 export interface ChipAuthKey {
   keyId?: number;
   agreement: 'DH' | 'ECDH';
-  /** The domain when this reader implements it (ECDH on a standard curve). */
+  /** The domain when this reader implements it (ECDH on a standard curve, a standardized or checked explicit DH group). */
   domain?: DomainParameters;
-  /** The chip's static public key (uncompressed point for ECDH). */
+  /** The chip's static public key (uncompressed point for ECDH, y as bytes of p's length for DH). */
   publicKey: Buffer;
 }
 
@@ -102,21 +110,111 @@ function ecDomain(params: Tlv | undefined, file: string): DomainParameters | und
   return Object.values(STANDARD_DOMAINS).find((d) => d.kind === 'ECDH' && d.curve.Point.Fp.ORDER === p && d.curve.Point.Fn.ORDER === n);
 }
 
-/** Parses a SubjectPublicKeyInfo for Chip Authentication (id-PK-ECDH / id-ecPublicKey, or id-PK-DH). */
-function caKey(spki: Tlv, keyId: number | undefined, file: string): ChipAuthKey {
-  if (spki.tag !== 0x30) throw new CardDataError(file, 'the Chip Authentication public key is not a SubjectPublicKeyInfo');
-  const [alg, bits] = readAll(spki.value, file);
-  if (!alg || alg.tag !== 0x30 || !bits || bits.tag !== 0x03 || bits.value.length < 2 || bits.value[0] !== 0) throw new CardDataError(file, 'the Chip Authentication public key is malformed');
-  const a = readAll(alg.value, file);
-  const oid = oidOf(a[0], 'the key algorithm', file);
-  const key = Buffer.from(bits.value.subarray(1));
-  if (oid === ID_PK_DH || oid === '1.2.840.10046.2.1') return { ...(keyId !== undefined ? { keyId } : {}), agreement: 'DH', publicKey: key };
-  if (oid !== ID_PK_ECDH && oid !== ID_EC_PUBLIC_KEY) throw new CardDataError(file, `the Chip Authentication key algorithm ${oid} is unknown`);
-  const domain = ecDomain(a[1], file);
-  if (domain && domain.kind === 'ECDH') {
-    try { domain.curve.Point.fromBytes(new Uint8Array(key)).assertValidity(); } catch { throw new CardDataError(file, `the Chip Authentication public key is not a point on ${domain.name}`); }
+const bits = (v: bigint): number => v.toString(2).length;
+const fixedBytes = (v: bigint, len: number): Buffer => Buffer.from(v.toString(16).padStart(len * 2, '0'), 'hex');
+
+/**
+ * A DH group from DG14, checked before it is used: p and q prime, q divides
+ * p − 1, 1 < g < p − 1 and g^q = 1 (mod p), p of 1024–4096 bits, q of at least
+ * 160. Throws CardDataError naming what is wrong; never returns an unchecked group.
+ */
+export type DhDomain = Extract<DomainParameters, { kind: 'DH' }>;
+
+export function checkedDhDomain(p: bigint, g: bigint, q: bigint, file: string, label = 'explicit'): DhDomain {
+  const bad = (why: string) => new CardDataError(file, `the DH domain parameters are not a prime-order subgroup (${why})`);
+  const pBits = bits(p);
+  if (pBits < DH_MIN_P_BITS || pBits > DH_MAX_P_BITS) throw bad(`p has ${pBits} bits, not ${DH_MIN_P_BITS}–${DH_MAX_P_BITS}`);
+  if (bits(q) < DH_MIN_Q_BITS || q >= p) throw bad(`q has ${bits(q)} bits`);
+  if ((p - 1n) % q !== 0n) throw bad('q does not divide p − 1');
+  if (!checkPrimeSync(p)) throw bad('p is not prime');
+  if (!checkPrimeSync(q)) throw bad('q is not prime');
+  const d: DhDomain = { kind: 'DH', id: -1, name: `DH-${pBits}/${bits(q)} (${label})`, p, g, q, bytes: Math.ceil(pBits / 8) };
+  if (g <= 1n || g >= p - 1n) throw bad('g is not between 1 and p − 1');
+  try { new PaceGroup(d).checkPublic(fixedBytes(g, d.bytes), 'g'); } catch { throw bad('g does not generate the order-q subgroup'); }
+  return d;
+}
+
+/**
+ * The domain of a DH SubjectPublicKeyInfo's parameters: a standardized id
+ * (INTEGER, Table 28), X9.42 DomainParameters (p, g, q, …), or PKCS #3
+ * DHParameter (p, g[, l]) whose p must then be a safe prime (q = (p − 1)/2).
+ * Undefined: a standardized group this reader does not implement.
+ */
+function dhDomain(keyAlgorithm: string, params: Tlv | undefined, file: string): DhDomain | undefined {
+  if (!params) throw new CardDataError(file, 'the DH Chip Authentication key has no domain parameters');
+  if (params.tag === 0x02) {
+    const d = STANDARD_DOMAINS[int(params, 'the standardized domain parameter id', file)];
+    return d && d.kind === 'DH' ? d : undefined;
   }
-  return { ...(keyId !== undefined ? { keyId } : {}), agreement: 'ECDH', ...(domain ? { domain } : {}), publicKey: key };
+  if (params.tag !== 0x30) throw new CardDataError(file, 'the DH domain parameters are neither a standardized id nor a SEQUENCE');
+  const items = readAll(params.value, file);
+  const n = (i: number, what: string): bigint => {
+    const t = items[i];
+    if (!t || t.tag !== 0x02 || !t.value.length || t.value[0]! & 0x80) throw new CardDataError(file, `the DH domain parameter ${what} is not a positive INTEGER`);
+    return big(t.value);
+  };
+  const p = n(0, 'p'), g = n(1, 'g');
+  if (keyAlgorithm === ID_DH_KEY_AGREEMENT || items.length < 3) {
+    // PKCS #3 names no subgroup order: only a safe prime gives one to check public values against.
+    if (bits(p) < DH_MIN_P_BITS || bits(p) > DH_MAX_P_BITS) throw new CardDataError(file, `the DH domain parameters are not a prime-order subgroup (p has ${bits(p)} bits, not ${DH_MIN_P_BITS}–${DH_MAX_P_BITS})`);
+    const q = (p - 1n) / 2n;
+    if (!checkPrimeSync(q)) throw new CardDataError(file, 'the DH domain parameters are not a prime-order subgroup (PKCS #3 parameters without q, and p is not a safe prime)');
+    return checkedDhDomain(p, g, q, file, 'PKCS #3, safe prime');
+  }
+  return checkedDhDomain(p, g, n(2, 'q'), file, 'X9.42');
+}
+
+/** Parses a SubjectPublicKeyInfo for Chip Authentication (id-PK-ECDH / id-ecPublicKey, or id-PK-DH / dhpublicnumber / dhKeyAgreement). */
+function caKey(spki: Tlv | undefined, keyId: number | undefined, file: string): ChipAuthKey {
+  if (!spki || spki.tag !== 0x30) throw new CardDataError(file, 'the Chip Authentication public key is not a SubjectPublicKeyInfo');
+  const [alg, bitString] = readAll(spki.value, file);
+  if (!alg || alg.tag !== 0x30 || !bitString || bitString.tag !== 0x03 || bitString.value.length < 2 || bitString.value[0] !== 0) throw new CardDataError(file, 'the Chip Authentication public key is malformed');
+  const a = readAll(alg.value, file);
+  let oid = oidOf(a[0], 'the key algorithm', file);
+  let params = a[1];
+  const key = Buffer.from(bitString.value.subarray(1));
+  const kid = keyId !== undefined ? { keyId } : {};
+  if (oid === ID_STANDARDIZED_DOMAIN) {
+    // The group by its id alone: DH or ECDH follows from the id.
+    const d = STANDARD_DOMAINS[int(params, 'the standardized domain parameter id', file)];
+    if (!d) return { ...kid, agreement: key[0] === 0x04 ? 'ECDH' : 'DH', publicKey: key };
+    oid = d.kind === 'DH' ? ID_PK_DH : ID_PK_ECDH;
+  }
+  if (oid === ID_PK_DH || oid === ID_DH_PUBLIC_NUMBER || oid === ID_DH_KEY_AGREEMENT) {
+    const domain = dhDomain(oid, params, file);
+    // DHPublicKey ::= INTEGER, DER inside the BIT STRING (RFC 3279 §2.3.3).
+    let y: bigint;
+    try {
+      const t = readAll(key, file);
+      if (t.length !== 1 || t[0]!.tag !== 0x02 || !t[0]!.value.length || t[0]!.value[0]! & 0x80) throw new Error('not one positive INTEGER');
+      y = big(t[0]!.value);
+    } catch (e) { throw new CardDataError(file, `the DH Chip Authentication public value is malformed (${(e as Error).message})`, e); }
+    if (!domain) return { ...kid, agreement: 'DH', publicKey: key };
+    if (y.toString(16).length > domain.bytes * 2) throw new CardDataError(file, 'the DH Chip Authentication public value is longer than p');
+    const publicKey = fixedBytes(y, domain.bytes);
+    try { new PaceGroup(domain).checkPublic(publicKey, 'the DH public value'); } catch (e) {
+      throw new CardDataError(file, `the Chip Authentication public value is not in the group (${(e as Error).message}): it must be 1 < y < p − 1 with y^q = 1 mod p`, e);
+    }
+    return { ...kid, agreement: 'DH', domain, publicKey };
+  }
+  if (oid !== ID_PK_ECDH && oid !== ID_EC_PUBLIC_KEY) throw new CardDataError(file, `the Chip Authentication key algorithm ${oid} is unknown`);
+  if (params?.tag === 0x02) {
+    const d = STANDARD_DOMAINS[int(params, 'the standardized domain parameter id', file)];
+    if (d?.kind === 'ECDH') return ecKey(key, d, kid, file);
+    return { ...kid, agreement: 'ECDH', publicKey: key };
+  }
+  return ecKey(key, ecDomain(params, file), kid, file);
+}
+
+function ecKey(key: Buffer, domain: DomainParameters | undefined, kid: { keyId?: number }, file: string): ChipAuthKey {
+  if (domain && domain.kind === 'ECDH') {
+    try {
+      const P = domain.curve.Point.fromBytes(new Uint8Array(key));
+      P.assertValidity();
+      if (P.is0()) throw new Error('infinity');
+    } catch { throw new CardDataError(file, `the Chip Authentication public key is not a point on ${domain.name}`); }
+  }
+  return { ...kid, agreement: 'ECDH', ...(domain ? { domain } : {}), publicKey: key };
 }
 
 /** Parses DG14 (tag 6E: SecurityInfos). Throws CardDataError('DG14') when malformed. */
@@ -135,7 +233,7 @@ export function parseDg14(dg14: Buffer): Dg14 {
     if (alg) {
       out.ca.push({ algorithm: alg, version: int(items[1], 'the ChipAuthenticationInfo version', F), ...(items[2] ? { keyId: int(items[2], 'the key id', F) } : {}) });
     } else if (oid === ID_PK_ECDH || oid === ID_PK_DH) {
-      out.keys.push(caKey(items[1]!, items[2] ? int(items[2], 'the key id', F) : undefined, F));
+      out.keys.push(caKey(items[1], items[2] ? int(items[2], 'the key id', F) : undefined, F));
     } else if (oid === ID_AA) {
       int(items[1], 'the ActiveAuthenticationInfo version', F);
       out.aaSignatureAlgorithm = oidOf(items[2], 'the Active Authentication signature algorithm', F);
@@ -144,14 +242,14 @@ export function parseDg14(dg14: Buffer): Dg14 {
   return out;
 }
 
-/** The Chip Authentication to run: an ECDH key on a domain this reader implements and its algorithm (default 3DES when DG14 names none, ICAO 9303-11 §6.2.3). */
+/** The Chip Authentication to run: a key on a domain this reader implements (ECDH on a standard curve, or a checked DH group) and its algorithm (default 3DES when DG14 names none, ICAO 9303-11 §6.2.3). */
 export function chooseChipAuth(d: Dg14): { algorithm: ChipAuthAlgorithm; key: ChipAuthKey } | 'unsupported' | undefined {
   if (!d.keys.length) return undefined;
   for (const key of d.keys) {
-    if (key.agreement !== 'ECDH' || !key.domain) continue;
-    const info = d.ca.find((c) => c.algorithm.agreement === 'ECDH' && (c.keyId === undefined || key.keyId === undefined || c.keyId === key.keyId));
+    if (!key.domain) continue;
+    const info = d.ca.find((c) => c.algorithm.agreement === key.agreement && (c.keyId === undefined || key.keyId === undefined || c.keyId === key.keyId));
     if (info) return { algorithm: info.algorithm, key };
-    if (!d.ca.length) return { algorithm: caAlgorithm(`${ID_CA}.2.1`)!, key };
+    if (!d.ca.length) return { algorithm: caAlgorithm(`${ID_CA}.${key.agreement === 'DH' ? 1 : 2}.1`)!, key };
   }
   return 'unsupported';
 }
@@ -219,14 +317,51 @@ export function cloneFailure(code: CloneReasonCode, detail?: string, method?: st
 
 // ───────────────────────── emulator side ─────────────────────────
 
-/** DG14 with a Chip Authentication key (id-PK-ECDH, named curve) and its ChipAuthenticationInfo, optionally an ActiveAuthenticationInfo. */
-export function buildDg14(opts: { publicKey: Buffer; parameterId: number; cipher: SmCipherName; keyId?: number; aaSignatureAlgorithm?: string; withoutCaInfo?: boolean }): Buffer {
-  const curveOid = Object.entries(CURVE_OIDS).find(([, id]) => id === opts.parameterId)?.[0];
-  if (!curveOid) throw new RangeError(`no named curve for domain ${opts.parameterId}`);
+/** How the emulator writes a DH key's group in DG14. */
+export type DhKeyForm =
+  /** dhpublicnumber with X9.42 DomainParameters { p, g, q }. */
+  | 'x9.42'
+  /** dhKeyAgreement with PKCS #3 DHParameter { p, g } (safe primes only). */
+  | 'pkcs3'
+  /** id-PK-DH with the standardized domain parameter id (INTEGER). */
+  | 'standardized';
+
+const derUint = (v: bigint): Buffer => {
+  let h = v.toString(16);
+  if (h.length % 2) h = `0${h}`;
+  if (parseInt(h.slice(0, 2), 16) >= 0x80) h = `00${h}`;
+  return tlv(0x02, Buffer.from(h, 'hex'));
+};
+
+/**
+ * DG14 with a Chip Authentication key and its ChipAuthenticationInfo: id-PK-ECDH
+ * on a named curve, or id-PK-DH on a DH group (`dh`), optionally an
+ * ActiveAuthenticationInfo; without `publicKey` only the ActiveAuthenticationInfo.
+ */
+export function buildDg14(opts: {
+  publicKey?: Buffer; parameterId?: number; cipher?: SmCipherName; keyId?: number; aaSignatureAlgorithm?: string; withoutCaInfo?: boolean;
+  dh?: { domain: DhDomain; form: DhKeyForm };
+}): Buffer {
+  const infos: Buffer[] = [];
   const kid = opts.keyId !== undefined ? [tlv(0x02, Buffer.from([opts.keyId]))] : [];
-  const spki = tlv(0x30, tlv(0x30, tlv(0x06, oidBytes(ID_PK_ECDH)), tlv(0x06, oidBytes(curveOid))), tlv(0x03, Buffer.concat([Buffer.from([0]), opts.publicKey])));
-  const infos = [tlv(0x30, tlv(0x06, oidBytes(ID_PK_ECDH)), spki, ...kid)];
-  if (!opts.withoutCaInfo) infos.push(tlv(0x30, tlv(0x06, oidBytes(caOid(opts.cipher))), tlv(0x02, Buffer.from([1])), ...kid));
+  if (opts.publicKey) {
+    let spki: Buffer, protocol: string;
+    if (opts.dh) {
+      const { domain: d, form } = opts.dh;
+      protocol = ID_PK_DH;
+      const alg = form === 'standardized' ? tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH)), tlv(0x02, Buffer.from([d.id])))
+        : form === 'pkcs3' ? tlv(0x30, tlv(0x06, oidBytes(ID_DH_KEY_AGREEMENT)), tlv(0x30, derUint(d.p), derUint(d.g)))
+          : tlv(0x30, tlv(0x06, oidBytes(ID_DH_PUBLIC_NUMBER)), tlv(0x30, derUint(d.p), derUint(d.g), derUint(d.q)));
+      spki = tlv(0x30, alg, tlv(0x03, Buffer.concat([Buffer.from([0]), derUint(big(opts.publicKey))])));
+    } else {
+      const curveOid = Object.entries(CURVE_OIDS).find(([, id]) => id === opts.parameterId)?.[0];
+      if (!curveOid) throw new RangeError(`no named curve for domain ${opts.parameterId}`);
+      protocol = ID_PK_ECDH;
+      spki = tlv(0x30, tlv(0x30, tlv(0x06, oidBytes(ID_PK_ECDH)), tlv(0x06, oidBytes(curveOid))), tlv(0x03, Buffer.concat([Buffer.from([0]), opts.publicKey])));
+    }
+    infos.push(tlv(0x30, tlv(0x06, oidBytes(protocol)), spki, ...kid));
+    if (!opts.withoutCaInfo) infos.push(tlv(0x30, tlv(0x06, oidBytes(caOid(opts.cipher ?? '3DES', opts.dh ? 'DH' : 'ECDH'))), tlv(0x02, Buffer.from([1])), ...kid));
+  }
   if (opts.aaSignatureAlgorithm) infos.push(tlv(0x30, tlv(0x06, oidBytes(ID_AA)), tlv(0x02, Buffer.from([1])), tlv(0x06, oidBytes(opts.aaSignatureAlgorithm))));
   return tlv(0x6e, tlv(0x31, ...infos));
 }

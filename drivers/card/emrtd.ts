@@ -205,6 +205,23 @@ export class EmrtdReader {
     return r;
   }
 
+  /**
+   * A protected command whose data may not fit one short APDU (a 2048-bit DH
+   * key for Chip Authentication): extended length when the chip has it, else
+   * ISO/IEC 7816-4 command chaining (CLA bit 10 on every part but the last,
+   * each part protected on its own).
+   */
+  private async secureLong(c: CommandApdu): Promise<ResponseApdu> {
+    const max = SHORT_CHUNK;
+    if (this.ch.extendedLength || !c.data || c.data.length <= max) return this.secure(c);
+    for (let off = 0; ; off += max) {
+      const part = c.data.subarray(off, off + max);
+      if (off + max >= c.data.length) return this.secure({ ...c, data: part });
+      const r = await this.secure({ ...c, cla: c.cla | 0x10, data: part, le: undefined });
+      if (r.sw !== SW.OK) return r;
+    }
+  }
+
   /** Forgets the session keys. */
   end(): void {
     this.sm?.destroy();
@@ -304,7 +321,7 @@ export class EmrtdReader {
 
   /**
    * Chip Authentication (ICAO 9303-11 §6.2) under the current secure messaging:
-   * an ephemeral ECDH key on DG14's domain; MSE:Set KAT (3DES) or MSE:Set AT +
+   * an ephemeral ECDH or DH key on DG14's domain; MSE:Set KAT (3DES) or MSE:Set AT +
    * GENERAL AUTHENTICATE (AES); then secure messaging restarts under keys from
    * the shared secret with SSC 0. The proof is the caller's next READ BINARY,
    * which must verify under the new keys (no extra APDU).
@@ -317,12 +334,12 @@ export class EmrtdReader {
     const shared = group.agree(sk, key.publicKey);
     const kid = key.keyId !== undefined ? [tlv(0x84, Buffer.from([key.keyId]))] : [];
     if (alg.cipher === '3DES') {
-      const r = await this.secure(cmd(0x22, 0x41, 0xa6, Buffer.concat([tlv(0x91, pk), ...kid])));
+      const r = await this.secureLong(cmd(0x22, 0x41, 0xa6, Buffer.concat([tlv(0x91, pk), ...kid])));
       if (r.sw !== SW.OK) { shared.fill(0); return { ok: false, code: 'ca-refused', detail: `MSE:Set KAT answered ${swHex(r.sw)}` }; }
     } else {
       const set = await this.secure(cmd(0x22, 0x41, 0xa4, Buffer.concat([tlv(0x80, oidBytes(alg.oid)), ...kid])));
       if (set.sw !== SW.OK) { shared.fill(0); return { ok: false, code: 'ca-refused', detail: `MSE:Set AT answered ${swHex(set.sw)}` }; }
-      const ga = await this.secure({ cla: 0, ins: 0x86, p1: 0, p2: 0, data: tlv(0x7c, tlv(0x80, pk)), le: 256 });
+      const ga = await this.secureLong({ cla: 0, ins: 0x86, p1: 0, p2: 0, data: tlv(0x7c, tlv(0x80, pk)), le: 256 });
       if (ga.sw !== SW.OK) { shared.fill(0); return { ok: false, code: 'ca-refused', detail: `GENERAL AUTHENTICATE answered ${swHex(ga.sw)}` }; }
     }
     this.sm?.destroy();
@@ -676,7 +693,7 @@ async function chipAuthentication(r: EmrtdReader, ch: ApduChannel, opts: ReadOpt
   const choice = chooseChipAuth(parsed);
   if (!choice) return { dg14, parsed, caUnsupported: false };
   if (choice === 'unsupported') return { dg14, parsed, caUnsupported: true };
-  const method = `CA ECDH ${choice.algorithm.cipher} on ${choice.key.domain!.name}`;
+  const method = `CA ${choice.key.agreement} ${choice.algorithm.cipher} on ${choice.key.domain!.name}`;
   let res: { ok: true } | { ok: false; code: 'ca-refused' | 'ca-key-mismatch'; detail: string } = await r.chipAuthenticate(choice.algorithm, choice.key);
   if (res.ok) {
     // DG1, read under the new keys, is the proof: a chip without DG14's private key cannot answer it.
@@ -785,7 +802,7 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
       const aa = await r.activeAuthenticate(key, ca.parsed?.aaSignatureAlgorithm);
       clone = aa.ok ? { verdict: 'active-authenticated', method } : cloneFailure(aa.code, aa.detail, method);
     }
-  } else clone = ca.caUnsupported ? cloneFailure('unsupported-algorithm', 'DG14 offers only Chip Authentication this reader does not implement (DH, or an unknown curve)') : cloneFailure('no-dg14-dg15');
+  } else clone = ca.caUnsupported ? cloneFailure('unsupported-algorithm', 'DG14 offers only Chip Authentication this reader does not implement (an unknown curve or DH group)') : cloneFailure('no-dg14-dg15');
   // A key is only as good as the signature over it: DG14/DG15 count only under a valid passive authentication.
   if ((clone!.verdict === 'chip-authenticated' || clone!.verdict === 'active-authenticated') && passiveAuth.verdict !== 'valid') {
     clone = cloneFailure('not-signed', `passive authentication is ${passiveAuth.verdict} (${passiveAuth.reasonCode ?? 'no reason'})`, clone!.method);

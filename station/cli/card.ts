@@ -11,7 +11,8 @@ import type { CccdDetails } from '../../drivers/card/cccd';
 import { bacInputFromMrz, normaliseBacInput, type BacKeyInput } from '../../drivers/card/mrz';
 import { loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
 import { EmulatedEmrtd, paceInfosFor, type CardFaults } from '../../drivers/card/emulator/card';
-import { buildDocument, pem } from '../../drivers/card/emulator/document';
+import { buildDocument, pem, type ChipAuthProfile } from '../../drivers/card/emulator/document';
+import type { SmCipherName } from '../../drivers/card/sm';
 import { faceImageInfo } from '../../drivers/card/dg2';
 import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
 import { action, intOption, printJson } from './util';
@@ -47,6 +48,7 @@ export function summarise(r: ChipReadResult, photo?: string): Record<string, unk
     mrz: r.mrz,
     passiveAuth: r.passiveAuth,
     access: r.access,
+    clone: r.clone,
     nationalId: r.nationalId ?? null,
     cccd: r.cccd ?? null,
     ...(r.cccdError ? { cccdError: r.cccdError } : {}),
@@ -67,6 +69,23 @@ const CCCD_LABELS: [keyof CccdDetails, string][] = [
 
 function cccdLines(d: CccdDetails): string[] {
   return CCCD_LABELS.filter(([k]) => d[k]).map(([k, label]) => `${`DG13 ${label}:`.padEnd(22)}${String(d[k])}`);
+}
+
+export const CHIP_AUTH_SPECS = 'ecdh[:ID][:CIPHER] (ID: 12 13 15 16 17 18, default 13) | dh[:x9.42|pkcs3|standardized][:CIPHER]; CIPHER: 3DES AES-128 AES-192 AES-256 (default AES-128)';
+
+/** `--chip-auth ecdh:12:3DES` / `dh:pkcs3:AES-256` → the emulator's Chip Authentication key. */
+export function parseChipAuth(spec: string): ChipAuthProfile {
+  const [kind, ...rest] = spec.split(':');
+  const ciphers: SmCipherName[] = ['3DES', 'AES-128', 'AES-192', 'AES-256'];
+  const out: ChipAuthProfile = { agreement: kind === 'dh' ? 'DH' : 'ECDH' };
+  if (kind !== 'dh' && kind !== 'ecdh') throw new UsageError(`--chip-auth "${spec}": the key is ecdh or dh`, CHIP_AUTH_SPECS);
+  for (const r of rest) {
+    if ((ciphers as string[]).includes(r.toUpperCase())) out.cipher = r.toUpperCase() as SmCipherName;
+    else if (kind === 'dh' && (r === 'x9.42' || r === 'pkcs3' || r === 'standardized')) out.dhForm = r;
+    else if (kind === 'ecdh' && /^(12|13|15|16|17|18)$/.test(r)) out.parameterId = Number(r);
+    else throw new UsageError(`--chip-auth "${spec}": "${r}" is not understood`, CHIP_AUTH_SPECS);
+  }
+  return out;
 }
 
 function parseFaults(list: string[]): CardFaults {
@@ -90,13 +109,14 @@ function parseFaults(list: string[]): CardFaults {
       case 'bad-pace-token': f.badPaceToken = true; break;
       case 'bad-ca-key': f.badCaKey = true; break;
       case 'bad-cam-data': f.badCamData = true; break;
+      case 'bad-aa-signature': f.badAaSignature = true; break;
       default: throw new UsageError(`unknown fault "${item}"`, `faults: ${FAULT_LIST}`);
     }
   }
   return f;
 }
 
-const FAULT_LIST = 'slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors remove-at-pace-step=N bad-pace-token bad-ca-key bad-cam-data';
+const FAULT_LIST = 'slow=MS remove-after=N corrupt-mac=N tamper-dg=N sw=0x6F00 get-response wrong-le plain-errors remove-at-pace-step=N bad-pace-token bad-ca-key bad-cam-data bad-aa-signature';
 
 /** Emulated document profiles for `station card emulate --profile`. */
 export const EMULATE_PROFILES = {
@@ -188,14 +208,15 @@ export function register(program: Command): void {
             ...(res.cccd ? cccdLines(res.cccd) : []),
             res.cccdError ? `DG13:          not decoded — ${res.cccdError.message}` : '',
             `face:          ${res.face ? `${res.face.format} ${res.face.width}×${res.face.height}, ${res.face.raw.length} bytes${res.face.note ? ` — ${res.face.note}` : ''}` : 'not read'}`,
+            `clone check:   ${res.clone.verdict.toUpperCase()}${res.clone.method ? ` (${res.clone.method})` : ''}${res.clone.reason ? ` — ${res.clone.reason} [${res.clone.reasonCode}]` : ''}`,
             `authenticity:  ${res.passiveAuth.verdict.toUpperCase()}${res.passiveAuth.reason ? ` — ${res.passiveAuth.reason} [${res.passiveAuth.reasonCode}]` : ''}`,
             photo ? `photo written: ${photo}` : '',
             `(${res.apduCount} APDUs, ${res.durationMs} ms)`,
           ].filter(Boolean);
           process.stdout.write(`${out.join('\n')}\n`);
         }
-        // Fails closed for scripts too: anything but a proven-genuine chip exits 1.
-        return res.passiveAuth.verdict === 'valid' ? 0 : 1;
+        // Fails closed for scripts too: anything but a proven-genuine chip exits 1 (a failed clone check included).
+        return res.passiveAuth.verdict === 'valid' && res.clone.verdict !== 'failed' ? 0 : 1;
       } finally { await d.close(); }
     }));
 
@@ -214,8 +235,9 @@ export function register(program: Command): void {
     .option('--pace-mapping <mapping>', 'PACE mapping the chip offers: GM (Generic), IM (Integrated), CAM (Chip Authentication Mapping, with a DG14 key); implies --pace', 'GM')
     .option('--pace-dh', 'PACE over the 1024-bit DH group (RFC 5114) instead of brainpoolP256r1 (GM or IM)')
     .option('--pace-retries <n>', 'PACE retry counter per password (63Cx; the MRZ is suspended at 1 until a PACE with the CAN, blocked at 0)')
+    .option('--chip-auth <key>', `a Chip Authentication key in DG14: ${CHIP_AUTH_SPECS}`)
     .option('--fault <spec...>', `fault modes: ${FAULT_LIST}`)
-    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; profile: string; pace?: boolean; paceOnly?: boolean; can?: string; paceMapping: string; paceDh?: boolean; paceRetries?: string; fault?: string[] }) => {
+    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; profile: string; pace?: boolean; paceOnly?: boolean; can?: string; paceMapping: string; paceDh?: boolean; paceRetries?: string; chipAuth?: string; fault?: string[] }) => {
       const port = intOption('--port', opts.port, 1, 65535)!;
       const mapping = opts.paceMapping.toUpperCase();
       if (mapping !== 'GM' && mapping !== 'IM' && mapping !== 'CAM') throw new UsageError(`unknown PACE mapping "${opts.paceMapping}"`, 'use --pace-mapping GM, IM or CAM');
@@ -229,6 +251,7 @@ export function register(program: Command): void {
       if (cccdProfile && opts.mrz) throw new UsageError('--mrz does not go with a cccd profile (its MRZ is made from the specimen holder)', 'leave out --mrz, or use --profile icao');
       const canOpt = opts.can !== undefined ? normaliseCan(opts.can) : undefined;
       const faults = parseFaults(opts.fault ?? []);
+      const chipAuth = opts.chipAuth !== undefined ? parseChipAuth(opts.chipAuth) : undefined;
       let face: { image: Buffer; width: number; height: number; format: 'jpeg' | 'jpeg2000' } | undefined;
       if (opts.face) {
         const { readFileSync } = await import('node:fs');
@@ -250,7 +273,7 @@ export function register(program: Command): void {
       }
       if (opts.mrz) bacInputFromMrz(opts.mrz); // validates the MRZ shape with a clear usage error
       const doc = await buildDocument({
-        mrz: opts.mrz, face, ...(mapping === 'CAM' ? { chipAuth: true } : {}),
+        mrz: opts.mrz, face, ...(chipAuth ? { chipAuth } : mapping === 'CAM' ? { chipAuth: true } : {}),
         ...(cccdProfile ? { cccd: { generation: profile === 'cccd-2024' ? '2024' : '2021', ...(canOpt ? { can: canOpt } : {}) } } : {}),
       });
       if (opts.cscaOut) writeFileSync(opts.cscaOut, pem(doc.pki.csca.cert));
@@ -264,7 +287,7 @@ export function register(program: Command): void {
       try { await emu.insert(); } catch (e) {
         throw new StationError('CARD_VPCD_UNREACHABLE', `cannot reach vpcd at ${opts.host}:${port}: ${(e as Error).message}`, { hint: 'install vsmartcard-vpcd and start pcscd (systemctl start pcscd)', cause: e });
       }
-      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE${mapping !== 'GM' || opts.paceDh ? ` ${opts.paceDh ? 'DH' : 'ECDH'}-${mapping}` : ''}${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
+      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE${mapping !== 'GM' || opts.paceDh ? ` ${opts.paceDh ? 'DH' : 'ECDH'}-${mapping}` : ''}${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${chipAuth ? `Chip Authentication: ${chipAuth.agreement}${chipAuth.dhForm ? ` ${chipAuth.dhForm}` : ''} ${chipAuth.cipher ?? 'AES-128'}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
         process.on('SIGINT', stop);

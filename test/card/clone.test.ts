@@ -6,11 +6,11 @@
  */
 import { constants, createHash, generateKeyPairSync, privateEncrypt, createPrivateKey, createPublicKey, sign } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { buildDg14, buildDg15, caOid, chooseChipAuth, ID_PK_ECDH, parseDg14, parseDg15, verifyActiveAuth } from '../../drivers/card/clone';
+import { buildDg14, buildDg15, caOid, chooseChipAuth, ID_DH_KEY_AGREEMENT, ID_DH_PUBLIC_NUMBER, ID_PK_DH, ID_PK_ECDH, parseDg14, parseDg15, verifyActiveAuth, type DhDomain } from '../../drivers/card/clone';
 import { oidBytes, PaceGroup, randomScalar, STANDARD_DOMAINS } from '../../drivers/card/pace';
 import { CardDataError, tlv } from '../../drivers/card/tlv';
 import { SimulatedCardReader } from '../../drivers/card/simulated';
-import { buildDocument } from '../../drivers/card/emulator/document';
+import { buildDocument, createTestPki, modp2048 } from '../../drivers/card/emulator/document';
 import { bacInputFromMrz } from '../../drivers/card/mrz';
 import { cscaStoreFrom } from '../../drivers/card/passive-auth';
 
@@ -127,4 +127,91 @@ describe('malformed EF.CardAccess, DG14 and DG15 on a chip: named, never a crash
       expect(e?.message).toContain('EF.CardAccess');
     } finally { await r.close(); }
   }, 60_000);
+});
+
+describe('DH Chip Authentication keys in DG14 (id-PK-DH): the group and the public value are checked before use', () => {
+  const group = modp2048();
+  const std = STANDARD_DOMAINS[0]! as DhDomain;
+  const keyOn = (d: DhDomain) => new PaceGroup(d).publicKey(randomScalar(d));
+  const spkiDg14 = (alg: Buffer, y: bigint) => tlv(0x6e, tlv(0x31, tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH)), tlv(0x30, alg, tlv(0x03, Buffer.concat([Buffer.from([0]), tlv(0x02, intBytes(y))]))))));
+  const x942 = (p: bigint, g: bigint, q: bigint) => tlv(0x30, tlv(0x06, oidBytes(ID_DH_PUBLIC_NUMBER)), tlv(0x30, tlv(0x02, intBytes(p)), tlv(0x02, intBytes(g)), tlv(0x02, intBytes(q))));
+  const big = (b: Buffer) => BigInt(`0x${b.toString('hex')}`);
+
+  it('X9.42 (p, g, q), PKCS #3 (p, g) with a safe prime, and the standardized id 0 are read; DG14 without ChipAuthenticationInfo defaults to DH 3DES', () => {
+    for (const form of ['x9.42', 'pkcs3'] as const) {
+      const pk = keyOn(group);
+      const d = parseDg14(buildDg14({ publicKey: pk, cipher: 'AES-256', dh: { domain: group, form } }));
+      const c = chooseChipAuth(d);
+      expect(c).not.toBe('unsupported');
+      if (c === 'unsupported' || !c) throw new Error('no choice');
+      expect(c.algorithm).toEqual({ oid: caOid('AES-256', 'DH'), agreement: 'DH', cipher: 'AES-256' });
+      expect(c.key.publicKey.equals(pk)).toBe(true);
+      expect(c.key.domain).toMatchObject({ kind: 'DH', p: group.p, q: group.q, g: 2n, bytes: 256 });
+      expect(c.key.domain!.name).toBe(form === 'x9.42' ? 'DH-2048/2047 (X9.42)' : 'DH-2048/2047 (PKCS #3, safe prime)');
+    }
+    const pk0 = keyOn(std);
+    const s = chooseChipAuth(parseDg14(buildDg14({ publicKey: pk0, dh: { domain: std, form: 'standardized' }, withoutCaInfo: true })));
+    expect(s !== 'unsupported' && s?.algorithm).toEqual({ oid: caOid('3DES', 'DH'), agreement: 'DH', cipher: '3DES' });
+    expect(s !== 'unsupported' && s?.key.domain?.name).toBe(std.name);
+    // A standardized DH group this reader does not implement (id 2: MODP-2048/256) is not-supported, not failed.
+    const unknown = tlv(0x6e, tlv(0x31, tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH)), tlv(0x30, tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH)), tlv(0x02, Buffer.from([2]))), tlv(0x03, Buffer.concat([Buffer.from([0]), tlv(0x02, Buffer.from([5]))]))))));
+    expect(chooseChipAuth(parseDg14(unknown))).toBe('unsupported');
+  });
+
+  it('bad groups and public values are a CardDataError naming DG14 and what is wrong', () => {
+    const y = big(keyOn(std));
+    const cases: [Buffer, RegExp][] = [
+      [spkiDg14(x942(std.p, std.g, std.q + 2n), y), /q does not divide p − 1|q is not prime/],
+      [spkiDg14(x942(std.p + 2n, std.g, std.q), y), /q does not divide p − 1|p is not prime/],
+      [spkiDg14(x942(std.p, 2n, std.q), y), /g does not generate the order-q subgroup/],
+      [spkiDg14(x942(std.p, std.g, std.q), std.p - 1n), /1 < y < p − 1/],
+      [spkiDg14(x942(std.p, std.g, std.q), 1n), /not in the group/],
+      [spkiDg14(x942(std.p, std.g, std.q), 2n), /order-q subgroup/],
+      [spkiDg14(x942(std.p, std.g, std.q), std.p + 5n), /1 < y < p − 1/],
+      [spkiDg14(x942(std.p, std.g, std.q), std.p << 8n), /longer than p/],
+      [spkiDg14(x942(std.p >> 200n, std.g, std.q), y), /p has 824 bits/],
+      [spkiDg14(tlv(0x30, tlv(0x06, oidBytes(ID_DH_KEY_AGREEMENT)), tlv(0x30, tlv(0x02, intBytes(std.p)), tlv(0x02, intBytes(std.g)))), y), /not a safe prime/],
+      [spkiDg14(tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH))), y), /no domain parameters/],
+      [spkiDg14(tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH)), tlv(0x04, Buffer.from([1]))), y), /neither a standardized id nor a SEQUENCE/],
+      [spkiDg14(tlv(0x30, tlv(0x06, oidBytes(ID_DH_PUBLIC_NUMBER)), tlv(0x30, tlv(0x02, intBytes(std.p)), tlv(0x04, Buffer.from([2])), tlv(0x02, intBytes(std.q)))), y), /g is not a positive INTEGER/],
+      [tlv(0x6e, tlv(0x31, tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH)), tlv(0x30, x942(std.p, std.g, std.q), tlv(0x03, Buffer.from([0, 0x04, 0x01, 0x05])))))), /public value is malformed/],
+      [tlv(0x6e, tlv(0x31, tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH))))), /not a SubjectPublicKeyInfo/],
+    ];
+    for (const [b, re] of cases) {
+      const e = dataError(() => parseDg14(b));
+      expect(e).toBeInstanceOf(CardDataError);
+      expect(e.message).toContain('DG14');
+      expect(e.message).toMatch(re);
+    }
+  });
+});
+
+describe('DH Chip Authentication against the emulated chip (in process; pcsc.test.ts runs it through pcscd + vpcd)', () => {
+  it('every DH form and cipher, after BAC and after PACE: chip-authenticated with secure messaging under the CA keys; another key is failed/ca-key-mismatch', async () => {
+    const pki = createTestPki();
+    const cases = [
+      { chipAuth: { agreement: 'DH', cipher: '3DES' }, pace: false, method: 'CA DH 3DES on DH-2048/2047 (X9.42)' },
+      { chipAuth: { agreement: 'DH', cipher: 'AES-128', dhForm: 'pkcs3' }, pace: true, method: 'CA DH AES-128 on DH-2048/2047 (PKCS #3, safe prime)' },
+      { chipAuth: { agreement: 'DH', cipher: 'AES-192', dhForm: 'standardized' }, pace: false, method: 'CA DH AES-192 on MODP-1024/160 (RFC 5114)' },
+      { chipAuth: { agreement: 'DH', cipher: 'AES-256' }, pace: true, method: 'CA DH AES-256 on DH-2048/2047 (X9.42)' },
+    ] as const;
+    for (const c of cases) {
+      const doc = await buildDocument({ faceBytes: 1000, pki, chipAuth: c.chipAuth });
+      const r = new SimulatedCardReader({ contents: doc, ...(c.pace ? { pace: { can: '123456' } } : {}) });
+      await r.open();
+      try {
+        const opts = { bac: bacInputFromMrz(doc.mrzLines.join('\n')), ...(c.pace ? { can: '123456' } : {}), csca: cscaStoreFrom([doc.pki.csca.cert]) };
+        const ok = await r.readDocument(opts);
+        expect(ok.clone).toEqual({ verdict: 'chip-authenticated', method: c.method });
+        expect(ok.access.chipAuthentication).toBe(c.method);
+        expect(ok.access.protocol).toBe(c.pace ? 'PACE' : 'BAC');
+        expect(ok.passiveAuth.verdict).toBe('valid');
+        expect(ok.dg2!.equals(doc.files.get(0x0102)!)).toBe(true);
+        r.card!.setFaults({ badCaKey: true });
+        const clone = await r.readDocument(opts);
+        expect(clone.clone).toMatchObject({ verdict: 'failed', reasonCode: 'ca-key-mismatch', method: c.method });
+        expect(clone.dg2!.equals(doc.files.get(0x0102)!)).toBe(true);
+      } finally { await r.close(); }
+    }
+  }, 120_000);
 });

@@ -611,6 +611,65 @@ describe('clone detection over real pcscd + vpcd: Chip Authentication (DG14) and
     }
   });
 
+  it('DH Chip Authentication: a 2048-bit key in short APDUs (command chaining) after BAC and with extended length after PACE, the standardized 1024-bit group; `station card emulate --chip-auth dh` read by `station card read`', async () => {
+    const cases = [
+      { doc: await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, chipAuth: { agreement: 'DH', cipher: '3DES' } }), read: {}, extendedLength: false, method: 'CA DH 3DES on DH-2048/2047 (X9.42)' },
+      { doc: await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, chipAuth: { agreement: 'DH', cipher: 'AES-256', dhForm: 'pkcs3' } }), pace: { can: '123456' }, read: { can: '123456' }, extendedLength: true, method: 'CA DH AES-256 on DH-2048/2047 (PKCS #3, safe prime)' },
+      { doc: await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, chipAuth: { agreement: 'DH', cipher: 'AES-128', dhForm: 'standardized' } }), pace: { can: '123456' }, read: { can: '123456' }, extendedLength: false, method: 'CA DH AES-128 on MODP-1024/160 (RFC 5114)' },
+    ];
+    for (const c of cases) {
+      const { client, card } = await withCard(c.doc, { extendedLength: c.extendedLength, ...(c.pace ? { pace: c.pace } : {}) });
+      try {
+        const opts = { reader: R0, bac: bac(c.doc), ...c.read, csca: cscaStoreFrom([c.doc.pki.csca.cert]) };
+        const ok = await driver.readDocument(opts);
+        expect(ok.clone).toEqual({ verdict: 'chip-authenticated', method: c.method });
+        expect(ok.access.chipAuthentication).toBe(c.method);
+        expect(ok.dg2!.equals(c.doc.files.get(0x0102)!)).toBe(true); // read under the CA keys
+        expect(ok.passiveAuth.checkedDataGroups).toEqual([1, 2, 14]);
+        expect(card.caRuns).toBe(1);
+        card.setFaults({ badCaKey: true });
+        const clone = await driver.readDocument(opts);
+        expect(clone.clone).toMatchObject({ verdict: 'failed', reasonCode: 'ca-key-mismatch', method: c.method });
+        expect(clone.dg2!.equals(c.doc.files.get(0x0102)!)).toBe(true);
+        card.setFaults({});
+      } finally { await removeCard(client); }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'card-cli-dh-'));
+    const csca = join(dir, 'csca.pem');
+    for (const fault of [[], ['--fault', 'bad-ca-key']]) {
+      const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '-e',
+        "const { Command } = require('commander'); const p = new Command('station'); p.option('--debug'); require('./station/cli/card').register(p); p.parseAsync(['node', 'station', ...process.argv.slice(1)]);",
+        'card', 'emulate', '--port', '35964', '--csca-out', csca, '--pace', '--chip-auth', 'dh:AES-256', ...fault], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (d) => { out += d; });
+      child.stderr!.on('data', (d) => { out += d; });
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      try {
+        const inserted = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-inserted', on); resolve(); } }; driver.on('card-inserted', on); });
+        await inserted;
+        for (let i = 0; i < 400 && !out.includes('press Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(out).toContain('Chip Authentication: DH AES-256');
+        const read = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--can', '123456', '--csca', csca, '--json']);
+        const j = JSON.parse(read.out);
+        expect(j.passiveAuth.verdict).toBe('valid');
+        if (fault.length) {
+          expect(j.clone).toMatchObject({ verdict: 'failed', reasonCode: 'ca-key-mismatch', method: 'CA DH AES-256 on DH-2048/2047 (X9.42)' });
+          expect(read.code).toBe(1); // a failed clone check fails the command like a failed passive authentication
+        } else {
+          expect(j.clone).toEqual({ verdict: 'chip-authenticated', method: 'CA DH AES-256 on DH-2048/2047 (X9.42)' });
+          expect(read.code).toBe(0);
+        }
+        const removed = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-removed', on); resolve(); } }; driver.on('card-removed', on); });
+        child.kill('SIGINT');
+        expect(await exited).toBe(0);
+        await removed;
+      } finally {
+        if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('Active Authentication: RSA ISO/IEC 9796-2 and ECDSA verify; a wrong signature is failed/aa-bad-signature; without DG14/DG15 not-supported; a key not covered by valid passive authentication is failed/not-signed', async () => {
     for (const kind of ['rsa', 'ecdsa'] as const) {
       const d = await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, activeAuth: kind });

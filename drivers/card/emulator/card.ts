@@ -98,7 +98,8 @@ export interface CardFaults {
 
 /** The chip's private keys for clone detection (the public halves are in DG14 / DG15). */
 export interface ChipKeys {
-  ca?: { privateKey: bigint; parameterId: number };
+  /** ECDH on a standardized curve, or DH on a standardized (`parameterId`) or explicit group (`domain`). */
+  ca?: { privateKey: bigint; parameterId: number; domain?: DomainParameters };
   /** RSA (signs with ISO/IEC 9796-2 scheme 1, SHA-1) or EC (ECDSA, plain r‖s, SHA-256). */
   aa?: KeyObject;
 }
@@ -173,6 +174,8 @@ export class EmulatedEmrtd {
   private canVerified = false;
   private readonly chipKeys: ChipKeys;
   private caAlgorithm?: ChipAuthAlgorithm;
+  /** The parts of a chained protected command received so far. */
+  private chained?: { ins: number; p1: number; p2: number; data: Buffer };
   /** Counters for tests: Chip Authentications completed, INTERNAL AUTHENTICATE answered. */
   caRuns = 0;
   aaRuns = 0;
@@ -243,6 +246,7 @@ export class EmulatedEmrtd {
     this.paceSession = undefined;
     this.caAlgorithm = undefined;
     this.canVerified = false;
+    this.chained = undefined;
   }
 
   /** Handles one command APDU; resolves to the response APDU. Throws CardRemovedSignal when a fault pulls the card. */
@@ -380,17 +384,17 @@ export class EmulatedEmrtd {
     } catch { return { status: 0x6a80 }; }
     let alg: ChipAuthAlgorithm | undefined;
     let pk: Buffer | undefined;
-    if (ins === 0x22 && p1 === 0x41 && p2 === 0xa6) { alg = caAlgorithm(caOid('3DES')); pk = dos.get(0x91); }
+    const domain = key.domain ?? STANDARD_DOMAINS[key.parameterId]!;
+    if (ins === 0x22 && p1 === 0x41 && p2 === 0xa6) { alg = caAlgorithm(caOid('3DES', domain.kind)); pk = dos.get(0x91); }
     else if (ins === 0x22 && p1 === 0x41 && p2 === 0xa4) {
       const oid = dos.get(0x80);
-      const a = oid ? [1, 2, 3, 4].map((n) => caAlgorithm(`${ID_CA}.2.${n}`)!).find((x) => oidBytes(x.oid).equals(oid)) : undefined;
+      const a = oid ? [1, 2, 3, 4].map((n) => caAlgorithm(`${ID_CA}.${domain.kind === 'DH' ? 1 : 2}.${n}`)!).find((x) => oidBytes(x.oid).equals(oid)) : undefined;
       if (!a) return { status: 0x6a80 };
       this.caAlgorithm = a;
       return { status: SW.OK };
     } else if (ins === 0x86) { alg = this.caAlgorithm; pk = dos.get(0x80); this.caAlgorithm = undefined; }
     else return { status: SW.WRONG_P1P2 };
     if (!alg || !pk) return { status: SW.CONDITIONS_NOT_SATISFIED };
-    const domain = STANDARD_DOMAINS[key.parameterId]!;
     const group = new PaceGroup(domain);
     try { group.checkPublic(pk, "the terminal's ephemeral key"); } catch { return { status: 0x6a80 }; }
     const sk = this.faults.badCaKey ? randomScalar(domain) : key.privateKey;
@@ -560,7 +564,17 @@ export class EmulatedEmrtd {
     let data: Buffer = Buffer.alloc(0);
     let status: number = SW.OK;
     let nextKeys: ReturnType<typeof sessionKeys> | undefined;
-    if (c.ins === 0xa4 && c.p1 === 0x04) {
+    // Command chaining (CLA bit 10): keep the parts, act on the last one (a DH key for Chip Authentication in short APDUs).
+    const chain = this.chained;
+    this.chained = undefined;
+    if (chain && (chain.ins !== c.ins || chain.p1 !== c.p1 || chain.p2 !== c.p2)) status = SW.CONDITIONS_NOT_SATISFIED;
+    else if (c.cla & 0x10) {
+      if ((chain?.data.length ?? 0) + (c.data?.length ?? 0) > 4096) status = SW.WRONG_LENGTH;
+      else this.chained = { ins: c.ins, p1: c.p1, p2: c.p2, data: Buffer.concat([chain?.data ?? Buffer.alloc(0), c.data ?? Buffer.alloc(0)]) };
+    } else if (chain) c.data = Buffer.concat([chain.data, c.data ?? Buffer.alloc(0)]);
+    if (status !== SW.OK || c.cla & 0x10) {
+      // answered below
+    } else if (c.ins === 0xa4 && c.p1 === 0x04) {
       // SELECT of the application under the PACE session (the session stays).
       if (c.data && c.data.equals(EMRTD_AID)) this.appSelected = true;
       else status = SW.FILE_NOT_FOUND;

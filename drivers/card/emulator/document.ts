@@ -3,7 +3,7 @@
  * image, EF.COM, and an EF.SOD signed by a generated Document Signer whose
  * certificate is issued by a generated CSCA (ECDSA P-256).
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, getDiffieHellman, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
 import {
   AlgorithmIdentifier, AttributeTypeAndValue, AttributeValue, BasicConstraints, Certificate, Extension, Extensions,
@@ -17,7 +17,7 @@ import {
 import { checkDigit } from '../crypto';
 import { buildDg2 } from '../dg2';
 import { splitMrz } from '../mrz';
-import { buildDg14, buildDg15, ECDSA_PLAIN_SHA256 } from '../clone';
+import { buildDg14, buildDg15, checkedDhDomain, ECDSA_PLAIN_SHA256, type DhDomain, type DhKeyForm } from '../clone';
 import { PaceGroup, randomScalar, STANDARD_DOMAINS } from '../pace';
 import type { SmCipherName } from '../sm';
 import type { ChipKeys } from './card';
@@ -275,12 +275,25 @@ export interface DocumentOptions {
    * data), DG13 with the holder's details, a CAN (default: the ID's last 6 digits).
    */
   cccd?: { generation?: CccdGeneration; details?: Partial<CccdDetails>; can?: string };
-  /** Chip Authentication: a static ECDH key in DG14 (default brainpoolP256r1, id 13, AES-128). */
-  chipAuth?: boolean | { parameterId?: number; cipher?: SmCipherName };
+  /**
+   * Chip Authentication: a static key in DG14. ECDH by default (brainpoolP256r1,
+   * id 13, AES-128); `agreement: 'DH'` puts a DH key in DG14 (`dhForm`: x9.42 =
+   * the 2048-bit MODP group of RFC 3526 as explicit p, g, q (default); pkcs3 =
+   * the same group as PKCS #3 p, g; standardized = id 0, MODP-1024/160).
+   */
+  chipAuth?: boolean | ChipAuthProfile;
   /** Active Authentication: an RSA-1024 (ISO/IEC 9796-2) or ECDSA P-256 key in DG15. */
   activeAuth?: 'rsa' | 'ecdsa';
   /** How EF.SOD is made: without certificate, signed by the CSCA itself, with a signing time, or left empty. */
   sod?: SodOptions & { signWithCsca?: boolean; empty?: boolean };
+}
+
+export interface ChipAuthProfile { agreement?: 'ECDH' | 'DH'; parameterId?: number; cipher?: SmCipherName; dhForm?: DhKeyForm }
+
+/** RFC 3526 group 14 (2048-bit safe prime, g = 2 of order q = (p − 1)/2), from OpenSSL's table, as explicit DH parameters. */
+export function modp2048(): DhDomain {
+  const p = BigInt(`0x${getDiffieHellman('modp14').getPrime('hex')}`);
+  return checkedDhDomain(p, 2n, (p - 1n) / 2n, 'emulator', 'RFC 3526 MODP-2048');
 }
 
 export const DEFAULT_PERSON: PersonData = {
@@ -325,15 +338,27 @@ function cloneKeys(opts: DocumentOptions, dgs: Map<number, Buffer>): ChipKeys | 
     keys.aa = createPrivateKey({ key: k.privateKey, format: 'der', type: 'pkcs8' });
     dgs.set(15, buildDg15(k.publicKey));
   }
+  const aaInfo = opts.activeAuth === 'ecdsa' ? { aaSignatureAlgorithm: ECDSA_PLAIN_SHA256 } : {};
   if (opts.chipAuth) {
-    const o = typeof opts.chipAuth === 'object' ? opts.chipAuth : {};
-    const parameterId = o.parameterId ?? 13;
-    const domain = STANDARD_DOMAINS[parameterId];
-    if (!domain || domain.kind !== 'ECDH') throw new RangeError(`Chip Authentication in the emulator needs an EC domain, not ${parameterId}`);
-    const privateKey = randomScalar(domain);
-    const publicKey = new PaceGroup(domain).publicKey(privateKey);
-    keys.ca = { privateKey, parameterId };
-    dgs.set(14, buildDg14({ publicKey, parameterId, cipher: o.cipher ?? 'AES-128', ...(opts.activeAuth === 'ecdsa' ? { aaSignatureAlgorithm: ECDSA_PLAIN_SHA256 } : {}) }));
+    const o: ChipAuthProfile = typeof opts.chipAuth === 'object' ? opts.chipAuth : {};
+    const cipher = o.cipher ?? 'AES-128';
+    if (o.agreement === 'DH') {
+      const form = o.dhForm ?? 'x9.42';
+      const domain = form === 'standardized' ? STANDARD_DOMAINS[o.parameterId ?? 0] : modp2048();
+      if (!domain || domain.kind !== 'DH') throw new RangeError(`DH Chip Authentication in the emulator needs a DH domain, not ${o.parameterId}`);
+      const privateKey = randomScalar(domain);
+      const publicKey = new PaceGroup(domain).publicKey(privateKey);
+      keys.ca = { privateKey, parameterId: domain.id, domain };
+      dgs.set(14, buildDg14({ publicKey, cipher, dh: { domain, form }, ...aaInfo }));
+    } else {
+      const parameterId = o.parameterId ?? 13;
+      const domain = STANDARD_DOMAINS[parameterId];
+      if (!domain || domain.kind !== 'ECDH') throw new RangeError(`ECDH Chip Authentication in the emulator needs an EC domain, not ${parameterId}`);
+      const privateKey = randomScalar(domain);
+      const publicKey = new PaceGroup(domain).publicKey(privateKey);
+      keys.ca = { privateKey, parameterId };
+      dgs.set(14, buildDg14({ publicKey, parameterId, cipher, ...aaInfo }));
+    }
   }
   return keys;
 }
