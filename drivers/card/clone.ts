@@ -171,7 +171,7 @@ function caKey(spki: Tlv | undefined, keyId: number | undefined, file: string): 
   if (!alg || alg.tag !== 0x30 || !bitString || bitString.tag !== 0x03 || bitString.value.length < 2 || bitString.value[0] !== 0) throw new CardDataError(file, 'the Chip Authentication public key is malformed');
   const a = readAll(alg.value, file);
   let oid = oidOf(a[0], 'the key algorithm', file);
-  let params = a[1];
+  const params = a[1];
   const key = Buffer.from(bitString.value.subarray(1));
   const kid = keyId !== undefined ? { keyId } : {};
   if (oid === ID_STANDARDIZED_DOMAIN) {
