@@ -111,6 +111,42 @@ function ecDomain(params: Tlv | undefined, file: string): DomainParameters | und
 }
 
 const bits = (v: bigint): number => v.toString(2).length;
+
+/** b^e mod m by square-and-multiply on bigint (a 2048-bit p with a 2047-bit exponent takes some 30 ms). */
+export function modPow(b: bigint, e: bigint, m: bigint): bigint {
+  let r = 1n;
+  b %= m;
+  while (e > 0n) {
+    if (e & 1n) r = (r * b) % m;
+    b = (b * b) % m;
+    e >>= 1n;
+  }
+  return r;
+}
+
+/**
+ * The DH group of Chip Authentication: public keys, the check of the other
+ * side's value (1 < y < p − 1, y^q = 1 mod p) and the shared secret (as bytes
+ * of p's length, ICAO 9303-11 §9.6). The ephemeral exponents are used once.
+ */
+export class DhCaGroup {
+  constructor(readonly domain: DhDomain) {}
+  publicKey(sk: bigint): Buffer { return fixedBytes(modPow(this.domain.g, sk, this.domain.p), this.domain.bytes); }
+  checkPublic(pk: Buffer, what: string): void {
+    const d = this.domain, y = big(pk);
+    if (pk.length !== d.bytes || y <= 1n || y >= d.p - 1n) throw new CardDataError('Chip Authentication', `${what} is not a valid DH public value (1 < y < p − 1)`);
+    if (modPow(y, d.q, d.p) !== 1n) throw new CardDataError('Chip Authentication', `${what} is not in the order-q subgroup`);
+  }
+  agree(sk: bigint, pk: Buffer): Buffer { return fixedBytes(modPow(big(pk), sk, this.domain.p), this.domain.bytes); }
+}
+
+/** The group Chip Authentication computes in: @noble/curves for ECDH (through PaceGroup), bigint for DH. */
+export function caGroup(domain: DomainParameters): Pick<PaceGroup, 'publicKey' | 'checkPublic' | 'agree'> {
+  return domain.kind === 'DH' ? new DhCaGroup(domain) : new PaceGroup(domain);
+}
+
+/** (p, q) pairs already found prime: a country's group is checked once per process, not at every read. */
+const PRIME_CHECKED = new Set<string>();
 const fixedBytes = (v: bigint, len: number): Buffer => Buffer.from(v.toString(16).padStart(len * 2, '0'), 'hex');
 
 /**
@@ -126,11 +162,15 @@ export function checkedDhDomain(p: bigint, g: bigint, q: bigint, file: string, l
   if (pBits < DH_MIN_P_BITS || pBits > DH_MAX_P_BITS) throw bad(`p has ${pBits} bits, not ${DH_MIN_P_BITS}–${DH_MAX_P_BITS}`);
   if (bits(q) < DH_MIN_Q_BITS || q >= p) throw bad(`q has ${bits(q)} bits`);
   if ((p - 1n) % q !== 0n) throw bad('q does not divide p − 1');
-  if (!checkPrimeSync(p)) throw bad('p is not prime');
-  if (!checkPrimeSync(q)) throw bad('q is not prime');
   const d: DhDomain = { kind: 'DH', id: -1, name: `DH-${pBits}/${bits(q)} (${label})`, p, g, q, bytes: Math.ceil(pBits / 8) };
   if (g <= 1n || g >= p - 1n) throw bad('g is not between 1 and p − 1');
-  try { new PaceGroup(d).checkPublic(fixedBytes(g, d.bytes), 'g'); } catch { throw bad('g does not generate the order-q subgroup'); }
+  if (modPow(g, q, p) !== 1n) throw bad('g does not generate the order-q subgroup');
+  const key = `${p.toString(16)}/${q.toString(16)}`;
+  if (!PRIME_CHECKED.has(key)) {
+    if (!checkPrimeSync(p)) throw bad('p is not prime');
+    if (!checkPrimeSync(q)) throw bad('q is not prime');
+    PRIME_CHECKED.add(key);
+  }
   return d;
 }
 
@@ -158,7 +198,7 @@ function dhDomain(keyAlgorithm: string, params: Tlv | undefined, file: string): 
     // PKCS #3 names no subgroup order: only a safe prime gives one to check public values against.
     if (bits(p) < DH_MIN_P_BITS || bits(p) > DH_MAX_P_BITS) throw new CardDataError(file, `the DH domain parameters are not a prime-order subgroup (p has ${bits(p)} bits, not ${DH_MIN_P_BITS}–${DH_MAX_P_BITS})`);
     const q = (p - 1n) / 2n;
-    if (!checkPrimeSync(q)) throw new CardDataError(file, 'the DH domain parameters are not a prime-order subgroup (PKCS #3 parameters without q, and p is not a safe prime)');
+    if (!PRIME_CHECKED.has(`${p.toString(16)}/${q.toString(16)}`) && !checkPrimeSync(q)) throw new CardDataError(file, 'the DH domain parameters are not a prime-order subgroup (PKCS #3 parameters without q, and p is not a safe prime)');
     return checkedDhDomain(p, g, q, file, 'PKCS #3, safe prime');
   }
   return checkedDhDomain(p, g, n(2, 'q'), file, 'X9.42');
@@ -192,7 +232,7 @@ function caKey(spki: Tlv | undefined, keyId: number | undefined, file: string): 
     if (!domain) return { ...kid, agreement: 'DH', publicKey: key };
     if (y.toString(16).length > domain.bytes * 2) throw new CardDataError(file, 'the DH Chip Authentication public value is longer than p');
     const publicKey = fixedBytes(y, domain.bytes);
-    try { new PaceGroup(domain).checkPublic(publicKey, 'the DH public value'); } catch (e) {
+    try { new DhCaGroup(domain).checkPublic(publicKey, 'the DH public value'); } catch (e) {
       throw new CardDataError(file, `the Chip Authentication public value is not in the group (${(e as Error).message}): it must be 1 < y < p − 1 with y^q = 1 mod p`, e);
     }
     return { ...kid, agreement: 'DH', domain, publicKey };
@@ -254,51 +294,121 @@ export function chooseChipAuth(d: Dg14): { algorithm: ChipAuthAlgorithm; key: Ch
   return 'unsupported';
 }
 
-/** DG15 (tag 6F): the Active Authentication public key (RSA or EC SubjectPublicKeyInfo). */
-export function parseDg15(dg15: Buffer): KeyObject {
-  const outer = readAll(dg15, 'DG15');
-  if (outer.length !== 1 || outer[0]!.tag !== 0x6f) throw new CardDataError('DG15', 'it does not start with tag 6F');
-  try {
-    return createPublicKey({ key: Buffer.from(outer[0]!.value), format: 'der', type: 'spki' });
-  } catch (e) {
-    throw new CardDataError('DG15', `the Active Authentication public key cannot be read (${(e as Error).message})`, e);
-  }
-}
+/** Curves Active Authentication verifies on (OpenSSL names), with their field size: the plain r‖s signature has twice as many bytes. */
+export const AA_CURVES: Record<string, { oid: string; bytes: number; label: string }> = {
+  prime256v1: { oid: '1.2.840.10045.3.1.7', bytes: 32, label: 'NIST P-256' },
+  secp384r1: { oid: '1.3.132.0.34', bytes: 48, label: 'NIST P-384' },
+  secp521r1: { oid: '1.3.132.0.35', bytes: 66, label: 'NIST P-521' },
+  brainpoolP256r1: { oid: '1.3.36.3.3.2.8.1.1.7', bytes: 32, label: 'brainpoolP256r1' },
+  brainpoolP384r1: { oid: '1.3.36.3.3.2.8.1.1.11', bytes: 48, label: 'brainpoolP384r1' },
+  brainpoolP512r1: { oid: '1.3.36.3.3.2.8.1.1.13', bytes: 64, label: 'brainpoolP512r1' },
+};
+const ID_RSA = '1.2.840.113549.1.1.1';
 
-/** ISO/IEC 9796-2 trailer hash identifiers (ISO/IEC 10118-3). */
-const TRAILER_HASH: Record<number, string> = { 0x33: 'sha1', 0x34: 'sha256', 0x35: 'sha512', 0x36: 'sha384', 0x38: 'sha224' };
-const HASH_LEN: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+/** A DG15 key this reader cannot use: `not-supported` / `unsupported-algorithm`, never a pass. */
+export interface UnsupportedAaKey { unsupported: string }
 
 /**
- * Verifies an Active Authentication answer to the challenge `rnd`: RSA with
- * ISO/IEC 9796-2 digital signature scheme 1 (partial message recovery, trailer
- * BC for SHA-1 or xx CC), or ECDSA (plain r‖s) with the hash DG14 names
- * (SHA-256 when it names none). Returns a reason when it fails.
+ * DG15 (tag 6F): the Active Authentication public key (RSA or EC
+ * SubjectPublicKeyInfo). A well-formed key of a kind this reader does not
+ * verify (another algorithm, an EC curve outside AA_CURVES) comes back as
+ * `{ unsupported }`; anything malformed throws CardDataError('DG15').
  */
-export function verifyActiveAuth(key: KeyObject, rnd: Buffer, sig: Buffer, ecdsaAlgorithm?: string): { ok: true } | { ok: false; why: string } {
-  if (key.asymmetricKeyType === 'rsa') {
-    const n = key.export({ format: 'jwk' }).n!;
-    const k = Buffer.from(n, 'base64url').length;
-    if (sig.length !== k) return { ok: false, why: `the signature has ${sig.length} bytes, the modulus ${k}` };
-    let m: Buffer;
-    try { m = publicDecrypt({ key, padding: constants.RSA_NO_PADDING }, sig); } catch (e) { return { ok: false, why: `RSA: ${(e as Error).message}` }; }
-    let hash: string | undefined, t: number;
-    if (m[k - 1] === 0xbc) { hash = 'sha1'; t = 1; } else if (m[k - 1] === 0xcc) { hash = TRAILER_HASH[m[k - 2]!]; t = 2; } else return { ok: false, why: 'no ISO/IEC 9796-2 trailer' };
-    if (!hash) return { ok: false, why: 'unknown hash in the trailer' };
-    if (m[0] !== 0x6a) return { ok: false, why: 'no ISO/IEC 9796-2 partial-recovery header' };
-    const h = HASH_LEN[hash]!;
-    const m1 = m.subarray(1, k - t - h), d = m.subarray(k - t - h, k - t);
-    const ok = createHash(hash).update(m1).update(rnd).digest().equals(d);
-    return ok ? { ok: true } : { ok: false, why: 'the recovered digest does not match the challenge' };
+export function parseDg15(dg15: Buffer): KeyObject | UnsupportedAaKey {
+  const F = 'DG15';
+  const outer = readAll(dg15, F);
+  if (outer.length !== 1 || outer[0]!.tag !== 0x6f) throw new CardDataError(F, 'it does not start with tag 6F');
+  const spki = readAll(outer[0]!.value, F);
+  if (spki.length !== 1 || spki[0]!.tag !== 0x30) throw new CardDataError(F, 'the Active Authentication public key is not a SubjectPublicKeyInfo');
+  const [alg, bitString] = readAll(spki[0]!.value, F);
+  if (!alg || alg.tag !== 0x30 || !bitString || bitString.tag !== 0x03) throw new CardDataError(F, 'the Active Authentication public key is not a SubjectPublicKeyInfo');
+  const a = readAll(alg.value, F);
+  const oid = oidOf(a[0], 'the Active Authentication key algorithm', F);
+  if (oid !== ID_RSA && oid !== ID_EC_PUBLIC_KEY) return { unsupported: `the DG15 key algorithm ${oid} is not implemented (RSA and ECDSA are)` };
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: Buffer.from(outer[0]!.value), format: 'der', type: 'spki' });
+  } catch (e) {
+    if (oid === ID_EC_PUBLIC_KEY && a[1]?.tag === 0x06) {
+      const curve = oidOf(a[1], 'the curve', F);
+      if (!Object.values(AA_CURVES).some((c) => c.oid === curve)) return { unsupported: `the DG15 key is on curve ${curve}, which this reader does not implement` };
+    }
+    throw new CardDataError(F, `the Active Authentication public key cannot be read (${(e as Error).message})`, e);
   }
   if (key.asymmetricKeyType === 'ec') {
-    const hash = ECDSA_HASH[ecdsaAlgorithm ?? ECDSA_PLAIN_SHA256];
-    if (!hash) return { ok: false, why: `signature algorithm ${ecdsaAlgorithm} is not implemented` };
-    let ok: boolean;
-    try { ok = cryptoVerify(hash, rnd, { key, dsaEncoding: 'ieee-p1363' }, sig); } catch (e) { return { ok: false, why: `ECDSA: ${(e as Error).message}` }; }
-    return ok ? { ok: true } : { ok: false, why: 'the ECDSA signature does not verify' };
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    if (!curve || !AA_CURVES[curve]) return { unsupported: `the DG15 key is on curve ${curve ?? '(explicit parameters)'}, which this reader does not implement` };
+  } else if (key.asymmetricKeyType === 'rsa') {
+    const bitsN = key.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bitsN < 1024 || bitsN > 4096 || bitsN % 8) return { unsupported: `an RSA key of ${bitsN} bits is not implemented (1024–4096, whole bytes)` };
+  } else return { unsupported: `the DG15 key type ${key.asymmetricKeyType} is not implemented` };
+  return key;
+}
+
+/** ISO/IEC 9796-2 trailer hash identifiers (ISO/IEC 10118-3): 31 RIPEMD-160, 32 RIPEMD-128, 37 Whirlpool are not implemented. */
+const TRAILER_HASH: Record<number, string> = { 0x33: 'sha1', 0x34: 'sha256', 0x35: 'sha512', 0x36: 'sha384', 0x38: 'sha224' };
+export const TRAILER_ID: Record<string, number> = Object.fromEntries(Object.entries(TRAILER_HASH).map(([k, v]) => [v, Number(k)]));
+const HASH_LEN: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+export const HASH_LABEL: Record<string, string> = { sha1: 'SHA-1', sha224: 'SHA-224', sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
+/** ecdsa-plain-SHA* OIDs by hash (what the emulator writes in ActiveAuthenticationInfo). */
+export const ECDSA_PLAIN: Record<string, string> = Object.fromEntries(Object.entries(ECDSA_HASH).filter(([o]) => o.startsWith('0.4.0.127')).map(([o, h]) => [h, o]));
+
+export type AaVerdict = { ok: true; hash: string } | { ok: false; why: string; unsupported?: true };
+
+/** Whether an ECDSA signature algorithm named in DG14 is one this reader verifies. */
+export function aaAlgorithmSupported(ecdsaAlgorithm: string | undefined): boolean {
+  return ecdsaAlgorithm === undefined || ECDSA_HASH[ecdsaAlgorithm] !== undefined;
+}
+
+/**
+ * Verifies an Active Authentication answer to the challenge `rnd`.
+ * RSA: ISO/IEC 9796-2 digital signature scheme 1 with partial message recovery
+ * (header 6A, trailer BC for SHA-1 or `hh CC` with the ISO/IEC 10118-3 hash
+ * id); the chip may send s or n − s (ISO/IEC 9796-2's min(s, n − s)), told
+ * apart by the trailer nibble C. ECDSA: plain r‖s (BSI TR-03111, what ICAO
+ * 9303-11 §6.1 prescribes; an X9.62 DER signature is accepted too) with the hash
+ * DG14's ActiveAuthenticationInfo names; when DG14 names none, each SHA-1/2
+ * hash is tried (a signature verifies only with the chip's private key, so
+ * the choice of hash does not weaken the check). Returns the reason when it fails.
+ */
+export function verifyActiveAuth(key: KeyObject, rnd: Buffer, sig: Buffer, ecdsaAlgorithm?: string): AaVerdict {
+  if (key.asymmetricKeyType === 'rsa') {
+    const jwk = key.export({ format: 'jwk' });
+    const nBytes = Buffer.from(jwk.n!, 'base64url');
+    const k = nBytes.length;
+    if (sig.length !== k) return { ok: false, why: `the signature has ${sig.length} bytes, the modulus ${k}` };
+    const n = big(nBytes);
+    if (big(sig) >= n) return { ok: false, why: 'the signature is not below the modulus' };
+    let m: Buffer;
+    try { m = publicDecrypt({ key, padding: constants.RSA_NO_PADDING }, sig); } catch (e) { return { ok: false, why: `RSA: ${(e as Error).message}` }; }
+    if ((m[k - 1]! & 0x0f) !== 0x0c) m = fixedBytes(n - big(m), k);
+    let hash: string | undefined, t: number;
+    if (m[k - 1] === 0xbc) { hash = 'sha1'; t = 1; } else if (m[k - 1] === 0xcc) {
+      hash = TRAILER_HASH[m[k - 2]!]; t = 2;
+      if (!hash) return [0x31, 0x32, 0x37].includes(m[k - 2]!) ? { ok: false, why: `the ISO/IEC 9796-2 trailer names hash ${m[k - 2]!.toString(16)} (RIPEMD or Whirlpool), which this reader does not implement`, unsupported: true } : { ok: false, why: `unknown hash ${m[k - 2]!.toString(16)} in the ISO/IEC 9796-2 trailer` };
+    } else return { ok: false, why: 'no ISO/IEC 9796-2 trailer' };
+    if (m[0] !== 0x6a) return { ok: false, why: 'no ISO/IEC 9796-2 partial-recovery header (6A)' };
+    const h = HASH_LEN[hash]!;
+    if (k - t - h - 1 < 1) return { ok: false, why: 'the modulus is too short for the hash' };
+    const m1 = m.subarray(1, k - t - h), d = m.subarray(k - t - h, k - t);
+    const ok = createHash(hash).update(m1).update(rnd).digest().equals(d);
+    return ok ? { ok: true, hash } : { ok: false, why: 'the recovered digest does not match the challenge' };
   }
-  return { ok: false, why: `key type ${key.asymmetricKeyType} is not implemented` };
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = AA_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    if (!curve) return { ok: false, why: `curve ${key.asymmetricKeyDetails?.namedCurve ?? '?'} is not implemented`, unsupported: true };
+    if (ecdsaAlgorithm !== undefined && !ECDSA_HASH[ecdsaAlgorithm]) return { ok: false, why: `signature algorithm ${ecdsaAlgorithm} is not implemented`, unsupported: true };
+    const hashes = ecdsaAlgorithm !== undefined ? [ECDSA_HASH[ecdsaAlgorithm]!] : ['sha256', 'sha1', 'sha224', 'sha384', 'sha512'];
+    const encoding = sig.length === 2 * curve.bytes ? 'ieee-p1363' : sig[0] === 0x30 ? 'der' : undefined;
+    if (!encoding) return { ok: false, why: `the ECDSA signature has ${sig.length} bytes, not ${2 * curve.bytes} (r‖s on ${curve.label})` };
+    for (const hash of hashes) {
+      let ok: boolean;
+      try { ok = cryptoVerify(hash, rnd, { key, dsaEncoding: encoding }, sig); } catch (e) { return { ok: false, why: `ECDSA: ${(e as Error).message}` }; }
+      if (ok) return { ok: true, hash };
+    }
+    return { ok: false, why: `the ECDSA signature does not verify${ecdsaAlgorithm === undefined ? ' with any SHA-1/SHA-2 hash (DG14 names none)' : ` with ${HASH_LABEL[hashes[0]!]}`}` };
+  }
+  return { ok: false, why: `key type ${key.asymmetricKeyType} is not implemented`, unsupported: true };
 }
 
 /** The verdict carried in the read result and the record (config/domain.ts CLONE_VERDICTS / CLONE_REASONS). */

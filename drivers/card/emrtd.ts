@@ -14,7 +14,9 @@ import {
   type DomainParameters, type PaceInfo, type PaceMapping, type PacePassword,
 } from './pace';
 import type { ApduChannel } from './channel';
-import { chooseChipAuth, cloneFailure, parseDg14, parseDg15, verifyActiveAuth, type ChipAuthAlgorithm, type ChipAuthKey, type CloneCheck, type Dg14 } from './clone';
+import {
+  AA_CURVES, aaAlgorithmSupported, caGroup, chooseChipAuth, cloneFailure, HASH_LABEL, parseDg14, parseDg15, verifyActiveAuth, type ChipAuthAlgorithm, type ChipAuthKey, type CloneCheck, type Dg14, type UnsupportedAaKey,
+} from './clone';
 import { cccdIdFromMrz, parseCccdDg13, type CccdDetails } from './cccd';
 import { extractFace, jpeg2000ToJpeg, type FaceImage } from './dg2';
 import { mrzInformation, parseDg1, type BacKeyInput, type MrzFields } from './mrz';
@@ -328,7 +330,7 @@ export class EmrtdReader {
    */
   async chipAuthenticate(alg: ChipAuthAlgorithm, key: ChipAuthKey): Promise<{ ok: true } | { ok: false; code: 'ca-refused'; detail: string }> {
     const domain = key.domain!;
-    const group = new PaceGroup(domain);
+    const group = caGroup(domain);
     const sk = randomScalar(domain);
     const pk = group.publicKey(sk);
     const shared = group.agree(sk, key.publicKey);
@@ -350,13 +352,17 @@ export class EmrtdReader {
     return { ok: true };
   }
 
-  /** Active Authentication: INTERNAL AUTHENTICATE with an 8-byte challenge; the answer is verified with DG15's key. */
-  async activeAuthenticate(key: KeyObject, ecdsaAlgorithm?: string): Promise<{ ok: true } | { ok: false; code: 'aa-refused' | 'aa-bad-signature'; detail: string }> {
+  /**
+   * Active Authentication: INTERNAL AUTHENTICATE with an 8-byte challenge; the
+   * answer is verified with DG15's key (an RSA-2048 or larger answer needs an
+   * extended-length reader and chip: it does not fit a short protected response).
+   */
+  async activeAuthenticate(key: KeyObject, ecdsaAlgorithm?: string): Promise<{ ok: true; hash: string } | { ok: false; code: 'aa-refused' | 'aa-bad-signature' | 'unsupported-algorithm'; detail: string }> {
     const rnd = randomBytes(8);
-    const r = await this.secure(cmd(0x88, 0, 0, rnd, 256));
+    const r = await this.secure(cmd(0x88, 0, 0, rnd, this.ch.extendedLength ? 65536 : 256));
     if (r.sw !== SW.OK || r.data.length === 0) return { ok: false, code: 'aa-refused', detail: `INTERNAL AUTHENTICATE answered ${swHex(r.sw)}` };
     const v = verifyActiveAuth(key, rnd, r.data, ecdsaAlgorithm);
-    return v.ok ? { ok: true } : { ok: false, code: 'aa-bad-signature', detail: v.why };
+    return v.ok ? v : { ok: false, code: v.unsupported ? 'unsupported-algorithm' : 'aa-bad-signature', detail: v.why };
   }
 
   /**
@@ -792,15 +798,22 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   let clone: CloneCheck;
   if (ca.outcome) clone = ca.outcome;
   else if (dg15 && dg15.length) {
-    let key: KeyObject | undefined;
+    let key: KeyObject | UnsupportedAaKey | undefined;
     try { key = parseDg15(dg15); } catch (e) {
       if (!(e instanceof CardDataError)) throw e;
       clone = cloneFailure('malformed-key', e.message);
     }
-    if (key) {
-      const method = `AA ${key.asymmetricKeyType === 'rsa' ? `RSA-${key.asymmetricKeyDetails?.modulusLength ?? '?'} ISO/IEC 9796-2` : `ECDSA ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trim()}`;
-      const aa = await r.activeAuthenticate(key, ca.parsed?.aaSignatureAlgorithm);
-      clone = aa.ok ? { verdict: 'active-authenticated', method } : cloneFailure(aa.code, aa.detail, method);
+    const alg = ca.parsed?.aaSignatureAlgorithm;
+    if (key && 'unsupported' in key) clone = cloneFailure('unsupported-algorithm', key.unsupported, 'AA');
+    else if (key) {
+      const method = `AA ${key.asymmetricKeyType === 'rsa' ? `RSA-${key.asymmetricKeyDetails?.modulusLength ?? '?'} ISO/IEC 9796-2` : `ECDSA ${AA_CURVES[key.asymmetricKeyDetails?.namedCurve ?? '']?.label ?? '?'}`}`;
+      if (key.asymmetricKeyType === 'ec' && !aaAlgorithmSupported(alg)) {
+        // Not asked at all: a signature this reader cannot check proves nothing.
+        clone = cloneFailure('unsupported-algorithm', `DG14 names the Active Authentication signature algorithm ${alg}, which this reader does not implement`, method);
+      } else {
+        const aa = await r.activeAuthenticate(key, alg);
+        clone = aa.ok ? { verdict: 'active-authenticated', method: `${method} ${HASH_LABEL[aa.hash]}` } : cloneFailure(aa.code, aa.detail, method);
+      }
     }
   } else clone = ca.caUnsupported ? cloneFailure('unsupported-algorithm', 'DG14 offers only Chip Authentication this reader does not implement (an unknown curve or DH group)') : cloneFailure('no-dg14-dg15');
   // A key is only as good as the signature over it: DG14/DG15 count only under a valid passive authentication.

@@ -4,13 +4,13 @@
  * 9796-2 and ECDSA Active Authentication answers. The protocol runs through
  * pcscd + vpcd in pcsc.test.ts.
  */
-import { constants, createHash, generateKeyPairSync, privateEncrypt, createPrivateKey, createPublicKey, sign } from 'node:crypto';
+import { constants, createHash, generateKeyPairSync, privateEncrypt, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { buildDg14, buildDg15, caOid, chooseChipAuth, ID_DH_KEY_AGREEMENT, ID_DH_PUBLIC_NUMBER, ID_PK_DH, ID_PK_ECDH, parseDg14, parseDg15, verifyActiveAuth, type DhDomain } from '../../drivers/card/clone';
+import { AA_CURVES, buildDg14, buildDg15, caOid, chooseChipAuth, ECDSA_PLAIN, HASH_LABEL, TRAILER_ID, ID_DH_KEY_AGREEMENT, ID_DH_PUBLIC_NUMBER, ID_PK_DH, ID_PK_ECDH, parseDg14, parseDg15, verifyActiveAuth, type DhDomain } from '../../drivers/card/clone';
 import { oidBytes, PaceGroup, randomScalar, STANDARD_DOMAINS } from '../../drivers/card/pace';
 import { CardDataError, tlv } from '../../drivers/card/tlv';
 import { SimulatedCardReader } from '../../drivers/card/simulated';
-import { buildDocument, createTestPki, modp2048 } from '../../drivers/card/emulator/document';
+import { buildDocument, createTestPki, modp2048, type ActiveAuthProfile } from '../../drivers/card/emulator/document';
 import { bacInputFromMrz } from '../../drivers/card/mrz';
 import { cscaStoreFrom } from '../../drivers/card/passive-auth';
 
@@ -214,4 +214,124 @@ describe('DH Chip Authentication against the emulated chip (in process; pcsc.tes
       } finally { await r.close(); }
     }
   }, 120_000);
+});
+
+describe('Active Authentication for every key a DG15 may hold', () => {
+  const rnd = Buffer.from('f173589974bf40c6', 'hex');
+  const HASHES = ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'] as const;
+  const CURVES = ['prime256v1', 'secp384r1', 'secp521r1', 'brainpoolP256r1', 'brainpoolP384r1', 'brainpoolP512r1'] as const;
+  const pair = (o: { rsa?: number; curve?: string }) => {
+    const k = o.rsa ? generateKeyPairSync('rsa', { modulusLength: o.rsa, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } })
+      : generateKeyPairSync('ec', { namedCurve: o.curve!, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    return { priv: createPrivateKey({ key: k.privateKey, format: 'der', type: 'pkcs8' }), pub: parseDg15(buildDg15(k.publicKey)) as KeyObject, spki: k.publicKey };
+  };
+  const rsa9796 = (priv: KeyObject, k: number, hash: string, opts: { trailerId?: number; complement?: boolean } = {}) => {
+    const trailer = hash === 'sha1' && opts.trailerId === undefined ? Buffer.from([0xbc]) : Buffer.from([opts.trailerId ?? TRAILER_ID[hash]!, 0xcc]);
+    const h = createHash(hash).digest().length;
+    const m1 = Buffer.alloc(k - 1 - h - trailer.length, 0x3c);
+    let s = privateEncrypt({ key: priv, padding: constants.RSA_NO_PADDING }, Buffer.concat([Buffer.from([0x6a]), m1, createHash(hash).update(m1).update(rnd).digest(), trailer]));
+    if (opts.complement) {
+      const n = BigInt(`0x${Buffer.from(priv.export({ format: 'jwk' }).n!, 'base64url').toString('hex')}`);
+      s = Buffer.from((n - BigInt(`0x${s.toString('hex')}`)).toString(16).padStart(k * 2, '0'), 'hex');
+    }
+    return s;
+  };
+
+  it('RSA-1024 and RSA-2048, ISO/IEC 9796-2 with SHA-1 (BC), SHA-1/224/256/384/512 (hh CC), s or n − s; a wrong challenge fails; a RIPEMD trailer is unsupported', () => {
+    for (const bitsN of [1024, 2048]) {
+      const { priv, pub } = pair({ rsa: bitsN });
+      const k = bitsN / 8;
+      for (const hash of HASHES) {
+        for (const complement of [false, true]) {
+          expect(verifyActiveAuth(pub, rnd, rsa9796(priv, k, hash, { complement }))).toEqual({ ok: true, hash });
+        }
+        expect(verifyActiveAuth(pub, Buffer.alloc(8), rsa9796(priv, k, hash))).toMatchObject({ ok: false, why: /does not match the challenge/ });
+      }
+      expect(verifyActiveAuth(pub, rnd, rsa9796(priv, k, 'sha1', { trailerId: 0x33 }))).toEqual({ ok: true, hash: 'sha1' });
+      expect(verifyActiveAuth(pub, rnd, rsa9796(priv, k, 'sha1', { trailerId: 0x31 }))).toMatchObject({ ok: false, unsupported: true, why: /RIPEMD/ });
+      expect(verifyActiveAuth(pub, rnd, rsa9796(priv, k, 'sha1', { trailerId: 0x3f }))).toMatchObject({ ok: false, why: /unknown hash 3f/ });
+      expect(verifyActiveAuth(pub, rnd, Buffer.alloc(k, 0xff))).toMatchObject({ ok: false, why: /not below the modulus/ });
+    }
+  });
+
+  it('ECDSA on each standard curve with each hash (plain r‖s as TR-03111, DER accepted); the wrong hash or challenge fails; without a named hash each is tried', () => {
+    for (const curve of CURVES) {
+      const { priv, pub } = pair({ curve });
+      for (const hash of HASHES) {
+        const sig = sign(hash, rnd, { key: priv, dsaEncoding: 'ieee-p1363' });
+        expect(sig.length).toBe(2 * AA_CURVES[curve]!.bytes);
+        expect(verifyActiveAuth(pub, rnd, sig, ECDSA_PLAIN[hash])).toEqual({ ok: true, hash });
+        expect(verifyActiveAuth(pub, rnd, sig)).toEqual({ ok: true, hash });
+        expect(verifyActiveAuth(pub, rnd, sign(hash, rnd, { key: priv, dsaEncoding: 'der' }), ECDSA_PLAIN[hash])).toEqual({ ok: true, hash });
+        expect(verifyActiveAuth(pub, Buffer.alloc(8), sig, ECDSA_PLAIN[hash])).toMatchObject({ ok: false, why: /does not verify/ });
+      }
+      const s256 = sign('sha256', rnd, { key: priv, dsaEncoding: 'ieee-p1363' });
+      expect(verifyActiveAuth(pub, rnd, s256, ECDSA_PLAIN.sha384)).toMatchObject({ ok: false, why: /does not verify with SHA-384/ });
+      expect(verifyActiveAuth(pub, rnd, s256.subarray(1), ECDSA_PLAIN.sha256)).toMatchObject({ ok: false, why: /bytes, not/ });
+    }
+    const { pub } = pair({ curve: 'prime256v1' });
+    expect(verifyActiveAuth(pub, rnd, Buffer.alloc(64), '1.2.3.4')).toMatchObject({ ok: false, unsupported: true, why: /not implemented/ });
+  });
+
+  it('DG15 keys this reader cannot verify are named as unsupported, malformed ones as CardDataError', () => {
+    const ed = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    expect(parseDg15(buildDg15(ed.publicKey))).toMatchObject({ unsupported: expect.stringMatching(/1\.3\.101\.112 is not implemented/) });
+    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    expect(parseDg15(buildDg15(k1.publicKey))).toMatchObject({ unsupported: expect.stringMatching(/secp256k1/) });
+    const unknownCurve = tlv(0x30, tlv(0x30, tlv(0x06, oidBytes('1.2.840.10045.2.1')), tlv(0x06, oidBytes('1.3.132.0.99'))), tlv(0x03, Buffer.from([0, 4, 1, 2])));
+    expect(parseDg15(buildDg15(unknownCurve))).toMatchObject({ unsupported: expect.stringMatching(/1\.3\.132\.0\.99/) });
+    for (const [b, re] of [
+      [tlv(0x6f, tlv(0x30, tlv(0x30, tlv(0x06, oidBytes('1.2.840.113549.1.1.1'))), tlv(0x03, Buffer.from([0, 1, 2])))), /cannot be read/],
+      [tlv(0x6f, tlv(0x04, Buffer.from([1]))), /not a SubjectPublicKeyInfo/],
+      [tlv(0x6f, Buffer.from([0x30, 0x82, 0x01])), /./],
+    ] as [Buffer, RegExp][]) {
+      const e = dataError(() => parseDg15(b));
+      expect(e).toBeInstanceOf(CardDataError);
+      expect(e.message).toContain('DG15');
+      expect(e.message).toMatch(re);
+    }
+  });
+
+  it('the emulated chip signs with each key and hash: RSA-1024/2048 with each hash (s and n − s), ECDSA on each curve with each hash; a wrong signature is failed/aa-bad-signature', async () => {
+    const pki = createTestPki();
+    const profiles: ActiveAuthProfile[] = [
+      ...([1024, 2048] as const).flatMap((b) => HASHES.map((hash, i) => ({ kind: 'rsa' as const, bits: b, hash, complement: i % 2 === 1 }))),
+      ...CURVES.flatMap((curve) => HASHES.map((hash) => ({ kind: 'ecdsa' as const, curve, hash }))),
+      { kind: 'ecdsa', curve: 'brainpoolP384r1', hash: 'sha384', withoutAaInfo: true },
+    ];
+    for (const aa of profiles) {
+      const doc = await buildDocument({ face: false, pki, activeAuth: aa });
+      const r = new SimulatedCardReader({ contents: doc, extendedLength: true });
+      await r.open();
+      try {
+        const opts = { bac: bacInputFromMrz(doc.mrzLines.join('\n')), csca: cscaStoreFrom([doc.pki.csca.cert]) };
+        const ok = await r.readDocument(opts);
+        const label = aa.kind === 'rsa' ? `AA RSA-${aa.bits} ISO/IEC 9796-2` : `AA ECDSA ${AA_CURVES[aa.curve!]!.label}`;
+        expect(ok.clone, JSON.stringify(aa)).toEqual({ verdict: 'active-authenticated', method: `${label} ${HASH_LABEL[aa.hash!]}` });
+        r.card!.setFaults({ badAaSignature: true });
+        const bad = await r.readDocument(opts);
+        expect(bad.clone, JSON.stringify(aa)).toMatchObject({ verdict: 'failed', reasonCode: 'aa-bad-signature', method: label });
+      } finally { await r.close(); }
+    }
+  }, 240_000);
+
+  it('an ECDSA signature algorithm DG14 names but this reader does not implement is not-supported/unsupported-algorithm without asking the chip; an unsupported DG15 key likewise', async () => {
+    const pki = createTestPki();
+    const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    const ed = generateKeyPairSync('ed25519', { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    for (const [dgs, re] of [
+      [new Map([[14, buildDg14({ aaSignatureAlgorithm: '1.2.3.4.5' })], [15, buildDg15(ec.publicKey)]]), /1\.2\.3\.4\.5/],
+      [new Map([[15, buildDg15(ed.publicKey)]]), /1\.3\.101\.112/],
+    ] as [Map<number, Buffer>, RegExp][]) {
+      const doc = await buildDocument({ face: false, pki, extraDataGroups: dgs });
+      const r = new SimulatedCardReader({ contents: doc });
+      await r.open();
+      try {
+        const res = await r.readDocument({ bac: bacInputFromMrz(doc.mrzLines.join('\n')), csca: cscaStoreFrom([doc.pki.csca.cert]) });
+        expect(res.clone).toMatchObject({ verdict: 'not-supported', reasonCode: 'unsupported-algorithm' });
+        expect(res.clone.reason).toMatch(re);
+        expect(r.card!.aaRuns).toBe(0);
+      } finally { await r.close(); }
+    }
+  }, 60_000);
 });

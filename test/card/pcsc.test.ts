@@ -676,7 +676,7 @@ describe('clone detection over real pcscd + vpcd: Chip Authentication (DG14) and
       const { client, card } = await withCard(d);
       try {
         const ok = await driver.readDocument({ reader: R0, bac: bac(d), csca: cscaStoreFrom([d.pki.csca.cert]) });
-        expect(ok.clone).toEqual({ verdict: 'active-authenticated', method: kind === 'rsa' ? 'AA RSA-1024 ISO/IEC 9796-2' : 'AA ECDSA prime256v1' });
+        expect(ok.clone).toEqual({ verdict: 'active-authenticated', method: kind === 'rsa' ? 'AA RSA-1024 ISO/IEC 9796-2 SHA-1' : 'AA ECDSA NIST P-256 SHA-256' });
         expect(card.aaRuns).toBe(1);
         card.setFaults({ badAaSignature: true });
         const bad = await driver.readDocument({ reader: R0, bac: bac(d), csca: cscaStoreFrom([d.pki.csca.cert]) });

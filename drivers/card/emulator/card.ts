@@ -4,7 +4,7 @@
  * Fault modes let tests and technicians reproduce field problems.
  */
 import { constants, createHash, privateEncrypt, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { caAlgorithm, caOid, ID_CA, type ChipAuthAlgorithm } from '../clone';
+import { caAlgorithm, caGroup, caOid, ID_CA, TRAILER_ID, type ChipAuthAlgorithm } from '../clone';
 import { decodeCommand, joinResponse, SW } from '../apdu';
 import { bacKeys, chipRespond, type BacKeys } from '../bac';
 import { EMRTD_AID } from '../emrtd';
@@ -100,8 +100,12 @@ export interface CardFaults {
 export interface ChipKeys {
   /** ECDH on a standardized curve, or DH on a standardized (`parameterId`) or explicit group (`domain`). */
   ca?: { privateKey: bigint; parameterId: number; domain?: DomainParameters };
-  /** RSA (signs with ISO/IEC 9796-2 scheme 1, SHA-1) or EC (ECDSA, plain r‖s, SHA-256). */
+  /** RSA (signs with ISO/IEC 9796-2 scheme 1) or EC (ECDSA, plain r‖s). */
   aa?: KeyObject;
+  /** The hash Active Authentication signs with (default: SHA-1 for RSA, trailer BC; SHA-256 for ECDSA). */
+  aaHash?: 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+  /** RSA: send n − s instead of s (ISO/IEC 9796-2 lets the signer send the smaller of the two). */
+  aaRsaComplement?: boolean;
 }
 
 export interface CardOptions {
@@ -395,7 +399,7 @@ export class EmulatedEmrtd {
     } else if (ins === 0x86) { alg = this.caAlgorithm; pk = dos.get(0x80); this.caAlgorithm = undefined; }
     else return { status: SW.WRONG_P1P2 };
     if (!alg || !pk) return { status: SW.CONDITIONS_NOT_SATISFIED };
-    const group = new PaceGroup(domain);
+    const group = caGroup(domain);
     try { group.checkPublic(pk, "the terminal's ephemeral key"); } catch { return { status: 0x6a80 }; }
     const sk = this.faults.badCaKey ? randomScalar(domain) : key.privateKey;
     const next = sessionKeys(group.agree(sk, pk), alg.cipher);
@@ -410,13 +414,21 @@ export class EmulatedEmrtd {
     this.aaRuns++;
     let sig: Buffer;
     if (key.asymmetricKeyType === 'rsa') {
-      // ISO/IEC 9796-2 scheme 1, partial recovery: 6A ‖ M1 ‖ SHA-1(M1 ‖ RND.IFD) ‖ BC, raised to d.
-      const k = Buffer.from(key.export({ format: 'jwk' }).n!, 'base64url').length;
-      const m1 = randomBytes(k - 22);
-      const m = Buffer.concat([Buffer.from([0x6a]), m1, createHash('sha1').update(m1).update(rnd).digest(), Buffer.from([0xbc])]);
+      // ISO/IEC 9796-2 scheme 1, partial recovery: 6A ‖ M1 ‖ H(M1 ‖ RND.IFD) ‖ trailer (BC for SHA-1, else hash id ‖ CC), raised to d.
+      const hash = this.chipKeys.aaHash ?? 'sha1';
+      const nBytes = Buffer.from(key.export({ format: 'jwk' }).n!, 'base64url');
+      const k = nBytes.length;
+      const trailer = hash === 'sha1' ? Buffer.from([0xbc]) : Buffer.from([TRAILER_ID[hash]!, 0xcc]);
+      const h = createHash(hash).digest().length;
+      const m1 = randomBytes(k - 1 - h - trailer.length);
+      const m = Buffer.concat([Buffer.from([0x6a]), m1, createHash(hash).update(m1).update(rnd).digest(), trailer]);
       sig = privateEncrypt({ key, padding: constants.RSA_NO_PADDING }, m);
+      if (this.chipKeys.aaRsaComplement) {
+        const n = BigInt(`0x${nBytes.toString('hex')}`);
+        sig = Buffer.from((n - BigInt(`0x${sig.toString('hex')}`)).toString(16).padStart(k * 2, '0'), 'hex');
+      }
     } else {
-      sig = sign('sha256', rnd, { key, dsaEncoding: 'ieee-p1363' });
+      sig = sign(this.chipKeys.aaHash ?? 'sha256', rnd, { key, dsaEncoding: 'ieee-p1363' });
     }
     if (this.faults.badAaSignature) sig[sig.length >> 1] = sig[sig.length >> 1]! ^ 0x01;
     return { status: SW.OK, data: sig };

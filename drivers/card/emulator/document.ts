@@ -17,7 +17,7 @@ import {
 import { checkDigit } from '../crypto';
 import { buildDg2 } from '../dg2';
 import { splitMrz } from '../mrz';
-import { buildDg14, buildDg15, checkedDhDomain, ECDSA_PLAIN_SHA256, type DhDomain, type DhKeyForm } from '../clone';
+import { buildDg14, buildDg15, caGroup, checkedDhDomain, ECDSA_PLAIN, type DhDomain, type DhKeyForm } from '../clone';
 import { PaceGroup, randomScalar, STANDARD_DOMAINS } from '../pace';
 import type { SmCipherName } from '../sm';
 import type { ChipKeys } from './card';
@@ -282,11 +282,21 @@ export interface DocumentOptions {
    * the same group as PKCS #3 p, g; standardized = id 0, MODP-1024/160).
    */
   chipAuth?: boolean | ChipAuthProfile;
-  /** Active Authentication: an RSA-1024 (ISO/IEC 9796-2) or ECDSA P-256 key in DG15. */
-  activeAuth?: 'rsa' | 'ecdsa';
+  /**
+   * Active Authentication: a key in DG15. 'rsa' = RSA-1024 (ISO/IEC 9796-2,
+   * SHA-1), 'ecdsa' = ECDSA P-256 (SHA-256); or a profile with the key size,
+   * curve and hash. For ECDSA DG14 carries the ActiveAuthenticationInfo with
+   * ecdsa-plain-SHA* (`withoutAaInfo` leaves it out).
+   */
+  activeAuth?: 'rsa' | 'ecdsa' | ActiveAuthProfile;
   /** How EF.SOD is made: without certificate, signed by the CSCA itself, with a signing time, or left empty. */
   sod?: SodOptions & { signWithCsca?: boolean; empty?: boolean };
 }
+
+export type AaHash = 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512';
+export type ActiveAuthProfile =
+  | { kind: 'rsa'; bits?: 1024 | 1536 | 2048 | 3072; hash?: AaHash; complement?: boolean }
+  | { kind: 'ecdsa'; curve?: 'prime256v1' | 'secp384r1' | 'secp521r1' | 'brainpoolP256r1' | 'brainpoolP384r1' | 'brainpoolP512r1'; hash?: AaHash; withoutAaInfo?: boolean };
 
 export interface ChipAuthProfile { agreement?: 'ECDH' | 'DH'; parameterId?: number; cipher?: SmCipherName; dhForm?: DhKeyForm }
 
@@ -330,15 +340,20 @@ export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdCo
 function cloneKeys(opts: DocumentOptions, dgs: Map<number, Buffer>): ChipKeys | undefined {
   if (!opts.chipAuth && !opts.activeAuth) return undefined;
   const keys: ChipKeys = {};
+  let aaInfo: { aaSignatureAlgorithm?: string } = {};
   if (opts.activeAuth) {
+    const aa: ActiveAuthProfile = typeof opts.activeAuth === 'object' ? opts.activeAuth : { kind: opts.activeAuth };
     // Encoded by the generation job (see createTestPki on exporting fresh keys).
-    const k = opts.activeAuth === 'rsa'
-      ? generateKeyPairSync('rsa', { modulusLength: 1024, publicExponent: 65537, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } })
-      : generateKeyPairSync('ec', { namedCurve: 'P-256', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    const k = aa.kind === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: aa.bits ?? 1024, publicExponent: 65537, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } })
+      : generateKeyPairSync('ec', { namedCurve: aa.curve ?? 'prime256v1', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
     keys.aa = createPrivateKey({ key: k.privateKey, format: 'der', type: 'pkcs8' });
+    if (aa.hash) keys.aaHash = aa.hash;
+    if (aa.kind === 'rsa' && aa.complement) keys.aaRsaComplement = true;
+    if (aa.kind === 'ecdsa' && !aa.withoutAaInfo) aaInfo = { aaSignatureAlgorithm: ECDSA_PLAIN[aa.hash ?? 'sha256']! };
     dgs.set(15, buildDg15(k.publicKey));
   }
-  const aaInfo = opts.activeAuth === 'ecdsa' ? { aaSignatureAlgorithm: ECDSA_PLAIN_SHA256 } : {};
+  if (!opts.chipAuth && aaInfo.aaSignatureAlgorithm) dgs.set(14, buildDg14(aaInfo));
   if (opts.chipAuth) {
     const o: ChipAuthProfile = typeof opts.chipAuth === 'object' ? opts.chipAuth : {};
     const cipher = o.cipher ?? 'AES-128';
@@ -347,7 +362,7 @@ function cloneKeys(opts: DocumentOptions, dgs: Map<number, Buffer>): ChipKeys | 
       const domain = form === 'standardized' ? STANDARD_DOMAINS[o.parameterId ?? 0] : modp2048();
       if (!domain || domain.kind !== 'DH') throw new RangeError(`DH Chip Authentication in the emulator needs a DH domain, not ${o.parameterId}`);
       const privateKey = randomScalar(domain);
-      const publicKey = new PaceGroup(domain).publicKey(privateKey);
+      const publicKey = caGroup(domain).publicKey(privateKey);
       keys.ca = { privateKey, parameterId: domain.id, domain };
       dgs.set(14, buildDg14({ publicKey, cipher, dh: { domain, form }, ...aaInfo }));
     } else {
