@@ -11,7 +11,7 @@ import type { CccdDetails } from '../../drivers/card/cccd';
 import { bacInputFromMrz, normaliseBacInput, type BacKeyInput } from '../../drivers/card/mrz';
 import { loadCscaStore, type CscaStore } from '../../drivers/card/passive-auth';
 import { EmulatedEmrtd, paceInfosFor, type CardFaults } from '../../drivers/card/emulator/card';
-import { buildDocument, pem, type ChipAuthProfile } from '../../drivers/card/emulator/document';
+import { buildDocument, pem, type ActiveAuthProfile, type ChipAuthProfile } from '../../drivers/card/emulator/document';
 import type { SmCipherName } from '../../drivers/card/sm';
 import { faceImageInfo } from '../../drivers/card/dg2';
 import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
@@ -72,6 +72,24 @@ function cccdLines(d: CccdDetails): string[] {
 }
 
 export const CHIP_AUTH_SPECS = 'ecdh[:ID][:CIPHER] (ID: 12 13 15 16 17 18, default 13) | dh[:x9.42|pkcs3|standardized][:CIPHER]; CIPHER: 3DES AES-128 AES-192 AES-256 (default AES-128)';
+
+export const ACTIVE_AUTH_SPECS = 'rsa[:1024|2048][:HASH] (default 1024, SHA-1) | ecdsa[:CURVE][:HASH] (CURVE: prime256v1 secp384r1 secp521r1 brainpoolP256r1 brainpoolP384r1 brainpoolP512r1, default prime256v1; HASH default sha256); HASH: sha1 sha224 sha256 sha384 sha512';
+
+/** `--active-auth rsa:2048:sha256` / `ecdsa:brainpoolP384r1:sha384` → the emulator's Active Authentication key. */
+export function parseActiveAuth(spec: string): ActiveAuthProfile {
+  const [kind, ...rest] = spec.split(':');
+  if (kind !== 'rsa' && kind !== 'ecdsa') throw new UsageError(`--active-auth "${spec}": the key is rsa or ecdsa`, ACTIVE_AUTH_SPECS);
+  const hashes = ['sha1', 'sha224', 'sha256', 'sha384', 'sha512'];
+  const curves = ['prime256v1', 'secp384r1', 'secp521r1', 'brainpoolP256r1', 'brainpoolP384r1', 'brainpoolP512r1'];
+  const out: Record<string, unknown> = { kind };
+  for (const r of rest) {
+    if (hashes.includes(r)) out.hash = r;
+    else if (kind === 'rsa' && (r === '1024' || r === '2048')) out.bits = Number(r);
+    else if (kind === 'ecdsa' && curves.includes(r)) out.curve = r;
+    else throw new UsageError(`--active-auth "${spec}": "${r}" is not understood`, ACTIVE_AUTH_SPECS);
+  }
+  return out as ActiveAuthProfile;
+}
 
 /** `--chip-auth ecdh:12:3DES` / `dh:pkcs3:AES-256` → the emulator's Chip Authentication key. */
 export function parseChipAuth(spec: string): ChipAuthProfile {
@@ -236,8 +254,9 @@ export function register(program: Command): void {
     .option('--pace-dh', 'PACE over the 1024-bit DH group (RFC 5114) instead of brainpoolP256r1 (GM or IM)')
     .option('--pace-retries <n>', 'PACE retry counter per password (63Cx; the MRZ is suspended at 1 until a PACE with the CAN, blocked at 0)')
     .option('--chip-auth <key>', `a Chip Authentication key in DG14: ${CHIP_AUTH_SPECS}`)
+    .option('--active-auth <key>', `an Active Authentication key in DG15: ${ACTIVE_AUTH_SPECS} (RSA-2048 needs --extended)`)
     .option('--fault <spec...>', `fault modes: ${FAULT_LIST}`)
-    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; profile: string; pace?: boolean; paceOnly?: boolean; can?: string; paceMapping: string; paceDh?: boolean; paceRetries?: string; chipAuth?: string; fault?: string[] }) => {
+    .action(action(async (opts: { mrz?: string; port: string; host: string; face?: string; cscaOut?: string; extended?: boolean; profile: string; pace?: boolean; paceOnly?: boolean; can?: string; paceMapping: string; paceDh?: boolean; paceRetries?: string; chipAuth?: string; activeAuth?: string; fault?: string[] }) => {
       const port = intOption('--port', opts.port, 1, 65535)!;
       const mapping = opts.paceMapping.toUpperCase();
       if (mapping !== 'GM' && mapping !== 'IM' && mapping !== 'CAM') throw new UsageError(`unknown PACE mapping "${opts.paceMapping}"`, 'use --pace-mapping GM, IM or CAM');
@@ -252,6 +271,7 @@ export function register(program: Command): void {
       const canOpt = opts.can !== undefined ? normaliseCan(opts.can) : undefined;
       const faults = parseFaults(opts.fault ?? []);
       const chipAuth = opts.chipAuth !== undefined ? parseChipAuth(opts.chipAuth) : undefined;
+      const activeAuth = opts.activeAuth !== undefined ? parseActiveAuth(opts.activeAuth) : undefined;
       let face: { image: Buffer; width: number; height: number; format: 'jpeg' | 'jpeg2000' } | undefined;
       if (opts.face) {
         const { readFileSync } = await import('node:fs');
@@ -273,7 +293,7 @@ export function register(program: Command): void {
       }
       if (opts.mrz) bacInputFromMrz(opts.mrz); // validates the MRZ shape with a clear usage error
       const doc = await buildDocument({
-        mrz: opts.mrz, face, ...(chipAuth ? { chipAuth } : mapping === 'CAM' ? { chipAuth: true } : {}),
+        mrz: opts.mrz, face, ...(chipAuth ? { chipAuth } : mapping === 'CAM' ? { chipAuth: true } : {}), ...(activeAuth ? { activeAuth } : {}),
         ...(cccdProfile ? { cccd: { generation: profile === 'cccd-2024' ? '2024' : '2021', ...(canOpt ? { can: canOpt } : {}) } } : {}),
       });
       if (opts.cscaOut) writeFileSync(opts.cscaOut, pem(doc.pki.csca.cert));
@@ -287,7 +307,7 @@ export function register(program: Command): void {
       try { await emu.insert(); } catch (e) {
         throw new StationError('CARD_VPCD_UNREACHABLE', `cannot reach vpcd at ${opts.host}:${port}: ${(e as Error).message}`, { hint: 'install vsmartcard-vpcd and start pcscd (systemctl start pcscd)', cause: e });
       }
-      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE${mapping !== 'GM' || opts.paceDh ? ` ${opts.paceDh ? 'DH' : 'ECDH'}-${mapping}` : ''}${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${chipAuth ? `Chip Authentication: ${chipAuth.agreement}${chipAuth.dhForm ? ` ${chipAuth.dhForm}` : ''} ${chipAuth.cipher ?? 'AES-128'}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
+      process.stdout.write(`emulated card inserted on vpcd ${opts.host}:${port} (profile ${profile}${paceOn ? `, PACE${mapping !== 'GM' || opts.paceDh ? ` ${opts.paceDh ? 'DH' : 'ECDH'}-${mapping}` : ''}${opts.paceOnly || profile === 'cccd-2024' ? ' only' : ' and BAC'}` : ', BAC'})\nMRZ:\n${doc.mrzLines.join('\n')}\n${can ? `CAN: ${can}\n` : ''}${chipAuth ? `Chip Authentication: ${chipAuth.agreement}${chipAuth.dhForm ? ` ${chipAuth.dhForm}` : ''} ${chipAuth.cipher ?? 'AES-128'}\n` : ''}${activeAuth ? `Active Authentication: ${opts.activeAuth}\n` : ''}${opts.cscaOut ? `CSCA certificate: ${opts.cscaOut}\n` : ''}press Ctrl-C to remove it\n`);
       await new Promise<void>((resolve) => {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); resolve(); };
         process.on('SIGINT', stop);

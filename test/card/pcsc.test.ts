@@ -693,6 +693,52 @@ describe('clone detection over real pcscd + vpcd: Chip Authentication (DG14) and
       expect(res.clone).toMatchObject({ verdict: 'not-supported', reasonCode: 'no-dg14-dg15' });
     } finally { await removeCard(plain.client); }
   });
+
+  it('Active Authentication with the larger keys: RSA-2048 SHA-256 (extended length), ECDSA brainpoolP512r1 SHA-512 and NIST P-521 SHA-384; a wrong signature fails; `station card emulate --active-auth` read by `station card read`', async () => {
+    const cases = [
+      { aa: { kind: 'rsa', bits: 2048, hash: 'sha256', complement: true }, extendedLength: true, method: 'AA RSA-2048 ISO/IEC 9796-2 SHA-256' },
+      { aa: { kind: 'ecdsa', curve: 'brainpoolP512r1', hash: 'sha512' }, extendedLength: false, method: 'AA ECDSA brainpoolP512r1 SHA-512' },
+      { aa: { kind: 'ecdsa', curve: 'secp521r1', hash: 'sha384' }, extendedLength: false, pace: { can: '123456' }, method: 'AA ECDSA NIST P-521 SHA-384' },
+    ] as const;
+    for (const c of cases) {
+      const d = await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, activeAuth: c.aa });
+      const { client, card } = await withCard(d, { extendedLength: c.extendedLength, ...('pace' in c ? { pace: c.pace } : {}) });
+      try {
+        const opts = { reader: R0, bac: bac(d), ...('pace' in c ? { can: '123456' } : {}), csca: cscaStoreFrom([d.pki.csca.cert]) };
+        const ok = await driver.readDocument(opts);
+        expect(ok.clone).toEqual({ verdict: 'active-authenticated', method: c.method });
+        card.setFaults({ badAaSignature: true });
+        const bad = await driver.readDocument(opts);
+        expect(bad.clone).toMatchObject({ verdict: 'failed', reasonCode: 'aa-bad-signature' });
+        card.setFaults({});
+      } finally { await removeCard(client); }
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'card-cli-aa-'));
+    const csca = join(dir, 'csca.pem');
+    const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '-e',
+      "const { Command } = require('commander'); const p = new Command('station'); p.option('--debug'); require('./station/cli/card').register(p); p.parseAsync(['node', 'station', ...process.argv.slice(1)]);",
+      'card', 'emulate', '--port', '35964', '--csca-out', csca, '--mrz', smallDoc.mrzLines.join(''), '--active-auth', 'ecdsa:brainpoolP384r1:sha384'], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (x) => { out += x; });
+    child.stderr!.on('data', (x) => { out += x; });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    try {
+      const inserted = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-inserted', on); resolve(); } }; driver.on('card-inserted', on); });
+      await inserted;
+      for (let i = 0; i < 400 && !out.includes('press Ctrl-C'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(out).toContain('Active Authentication: ecdsa:brainpoolP384r1:sha384');
+      const read = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--mrz', smallDoc.mrzLines.join('\n'), '--csca', csca]);
+      expect(read.code).toBe(0);
+      expect(read.out).toContain('clone check:   ACTIVE-AUTHENTICATED (AA ECDSA brainpoolP384r1 SHA-384)');
+      const removed = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-removed', on); resolve(); } }; driver.on('card-removed', on); });
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      await removed;
+    } finally {
+      if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('fewer round trips: the largest answer the chip accepts', { timeout: 150_000 }, () => {
