@@ -305,9 +305,11 @@ describe('an e-ID activation with a Vietnamese citizen card opened by its CAN, i
       expect(await suspended.locator('.error-text').textContent()).toBe(vi['chip.denied.suspended']);
       expect(await suspended.locator('.hint').textContent()).toBe(vi['chip.denied.suspended.todo']);
       await expectInViewport(page, '[data-testid="device-error"] .error-text', 'the suspended message');
+      // the CAN keypad comes up by itself
+      await page.locator('[data-testid="chip-entry"][data-mode="can"]').waitFor();
       await step(page, 'chip-mrz-suspended', 'error-dismiss');
       await page.getByTestId('error-dismiss').click();
-      await page.getByTestId('chip-mode-can').click();
+      await keypadOnScreen(page, 'after the MRZ was suspended');
       await typeCan(page, card.can!);
       await page.getByTestId('chip-read').click();
       await page.locator('[data-testid="chip-verdict"][data-status="valid"]').waitFor({ timeout: 60_000 });

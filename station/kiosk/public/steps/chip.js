@@ -126,6 +126,8 @@
     var e = entryState(s, ui);
     var le = s.lastError && s.lastError.op === 'chip' ? s.lastError : null;
     var denied = K.chipAccessError(le);
+    // A suspended MRZ: only the CAN opens the chip now, so its keypad comes up (once; the officer may still choose the MRZ).
+    if (denied && denied.suspended) { if (!e.suspendSwitched) { e.suspendSwitched = true; e.mode = 'can'; } } else e.suspendSwitched = false;
     var modes = h('div', { class: 'choices chip-modes', role: 'radiogroup', 'aria-label': tt('chip.mode'), 'data-testid': 'chip-mode' });
     ['can', 'mrz'].forEach(function (m) {
       modes.appendChild(h('button', {
