@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPublicKey, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { loadConfig } from '../../config';
@@ -14,7 +14,7 @@ import { buildStation, type StationHandle } from '../../station/app';
 import { StationKeyHolder } from '../../station/keys';
 import { nullLogger } from '../../station/log';
 import { signCommand } from '../../sync/commands';
-import { makeTopics, type CommandResultBody } from '../../sync/topics';
+import { makeTopics, type CommandResultBody, type EventPayload } from '../../sync/topics';
 import { encodeSigned, TrustedKeys, verifySigned } from '../../sync/wire/signed';
 import { auditHeadMessage } from '../../sync/wire/audit';
 import { checkSignature, digestEnvelope } from '../../sync/wire/envelope';
@@ -32,6 +32,7 @@ describe('the station key holder', () => {
   let station: StationHandle;
   let hqClient: mqtt.MqttClient;
   const results: Buffer[] = [];
+  const events: EventPayload[] = [];
   const t = makeTopics();
 
   beforeAll(async () => {
@@ -41,9 +42,9 @@ describe('the station key holder', () => {
     let online!: () => void;
     const isOnline = new Promise<void>((r) => { online = r; });
     hqClient.on('message', (topic, p) => {
-      if (topic === t.status(ID)) { if (/"state":"online"/.test(p.toString())) online(); } else results.push(p);
+      if (topic === t.status(ID)) { if (/"state":"online"/.test(p.toString())) online(); } else if (topic === t.events(ID)) events.push(JSON.parse(p.toString()) as EventPayload); else results.push(p);
     });
-    await hqClient.subscribeAsync([t.cmdRes(ID), t.status(ID)], { qos: 1 });
+    await hqClient.subscribeAsync([t.cmdRes(ID), t.status(ID), t.events(ID)], { qos: 1 });
     station = buildStation(loadConfig(fx.file, { env: {} }).config, nullLogger(), { uplink: { reconnectBaseMs: 200, reconnectMaxMs: 1000 } });
     await station.lifecycle.start();
     await isOnline; // the station subscribed to its commands before it announced itself online
@@ -55,9 +56,9 @@ describe('the station key holder', () => {
     if (fx) rmSync(fx.dir, { recursive: true, force: true });
   });
 
-  async function command(name: 'rotate-key' | 'request-health'): Promise<{ payload: Buffer; body: CommandResultBody }> {
+  async function command(name: 'rotate-key' | 'request-health' | 'lock' | 'unlock', args?: Record<string, unknown>): Promise<{ payload: Buffer; body: CommandResultBody }> {
     const ops = loadHqPrivateKeys(fx.hqDir).opsKey;
-    const { body, message } = signCommand({ target: ID, name }, ops);
+    const { body, message } = signCommand({ target: ID, name, ...(args ? { args } : {}) }, ops);
     await hqClient.publishAsync(t.cmd(ID, name), encodeSigned(message), { qos: 1 });
     let found: { payload: Buffer; body: CommandResultBody } | undefined;
     await expect.poll(() => {
@@ -112,6 +113,24 @@ describe('the station key holder', () => {
     }
     expect(verify(null, auditHeadMessage(ID, entries[0]!.seq, entries[0]!.hash), oldKey.publicKey, Buffer.from(entries[0]!.sig!, 'base64'))).toBe(true);
     expect(vault.audit.verify().ok).toBe(true);
+  });
+
+  it('after the rotation, lock and unlock (the command component) answer with the new key, and their events reach headquarters through the bus', async () => {
+    const newPub = createPublicKey(readFileSync(join(fx.dataDir, 'keys', 'station-ed25519.pub'), 'utf8'));
+    const oldFile = readdirSync(join(fx.dataDir, 'keys')).find((f) => /^station-ed25519\..+\.pub\.old$/.test(f))!;
+    const oldPub = createPublicKey(readFileSync(join(fx.dataDir, 'keys', oldFile), 'utf8'));
+    const lock = await command('lock', { reason: 'key test' });
+    expect(lock.body.status).toBe('ok');
+    expect(signedBy(lock.payload, newPub)).toBe(true);
+    expect(signedBy(lock.payload, oldPub)).toBe(false);
+    expect(station.parts.state.lock?.reason).toBe('key test');
+    const unlock = await command('unlock');
+    expect(unlock.body.status).toBe('ok');
+    expect(signedBy(unlock.payload, newPub)).toBe(true);
+    expect(station.parts.state.lock).toBeNull();
+    // the events topic is ordered: 'locked' arrives before 'unlocked'
+    await expect.poll(() => events.map((e) => e.kind).filter((k) => k === 'locked' || k === 'unlocked'), { timeout: 30_000 }).toEqual(['locked', 'unlocked']);
+    expect(events.find((e) => e.kind === 'locked')?.data).toMatchObject({ by: 'headquarters', reason: 'key test' });
   });
 
   it('the uplink keeps its replay window and session counter in vault.db, not in files of its own', async () => {
