@@ -15,7 +15,7 @@ import { DEFAULT_THRESHOLDS, processPortrait, type PortraitMetrics, type Portrai
 import type { CardReaderDriver } from '../../drivers/card/reader';
 import type { CscaStore } from '../../drivers/card/passive-auth';
 import type { EnrollmentRecord, FingerprintEntry, RecordClock, PassiveAuthVerdict as WirePaVerdict, PersonalDetails as WireDetails } from '../../sync/wire/record';
-import { recordedFingerException, recordPaVerdict } from '../../config/domain';
+import { recordedFingerException, recordPaVerdict, type DetailsExtraKey } from '../../config/domain';
 import type { OutboxStats } from '../../sync/outbox';
 import { evaluatePolicy } from '../policy';
 import type {
@@ -210,7 +210,10 @@ export function splitName(fullName: string): { surname: string; givenNames: stri
   return { surname: parts[0] ?? '', givenNames: parts.slice(1).join(' ') };
 }
 
-function wireDetails(d: PersonalDetails, extra: Record<string, string>): WireDetails {
+/** `details.extra` as the station writes it: only the documented keys (config/domain.ts DETAILS_EXTRA_KEYS). */
+type StationExtra = Partial<Record<DetailsExtraKey, string>>;
+
+function wireDetails(d: PersonalDetails, extra: StationExtra): WireDetails {
   const n = splitName(d.fullName);
   const out: WireDetails = { surname: n.surname, givenNames: n.givenNames, dateOfBirth: d.dateOfBirth, sex: d.sex };
   if (d.nationality) out.nationality = d.nationality;
@@ -218,10 +221,10 @@ function wireDetails(d: PersonalDetails, extra: Record<string, string>): WireDet
   if (d.documentNumber) out.documentNumber = d.documentNumber;
   if (d.nationalId) out.nationalId = d.nationalId;
   if (d.phone) out.phone = d.phone;
-  const x: Record<string, string> = { fullName: d.fullName, unitCode: d.unitCode, ...extra };
+  const x: StationExtra = { fullName: d.fullName, unitCode: d.unitCode, ...extra };
   if (d.placeOfOrigin) x.placeOfOrigin = d.placeOfOrigin;
   if (d.documentExpiry) x.documentExpiry = d.documentExpiry;
-  out.extra = x;
+  out.extra = x as Record<string, string>;
   return out;
 }
 
@@ -233,7 +236,7 @@ function wirePa(v: ChipReadResult['passiveAuth']): { verdict: WirePaVerdict; rea
 
 /** The workflow's draft → the wire record (sync/wire/record.ts). */
 export function draftToRecord(draft: EnrollmentDraft, stationId: string, recordId: string, completedAt = Date.now(), clock?: RecordClock): EnrollmentRecord {
-  const extra: Record<string, string> = { sessionId: draft.sessionId };
+  const extra: StationExtra = { sessionId: draft.sessionId };
   const fingerprints: FingerprintEntry[] = draft.fingerprints.map((f) => {
     if (f.capture) {
       const c = f.capture;
