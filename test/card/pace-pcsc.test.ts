@@ -129,7 +129,7 @@ describe('PACE IM, CAM and the retry counter over real pcscd + vpcd', { timeout:
     } finally { await removeCard(client); }
   });
 
-  it('station card emulate --pace-mapping CAM with the cccd profile, read by station card read --can; bad options are usage errors', async () => {
+  it('station card emulate --pace-mapping CAM with the cccd profile, read by station card read --can (access and clone verdict); bad options are usage errors', async () => {
     for (const args of [['--pace-mapping', 'XM'], ['--pace-mapping', 'CAM', '--pace-dh'], ['--pace-retries', '0']]) {
       const r = await runCardCli(['card', 'emulate', '--port', '35964', ...args]);
       expect(r.code).toBe(2);
@@ -151,6 +151,11 @@ describe('PACE IM, CAM and the retry counter over real pcscd + vpcd', { timeout:
       const j = JSON.parse(read.out);
       expect(j.access).toMatchObject({ protocol: 'PACE', password: 'CAN', mapping: 'CAM' });
       expect(j.passiveAuth.verdict).toBe('valid');
+      expect(j.clone).toMatchObject({ verdict: 'chip-authenticated', method: 'PACE-CAM ECDH AES-128 on brainpoolP256r1' });
+      // the human summary names what authenticated the chip
+      const human = await runCardCli(['card', 'read', '--reader', 'Virtual PCD 00 01', '--can', '012345', '--csca', csca]);
+      expect(human.out).toMatch(/clone check: +CHIP-AUTHENTICATED \(PACE-CAM ECDH AES-128 on brainpoolP256r1\)/);
+      expect(human.code).toBe(0);
     } finally {
       const gone = new Promise<void>((resolve) => { const on = (e: { reader: string }) => { if (e.reader === 'Virtual PCD 00 01') { driver.off('card-removed', on); resolve(); } }; driver.on('card-removed', on); });
       child.kill('SIGTERM');
