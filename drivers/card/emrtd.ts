@@ -689,7 +689,12 @@ async function openChip(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Pro
  * (same password) so the read can go on; the outcome is then `failed`.
  */
 async function chipAuthentication(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions): Promise<{ dg14?: Buffer; parsed?: Dg14; dg1?: Buffer; outcome?: CloneCheck; caUnsupported: boolean }> {
-  const dg14 = await r.readFile(FILES.DG14.fid, FILES.DG14.name, opts.chunkSize);
+  let dg14: Buffer | undefined;
+  try { dg14 = await r.readFile(FILES.DG14.fid, FILES.DG14.name, opts.chunkSize); } catch (e) {
+    // A DG14 shorter than its own length field: the key cannot be had, the rest of the chip can.
+    if (!(e instanceof CardDataError)) throw e;
+    return { outcome: cloneFailure('malformed-key', e.message), caUnsupported: false };
+  }
   if (!dg14 || !dg14.length) return { caUnsupported: false };
   let parsed: Dg14;
   try { parsed = parseDg14(dg14); } catch (e) {
@@ -765,7 +770,12 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   if (opts.readDg2 !== false) dg2 = await r.readFile(FILES.DG2.fid, FILES.DG2.name, opts.chunkSize);
   let dg13: Buffer | undefined;
   if (opts.readDg13 !== false && dataGroupsPresent?.includes(13)) dg13 = await r.readFile(FILES.DG13.fid, FILES.DG13.name, opts.chunkSize);
-  const dg15 = listed(15) ? await r.readFile(FILES.DG15.fid, FILES.DG15.name, opts.chunkSize) : undefined;
+  let dg15: Buffer | undefined;
+  let dg15Error: CardDataError | undefined;
+  try { dg15 = listed(15) ? await r.readFile(FILES.DG15.fid, FILES.DG15.name, opts.chunkSize) : undefined; } catch (e) {
+    if (!(e instanceof CardDataError)) throw e;
+    dg15Error = e;
+  }
   // An absent or empty EF.SOD is not a damaged chip: the read goes on and passive authentication says "no-security-object".
   const sodRead = await r.readFile(FILES.SOD.fid, FILES.SOD.name, opts.chunkSize);
   const sod = sodRead ?? Buffer.alloc(0);
@@ -797,6 +807,7 @@ async function readWith(r: EmrtdReader, ch: ApduChannel, opts: ReadOptions, t0: 
   const passiveAuth = passiveAuthenticate(sod, dgs, { csca: opts.csca, issuingState: mrz.issuingState });
   let clone: CloneCheck;
   if (ca.outcome) clone = ca.outcome;
+  else if (dg15Error) clone = cloneFailure('malformed-key', dg15Error.message);
   else if (dg15 && dg15.length) {
     let key: KeyObject | UnsupportedAaKey | undefined;
     try { key = parseDg15(dg15); } catch (e) {

@@ -335,3 +335,37 @@ describe('Active Authentication for every key a DG15 may hold', () => {
     }
   }, 60_000);
 });
+
+describe('random corruption of DG14 and DG15 never crashes: a parse or a CardDataError naming the file', () => {
+  it('1500 corrupted copies (flipped bytes, cut short, length bytes changed) of ECDH, DH and AA DG14s and RSA/EC DG15s', () => {
+    const std = STANDARD_DOMAINS[0]! as DhDomain;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'brainpoolP256r1', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    const dg14s = [
+      buildDg14({ publicKey: pub, parameterId: 13, cipher: 'AES-128', keyId: 1, aaSignatureAlgorithm: ECDSA_PLAIN.sha256 }),
+      buildDg14({ publicKey: new PaceGroup(std).publicKey(randomScalar(std)), cipher: '3DES', dh: { domain: std, form: 'x9.42' } }),
+      buildDg14({ publicKey: new PaceGroup(std).publicKey(randomScalar(std)), dh: { domain: std, form: 'standardized' } }),
+    ];
+    const dg15s = [buildDg15(ec.publicKey), buildDg15(rsa.publicKey)];
+    let seed = 7;
+    const rand = (n: number) => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+    let errors = 0;
+    for (let i = 0; i < 1500; i++) {
+      const isDg14 = i % 2 === 0;
+      const src = isDg14 ? dg14s[rand(dg14s.length)]! : dg15s[rand(dg15s.length)]!;
+      let b = Buffer.from(src);
+      const mode = rand(3);
+      if (mode === 0) for (let k = 0; k <= rand(4); k++) b[rand(b.length)] = rand(256);
+      else if (mode === 1) b = b.subarray(0, rand(b.length));
+      else { const at = rand(Math.min(b.length, 40)); b[at] = b[at]! ^ (1 << rand(8)); }
+      try {
+        if (isDg14) { const d = parseDg14(b); chooseChipAuth(d); } else parseDg15(b);
+      } catch (e) {
+        expect(e, `case ${i}`).toBeInstanceOf(CardDataError);
+        expect((e as Error).message).toContain(isDg14 ? 'DG14' : 'DG15');
+        errors++;
+      }
+    }
+    expect(errors).toBeGreaterThan(500);
+  });
+});

@@ -16,6 +16,9 @@ import { ACCESS_DENIED_MESSAGE, CAN_DENIED_MESSAGE } from '../../drivers/card/em
 import { encodeCommand } from '../../drivers/card/apdu';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../../drivers/common/errors';
 import { tlv } from '../../drivers/card/tlv';
+import { generateKeyPairSync } from 'node:crypto';
+import { buildDg14, buildDg15, ID_DH_PUBLIC_NUMBER, ID_PK_DH, ID_PK_ECDH, type DhDomain } from '../../drivers/card/clone';
+import { oidBytes, PaceGroup, randomScalar, STANDARD_DOMAINS } from '../../drivers/card/pace';
 import { runCardCli } from './cli-helper';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const R0 = 'Virtual PCD 00 00';
+const pub13 = new PaceGroup(STANDARD_DOMAINS[13]!).publicKey(randomScalar(STANDARD_DOMAINS[13]!));
 const pcscd = new PcscdProcess();
 let doc: EmrtdContents;
 let smallDoc: EmrtdContents;
@@ -738,6 +742,45 @@ describe('clone detection over real pcscd + vpcd: Chip Authentication (DG14) and
       if (child.exitCode === null) { child.kill('SIGKILL'); await exited; }
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('bad DG14 / DG15 on real pcscd + vpcd: named, never a crash or a hang, and the reader serves the next card', { timeout: 150_000 }, () => {
+  it('malformed, truncated and unsupported keys, one card after another in the same reader session, then a good card is chip-authenticated', async () => {
+    const std = STANDARD_DOMAINS[0]! as DhDomain;
+    const uint = (v: bigint) => { let h = v.toString(16); if (h.length % 2) h = `0${h}`; if (parseInt(h.slice(0, 2), 16) >= 0x80) h = `00${h}`; return tlv(0x02, Buffer.from(h, 'hex')); };
+    const dhDg14 = (p: bigint, g: bigint, q: bigint) => tlv(0x6e, tlv(0x31, tlv(0x30, tlv(0x06, oidBytes(ID_PK_DH)),
+      tlv(0x30, tlv(0x30, tlv(0x06, oidBytes(ID_DH_PUBLIC_NUMBER)), tlv(0x30, uint(p), uint(g), uint(q))), tlv(0x03, Buffer.concat([Buffer.from([0]), uint(5n)]))))));
+    const k1 = generateKeyPairSync('ec', { namedCurve: 'secp256k1', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    const good = buildDg14({ publicKey: pub13, parameterId: 13, cipher: 'AES-128' });
+    const cases: { name: string; dgs: Map<number, Buffer>; truncate?: number; verdict: string; reasonCode: string; reason: RegExp }[] = [
+      { name: 'DH group whose q does not divide p − 1', dgs: new Map([[14, dhDg14(std.p, std.g, std.q + 2n)]]), verdict: 'failed', reasonCode: 'malformed-key', reason: /DG14.*prime-order subgroup/ },
+      { name: 'DH group whose g is outside the subgroup', dgs: new Map([[14, dhDg14(std.p, 2n, std.q)]]), verdict: 'failed', reasonCode: 'malformed-key', reason: /g does not generate/ },
+      { name: 'unknown key algorithm', dgs: new Map([[14, tlv(0x6e, tlv(0x31, tlv(0x30, tlv(0x06, oidBytes(ID_PK_ECDH)), tlv(0x30, tlv(0x30, tlv(0x06, oidBytes('1.2.3.4'))), tlv(0x03, Buffer.from([0, 4])))))) ]]), verdict: 'failed', reasonCode: 'malformed-key', reason: /1\.2\.3\.4 is unknown/ },
+      { name: 'DG14 with a wrong outer tag', dgs: new Map([[14, tlv(0x6d, tlv(0x31))]]), verdict: 'failed', reasonCode: 'malformed-key', reason: /tag 6E/ },
+      { name: 'DG14 shorter than its length field', dgs: new Map([[14, good]]), truncate: 14, verdict: 'failed', reasonCode: 'malformed-key', reason: /DG14/ },
+      { name: 'DG15 with a wrong outer tag', dgs: new Map([[15, tlv(0x6e, k1.publicKey)]]), verdict: 'failed', reasonCode: 'malformed-key', reason: /DG15.*tag 6F/ },
+      { name: 'DG15 shorter than its length field', dgs: new Map([[15, buildDg15(k1.publicKey)]]), truncate: 15, verdict: 'failed', reasonCode: 'malformed-key', reason: /DG15/ },
+      { name: 'DG15 on a curve this reader does not implement', dgs: new Map([[15, buildDg15(k1.publicKey)]]), verdict: 'not-supported', reasonCode: 'unsupported-algorithm', reason: /secp256k1/ },
+    ];
+    for (const c of cases) {
+      const d = await buildDocument({ face: false, pki: smallDoc.pki, extraDataGroups: c.dgs });
+      if (c.truncate) { const fid = 0x0100 + c.truncate; d.files.set(fid, d.files.get(fid)!.subarray(0, d.files.get(fid)!.length - 9)); }
+      const { client } = await withCard(d);
+      try {
+        const res = await driver.readDocument({ reader: R0, bac: bac(d), csca: cscaStoreFrom([d.pki.csca.cert]) });
+        expect(res.clone, c.name).toMatchObject({ verdict: c.verdict, reasonCode: c.reasonCode });
+        expect(res.clone.reason, c.name).toMatch(c.reason);
+        expect(res.mrz.documentNumber, c.name).toBe('D23145890'); // the rest of the chip was read
+      } finally { await removeCard(client); }
+    }
+    const okDoc = await buildDocument({ faceBytes: 1500, pki: smallDoc.pki, chipAuth: { agreement: 'DH', cipher: 'AES-128', dhForm: 'standardized' } });
+    const { client } = await withCard(okDoc);
+    try {
+      const res = await driver.readDocument({ reader: R0, bac: bac(okDoc), csca: cscaStoreFrom([okDoc.pki.csca.cert]) });
+      expect(res.clone).toEqual({ verdict: 'chip-authenticated', method: 'CA DH AES-128 on MODP-1024/160 (RFC 5114)' });
+      expect(res.passiveAuth.verdict).toBe('valid');
+    } finally { await removeCard(client); }
   });
 });
 
