@@ -61,6 +61,7 @@ import { StatusLeds } from './leds';
 import { StationHealth } from './health';
 import { StationCommands } from './commands';
 import { VaultMaintenance } from './maintenance';
+import { DeviceRegistry } from './device-registry';
 
 /** How long a booth that cannot watch its tamper switch waits for headquarters before it stops. */
 const GPIO_ALARM_WAIT_MS = 15_000;
@@ -142,17 +143,16 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
   const parts: StationParts = { config, log, state };
   const startedAt = Date.now();
   let current: string | undefined;
-  const devices = new Map<DeviceKind, { state: DeviceStateName; detail?: string; code?: string; since?: number }>();
-  const setDevice = (kind: DeviceKind, s: DeviceStateName, detail?: string, code?: string) => {
-    const prev = devices.get(kind);
-    devices.set(kind, { state: s, detail, since: Date.now(), ...(code ? { code } : {}) });
+  // ── the devices as the root sees them (station/device-registry.ts); a device lost is an alert
+  const devices = new DeviceRegistry(bus);
+  const setDevice = (kind: DeviceKind, s: DeviceStateName, detail?: string, code?: string): void => devices.set(kind, s, detail, code);
+  bus.on('device-changed', (d) => {
     publishRunState();
-    if (prev && prev.state !== 'error' && s === 'error') {
-      bus.emit('hq-event', { kind: 'device-lost', data: { device: kind, detail: detail ?? null } });
-      parts.vault?.audit.append('alert', { device: kind, state: s, detail: detail ?? null });
+    if (d.previous !== null && d.previous !== 'error' && d.state === 'error') {
+      bus.emit('hq-event', { kind: 'device-lost', data: { device: d.device, detail: d.detail ?? null } });
+      parts.vault?.audit.append('alert', { device: d.device, state: d.state, detail: d.detail ?? null });
     }
-    bus.emit('device-changed', { device: kind, state: s, previous: prev?.state ?? null, ...(detail ? { detail } : {}) });
-  };
+  });
   // ── time without a real-time clock (#21 item 3): unset and jumps noticed, true time kept from signed receipts
   const clock = new StationClock({ maxSkewMs: config.headquarters.maxClockSkewMinutes * 60_000 });
   if (clock.status().unset) log.warn({ wall: new Date().toISOString() }, 'the system clock is unset (before this release): records keep the local time, and the first receipt from headquarters gives a trusted estimate');
@@ -192,9 +192,7 @@ export function buildStation(config: Config, rootLog: Logger, overrides: Station
       log.warn({ err: e }, 'could not write run/state.json (station selftest reads it)');
     }
   };
-  const deviceStates = (): DeviceState[] => [...devices.entries()].map(([device, d]) => ({
-    device, state: d.state, ...(d.detail ? { detail: d.detail } : {}), ...(d.code ? { code: d.code } : {}), ...(d.since ? { since: d.since } : {}),
-  }));
+  const deviceStates = (): DeviceState[] => devices.states();
   /** What the officer sees: the root's states with the outcome of the last operation on each device (device-health.ts). */
   const honestDeviceStates = (): DeviceState[] => parts.workflow?.deviceStates() ?? deviceStates();
   const problemOf = (kind: 'fingerprint' | 'camera' | 'card'): Problem | undefined => startOpts.deviceProblems?.find((p) => p.device === kind);

@@ -8,6 +8,7 @@ import { createStationBus } from '../../station/bus';
 import { Lifecycle, component } from '../../station/lifecycle';
 import { StatusLeds, ledModes, type LedMode } from '../../station/leds';
 import { VaultMaintenance } from '../../station/maintenance';
+import { DeviceRegistry } from '../../station/device-registry';
 import { nullLogger } from '../../station/log';
 import type { Vault } from '../../station/vault';
 
@@ -113,5 +114,28 @@ describe('vault maintenance', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('the device registry', () => {
+  it('keeps each device state with its detail and code, and tells every change on the bus with the state before', () => {
+    const bus = createStationBus();
+    const seen: unknown[] = [];
+    bus.on('device-changed', (e) => seen.push(e));
+    let t = 1000;
+    const reg = new DeviceRegistry(bus, () => t);
+    reg.set('card', 'busy', 'opening');
+    t = 2000;
+    reg.set('card', 'error', 'PC/SC service lost', 'CARD_PCSC_DOWN');
+    reg.set('gpio', 'simulated');
+    expect(reg.states()).toEqual([
+      { device: 'card', state: 'error', detail: 'PC/SC service lost', code: 'CARD_PCSC_DOWN', since: 2000 },
+      { device: 'gpio', state: 'simulated', since: 2000 },
+    ]);
+    expect(seen).toEqual([
+      { device: 'card', state: 'busy', previous: null, detail: 'opening' },
+      { device: 'card', state: 'error', previous: 'busy', detail: 'PC/SC service lost' },
+      { device: 'gpio', state: 'simulated', previous: null },
+    ]);
   });
 });
