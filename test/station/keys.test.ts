@@ -12,7 +12,6 @@ import mqtt from 'mqtt';
 import { loadConfig } from '../../config';
 import { buildStation, type StationHandle } from '../../station/app';
 import { StationKeyHolder } from '../../station/keys';
-import { hashPin } from '../../station/officers/store';
 import { nullLogger } from '../../station/log';
 import { signCommand } from '../../sync/commands';
 import { makeTopics, type CommandResultBody, type EventPayload } from '../../sync/topics';
@@ -132,23 +131,6 @@ describe('the station key holder', () => {
     // the events topic is ordered: 'locked' arrives before 'unlocked'
     await expect.poll(() => events.map((e) => e.kind).filter((k) => k === 'locked' || k === 'unlocked'), { timeout: 30_000 }).toEqual(['locked', 'unlocked']);
     expect(events.find((e) => e.kind === 'locked')?.data).toMatchObject({ by: 'headquarters', reason: 'key test' });
-  });
-
-  it('officer-push adds an officer from headquarters (PIN as a scrypt hash only), audits it, answers with the current key; a malformed one is refused by name and changes nothing', async () => {
-    const newPub = createPublicKey(readFileSync(join(fx.dataDir, 'keys', 'station-ed25519.pub'), 'utf8'));
-    const pinHash = await hashPin('482915', { N: 1024, r: 8, p: 1 });
-    const push = await command('officer-push', { op: 'upsert', officer: { id: 'hq-officer-7', name: 'Nguyễn Văn An', pinHash } });
-    expect(push.body.status, JSON.stringify(push.body)).toBe('ok');
-    expect(push.body.data).toMatchObject({ applied: true, op: 'upsert', id: 'hq-officer-7' });
-    expect(signedBy(push.payload, newPub)).toBe(true);
-    expect(station.parts.officers!.get('hq-officer-7')).toMatchObject({ name: 'Nguyễn Văn An', source: 'hq', active: true });
-    const audited = station.parts.vault!.audit.entriesSince(0, 10_000).filter((e) => e.kind === 'command_received' && e.data.name === 'officer-push');
-    expect(audited.at(-1)?.data).toMatchObject({ op: 'upsert', officerId: 'hq-officer-7' });
-
-    const bad = await command('officer-push', { op: 'upsert', officer: { id: 'hq-officer-8', name: 'X', pinHash: '123456' } });
-    expect(bad.body.status).toBe('error');
-    expect(bad.body.code).toBe('OFFICER_BAD_COMMAND');
-    expect(station.parts.officers!.get('hq-officer-8')).toBeNull();
   });
 
   it('the uplink keeps its replay window and session counter in vault.db, not in files of its own', async () => {

@@ -16,8 +16,8 @@ import { nullLogger } from '../../station/log';
 import { hashPin } from '../../station/officers/store';
 import { signCommand } from '../../sync/commands';
 import { makeTopics, type CommandResultBody } from '../../sync/topics';
-import { encodeSigned } from '../../sync/wire/signed';
-import { loadHqPrivateKeys } from '../../sync/wire/keys';
+import { encodeSigned, TrustedKeys, verifySigned } from '../../sync/wire/signed';
+import { loadHqPrivateKeys, loadStationSigningKey } from '../../sync/wire/keys';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto';
 import { provisionedStation, type StationFixture } from '../helpers/station';
 import { FAST_SCRYPT } from '../workflow/helpers';
@@ -29,7 +29,7 @@ describe('officer-push', () => {
   let fx: StationFixture;
   let station: StationHandle;
   let hqClient: mqtt.MqttClient;
-  const results: CommandResultBody[] = [];
+  const results: { body: CommandResultBody; payload: Buffer }[] = [];
   const t = makeTopics();
 
   beforeAll(async () => {
@@ -40,7 +40,7 @@ describe('officer-push', () => {
     const isOnline = new Promise<void>((r) => { online = r; });
     hqClient.on('message', (topic, p) => {
       if (topic === t.status(ID)) { if (/"state":"online"/.test(p.toString())) online(); return; }
-      results.push(JSON.parse(JSON.parse(p.toString()).body as string) as CommandResultBody);
+      results.push({ body: JSON.parse(JSON.parse(p.toString()).body as string) as CommandResultBody, payload: p });
     });
     await hqClient.subscribeAsync([t.cmdRes(ID), t.status(ID)], { qos: 1 });
     station = buildStation(loadConfig(fx.file, { env: {} }).config, nullLogger(), { uplink: { reconnectBaseMs: 200, reconnectMaxMs: 1000 } });
@@ -55,11 +55,12 @@ describe('officer-push', () => {
   });
 
   /** Publishes a signed officer-push and waits for the station's answer to that command id. */
-  async function push(args: Record<string, unknown>, key = loadHqPrivateKeys(fx.hqDir).opsKey): Promise<CommandResultBody> {
+  async function push(args: Record<string, unknown>, key = loadHqPrivateKeys(fx.hqDir).opsKey): Promise<CommandResultBody & { signedByStation: boolean }> {
     const { body, message } = signCommand({ target: ID, name: 'officer-push', args }, key);
     await hqClient.publishAsync(t.cmd(ID, 'officer-push'), encodeSigned(message), { qos: 1 });
-    await expect.poll(() => results.some((r) => r.id === body.id), { timeout: 30_000 }).toBe(true);
-    return results.find((r) => r.id === body.id)!;
+    await expect.poll(() => results.some((r) => r.body.id === body.id), { timeout: 30_000 }).toBe(true);
+    const r = results.find((x) => x.body.id === body.id)!;
+    return { ...r.body, signedByStation: verifySigned(r.payload, new TrustedKeys([loadStationSigningKey(fx.dataDir).publicKey])).ok };
   }
 
   async function login(officerId: string, pin: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -70,7 +71,8 @@ describe('officer-push', () => {
   it('a pushed officer logs in with the PIN whose hash headquarters sent; a wrong PIN does not', async () => {
     expect((await login('hq7', '246813')).status).not.toBe(200); // not known before the push
     const r = await push({ op: 'upsert', officer: { id: 'hq7', name: 'Nguyễn Thị Hoa', pinHash: await hashPin('246813', FAST_SCRYPT) } });
-    expect(r).toMatchObject({ status: 'ok', name: 'officer-push', data: { applied: true, op: 'upsert', id: 'hq7' } });
+    expect(r).toMatchObject({ status: 'ok', name: 'officer-push', data: { applied: true, op: 'upsert', id: 'hq7' }, signedByStation: true });
+    expect(station.parts.officers!.get('hq7')).toMatchObject({ name: 'Nguyễn Thị Hoa', source: 'hq', active: true });
     const ok = await login('hq7', '246813');
     expect(ok.status).toBe(200);
     expect(ok.body.officer).toMatchObject({ id: 'hq7', name: 'Nguyễn Thị Hoa' });
@@ -91,8 +93,9 @@ describe('officer-push', () => {
 
   it('a malformed officer (a PIN instead of its hash) is answered with the reason and applies nothing', async () => {
     const r = await push({ op: 'upsert', officer: { id: 'hq9', name: 'Trần Văn Bình', pinHash: '135790' } });
-    expect(r.status).not.toBe('ok');
+    expect(r).toMatchObject({ status: 'error', code: 'OFFICER_BAD_COMMAND', signedByStation: true });
     expect(r.message).toMatch(/pinHash must be scrypt/);
+    expect(station.parts.officers!.get('hq9')).toBeNull();
     expect((await login('hq9', '135790')).status).not.toBe(200);
   });
 
