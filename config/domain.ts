@@ -198,7 +198,7 @@ export type CloneVerdict = (typeof CLONE_VERDICTS)[number];
 /** Why clone detection did not succeed (stable codes, with `failed`, or `not-supported`). */
 export const CLONE_REASONS = {
   'no-dg14-dg15': { verdict: 'not-supported', text: 'the chip offers neither Chip Authentication (DG14) nor Active Authentication (DG15)' },
-  'unsupported-algorithm': { verdict: 'not-supported', text: 'the chip\'s Chip/Active Authentication algorithm is not implemented by this reader' },
+  'unsupported-algorithm': { verdict: 'not-supported', text: 'the chip uses a Chip/Active Authentication algorithm outside ICAO 9303-11 (or a curve, hash or key size it does not allow): it cannot be checked' },
   'not-signed': { verdict: 'failed', text: 'DG14/DG15 is not covered by a valid passive authentication' },
   'malformed-key': { verdict: 'failed', text: 'the public key in DG14/DG15 cannot be parsed' },
   'ca-refused': { verdict: 'failed', text: 'the chip refused Chip Authentication' },

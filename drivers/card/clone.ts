@@ -324,32 +324,36 @@ export function parseDg15(dg15: Buffer): KeyObject | UnsupportedAaKey {
   if (!alg || alg.tag !== 0x30 || !bitString || bitString.tag !== 0x03) throw new CardDataError(F, 'the Active Authentication public key is not a SubjectPublicKeyInfo');
   const a = readAll(alg.value, F);
   const oid = oidOf(a[0], 'the Active Authentication key algorithm', F);
-  if (oid !== ID_RSA && oid !== ID_EC_PUBLIC_KEY) return { unsupported: `the DG15 key algorithm ${oid} is not implemented (RSA and ECDSA are)` };
+  if (oid !== ID_RSA && oid !== ID_EC_PUBLIC_KEY) return { unsupported: `the DG15 key algorithm ${oid} is not one ICAO 9303-11 allows for Active Authentication (RSA or ECDSA): it cannot be checked` };
   let key: KeyObject;
   try {
     key = createPublicKey({ key: Buffer.from(outer[0]!.value), format: 'der', type: 'spki' });
   } catch (e) {
     if (oid === ID_EC_PUBLIC_KEY && a[1]?.tag === 0x06) {
       const curve = oidOf(a[1], 'the curve', F);
-      if (!Object.values(AA_CURVES).some((c) => c.oid === curve)) return { unsupported: `the DG15 key is on curve ${curve}, which this reader does not implement` };
+      if (!Object.values(AA_CURVES).some((c) => c.oid === curve)) return { unsupported: `the DG15 key is on curve ${curve}, which is not a standard ICAO curve (brainpool or NIST): it cannot be checked` };
     }
     throw new CardDataError(F, `the Active Authentication public key cannot be read (${(e as Error).message})`, e);
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
-    if (!curve || !AA_CURVES[curve]) return { unsupported: `the DG15 key is on curve ${curve ?? '(explicit parameters)'}, which this reader does not implement` };
+    if (!curve || !AA_CURVES[curve]) return { unsupported: `the DG15 key is on curve ${curve ?? '(explicit parameters)'}, which is not a standard ICAO curve (brainpool or NIST): it cannot be checked` };
   } else if (key.asymmetricKeyType === 'rsa') {
     const bitsN = key.asymmetricKeyDetails?.modulusLength ?? 0;
-    if (bitsN < 1024 || bitsN > 4096 || bitsN % 8) return { unsupported: `an RSA key of ${bitsN} bits is not implemented (1024–4096, whole bytes)` };
-  } else return { unsupported: `the DG15 key type ${key.asymmetricKeyType} is not implemented` };
+    if (bitsN < 1024 || bitsN > 4096 || bitsN % 8) return { unsupported: `an RSA key of ${bitsN} bits is refused (1024–4096 bits in whole bytes: shorter is too weak to prove anything, longer does not fit a chip's answer)` };
+  } else return { unsupported: `the DG15 key type ${key.asymmetricKeyType} is not one ICAO 9303-11 allows for Active Authentication (RSA or ECDSA)` };
   return key;
 }
 
-/** ISO/IEC 9796-2 trailer hash identifiers (ISO/IEC 10118-3): 31 RIPEMD-160, 32 RIPEMD-128, 37 Whirlpool are not implemented. */
-const TRAILER_HASH: Record<number, string> = { 0x33: 'sha1', 0x34: 'sha256', 0x35: 'sha512', 0x36: 'sha384', 0x38: 'sha224' };
+/**
+ * ISO/IEC 9796-2 trailer hash identifiers (ISO/IEC 10118-3). 32 RIPEMD-128 and 37 Whirlpool are refused by
+ * name: neither is in ICAO 9303's list of hashes, and Node's OpenSSL 3 carries neither outside its legacy
+ * provider (a hash function is not something to write here).
+ */
+const TRAILER_HASH: Record<number, string> = { 0x31: 'ripemd160', 0x33: 'sha1', 0x34: 'sha256', 0x35: 'sha512', 0x36: 'sha384', 0x38: 'sha224' };
 export const TRAILER_ID: Record<string, number> = Object.fromEntries(Object.entries(TRAILER_HASH).map(([k, v]) => [v, Number(k)]));
-const HASH_LEN: Record<string, number> = { sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
-export const HASH_LABEL: Record<string, string> = { sha1: 'SHA-1', sha224: 'SHA-224', sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
+const HASH_LEN: Record<string, number> = { ripemd160: 20, sha1: 20, sha224: 28, sha256: 32, sha384: 48, sha512: 64 };
+export const HASH_LABEL: Record<string, string> = { ripemd160: 'RIPEMD-160', sha1: 'SHA-1', sha224: 'SHA-224', sha256: 'SHA-256', sha384: 'SHA-384', sha512: 'SHA-512' };
 /** ecdsa-plain-SHA* OIDs by hash (what the emulator writes in ActiveAuthenticationInfo). */
 export const ECDSA_PLAIN: Record<string, string> = Object.fromEntries(Object.entries(ECDSA_HASH).filter(([o]) => o.startsWith('0.4.0.127')).map(([o, h]) => [h, o]));
 
@@ -385,7 +389,7 @@ export function verifyActiveAuth(key: KeyObject, rnd: Buffer, sig: Buffer, ecdsa
     let hash: string | undefined, t: number;
     if (m[k - 1] === 0xbc) { hash = 'sha1'; t = 1; } else if (m[k - 1] === 0xcc) {
       hash = TRAILER_HASH[m[k - 2]!]; t = 2;
-      if (!hash) return [0x31, 0x32, 0x37].includes(m[k - 2]!) ? { ok: false, why: `the ISO/IEC 9796-2 trailer names hash ${m[k - 2]!.toString(16)} (RIPEMD or Whirlpool), which this reader does not implement`, unsupported: true } : { ok: false, why: `unknown hash ${m[k - 2]!.toString(16)} in the ISO/IEC 9796-2 trailer` };
+      if (!hash) return [0x32, 0x37].includes(m[k - 2]!) ? { ok: false, why: `the ISO/IEC 9796-2 trailer names hash ${m[k - 2]!.toString(16)} (${m[k - 2] === 0x32 ? 'RIPEMD-128' : 'Whirlpool'}), which is not an ICAO 9303 hash and which this runtime's OpenSSL does not provide: the signature cannot be checked`, unsupported: true } : { ok: false, why: `unknown hash ${m[k - 2]!.toString(16)} in the ISO/IEC 9796-2 trailer` };
     } else return { ok: false, why: 'no ISO/IEC 9796-2 trailer' };
     if (m[0] !== 0x6a) return { ok: false, why: 'no ISO/IEC 9796-2 partial-recovery header (6A)' };
     const h = HASH_LEN[hash]!;
@@ -396,8 +400,8 @@ export function verifyActiveAuth(key: KeyObject, rnd: Buffer, sig: Buffer, ecdsa
   }
   if (key.asymmetricKeyType === 'ec') {
     const curve = AA_CURVES[key.asymmetricKeyDetails?.namedCurve ?? ''];
-    if (!curve) return { ok: false, why: `curve ${key.asymmetricKeyDetails?.namedCurve ?? '?'} is not implemented`, unsupported: true };
-    if (ecdsaAlgorithm !== undefined && !ECDSA_HASH[ecdsaAlgorithm]) return { ok: false, why: `signature algorithm ${ecdsaAlgorithm} is not implemented`, unsupported: true };
+    if (!curve) return { ok: false, why: `curve ${key.asymmetricKeyDetails?.namedCurve ?? '?'} is not a standard ICAO curve: the signature cannot be checked`, unsupported: true };
+    if (ecdsaAlgorithm !== undefined && !ECDSA_HASH[ecdsaAlgorithm]) return { ok: false, why: `signature algorithm ${ecdsaAlgorithm} is not an ECDSA algorithm ICAO 9303-11 names for Active Authentication: the signature cannot be checked`, unsupported: true };
     const hashes = ecdsaAlgorithm !== undefined ? [ECDSA_HASH[ecdsaAlgorithm]!] : ['sha256', 'sha1', 'sha224', 'sha384', 'sha512'];
     const encoding = sig.length === 2 * curve.bytes ? 'ieee-p1363' : sig[0] === 0x30 ? 'der' : undefined;
     if (!encoding) return { ok: false, why: `the ECDSA signature has ${sig.length} bytes, not ${2 * curve.bytes} (r‖s on ${curve.label})` };
@@ -408,7 +412,7 @@ export function verifyActiveAuth(key: KeyObject, rnd: Buffer, sig: Buffer, ecdsa
     }
     return { ok: false, why: `the ECDSA signature does not verify${ecdsaAlgorithm === undefined ? ' with any SHA-1/SHA-2 hash (DG14 names none)' : ` with ${HASH_LABEL[hashes[0]!]}`}` };
   }
-  return { ok: false, why: `key type ${key.asymmetricKeyType} is not implemented`, unsupported: true };
+  return { ok: false, why: `key type ${key.asymmetricKeyType} is not one ICAO 9303-11 allows for Active Authentication (RSA or ECDSA)`, unsupported: true };
 }
 
 /** The verdict carried in the read result and the record (config/domain.ts CLONE_VERDICTS / CLONE_REASONS). */
