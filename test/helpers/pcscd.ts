@@ -8,6 +8,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { EmulatedEmrtd } from '../../drivers/card/emulator/card';
+import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
 
 export const VPCD_PORT = 35963;
 const COMM_SOCKET = '/run/pcscd/pcscd.comm';
@@ -171,4 +173,37 @@ export class PcscdProcess {
     await this.stop(signal, { keepLock: true });
     await this.start();
   }
+}
+
+/** What insertCard/removeCard need of a reader driver: its insert/remove events. */
+interface ReaderEvents {
+  on(event: 'card-inserted' | 'card-removed', fn: (e: { reader: string }) => void): unknown;
+  off(event: 'card-inserted' | 'card-removed', fn: (e: { reader: string }) => void): unknown;
+}
+
+/** Resolves at the driver's next `event` for `reader` (subscribed before the action that causes it). */
+function nextReaderEvent(driver: ReaderEvents, event: 'card-inserted' | 'card-removed', reader: string): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const on = (e: { reader: string }) => { if (e.reader === reader) { driver.off(event, on); resolve(); } };
+    driver.on(event, on);
+  });
+}
+
+/**
+ * Puts an emulated chip on the vpcd reader and resolves once the driver has seen it arrive, so
+ * a read that follows finds the card (pcscd reports the insertion asynchronously).
+ */
+export async function insertCard(driver: ReaderEvents, reader: string, chip: EmulatedEmrtd): Promise<VpcdCardClient> {
+  const client = new VpcdCardClient(chip);
+  const seen = nextReaderEvent(driver, 'card-inserted', reader);
+  await client.insert();
+  await seen;
+  return client;
+}
+
+/** Lifts the card and resolves once the driver has seen it go. */
+export async function removeCard(driver: ReaderEvents, reader: string, client: { remove(): Promise<void> }): Promise<void> {
+  const gone = nextReaderEvent(driver, 'card-removed', reader);
+  await client.remove();
+  await gone;
 }

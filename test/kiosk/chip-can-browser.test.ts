@@ -19,10 +19,10 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { PcscdProcess } from '../helpers/pcscd';
+import { insertCard, PcscdProcess, removeCard } from '../helpers/pcscd';
 import { PcscCardReader } from '../../drivers/card/pcsc';
 import { EmulatedEmrtd } from '../../drivers/card/emulator/card';
-import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
+import type { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
 import { buildDocument, createTestPki, type EmrtdContents, type TestPki } from '../../drivers/card/emulator/document';
 import { SPECIMEN_CCCD } from '../../drivers/card/cccd';
 import { cscaStoreFrom } from '../../drivers/card/passive-auth';
@@ -66,23 +66,11 @@ let shot = 0;
 
 async function insert(contents: EmrtdContents): Promise<VpcdCardClient> {
   // the 2021 citizen card as issued: PACE with the CAN (retry counter 3) or the MRZ, BAC too, SELECT MF answered 6D00
-  const client = new VpcdCardClient(new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, chipKeys: contents.chipKeys, pace: { can: contents.can, retries: 3 }, noMfSelect: true }));
-  const seen = new Promise<void>((resolve) => {
-    const on = (e: { reader: string }) => { if (e.reader === READER) { driver.off('card-inserted', on); resolve(); } };
-    driver.on('card-inserted', on);
-  });
-  await client.insert();
-  await seen;
-  return client;
+  return insertCard(driver, READER, new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, chipKeys: contents.chipKeys, pace: { can: contents.can, retries: 3 }, noMfSelect: true }));
 }
 
 async function remove(client: VpcdCardClient): Promise<void> {
-  const gone = new Promise<void>((resolve) => {
-    const on = (e: { reader: string }) => { if (e.reader === READER) { driver.off('card-removed', on); resolve(); } };
-    driver.on('card-removed', on);
-  });
-  await client.remove();
-  await gone;
+  await removeCard(driver, READER, client);
 }
 
 async function sealedRecord(recordId: string): Promise<EnrollmentRecord> {

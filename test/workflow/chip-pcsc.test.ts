@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PcscdProcess } from '../helpers/pcscd';
+import { insertCard, PcscdProcess, removeCard } from '../helpers/pcscd';
 import { PcscCardReader } from '../../drivers/card/pcsc';
 import { EmulatedEmrtd } from '../../drivers/card/emulator/card';
-import { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
+import type { VpcdCardClient } from '../../drivers/card/emulator/vpcd';
 import { buildDocument, createTestPki, type EmrtdContents, type TestPki } from '../../drivers/card/emulator/document';
 import { cscaStoreFrom } from '../../drivers/card/passive-auth';
 import { isPaReasonCode } from '../../config/domain';
@@ -38,23 +38,11 @@ let trusted: TestPki;
 let rig: Rig;
 
 async function insert(contents: EmrtdContents, chip: Partial<ConstructorParameters<typeof EmulatedEmrtd>[0]> = {}): Promise<VpcdCardClient> {
-  const client = new VpcdCardClient(new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, chipKeys: contents.chipKeys, ...chip }));
-  const seen = new Promise<void>((resolve) => {
-    const on = (e: { reader: string }) => { if (e.reader === READER) { driver.off('card-inserted', on); resolve(); } };
-    driver.on('card-inserted', on);
-  });
-  await client.insert();
-  await seen;
-  return client;
+  return insertCard(driver, READER, new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, chipKeys: contents.chipKeys, ...chip }));
 }
 
 async function remove(client: VpcdCardClient): Promise<void> {
-  const gone = new Promise<void>((resolve) => {
-    const on = (e: { reader: string }) => { if (e.reader === READER) { driver.off('card-removed', on); resolve(); } };
-    driver.on('card-removed', on);
-  });
-  await client.remove();
-  await gone;
+  await removeCard(driver, READER, client);
 }
 
 /** A session of off1 up to the chip step. */
