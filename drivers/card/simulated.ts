@@ -7,15 +7,19 @@ import type { Logger } from 'pino';
 import { DeviceTimeoutError, DisconnectedError, StationError } from '../common/errors';
 import { ApduChannel, type ChannelOptions, type RawCardConnection } from './channel';
 import { readDocument, type ChipReadResult, type ReadOptions } from './emrtd';
-import { CardRemovedSignal, EmulatedEmrtd, type CardFaults, type PaceOptions } from './emulator/card';
-import { buildDocument, type DocumentOptions, type EmrtdContents } from './emulator/document';
+import { buildAtr, CardRemovedSignal, EmulatedEmrtd, type CardFaults, type PaceOptions } from './emulator/card';
+import { buildDocument, createTestPki, documentCountry, type DocumentOptions, type EmrtdContents, type TestPki } from './emulator/document';
 import type { CardReaderDriver, ReaderInfo } from './reader';
 import { cscaStoreFrom, type CscaStore } from './passive-auth';
 
 export const SIMULATED_READER_NAME = 'Simulated eMRTD reader';
 
 export interface SimulatedOptions extends DocumentOptions {
-  /** Prebuilt document (otherwise built from the DocumentOptions at open()). */
+  /**
+   * Prebuilt document. Otherwise it is built from the DocumentOptions when the chip is first
+   * spoken to (its test PKI at open()): the synthetic face takes sharp, and an idle booth on
+   * simulated devices has no reason to hold libvips before anyone reads a card.
+   */
   contents?: EmrtdContents;
   faults?: CardFaults;
   extendedLength?: boolean;
@@ -31,8 +35,11 @@ export interface SimulatedOptions extends DocumentOptions {
 
 export class SimulatedCardReader extends EventEmitter implements CardReaderDriver {
   readonly mode = 'simulated' as const;
+  /** The emulated chip: at open() for a prebuilt document, else once `chip()` has built it. */
   card?: EmulatedEmrtd;
   contents?: EmrtdContents;
+  private pki?: TestPki;
+  private building?: Promise<EmulatedEmrtd>;
   private present = false;
   private opened = false;
   /** Bumped on each removal so connections to an earlier insertion fail. */
@@ -46,7 +53,33 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
 
   /** The emulated document's own test CSCA, so a demo can show a "valid" verdict (never use for real documents). */
   testCsca(): CscaStore | undefined {
-    return this.contents ? cscaStoreFrom([this.contents.pki.csca.cert], 'the simulated card\'s test CSCA') : undefined;
+    const pki = this.contents?.pki ?? this.pki;
+    return pki ? cscaStoreFrom([pki.csca.cert], 'the simulated card\'s test CSCA') : undefined;
+  }
+
+  /** The emulated chip, its document built on the first call (the same document every call after). */
+  async chip(): Promise<EmulatedEmrtd> {
+    if (this.card) return this.card;
+    if (!this.opened) throw new StationError('CARD_NO_READER', 'the simulated reader is not open');
+    this.building ??= buildDocument({ ...this.opts, pki: this.pki }).then((contents) => this.makeCard(contents));
+    try {
+      return await this.building;
+    } catch (e) {
+      this.building = undefined;
+      throw e;
+    }
+  }
+
+  /** The emulated document's contents (MRZ, files, PKI), built if it was not yet. */
+  async document(): Promise<EmrtdContents> {
+    await this.chip();
+    return this.contents!;
+  }
+
+  private makeCard(contents: EmrtdContents): EmulatedEmrtd {
+    this.contents = contents;
+    this.card = new EmulatedEmrtd({ files: contents.files, mrzLines: contents.mrzLines, faults: this.opts.faults, extendedLength: this.opts.extendedLength, pace: this.opts.pace, noMfSelect: this.opts.noMfSelect, chipKeys: contents.chipKeys });
+    return this.card;
   }
 
   /** Changes the emulated chip's faults from now on (the demo's trainer panel; tests). */
@@ -57,8 +90,8 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
 
   async open(): Promise<void> {
     if (this.opened) return;
-    this.contents = this.opts.contents ?? await buildDocument(this.opts);
-    this.card = new EmulatedEmrtd({ files: this.contents.files, mrzLines: this.contents.mrzLines, faults: this.opts.faults, extendedLength: this.opts.extendedLength, pace: this.opts.pace, noMfSelect: this.opts.noMfSelect, chipKeys: this.contents.chipKeys });
+    if (this.opts.contents) this.makeCard(this.opts.contents);
+    else this.pki = this.opts.pki ?? createTestPki(documentCountry(this.opts));
     this.opened = true;
     this.emit('reader-added', SIMULATED_READER_NAME);
     if (this.opts.inserted !== false) this.insert();
@@ -72,10 +105,10 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
   }
 
   insert(): void {
-    if (!this.opened || this.present || !this.card) return;
-    this.card.reset();
+    if (!this.opened || this.present) return;
+    this.card?.reset();
     this.present = true;
-    this.emit('card-inserted', { reader: SIMULATED_READER_NAME, atr: this.card.atr.toString('hex').toUpperCase() });
+    this.emit('card-inserted', { reader: SIMULATED_READER_NAME, atr: this.atr() });
   }
 
   remove(): void {
@@ -87,7 +120,11 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
 
   readers(): ReaderInfo[] {
     if (!this.opened) return [];
-    return [{ name: SIMULATED_READER_NAME, cardPresent: this.present, atr: this.present ? this.card!.atr.toString('hex').toUpperCase() : undefined }];
+    return [{ name: SIMULATED_READER_NAME, cardPresent: this.present, atr: this.present ? this.atr() : undefined }];
+  }
+
+  private atr(): string {
+    return (this.card?.atr ?? buildAtr(this.opts.extendedLength ?? false)).toString('hex').toUpperCase();
   }
 
   async waitForCard(opts: { reader?: string; timeoutMs?: number } = {}): Promise<ReaderInfo> {
@@ -101,12 +138,13 @@ export class SimulatedCardReader extends EventEmitter implements CardReaderDrive
   }
 
   async connect(reader?: string, opts: ChannelOptions = {}): Promise<ApduChannel> {
-    if (!this.opened || !this.card) throw new StationError('CARD_NO_READER', 'the simulated reader is not open');
+    if (!this.opened) throw new StationError('CARD_NO_READER', 'the simulated reader is not open');
     if (reader !== undefined && !SIMULATED_READER_NAME.includes(reader)) {
       throw new StationError('CARD_NO_READER', `no card reader matches "${reader}" (readers: ${SIMULATED_READER_NAME})`, { hint: 'use --reader "Simulated"' });
     }
     if (!this.present) throw new StationError('CARD_NO_CARD', `no card on reader ${SIMULATED_READER_NAME}`, { hint: 'insert the simulated card' });
-    const card = this.card;
+    const card = await this.chip();
+    if (!this.present) throw new StationError('CARD_NO_CARD', `the card was taken off ${SIMULATED_READER_NAME}`, { hint: 'put the simulated card back on the reader' });
     const myInsertion = this.insertion;
     const isCurrent = () => this.insertion === myInsertion && this.present;
     const pulled = () => this.remove();

@@ -215,7 +215,7 @@ describe('JPEG 2000 face through the simulated reader', () => {
     const r = createCardReader({ mode: 'simulated', face: { image: jp2, width: w, height: h, format: 'jpeg2000' } });
     await r.open();
     try {
-      const contents = (r as SimulatedCardReader).contents!;
+      const contents = await (r as SimulatedCardReader).document();
       const res = await r.readDocument({ bac: bacInputFromMrz(contents.mrzLines.join('\n')), csca: cscaStoreFrom([contents.pki.csca.cert]) });
       expect(res.face).toMatchObject({ format: 'jpeg2000', width: w, height: h });
       expect(res.face!.raw.equals(jp2)).toBe(true);

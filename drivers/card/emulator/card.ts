@@ -137,7 +137,8 @@ export class CardRemovedSignal extends Error {
   constructor() { super('card removed'); this.name = 'CardRemovedSignal'; }
 }
 
-function buildAtr(extended: boolean): Buffer {
+/** The emulated chip's ATR (its historical bytes say whether it takes extended-length APDUs). */
+export function buildAtr(extended: boolean): Buffer {
   const hist = Buffer.from([0x80, 0x73, 0x00, 0x00, extended ? 0x40 : 0x00, 0x45, 0x4d, 0x55]); // ..., "EMU"
   const body = Buffer.concat([Buffer.from([0x80 | hist.length, 0x01]), hist]);
   let tck = 0;

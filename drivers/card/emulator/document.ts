@@ -311,11 +311,19 @@ export const DEFAULT_PERSON: PersonData = {
   surname: 'ERIKSSON', givenNames: 'ANNA MARIA', sex: 'F', nationality: 'UTO', issuingState: 'UTO',
 };
 
+/** The issuing state whose test PKI signs a document built from these options (VNM for a citizen card). */
+export function documentCountry(opts: DocumentOptions): string {
+  if (opts.cccd) return 'VNM';
+  if (opts.person?.issuingState) return opts.person.issuingState;
+  if (opts.mrz) return (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz))[0]!.slice(2, 5).replace(/</g, '');
+  return 'UTO';
+}
+
 /** Builds every file of an emulated document. */
 export async function buildDocument(opts: DocumentOptions = {}): Promise<EmrtdContents> {
   if (opts.cccd) return buildCccdDocument(opts, opts.cccd);
   const mrzLines = opts.mrz ? (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz)) : buildTd1({ ...DEFAULT_PERSON, ...opts.person });
-  const pki = opts.pki ?? createTestPki(opts.person?.issuingState ?? (opts.mrz ? (Array.isArray(opts.mrz) ? opts.mrz : splitMrz(opts.mrz))[0]!.slice(2, 5).replace(/</g, '') : 'UTO'));
+  const pki = opts.pki ?? createTestPki(documentCountry(opts));
   const dgs = new Map<number, Buffer>([[1, buildDg1(mrzLines)]]);
   if (opts.face !== false) {
     let f = opts.face;
@@ -404,7 +412,7 @@ async function buildCccdDocument(opts: DocumentOptions, c: NonNullable<DocumentO
   });
   const extra = new Map(opts.extraDataGroups ?? []);
   extra.set(13, buildCccdDg13(d, c.generation ?? '2021'));
-  const pki = opts.pki ?? createTestPki('VNM');
+  const pki = opts.pki ?? createTestPki(documentCountry(opts));
   const inner = await buildDocument({ ...opts, cccd: undefined, mrz: mrzLines, pki, extraDataGroups: extra });
   return { ...inner, can: c.can ?? id.slice(6), cccd: d };
 }
