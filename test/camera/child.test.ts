@@ -116,8 +116,7 @@ describe('camera child processes (fake camera program behind real rpicam/ffmpeg/
     expect(e).toBeInstanceOf(DeviceTimeoutError);
     expect(e.code).toBe('CAM_TIMEOUT');
     expect(e.message).toContain('within 10000 ms');
-    expect(took).toBeGreaterThanOrEqual(9900);
-    expect(took).toBeLessThan(25_000);
+    expect(took).toBeGreaterThanOrEqual(9900); // it did wait the whole timeout (an upper bound would only measure the machine)
     const started = readLog(log);
     expect(started.length).toBe(1); // it really was running…
     await waitFor(() => !isAlive(started[0]!.pid)); // …and it is gone now

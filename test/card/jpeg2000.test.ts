@@ -174,10 +174,10 @@ describe('JPEG 2000 face → display JPEG', () => {
     huge.writeUInt32BE(60_000, 8); // Xsiz
     huge.writeUInt32BE(50_000, 12); // Ysiz
     expect(60_000 * 50_000).toBeGreaterThan(MAX_FACE_PIXELS);
-    const t = performance.now();
+    // "not decoded" is the refusal from the header check, thrown before the codec is loaded:
+    // the message itself proves nothing was decoded, whatever the machine's speed
     await expect(jpeg2000ToJpeg(huge)).rejects.toThrow(/in DG2: JPEG 2000 face is 60000×50000, larger than .* not decoded/);
-    await expect(jpeg2000ToJpeg(toJp2(huge, 60_000, 50_000, 3))).rejects.toMatchObject({ code: 'CARD_BAD_DATA', details: { file: 'DG2' } });
-    expect(performance.now() - t).toBeLessThan(5_000);
+    await expect(jpeg2000ToJpeg(toJp2(huge, 60_000, 50_000, 3))).rejects.toMatchObject({ code: 'CARD_BAD_DATA', details: { file: 'DG2' }, message: expect.stringMatching(/not decoded/) });
   });
 });
 

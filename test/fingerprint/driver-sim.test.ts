@@ -79,10 +79,11 @@ describe.each(MODELS.map((m) => [m]))('%s against the simulator', (model) => {
 
   it('a module that never answers gives a timeout naming the port and what was expected', async () => {
     await withSim({ model, faults: { silent: true } }, async (sim, sc) => {
-      const t0 = Date.now();
+      // the refusal comes only after every baud rate was tried and timed out (the test's own
+      // timeout is the hang guard; a bound in seconds would only measure the machine)
       const err = await rejectionOf(sc.open());
-      expect(Date.now() - t0).toBeLessThan(15000);
       expect(err.code).toBe('FP_NO_ANSWER');
+      expect(err.message).toMatch(/at any of \d+(, \d+)* baud/);
       expect(err.message).toContain(sim.path);
       expect(err.message).toContain(m.label);
       expect(err.hint).toBeTruthy();
